@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this).
+#
+# 1. Installs the Debian packages the tests need, if any is missing (apt-get update only then).
+# 2. cargo fmt --check, cargo clippy -D warnings, cargo test --workspace.
+#
+# Tests that need a package fail loudly when it is missing; they never skip.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# package -> a file it installs, used to tell whether it is present.
+REQUIRED=(
+  "coturn:/usr/bin/turnserver"      # real STUN/TURN server for tests/stun_cli.rs, tests/turn_coturn.rs
+  "sip-tester:/usr/bin/sipp"        # sipp, an independent SIP peer for interop tests
+)
+
+missing=()
+for entry in "${REQUIRED[@]}"; do
+  pkg=${entry%%:*}
+  file=${entry#*:}
+  [ -e "$file" ] || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing missing packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "test.sh: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+    SUDO="sudo"
+  fi
+  # The packages' maintainer scripts would start system daemons (coturn) in the root
+  # namespace; the tests start their own instances. Block service start while installing.
+  added_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    added_policy=1
+  fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  [ -n "$added_policy" ] && $SUDO rm -f /usr/sbin/policy-rc.d
+fi
+
+echo "test.sh: cargo fmt --check"
+cargo fmt --all -- --check
+echo "test.sh: cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "test.sh: cargo test"
+cargo test --workspace
