@@ -293,3 +293,15 @@ fn debug_output_hides_the_password() {
     assert!(text.contains("alice"));
     assert!(!text.contains("secret"));
 }
+
+#[test]
+fn combined_header_value_with_basic_and_two_digests_picks_the_strongest() {
+    let mut c = client();
+    c.on_challenge(401, &[
+        "Basic realm=\"r\", Digest realm=\"r\", nonce=\"m\", qop=\"auth\", Digest realm=\"r\", nonce=\"s\", algorithm=SHA-256, qop=\"auth\"",
+    ])
+    .unwrap();
+    let h = c.authorization_headers("REGISTER", "sip:r", b"").unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(param(&h[0].value, "nonce"), Some("\"s\""));
+}

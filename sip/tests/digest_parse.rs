@@ -176,3 +176,30 @@ proptest::proptest! {
         proptest::prop_assert_eq!(parsed.realm, realm);
     }
 }
+
+#[test]
+fn several_challenges_in_one_value_are_split() {
+    use sip::auth::parse_challenges;
+    let parsed = parse_challenges(
+        "Basic realm=\"legacy, old\", Digest realm=\"a\", nonce=\"x, y\", qop=auth, \
+         algorithm=SHA-256,\r\n Digest realm=\"a\", nonce=\"z\"",
+    );
+    assert_eq!(parsed.len(), 3);
+    assert_eq!(
+        parsed[0],
+        Err(ChallengeError::UnsupportedScheme("Basic".into()))
+    );
+    let second = parsed[1].as_ref().unwrap();
+    assert_eq!(second.nonce, "x, y");
+    assert_eq!(second.algorithm, Algorithm::Sha256);
+    let third = parsed[2].as_ref().unwrap();
+    assert_eq!(
+        (third.nonce.as_str(), third.algorithm),
+        ("z", Algorithm::Md5)
+    );
+    // A single ordinary challenge stays one piece.
+    assert_eq!(
+        parse_challenges("Digest realm=r, nonce=n, stale = true").len(),
+        1
+    );
+}

@@ -22,9 +22,13 @@ enum Dir {
     ToClient,
 }
 
+/// A packet in flight: delivery time, sequence number (FIFO among equal times), direction,
+/// payload.
+type InFlight = Reverse<(Instant, u64, Dir, Vec<u8>)>;
+
 /// One-way delay plus a set of packet numbers (per direction, counted from 0) to drop.
 struct Link {
-    queue: BinaryHeap<Reverse<(Instant, u64, Dir, Vec<u8>)>>,
+    queue: BinaryHeap<InFlight>,
     seq: u64,
     sent_to_server: usize,
     sent_to_client: usize,

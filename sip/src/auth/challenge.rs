@@ -52,6 +52,64 @@ pub fn parse_challenge(value: &str) -> Result<Challenge, ChallengeError> {
     build(params)
 }
 
+/// Parse every challenge in one header value. RFC 7235 §4.1 allows several comma-separated
+/// challenges in one `WWW-Authenticate` value (`Digest …, Digest …`); each is parsed on its
+/// own, so one unusable challenge (e.g. `Basic`) does not hide the others.
+pub fn parse_challenges(value: &str) -> Vec<Result<Challenge, ChallengeError>> {
+    split_challenges(value)
+        .into_iter()
+        .map(parse_challenge)
+        .collect()
+}
+
+/// Split a header value at the start of each challenge: a token at a list-element start
+/// that is followed by whitespace and another token, not by `=` (RFC 7235 §2.1: challenge =
+/// auth-scheme [ 1*SP ( token68 / #auth-param ) ]). Commas inside quoted strings are skipped.
+fn split_challenges(value: &str) -> Vec<&str> {
+    let mut starts = vec![0];
+    let mut cursor = Cursor::new(value);
+    let mut at_element_start = true;
+    while let Some(c) = cursor.peek() {
+        match c {
+            '"' => {
+                // Unterminated strings run to the end; parse_challenge reports them.
+                let _ = cursor.quoted_string();
+                at_element_start = false;
+            }
+            ',' => {
+                cursor.bump();
+                at_element_start = true;
+            }
+            ' ' | '\t' | '\r' | '\n' => cursor.bump(),
+            _ if at_element_start && is_token_char(c) => {
+                let start = cursor.pos;
+                let _ = cursor.token();
+                let after_token = cursor.pos;
+                cursor.skip_lws();
+                let new_scheme = after_token != cursor.pos
+                    && cursor.peek().is_some_and(|next| next != '=' && next != ',');
+                if new_scheme && start != 0 {
+                    starts.push(start);
+                }
+                at_element_start = false;
+            }
+            _ => {
+                cursor.bump();
+                at_element_start = false;
+            }
+        }
+    }
+    starts.push(value.len());
+    starts
+        .windows(2)
+        .filter_map(|w| match w {
+            [from, to] => value.get(*from..*to),
+            _ => None,
+        })
+        .map(|piece| piece.trim_end_matches(|c: char| c == ',' || c.is_whitespace()))
+        .collect()
+}
+
 /// RFC 7235 §2.1: auth-param = token BWS "=" BWS ( token / quoted-string ), separated by
 /// commas; empty list elements are allowed by the #rule.
 fn parse_params(cursor: &mut Cursor<'_>) -> Result<Vec<(String, String)>, ChallengeError> {

@@ -5,7 +5,7 @@ use std::fmt;
 use tracing::debug;
 
 use super::{
-    compute_response, parse_challenge, random_cnonce, AuthError, Authorization, Challenge,
+    compute_response, parse_challenges, random_cnonce, AuthError, Authorization, Challenge,
     ChallengeError, DigestInput, Qop,
 };
 
@@ -274,8 +274,8 @@ impl DigestClient {
 fn choose_per_realm(values: &[&str]) -> Result<Vec<Challenge>, AuthError> {
     let mut chosen: Vec<Challenge> = Vec::new();
     let mut first_error: Option<ChallengeError> = None;
-    for value in values {
-        let challenge = match parse_challenge(value) {
+    for parsed in values.iter().flat_map(|value| parse_challenges(value)) {
+        let challenge = match parsed {
             Ok(c) => c,
             Err(e) => {
                 debug!(error = %e, "skipping unusable challenge");

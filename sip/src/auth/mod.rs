@@ -15,7 +15,7 @@ mod error;
 
 pub use algorithm::{Algorithm, Qop};
 pub use authorization::Authorization;
-pub use challenge::{parse_challenge, Challenge};
+pub use challenge::{parse_challenge, parse_challenges, Challenge};
 pub use client::{AuthHeader, ChallengeKind, Credentials, DigestClient};
 pub use digest::{compute_response, random_cnonce, DigestInput};
 pub use error::{AuthError, ChallengeError};
