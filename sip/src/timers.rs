@@ -17,17 +17,17 @@ pub const TIMER_D_UNRELIABLE: Duration = Duration::from_secs(32);
 /// not (UDP). RFC 3261 §17: retransmission timers only run on unreliable transports and the
 /// "wait for retransmissions" timers (D, I, J, K) are zero on reliable ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
+pub enum Reliability {
     /// UDP: the transaction retransmits and absorbs retransmissions.
     Unreliable,
     /// TCP / TLS / SCTP: the transport delivers or reports an error.
     Reliable,
 }
 
-impl Transport {
+impl Reliability {
     /// True for UDP-like transports.
     pub fn is_unreliable(self) -> bool {
-        self == Transport::Unreliable
+        self == Reliability::Unreliable
     }
 }
 
@@ -71,10 +71,10 @@ impl TimerConfig {
     }
 
     /// Timer D: wait for response retransmissions = ≥32 s on UDP, 0 on reliable.
-    pub fn timer_d(&self, transport: Transport) -> Duration {
+    pub fn timer_d(&self, transport: Reliability) -> Duration {
         match transport {
-            Transport::Unreliable => TIMER_D_UNRELIABLE,
-            Transport::Reliable => Duration::ZERO,
+            Reliability::Unreliable => TIMER_D_UNRELIABLE,
+            Reliability::Reliable => Duration::ZERO,
         }
     }
 
@@ -99,20 +99,20 @@ impl TimerConfig {
     }
 
     /// Timer I: wait for ACK retransmissions = T4 on UDP, 0 on reliable.
-    pub fn timer_i(&self, transport: Transport) -> Duration {
+    pub fn timer_i(&self, transport: Reliability) -> Duration {
         self.t4_or_zero(transport)
     }
 
     /// Timer J: wait for non-INVITE request retransmissions = 64·T1 on UDP, 0 on reliable.
-    pub fn timer_j(&self, transport: Transport) -> Duration {
+    pub fn timer_j(&self, transport: Reliability) -> Duration {
         match transport {
-            Transport::Unreliable => self.sixty_four_t1(),
-            Transport::Reliable => Duration::ZERO,
+            Reliability::Unreliable => self.sixty_four_t1(),
+            Reliability::Reliable => Duration::ZERO,
         }
     }
 
     /// Timer K: wait for response retransmissions = T4 on UDP, 0 on reliable.
-    pub fn timer_k(&self, transport: Transport) -> Duration {
+    pub fn timer_k(&self, transport: Reliability) -> Duration {
         self.t4_or_zero(transport)
     }
 
@@ -126,10 +126,10 @@ impl TimerConfig {
         self.sixty_four_t1()
     }
 
-    fn t4_or_zero(&self, transport: Transport) -> Duration {
+    fn t4_or_zero(&self, transport: Reliability) -> Duration {
         match transport {
-            Transport::Unreliable => self.t4,
-            Transport::Reliable => Duration::ZERO,
+            Reliability::Unreliable => self.t4,
+            Reliability::Reliable => Duration::ZERO,
         }
     }
 }

@@ -9,7 +9,7 @@ use sip::timers::outbound::{keepalive_interval, FlowRecoveryConfig, PONG_TIMEOUT
 use sip::timers::registration::{
     expires_after_interval_too_brief, granted_expires, refresh_delay, IntervalTooBriefError,
 };
-use sip::timers::{TimerConfig, Transport};
+use sip::timers::{Reliability, TimerConfig};
 
 /// An RNG that returns the same bits forever: all zeros gives the bottom of every range.
 struct ConstRng(u64);
@@ -35,16 +35,16 @@ fn timer_table_matches_rfc3261() {
     let c = TimerConfig::default();
     assert_eq!(c.timer_a(), Duration::from_millis(500));
     assert_eq!(c.timer_b(), secs(32));
-    assert_eq!(c.timer_d(Transport::Unreliable), secs(32));
-    assert_eq!(c.timer_d(Transport::Reliable), Duration::ZERO);
+    assert_eq!(c.timer_d(Reliability::Unreliable), secs(32));
+    assert_eq!(c.timer_d(Reliability::Reliable), Duration::ZERO);
     assert_eq!(c.timer_f(), secs(32));
     assert_eq!(c.timer_h(), secs(32));
-    assert_eq!(c.timer_i(Transport::Unreliable), secs(5));
-    assert_eq!(c.timer_i(Transport::Reliable), Duration::ZERO);
-    assert_eq!(c.timer_j(Transport::Unreliable), secs(32));
-    assert_eq!(c.timer_j(Transport::Reliable), Duration::ZERO);
-    assert_eq!(c.timer_k(Transport::Unreliable), secs(5));
-    assert_eq!(c.timer_k(Transport::Reliable), Duration::ZERO);
+    assert_eq!(c.timer_i(Reliability::Unreliable), secs(5));
+    assert_eq!(c.timer_i(Reliability::Reliable), Duration::ZERO);
+    assert_eq!(c.timer_j(Reliability::Unreliable), secs(32));
+    assert_eq!(c.timer_j(Reliability::Reliable), Duration::ZERO);
+    assert_eq!(c.timer_k(Reliability::Unreliable), secs(5));
+    assert_eq!(c.timer_k(Reliability::Reliable), Duration::ZERO);
     assert_eq!(c.timer_l(), secs(32));
     assert_eq!(c.timer_m(), secs(32));
     // Timer D stays ≥ 32 s even with a tiny T1.
@@ -52,7 +52,7 @@ fn timer_table_matches_rfc3261() {
         t1: Duration::from_millis(50),
         ..c
     };
-    assert_eq!(fast.timer_d(Transport::Unreliable), secs(32));
+    assert_eq!(fast.timer_d(Reliability::Unreliable), secs(32));
     assert_eq!(fast.timer_b(), Duration::from_millis(3200));
 }
 
@@ -118,12 +118,12 @@ fn flow_recovery_delay_is_50_to_100_percent() {
 #[test]
 fn keepalive_from_flow_timer_is_80_to_100_percent() {
     assert_eq!(
-        keepalive_interval(Some(secs(100)), Transport::Reliable, &mut ConstRng(0)),
+        keepalive_interval(Some(secs(100)), Reliability::Reliable, &mut ConstRng(0)),
         secs(80)
     );
     let mut rng = StdRng::seed_from_u64(2);
     for _ in 0..1000 {
-        let d = keepalive_interval(Some(secs(30)), Transport::Unreliable, &mut rng);
+        let d = keepalive_interval(Some(secs(30)), Reliability::Unreliable, &mut rng);
         assert!(d >= secs(24) && d <= secs(30), "{d:?}");
     }
 }
@@ -132,13 +132,13 @@ fn keepalive_from_flow_timer_is_80_to_100_percent() {
 fn keepalive_defaults_per_transport() {
     let mut rng = StdRng::seed_from_u64(3);
     for _ in 0..1000 {
-        let tcp = keepalive_interval(None, Transport::Reliable, &mut rng);
+        let tcp = keepalive_interval(None, Reliability::Reliable, &mut rng);
         assert!(tcp >= secs(95) && tcp <= secs(120), "{tcp:?}");
-        let udp = keepalive_interval(None, Transport::Unreliable, &mut rng);
+        let udp = keepalive_interval(None, Reliability::Unreliable, &mut rng);
         assert!(udp >= secs(24) && udp <= secs(29), "{udp:?}");
     }
     assert_eq!(
-        keepalive_interval(None, Transport::Unreliable, &mut ConstRng(0)),
+        keepalive_interval(None, Reliability::Unreliable, &mut ConstRng(0)),
         secs(24)
     );
     assert_eq!(PONG_TIMEOUT, secs(10));

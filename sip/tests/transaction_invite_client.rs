@@ -6,10 +6,11 @@ use std::time::{Duration, Instant};
 
 use common::{bytes, ms, other_actions, run_until, transmit_offsets_ms};
 use sip::transaction::{
-    Action, InviteClient, InviteClientState, TimeoutKind, TimerConfig, TransactionError, Transport,
+    Action, InviteClient, InviteClientState, Reliability, TimeoutKind, TimerConfig,
+    TransactionError,
 };
 
-fn start(transport: Transport) -> (Instant, InviteClient, Vec<Action>) {
+fn start(transport: Reliability) -> (Instant, InviteClient, Vec<Action>) {
     let t0 = Instant::now();
     let (txn, actions) =
         InviteClient::start(t0, bytes("INVITE"), transport, TimerConfig::default());
@@ -18,7 +19,7 @@ fn start(transport: Transport) -> (Instant, InviteClient, Vec<Action>) {
 
 #[test]
 fn udp_total_loss_retransmits_with_timer_a_doubling_then_timer_b() {
-    let (t0, mut txn, first) = start(Transport::Unreliable);
+    let (t0, mut txn, first) = start(Reliability::Unreliable);
     assert_eq!(first, vec![Action::Transmit(bytes("INVITE"))]);
     let log = run_until(&mut txn, t0, t0 + Duration::from_secs(60));
     // RFC 3261 §17.1.1.2: A = 500 ms doubling with no cap: 0.5, 1.5, 3.5, 7.5, 15.5, 31.5 s.
@@ -48,7 +49,7 @@ fn custom_t1_scales_the_schedule() {
         t1: ms(100),
         ..TimerConfig::default()
     };
-    let (mut txn, _) = InviteClient::start(t0, bytes("INVITE"), Transport::Unreliable, config);
+    let (mut txn, _) = InviteClient::start(t0, bytes("INVITE"), Reliability::Unreliable, config);
     let log = run_until(&mut txn, t0, t0 + Duration::from_secs(60));
     assert_eq!(
         transmit_offsets_ms(&log),
@@ -62,7 +63,7 @@ fn custom_t1_scales_the_schedule() {
 
 #[test]
 fn reliable_transport_never_retransmits_and_still_times_out() {
-    let (t0, mut txn, first) = start(Transport::Reliable);
+    let (t0, mut txn, first) = start(Reliability::Reliable);
     assert_eq!(first.len(), 1);
     assert_eq!(txn.poll_timeout(), Some(t0 + Duration::from_secs(32)));
     let log = run_until(&mut txn, t0, t0 + Duration::from_secs(60));
@@ -78,7 +79,7 @@ fn reliable_transport_never_retransmits_and_still_times_out() {
 
 #[test]
 fn provisional_stops_retransmissions_and_timer_b() {
-    let (t0, mut txn, _) = start(Transport::Unreliable);
+    let (t0, mut txn, _) = start(Reliability::Unreliable);
     let log = run_until(&mut txn, t0, t0 + ms(2000));
     assert_eq!(transmit_offsets_ms(&log), vec![500, 1500]);
     let actions = txn.on_response(t0 + ms(2000), 180).unwrap();
@@ -94,7 +95,7 @@ fn provisional_stops_retransmissions_and_timer_b() {
 
 #[test]
 fn non_2xx_final_is_acked_in_the_transaction_and_ack_resent_on_retransmission() {
-    let (t0, mut txn, _) = start(Transport::Unreliable);
+    let (t0, mut txn, _) = start(Reliability::Unreliable);
     let _ = txn.on_response(t0 + ms(100), 180).unwrap();
     let actions = txn.on_response(t0 + ms(1000), 486).unwrap();
     assert_eq!(actions, vec![Action::PassToTu, Action::SendAckForNon2xx]);
@@ -124,7 +125,7 @@ fn non_2xx_final_is_acked_in_the_transaction_and_ack_resent_on_retransmission() 
 
 #[test]
 fn final_response_in_calling_stops_timer_a() {
-    let (t0, mut txn, _) = start(Transport::Unreliable);
+    let (t0, mut txn, _) = start(Reliability::Unreliable);
     let _ = txn.on_response(t0 + ms(600), 503).unwrap();
     let _ = txn.send_ack(bytes("ACK")).unwrap();
     let log = run_until(&mut txn, t0, t0 + Duration::from_secs(60));
@@ -134,7 +135,7 @@ fn final_response_in_calling_stops_timer_a() {
 
 #[test]
 fn reliable_non_2xx_terminates_once_the_ack_is_sent() {
-    let (t0, mut txn, _) = start(Transport::Reliable);
+    let (t0, mut txn, _) = start(Reliability::Reliable);
     let actions = txn.on_response(t0 + ms(300), 404).unwrap();
     assert_eq!(actions, vec![Action::PassToTu, Action::SendAckForNon2xx]);
     // RFC 3261 §17.1.1.2: Timer D = 0 on reliable transports.
@@ -147,7 +148,7 @@ fn reliable_non_2xx_terminates_once_the_ack_is_sent() {
 
 #[test]
 fn rfc6026_2xx_enters_accepted_and_every_2xx_goes_to_the_tu() {
-    let (t0, mut txn, _) = start(Transport::Unreliable);
+    let (t0, mut txn, _) = start(Reliability::Unreliable);
     assert_eq!(
         txn.on_response(t0 + ms(700), 200).unwrap(),
         vec![Action::PassToTu]
@@ -174,7 +175,7 @@ fn rfc6026_2xx_enters_accepted_and_every_2xx_goes_to_the_tu() {
 
 #[test]
 fn transport_error_is_reported_and_terminates() {
-    let (_, mut txn, _) = start(Transport::Unreliable);
+    let (_, mut txn, _) = start(Reliability::Unreliable);
     assert_eq!(
         txn.on_transport_error(),
         vec![Action::TransportError, Action::Terminated]
@@ -185,7 +186,7 @@ fn transport_error_is_reported_and_terminates() {
 
 #[test]
 fn invalid_status_and_misplaced_ack_are_typed_errors() {
-    let (t0, mut txn, _) = start(Transport::Unreliable);
+    let (t0, mut txn, _) = start(Reliability::Unreliable);
     assert_eq!(
         txn.on_response(t0, 99),
         Err(TransactionError::InvalidStatus(99))
@@ -206,9 +207,17 @@ fn invalid_status_and_misplaced_ack_are_typed_errors() {
 
 #[test]
 fn late_handle_timeout_does_not_burst() {
-    let (t0, mut txn, _) = start(Transport::Unreliable);
+    let (t0, mut txn, _) = start(Reliability::Unreliable);
     // The driver oversleeps to 10 s: one retransmission, then the timer is rearmed from now.
     let actions = txn.handle_timeout(t0 + Duration::from_secs(10));
     assert_eq!(actions, vec![Action::Transmit(bytes("INVITE"))]);
     assert_eq!(txn.poll_timeout(), Some(t0 + ms(11_000)));
+}
+
+#[test]
+fn transport_error_in_accepted_is_not_the_transactions() {
+    let (t0, mut txn, _) = start(Reliability::Reliable);
+    let _ = txn.on_response(t0 + ms(100), 200).unwrap();
+    assert!(txn.on_transport_error().is_empty());
+    assert_eq!(txn.state(), InviteClientState::Accepted);
 }

@@ -6,18 +6,18 @@ use std::time::{Duration, Instant};
 
 use common::{bytes, ms, other_actions, run_until, transmit_offsets_ms};
 use sip::transaction::{
-    Action, InviteServer, InviteServerState, TimeoutKind, TimerConfig, TransactionError, Transport,
-    TRYING_DELAY,
+    Action, InviteServer, InviteServerState, Reliability, TimeoutKind, TimerConfig,
+    TransactionError, TRYING_DELAY,
 };
 
-fn new(transport: Transport) -> (Instant, InviteServer) {
+fn new(transport: Reliability) -> (Instant, InviteServer) {
     let t0 = Instant::now();
     (t0, InviteServer::new(t0, transport, TimerConfig::default()))
 }
 
 #[test]
 fn silent_tu_gets_a_100_trying_request_after_200_ms() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     assert_eq!(txn.poll_timeout(), Some(t0 + TRYING_DELAY));
     assert!(txn.handle_timeout(t0 + ms(199)).is_empty());
     assert_eq!(
@@ -33,7 +33,7 @@ fn silent_tu_gets_a_100_trying_request_after_200_ms() {
 
 #[test]
 fn a_prompt_tu_response_cancels_the_100_trying() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     let _ = txn.send_response(t0 + ms(50), 180, bytes("180")).unwrap();
     assert_eq!(txn.poll_timeout(), None);
     assert!(txn.handle_timeout(t0 + ms(300)).is_empty());
@@ -41,7 +41,7 @@ fn a_prompt_tu_response_cancels_the_100_trying() {
 
 #[test]
 fn retransmitted_invite_resends_the_last_provisional() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     // Before any response there is nothing to resend.
     assert!(txn.on_request_retransmission(t0 + ms(100)).is_empty());
     let _ = txn.send_response(t0 + ms(150), 100, bytes("100")).unwrap();
@@ -58,7 +58,7 @@ fn retransmitted_invite_resends_the_last_provisional() {
 
 #[test]
 fn non_2xx_final_is_retransmitted_by_timer_g_until_timer_h() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     let first = txn.send_response(t0 + ms(1000), 486, bytes("486")).unwrap();
     assert_eq!(first, vec![Action::Transmit(bytes("486"))]);
     assert_eq!(txn.state(), InviteServerState::Completed);
@@ -81,7 +81,7 @@ fn non_2xx_final_is_retransmitted_by_timer_g_until_timer_h() {
 
 #[test]
 fn retransmitted_invite_in_completed_resends_the_final() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     let _ = txn.send_response(t0, 603, bytes("603")).unwrap();
     assert_eq!(
         txn.on_request_retransmission(t0 + ms(100)),
@@ -91,7 +91,7 @@ fn retransmitted_invite_in_completed_resends_the_final() {
 
 #[test]
 fn ack_stops_timer_g_and_timer_i_absorbs_then_terminates() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     let _ = txn.send_response(t0, 486, bytes("486")).unwrap();
     let log = run_until(&mut txn, t0, t0 + ms(2000));
     assert_eq!(transmit_offsets_ms(&log), vec![500, 1500]);
@@ -107,7 +107,7 @@ fn ack_stops_timer_g_and_timer_i_absorbs_then_terminates() {
 
 #[test]
 fn reliable_transport_no_timer_g_and_zero_timer_i() {
-    let (t0, mut txn) = new(Transport::Reliable);
+    let (t0, mut txn) = new(Reliability::Reliable);
     let _ = txn.send_response(t0, 486, bytes("486")).unwrap();
     // Only Timer H remains.
     assert_eq!(txn.poll_timeout(), Some(t0 + Duration::from_secs(32)));
@@ -116,7 +116,7 @@ fn reliable_transport_no_timer_g_and_zero_timer_i() {
 
 #[test]
 fn rfc6026_2xx_enters_accepted_absorbs_invites_and_passes_ack() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     let _ = txn.send_response(t0 + ms(100), 180, bytes("180")).unwrap();
     assert_eq!(
         txn.send_response(t0 + ms(1000), 200, bytes("200")).unwrap(),
@@ -148,11 +148,11 @@ fn rfc6026_2xx_enters_accepted_absorbs_invites_and_passes_ack() {
 
 #[test]
 fn transport_error_in_accepted_keeps_the_transaction() {
-    let (t0, mut txn) = new(Transport::Reliable);
+    let (t0, mut txn) = new(Reliability::Reliable);
     let _ = txn.send_response(t0, 200, bytes("200")).unwrap();
     assert_eq!(txn.on_transport_error(), vec![Action::TransportError]);
     assert_eq!(txn.state(), InviteServerState::Accepted);
-    let (_, mut other) = new(Transport::Reliable);
+    let (_, mut other) = new(Reliability::Reliable);
     assert_eq!(
         other.on_transport_error(),
         vec![Action::TransportError, Action::Terminated]
@@ -161,7 +161,7 @@ fn transport_error_in_accepted_keeps_the_transaction() {
 
 #[test]
 fn responses_after_the_final_are_typed_errors() {
-    let (t0, mut txn) = new(Transport::Unreliable);
+    let (t0, mut txn) = new(Reliability::Unreliable);
     let _ = txn.send_response(t0, 404, bytes("404")).unwrap();
     assert!(matches!(
         txn.send_response(t0, 180, bytes("180")),

@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use common::{bytes, ms, other_actions, run_until, transmit_offsets_ms};
 use sip::transaction::{
-    Action, NonInviteClient, NonInviteClientState, TimeoutKind, TimerConfig, TransactionError,
-    Transport,
+    Action, NonInviteClient, NonInviteClientState, Reliability, TimeoutKind, TimerConfig,
+    TransactionError,
 };
 
-fn start(transport: Transport) -> (Instant, NonInviteClient) {
+fn start(transport: Reliability) -> (Instant, NonInviteClient) {
     let t0 = Instant::now();
     let (txn, first) =
         NonInviteClient::start(t0, bytes("REGISTER"), transport, TimerConfig::default());
@@ -20,7 +20,7 @@ fn start(transport: Transport) -> (Instant, NonInviteClient) {
 
 #[test]
 fn udp_total_loss_doubles_timer_e_up_to_t2_then_timer_f() {
-    let (t0, mut txn) = start(Transport::Unreliable);
+    let (t0, mut txn) = start(Reliability::Unreliable);
     let log = run_until(&mut txn, t0, t0 + Duration::from_secs(60));
     // RFC 3261 §17.1.2.2: E = 0.5, 1, 2, 4, 4, 4 … s (capped at T2 = 4 s).
     assert_eq!(
@@ -39,7 +39,7 @@ fn udp_total_loss_doubles_timer_e_up_to_t2_then_timer_f() {
 
 #[test]
 fn provisional_pins_timer_e_to_t2() {
-    let (t0, mut txn) = start(Transport::Unreliable);
+    let (t0, mut txn) = start(Reliability::Unreliable);
     let log = run_until(&mut txn, t0, t0 + ms(1000));
     assert_eq!(transmit_offsets_ms(&log), vec![500]);
     assert_eq!(
@@ -61,7 +61,7 @@ fn provisional_pins_timer_e_to_t2() {
 
 #[test]
 fn final_response_completes_absorbs_retransmissions_and_waits_timer_k() {
-    let (t0, mut txn) = start(Transport::Unreliable);
+    let (t0, mut txn) = start(Reliability::Unreliable);
     let _ = run_until(&mut txn, t0, t0 + ms(2000));
     assert_eq!(
         txn.on_response(t0 + ms(2000), 200).unwrap(),
@@ -78,7 +78,7 @@ fn final_response_completes_absorbs_retransmissions_and_waits_timer_k() {
 
 #[test]
 fn reliable_transport_has_no_timer_e_and_zero_timer_k() {
-    let (t0, mut txn) = start(Transport::Reliable);
+    let (t0, mut txn) = start(Reliability::Reliable);
     assert_eq!(txn.poll_timeout(), Some(t0 + Duration::from_secs(32)));
     assert_eq!(
         txn.on_response(t0 + ms(80), 401).unwrap(),
@@ -89,7 +89,7 @@ fn reliable_transport_has_no_timer_e_and_zero_timer_k() {
 
 #[test]
 fn reliable_timeout_is_timer_f_without_retransmissions() {
-    let (t0, mut txn) = start(Transport::Reliable);
+    let (t0, mut txn) = start(Reliability::Reliable);
     let log = run_until(&mut txn, t0, t0 + Duration::from_secs(60));
     assert_eq!(
         log,
@@ -102,7 +102,7 @@ fn reliable_timeout_is_timer_f_without_retransmissions() {
 
 #[test]
 fn transport_error_and_bad_status() {
-    let (t0, mut txn) = start(Transport::Unreliable);
+    let (t0, mut txn) = start(Reliability::Unreliable);
     assert_eq!(
         txn.on_response(t0, 1000),
         Err(TransactionError::InvalidStatus(1000))

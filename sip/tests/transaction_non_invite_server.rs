@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 
 use common::{bytes, ms, run_until};
 use sip::transaction::{
-    Action, NonInviteServer, NonInviteServerState, TimerConfig, TransactionError, Transport,
+    Action, NonInviteServer, NonInviteServerState, Reliability, TimerConfig, TransactionError,
 };
 
 #[test]
 fn trying_absorbs_proceeding_and_completed_resend_last_response() {
     let t0 = Instant::now();
-    let mut txn = NonInviteServer::new(Transport::Unreliable, TimerConfig::default());
+    let mut txn = NonInviteServer::new(Reliability::Unreliable, TimerConfig::default());
     assert_eq!(txn.state(), NonInviteServerState::Trying);
     assert!(txn.on_request_retransmission(t0 + ms(500)).is_empty());
     let _ = txn.send_response(t0 + ms(600), 100, bytes("100")).unwrap();
@@ -38,7 +38,7 @@ fn trying_absorbs_proceeding_and_completed_resend_last_response() {
 #[test]
 fn reliable_final_terminates_at_once() {
     let t0 = Instant::now();
-    let mut txn = NonInviteServer::new(Transport::Reliable, TimerConfig::default());
+    let mut txn = NonInviteServer::new(Reliability::Reliable, TimerConfig::default());
     assert_eq!(
         txn.send_response(t0, 200, bytes("200")).unwrap(),
         vec![Action::Transmit(bytes("200")), Action::Terminated]
@@ -49,7 +49,7 @@ fn reliable_final_terminates_at_once() {
 #[test]
 fn a_second_final_is_refused() {
     let t0 = Instant::now();
-    let mut txn = NonInviteServer::new(Transport::Unreliable, TimerConfig::default());
+    let mut txn = NonInviteServer::new(Reliability::Unreliable, TimerConfig::default());
     let _ = txn.send_response(t0, 200, bytes("200")).unwrap();
     assert_eq!(
         txn.send_response(t0, 500, bytes("500")),

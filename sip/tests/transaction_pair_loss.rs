@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sip::transaction::{
     Action, InviteClient, InviteServer, InviteServerState, NonInviteClient, NonInviteServer,
-    TimerConfig, Transport,
+    Reliability, TimerConfig,
 };
 
 const LATENCY: Duration = Duration::from_millis(10);
@@ -103,7 +103,7 @@ fn non_invite_recovers_from_lost_requests_and_a_lost_response() {
     let (mut client, first) = NonInviteClient::start(
         t0,
         Bytes::from_static(b"OPTIONS"),
-        Transport::Unreliable,
+        Reliability::Unreliable,
         config,
     );
     let mut client_tu: Vec<u128> = Vec::new();
@@ -143,7 +143,7 @@ fn non_invite_recovers_from_lost_requests_and_a_lost_response() {
                 Dir::ToServer => match server.as_mut() {
                     None => {
                         // New request: the TU answers at once.
-                        let mut s = NonInviteServer::new(Transport::Unreliable, config);
+                        let mut s = NonInviteServer::new(Reliability::Unreliable, config);
                         pending_server = s
                             .send_response(now, 200, Bytes::from_static(b"200"))
                             .unwrap();
@@ -182,7 +182,7 @@ fn invite_486_with_lost_ack_is_recovered_by_timer_g() {
     let (mut client, first) = InviteClient::start(
         t0,
         Bytes::from_static(b"INVITE"),
-        Transport::Unreliable,
+        Reliability::Unreliable,
         config,
     );
     let mut client_tu: Vec<u128> = Vec::new();
@@ -231,7 +231,7 @@ fn invite_486_with_lost_ack_is_recovered_by_timer_g() {
             match (dir, what.as_str()) {
                 (Dir::ToServer, "INVITE") => match server.as_mut() {
                     None => {
-                        let mut s = InviteServer::new(now, Transport::Unreliable, config);
+                        let mut s = InviteServer::new(now, Reliability::Unreliable, config);
                         pending_server = s
                             .send_response(now, 486, Bytes::from_static(b"486"))
                             .unwrap();

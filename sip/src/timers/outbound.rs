@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use crate::timers::Transport;
+use crate::timers::Reliability;
 
 /// RFC 5626 §4.4.1: no CRLF pong within 10 s → the flow has failed.
 pub const PONG_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,15 +62,15 @@ impl FlowRecoveryConfig {
 /// connection-oriented transports, 24-29 s on UDP.
 pub fn keepalive_interval<R: Rng + ?Sized>(
     flow_timer: Option<Duration>,
-    transport: Transport,
+    transport: Reliability,
     rng: &mut R,
 ) -> Duration {
     match flow_timer {
         Some(flow_timer) => flow_timer.mul_f64(rng.random_range(0.8..=1.0)),
         None => {
             let (low, high) = match transport {
-                Transport::Reliable => (95_000u64, 120_000u64),
-                Transport::Unreliable => (24_000u64, 29_000u64),
+                Reliability::Reliable => (95_000u64, 120_000u64),
+                Reliability::Unreliable => (24_000u64, 29_000u64),
             };
             Duration::from_millis(rng.random_range(low..=high))
         }

@@ -7,7 +7,7 @@ use tracing::debug;
 
 use super::backoff::Backoff;
 use super::{earliest, expired, status_class, Action, TimeoutKind, TransactionError};
-use crate::timers::{TimerConfig, Transport};
+use crate::timers::{Reliability, TimerConfig};
 
 /// Public view of the INVITE client state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +45,7 @@ enum State {
 #[derive(Debug)]
 pub struct InviteClient {
     config: TimerConfig,
-    transport: Transport,
+    transport: Reliability,
     request: Bytes,
     state: State,
 }
@@ -56,7 +56,7 @@ impl InviteClient {
     pub fn start(
         now: Instant,
         request: Bytes,
-        transport: Transport,
+        transport: Reliability,
         config: TimerConfig,
     ) -> (Self, Vec<Action>) {
         let timer_a = transport
@@ -168,7 +168,9 @@ impl InviteClient {
 
     /// The transport failed to send the INVITE or the ACK (RFC 3261 §17.1.4).
     pub fn on_transport_error(&mut self) -> Vec<Action> {
-        if matches!(self.state, State::Terminated) {
+        // RFC 6026 §7.2: in Accepted the transaction sends nothing (the TU sends the ACK
+        // for a 2xx itself), so a transport error there is not the transaction's.
+        if matches!(self.state, State::Terminated | State::Accepted { .. }) {
             return Vec::new();
         }
         self.state = State::Terminated;
@@ -218,10 +220,10 @@ impl InviteClient {
 
     fn timer_d_start(&self, now: Instant) -> Instant {
         match self.transport {
-            Transport::Unreliable => now + self.config.timer_d(self.transport),
+            Reliability::Unreliable => now + self.config.timer_d(self.transport),
             // Reliable: Timer D is zero but the transaction must first send its ACK, which
             // ends it (see `send_ack`). If the TU never hands one in, 64·T1 reclaims it.
-            Transport::Reliable => now + self.config.sixty_four_t1(),
+            Reliability::Reliable => now + self.config.sixty_four_t1(),
         }
     }
 

@@ -7,7 +7,7 @@ use tracing::debug;
 
 use super::backoff::Backoff;
 use super::{earliest, status_class, Action, TimeoutKind, TransactionError};
-use crate::timers::{TimerConfig, Transport};
+use crate::timers::{Reliability, TimerConfig};
 
 /// RFC 3261 §17.2.1: a 100 (Trying) is due unless the TU responds within 200 ms.
 pub const TRYING_DELAY: Duration = Duration::from_millis(200);
@@ -52,14 +52,14 @@ enum State {
 #[derive(Debug)]
 pub struct InviteServer {
     config: TimerConfig,
-    transport: Transport,
+    transport: Reliability,
     state: State,
 }
 
 impl InviteServer {
     /// Create the transaction for a new INVITE received at `now` (RFC 3261 §17.2.1:
     /// Proceeding state). The caller passes the INVITE to the TU.
-    pub fn new(now: Instant, transport: Transport, config: TimerConfig) -> Self {
+    pub fn new(now: Instant, transport: Reliability, config: TimerConfig) -> Self {
         InviteServer {
             config,
             transport,

@@ -33,7 +33,7 @@ pub use non_invite_client::{NonInviteClient, NonInviteClientState};
 pub use non_invite_server::{NonInviteServer, NonInviteServerState};
 pub use two_xx::TwoXxRetransmitter;
 
-pub use crate::timers::{TimerConfig, Transport};
+pub use crate::timers::{Reliability, TimerConfig};
 
 /// Status classes that drive transitions.
 pub(crate) fn status_class(status: u16) -> Result<u16, TransactionError> {

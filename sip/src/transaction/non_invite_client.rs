@@ -7,7 +7,7 @@ use tracing::debug;
 
 use super::backoff::Backoff;
 use super::{earliest, status_class, Action, TimeoutKind, TransactionError};
-use crate::timers::{TimerConfig, Transport};
+use crate::timers::{Reliability, TimerConfig};
 
 /// Public view of the non-INVITE client state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ enum State {
 #[derive(Debug)]
 pub struct NonInviteClient {
     config: TimerConfig,
-    transport: Transport,
+    transport: Reliability,
     request: Bytes,
     state: State,
 }
@@ -53,7 +53,7 @@ impl NonInviteClient {
     pub fn start(
         now: Instant,
         request: Bytes,
-        transport: Transport,
+        transport: Reliability,
         config: TimerConfig,
     ) -> (Self, Vec<Action>) {
         let timer_e = transport

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tracing::debug;
 
 use super::{status_class, Action, TransactionError};
-use crate::timers::{TimerConfig, Transport};
+use crate::timers::{Reliability, TimerConfig};
 
 /// Public view of the non-INVITE server state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,14 +33,14 @@ enum State {
 #[derive(Debug)]
 pub struct NonInviteServer {
     config: TimerConfig,
-    transport: Transport,
+    transport: Reliability,
     state: State,
 }
 
 impl NonInviteServer {
     /// Create the transaction for a new request (RFC 3261 §17.2.2: Trying state). The
     /// caller passes the request to the TU.
-    pub fn new(transport: Transport, config: TimerConfig) -> Self {
+    pub fn new(transport: Reliability, config: TimerConfig) -> Self {
         NonInviteServer {
             config,
             transport,
