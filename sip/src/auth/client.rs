@@ -105,6 +105,10 @@ struct RealmState {
 /// value; then [`authorization_headers`](Self::authorization_headers) for the retried
 /// request (with its CSeq incremented by the caller, RFC 3261 §22.1); on a 2xx call
 /// [`on_success`](Self::on_success).
+///
+/// RFC 3261 §22.1: the ACK for a non-2xx final reuses the INVITE's credentials, and a
+/// CANCEL is never challenged, so for those two the caller copies the INVITE's headers
+/// instead of calling `authorization_headers` again (which would advance `nc`).
 pub struct DigestClient {
     credentials: Credentials,
     realms: Vec<RealmState>,
