@@ -7,3 +7,7 @@
 //! message bodies without looking inside them.
 //!
 //! Nothing is implemented yet.
+
+pub mod auth;
+pub mod timers;
+pub mod transaction;
