@@ -6,6 +6,7 @@ pub mod candidate_attr;
 pub mod error;
 pub mod ice_attrs;
 pub mod model;
+pub mod offer_answer;
 pub mod parse;
 mod write;
 

@@ -1,0 +1,18 @@
+//! RFC 3264 offer/answer for audio with the RFC 8839 ICE rules.
+
+mod local;
+mod negotiated;
+mod session;
+mod stream_writer;
+mod verify;
+
+pub use local::{default_candidate, LocalIce, LocalStream, Selected};
+pub use negotiated::{
+    Answer, NegotiatedStream, OfferAnswerError, PairState, PairView, RemoteIce, RemoteIceData,
+    StreamResult, UpdatedOfferResponse,
+};
+pub use session::{
+    credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings, SdpSession,
+};
+pub use stream_writer::DISCARD_DEFAULT;
+pub use verify::{remote_default, verify_ice_support, IceSupport};
