@@ -8,6 +8,7 @@ pub mod ice_attrs;
 pub mod model;
 pub mod offer_answer;
 pub mod parse;
+pub mod summary;
 mod write;
 
 pub use error::SdpError;
