@@ -192,8 +192,12 @@ fn parse_connection(no: usize, value: &str) -> Result<Connection, SdpError> {
     let [nettype, addrtype, address] = parts[..] else {
         return Err(invalid(no, "c=", value));
     };
+    // RFC 8866 §5.7: a multicast address may carry `/<ttl>[/<number of addresses>]`.
     let (address, suffix) = match address.split_once('/') {
-        Some((a, s)) => (a, Some(s.to_string())),
+        Some((a, s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'/') => {
+            (a, Some(s.to_string()))
+        }
+        Some(_) => return Err(invalid(no, "c= connection-address", address)),
         None => (address, None),
     };
     let addrtype = AddrType::from_token(addrtype);
