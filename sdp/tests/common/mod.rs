@@ -38,7 +38,7 @@ pub fn candidate(
 
 pub fn credentials(tag: &str) -> Credentials {
     Credentials {
-        ufrag: format!("{tag}uf"),
+        ufrag: format!("{tag}ufrag"),
         pwd: format!("{tag}passwordpasswordpassword"),
     }
 }
