@@ -171,7 +171,7 @@ pub struct RemoteCandidate {
 pub fn parse_remote_candidates(line: usize, value: &str) -> Result<Vec<RemoteCandidate>, SdpError> {
     let err = |reason: String| SdpError::attr(line, "remote-candidates", reason);
     let tokens: Vec<&str> = value.split_ascii_whitespace().collect();
-    if tokens.is_empty() || tokens.len() % 3 != 0 {
+    if tokens.is_empty() || !tokens.chunks_exact(3).remainder().is_empty() {
         return Err(err(format!("{} tokens, expected triples", tokens.len())));
     }
     tokens

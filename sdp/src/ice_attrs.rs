@@ -134,7 +134,7 @@ fn warn(warnings: &mut Vec<Warning>, line: usize, message: String) {
     warnings.push(Warning { line, message });
 }
 
-fn value<'a>(a: &'a Attribute) -> Result<&'a str, SdpError> {
+fn value(a: &Attribute) -> Result<&str, SdpError> {
     a.value
         .as_deref()
         .ok_or_else(|| SdpError::attr(a.line, &a.name, "missing value"))

@@ -58,7 +58,7 @@ pub enum StreamResult {
     Rejected {
         index: usize,
     },
-    Active(NegotiatedStream),
+    Active(Box<NegotiatedStream>),
 }
 
 impl StreamResult {

@@ -295,7 +295,7 @@ impl SdpSession {
             }
             media.push(write_stream(&plan));
             plans.push(plan);
-            results.push(StreamResult::Active(NegotiatedStream {
+            results.push(StreamResult::Active(Box::new(NegotiatedStream {
                 index,
                 formats,
                 direction,
@@ -304,7 +304,7 @@ impl SdpSession {
                 remote_rtcp: remote_rtp.map(|r| ice.default_rtcp(r)),
                 rtcp_mux,
                 ice: remote_ice,
-            }));
+            })));
         }
         let sdp = self.finish(media, &plans);
         Ok(Answer {
@@ -368,7 +368,7 @@ impl SdpSession {
                 RemoteIce::None
             };
             let remote_rtp = remote_default(answer, a);
-            results.push(StreamResult::Active(NegotiatedStream {
+            results.push(StreamResult::Active(Box::new(NegotiatedStream {
                 index,
                 formats,
                 direction,
@@ -377,7 +377,7 @@ impl SdpSession {
                 remote_rtcp: remote_rtp.map(|r| ice.default_rtcp(r)),
                 rtcp_mux: o.has_attribute("rtcp-mux") && ice.rtcp_mux,
                 ice: remote_ice,
-            }));
+            })));
         }
         Ok((results, view.warnings))
     }
