@@ -279,3 +279,33 @@ pub fn read_direction(sd: &SessionDescription, m: &MediaDescription) -> Directio
         .or_else(|| find(&sd.attributes))
         .unwrap_or(Direction::SendRecv)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lists_parse_and_format_as_ranges() {
+        assert_eq!(parse_events("0-15"), Some((0..=15).collect()));
+        assert_eq!(
+            parse_events("0-11, 16,13"),
+            Some(vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16])
+        );
+        assert_eq!(parse_events("5-3"), None);
+        assert_eq!(parse_events("x"), None);
+        assert_eq!(format_events(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(format_events(&[]), "");
+    }
+
+    #[test]
+    fn codec_names_compare_case_insensitively_and_need_8000_mono() {
+        let mut f = AudioCodec::Pcmu.format();
+        f.encoding_name = "pcmu".into();
+        assert_eq!(f.codec(), Some(AudioCodec::Pcmu));
+        f.clock_rate = 16000;
+        assert_eq!(f.codec(), None);
+        let mut stereo = AudioCodec::Pcma.format();
+        stereo.channels = Some(2);
+        assert_eq!(stereo.codec(), None);
+    }
+}

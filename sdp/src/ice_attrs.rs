@@ -324,3 +324,39 @@ pub fn check_local_credentials(c: &Credentials) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// RFC 8839 §5.5: both agents pace at the larger of the two values (50 ms when absent).
+pub fn effective_pacing_ms(local: u32, remote: Option<u32>) -> u32 {
+    local.max(remote.unwrap_or(DEFAULT_PACING_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pacing_is_the_larger_of_both_with_default_50() {
+        assert_eq!(effective_pacing_ms(20, None), 50);
+        assert_eq!(effective_pacing_ms(20, Some(30)), 30);
+        assert_eq!(effective_pacing_ms(80, Some(30)), 80);
+    }
+
+    #[test]
+    fn local_credentials_limits() {
+        let ok = Credentials {
+            ufrag: "u".repeat(32),
+            pwd: "p".repeat(22),
+        };
+        assert!(check_local_credentials(&ok).is_ok());
+        let long = Credentials {
+            ufrag: "u".repeat(33),
+            ..ok.clone()
+        };
+        assert!(check_local_credentials(&long).is_err());
+        let short_pwd = Credentials {
+            pwd: "p".repeat(21),
+            ..ok
+        };
+        assert!(check_local_credentials(&short_pwd).is_err());
+    }
+}

@@ -90,3 +90,20 @@ fn write_attributes(f: &mut fmt::Formatter<'_>, attrs: &[Attribute]) -> fmt::Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::parse;
+
+    #[test]
+    fn repeat_lines_stay_with_their_time_line() {
+        let text = "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nt=1 2\r\nr=7d 1h 0 25h\r\nt=3 4\r\nr=1d 1h 0\r\na=x\r\n";
+        assert_eq!(parse(text).unwrap().to_string(), text);
+    }
+
+    #[test]
+    fn multicast_suffix_and_name_addresses_are_written_back() {
+        let text = "v=0\r\no=- 1 1 IN IP4 host.example.com\r\ns=x\r\nc=IN IP4 233.252.0.1/127/2\r\nt=0 0\r\n";
+        assert_eq!(parse(text).unwrap().to_string(), text);
+    }
+}
