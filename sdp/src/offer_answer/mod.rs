@@ -1,8 +1,11 @@
 //! RFC 3264 offer/answer for audio with the RFC 8839 ICE rules.
 
 mod local;
+mod losing_pair;
 mod negotiated;
+mod plan;
 mod session;
+mod settings;
 mod stream_writer;
 mod verify;
 
@@ -11,8 +14,7 @@ pub use negotiated::{
     Answer, NegotiatedStream, OfferAnswerError, PairState, PairView, RemoteIce, RemoteIceData,
     StreamResult, UpdatedOfferResponse,
 };
-pub use session::{
-    credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings, SdpSession,
-};
+pub use session::SdpSession;
+pub use settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};
 pub use stream_writer::DISCARD_DEFAULT;
 pub use verify::{remote_default, verify_ice_support, IceSupport};

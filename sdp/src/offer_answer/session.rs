@@ -1,18 +1,13 @@
 //! The SDP side of one call: builds our offers and answers, reads the peer's, and keeps what
 //! RFC 3264 §8 and RFC 8839 §4.4 need between exchanges (o= version, the peer's ICE data).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use ice::{Candidate, Credentials};
+use ice::Credentials;
 
-use crate::audio::{
-    format_events, parse_events, read_direction, read_formats, read_ptime, AudioCodec, AudioFormat,
-    Direction,
-};
+use crate::audio::{read_direction, read_formats, read_ptime, AudioFormat, Direction};
 use crate::candidate_attr::RemoteCandidate;
-use crate::ice_attrs::{
-    check_local_credentials, read_ice, SessionIce, StreamIce, Warning, DEFAULT_PACING_MS,
-};
+use crate::ice_attrs::{read_ice, SessionIce, StreamIce, Warning};
 use crate::model::{
     AddrType, Address, Attribute, Connection, HasAttributes, MediaDescription, Origin, OtherLine,
     SessionDescription,
@@ -20,62 +15,12 @@ use crate::model::{
 
 use super::local::LocalStream;
 use super::negotiated::{
-    Answer, NegotiatedStream, OfferAnswerError, PairState, PairView, RemoteIce, RemoteIceData,
-    StreamResult, UpdatedOfferResponse,
+    Answer, NegotiatedStream, OfferAnswerError, RemoteIce, RemoteIceData, StreamResult,
 };
-use super::stream_writer::{rejected_copy, write_stream, IceLines, StreamPlan, DISCARD_DEFAULT};
+use super::plan::{common_formats, default_as_candidate};
+use super::settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};
+use super::stream_writer::{rejected_copy, write_stream, StreamPlan};
 use super::verify::{remote_default, verify_ice_support, IceSupport};
-
-/// What to do when the peer's default destination is none of its candidates
-/// (RFC 8839 §4.2.5 leaves the answerer the choice).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum DefaultMismatchPolicy {
-    /// Answer `a=ice-mismatch` and fall back to RFC 3264 for the stream.
-    IceMismatch,
-    /// Keep ICE and treat the default as one more remote candidate (with a warning).
-    /// Default, because Asterisk puts its SIP address in `c=` (INTEROP-NOTES.md) and a
-    /// mismatch answer would turn ICE off for every call with it.
-    #[default]
-    AcceptAsCandidate,
-}
-
-/// Our agent's session-wide ICE settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IceSettings {
-    /// RFC 8839 §4.2.1.4: a lite agent says `a=ice-lite`.
-    pub lite: bool,
-    /// RFC 8839 §5.5: Ta in ms; a full agent should send it, a lite one must not.
-    pub pacing_ms: u32,
-    pub on_default_mismatch: DefaultMismatchPolicy,
-}
-
-impl Default for IceSettings {
-    fn default() -> Self {
-        IceSettings {
-            lite: false,
-            pacing_ms: DEFAULT_PACING_MS,
-            on_default_mismatch: DefaultMismatchPolicy::default(),
-        }
-    }
-}
-
-/// How a credential pair changed between two descriptions (RFC 8839 §4.4.1.1.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CredentialChange {
-    Same,
-    /// Both ufrag and pwd changed: an ICE restart.
-    Restart,
-    /// Only one changed: not a restart, and not valid either.
-    Inconsistent,
-}
-
-pub fn credential_change(previous: &Credentials, new: &Credentials) -> CredentialChange {
-    match (previous.ufrag != new.ufrag, previous.pwd != new.pwd) {
-        (false, false) => CredentialChange::Same,
-        (true, true) => CredentialChange::Restart,
-        _ => CredentialChange::Inconsistent,
-    }
-}
 
 /// The SDP state of one call.
 #[derive(Debug, Clone)]
@@ -140,67 +85,7 @@ impl SdpSession {
         self.answer(offer, streams, &[])
     }
 
-    /// RFC 8839 §4.4.2: answers an updated offer, applying the losing-pair rules to the
-    /// streams that carry `a=remote-candidates`.
-    pub fn answer_updated_offer(
-        &mut self,
-        offer: &SessionDescription,
-        streams: &[LocalStream],
-        pairs: &dyn PairView,
-    ) -> Result<UpdatedOfferResponse, OfferAnswerError> {
-        let view = read_ice(offer)?;
-        let mut overrides = Vec::new();
-        let mut any_in_progress = false;
-        let mut any_losing = false;
-        for (index, (m, ice)) in offer.media.iter().zip(&view.streams).enumerate() {
-            let Some(list) = &ice.remote_candidates else {
-                continue;
-            };
-            let Some(rtp) = remote_default(offer, m) else {
-                continue;
-            };
-            let mut losing = false;
-            for rc in list {
-                let remote = if rc.component == 1 {
-                    rtp
-                } else {
-                    ice.default_rtcp(rtp)
-                };
-                // RFC 8839 §4.4.2: the pair (offer default, remote-candidates entry); if it
-                // is not in the valid list it is a losing pair.
-                match pairs.pair_state(index, rc.component, rc.address, remote) {
-                    PairState::Valid => {}
-                    PairState::InProgress => {
-                        losing = true;
-                        any_in_progress = true;
-                    }
-                    PairState::Failed => losing = true,
-                }
-            }
-            any_losing |= losing;
-            if !losing {
-                overrides.push((index, list.clone()));
-            }
-        }
-        if any_in_progress {
-            // RFC 8839 §4.4.2: wait for the In-Progress checks before answering.
-            return Ok(UpdatedOfferResponse::Wait);
-        }
-        if any_losing {
-            // RFC 8839 §4.4.2: all losing pairs failed: answer as if there were no
-            // remote-candidates, then restart ICE.
-            return Ok(UpdatedOfferResponse::RestartNeeded(self.answer(
-                offer,
-                streams,
-                &[],
-            )?));
-        }
-        Ok(UpdatedOfferResponse::Answer(
-            self.answer(offer, streams, &overrides)?,
-        ))
-    }
-
-    fn answer(
+    pub(super) fn answer(
         &mut self,
         offer: &SessionDescription,
         streams: &[LocalStream],
@@ -418,86 +303,6 @@ impl SdpSession {
         Ok(restarts)
     }
 
-    fn plan(
-        &self,
-        s: &LocalStream,
-        formats: Vec<AudioFormat>,
-        direction: Direction,
-        rtcp_mux: bool,
-        use_ice: bool,
-        forced: Option<(usize, &[RemoteCandidate])>,
-    ) -> Result<StreamPlan, OfferAnswerError> {
-        let (ice, default_rtp, default_rtcp) = match (&s.ice, use_ice) {
-            (Some(ice), true) => {
-                // RFC 8839 §5.4: we send a ufrag of at most 32 characters.
-                check_local_credentials(&ice.credentials)
-                    .map_err(OfferAnswerError::LocalCredentials)?;
-                let (mut candidates, mut rtp, mut rtcp) = ice.signalled();
-                let mut remote_candidates = ice
-                    .selected
-                    .as_ref()
-                    .filter(|sel| sel.controlling)
-                    .map(|sel| sel.remote.clone());
-                if let Some((index, list)) = forced {
-                    // RFC 8839 §4.4.2: the defaults are the remote-candidates values, with a
-                    // candidate line for each.
-                    let known = ice
-                        .candidates
-                        .iter()
-                        .chain(ice.selected.iter().flat_map(|sel| sel.local.iter()));
-                    let known: Vec<&Candidate> = known.collect();
-                    candidates = list
-                        .iter()
-                        .map(|rc| {
-                            known
-                                .iter()
-                                .find(|c| c.component == rc.component && c.address == rc.address)
-                                .map(|c| (*c).clone())
-                                .ok_or(OfferAnswerError::UnknownRemoteCandidate {
-                                    index,
-                                    address: rc.address,
-                                })
-                        })
-                        .collect::<Result<_, _>>()?;
-                    rtp = candidates.iter().find(|c| c.component == 1).cloned();
-                    rtcp = candidates.iter().find(|c| c.component == 2).cloned();
-                    remote_candidates = None;
-                }
-                let lines = IceLines {
-                    credentials: ice.credentials.clone(),
-                    candidates,
-                    remote_candidates,
-                };
-                // RFC 8839 §4.3.1: with no usable candidate the default is 0.0.0.0:9.
-                (
-                    Some(lines),
-                    rtp.map_or(DISCARD_DEFAULT, |c| c.address),
-                    rtcp.map(|c| c.address),
-                )
-            }
-            (Some(ice), false) => {
-                // Plain RFC 3264 for this stream: the same default, no ICE attributes.
-                let (_, rtp, rtcp) = ice.signalled();
-                (
-                    None,
-                    rtp.map_or(s.fallback_address, |c| c.address),
-                    rtcp.map(|c| c.address),
-                )
-            }
-            (None, _) => (None, s.fallback_address, None),
-        };
-        Ok(StreamPlan {
-            formats,
-            direction,
-            ptime: s.ptime,
-            rtcp_mux,
-            default_rtp,
-            default_rtcp,
-            ice,
-            mismatch: false,
-        })
-    }
-
     /// Wraps the media sections in a session section and stamps the o= version.
     fn finish(&mut self, media: Vec<MediaDescription>, plans: &[StreamPlan]) -> SessionDescription {
         let mut attributes = Vec::new();
@@ -553,56 +358,5 @@ fn remote_ice(session: &SessionIce, ice: &StreamIce, restart: bool) -> RemoteIce
             restart,
             remote_candidates: ice.remote_candidates.clone(),
         }),
-    }
-}
-
-/// RFC 3264 §6.1: the offered formats we support, with the offer's payload types. A stream
-/// needs a voice codec; telephone-event alone is not enough.
-fn common_formats(offered: &[AudioFormat], ours: &[AudioCodec]) -> Option<Vec<AudioFormat>> {
-    let mut out: Vec<AudioFormat> = Vec::new();
-    for f in offered {
-        let Some(codec) = f.codec().filter(|c| ours.contains(c)) else {
-            continue;
-        };
-        if out.iter().any(|x| x.codec() == Some(codec)) {
-            continue;
-        }
-        let mut f = f.clone();
-        if codec == AudioCodec::TelephoneEvent {
-            // RFC 4733 §2.4.1: no fmtp means events 0-15; we handle 0-16.
-            let offered_events = f
-                .fmtp
-                .as_deref()
-                .map_or(Some((0..=15).collect()), parse_events);
-            let common: Vec<u8> = offered_events
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|e| *e <= 16)
-                .collect();
-            if common.is_empty() {
-                continue;
-            }
-            f.fmtp = Some(format_events(&common));
-        }
-        out.push(f);
-    }
-    out.iter()
-        .any(|f| matches!(f.codec(), Some(AudioCodec::Pcmu | AudioCodec::Pcma)))
-        .then_some(out)
-}
-
-/// RFC 8839 §4.2.5: a default destination that is none of the candidates, taken as one more
-/// candidate with the lowest priority (type and local preference 0), so it is tried last.
-fn default_as_candidate(component: u16, address: SocketAddr) -> Candidate {
-    Candidate {
-        foundation: "default".into(),
-        component,
-        transport: ice::Transport::Udp,
-        priority: 256 - u32::from(component.clamp(1, 255)),
-        address,
-        kind: ice::CandidateKind::Host,
-        related: None,
-        tcp_type: None,
-        extensions: Vec::new(),
     }
 }
