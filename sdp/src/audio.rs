@@ -1,0 +1,311 @@
+//! Audio formats (RFC 3551 PCMU 0 and PCMA 8, RFC 4733 telephone-event), `a=ptime` and the
+//! direction attributes (RFC 3264 §5.1, §6.1).
+
+use serde::Serialize;
+
+use crate::error::SdpError;
+use crate::model::{Attribute, HasAttributes, MediaDescription, SessionDescription};
+
+/// The codecs this crate negotiates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum AudioCodec {
+    Pcmu,
+    Pcma,
+    TelephoneEvent,
+}
+
+impl AudioCodec {
+    pub fn encoding_name(self) -> &'static str {
+        match self {
+            AudioCodec::Pcmu => "PCMU",
+            AudioCodec::Pcma => "PCMA",
+            AudioCodec::TelephoneEvent => "telephone-event",
+        }
+    }
+
+    /// RFC 3551 §6: PCMU is static type 0, PCMA 8; telephone-event is dynamic (we pick 101).
+    pub fn default_payload_type(self) -> u8 {
+        match self {
+            AudioCodec::Pcmu => 0,
+            AudioCodec::Pcma => 8,
+            AudioCodec::TelephoneEvent => 101,
+        }
+    }
+
+    /// The format this crate offers for the codec.
+    pub fn format(self) -> AudioFormat {
+        AudioFormat {
+            payload_type: self.default_payload_type(),
+            encoding_name: self.encoding_name().to_string(),
+            clock_rate: 8000,
+            channels: None,
+            // RFC 4733 §2.4.1: DTMF events 0-15 plus flash (16).
+            fmtp: (self == AudioCodec::TelephoneEvent).then(|| "0-16".to_string()),
+        }
+    }
+}
+
+/// One payload format of an `m=audio` line with its `a=rtpmap` and `a=fmtp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AudioFormat {
+    pub payload_type: u8,
+    pub encoding_name: String,
+    pub clock_rate: u32,
+    pub channels: Option<u8>,
+    pub fmtp: Option<String>,
+}
+
+impl AudioFormat {
+    /// Which of our codecs this is (encoding names compare case-insensitively, RFC 4855 §3).
+    pub fn codec(&self) -> Option<AudioCodec> {
+        let name = self.encoding_name.to_ascii_lowercase();
+        let mono = self.channels.unwrap_or(1) == 1;
+        match (name.as_str(), self.clock_rate) {
+            ("pcmu", 8000) if mono => Some(AudioCodec::Pcmu),
+            ("pcma", 8000) if mono => Some(AudioCodec::Pcma),
+            ("telephone-event", 8000) => Some(AudioCodec::TelephoneEvent),
+            _ => None,
+        }
+    }
+
+    fn rtpmap_value(&self) -> String {
+        match self.channels {
+            Some(ch) => format!(
+                "{} {}/{}/{}",
+                self.payload_type, self.encoding_name, self.clock_rate, ch
+            ),
+            None => format!(
+                "{} {}/{}",
+                self.payload_type, self.encoding_name, self.clock_rate
+            ),
+        }
+    }
+}
+
+/// The formats of an `m=` line in preference order. Static types 0 and 8 are understood
+/// without `a=rtpmap` (RFC 3551 §6); other formats without one are skipped.
+pub fn read_formats(m: &MediaDescription) -> Result<Vec<AudioFormat>, SdpError> {
+    let mut out = Vec::new();
+    for fmt in &m.formats {
+        let Ok(pt) = fmt.parse::<u8>() else {
+            continue; // a non-RTP format token; not audio we can use
+        };
+        let rtpmap = m
+            .attributes_named("rtpmap")
+            .map(|a| parse_rtpmap(a).map(|r| (a, r)))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .find(|(_, r)| r.payload_type == pt)
+            .map(|(_, r)| r);
+        let mut format = match (rtpmap, pt) {
+            (Some(r), _) => r,
+            (None, 0) => AudioCodec::Pcmu.format(),
+            (None, 8) => AudioCodec::Pcma.format(),
+            (None, _) => continue,
+        };
+        format.fmtp = m
+            .attributes_named("fmtp")
+            .filter_map(|a| a.value.as_deref())
+            .find_map(|v| {
+                let (p, params) = v.split_once(' ')?;
+                (p.parse::<u8>().ok()? == pt).then(|| params.trim().to_string())
+            });
+        out.push(format);
+    }
+    Ok(out)
+}
+
+/// RFC 8866 §6.6: `a=rtpmap:<payload type> <encoding name>/<clock rate>[/<parameters>]`.
+fn parse_rtpmap(a: &Attribute) -> Result<AudioFormat, SdpError> {
+    let v = a.value.as_deref().unwrap_or("");
+    let err = || SdpError::attr(a.line, "rtpmap", format!("{v:?}"));
+    let (pt, rest) = v.trim().split_once(' ').ok_or_else(err)?;
+    let mut parts = rest.trim().split('/');
+    let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(err)?;
+    let clock_rate = parts.next().and_then(|c| c.parse().ok()).ok_or_else(err)?;
+    let channels = match parts.next() {
+        Some(c) => Some(c.parse().map_err(|_| err())?),
+        None => None,
+    };
+    Ok(AudioFormat {
+        payload_type: pt.parse().map_err(|_| err())?,
+        encoding_name: name.to_string(),
+        clock_rate,
+        channels,
+        fmtp: None,
+    })
+}
+
+/// `a=ptime` in milliseconds (RFC 8866 §6.4).
+pub fn read_ptime(m: &MediaDescription) -> Result<Option<u32>, SdpError> {
+    m.attribute("ptime")
+        .map(|a| {
+            let v = a.value.as_deref().unwrap_or("");
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|p| p.is_finite() && *p > 0.0 && *p < 10_000.0)
+                .map(|p| p.round() as u32)
+                .ok_or_else(|| SdpError::attr(a.line, "ptime", format!("{v:?}")))
+        })
+        .transpose()
+}
+
+/// Adds the `m=` formats and their `a=rtpmap`/`a=fmtp` lines.
+pub fn write_formats(m: &mut MediaDescription, formats: &[AudioFormat]) {
+    m.formats = formats.iter().map(|f| f.payload_type.to_string()).collect();
+    for f in formats {
+        m.attributes
+            .push(Attribute::value("rtpmap", f.rtpmap_value()));
+        if let Some(p) = &f.fmtp {
+            m.attributes.push(Attribute::value(
+                "fmtp",
+                format!("{} {}", f.payload_type, p),
+            ));
+        }
+    }
+}
+
+/// RFC 4733 §2.4.1: the events of a telephone-event fmtp (`0-15,16`), as a set.
+pub fn parse_events(fmtp: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for part in fmtp.split(',') {
+        let part = part.trim();
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<u8>().ok()?, b.trim().parse::<u8>().ok()?),
+            None => {
+                let v = part.parse::<u8>().ok()?;
+                (v, v)
+            }
+        };
+        if lo > hi {
+            return None;
+        }
+        out.extend(lo..=hi);
+    }
+    out.sort_unstable();
+    out.dedup();
+    Some(out)
+}
+
+/// The inverse of [`parse_events`], with runs written as ranges.
+pub fn format_events(events: &[u8]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while let Some(&start) = events.get(i) {
+        let mut end = start;
+        while events.get(i + 1) == Some(&end.wrapping_add(1)) && end < u8::MAX {
+            end += 1;
+            i += 1;
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// Media direction (RFC 3264 §5.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    SendRecv,
+    SendOnly,
+    RecvOnly,
+    Inactive,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "sendrecv",
+            Direction::SendOnly => "sendonly",
+            Direction::RecvOnly => "recvonly",
+            Direction::Inactive => "inactive",
+        }
+    }
+
+    fn from_attr(name: &str) -> Option<Self> {
+        match name {
+            "sendrecv" => Some(Direction::SendRecv),
+            "sendonly" => Some(Direction::SendOnly),
+            "recvonly" => Some(Direction::RecvOnly),
+            "inactive" => Some(Direction::Inactive),
+            _ => None,
+        }
+    }
+
+    pub fn from_flags(send: bool, recv: bool) -> Self {
+        match (send, recv) {
+            (true, true) => Direction::SendRecv,
+            (true, false) => Direction::SendOnly,
+            (false, true) => Direction::RecvOnly,
+            (false, false) => Direction::Inactive,
+        }
+    }
+
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    /// RFC 3264 §6.1: the answer's direction given the offer's and what we want: we send
+    /// only if we want to and the offerer receives, and receive only if we want to and the
+    /// offerer sends (sendonly → recvonly/inactive, recvonly → sendonly/inactive,
+    /// inactive → inactive).
+    pub fn answer_to(offered: Direction, wanted: Direction) -> Direction {
+        Direction::from_flags(
+            wanted.sends() && offered.receives(),
+            wanted.receives() && offered.sends(),
+        )
+    }
+
+    pub fn attribute(self) -> Attribute {
+        Attribute::flag(self.as_str())
+    }
+}
+
+/// The direction of a stream: its own attribute, else the session's, else sendrecv
+/// (RFC 8866 §6.7).
+pub fn read_direction(sd: &SessionDescription, m: &MediaDescription) -> Direction {
+    let find = |attrs: &[Attribute]| attrs.iter().find_map(|a| Direction::from_attr(&a.name));
+    find(&m.attributes)
+        .or_else(|| find(&sd.attributes))
+        .unwrap_or(Direction::SendRecv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_lists_parse_and_format_as_ranges() {
+        assert_eq!(parse_events("0-15"), Some((0..=15).collect()));
+        assert_eq!(
+            parse_events("0-11, 16,13"),
+            Some(vec![0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 16])
+        );
+        assert_eq!(parse_events("5-3"), None);
+        assert_eq!(parse_events("x"), None);
+        assert_eq!(format_events(&[0, 1, 2, 5, 7, 8]), "0-2,5,7-8");
+        assert_eq!(format_events(&[]), "");
+    }
+
+    #[test]
+    fn codec_names_compare_case_insensitively_and_need_8000_mono() {
+        let mut f = AudioCodec::Pcmu.format();
+        f.encoding_name = "pcmu".into();
+        assert_eq!(f.codec(), Some(AudioCodec::Pcmu));
+        f.clock_rate = 16000;
+        assert_eq!(f.codec(), None);
+        let mut stereo = AudioCodec::Pcma.format();
+        stereo.channels = Some(2);
+        assert_eq!(stereo.codec(), None);
+    }
+}

@@ -1,0 +1,20 @@
+//! RFC 3264 offer/answer for audio with the RFC 8839 ICE rules.
+
+mod local;
+mod losing_pair;
+mod negotiated;
+mod plan;
+mod session;
+mod settings;
+mod stream_writer;
+mod verify;
+
+pub use local::{default_candidate, LocalIce, LocalStream, Selected};
+pub use negotiated::{
+    Answer, NegotiatedStream, OfferAnswerError, PairState, PairView, RemoteIce, RemoteIceData,
+    StreamResult, UpdatedOfferResponse,
+};
+pub use session::SdpSession;
+pub use settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};
+pub use stream_writer::DISCARD_DEFAULT;
+pub use verify::{remote_default, verify_ice_support, IceSupport};
