@@ -30,6 +30,9 @@ pub struct StreamDecoder {
     /// A parsed head waiting for its body: (head, head length, body length).
     pending: Option<(Head, usize, usize)>,
     failed: Option<ParseError>,
+    /// The last event was a pong made of a CRLF that arrived alone; if another CRLF
+    /// follows at once, the two were a ping split across reads.
+    lone_crlf_pong: bool,
 }
 
 impl Default for StreamDecoder {
@@ -46,6 +49,7 @@ impl StreamDecoder {
             scanned: 0,
             pending: None,
             failed: None,
+            lone_crlf_pong: false,
         }
     }
 
@@ -74,22 +78,36 @@ impl StreamDecoder {
             return Err(err.clone());
         }
         if self.pending.is_none() {
-            // RFC 5626 §4.4.1 keepalives between messages. A lone CRLF is a pong; a
-            // CRLFCRLF is a ping (RFC 3261 §7.5 CRLFs before a start line are otherwise
-            // ignored).
+            // RFC 5626 §4.4.1 keepalives between messages: CRLFCRLF is a ping, a lone CRLF
+            // a pong (RFC 3261 §7.5: CRLFs before a start line carry no message).
+            let lone_crlf_before = std::mem::take(&mut self.lone_crlf_pong);
             if self.buffer.starts_with(b"\r\n\r\n") {
                 self.consume(4);
                 return Ok(Some(StreamEvent::KeepalivePing));
             }
             if self.buffer.starts_with(b"\r\n") {
+                if lone_crlf_before {
+                    // The second half of a ping whose first CRLF was already reported as a
+                    // pong: report the ping too, so a server still answers it.
+                    self.consume(2);
+                    return Ok(Some(StreamEvent::KeepalivePing));
+                }
                 match self.buffer.get(2) {
                     // Could be the start of a ping split across reads: wait.
-                    Some(b'\r') if self.buffer.len() < 4 => return Ok(None),
-                    _ => {
+                    Some(b'\r') if self.buffer.len() < 4 => {
+                        return Ok(None);
+                    }
+                    next => {
+                        self.lone_crlf_pong = next.is_none();
                         self.consume(2);
                         return Ok(Some(StreamEvent::KeepalivePong));
                     }
                 }
+            }
+            if self.buffer.is_empty() {
+                // Nothing new arrived: keep remembering the lone CRLF.
+                self.lone_crlf_pong = lone_crlf_before;
+                return Ok(None);
             }
             let Some(head_end) = find_head_end(&self.buffer, self.scanned) else {
                 if self.buffer.len() > self.max_message_size {
@@ -181,6 +199,26 @@ mod tests {
             events.extend(drain(&mut d));
         }
         assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn split_ping_is_still_reported_as_ping() {
+        let mut d = StreamDecoder::default();
+        d.push(b"\r\n");
+        assert_eq!(d.next_event(), Ok(Some(StreamEvent::KeepalivePong)));
+        assert_eq!(d.next_event(), Ok(None));
+        d.push(b"\r\n");
+        assert_eq!(d.next_event(), Ok(Some(StreamEvent::KeepalivePing)));
+        // Three bytes could still become a ping: wait for the fourth.
+        d.push(b"\r\n\r");
+        assert_eq!(d.next_event(), Ok(None));
+        d.push(b"\n");
+        assert_eq!(d.next_event(), Ok(Some(StreamEvent::KeepalivePing)));
+        // A pong followed by a message is a pong.
+        d.push(b"\r\n");
+        d.push(MSG);
+        assert_eq!(d.next_event(), Ok(Some(StreamEvent::KeepalivePong)));
+        assert!(matches!(d.next_event(), Ok(Some(StreamEvent::Message(_)))));
     }
 
     #[test]
