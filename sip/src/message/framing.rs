@@ -9,6 +9,9 @@ use super::parse::{find_head_end, parse_head, Head};
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024;
 
 /// What a stream yields.
+// Messages are the common case; boxing them to shrink the rare keepalive variants would
+// cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamEvent {
     Message(Message),

@@ -185,7 +185,7 @@ fn check_content(request: &Request, policy: &UasPolicy) -> Result<(), Rejection>
         // RFC 3261 §20.15: a non-empty body needs a Content-Type; treat a missing one
         // like an unknown type.
         let essence = content_type.map(|c| c.essence()).unwrap_or_default();
-        if !policy.accepted_content_types.iter().any(|t| *t == essence) {
+        if !policy.accepted_content_types.contains(&essence) {
             let mut r = Rejection::new(415, "Unsupported Media Type", essence);
             r.headers
                 .push((HeaderName::Accept, policy.accepted_content_types.join(", ")));

@@ -135,7 +135,7 @@ impl FromStr for Via {
             return Err(err(input, "sent-protocol is not SIP/2.0"));
         }
         let split_at = rest
-            .find(|c: char| c == ' ' || c == '\t')
+            .find([' ', '\t'])
             .ok_or_else(|| err(input, "no sent-by after transport"))?;
         let transport = rest.get(..split_at).unwrap_or("");
         if !is_token(transport) {
