@@ -27,6 +27,9 @@ pub enum StreamEvent {
 #[derive(Debug)]
 pub struct StreamDecoder {
     buffer: Vec<u8>,
+    /// Bytes of `buffer` already returned as events; dropped on the next push, so many
+    /// messages in one read cost one move, not one each.
+    start: usize,
     max_message_size: usize,
     /// Where to resume searching for the end of the head.
     scanned: usize,
@@ -48,6 +51,7 @@ impl StreamDecoder {
     pub fn new(max_message_size: usize) -> StreamDecoder {
         StreamDecoder {
             buffer: Vec::new(),
+            start: 0,
             max_message_size,
             scanned: 0,
             pending: None,
@@ -59,17 +63,24 @@ impl StreamDecoder {
     /// Appends bytes read from the connection.
     pub fn push(&mut self, bytes: &[u8]) {
         if self.failed.is_none() {
+            self.buffer.drain(..self.start.min(self.buffer.len()));
+            self.start = 0;
             self.buffer.extend_from_slice(bytes);
         }
     }
 
     /// Bytes held but not yet returned as an event.
     pub fn buffered(&self) -> usize {
-        self.buffer.len()
+        self.unread().len()
+    }
+
+    fn unread(&self) -> &[u8] {
+        self.buffer.get(self.start..).unwrap_or(&[])
     }
 
     fn fail(&mut self, err: ParseError) -> Result<Option<StreamEvent>, ParseError> {
         self.buffer = Vec::new();
+        self.start = 0;
         self.pending = None;
         self.failed = Some(err.clone());
         Err(err)
@@ -84,20 +95,20 @@ impl StreamDecoder {
             // RFC 5626 §4.4.1 keepalives between messages: CRLFCRLF is a ping, a lone CRLF
             // a pong (RFC 3261 §7.5: CRLFs before a start line carry no message).
             let lone_crlf_before = std::mem::take(&mut self.lone_crlf_pong);
-            if self.buffer.starts_with(b"\r\n\r\n") {
+            if self.unread().starts_with(b"\r\n\r\n") {
                 self.consume(4);
                 return Ok(Some(StreamEvent::KeepalivePing));
             }
-            if self.buffer.starts_with(b"\r\n") {
+            if self.unread().starts_with(b"\r\n") {
                 if lone_crlf_before {
                     // The second half of a ping whose first CRLF was already reported as a
                     // pong: report the ping too, so a server still answers it.
                     self.consume(2);
                     return Ok(Some(StreamEvent::KeepalivePing));
                 }
-                match self.buffer.get(2) {
+                match self.unread().get(2) {
                     // Could be the start of a ping split across reads: wait.
-                    Some(b'\r') if self.buffer.len() < 4 => {
+                    Some(b'\r') if self.unread().len() < 4 => {
                         return Ok(None);
                     }
                     next => {
@@ -107,22 +118,22 @@ impl StreamDecoder {
                     }
                 }
             }
-            if self.buffer.is_empty() {
+            if self.unread().is_empty() {
                 // Nothing new arrived: keep remembering the lone CRLF.
                 self.lone_crlf_pong = lone_crlf_before;
                 return Ok(None);
             }
-            let Some(head_end) = find_head_end(&self.buffer, self.scanned) else {
-                if self.buffer.len() > self.max_message_size {
+            let Some(head_end) = find_head_end(self.unread(), self.scanned) else {
+                if self.unread().len() > self.max_message_size {
                     return self.fail(ParseError::TooLarge {
                         limit: self.max_message_size,
                     });
                 }
                 // Resume a little before the end: the terminator may straddle chunks.
-                self.scanned = self.buffer.len().saturating_sub(3);
+                self.scanned = self.unread().len().saturating_sub(3);
                 return Ok(None);
             };
-            let head = match parse_head(self.buffer.get(..head_end).unwrap_or(&[])) {
+            let head = match parse_head(self.unread().get(..head_end).unwrap_or(&[])) {
                 Ok(h) => h,
                 Err(e) => return self.fail(e),
             };
@@ -132,10 +143,11 @@ impl StreamDecoder {
                 Ok(None) => return self.fail(ParseError::MissingContentLength),
                 Err(e) => return self.fail(e),
             };
-            if head_end
-                .checked_add(body_len)
-                .is_none_or(|total| total > self.max_message_size)
-            {
+            let fits = match head_end.checked_add(body_len) {
+                Some(total) => total <= self.max_message_size,
+                None => false,
+            };
+            if !fits {
                 return self.fail(ParseError::TooLarge {
                     limit: self.max_message_size,
                 });
@@ -146,10 +158,10 @@ impl StreamDecoder {
             return Ok(None);
         };
         let total = head_len + body_len;
-        if self.buffer.len() < total {
+        if self.unread().len() < total {
             return Ok(None);
         }
-        let body = self.buffer.get(*head_len..total).unwrap_or(&[]).to_vec();
+        let body = self.unread().get(*head_len..total).unwrap_or(&[]).to_vec();
         let Some((head, _, _)) = self.pending.take() else {
             return Ok(None);
         };
@@ -158,7 +170,11 @@ impl StreamDecoder {
     }
 
     fn consume(&mut self, n: usize) {
-        self.buffer.drain(..n.min(self.buffer.len()));
+        self.start = self.start.saturating_add(n).min(self.buffer.len());
+        if self.start == self.buffer.len() {
+            self.buffer.clear();
+            self.start = 0;
+        }
         self.scanned = 0;
     }
 }
@@ -234,6 +250,11 @@ mod tests {
         let mut small = StreamDecoder::new(100);
         small.push(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 1000\r\n\r\n");
         assert_eq!(small.next_event(), Err(ParseError::TooLarge { limit: 100 }));
+
+        // The cap counts one message, not everything buffered.
+        let mut many = StreamDecoder::new(MSG.len());
+        many.push(&MSG.repeat(20));
+        assert_eq!(drain(&mut many).len(), 20);
 
         let mut endless = StreamDecoder::new(100);
         endless.push(&[b'A'; 101]);
