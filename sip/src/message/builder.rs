@@ -137,6 +137,15 @@ impl Response {
         self
     }
 
+    /// Copies the request's Record-Route values in order: a UAS does this in every
+    /// response that creates a dialog (RFC 3261 §12.1.1).
+    pub fn with_record_routes_from(mut self, request: &Request) -> Response {
+        for v in request.headers.get_all(HeaderName::RecordRoute) {
+            self.headers.push(HeaderName::RecordRoute, v);
+        }
+        self
+    }
+
     /// Appends any header.
     pub fn with_header(
         mut self,
@@ -176,6 +185,8 @@ mod tests {
             .call_id("call-1@192.0.2.10")
             .cseq(1)
             .header("Timestamp", "54")
+            .header("Record-Route", "<sip:p1.example.com;lr>")
+            .header("Record-Route", "<sip:p2.example.com;lr>")
             .body("application/sdp", b"v=0\r\n".to_vec())
             .build()
     }
@@ -189,6 +200,13 @@ mod tests {
         assert_eq!(ringing.headers.get("Via"), req.headers.get("Via"));
         assert_eq!(ringing.headers.call_id().unwrap(), "call-1@192.0.2.10");
         assert!(!ringing.headers.contains("Timestamp"));
+        assert!(!ringing.headers.contains("Record-Route"));
+        let ok = Response::for_request(&req, 200, "OK").with_record_routes_from(&req);
+        let rr: Vec<&str> = ok.headers.get_all("Record-Route").collect();
+        assert_eq!(
+            rr,
+            vec!["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"]
+        );
         assert!(!ringing.headers.contains("Content-Type"));
         let trying = Response::for_request(&req, 100, "Trying");
         assert_eq!(trying.headers.get("Timestamp"), Some("54"));

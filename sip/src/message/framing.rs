@@ -79,6 +79,7 @@ impl StreamDecoder {
     }
 
     fn fail(&mut self, err: ParseError) -> Result<Option<StreamEvent>, ParseError> {
+        tracing::debug!(error = %err, buffered = self.buffered(), "SIP stream framing failed; close the connection");
         self.buffer = Vec::new();
         self.start = 0;
         self.pending = None;

@@ -5,6 +5,25 @@
 //! [`Request::to_bytes`] / [`Response::to_bytes`] (Content-Length recomputed). Header
 //! values are stored as text, one list element per entry, and read through the typed
 //! accessors on [`Headers`] (`top_via`, `from_addr`, `cseq`, `contacts`, ...).
+//!
+//! A UAS receiving a datagram:
+//!
+//! ```
+//! use sip::message::{parse_datagram, validate_request, fill_received_rport, Message, Response, UasPolicy};
+//!
+//! let bytes = b"OPTIONS sip:bob@example.com SIP/2.0\r\n\
+//! v: SIP/2.0/UDP 192.0.2.10:5060;rport;branch=z9hG4bK1\r\n\
+//! f: <sip:alice@example.com>;tag=a\r\nt: <sip:bob@example.com>\r\n\
+//! i: c1\r\nCSeq: 1 OPTIONS\r\nl: 0\r\n\r\n";
+//! let Ok(Message::Request(mut request)) = parse_datagram(bytes) else { panic!() };
+//! fill_received_rport(&mut request, "203.0.113.7:40000".parse().unwrap()).unwrap();
+//! let response = match validate_request(&request, &UasPolicy::default()) {
+//!     Ok(()) => Response::for_request(&request, 200, "OK").with_to_tag("b"),
+//!     Err(rejection) => rejection.to_response(&request),
+//! };
+//! let wire = response.to_bytes();
+//! assert!(wire.starts_with(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.10:5060;rport=40000;"));
+//! ```
 
 mod builder;
 mod error;
