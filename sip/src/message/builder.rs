@@ -99,6 +99,53 @@ impl Request {
     pub fn builder(method: Method, uri: Uri) -> RequestBuilder {
         RequestBuilder::new(method, uri)
     }
+
+    /// Headers every request derived from `self` keeps: Request-URI, the top Via only,
+    /// From, Call-ID, the CSeq number with `method`, Route and Max-Forwards.
+    fn derived(&self, method: Method, to: Option<&str>) -> Request {
+        let mut r = Request::new(method.clone(), self.uri.clone());
+        let h = &self.headers;
+        if let Some(via) = h.get(HeaderName::Via) {
+            r.headers.push(HeaderName::Via, via);
+        }
+        if let Some(mf) = h.get(HeaderName::MaxForwards) {
+            r.headers.push(HeaderName::MaxForwards, mf);
+        }
+        for name in [HeaderName::From, HeaderName::To, HeaderName::CallId] {
+            let value = match (&name, to) {
+                (HeaderName::To, Some(to)) => Some(to),
+                _ => h.get(name.clone()),
+            };
+            if let Some(v) = value {
+                r.headers.push(name, v);
+            }
+        }
+        if let Ok(cseq) = h.cseq() {
+            let cseq = CSeq {
+                seq: cseq.seq,
+                method,
+            };
+            r.headers.push(HeaderName::CSeq, cseq.to_string());
+        }
+        for route in h.get_all(HeaderName::Route) {
+            r.headers.push(HeaderName::Route, route);
+        }
+        r
+    }
+
+    /// The CANCEL for this request (RFC 3261 §9.1): same Request-URI, Call-ID, To, From,
+    /// CSeq number and Route; one Via equal to the request's top Via.
+    pub fn cancel(&self) -> Request {
+        self.derived(Method::Cancel, None)
+    }
+
+    /// The ACK the INVITE client transaction sends for a non-2xx final `response`
+    /// (RFC 3261 §17.1.1.3): as the INVITE, but To taken from the response (it carries
+    /// the tag) and CSeq method ACK. (An ACK for a 2xx is a new transaction built by the
+    /// dialog, §13.2.2.4.)
+    pub fn ack_for_non_2xx(&self, response: &Response) -> Request {
+        self.derived(Method::Ack, response.headers.get(HeaderName::To))
+    }
 }
 
 impl Response {
@@ -184,6 +231,7 @@ mod tests {
             .to(&"<sip:bob@example.com>".parse().unwrap())
             .call_id("call-1@192.0.2.10")
             .cseq(1)
+            .route(&"<sip:edge.example.com;lr>".parse().unwrap())
             .header("Timestamp", "54")
             .header("Record-Route", "<sip:p1.example.com;lr>")
             .header("Record-Route", "<sip:p2.example.com;lr>")
@@ -210,6 +258,35 @@ mod tests {
         assert!(!ringing.headers.contains("Content-Type"));
         let trying = Response::for_request(&req, 100, "Trying");
         assert_eq!(trying.headers.get("Timestamp"), Some("54"));
+        let cancel = req.cancel();
+        assert_eq!(cancel.uri, req.uri);
+        assert_eq!(
+            cancel.headers.cseq().unwrap(),
+            CSeq {
+                seq: 1,
+                method: Method::Cancel
+            }
+        );
+        assert_eq!(cancel.headers.count(HeaderName::Via), 1);
+        assert_eq!(cancel.headers.get("Via"), req.headers.get("Via"));
+        assert_eq!(cancel.headers.get("To"), req.headers.get("To"));
+        assert!(cancel.body.is_empty() && !cancel.headers.contains("Content-Type"));
+        assert_eq!(
+            cancel.headers.get("Route"),
+            Some("<sip:edge.example.com;lr>")
+        );
+        assert!(!cancel.headers.contains("Record-Route"));
+        let busy = Response::for_request(&req, 486, "Busy Here").with_to_tag("t9");
+        let ack = req.ack_for_non_2xx(&busy);
+        assert_eq!(ack.headers.to_addr().unwrap().tag(), Some("t9"));
+        assert_eq!(
+            ack.headers.cseq().unwrap(),
+            CSeq {
+                seq: 1,
+                method: Method::Ack
+            }
+        );
+        assert_eq!(ack.headers.top_via().unwrap().branch(), Some("z9hG4bKabc"));
         let tagged = ringing.clone().with_to_tag("other");
         assert_eq!(tagged.headers.to_addr().unwrap().tag(), Some("b2"));
     }

@@ -181,14 +181,70 @@ impl HeaderName {
 
     /// The canonical spelling written on output.
     pub fn as_str(&self) -> &str {
-        if let HeaderName::Other(name) = self {
-            return name;
+        match self {
+            HeaderName::Accept => "Accept",
+            HeaderName::AcceptContact => "Accept-Contact",
+            HeaderName::AcceptEncoding => "Accept-Encoding",
+            HeaderName::AcceptLanguage => "Accept-Language",
+            HeaderName::AlertInfo => "Alert-Info",
+            HeaderName::Allow => "Allow",
+            HeaderName::AllowEvents => "Allow-Events",
+            HeaderName::AuthenticationInfo => "Authentication-Info",
+            HeaderName::Authorization => "Authorization",
+            HeaderName::CallId => "Call-ID",
+            HeaderName::CallInfo => "Call-Info",
+            HeaderName::Contact => "Contact",
+            HeaderName::ContentDisposition => "Content-Disposition",
+            HeaderName::ContentEncoding => "Content-Encoding",
+            HeaderName::ContentLanguage => "Content-Language",
+            HeaderName::ContentLength => "Content-Length",
+            HeaderName::ContentType => "Content-Type",
+            HeaderName::CSeq => "CSeq",
+            HeaderName::Date => "Date",
+            HeaderName::ErrorInfo => "Error-Info",
+            HeaderName::Event => "Event",
+            HeaderName::Expires => "Expires",
+            HeaderName::FlowTimer => "Flow-Timer",
+            HeaderName::From => "From",
+            HeaderName::Identity => "Identity",
+            HeaderName::IdentityInfo => "Identity-Info",
+            HeaderName::InReplyTo => "In-Reply-To",
+            HeaderName::MaxForwards => "Max-Forwards",
+            HeaderName::MinExpires => "Min-Expires",
+            HeaderName::MinSe => "Min-SE",
+            HeaderName::Path => "Path",
+            HeaderName::Priority => "Priority",
+            HeaderName::ProxyAuthenticate => "Proxy-Authenticate",
+            HeaderName::ProxyAuthorization => "Proxy-Authorization",
+            HeaderName::ProxyRequire => "Proxy-Require",
+            HeaderName::RAck => "RAck",
+            HeaderName::Reason => "Reason",
+            HeaderName::RecordRoute => "Record-Route",
+            HeaderName::ReferredBy => "Referred-By",
+            HeaderName::ReferTo => "Refer-To",
+            HeaderName::RejectContact => "Reject-Contact",
+            HeaderName::Replaces => "Replaces",
+            HeaderName::ReplyTo => "Reply-To",
+            HeaderName::RequestDisposition => "Request-Disposition",
+            HeaderName::Require => "Require",
+            HeaderName::RetryAfter => "Retry-After",
+            HeaderName::Route => "Route",
+            HeaderName::RSeq => "RSeq",
+            HeaderName::Server => "Server",
+            HeaderName::ServiceRoute => "Service-Route",
+            HeaderName::SessionExpires => "Session-Expires",
+            HeaderName::Subject => "Subject",
+            HeaderName::SubscriptionState => "Subscription-State",
+            HeaderName::Supported => "Supported",
+            HeaderName::Timestamp => "Timestamp",
+            HeaderName::To => "To",
+            HeaderName::Unsupported => "Unsupported",
+            HeaderName::UserAgent => "User-Agent",
+            HeaderName::Via => "Via",
+            HeaderName::Warning => "Warning",
+            HeaderName::WwwAuthenticate => "WWW-Authenticate",
+            HeaderName::Other(name) => name,
         }
-        KNOWN
-            .iter()
-            .find(|(known, _)| known == self)
-            .map(|(_, canonical)| *canonical)
-            .unwrap_or("")
     }
 
     /// Headers whose grammar is a comma-separated list, so `A: x, y` equals two lines
@@ -229,6 +285,10 @@ impl PartialEq for HeaderName {
     fn eq(&self, other: &Self) -> bool {
         match (self, other) {
             (HeaderName::Other(a), HeaderName::Other(b)) => a.eq_ignore_ascii_case(b),
+            // `Other("via")` built by hand still equals `Via`.
+            (HeaderName::Other(name), known) | (known, HeaderName::Other(name)) => {
+                name.eq_ignore_ascii_case(known.as_str())
+            }
             (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
         }
     }
@@ -291,5 +351,10 @@ mod tests {
         assert_eq!(HeaderName::new("X-Foo"), HeaderName::new("x-foo"));
         assert_eq!(HeaderName::new("X-Foo").as_str(), "X-Foo");
         assert_ne!(HeaderName::new("C%6Fntact"), HeaderName::Contact);
+        assert_eq!(HeaderName::Other("via".into()), HeaderName::Via);
+        for (known, canonical) in KNOWN {
+            assert_eq!(known.as_str(), *canonical);
+            assert_eq!(HeaderName::new(&canonical.to_ascii_uppercase()), *known);
+        }
     }
 }
