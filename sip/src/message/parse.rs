@@ -214,9 +214,13 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
 /// truncates it (the extra octets are ignored), a longer one is an error, and without
 /// Content-Length the body is the rest of the datagram.
 pub fn parse_datagram(bytes: &[u8]) -> Result<Message, ParseError> {
-    if bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-        return Err(ParseError::Empty);
-    }
+    // RFC 3261 §7.5: CRLFs before the start line are ignored (an all-CRLF datagram is a
+    // keepalive, reported as Empty).
+    let first = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .ok_or(ParseError::Empty)?;
+    let bytes = bytes.get(first..).unwrap_or(&[]);
     let head_end = find_head_end(bytes, 0).ok_or(ParseError::UnterminatedHeaders)?;
     let head = parse_head(bytes.get(..head_end).unwrap_or(&[]))?;
     let rest = bytes.get(head_end..).unwrap_or(&[]);
@@ -329,6 +333,10 @@ mod tests {
             parse_datagram(b"OPTIONS sip:a@b SIP/2.0\r\nTo: x\r\n"),
             Err(ParseError::UnterminatedHeaders)
         );
+        assert_eq!(parse_datagram(b"\r\n\r\n"), Err(ParseError::Empty));
+        assert_eq!(parse_datagram(b""), Err(ParseError::Empty));
+        let after_crlf = parse_datagram(format!("\r\n{base}abcd").as_bytes()).unwrap();
+        assert_eq!(after_crlf.body(), b"abcd");
     }
 
     #[test]
