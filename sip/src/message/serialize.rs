@@ -14,7 +14,14 @@ fn write_headers_and_body(out: &mut Vec<u8>, headers: &Headers, body: &[u8]) {
         }
         out.extend_from_slice(h.name.as_str().as_bytes());
         out.extend_from_slice(b": ");
-        out.extend_from_slice(h.value.as_bytes());
+        // A CR or LF set by application code (e.g. a display name) would end the header
+        // and inject another; write it as SP, which RFC 3261 §7.3.1 makes equivalent to
+        // folding.
+        out.extend(
+            h.value
+                .bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         out.extend_from_slice(b"\r\n");
     }
     // Writing into a Vec cannot fail.
@@ -88,6 +95,13 @@ mod tests {
             text,
             "MESSAGE sip:b@example.com SIP/2.0\r\nCall-ID: abc\r\nContent-Length: 5\r\n\r\nhello"
         );
+        let mut injected = Request::new(Method::Options, "sip:b@example.com".parse().unwrap());
+        injected
+            .headers
+            .push("Subject", "hi\r\nVia: SIP/2.0/UDP evil");
+        let text = String::from_utf8(injected.to_bytes()).unwrap();
+        assert!(text.contains("Subject: hi  Via: SIP/2.0/UDP evil\r\n"));
+        assert!(!text.contains("\r\nVia:"));
         let resp = Response::new(180, "Ringing");
         assert!(resp.to_bytes().starts_with(b"SIP/2.0 180 Ringing\r\n"));
     }
