@@ -104,5 +104,9 @@ mod tests {
         assert!(!text.contains("\r\nVia:"));
         let resp = Response::new(180, "Ringing");
         assert!(resp.to_bytes().starts_with(b"SIP/2.0 180 Ringing\r\n"));
+        let odd = Response::new(200, "OK\r\nX: y");
+        assert!(odd
+            .to_bytes()
+            .starts_with(b"SIP/2.0 200 OK  X: y\r\nContent-Length: 0\r\n"));
     }
 }
