@@ -47,11 +47,14 @@ impl Request {
 impl Response {
     /// Appends the wire form to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        let _ = write!(
-            out,
-            "{} {:03} {}\r\n",
-            self.version, self.status, self.reason
+        let _ = write!(out, "{} {:03} ", self.version, self.status);
+        // Same guard as for header values: the reason phrase cannot end the start line.
+        out.extend(
+            self.reason
+                .bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
         );
+        out.extend_from_slice(b"\r\n");
         write_headers_and_body(out, &self.headers, &self.body);
     }
 
