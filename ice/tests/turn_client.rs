@@ -722,6 +722,25 @@ fn allocate_errors_fail_with_their_code_and_no_retry() {
 }
 
 #[test]
+fn try_alternate_names_the_alternate_server() {
+    let mut s = Scripted::new();
+    let request = s.challenge("n1");
+    let alternate = SocketAddr::new(v4(198, 51, 100, 44), 3478);
+    let key = s.key.clone();
+    s.reply(
+        Scripted::error(&request, 300, "Try Alternate")
+            .with(ice::stun::Attribute::AlternateServer(alternate)),
+        Some(&key),
+    );
+    assert_eq!(
+        s.events(),
+        vec![TurnEvent::AllocationFailed {
+            reason: format!("300 Try Alternate (ALTERNATE-SERVER {alternate})")
+        }]
+    );
+}
+
+#[test]
 fn endless_stale_nonces_give_up_after_the_retry_limit() {
     let mut s = Scripted::new();
     let mut request = s.challenge("n0");
