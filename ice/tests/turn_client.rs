@@ -842,3 +842,50 @@ fn datagrams_not_from_the_server_and_unbound_channels_are_ignored() {
         None
     );
 }
+
+#[test]
+fn relays_to_a_peer_behind_its_own_nat_once_the_peer_opened_a_pinhole() {
+    let mut h = Harness::standard();
+    let peer_nat = h.net.add_nat(NatKind::PortRestricted, v4(203, 0, 113, 200));
+    let natted_peer = SocketAddr::new(v4(192, 0, 2, 200), 9000);
+    h.net
+        .add_host(natted_peer.ip(), Some(peer_nat), LinkConditions::ideal());
+    let (relayed, _) = h.allocated();
+
+    // The peer sends towards the relay first (as an ICE check would): the server drops it for
+    // lack of permission, but the peer's NAT now has a mapping that accepts the relay.
+    h.net.send(natted_peer, relayed, b"opening".to_vec());
+    h.run_for(0.5);
+    let drops = h.turn_stats().dropped_no_permission;
+    assert_eq!(drops, 1);
+    // The NAT hands out ports sequentially: the first mapping gets the first port.
+    let peer_public = SocketAddr::new(v4(203, 0, 113, 200), sim::nat::FIRST_EXTERNAL_PORT);
+
+    let now = h.net.now();
+    h.client.create_permission(now, peer_public.ip());
+    h.run_for(1.0);
+    let now = h.net.now();
+    h.client
+        .send_to(now, peer_public, b"through two NATs")
+        .expect("permission");
+    h.run_for(1.0);
+    let got = h
+        .peer_inbox
+        .last()
+        .expect("delivered behind the peer's NAT");
+    assert_eq!(got.to, natted_peer);
+    assert_eq!(
+        (got.from, got.data.as_slice()),
+        (relayed, &b"through two NATs"[..])
+    );
+
+    h.net.send(natted_peer, relayed, b"back".to_vec());
+    h.run_for(0.5);
+    assert_eq!(
+        h.received.last(),
+        Some(&TurnReceived {
+            peer: peer_public,
+            data: b"back".to_vec()
+        })
+    );
+}
