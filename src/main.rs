@@ -1,13 +1,9 @@
 //! icephone: a command-line SIP softphone whose media only flows over paths ICE has proved.
 
-mod cli;
-mod cmd;
-mod exit;
-mod logging;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use icephone::{cli, cmd, exit, logging};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
