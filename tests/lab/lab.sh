@@ -46,6 +46,13 @@ declare -A NAT_NET=([a]=192.0.2.0/24 [b]=198.51.100.0/24)
 declare -A NAT_EXPOSED=([a]=192.0.2.10 [b]=198.51.100.10)
 
 die() { echo "lab.sh: $*" >&2; exit 1; }
+# die, showing the end of a server's log first.
+die_log() {
+  local name=$1
+  shift
+  tail -n 15 "$RUN/$name.log" >&2 2>/dev/null || true
+  die "$* (log: $RUN/$name.log)"
+}
 log() { [ -n "${LAB_QUIET:-}" ] || echo "lab.sh: $*" >&2; }
 
 ns_of() { echo "$ID-$1"; }
@@ -210,12 +217,14 @@ ns_etc() {
 EOF
 }
 
-# Bounded wait for a condition command; $1 = tenths of a second.
-wait_for() {
-  local tenths=$1 i
-  shift
+# Bounded wait for a server: fails at once when its process has died.
+wait_server() { # tenths name cond...
+  local tenths=$1 name=$2 i pid
+  shift 2
+  pid=$(cat "$RUN/$name.pid")
   for i in $(seq 1 "$tenths"); do
     if "$@" >/dev/null 2>&1; then return 0; fi
+    [ -e "/proc/$pid" ] || return 1
     sleep 0.1
   done
   return 1
@@ -233,8 +242,8 @@ start_bg() { # role logname cmd... ; records the PID (ip netns exec execs, so $!
 
 start_probe_server() {
   start_bg probe natprobe-server "$PYTHON" "$LAB_DIR/natprobe.py" server
-  wait_for 50 udp_listening probe 203.0.113.51 4001 ||
-    die "NAT probe server did not start (see $RUN/natprobe-server.log)"
+  wait_server 50 natprobe-server udp_listening probe 203.0.113.51 4001 ||
+    die_log natprobe-server "NAT probe server did not start"
 }
 
 start_servers() {
@@ -242,12 +251,12 @@ start_servers() {
   cp "$LAB_DIR/kamailio.cfg" "$RUN/kamailio.cfg"
   start_bg turn turnserver turnserver -c "$RUN/turnserver.conf"
   start_bg kam kamailio kamailio -f "$RUN/kamailio.cfg" -DD -E -Y "$RUN/kamailio-run"
-  wait_for 100 udp_listening kam 203.0.113.10 5060 ||
-    die "kamailio did not start (see $RUN/kamailio.log)"
-  wait_for 100 tcp_listening kam 203.0.113.10 5060 ||
-    die "kamailio TCP did not start (see $RUN/kamailio.log)"
-  wait_for 100 udp_listening turn 203.0.113.21 3479 ||
-    die "turnserver did not start (see $RUN/turnserver.log)"
+  wait_server 100 kamailio udp_listening kam 203.0.113.10 5060 ||
+    die_log kamailio "kamailio did not start"
+  wait_server 100 kamailio tcp_listening kam 203.0.113.10 5060 ||
+    die_log kamailio "kamailio did not listen on TCP"
+  wait_server 100 turnserver udp_listening turn 203.0.113.21 3479 ||
+    die_log turnserver "turnserver did not start"
 }
 
 link_host() { # parent-ns parent-ifname host-ns host-ifname bridge
