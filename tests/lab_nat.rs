@@ -69,9 +69,16 @@ fn assert_behaviour(result: &ProbeResult, host: &str, wan: &str, want: (&str, &s
         want,
         "NAT behaviour seen from {host}: {result:?}"
     );
-    assert_eq!(result.mapped.len(), 4, "four destinations probed: {result:?}");
+    assert_eq!(
+        result.mapped.len(),
+        4,
+        "four destinations probed: {result:?}"
+    );
     for (_, _, ip, port) in &result.mapped {
-        assert_eq!(ip, wan, "mapped address is the NAT's wan address: {result:?}");
+        assert_eq!(
+            ip, wan,
+            "mapped address is the NAT's wan address: {result:?}"
+        );
         assert!(*port > 0, "mapped port present: {result:?}");
     }
 }

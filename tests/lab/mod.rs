@@ -151,7 +151,9 @@ fn preflight() {
 impl Lab {
     /// Builds a lab (namespaces, NATs, probe server, optionally Kamailio and coturn).
     pub fn up(cfg: &LabConfig) -> Lab {
-        let guard = LAB_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let guard = LAB_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         preflight();
         let seq = LAB_SEQ.fetch_add(1, Ordering::Relaxed);
         let id = format!("icl{}x{}", std::process::id(), seq);
@@ -240,7 +242,10 @@ impl Lab {
     /// Asks Kamailio over its control socket (kamcmd runs in the root namespace; the socket
     /// is a file in the run dir).
     pub fn kamcmd(&self, args: &[&str]) -> String {
-        let sock = format!("unix:{}", self.run_dir.join("kamailio-run/kamailio_ctl").display());
+        let sock = format!(
+            "unix:{}",
+            self.run_dir.join("kamailio-run/kamailio_ctl").display()
+        );
         let out = Command::new("timeout")
             .args(["5", "kamcmd", "-s", &sock])
             .args(args)
@@ -367,9 +372,14 @@ impl Capture {
 /// Decodes a capture with tshark: one row per packet matching `filter`, one column per field.
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("timeout");
-    cmd.args(["30", "tshark", "-n", "-r"])
-        .arg(pcap)
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=~"]);
+    cmd.args(["30", "tshark", "-n", "-r"]).arg(pcap).args([
+        "-Y",
+        filter,
+        "-T",
+        "fields",
+        "-E",
+        "separator=~",
+    ]);
     for f in fields {
         cmd.args(["-e", f]);
     }

@@ -6,6 +6,7 @@ server: runs on the probe host, listening on 203.0.113.50 and .51, ports 4000 an
     "FILTER" -> replies "CTRL" from the same socket, "PORT" from the same address and the
                 other port, "ADDR" from the other address and the same port: the last two
                 are unsolicited for the client's NAT.
+    anything else -> echoed back to its source (a peer for TURN relay tests).
 
 client: runs on a LAN host; prints one JSON object:
     {"mapping": "EIM"|"ADM"|"APDM"|"inconsistent", "filtering": "EIF"|"ADF"|"APDF"|...,
@@ -52,6 +53,9 @@ def server():
                 s.sendto(b"CTRL", src)
                 socks[(a, other(PORTS, p))].sendto(b"PORT", src)
                 socks[(other(ADDRS, a), p)].sendto(b"ADDR", src)
+            else:
+                # Anything else is echoed: the probe host doubles as a TURN peer.
+                s.sendto(data, src)
 
 
 def ask(sock, dest, msg, want):
