@@ -1,6 +1,6 @@
 //! The lab's NATs behave as their kind says (RFC 4787 mapping and filtering), checked with a
-//! socket probe from LAN hosts before any test relies on them; loss on an uplink is real; a
-//! lab left behind by a killed run is cleaned up by the next one.
+//! socket probe from LAN hosts before any test relies on them; loss and delay on an uplink are
+//! real; a lab left behind by a killed run is cleaned up by the next one.
 //!
 //! Needs root and network namespaces: fails (never skips) without them.
 
@@ -191,6 +191,44 @@ fn loss_on_nat_a_uplink_drops_packets_and_nat_b_stays_clean() {
         "30 % loss each way on NAT A's uplink, ping loss seen {lossy} %"
     );
     assert_eq!(clean, 0.0, "no loss configured on NAT B's uplink");
+}
+
+/// Average round-trip time in ms, from ping's `rtt min/avg/max/mdev = a/b/c/d ms` line.
+fn ping_avg_rtt_ms(lab: &Lab, host: &str, target: &str) -> f64 {
+    let out = lab.run(
+        host,
+        &[
+            "ping", "-n", "-q", "-c", "20", "-i", "0.02", "-W", "1", target,
+        ],
+        Duration::from_secs(10),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let figures = text
+        .lines()
+        .find_map(|l| l.split(" = ").nth(1).filter(|_| l.starts_with("rtt")))
+        .unwrap_or_else(|| panic!("no rtt line in ping output: {text}"));
+    let avg = figures.split('/').nth(1).unwrap_or_default();
+    avg.parse()
+        .unwrap_or_else(|e| panic!("cannot read average rtt from {figures:?}: {e}"))
+}
+
+#[test]
+fn delay_on_nat_a_uplink_adds_round_trip_time_and_nat_b_stays_fast() {
+    let lab = Lab::up(&LabConfig {
+        delay_a_ms: 50,
+        ..LabConfig::default()
+    });
+    let slow = ping_avg_rtt_ms(&lab, "a1", lab::PROBE);
+    let fast = ping_avg_rtt_ms(&lab, "b1", lab::PROBE);
+    // 50 ms each way on NAT A's wan link: a round trip waits twice.
+    assert!(
+        (95.0..=160.0).contains(&slow),
+        "50 ms each way on NAT A's uplink, average rtt seen {slow} ms"
+    );
+    assert!(
+        fast < 20.0,
+        "no delay on NAT B's uplink, average rtt seen {fast} ms"
+    );
 }
 
 fn namespaces_with_prefix(prefix: &str) -> Vec<String> {

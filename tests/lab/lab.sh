@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # icephone network lab: network namespaces, NAT routers, Kamailio and coturn.
 #
-#   lab.sh up    [--id ID] [--nat-a KIND] [--nat-b KIND] [--loss-a P] [--loss-b P] [--servers]
+#   lab.sh up    [--id ID] [--nat-a KIND] [--nat-b KIND] [--loss-a P] [--loss-b P]
+#                [--delay-a MS] [--delay-b MS] [--servers]
 #   lab.sh down  [--id ID]
-#   lab.sh nat   [--id ID] a|b KIND [--loss P]   change a running NAT's kind (flushes its mappings)
+#   lab.sh nat   [--id ID] a|b KIND [--loss P] [--delay MS]
+#                                                change a running NAT (flushes its mappings)
 #   lab.sh exec  [--id ID] ROLE CMD...           run CMD inside ROLE's namespace
 #   lab.sh ns    [--id ID] ROLE                  print ROLE's namespace name
 #   lab.sh clean-stale                           remove labs whose owning process is dead
 #
 # KIND: prc (port-restricted cone), sym (symmetric), arc (address-restricted cone),
 #       fc (full cone). P: drop probability 0..1 on the NAT's wan link, both directions.
+#       MS: delay in milliseconds on the NAT's wan link, each direction (NFQUEUE + delayq.py).
 # ROLE: sw kam turn probe nata natb a1 a2 b1 b2 (see README.md for the addresses).
 #
 # ID is `icl<owner-pid>` optionally followed by [a-z0-9]; the lab belongs to process
@@ -108,9 +111,9 @@ clean_stale() {
 # ---------------------------------------------------------------------------------------
 # NAT rules
 
-# Prints an iptables-restore ruleset for NAT side $1 of kind $2 with loss $3.
+# Prints an iptables-restore ruleset for NAT side $1 of kind $2 with loss $3, delay $4 ms.
 nat_rules() {
-  local side=$1 kind=$2 loss=$3 masq="-j MASQUERADE" exposed=${NAT_EXPOSED[$1]}
+  local side=$1 kind=$2 loss=$3 delay=$4 masq="-j MASQUERADE" exposed=${NAT_EXPOSED[$1]}
   [ "$kind" = sym ] && masq="-j MASQUERADE --random-fully"
   echo "*raw"
   echo ":PREROUTING ACCEPT [0:0]"
@@ -128,6 +131,11 @@ nat_rules() {
   echo ":POSTROUTING ACCEPT [0:0]"
   if [ "$loss" != 0 ]; then
     echo "-A POSTROUTING -o wan -m statistic --mode random --probability $loss -j DROP"
+  fi
+  if [ "$delay" != 0 ]; then
+    # Every wan packet waits in delayq.py; --queue-bypass lets packets pass if it is gone.
+    echo "-A PREROUTING -i wan -j NFQUEUE --queue-num 0 --queue-bypass"
+    echo "-A POSTROUTING -o wan -j NFQUEUE --queue-num 0 --queue-bypass"
   fi
   echo "COMMIT"
   echo "*nat"
@@ -166,19 +174,41 @@ nat_rules() {
 check_kind() {
   case "$1" in prc | sym | arc | fc) ;; *) die "unknown NAT kind '$1' (prc, sym, arc, fc)" ;; esac
 }
+check_delay() {
+  [[ $1 =~ ^[0-9]{1,4}$ ]] || die "delay must be whole milliseconds 0..9999, got '$1'"
+}
 check_loss() {
   [[ $1 =~ ^(0|0?\.[0-9]+|1)$ ]] || die "loss must be a probability 0..1, got '$1'"
 }
 
+# (Re)starts the delay program of NAT side $1 with $2 ms, or stops it for 0.
+set_delay() {
+  local side=$1 delay=$2 name="delayq-nat$1" pid i
+  if [ -e "$RUN/$name.pid" ]; then
+    pid=$(cat "$RUN/$name.pid")
+    # Only our own delayq, recorded by PID, and only if it is still in this lab's NAT.
+    if ip netns pids "$(ns_of "nat$side")" | grep -qx "$pid"; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for i in $(seq 1 20); do [ -e "/proc/$pid" ] || break; sleep 0.05; done
+    fi
+    rm -f "$RUN/$name.pid"
+  fi
+  [ "$delay" = 0 ] && return 0
+  start_bg "nat$side" "$name" "$PYTHON" "$LAB_DIR/delayq.py" 0 "$delay"
+  wait_server 50 "$name" grep -q "delayq: queue" "$RUN/$name.log" ||
+    die_log "$name" "delay program did not bind its queue"
+}
+
 apply_nat() {
-  local side=$1 kind=$2 loss=$3 ns
+  local side=$1 kind=$2 loss=$3 delay=$4 ns
   ns=$(ns_of "nat$side")
-  nat_rules "$side" "$kind" "$loss" | ip netns exec "$ns" iptables-restore
+  set_delay "$side" "$delay"
+  nat_rules "$side" "$kind" "$loss" "$delay" | ip netns exec "$ns" iptables-restore
   # Old mappings would keep the previous kind's behaviour alive.
   ip netns exec "$ns" conntrack -F >/dev/null 2>&1 || true
   # The address-restricted filter's memory of peers belongs to the old ruleset too.
   ip netns exec "$ns" sh -c 'f=/proc/net/xt_recent/lanpeers; [ ! -e $f ] || echo / >$f'
-  echo "$kind $loss" >"$RUN/nat$side"
+  echo "$kind $loss $delay" >"$RUN/nat$side"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -277,18 +307,21 @@ preflight() {
 }
 
 cmd_up() {
-  local nat_a=prc nat_b=prc loss_a=0 loss_b=0 servers=""
+  local nat_a=prc nat_b=prc loss_a=0 loss_b=0 delay_a=0 delay_b=0 servers=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --nat-a) nat_a=$2; shift 2 ;;
       --nat-b) nat_b=$2; shift 2 ;;
       --loss-a) loss_a=$2; shift 2 ;;
       --loss-b) loss_b=$2; shift 2 ;;
+      --delay-a) delay_a=$2; shift 2 ;;
+      --delay-b) delay_b=$2; shift 2 ;;
       --servers) servers=1; shift ;;
       *) die "up: unknown option $1" ;;
     esac
   done
   check_kind "$nat_a"; check_kind "$nat_b"; check_loss "$loss_a"; check_loss "$loss_b"
+  check_delay "$delay_a"; check_delay "$delay_b"
   preflight
   clean_stale
   local role
@@ -343,8 +376,8 @@ cmd_up() {
       ns_sysctls "$(ns_of "$role")" 0
     done
   done
-  apply_nat a "$nat_a" "$loss_a"
-  apply_nat b "$nat_b" "$loss_b"
+  apply_nat a "$nat_a" "$loss_a" "$delay_a"
+  apply_nat b "$nat_b" "$loss_b" "$delay_b"
 
   start_probe_server
   [ -n "$servers" ] && start_servers
@@ -354,14 +387,20 @@ cmd_up() {
 }
 
 cmd_nat() {
-  local side=${1:-} kind=${2:-} loss=0
-  shift 2 || die "usage: lab.sh nat a|b KIND [--loss P]"
-  [ "${1:-}" = --loss ] && { loss=${2:-}; shift 2; }
+  local side=${1:-} kind=${2:-} loss=0 delay=0
+  shift 2 || die "usage: lab.sh nat a|b KIND [--loss P] [--delay MS]"
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --loss) loss=${2:-}; shift 2 ;;
+      --delay) delay=${2:-}; shift 2 ;;
+      *) die "nat: unknown option $1" ;;
+    esac
+  done
   case "$side" in a | b) ;; *) die "nat: side must be a or b" ;; esac
-  check_kind "$kind"; check_loss "$loss"
+  check_kind "$kind"; check_loss "$loss"; check_delay "$delay"
   ns_exists "$(ns_of "nat$side")" || die "lab $ID is not up"
   RUN="$RUN_BASE/$ID"
-  apply_nat "$side" "$kind" "$loss"
+  apply_nat "$side" "$kind" "$loss" "$delay"
 }
 
 # ---------------------------------------------------------------------------------------

@@ -74,6 +74,9 @@ pub struct LabConfig {
     /// Drop probability on NAT A's / NAT B's wan link, each direction.
     pub loss_a: f64,
     pub loss_b: f64,
+    /// Delay in milliseconds on NAT A's / NAT B's wan link, each direction.
+    pub delay_a_ms: u32,
+    pub delay_b_ms: u32,
     /// Start Kamailio and coturn.
     pub servers: bool,
 }
@@ -85,6 +88,8 @@ impl Default for LabConfig {
             nat_b: NatKind::PortRestricted,
             loss_a: 0.0,
             loss_b: 0.0,
+            delay_a_ms: 0,
+            delay_b_ms: 0,
             servers: false,
         }
     }
@@ -162,7 +167,9 @@ impl Lab {
             .args(["up", "--id", &id])
             .args(["--nat-a", cfg.nat_a.arg(), "--nat-b", cfg.nat_b.arg()])
             .args(["--loss-a", &cfg.loss_a.to_string()])
-            .args(["--loss-b", &cfg.loss_b.to_string()]);
+            .args(["--loss-b", &cfg.loss_b.to_string()])
+            .args(["--delay-a", &cfg.delay_a_ms.to_string()])
+            .args(["--delay-b", &cfg.delay_b_ms.to_string()]);
         if cfg.servers {
             cmd.arg("--servers");
         }
