@@ -284,9 +284,14 @@ fn next_lab_removes_a_lab_whose_owner_was_killed() {
         "stale namespaces left: {:?}",
         namespaces_with_prefix(&prefix)
     );
+    // Ended: gone, or a zombie its adoptive parent has not reaped yet.
+    let status = std::fs::read_to_string(format!("/proc/{probe_pid}/status")).unwrap_or_default();
+    let running = status
+        .lines()
+        .any(|l| l.starts_with("State:") && !l.contains('Z'));
     assert!(
-        !std::path::Path::new("/proc").join(&probe_pid).exists(),
-        "the stale lab's probe server (pid {probe_pid}) was ended"
+        !running,
+        "the stale lab's probe server (pid {probe_pid}) was ended: {status}"
     );
     // And the new lab works.
     assert_behaviour(

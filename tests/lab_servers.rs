@@ -144,7 +144,7 @@ fn sipp_registers_behind_nat_a_over_udp_and_tcp_and_is_reached_through_its_bindi
     let lab = servers_lab();
     let cap = Capture::start(&lab, "register");
 
-    // alice over UDP from a1 stays registered for 6 s and answers OPTIONS (-aa) meanwhile.
+    // alice over UDP from a1 stays registered for 4 s and answers OPTIONS (-aa) meanwhile.
     let mut alice = lab.spawn(
         "a1",
         &[
@@ -168,7 +168,7 @@ fn sipp_registers_behind_nat_a_over_udp_and_tcp_and_is_reached_through_its_bindi
             "-nostdin",
             "-aa",
             "-d",
-            "6000",
+            "4000",
             "-timeout",
             "15s",
             KAMAILIO,
@@ -492,4 +492,63 @@ fn natdiscovery_agrees_with_the_lab_nat_kinds() {
             && b.contains("NAT with Address and Port Dependent Filtering!"),
         "natdiscovery behind NAT B (port-restricted cone):\n{b}"
     );
+}
+
+#[test]
+fn sipp_registers_over_udp_and_tcp_through_lossy_delayed_uplinks() {
+    // The impairment: 10 % loss and 50 ms delay each way on both uplinks.
+    let lab = Lab::up(&LabConfig {
+        nat_a: NatKind::PortRestricted,
+        nat_b: NatKind::PortRestricted,
+        loss_a: 0.1,
+        loss_b: 0.1,
+        delay_a_ms: 50,
+        delay_b_ms: 50,
+        servers: true,
+    });
+    // sipp retransmits REGISTER over UDP (retrans 500 ms, doubling); TCP recovers by itself.
+    let register = |host: &str, ip: &str, user: &str, pass: &str, transport: &str| {
+        lab.run_ok(
+            host,
+            &[
+                "sipp",
+                "-sf",
+                &scenario("register.xml"),
+                "-s",
+                user,
+                "-au",
+                user,
+                "-ap",
+                pass,
+                "-m",
+                "1",
+                "-t",
+                transport,
+                "-i",
+                ip,
+                "-p",
+                "5060",
+                "-nostdin",
+                "-timeout",
+                "20s",
+                KAMAILIO,
+            ],
+            Duration::from_secs(25),
+        )
+    };
+    thread::scope(|s| {
+        let a = s.spawn(|| register("a1", A1, "alice", "alicepw", "u1"));
+        let b = s.spawn(|| register("a2", A2, "bob", "bobpw", "t1"));
+        a.join().expect("alice's registration");
+        b.join().expect("bob's registration");
+    });
+    let dump = lab.kamcmd(&["ul.dump"]);
+    for (aor, suffix) in [("alice", ""), ("bob", ";transport=tcp")] {
+        let received = received_of(&dump, aor)
+            .unwrap_or_else(|| panic!("{aor} is not registered; ul.dump:\n{dump}"));
+        assert!(
+            received.starts_with(&format!("sip:{NAT_A_WAN}:")) && received.ends_with(suffix),
+            "{aor}'s Received is NAT A's public address: {received}"
+        );
+    }
 }

@@ -65,6 +65,8 @@ nsx() { local role=$1; shift; ip netns exec "$(ns_of "$role")" "$@"; }
 # teardown
 
 ns_exists() { [ -e "/var/run/netns/$1" ]; }
+# A process still running: exists and is not a zombie waiting for its (adoptive) parent.
+alive() { [ -e "/proc/$1" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 
 # Kill what runs inside the namespaces (started by this lab), then delete them.
 teardown_id() {
@@ -80,7 +82,7 @@ teardown_id() {
     local i alive
     for i in $(seq 1 30); do # at most 3 s
       alive=()
-      for pid in "${pids[@]}"; do [ -e "/proc/$pid" ] && alive+=("$pid"); done
+      for pid in "${pids[@]}"; do if alive "$pid"; then alive+=("$pid"); fi; done
       [ ${#alive[@]} -eq 0 ] && break
       sleep 0.1
     done
@@ -101,7 +103,7 @@ clean_stale() {
     owner=${BASH_REMATCH[1]}
     case "$seen" in *" $id "*) continue ;; esac
     seen="$seen$id "
-    if [ ! -e "/proc/$owner" ]; then
+    if ! alive "$owner"; then
       log "removing stale lab $id (owner pid $owner is gone)"
       teardown_id "$id"
     fi
@@ -189,7 +191,7 @@ set_delay() {
     # Only our own delayq, recorded by PID, and only if it is still in this lab's NAT.
     if ip netns pids "$(ns_of "nat$side")" | grep -qx "$pid"; then
       kill -TERM "$pid" 2>/dev/null || true
-      for i in $(seq 1 20); do [ -e "/proc/$pid" ] || break; sleep 0.05; done
+      for i in $(seq 1 20); do alive "$pid" || break; sleep 0.05; done
     fi
     rm -f "$RUN/$name.pid"
   fi
@@ -254,7 +256,7 @@ wait_server() { # tenths name cond...
   pid=$(cat "$RUN/$name.pid")
   for i in $(seq 1 "$tenths"); do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    [ -e "/proc/$pid" ] || return 1
+    alive "$pid" || return 1
     sleep 0.1
   done
   return 1
