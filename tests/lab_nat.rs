@@ -264,14 +264,11 @@ fn next_lab_removes_a_lab_whose_owner_was_killed() {
         "the would-be stale lab came up with 10 namespaces: {built:?} {}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let probe_pid = std::fs::read_to_string(
-        std::path::Path::new("/tmp/icephone-lab")
-            .join(&stale_id)
-            .join("natprobe-server.pid"),
-    )
-    .unwrap_or_default()
-    .trim()
-    .to_owned();
+    let probe_pid =
+        std::fs::read_to_string(lab::run_base().join(&stale_id).join("natprobe-server.pid"))
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
     assert!(!probe_pid.is_empty(), "the stale lab ran a probe server");
 
     owner.kill().expect("kill our own sleep");

@@ -16,8 +16,8 @@
 # ROLE: sw kam turn probe nata natb a1 a2 b1 b2 (see README.md for the addresses).
 #
 # ID is `icl<owner-pid>` optionally followed by [a-z0-9]; the lab belongs to process
-# <owner-pid>. Default: icl$PPID (the shell that runs this script). A lab whose owner is
-# dead is stale; every `up` removes stale labs first.
+# <owner-pid>. Default: $LAB_ID, else icl$PPID (the shell that runs this script). A lab
+# whose owner is dead is stale; every `up` removes stale labs first.
 #
 # Safety: nothing is ever created in, or changed in, the root namespace. Every veth pair is
 # created directly into the lab's own namespaces, and iptables/sysctl only run inside them.
@@ -410,7 +410,7 @@ cmd_nat() {
 [ $# -ge 1 ] || die "usage: lab.sh up|down|nat|exec|ns|clean-stale [--id ID] ..."
 CMD=$1
 shift
-ID="icl$PPID"
+ID="${LAB_ID:-icl$PPID}"
 if [ "${1:-}" = --id ]; then ID=${2:-}; shift 2; fi
 [[ $ID =~ $ID_RE ]] || die "lab id '$ID' must look like icl<owner-pid>[a-z0-9]*"
 RUN="$RUN_BASE/$ID"

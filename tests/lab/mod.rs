@@ -110,7 +110,8 @@ fn script() -> PathBuf {
     lab_dir().join("lab.sh")
 }
 
-fn run_base() -> PathBuf {
+/// Where labs keep their run directories (`LAB_RUN_BASE`, as lab.sh reads it).
+pub fn run_base() -> PathBuf {
     std::env::var_os("LAB_RUN_BASE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/tmp/icephone-lab"))
