@@ -10,8 +10,10 @@
 //! - [`stun`]: the STUN message codec (RFC 8489) with the TURN (RFC 8656) and ICE (RFC 8445)
 //!   attributes, and a sans-IO client transaction with the RFC's retransmission schedule.
 //! - [`candidate`]: candidates, priorities and credentials.
+//! - [`turn`]: a sans-IO TURN client (RFC 8656): allocation, permissions, channels.
 
 pub mod candidate;
 pub mod stun;
+pub mod turn;
 
 pub use candidate::{Candidate, CandidateKind, Credentials, TcpType, Transport};

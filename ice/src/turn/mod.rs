@@ -1,0 +1,81 @@
+//! A sans-IO TURN client (RFC 8656) over UDP: one allocation on one server, driven by the
+//! caller's datagrams and clock.
+//!
+//! [`TurnClient::new`] starts the Allocate exchange at once: the first request is sent without
+//! credentials, the server's 401 gives REALM and NONCE, and the request is repeated with the
+//! long-term credential (RFC 8489 §9.2). After that every request carries USERNAME, REALM,
+//! NONCE and MESSAGE-INTEGRITY; a 438 Stale Nonce is answered by repeating the request with the
+//! new nonce. The allocation, its permissions and its channel bindings are refreshed by
+//! [`TurnClient::handle_timeout`] before they expire; [`TurnClient::close`] deletes the
+//! allocation with a Refresh of LIFETIME 0.
+//!
+//! Like the rest of the crate the client owns no socket and reads no clock: feed it with
+//! [`TurnClient::handle_packet`] / [`TurnClient::handle_timeout`], drain it with
+//! [`TurnClient::poll_transmit`] / [`TurnClient::poll_event`], and wake it at
+//! [`TurnClient::poll_timeout`].
+
+mod client;
+mod request;
+mod timing;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+pub use client::TurnClient;
+pub use timing::{
+    refresh_delay, CHANNEL_LIFETIME, MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME, REFRESH_MARGIN,
+    REQUESTED_LIFETIME,
+};
+
+/// Long-term credentials for the TURN server (RFC 8489 §9.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+/// What happened to the allocation, its permissions or its channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TurnEvent {
+    /// The server allocated `relayed`; `mapped` is our address as the server saw it (srflx).
+    Allocated {
+        relayed: SocketAddr,
+        mapped: SocketAddr,
+        lifetime: Duration,
+    },
+    /// The allocation failed, could not be refreshed, or could not be deleted. `reason` starts
+    /// with the STUN error code when the server gave one ("401 wrong credentials: ...",
+    /// "486 Allocation Quota Reached"), else says what happened ("timeout").
+    AllocationFailed {
+        reason: String,
+    },
+    /// A permission for this peer IP is installed (sent once, not on refreshes).
+    PermissionCreated(IpAddr),
+    PermissionFailed {
+        peer: IpAddr,
+        reason: String,
+    },
+    /// A channel is bound to this peer (sent once, not on refreshes).
+    ChannelBound {
+        peer: SocketAddr,
+        channel: u16,
+    },
+    /// The server confirmed the deletion of the allocation.
+    Deallocated,
+}
+
+/// Data a peer sent to our relayed address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TurnReceived {
+    pub peer: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// Why data cannot be sent through the relay.
+#[derive(thiserror::Error, Clone, Debug, PartialEq, Eq)]
+pub enum TurnError {
+    #[error("no TURN allocation: not allocated yet, failed or closed")]
+    NotAllocated,
+    #[error("no TURN permission for peer {0} (RFC 8656 §9): call create_permission first")]
+    NoPermission(IpAddr),
+}
