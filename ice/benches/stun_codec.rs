@@ -41,7 +41,10 @@ fn main() {
     }
     let decode_rate = per_second(ITERATIONS, start);
 
-    println!("stun_codec: {} bytes per message, {ITERATIONS} iterations each", bytes.len());
+    println!(
+        "stun_codec: {} bytes per message, {ITERATIONS} iterations each",
+        bytes.len()
+    );
     println!("encode (MI + FINGERPRINT):        {encode_rate:>12.0} messages/s");
     println!("decode + verify MESSAGE-INTEGRITY: {decode_rate:>12.0} messages/s");
 }

@@ -32,9 +32,13 @@ pub enum HostError {
 pub(crate) enum Origin {
     Host,
     /// From a Binding request to this STUN server (or the mapped address of a TURN Allocate).
-    Reflexive { server: SocketAddr },
+    Reflexive {
+        server: SocketAddr,
+    },
     /// From the TURN client with this index.
-    Relay { turn: usize },
+    Relay {
+        turn: usize,
+    },
     /// Learned from XOR-MAPPED-ADDRESS of a check (RFC 8445 §7.2.5.3.1).
     PeerReflexive,
 }
@@ -103,10 +107,6 @@ impl LocalCandidates {
         self.list.len()
     }
 
-    pub fn host_bases(&self) -> &[(u16, SocketAddr)] {
-        &self.host_bases
-    }
-
     /// The component whose socket (or relayed address) `base` is.
     pub fn component_of_base(&self, base: SocketAddr) -> Option<u16> {
         self.list
@@ -133,7 +133,12 @@ impl LocalCandidates {
 
     /// RFC 8445 §5.1.1.3: same foundation iff same type, base IP, server IP and transport.
     /// Foundations are short decimal strings handed out in order, so a seeded run is stable.
-    fn foundation(&mut self, kind: CandidateKind, base: SocketAddr, server: Option<SocketAddr>) -> String {
+    fn foundation(
+        &mut self,
+        kind: CandidateKind,
+        base: SocketAddr,
+        server: Option<SocketAddr>,
+    ) -> String {
         let key = FoundationKey {
             kind,
             base_ip: base.ip(),
@@ -209,17 +214,22 @@ impl LocalCandidates {
         // one is redundant; the existing one has the higher type preference here because
         // candidates arrive host first, so the newcomer is dropped.
         // RFC 8445 §5.1.1.2: a relayed candidate identical to a host candidate is discarded.
-        if self
-            .list
-            .iter()
-            .any(|c| c.cand.component == component && c.cand.address == address && (c.base == base || kind == CandidateKind::Relayed))
-        {
+        if self.list.iter().any(|c| {
+            c.cand.component == component
+                && c.cand.address == address
+                && (c.base == base || kind == CandidateKind::Relayed)
+        }) {
             return None;
         }
-        let foundation_base = if kind == CandidateKind::Relayed { host_base } else { base };
+        let foundation_base = if kind == CandidateKind::Relayed {
+            host_base
+        } else {
+            base
+        };
         let foundation = self.foundation(kind, foundation_base, server);
         let pref = self.local_preference(host_base, server_rank);
-        let priority = priority_override.unwrap_or_else(|| candidate_priority(kind, pref, component));
+        let priority =
+            priority_override.unwrap_or_else(|| candidate_priority(kind, pref, component));
         self.list.push(LocalCandidate {
             cand: Candidate {
                 foundation,
@@ -289,7 +299,12 @@ impl LocalCandidates {
 
     /// A peer-reflexive local candidate learned from a check's XOR-MAPPED-ADDRESS; its
     /// priority is the PRIORITY the check carried (RFC 8445 §7.2.5.3.1).
-    pub fn add_peer_reflexive(&mut self, base: SocketAddr, mapped: SocketAddr, priority: u32) -> Option<LocalId> {
+    pub fn add_peer_reflexive(
+        &mut self,
+        base: SocketAddr,
+        mapped: SocketAddr,
+        priority: u32,
+    ) -> Option<LocalId> {
         let component = self.component_of_base(base)?;
         let host_base = self
             .list
@@ -335,12 +350,6 @@ impl LocalCandidates {
         };
         candidate_priority(CandidateKind::PeerReflexive, pref, component)
     }
-
-    /// Drop every server-reflexive, relayed and peer-reflexive candidate (ICE restart keeps
-    /// only what the caller must re-gather; see `IceAgent::restart`).
-    pub fn retain<F: FnMut(&LocalCandidate) -> bool>(&mut self, f: F) {
-        self.list.retain(f);
-    }
 }
 
 #[cfg(test)]
@@ -359,11 +368,26 @@ mod tests {
             Err(HostError::Loopback(sa("127.0.0.1:5000")))
         );
         assert!(set.add_host(1, sa("127.0.0.1:5000"), 1, true).is_ok());
-        assert!(matches!(set.add_host(1, sa("[::c000:201]:5000"), 1, false), Err(HostError::DeprecatedIpv6(_))));
-        assert!(matches!(set.add_host(1, sa("[fec0::1]:5000"), 1, false), Err(HostError::DeprecatedIpv6(_))));
-        assert!(matches!(set.add_host(1, sa("[::ffff:192.0.2.1]:5000"), 1, false), Err(HostError::Ipv4Mapped(_))));
-        assert!(matches!(set.add_host(1, sa("0.0.0.0:5000"), 1, false), Err(HostError::Unusable(_))));
-        assert!(matches!(set.add_host(3, sa("192.0.2.1:5000"), 2, false), Err(HostError::NoSuchComponent(3, 2))));
+        assert!(matches!(
+            set.add_host(1, sa("[::c000:201]:5000"), 1, false),
+            Err(HostError::DeprecatedIpv6(_))
+        ));
+        assert!(matches!(
+            set.add_host(1, sa("[fec0::1]:5000"), 1, false),
+            Err(HostError::DeprecatedIpv6(_))
+        ));
+        assert!(matches!(
+            set.add_host(1, sa("[::ffff:192.0.2.1]:5000"), 1, false),
+            Err(HostError::Ipv4Mapped(_))
+        ));
+        assert!(matches!(
+            set.add_host(1, sa("0.0.0.0:5000"), 1, false),
+            Err(HostError::Unusable(_))
+        ));
+        assert!(matches!(
+            set.add_host(3, sa("192.0.2.1:5000"), 2, false),
+            Err(HostError::NoSuchComponent(3, 2))
+        ));
         assert!(set.add_host(1, sa("[2001:db8::1]:5000"), 1, false).is_ok());
     }
 
@@ -391,20 +415,25 @@ mod tests {
         let s2 = set
             .add_server_reflexive(base, sa("203.0.113.5:6001"), sa("198.51.100.11:3478"), 1)
             .unwrap();
-        let f = |i| set.get(i).unwrap().cand.foundation.clone();
-        assert_ne!(f(s1), f(s2));
-        assert_ne!(set.get(s1).unwrap().cand.priority, set.get(s2).unwrap().cand.priority);
+        let f = |set: &LocalCandidates, i| set.get(i).unwrap().cand.foundation.clone();
+        assert_ne!(f(&set, s1), f(&set, s2));
+        assert_ne!(
+            set.get(s1).unwrap().cand.priority,
+            set.get(s2).unwrap().cand.priority
+        );
         // Same mapped address and base again: redundant (RFC 8445 §5.1.3).
         assert!(set
             .add_server_reflexive(base, sa("203.0.113.5:6000"), sa("198.51.100.11:3478"), 1)
             .is_none());
         // No NAT: the mapped address is the host address itself.
-        assert!(set.add_server_reflexive(base, base, sa("198.51.100.10:3478"), 0).is_none());
+        assert!(set
+            .add_server_reflexive(base, base, sa("198.51.100.10:3478"), 0)
+            .is_none());
         // Same server IP and base: same foundation.
         let s3 = set
             .add_server_reflexive(base, sa("203.0.113.5:6002"), sa("198.51.100.10:3479"), 2)
             .unwrap();
-        assert_eq!(f(s3), f(s1));
+        assert_eq!(f(&set, s3), f(&set, s1));
     }
 
     #[test]
@@ -412,9 +441,18 @@ mod tests {
         let mut set = LocalCandidates::default();
         let base = sa("192.0.2.1:5000");
         set.add_host(1, base, 1, false).unwrap();
-        assert!(set.add_relayed(base, base, base, sa("198.51.100.20:3478"), 0, 0).is_none());
+        assert!(set
+            .add_relayed(base, base, base, sa("198.51.100.20:3478"), 0, 0)
+            .is_none());
         let r = set
-            .add_relayed(base, sa("198.51.100.20:40000"), sa("203.0.113.5:6000"), sa("198.51.100.20:3478"), 0, 0)
+            .add_relayed(
+                base,
+                sa("198.51.100.20:40000"),
+                sa("203.0.113.5:6000"),
+                sa("198.51.100.20:3478"),
+                0,
+                0,
+            )
             .unwrap();
         let rc = set.get(r).unwrap();
         assert_eq!(rc.base, sa("198.51.100.20:40000"));
@@ -429,7 +467,9 @@ mod tests {
         let base = sa("192.0.2.1:5000");
         set.add_host(1, base, 1, false).unwrap();
         assert_eq!(set.prflx_priority(base, 1) >> 24, 110);
-        let p = set.add_peer_reflexive(base, sa("203.0.113.9:7000"), 12345).unwrap();
+        let p = set
+            .add_peer_reflexive(base, sa("203.0.113.9:7000"), 12345)
+            .unwrap();
         assert_eq!(set.get(p).unwrap().cand.priority, 12345);
         assert_eq!(set.get(p).unwrap().cand.kind, CandidateKind::PeerReflexive);
     }

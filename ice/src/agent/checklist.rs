@@ -34,6 +34,8 @@ pub(crate) struct Pair {
     pub failure: Option<FailureReason>,
     /// 487s received on this pair; a second one fails the pair instead of looping.
     pub role_conflicts: u8,
+    /// Controlling: USE-CANDIDATE checks of this pair that timed out (see `MAX_NOMINATION_ROUNDS`).
+    pub nomination_rounds: u8,
     pub transaction: Option<TransactionId>,
     /// Removed from the check list after nomination (RFC 8445 §8.1.2) or by the pair limit.
     pub removed: bool,
@@ -63,7 +65,8 @@ pub(crate) fn can_pair(local: &Candidate, remote: &Candidate) -> bool {
         && local.transport == Transport::Udp
         && remote.transport == Transport::Udp
         && local.address.is_ipv4() == remote.address.is_ipv4()
-        && (!local.address.is_ipv6() || is_link_local(local.address.ip()) == is_link_local(remote.address.ip()))
+        && (!local.address.is_ipv6()
+            || is_link_local(local.address.ip()) == is_link_local(remote.address.ip()))
 }
 
 #[derive(Debug, Default)]
@@ -110,7 +113,9 @@ impl CheckList {
         controlling: bool,
         max_pairs: usize,
     ) -> Option<PairId> {
-        if !matches!(local.origin, Origin::Host | Origin::Relay { .. }) || !can_pair(&local.cand, remote) {
+        if !matches!(local.origin, Origin::Host | Origin::Relay { .. })
+            || !can_pair(&local.cand, remote)
+        {
             return None;
         }
         if self.find(local_id, remote_id).is_some() {
@@ -149,6 +154,7 @@ impl CheckList {
             use_candidate: false,
             failure: None,
             role_conflicts: 0,
+            nomination_rounds: 0,
             transaction: None,
             removed: false,
         });
@@ -178,15 +184,19 @@ impl CheckList {
             if p.removed || p.state != PairState::Frozen {
                 continue;
             }
-            let same = chosen
-                .iter()
-                .position(|&c| self.pairs.get(c).is_some_and(|q| q.foundation == p.foundation));
+            let same = chosen.iter().position(|&c| {
+                self.pairs
+                    .get(c)
+                    .is_some_and(|q| q.foundation == p.foundation)
+            });
             match same {
                 None => chosen.push(i),
                 Some(pos) => {
                     let Some(&c) = chosen.get(pos) else { continue };
                     let Some(q) = self.pairs.get(c) else { continue };
-                    if (p.component, std::cmp::Reverse(p.priority)) < (q.component, std::cmp::Reverse(q.priority)) {
+                    if (p.component, std::cmp::Reverse(p.priority))
+                        < (q.component, std::cmp::Reverse(q.priority))
+                    {
                         if let Some(slot) = chosen.get_mut(pos) {
                             *slot = i;
                         }
@@ -204,7 +214,8 @@ impl CheckList {
 
     fn foundation_active(&self, foundation: &(String, String)) -> bool {
         self.live().any(|(_, p)| {
-            &p.foundation == foundation && matches!(p.state, PairState::Waiting | PairState::InProgress)
+            &p.foundation == foundation
+                && matches!(p.state, PairState::Waiting | PairState::InProgress)
         })
     }
 
@@ -225,7 +236,10 @@ impl CheckList {
     /// the highest-priority Frozen pair whose foundation has nothing Waiting or In-Progress;
     /// then pick the highest-priority Waiting pair that `sendable` allows (a relayed pair waits
     /// for its TURN permission). Returns (pair, pairs whose state changed to Waiting).
-    pub fn next_ordinary<F: Fn(PairId, &Pair) -> bool>(&mut self, sendable: F) -> (Option<PairId>, Vec<PairId>) {
+    pub fn next_ordinary<F: Fn(PairId, &Pair) -> bool>(
+        &mut self,
+        sendable: F,
+    ) -> (Option<PairId>, Vec<PairId>) {
         let mut changed = Vec::new();
         let any_waiting = self
             .live()
@@ -233,7 +247,9 @@ impl CheckList {
         if !any_waiting {
             let candidate = self
                 .live()
-                .filter(|(_, p)| p.state == PairState::Frozen && !self.foundation_active(&p.foundation))
+                .filter(|(_, p)| {
+                    p.state == PairState::Frozen && !self.foundation_active(&p.foundation)
+                })
                 .max_by_key(|(_, p)| p.priority)
                 .map(|(i, _)| i);
             if let Some(i) = candidate {
@@ -282,7 +298,10 @@ impl CheckList {
     /// Whether any pair can still make progress.
     pub fn has_pending(&self) -> bool {
         self.live().any(|(_, p)| {
-            matches!(p.state, PairState::Frozen | PairState::Waiting | PairState::InProgress)
+            matches!(
+                p.state,
+                PairState::Frozen | PairState::Waiting | PairState::InProgress
+            )
         })
     }
 
@@ -305,7 +324,13 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn remote(foundation: &str, component: u16, addr: &str, kind: CandidateKind, pref: u16) -> Candidate {
+    fn remote(
+        foundation: &str,
+        component: u16,
+        addr: &str,
+        kind: CandidateKind,
+        pref: u16,
+    ) -> Candidate {
         Candidate {
             foundation: foundation.into(),
             component,
@@ -326,7 +351,10 @@ mod tests {
         let expected = (1u64 << 32) * d as u64 + 2 * g as u64 + 1;
         assert_eq!(priority_for(g, d, true), expected);
         assert_eq!(priority_for(d, g, false), expected);
-        assert_eq!(priority_for(d, g, true), (1u64 << 32) * d as u64 + 2 * g as u64);
+        assert_eq!(
+            priority_for(d, g, true),
+            (1u64 << 32) * d as u64 + 2 * g as u64
+        );
     }
 
     #[test]
@@ -354,8 +382,20 @@ mod tests {
             .unwrap();
         let remotes = vec![
             remote("a", 1, "192.0.2.50:7000", CandidateKind::Host, 65535),
-            remote("b", 1, "203.0.113.50:8000", CandidateKind::ServerReflexive, 65535),
-            remote("b", 1, "203.0.113.50:8001", CandidateKind::ServerReflexive, 65000),
+            remote(
+                "b",
+                1,
+                "203.0.113.50:8000",
+                CandidateKind::ServerReflexive,
+                65535,
+            ),
+            remote(
+                "b",
+                1,
+                "203.0.113.50:8001",
+                CandidateKind::ServerReflexive,
+                65000,
+            ),
         ];
         let mut cl = CheckList::default();
         for (lid, l) in locals.iter() {

@@ -10,17 +10,23 @@ use super::config::{NominationMode, MIN_RTO};
 use super::events::{DropReason, FailureReason, Handled, IceEvent, PairState};
 use super::{IceAgent, Txn, TxnKind};
 use crate::stun::{
-    verify_integrity, Attribute, Class, ClientTransaction, IntegrityKey, Message, Method, RetransmitConfig,
-    StunError,
+    verify_integrity, Attribute, Class, ClientTransaction, IntegrityKey, Message, Method,
+    RetransmitConfig, StunError,
 };
 
 impl IceAgent {
     /// Send a check on `id` now (the pacer chose it).
     pub(super) fn start_check(&mut self, now: Instant, id: PairId) {
-        let Some(remote_creds) = self.remote_credentials.clone() else { return };
-        let Some(pair) = self.checklist.get(id).cloned() else { return };
-        let (Some(local), Some(remote)) = (self.locals.get(pair.local).cloned(), self.remotes.get(pair.remote).cloned())
-        else {
+        let Some(remote_creds) = self.remote_credentials.clone() else {
+            return;
+        };
+        let Some(pair) = self.checklist.get(id).cloned() else {
+            return;
+        };
+        let (Some(local), Some(remote)) = (
+            self.locals.get(pair.local).cloned(),
+            self.remotes.get(pair.remote).cloned(),
+        ) else {
             return;
         };
         if let Some(old) = pair.transaction {
@@ -33,12 +39,15 @@ impl IceAgent {
         let priority = self.locals.prflx_priority(base, pair.component);
         // RFC 8445 §7.1.2: only the controlling agent sends USE-CANDIDATE; in aggressive mode
         // (RFC 5245 §8.1.1.2) on every check.
-        let use_candidate =
-            self.controlling && (pair.use_candidate || self.config.nomination == NominationMode::Aggressive);
+        let use_candidate = self.controlling
+            && (pair.use_candidate || self.config.nomination == NominationMode::Aggressive);
         let tid = self.next_transaction_id();
         // RFC 8445 §7.2.2: USERNAME = remote ufrag ":" local ufrag; key = remote password.
         let mut request = Message::new(Class::Request, Method::Binding, tid)
-            .with(Attribute::Username(format!("{}:{}", remote_creds.ufrag, self.local_credentials.ufrag)))
+            .with(Attribute::Username(format!(
+                "{}:{}",
+                remote_creds.ufrag, self.local_credentials.ufrag
+            )))
             .with(Attribute::Priority(priority))
             // RFC 8445 §7.1.3: the role and tie-breaker in every check.
             .with(if self.controlling {
@@ -54,13 +63,23 @@ impl IceAgent {
         let encoded = request.encode(Some(&key), true);
         // RFC 8445 §14.3: RTO = MAX(500 ms, Ta × N × (Waiting + In-Progress)), N = 1 stream.
         let active = self.checklist.active_count().max(1) as u32;
-        let rto = (self.config.ta * active).max(MIN_RTO).max(self.config.check_retransmit.rto);
-        let cfg = RetransmitConfig { rto, ..self.config.check_retransmit };
+        let rto = (self.config.ta * active)
+            .max(MIN_RTO)
+            .max(self.config.check_retransmit.rto);
+        let cfg = RetransmitConfig {
+            rto,
+            ..self.config.check_retransmit
+        };
         let client = ClientTransaction::new(&request, encoded, now, cfg, false);
         self.transactions.insert(
             tid,
             Txn {
-                kind: TxnKind::Check { pair: id, use_candidate, controlling: self.controlling, priority },
+                kind: TxnKind::Check {
+                    pair: id,
+                    use_candidate,
+                    controlling: self.controlling,
+                    priority,
+                },
                 client,
                 from: base,
                 to: remote.address,
@@ -105,10 +124,19 @@ impl IceAgent {
         };
         let _ = txn.client.handle_response(msg.clone());
         self.stats.responses_received += 1;
-        let TxnKind::Check { pair: id, use_candidate, controlling, priority } = txn.kind else {
+        let TxnKind::Check {
+            pair: id,
+            use_candidate,
+            controlling,
+            priority,
+        } = txn.kind
+        else {
             return Handled::Consumed;
         };
-        let current = self.checklist.get(id).is_some_and(|p| p.transaction == Some(tid));
+        let current = self
+            .checklist
+            .get(id)
+            .is_some_and(|p| p.transaction == Some(tid));
         if current {
             if let Some(p) = self.checklist.get_mut(id) {
                 p.transaction = None;
@@ -151,9 +179,20 @@ impl IceAgent {
     }
 
     /// RFC 8445 §7.2.5.3: success.
-    fn on_check_success(&mut self, now: Instant, id: PairId, mapped: SocketAddr, priority: u32, nominating: bool) {
-        let Some(pair) = self.checklist.get(id).cloned() else { return };
-        let Some(base) = self.locals.get(pair.local).map(|l| l.base) else { return };
+    fn on_check_success(
+        &mut self,
+        now: Instant,
+        id: PairId,
+        mapped: SocketAddr,
+        priority: u32,
+        nominating: bool,
+    ) {
+        let Some(pair) = self.checklist.get(id).cloned() else {
+            return;
+        };
+        let Some(base) = self.locals.get(pair.local).map(|l| l.base) else {
+            return;
+        };
         // RFC 8445 §7.2.5.3.1: the mapped address names the valid pair's local candidate; an
         // unknown one is a peer-reflexive candidate whose priority is the PRIORITY we sent.
         let valid_local = match self.locals.find(pair.component, mapped) {
@@ -177,8 +216,10 @@ impl IceAgent {
         }
         self.set_pair_state(id, PairState::Succeeded);
         if newly_valid {
-            if let (Some(local), Some(remote)) = (self.local_candidate(valid_local), self.remotes.get(pair.remote).cloned())
-            {
+            if let (Some(local), Some(remote)) = (
+                self.local_candidate(valid_local),
+                self.remotes.get(pair.remote).cloned(),
+            ) {
                 self.events.push_back(IceEvent::ValidPair { local, remote });
             }
             if let Some(c) = self.component_mut(pair.component) {

@@ -9,7 +9,10 @@ use rand::Rng;
 
 use super::events::{DropReason, Handled, IceEvent, IceState};
 use super::{IceAgent, Txn, TxnKind};
-use crate::stun::{verify_integrity, Attribute, Class, ClientTransaction, IntegrityKey, Message, Method, RetransmitConfig};
+use crate::stun::{
+    verify_integrity, Attribute, Class, ClientTransaction, IntegrityKey, Message, Method,
+    RetransmitConfig,
+};
 
 impl IceAgent {
     /// RFC 7675 §5.1: the interval, uniformly randomised in [0.8, 1.2] × the configured one.
@@ -24,11 +27,15 @@ impl IceAgent {
         }
         for index in 0..self.components.len() {
             let component = (index + 1) as u16;
-            let Some(c) = self.components.get(index) else { continue };
+            let Some(c) = self.components.get(index) else {
+                continue;
+            };
             if c.consent_lost {
                 continue;
             }
-            let (Some(path), Some(expires), Some(next)) = (c.selected.clone(), c.consent_expires, c.next_consent) else {
+            let (Some(path), Some(expires), Some(next)) =
+                (c.selected.clone(), c.consent_expires, c.next_consent)
+            else {
                 continue;
             };
             if now >= expires {
@@ -52,7 +59,9 @@ impl IceAgent {
                     "{}:{}",
                     path.remote_credentials.ufrag, path.local_credentials.ufrag
                 )))
-                .with(Attribute::Priority(self.locals.prflx_priority(path.base, component)))
+                .with(Attribute::Priority(
+                    self.locals.prflx_priority(path.base, component),
+                ))
                 .with(if self.controlling {
                     Attribute::IceControlling(self.tie_breaker)
                 } else {
@@ -60,8 +69,13 @@ impl IceAgent {
                 });
             let key = IntegrityKey::short_term(&path.remote_credentials.pwd);
             let encoded = request.encode(Some(&key), true);
-            // One send per consent request: the next one comes within seconds anyway.
-            let cfg = RetransmitConfig { rto: Duration::from_millis(500), max_sends: 1, last_wait_multiplier: 8 };
+            // Retransmitted at 0.5, 1.5 and 3.5 s (RFC 8489 §6.2.1 doubling, cut short): a lossy
+            // path must not lose consent because one request was dropped.
+            let cfg = RetransmitConfig {
+                rto: Duration::from_millis(500),
+                max_sends: 4,
+                last_wait_multiplier: 2,
+            };
             let client = ClientTransaction::new(&request, encoded, now, cfg, false);
             self.transactions.insert(
                 tid,
@@ -95,7 +109,10 @@ impl IceAgent {
         let Some(txn) = self.transactions.get(&msg.transaction_id) else {
             return Handled::Dropped(DropReason::UnknownTransaction);
         };
-        let authentic = txn.key.as_ref().is_some_and(|k| verify_integrity(raw, k).is_ok());
+        let authentic = txn
+            .key
+            .as_ref()
+            .is_some_and(|k| verify_integrity(raw, k).is_ok());
         if !authentic || from != txn.to {
             return Handled::Dropped(DropReason::BadIntegrity);
         }

@@ -68,7 +68,10 @@ mod tests {
     fn ranges_of_rfc_7983() {
         assert_eq!(classify(&[17, 0, 0, 0]), PacketKind::Zrtp);
         assert_eq!(classify(&[22, 254, 253]), PacketKind::Dtls);
-        assert_eq!(classify(&[0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4]), PacketKind::ChannelData);
+        assert_eq!(
+            classify(&[0x40, 0x00, 0x00, 0x04, 1, 2, 3, 4]),
+            PacketKind::ChannelData
+        );
         assert_eq!(classify(&[0x80, 0x00, 0, 1]), PacketKind::Rtp);
         assert_eq!(classify(&[0x80, 0xE0, 0, 1]), PacketKind::Rtp);
         assert_eq!(classify(&[0x81, 200, 0, 6]), PacketKind::Rtcp);

@@ -11,13 +11,22 @@ use super::candidates::{LocalId, Origin};
 use super::config::IceConfig;
 use super::events::{DropReason, Handled, IceEvent, Transmit};
 use super::{IceAgent, Txn, TxnKind};
-use crate::stun::{Attribute, Class, ClientTransaction, Message, Method, Outcome, RetransmitConfig};
+use crate::stun::{
+    Attribute, Class, ClientTransaction, Message, Method, Outcome, RetransmitConfig,
+};
 use crate::turn::{TurnClient, TurnCredentials, TurnEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GatherJob {
-    Stun { base: SocketAddr, server: SocketAddr, rank: usize },
-    Turn { base: SocketAddr, server: usize },
+    Stun {
+        base: SocketAddr,
+        server: SocketAddr,
+        rank: usize,
+    },
+    Turn {
+        base: SocketAddr,
+        server: usize,
+    },
 }
 
 pub(crate) struct TurnSlot {
@@ -59,7 +68,11 @@ impl Gathering {
     pub fn queue_for_base(&mut self, _component: u16, base: SocketAddr, _config: &IceConfig) {
         for (rank, server) in self.stun_servers.iter().enumerate() {
             if server.is_ipv4() == base.is_ipv4() {
-                self.jobs.push_back(GatherJob::Stun { base, server: *server, rank });
+                self.jobs.push_back(GatherJob::Stun {
+                    base,
+                    server: *server,
+                    rank,
+                });
             }
         }
         for (i, server) in self.turn_servers.iter().enumerate() {
@@ -106,7 +119,10 @@ impl Gathering {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.turns.iter().filter_map(|t| t.client.poll_timeout()).min()
+        self.turns
+            .iter()
+            .filter_map(|t| t.client.poll_timeout())
+            .min()
     }
 
     /// RFC 8445 §7.2.1: CreatePermission for each remote IP before checks through the relay.
@@ -119,7 +135,9 @@ impl Gathering {
     }
 
     pub fn has_permission(&self, turn: usize, ip: IpAddr) -> bool {
-        self.turns.get(turn).is_some_and(|t| t.client.has_permission(ip))
+        self.turns
+            .get(turn)
+            .is_some_and(|t| t.client.has_permission(ip))
     }
 
     fn flush(slot: &mut TurnSlot, out: &mut VecDeque<Transmit>) {
@@ -148,7 +166,11 @@ impl Gathering {
         }
         let from = slot.client.local();
         let (to, bytes) = slot.client.poll_transmit()?;
-        Some(Transmit { from, to, data: bytes })
+        Some(Transmit {
+            from,
+            to,
+            data: bytes,
+        })
     }
 
     pub fn bind_channel(&mut self, now: Instant, turn: usize, peer: SocketAddr) {
@@ -176,25 +198,41 @@ impl IceAgent {
             GatherJob::Stun { base, server, rank } => {
                 // RFC 8445 §5.1.1.2: an unauthenticated Binding request to the server.
                 let tid = self.next_transaction_id();
-                let request = Message::new(Class::Request, Method::Binding, tid);
+                let request =
+                    Message::new(Class::Request, Method::Binding, tid).with(Self::attr_software());
                 let encoded = request.encode(None, true);
                 // RFC 8445 §14.3: gathering RTO = MAX(500 ms, Ta × outstanding transactions).
                 let outstanding = self.gathering.jobs_outstanding().max(1) as u32;
                 let rto = (self.config.ta * outstanding).max(super::config::MIN_RTO);
-                let cfg = RetransmitConfig { rto, ..self.config.gather_retransmit };
+                let cfg = RetransmitConfig {
+                    rto,
+                    ..self.config.gather_retransmit
+                };
                 let client = ClientTransaction::new(&request, encoded, now, cfg, false);
                 self.gathering.pending_stun += 1;
                 self.transactions.insert(
                     tid,
-                    Txn { kind: TxnKind::Gather { server, base, rank }, client, from: base, to: server, key: None, cancelled: false },
+                    Txn {
+                        kind: TxnKind::Gather { server, base, rank },
+                        client,
+                        from: base,
+                        to: server,
+                        key: None,
+                        cancelled: false,
+                    },
                 );
                 self.flush_transaction(now, tid);
                 tracing::debug!(%base, %server, "srflx gathering started");
             }
             GatherJob::Turn { base, server } => {
-                let Some(cfg) = self.config.turn_servers.get(server).cloned() else { return };
+                let Some(cfg) = self.config.turn_servers.get(server).cloned() else {
+                    return;
+                };
                 let seed: u64 = rand::Rng::random(&mut self.rng);
-                let credentials = TurnCredentials { username: cfg.username.clone(), password: cfg.password.clone() };
+                let credentials = TurnCredentials {
+                    username: cfg.username.clone(),
+                    password: cfg.password.clone(),
+                };
                 let client = TurnClient::new(base, cfg.addr, credentials, now, seed);
                 self.gathering.turns.push(TurnSlot {
                     client,
@@ -211,7 +249,13 @@ impl IceAgent {
     }
 
     /// A response (or the final timeout) of a gathering Binding request.
-    pub(super) fn on_gather_outcome(&mut self, server: SocketAddr, base: SocketAddr, rank: usize, outcome: Outcome) {
+    pub(super) fn on_gather_outcome(
+        &mut self,
+        server: SocketAddr,
+        base: SocketAddr,
+        rank: usize,
+        outcome: Outcome,
+    ) {
         self.gathering.pending_stun = self.gathering.pending_stun.saturating_sub(1);
         match outcome {
             Outcome::Response(msg) if msg.class == Class::Success => match msg.mapped_address() {
@@ -233,17 +277,27 @@ impl IceAgent {
                     Some((code, text)) => format!("error {code} {text}"),
                     None => "error response".into(),
                 };
-                self.events.push_back(IceEvent::ServerFailed { server, reason });
+                self.events
+                    .push_back(IceEvent::ServerFailed { server, reason });
             }
             Outcome::TimedOut => {
                 tracing::info!(%server, "STUN server did not answer; skipped");
-                self.events.push_back(IceEvent::ServerFailed { server, reason: "timeout".into() });
+                self.events.push_back(IceEvent::ServerFailed {
+                    server,
+                    reason: "timeout".into(),
+                });
             }
         }
     }
 
     /// A datagram from a TURN server on the client's local socket.
-    pub(super) fn handle_turn_packet(&mut self, now: Instant, turn: usize, from: SocketAddr, data: &[u8]) -> Handled {
+    pub(super) fn handle_turn_packet(
+        &mut self,
+        now: Instant,
+        turn: usize,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Handled {
         // A STUN server may share the TURN server's address: its Binding responses go to
         // the gathering transaction they answer.
         if crate::stun::is_stun(data) {
@@ -287,35 +341,52 @@ impl IceAgent {
         }
         for turn in 0..self.gathering.turns.len() {
             loop {
-                let Some(slot) = self.gathering.turns.get_mut(turn) else { break };
-                let Some(event) = slot.client.poll_event() else { break };
+                let Some(slot) = self.gathering.turns.get_mut(turn) else {
+                    break;
+                };
+                let Some(event) = slot.client.poll_event() else {
+                    break;
+                };
                 self.on_turn_event(now, turn, event);
             }
             if let Some(slot) = self.gathering.turns.get_mut(turn) {
                 Gathering::flush(slot, &mut self.transmits);
             }
         }
-        if self.gathering.is_complete() && !self.gathering.complete_announced && self.locals.len() > 0 {
+        if self.gathering.is_complete()
+            && !self.gathering.complete_announced
+            && self.locals.len() > 0
+        {
             self.gathering.complete_announced = true;
             self.events.push_back(IceEvent::GatheringComplete);
         }
     }
 
     fn on_turn_event(&mut self, now: Instant, turn: usize, event: TurnEvent) {
-        let Some(slot) = self.gathering.turns.get(turn) else { return };
+        let Some(slot) = self.gathering.turns.get(turn) else {
+            return;
+        };
         let (host_base, server, rank) = (slot.host_base, slot.server, slot.rank);
         match event {
-            TurnEvent::Allocated { relayed, mapped, .. } => {
+            TurnEvent::Allocated {
+                relayed, mapped, ..
+            } => {
                 if let Some(slot) = self.gathering.turns.get_mut(turn) {
                     slot.settled = true;
                 }
                 // The mapped address of the allocation is a server-reflexive candidate too.
-                if let Some(id) = self.locals.add_server_reflexive(host_base, mapped, server, rank) {
+                if let Some(id) = self
+                    .locals
+                    .add_server_reflexive(host_base, mapped, server, rank)
+                {
                     if let Some(c) = self.local_candidate(id) {
                         self.events.push_back(IceEvent::LocalCandidate(c));
                     }
                 }
-                if let Some(id) = self.locals.add_relayed(host_base, relayed, mapped, server, rank, turn) {
+                if let Some(id) = self
+                    .locals
+                    .add_relayed(host_base, relayed, mapped, server, rank, turn)
+                {
                     if let Some(slot) = self.gathering.turns.get_mut(turn) {
                         slot.relay_local = Some(id);
                     }
@@ -338,13 +409,16 @@ impl IceAgent {
                     slot.settled = true;
                 }
                 tracing::info!(%server, %reason, "TURN allocation failed; skipped");
-                self.events.push_back(IceEvent::ServerFailed { server, reason });
+                self.events
+                    .push_back(IceEvent::ServerFailed { server, reason });
             }
             TurnEvent::PermissionFailed { peer, reason } => {
                 tracing::info!(%peer, %reason, "TURN permission refused");
                 self.fail_relay_pairs_to(turn, peer);
             }
-            TurnEvent::PermissionCreated(_) | TurnEvent::ChannelBound { .. } | TurnEvent::Deallocated => {}
+            TurnEvent::PermissionCreated(_)
+            | TurnEvent::ChannelBound { .. }
+            | TurnEvent::Deallocated => {}
         }
     }
 
@@ -353,8 +427,13 @@ impl IceAgent {
             .checklist
             .live()
             .filter(|(_, p)| {
-                self.locals.get(p.local).is_some_and(|l| l.origin == Origin::Relay { turn })
-                    && self.remotes.get(p.remote).is_some_and(|r| r.address.ip() == peer)
+                self.locals
+                    .get(p.local)
+                    .is_some_and(|l| l.origin == Origin::Relay { turn })
+                    && self
+                        .remotes
+                        .get(p.remote)
+                        .is_some_and(|r| r.address.ip() == peer)
                     && p.state != super::PairState::Succeeded
             })
             .map(|(i, _)| i)
@@ -367,7 +446,9 @@ impl IceAgent {
     /// Everything a transaction wants to send now.
     pub(super) fn flush_transaction(&mut self, now: Instant, tid: crate::stun::TransactionId) {
         let mut out = Vec::new();
-        let Some(txn) = self.transactions.get_mut(&tid) else { return };
+        let Some(txn) = self.transactions.get_mut(&tid) else {
+            return;
+        };
         let first = txn.client.sends() == 0;
         while let Some(bytes) = txn.client.poll_transmit() {
             out.push(bytes);
@@ -382,7 +463,9 @@ impl IceAgent {
                 }
             }
             if !self.send_queued(now, from, to, bytes) {
-                if let Some(TxnKind::Check { pair, .. }) = self.transactions.get(&tid).map(|t| t.kind.clone()) {
+                if let Some(TxnKind::Check { pair, .. }) =
+                    self.transactions.get(&tid).map(|t| t.kind.clone())
+                {
                     self.fail_pair(pair, super::FailureReason::Unreachable);
                 }
                 return;

@@ -10,8 +10,12 @@ impl IceAgent {
     pub(super) fn drive_keepalives(&mut self, now: Instant) {
         let tr = self.config.keepalive_interval;
         for index in 0..self.components.len() {
-            let Some(c) = self.components.get(index) else { continue };
-            let (Some(due), Some(path)) = (c.next_keepalive, c.selected.clone()) else { continue };
+            let Some(c) = self.components.get(index) else {
+                continue;
+            };
+            let (Some(due), Some(path)) = (c.next_keepalive, c.selected.clone()) else {
+                continue;
+            };
             // Data sent since the keepalive was scheduled pushes it back (only while no data
             // flows does the agent send keepalives).
             let due = c.last_data_sent.map_or(due, |sent| due.max(sent + tr));

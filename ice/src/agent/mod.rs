@@ -38,18 +38,20 @@ mod server;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 pub use candidates::HostError;
 pub use config::{
-    ConsentConfig, IceConfig, NominationMode, TurnServer, DEFAULT_TA, MIN_KEEPALIVE_INTERVAL, MIN_RTO,
+    ConsentConfig, IceConfig, NominationMode, TurnServer, DEFAULT_TA, MIN_KEEPALIVE_INTERVAL,
+    MIN_RTO,
 };
 pub use demux::{classify, PacketKind};
 pub use events::{
-    DropReason, FailureReason, Handled, IceEvent, IceState, PairFailure, PairState, SendError, Transmit,
+    DropReason, FailureReason, Handled, IceEvent, IceState, PairFailure, PairState, SendError,
+    Transmit,
 };
 
 use crate::candidate::{Candidate, CandidateKind, Credentials};
@@ -226,13 +228,21 @@ impl IceAgent {
     }
 
     /// A host address for `component` (1 = RTP, 2 = RTCP).
-    pub fn add_local_host_for(&mut self, component: u16, addr: SocketAddr) -> Result<Candidate, HostError> {
-        let id = self
-            .locals
-            .add_host(component, addr, self.config.components, self.config.allow_loopback)?;
+    pub fn add_local_host_for(
+        &mut self,
+        component: u16,
+        addr: SocketAddr,
+    ) -> Result<Candidate, HostError> {
+        let id = self.locals.add_host(
+            component,
+            addr,
+            self.config.components,
+            self.config.allow_loopback,
+        )?;
         let cand = self.local_candidate(id).ok_or(HostError::Unusable(addr))?;
         tracing::debug!(%addr, component, "host candidate");
-        self.events.push_back(IceEvent::LocalCandidate(cand.clone()));
+        self.events
+            .push_back(IceEvent::LocalCandidate(cand.clone()));
         self.gathering.queue_for_base(component, addr, &self.config);
         self.pair_new_local(id);
         Ok(cand)
@@ -258,7 +268,10 @@ impl IceAgent {
     /// transports than UDP are ignored.
     pub fn add_remote_candidate(&mut self, candidate: Candidate) {
         if candidate.component == 0 || candidate.component > self.config.components {
-            tracing::debug!(component = candidate.component, "remote candidate of a missing component ignored");
+            tracing::debug!(
+                component = candidate.component,
+                "remote candidate of a missing component ignored"
+            );
             return;
         }
         if let Some(existing) = self
@@ -302,7 +315,13 @@ impl IceAgent {
     }
 
     /// A datagram that arrived on the local socket `local` from `from`.
-    pub fn handle_packet(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) -> Handled {
+    pub fn handle_packet(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Handled {
         if self.state == IceState::Closed && !self.gathering.has_turn_traffic() {
             return Handled::Dropped(DropReason::Closed);
         }
@@ -354,7 +373,12 @@ impl IceAgent {
 
     /// Media for `component` on its selected pair (RFC 8445 §12.1). Refused until every
     /// component has a selected pair, and after consent was lost (RFC 7675 §5.1).
-    pub fn send_data(&mut self, now: Instant, component: u16, data: &[u8]) -> Result<Transmit, SendError> {
+    pub fn send_data(
+        &mut self,
+        now: Instant,
+        component: u16,
+        data: &[u8],
+    ) -> Result<Transmit, SendError> {
         if self.state == IceState::Closed {
             return Err(SendError::Closed);
         }
@@ -365,12 +389,17 @@ impl IceAgent {
                 _ => Err(SendError::NotSelected(component)),
             };
         }
-        let state = self.component(component).ok_or(SendError::NotSelected(component))?;
+        let state = self
+            .component(component)
+            .ok_or(SendError::NotSelected(component))?;
         if state.consent_lost {
             // RFC 7675 §5.1: without consent, stop sending.
             return Err(SendError::ConsentLost(component));
         }
-        let path = state.selected.clone().ok_or(SendError::NotSelected(component))?;
+        let path = state
+            .selected
+            .clone()
+            .ok_or(SendError::NotSelected(component))?;
         if let Some(c) = self.component_mut(component) {
             c.last_data_sent = Some(now);
         }
@@ -530,7 +559,8 @@ impl IceAgent {
     }
 
     fn component_mut(&mut self, component: u16) -> Option<&mut ComponentState> {
-        self.components.get_mut(usize::from(component).checked_sub(1)?)
+        self.components
+            .get_mut(usize::from(component).checked_sub(1)?)
     }
 
     fn local_candidate(&self, id: LocalId) -> Option<Candidate> {
@@ -540,15 +570,33 @@ impl IceAgent {
     /// Send `data` from `base` to `to` now: directly, or through the TURN client when `base`
     /// is a relayed address. Returns the transmit for the caller (not queued) or None when the
     /// relay refused.
-    fn send_now(&mut self, now: Instant, base: SocketAddr, to: SocketAddr, data: Vec<u8>) -> Option<Transmit> {
+    fn send_now(
+        &mut self,
+        now: Instant,
+        base: SocketAddr,
+        to: SocketAddr,
+        data: Vec<u8>,
+    ) -> Option<Transmit> {
         match self.relay_of_base(base) {
-            Some(turn) => self.gathering.send_through(now, turn, to, &data, &mut self.transmits),
-            None => Some(Transmit { from: base, to, data }),
+            Some(turn) => self
+                .gathering
+                .send_through(now, turn, to, &data, &mut self.transmits),
+            None => Some(Transmit {
+                from: base,
+                to,
+                data,
+            }),
         }
     }
 
     /// Queue `data` from `base` to `to`. Returns false when the relay refused it.
-    fn send_queued(&mut self, now: Instant, base: SocketAddr, to: SocketAddr, data: Vec<u8>) -> bool {
+    fn send_queued(
+        &mut self,
+        now: Instant,
+        base: SocketAddr,
+        to: SocketAddr,
+        data: Vec<u8>,
+    ) -> bool {
         match self.send_now(now, base, to, data) {
             Some(t) => {
                 self.transmits.push_back(t);
@@ -566,32 +614,51 @@ impl IceAgent {
     }
 
     fn set_pair_state(&mut self, id: PairId, state: PairState) {
-        let Some(p) = self.checklist.get_mut(id) else { return };
+        let Some(p) = self.checklist.get_mut(id) else {
+            return;
+        };
         if p.state == state {
             return;
         }
         p.state = state;
         let (l, r) = (p.local, p.remote);
-        if let (Some(local), Some(remote)) = (self.local_candidate(l), self.remotes.get(r).cloned()) {
-            self.events.push_back(IceEvent::PairStateChanged { local, remote, state });
+        if let (Some(local), Some(remote)) = (self.local_candidate(l), self.remotes.get(r).cloned())
+        {
+            self.events.push_back(IceEvent::PairStateChanged {
+                local,
+                remote,
+                state,
+            });
         }
     }
 
     fn emit_pair_states(&mut self, ids: Vec<PairId>) {
         for id in ids {
-            let Some(p) = self.checklist.get(id) else { continue };
+            let Some(p) = self.checklist.get(id) else {
+                continue;
+            };
             let (l, r, state) = (p.local, p.remote, p.state);
-            if let (Some(local), Some(remote)) = (self.local_candidate(l), self.remotes.get(r).cloned()) {
-                self.events.push_back(IceEvent::PairStateChanged { local, remote, state });
+            if let (Some(local), Some(remote)) =
+                (self.local_candidate(l), self.remotes.get(r).cloned())
+            {
+                self.events.push_back(IceEvent::PairStateChanged {
+                    local,
+                    remote,
+                    state,
+                });
             }
         }
     }
 
     /// Pair a new local candidate with every remote candidate (RFC 8445 §6.1.2.2).
     fn pair_new_local(&mut self, lid: LocalId) {
-        let Some(local) = self.locals.get(lid).cloned() else { return };
+        let Some(local) = self.locals.get(lid).cloned() else {
+            return;
+        };
         for rid in 0..self.remotes.len() {
-            let Some(remote) = self.remotes.get(rid) else { continue };
+            let Some(remote) = self.remotes.get(rid) else {
+                continue;
+            };
             if remote.kind == CandidateKind::PeerReflexive {
                 // RFC 8445 §7.3.1.3: a remote prflx candidate is not paired with other locals.
                 continue;
@@ -602,7 +669,9 @@ impl IceAgent {
     }
 
     fn pair_new_remote(&mut self, rid: RemoteIdx) {
-        let Some(remote) = self.remotes.get(rid).cloned() else { return };
+        let Some(remote) = self.remotes.get(rid).cloned() else {
+            return;
+        };
         let locals: Vec<(LocalId, candidates::LocalCandidate)> =
             self.locals.iter().map(|(i, c)| (i, c.clone())).collect();
         for (lid, local) in locals {
@@ -617,9 +686,14 @@ impl IceAgent {
         rid: RemoteIdx,
         remote: &Candidate,
     ) -> Option<PairId> {
-        let id = self
-            .checklist
-            .add_pair(lid, local, rid, remote, self.controlling, self.config.max_pairs)?;
+        let id = self.checklist.add_pair(
+            lid,
+            local,
+            rid,
+            remote,
+            self.controlling,
+            self.config.max_pairs,
+        )?;
         // RFC 8445 §7.2.1 / RFC 8656 §9: a permission for the peer's IP before checking from
         // a relayed candidate.
         if let Origin::Relay { turn } = local.origin {
@@ -630,7 +704,9 @@ impl IceAgent {
 
     /// Fail a pair (RFC 8445 §7.2.5.2) and forget its transaction.
     fn fail_pair(&mut self, id: PairId, reason: FailureReason) {
-        let Some(p) = self.checklist.get_mut(id) else { return };
+        let Some(p) = self.checklist.get_mut(id) else {
+            return;
+        };
         if p.removed {
             return;
         }
@@ -672,7 +748,10 @@ impl IceAgent {
         if self.config.trickle && !self.end_of_remote_candidates {
             return;
         }
-        if !self.gathering.is_complete() || self.checklist.has_pending() || !self.nomination_queue.is_empty() {
+        if !self.gathering.is_complete()
+            || self.checklist.has_pending()
+            || !self.nomination_queue.is_empty()
+        {
             return;
         }
         if self.components.iter().any(|c| c.nominating.is_some()) {
@@ -681,11 +760,12 @@ impl IceAgent {
         // A component is lost when it has no pair selected in this session and no valid pair
         // left (a valid pair waiting for the peer's nomination is not a failure).
         let lost = (1..=self.config.components).any(|comp| {
-            let selected = self.component(comp).is_some_and(|c| c.selected_this_session);
-            let has_valid = self
-                .checklist
-                .live()
-                .any(|(_, p)| p.component == comp && p.valid_local.is_some() && p.state == PairState::Succeeded);
+            let selected = self
+                .component(comp)
+                .is_some_and(|c| c.selected_this_session);
+            let has_valid = self.checklist.live().any(|(_, p)| {
+                p.component == comp && p.valid_local.is_some() && p.state == PairState::Succeeded
+            });
             !selected && !has_valid
         });
         if !lost {
@@ -711,10 +791,6 @@ impl IceAgent {
 
     fn next_transaction_id(&mut self) -> TransactionId {
         TransactionId::random(&mut self.rng)
-    }
-
-    fn remaining(now: Instant, at: Instant) -> Duration {
-        at.saturating_duration_since(now)
     }
 }
 

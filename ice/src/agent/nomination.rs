@@ -15,7 +15,11 @@ impl IceAgent {
     fn best_valid(&self, component: u16) -> Option<(PairId, u64)> {
         self.checklist
             .live()
-            .filter(|(_, p)| p.component == component && p.state == PairState::Succeeded && p.valid_local.is_some())
+            .filter(|(_, p)| {
+                p.component == component
+                    && p.state == PairState::Succeeded
+                    && p.valid_local.is_some()
+            })
             .max_by_key(|(_, p)| p.valid_priority)
             .map(|(i, p)| (i, p.valid_priority))
     }
@@ -31,16 +35,23 @@ impl IceAgent {
             return;
         }
         for component in 1..=self.config.components {
-            let Some(state) = self.component(component) else { continue };
+            let Some(state) = self.component(component) else {
+                continue;
+            };
             if state.selected_this_session || state.nominating.is_some() {
                 continue;
             }
             let first_valid_at = state.first_valid_at;
-            let Some((best, best_priority)) = self.best_valid(component) else { continue };
+            let Some((best, best_priority)) = self.best_valid(component) else {
+                continue;
+            };
             let higher_pending = self.checklist.live().any(|(_, p)| {
                 p.component == component
                     && p.priority > best_priority
-                    && matches!(p.state, PairState::Frozen | PairState::Waiting | PairState::InProgress)
+                    && matches!(
+                        p.state,
+                        PairState::Frozen | PairState::Waiting | PairState::InProgress
+                    )
             });
             let waited = first_valid_at.is_some_and(|t| now >= t + self.config.nomination_wait);
             if higher_pending && !waited {
@@ -73,9 +84,13 @@ impl IceAgent {
 
     /// `id` is nominated and valid: it carries the component's media from now on.
     pub(super) fn select(&mut self, now: Instant, id: PairId) {
-        let Some(pair) = self.checklist.get(id).cloned() else { return };
+        let Some(pair) = self.checklist.get(id).cloned() else {
+            return;
+        };
         let component = pair.component;
-        let Some(valid_local) = pair.valid_local else { return };
+        let Some(valid_local) = pair.valid_local else {
+            return;
+        };
         let (Some(local), Some(base), Some(remote)) = (
             self.locals.get(valid_local).map(|l| l.cand.clone()),
             self.locals.get(pair.local).map(|l| l.base),
@@ -83,7 +98,10 @@ impl IceAgent {
         ) else {
             return;
         };
-        let Some(remote_credentials) = self.remote_credentials.clone() else { return };
+        let Some(remote_credentials) = self.remote_credentials.clone() else {
+            return;
+        };
+        let local_credentials = self.local_credentials.clone();
         if let Some(current) = self.component(component) {
             if current.selected_this_session {
                 let current_priority = current.selected.as_ref().map_or(0, |s| s.pair_priority);
@@ -105,7 +123,7 @@ impl IceAgent {
                 remote: remote.clone(),
                 base,
                 pair_priority: pair.valid_priority,
-                local_credentials: Default::default(),
+                local_credentials,
                 remote_credentials,
             });
             c.selected_this_session = true;
@@ -117,11 +135,11 @@ impl IceAgent {
                 c.consent_expires = Some(now + consent.timeout);
             }
         }
-        let local_credentials = self.local_credentials.clone();
-        if let Some(sel) = self.component_mut(component).and_then(|c| c.selected.as_mut()) {
-            sel.local_credentials = local_credentials;
-        }
-        self.events.push_back(IceEvent::Selected { component, local, remote: remote.clone() });
+        self.events.push_back(IceEvent::Selected {
+            component,
+            local,
+            remote: remote.clone(),
+        });
 
         // RFC 8445 §8.1.2: the component's other pairs leave the check list and the triggered
         // queue; checks in flight stop. The controlled agent keeps succeeded pairs so that a
@@ -130,7 +148,9 @@ impl IceAgent {
             .checklist
             .live()
             .filter(|(i, p)| {
-                *i != id && p.component == component && (self.controlling || p.state != PairState::Succeeded)
+                *i != id
+                    && p.component == component
+                    && (self.controlling || p.state != PairState::Succeeded)
             })
             .map(|(i, _)| i)
             .collect();
@@ -144,7 +164,13 @@ impl IceAgent {
         }
         let pairs = &self.checklist.pairs;
         let keep = |t: &PairId| pairs.get(*t).is_some_and(|p| !p.removed);
-        let triggered: std::collections::VecDeque<PairId> = self.checklist.triggered.iter().copied().filter(keep).collect();
+        let triggered: std::collections::VecDeque<PairId> = self
+            .checklist
+            .triggered
+            .iter()
+            .copied()
+            .filter(keep)
+            .collect();
         self.checklist.triggered = triggered;
         self.nomination_queue.retain(|&t| t != id);
 
@@ -153,7 +179,9 @@ impl IceAgent {
             self.gathering.bind_channel(now, turn, remote.address);
         }
 
-        if self.components.iter().all(|c| c.selected_this_session) && self.state != IceState::Completed {
+        if self.components.iter().all(|c| c.selected_this_session)
+            && self.state != IceState::Completed
+        {
             // RFC 8445 §9: the previous session's credentials are no longer needed.
             self.previous_local_credentials = None;
             self.state = IceState::Completed;

@@ -15,10 +15,6 @@ impl Pacer {
         Pacer { ta, last: None }
     }
 
-    pub fn ta(&self) -> Duration {
-        self.ta
-    }
-
     /// The earliest time the next new transaction may start.
     pub fn next_slot(&self) -> Option<Instant> {
         self.last.map(|l| l + self.ta)
@@ -59,8 +55,14 @@ mod tests {
         p.consume(t0);
         assert!(!p.ready(t0 + Duration::from_millis(49)));
         assert!(p.ready(t0 + ta));
-        assert_eq!(p.wake_at(t0 + Duration::from_millis(10), true), Some(t0 + ta));
-        assert_eq!(p.wake_at(t0 + Duration::from_millis(80), true), Some(t0 + Duration::from_millis(80)));
+        assert_eq!(
+            p.wake_at(t0 + Duration::from_millis(10), true),
+            Some(t0 + ta)
+        );
+        assert_eq!(
+            p.wake_at(t0 + Duration::from_millis(80), true),
+            Some(t0 + Duration::from_millis(80))
+        );
         assert_eq!(p.wake_at(t0, false), None);
     }
 }

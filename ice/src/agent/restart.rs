@@ -22,7 +22,8 @@ impl IceAgent {
         self.remotes.clear();
         self.checklist.clear();
         self.nomination_queue.clear();
-        self.transactions.retain(|_, t| !matches!(t.kind, TxnKind::Check { .. }));
+        self.transactions
+            .retain(|_, t| !matches!(t.kind, TxnKind::Check { .. }));
         for c in &mut self.components {
             c.selected_this_session = false;
             c.nominating = None;
@@ -34,6 +35,8 @@ impl IceAgent {
             self.state = IceState::New;
         }
         tracing::info!("ICE restart");
-        self.events.push_back(IceEvent::Restarted { credentials: self.local_credentials.clone() });
+        self.events.push_back(IceEvent::Restarted {
+            credentials: self.local_credentials.clone(),
+        });
     }
 }

@@ -25,7 +25,11 @@ pub(crate) enum ConflictAction {
 }
 
 /// RFC 8445 §7.3.1.1, all four branches.
-pub(crate) fn resolve_conflict(we_control: bool, our_tie_breaker: u64, theirs: AnnouncedRole) -> ConflictAction {
+pub(crate) fn resolve_conflict(
+    we_control: bool,
+    our_tie_breaker: u64,
+    theirs: AnnouncedRole,
+) -> ConflictAction {
     match theirs {
         AnnouncedRole::Controlling(their_tb) if we_control => {
             if our_tie_breaker >= their_tb {
@@ -82,30 +86,57 @@ mod tests {
 
     #[test]
     fn controlling_meets_controlling_with_a_smaller_tie_breaker_answers_487() {
-        assert_eq!(resolve_conflict(true, 10, AnnouncedRole::Controlling(5)), ConflictAction::Reject487);
-        assert_eq!(resolve_conflict(true, 10, AnnouncedRole::Controlling(10)), ConflictAction::Reject487);
+        assert_eq!(
+            resolve_conflict(true, 10, AnnouncedRole::Controlling(5)),
+            ConflictAction::Reject487
+        );
+        assert_eq!(
+            resolve_conflict(true, 10, AnnouncedRole::Controlling(10)),
+            ConflictAction::Reject487
+        );
     }
 
     #[test]
     fn controlling_meets_controlling_with_a_larger_tie_breaker_becomes_controlled() {
-        assert_eq!(resolve_conflict(true, 5, AnnouncedRole::Controlling(10)), ConflictAction::SwitchTo(false));
+        assert_eq!(
+            resolve_conflict(true, 5, AnnouncedRole::Controlling(10)),
+            ConflictAction::SwitchTo(false)
+        );
     }
 
     #[test]
     fn controlled_meets_controlled_with_a_smaller_tie_breaker_becomes_controlling() {
-        assert_eq!(resolve_conflict(false, 10, AnnouncedRole::Controlled(5)), ConflictAction::SwitchTo(true));
-        assert_eq!(resolve_conflict(false, 10, AnnouncedRole::Controlled(10)), ConflictAction::SwitchTo(true));
+        assert_eq!(
+            resolve_conflict(false, 10, AnnouncedRole::Controlled(5)),
+            ConflictAction::SwitchTo(true)
+        );
+        assert_eq!(
+            resolve_conflict(false, 10, AnnouncedRole::Controlled(10)),
+            ConflictAction::SwitchTo(true)
+        );
     }
 
     #[test]
     fn controlled_meets_controlled_with_a_larger_tie_breaker_answers_487() {
-        assert_eq!(resolve_conflict(false, 5, AnnouncedRole::Controlled(10)), ConflictAction::Reject487);
+        assert_eq!(
+            resolve_conflict(false, 5, AnnouncedRole::Controlled(10)),
+            ConflictAction::Reject487
+        );
     }
 
     #[test]
     fn no_conflict_when_roles_differ() {
-        assert_eq!(resolve_conflict(true, 1, AnnouncedRole::Controlled(9)), ConflictAction::Proceed);
-        assert_eq!(resolve_conflict(false, 1, AnnouncedRole::Controlling(9)), ConflictAction::Proceed);
-        assert_eq!(resolve_conflict(false, 1, AnnouncedRole::Unknown), ConflictAction::Proceed);
+        assert_eq!(
+            resolve_conflict(true, 1, AnnouncedRole::Controlled(9)),
+            ConflictAction::Proceed
+        );
+        assert_eq!(
+            resolve_conflict(false, 1, AnnouncedRole::Controlling(9)),
+            ConflictAction::Proceed
+        );
+        assert_eq!(
+            resolve_conflict(false, 1, AnnouncedRole::Unknown),
+            ConflictAction::Proceed
+        );
     }
 }

@@ -22,7 +22,13 @@ enum Refusal {
 
 impl IceAgent {
     /// A datagram on a base (or arriving through a relay at its relayed address).
-    pub(super) fn handle_inbound(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, data: &[u8]) -> Handled {
+    pub(super) fn handle_inbound(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: &[u8],
+    ) -> Handled {
         let Some(component) = self.locals.component_of_base(local) else {
             return Handled::Dropped(DropReason::UnknownLocal(local));
         };
@@ -35,7 +41,12 @@ impl IceAgent {
             }
             PacketKind::Rtp | PacketKind::Rtcp | PacketKind::Dtls | PacketKind::Zrtp => {
                 // RFC 8445 §12.2: data is accepted on any candidate of the component.
-                return Handled::Media { component, local, from, data: data.to_vec() };
+                return Handled::Media {
+                    component,
+                    local,
+                    from,
+                    data: data.to_vec(),
+                };
             }
         }
         let msg = match Message::decode(data) {
@@ -50,7 +61,14 @@ impl IceAgent {
         }
     }
 
-    fn handle_response(&mut self, now: Instant, local: SocketAddr, from: SocketAddr, msg: Message, raw: &[u8]) -> Handled {
+    fn handle_response(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        from: SocketAddr,
+        msg: Message,
+        raw: &[u8],
+    ) -> Handled {
         let kind = match self.transactions.get(&msg.transaction_id) {
             Some(t) => t.kind.clone(),
             // RFC 8489 §6.3: a response matching no transaction is dropped.
@@ -58,7 +76,9 @@ impl IceAgent {
         };
         match kind {
             TxnKind::Check { .. } => self.on_check_response(now, local, from, msg, raw),
-            TxnKind::Consent { component } => self.on_consent_response(now, component, from, msg, raw),
+            TxnKind::Consent { component } => {
+                self.on_consent_response(now, component, from, msg, raw)
+            }
             TxnKind::Gather { server, base, rank } => {
                 if from != server {
                     return Handled::Dropped(DropReason::UnknownTransaction);
@@ -88,8 +108,17 @@ impl IceAgent {
         }
         // RFC 8489 §6.3.1: unknown comprehension-required attributes → 420.
         if !msg.unknown_comprehension_required.is_empty() {
-            self.refuse(now, local, from, &msg, raw.len(), Refusal::UnknownAttributes);
-            return Handled::Dropped(DropReason::Rejected("unknown comprehension-required attribute"));
+            self.refuse(
+                now,
+                local,
+                from,
+                &msg,
+                raw.len(),
+                Refusal::UnknownAttributes,
+            );
+            return Handled::Dropped(DropReason::Rejected(
+                "unknown comprehension-required attribute",
+            ));
         }
         // RFC 8489 §9.1.3: no USERNAME or no MESSAGE-INTEGRITY → 400.
         let Some(username) = msg.username().map(str::to_owned) else {
@@ -108,7 +137,11 @@ impl IceAgent {
         };
         let (credentials, previous): (Credentials, bool) = if ours == self.local_credentials.ufrag {
             (self.local_credentials.clone(), false)
-        } else if let Some(prev) = self.previous_local_credentials.as_ref().filter(|p| p.ufrag == ours) {
+        } else if let Some(prev) = self
+            .previous_local_credentials
+            .as_ref()
+            .filter(|p| p.ufrag == ours)
+        {
             (prev.clone(), true)
         } else {
             self.refuse(now, local, from, &msg, raw.len(), Refusal::Unauthorized);
@@ -170,7 +203,11 @@ impl IceAgent {
             Some(r) => r,
             None => {
                 self.prflx_counter += 1;
-                let foundation = format!("x{}{}", self.prflx_counter, random_ice_string(&mut self.rng, 6));
+                let foundation = format!(
+                    "x{}{}",
+                    self.prflx_counter,
+                    random_ice_string(&mut self.rng, 6)
+                );
                 self.remotes.push(Candidate {
                     foundation,
                     component,
@@ -192,7 +229,10 @@ impl IceAgent {
         let pid = match self.checklist.find(lid, rid) {
             Some(p) => p,
             None => {
-                let (Some(lc), Some(rc)) = (self.locals.get(lid).cloned(), self.remotes.get(rid).cloned()) else {
+                let (Some(lc), Some(rc)) = (
+                    self.locals.get(lid).cloned(),
+                    self.remotes.get(rid).cloned(),
+                ) else {
                     return Handled::Consumed;
                 };
                 match self.add_pair(lid, &lc, rid, &rc) {
@@ -203,7 +243,9 @@ impl IceAgent {
         };
         // RFC 8445 §7.3.1.5: USE-CANDIDATE from the controlling agent, seen by the controlled.
         let nominate = msg.use_candidate() && !self.controlling;
-        let Some(pair) = self.checklist.get(pid).cloned() else { return Handled::Consumed };
+        let Some(pair) = self.checklist.get(pid).cloned() else {
+            return Handled::Consumed;
+        };
         if pair.state == PairState::Succeeded {
             if nominate && pair.valid_local.is_some() {
                 if let Some(p) = self.checklist.get_mut(pid) {
@@ -218,7 +260,9 @@ impl IceAgent {
                 }
             }
             // RFC 8445 §7.3.1.4: a triggered check (not for a component already settled).
-            let settled = self.component(component).is_some_and(|c| c.selected_this_session);
+            let settled = self
+                .component(component)
+                .is_some_and(|c| c.selected_this_session);
             if !settled {
                 let old_state = pair.state;
                 if let Some(old) = pair.transaction {
@@ -238,9 +282,21 @@ impl IceAgent {
     }
 
     /// An authenticated error response (MESSAGE-INTEGRITY with our password, FINGERPRINT).
-    fn respond_error(&mut self, now: Instant, local: SocketAddr, to: SocketAddr, req: &Message, code: u16, reason: &str, key: &IntegrityKey) {
+    fn respond_error(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        to: SocketAddr,
+        req: &Message,
+        code: u16,
+        reason: &str,
+        key: &IntegrityKey,
+    ) {
         let bytes = Message::new(Class::Error, Method::Binding, req.transaction_id)
-            .with(Attribute::ErrorCode { code, reason: reason.into() })
+            .with(Attribute::ErrorCode {
+                code,
+                reason: reason.into(),
+            })
             .encode(Some(key), true);
         self.send_queued(now, local, to, bytes);
     }
@@ -249,7 +305,15 @@ impl IceAgent {
     /// than the request (no amplification toward a sender we could not authenticate): the
     /// reason phrase, then FINGERPRINT, are left out if needed, and if it still does not fit
     /// nothing is sent.
-    fn refuse(&mut self, now: Instant, local: SocketAddr, to: SocketAddr, req: &Message, request_len: usize, why: Refusal) {
+    fn refuse(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        to: SocketAddr,
+        req: &Message,
+        request_len: usize,
+        why: Refusal,
+    ) {
         self.stats.requests_rejected += 1;
         let (code, reason) = match why {
             Refusal::BadRequest => (400, "Bad Request"),
@@ -257,10 +321,16 @@ impl IceAgent {
             Refusal::UnknownAttributes => (420, "Unknown Attribute"),
         };
         let build = |reason: &str, unknown: bool, fingerprint: bool| {
-            let mut m = Message::new(Class::Error, Method::Binding, req.transaction_id)
-                .with(Attribute::ErrorCode { code, reason: reason.into() });
+            let mut m = Message::new(Class::Error, Method::Binding, req.transaction_id).with(
+                Attribute::ErrorCode {
+                    code,
+                    reason: reason.into(),
+                },
+            );
             if unknown {
-                m.push(Attribute::UnknownAttributes(req.unknown_comprehension_required.clone()));
+                m.push(Attribute::UnknownAttributes(
+                    req.unknown_comprehension_required.clone(),
+                ));
             }
             m.encode(None, fingerprint)
         };
@@ -271,7 +341,10 @@ impl IceAgent {
             build("", unknown, false),
             build("", false, false),
         ];
-        match attempts.into_iter().find(|bytes| bytes.len() <= request_len) {
+        match attempts
+            .into_iter()
+            .find(|bytes| bytes.len() <= request_len)
+        {
             Some(bytes) => {
                 tracing::debug!(code, %to, "check refused");
                 self.send_queued(now, local, to, bytes);
