@@ -60,6 +60,21 @@ struct FoundationKey {
     transport: Transport,
 }
 
+/// What a derived (non-host) candidate is made of.
+struct Derived {
+    kind: CandidateKind,
+    component: u16,
+    address: SocketAddr,
+    base: SocketAddr,
+    /// The host socket the candidate ultimately sends from (for local preference/foundation).
+    host_base: SocketAddr,
+    server: Option<SocketAddr>,
+    server_rank: usize,
+    related: Option<SocketAddr>,
+    origin: Origin,
+    priority_override: Option<u32>,
+}
+
 /// Every local candidate of the agent, in the order they appeared.
 #[derive(Debug, Default)]
 pub(crate) struct LocalCandidates {
@@ -197,53 +212,39 @@ impl LocalCandidates {
         Ok(self.list.len() - 1)
     }
 
-    fn push_derived(
-        &mut self,
-        kind: CandidateKind,
-        component: u16,
-        address: SocketAddr,
-        base: SocketAddr,
-        host_base: SocketAddr,
-        server: Option<SocketAddr>,
-        server_rank: usize,
-        related: Option<SocketAddr>,
-        origin: Origin,
-        priority_override: Option<u32>,
-    ) -> Option<LocalId> {
+    fn push_derived(&mut self, d: Derived) -> Option<LocalId> {
         // RFC 8445 §5.1.3: a candidate with the same transport address and base as an existing
         // one is redundant; the existing one has the higher type preference here because
         // candidates arrive host first, so the newcomer is dropped.
         // RFC 8445 §5.1.1.2: a relayed candidate identical to a host candidate is discarded.
+        let relayed = d.kind == CandidateKind::Relayed;
         if self.list.iter().any(|c| {
-            c.cand.component == component
-                && c.cand.address == address
-                && (c.base == base || kind == CandidateKind::Relayed)
+            c.cand.component == d.component
+                && c.cand.address == d.address
+                && (c.base == d.base || relayed)
         }) {
             return None;
         }
-        let foundation_base = if kind == CandidateKind::Relayed {
-            host_base
-        } else {
-            base
-        };
-        let foundation = self.foundation(kind, foundation_base, server);
-        let pref = self.local_preference(host_base, server_rank);
-        let priority =
-            priority_override.unwrap_or_else(|| candidate_priority(kind, pref, component));
+        let foundation_base = if relayed { d.host_base } else { d.base };
+        let foundation = self.foundation(d.kind, foundation_base, d.server);
+        let pref = self.local_preference(d.host_base, d.server_rank);
+        let priority = d
+            .priority_override
+            .unwrap_or_else(|| candidate_priority(d.kind, pref, d.component));
         self.list.push(LocalCandidate {
             cand: Candidate {
                 foundation,
-                component,
+                component: d.component,
                 transport: Transport::Udp,
                 priority,
-                address,
-                kind,
-                related,
+                address: d.address,
+                kind: d.kind,
+                related: d.related,
                 tcp_type: None,
                 extensions: Vec::new(),
             },
-            base,
-            origin,
+            base: d.base,
+            origin: d.origin,
         });
         Some(self.list.len() - 1)
     }
@@ -257,18 +258,18 @@ impl LocalCandidates {
         server_rank: usize,
     ) -> Option<LocalId> {
         let component = self.component_of_base(base)?;
-        self.push_derived(
-            CandidateKind::ServerReflexive,
+        self.push_derived(Derived {
+            kind: CandidateKind::ServerReflexive,
             component,
-            mapped,
+            address: mapped,
             base,
-            base,
-            Some(server),
+            host_base: base,
+            server: Some(server),
             server_rank,
-            Some(base),
-            Origin::Reflexive { server },
-            None,
-        )
+            related: Some(base),
+            origin: Origin::Reflexive { server },
+            priority_override: None,
+        })
     }
 
     /// A relayed candidate whose allocation runs on the host socket `host_base`; its base is
@@ -283,18 +284,18 @@ impl LocalCandidates {
         turn: usize,
     ) -> Option<LocalId> {
         let component = self.component_of_base(host_base)?;
-        self.push_derived(
-            CandidateKind::Relayed,
+        self.push_derived(Derived {
+            kind: CandidateKind::Relayed,
             component,
-            relayed,
-            relayed,
+            address: relayed,
+            base: relayed,
             host_base,
-            Some(server),
+            server: Some(server),
             server_rank,
-            Some(mapped),
-            Origin::Relay { turn },
-            None,
-        )
+            related: Some(mapped),
+            origin: Origin::Relay { turn },
+            priority_override: None,
+        })
     }
 
     /// A peer-reflexive local candidate learned from a check's XOR-MAPPED-ADDRESS; its
@@ -315,18 +316,18 @@ impl LocalCandidates {
                 _ => base,
             })
             .unwrap_or(base);
-        self.push_derived(
-            CandidateKind::PeerReflexive,
+        self.push_derived(Derived {
+            kind: CandidateKind::PeerReflexive,
             component,
-            mapped,
+            address: mapped,
             base,
             host_base,
-            None,
-            0,
-            Some(base),
-            Origin::PeerReflexive,
-            Some(priority),
-        )
+            server: None,
+            server_rank: 0,
+            related: Some(base),
+            origin: Origin::PeerReflexive,
+            priority_override: Some(priority),
+        })
     }
 
     /// The priority a check from `base` announces in PRIORITY: the peer-reflexive type

@@ -142,7 +142,7 @@ impl IceAgent {
                 p.transaction = None;
             }
         }
-        if self.checklist.get(id).map_or(true, |p| p.removed) {
+        if self.checklist.get(id).is_none_or(|p| p.removed) {
             return Handled::Consumed;
         }
         // RFC 8445 §7.2.5.2.1: the response must come from where the request went, to the
@@ -229,13 +229,11 @@ impl IceAgent {
         // RFC 8445 §7.2.5.3.3: Frozen pairs with the same foundation become Waiting.
         let changed = self.checklist.unfreeze_foundation(&pair.foundation);
         self.emit_pair_states(changed);
-        // RFC 8445 §7.2.5.3.4: the nominated flag.
-        if nominating && self.controlling {
-            if let Some(p) = self.checklist.get_mut(id) {
-                p.nominated = true;
-            }
-            self.select(now, id);
-        } else if !self.controlling && (pair.nominate_on_success || pair.nominated) {
+        // RFC 8445 §7.2.5.3.4: the nominated flag: our USE-CANDIDATE check succeeded
+        // (controlling), or the peer's USE-CANDIDATE arrived before this success (controlled).
+        let controlled_nominated =
+            !self.controlling && (pair.nominate_on_success || pair.nominated);
+        if (nominating && self.controlling) || controlled_nominated {
             if let Some(p) = self.checklist.get_mut(id) {
                 p.nominated = true;
             }

@@ -340,13 +340,12 @@ impl IceAgent {
             }
         }
         for turn in 0..self.gathering.turns.len() {
-            loop {
-                let Some(slot) = self.gathering.turns.get_mut(turn) else {
-                    break;
-                };
-                let Some(event) = slot.client.poll_event() else {
-                    break;
-                };
+            while let Some(event) = self
+                .gathering
+                .turns
+                .get_mut(turn)
+                .and_then(|s| s.client.poll_event())
+            {
                 self.on_turn_event(now, turn, event);
             }
             if let Some(slot) = self.gathering.turns.get_mut(turn) {

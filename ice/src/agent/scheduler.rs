@@ -179,16 +179,15 @@ impl IceAgent {
                     }
                     self.nomination_queue.push_back(pair);
                 }
-                (TxnKind::Check { pair, .. }, Outcome::TimedOut) => {
+                (TxnKind::Check { pair, .. }, Outcome::TimedOut)
                     if !txn.cancelled
                         && self
                             .checklist
                             .get(pair)
-                            .is_some_and(|p| p.transaction == Some(tid))
-                    {
-                        // RFC 8445 §7.2.5.2.2 (via RFC 8489 §6.2.1): no response → Failed.
-                        self.fail_pair(pair, FailureReason::Timeout);
-                    }
+                            .is_some_and(|p| p.transaction == Some(tid)) =>
+                {
+                    // RFC 8445 §7.2.5.2.2 (via RFC 8489 §6.2.1): no response → Failed.
+                    self.fail_pair(pair, FailureReason::Timeout);
                 }
                 (TxnKind::Gather { server, base, rank }, outcome) => {
                     self.on_gather_outcome(server, base, rank, outcome);

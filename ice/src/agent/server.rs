@@ -155,7 +155,7 @@ impl IceAgent {
         }
         // RFC 8445 §7.1.1: a check carries PRIORITY.
         let Some(priority) = msg.priority() else {
-            self.respond_error(now, local, from, &msg, 400, "Missing PRIORITY", &key);
+            self.respond_error(now, (local, from), &msg, (400, "Missing PRIORITY"), &key);
             self.stats.requests_rejected += 1;
             return Handled::Dropped(DropReason::Rejected("no PRIORITY"));
         };
@@ -172,7 +172,7 @@ impl IceAgent {
             match resolve_conflict(self.controlling, self.tie_breaker, announced) {
                 ConflictAction::Proceed => {}
                 ConflictAction::Reject487 => {
-                    self.respond_error(now, local, from, &msg, 487, "Role Conflict", &key);
+                    self.respond_error(now, (local, from), &msg, (487, "Role Conflict"), &key);
                     return Handled::Consumed;
                 }
                 ConflictAction::SwitchTo(controlling) => self.switch_role(controlling, false),
@@ -285,11 +285,9 @@ impl IceAgent {
     fn respond_error(
         &mut self,
         now: Instant,
-        local: SocketAddr,
-        to: SocketAddr,
+        (local, to): (SocketAddr, SocketAddr),
         req: &Message,
-        code: u16,
-        reason: &str,
+        (code, reason): (u16, &str),
         key: &IntegrityKey,
     ) {
         let bytes = Message::new(Class::Error, Method::Binding, req.transaction_id)
