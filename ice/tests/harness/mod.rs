@@ -20,6 +20,8 @@ pub struct Side {
     pub events: Vec<(Instant, IceEvent)>,
     pub media: Vec<(Instant, u16, SocketAddr, Vec<u8>)>,
     pub sent_datagrams: u64,
+    /// Every datagram the agent asked to send: (time, transmit).
+    pub sent: Vec<(Instant, ice::agent::Transmit)>,
 }
 
 impl Side {
@@ -118,6 +120,7 @@ impl Duo {
         for side in [&mut self.a, &mut self.b] {
             while let Some(t) = side.agent.poll_transmit() {
                 side.sent_datagrams += 1;
+                side.sent.push((self.now, t.clone()));
                 self.net.send(t.from, t.to, t.data);
             }
             while let Some(e) = side.agent.poll_event() {
