@@ -80,6 +80,7 @@ pub fn run_case(
         } else {
             Duration::ZERO
         },
+        consent: true,
     };
     let label = format!(
         "{} <-> {} turn={} loss={}",

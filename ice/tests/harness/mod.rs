@@ -32,6 +32,7 @@ impl Side {
             events: Vec::new(),
             media: Vec::new(),
             sent_datagrams: 0,
+            sent: Vec::new(),
         }
     }
 
@@ -131,6 +132,11 @@ impl Duo {
 
     /// One step. Returns false when nothing is left to happen.
     pub fn step(&mut self) -> bool {
+        self.step_capped(None)
+    }
+
+    /// One step that does not go past `cap`.
+    pub fn step_capped(&mut self, cap: Option<Instant>) -> bool {
         self.steps += 1;
         assert!(self.steps < MAX_STEPS, "step limit reached: livelock?");
         self.flush();
@@ -148,6 +154,10 @@ impl Duo {
             self.net.next_delivery(),
         ]) else {
             return false;
+        };
+        let next = match cap {
+            Some(cap) if next > cap => cap,
+            _ => next,
         };
         let now = next.max(self.now);
         self.now = now;
@@ -186,7 +196,7 @@ impl Duo {
             if done(self) {
                 return true;
             }
-            if self.now > deadline || !self.step() {
+            if self.now >= deadline || !self.step_capped(Some(deadline)) {
                 return done(self);
             }
         }
@@ -245,6 +255,8 @@ pub struct Case {
     pub seed: u64,
     pub nomination: ice::agent::NominationMode,
     pub nomination_wait: Duration,
+    /// RFC 7675 consent freshness on both agents.
+    pub consent: bool,
 }
 
 pub const STUN_SERVER: &str = "198.51.100.1:3478";
@@ -312,6 +324,10 @@ pub fn build(case: &Case, t0: Instant) -> Duo {
         seed: Some(seed),
         nomination: case.nomination,
         nomination_wait: case.nomination_wait,
+        consent: ice::agent::ConsentConfig {
+            enabled: case.consent,
+            ..Default::default()
+        },
         stun_servers: vec![stun],
         turn_servers: if case.turn {
             vec![TurnServer {
