@@ -53,7 +53,8 @@ fn name(k: Option<NatKind>) -> &'static str {
 }
 
 fn needs_turn(a: Option<NatKind>, b: Option<NatKind>) -> bool {
-    let blocks = |x: Option<NatKind>| matches!(x, Some(NatKind::Symmetric | NatKind::PortRestricted));
+    let blocks =
+        |x: Option<NatKind>| matches!(x, Some(NatKind::Symmetric | NatKind::PortRestricted));
     (a == Some(NatKind::Symmetric) && blocks(b)) || (b == Some(NatKind::Symmetric) && blocks(a))
 }
 
@@ -67,11 +68,16 @@ fn rtt(a: Option<NatKind>, b: Option<NatKind>) -> Duration {
 /// Whether `tx` carries a Binding request toward `remote` (directly, or inside a TURN Send
 /// indication / ChannelData is not used before selection).
 fn is_check_to(data: &[u8], to: SocketAddr, remote: SocketAddr) -> bool {
-    let Ok(m) = Message::decode(data) else { return false };
+    let Ok(m) = Message::decode(data) else {
+        return false;
+    };
     if m.class == Class::Request && m.method == Method::Binding {
         return to == remote;
     }
-    if m.class == Class::Indication && m.method == Method::Send && m.xor_peer_address() == Some(remote) {
+    if m.class == Class::Indication
+        && m.method == Method::Send
+        && m.xor_peer_address() == Some(remote)
+    {
         return m
             .data()
             .and_then(|inner| Message::decode(inner).ok())
@@ -90,7 +96,12 @@ struct Figures {
     kinds: (CandidateKind, CandidateKind),
 }
 
-fn run(a: Option<NatKind>, b: Option<NatKind>, nomination: NominationMode, seed: u64) -> Option<Figures> {
+fn run(
+    a: Option<NatKind>,
+    b: Option<NatKind>,
+    nomination: NominationMode,
+    seed: u64,
+) -> Option<Figures> {
     let case = Case {
         a_nat: a,
         b_nat: b,
@@ -108,7 +119,10 @@ fn run(a: Option<NatKind>, b: Option<NatKind>, nomination: NominationMode, seed:
     }
     let signalled = duo.signalled_at?;
     let selected_at = |events: &[(Instant, IceEvent)]| {
-        events.iter().find(|(_, e)| matches!(e, IceEvent::Selected { .. })).map(|(t, _)| *t)
+        events
+            .iter()
+            .find(|(_, e)| matches!(e, IceEvent::Selected { .. }))
+            .map(|(t, _)| *t)
     };
     let done = selected_at(&duo.a.events)?.max(selected_at(&duo.b.events)?);
     let (local, remote) = duo.a.agent.selected_pair(1)?;
@@ -134,7 +148,10 @@ fn run(a: Option<NatKind>, b: Option<NatKind>, nomination: NominationMode, seed:
         retransmissions: sa.check_retransmissions + sb.check_retransmissions,
         floor,
         slot_wait,
-        processed: sa.requests_received + sb.requests_received + sa.responses_received + sb.responses_received,
+        processed: sa.requests_received
+            + sb.requests_received
+            + sa.responses_received
+            + sb.responses_received,
         kinds: (local.kind, remote.kind),
     })
 }
@@ -144,7 +161,16 @@ fn main() {
         println!("\nICE matrix, {nomination:?} nomination, {HOP:?} per hop, Ta {DEFAULT_TA:?}");
         println!(
             "{:<11} {:<11} {:>5} {:<14} {:>8} {:>8} {:>8} {:>6} {:>8} {:>14}",
-            "A (ctl)", "B", "turn", "selected A", "time ms", "slot ms", "floor ms", "ratio", "checks", "checks/s (cpu)"
+            "A (ctl)",
+            "B",
+            "turn",
+            "selected A",
+            "time ms",
+            "slot ms",
+            "floor ms",
+            "ratio",
+            "checks",
+            "checks/s (cpu)"
         );
         let mut worst: f64 = 0.0;
         for a in KINDS {
