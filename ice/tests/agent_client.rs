@@ -372,3 +372,55 @@ fn host_addresses_are_checked_and_tr_is_at_least_15_s() {
     assert!(lo.add_local_host(sa("127.0.0.1:5000")).is_ok());
     assert!(lo.add_local_host(sa("[::1]:5000")).is_ok());
 }
+
+#[test]
+fn a_lite_peer_that_only_answers_is_nominated_by_us() {
+    // RFC 8445 §6.1.1: facing a lite peer we control; the peer never checks, it only answers.
+    let t0 = Instant::now();
+    let mut a = agent(
+        IceConfig {
+            controlling: false,
+            ..IceConfig::default()
+        },
+        t0,
+        1,
+    );
+    a.set_remote_lite(true);
+    let key = IntegrityKey::short_term("peerpasswordpeerpassword");
+    let mut now = t0;
+    let mut answered_use_candidate = false;
+    for _ in 0..10 {
+        let reqs = requests(&run(&mut a, now, now + Duration::from_millis(100)));
+        now += Duration::from_millis(100);
+        for (_, tx, m) in reqs {
+            assert!(m.ice_controlling().is_some(), "we are controlling");
+            answered_use_candidate |= m.use_candidate();
+            let ok = Message::new(Class::Success, Method::Binding, m.transaction_id)
+                .with(Attribute::XorMappedAddress(tx.from))
+                .encode(Some(&key), true);
+            a.handle_packet(now, tx.from, tx.to, &ok);
+        }
+        if a.state() == ice::agent::IceState::Completed {
+            break;
+        }
+    }
+    assert!(answered_use_candidate);
+    assert_eq!(a.state(), ice::agent::IceState::Completed);
+    assert_eq!(a.selected_pair(1).unwrap().1.address, remote(0).address);
+    assert!(a.send_data(now, 1, b"\x80\x00x").is_ok());
+}
+
+#[test]
+fn icmp_unreachable_reported_by_the_caller_fails_the_path() {
+    let t0 = Instant::now();
+    let mut a = agent(IceConfig::default(), t0, 1);
+    let reqs = requests(&run(&mut a, t0, t0));
+    a.handle_unreachable(t0, reqs[0].1.from, reqs[0].1.to);
+    let reasons = std::iter::from_fn(|| a.poll_event())
+        .find_map(|e| match e {
+            IceEvent::Failed { reasons } => Some(reasons),
+            _ => None,
+        })
+        .expect("failed");
+    assert_eq!(reasons[0].reason, FailureReason::Unreachable);
+}

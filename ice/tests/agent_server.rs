@@ -368,3 +368,53 @@ fn use_candidate_before_success_nominates_once_the_triggered_check_succeeds() {
     assert_eq!(a.state(), IceState::Completed);
     assert!(drain_events(&mut a).contains(&IceEvent::Completed));
 }
+
+#[test]
+fn no_media_until_every_component_has_a_selected_pair() {
+    let t0 = Instant::now();
+    let mut a = IceAgent::new(
+        IceConfig {
+            controlling: false,
+            seed: Some(9),
+            components: 2,
+            credentials: Some(creds("LOCALUFRAG", "localpasswordlocalpassword")),
+            ..IceConfig::default()
+        },
+        t0,
+    );
+    a.add_local_host_for(1, sa(LOCAL)).unwrap();
+    a.add_local_host_for(2, sa("192.0.2.1:5001")).unwrap();
+    a.set_remote_credentials(creds("PEER", "peerpasswordpeerpassword"));
+    // Component 1 gets nominated and its triggered check succeeds; component 2 does not.
+    let req = request(
+        60,
+        "LOCALUFRAG:PEER",
+        "localpasswordlocalpassword",
+        Role::Controlling(9),
+        true,
+    );
+    a.handle_packet(t0, sa(LOCAL), sa(PEER), &req);
+    let check = std::iter::from_fn(|| a.poll_transmit())
+        .filter_map(|t| Message::decode(&t.data).ok())
+        .find(|m| m.class == Class::Request)
+        .expect("triggered check");
+    let resp = Message::new(Class::Success, Method::Binding, check.transaction_id)
+        .with(Attribute::XorMappedAddress(sa(LOCAL)))
+        .encode(
+            Some(&IntegrityKey::short_term("peerpasswordpeerpassword")),
+            true,
+        );
+    a.handle_packet(t0, sa(LOCAL), sa(PEER), &resp);
+    assert!(a.selected_pair(1).is_some());
+    assert!(a.selected_pair(2).is_none());
+    // RFC 8445 §12.1: no data on the stream until every component has a selected pair.
+    assert_eq!(
+        a.send_data(t0, 1, b"\x80x"),
+        Err(ice::agent::SendError::NotAllSelected)
+    );
+    assert_eq!(
+        a.send_data(t0, 2, b"\x80x"),
+        Err(ice::agent::SendError::NotSelected(2))
+    );
+    assert_ne!(a.state(), IceState::Completed);
+}
