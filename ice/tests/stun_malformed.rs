@@ -38,11 +38,8 @@ fn bad_value(bytes: &[u8]) -> (u16, &'static str) {
 #[test]
 fn too_short_not_stun_and_bad_cookie() {
     let ok = raw(&[]);
-    assert_eq!(
-        Message::decode(&ok[..19]),
-        Err(StunError::TooShort { len: 19 })
-    );
-    assert_eq!(Message::decode(&[]), Err(StunError::TooShort { len: 0 }));
+    assert_eq!(Message::decode(&ok[..19]), Err(StunError::TooShort));
+    assert_eq!(Message::decode(&[]), Err(StunError::TooShort));
 
     let mut rtp = ok.clone();
     rtp[0] = 0x80;
@@ -50,51 +47,24 @@ fn too_short_not_stun_and_bad_cookie() {
 
     let mut cookie = ok.clone();
     cookie[4] = 0x21 ^ 0xFF;
-    assert_eq!(
-        Message::decode(&cookie),
-        Err(StunError::BadCookie { found: 0xDE12_A442 })
-    );
+    assert_eq!(Message::decode(&cookie), Err(StunError::BadCookie));
 }
 
 #[test]
 fn length_field_must_be_a_multiple_of_4_and_match_the_datagram() {
     let mut msg = raw(&[(0x0024, &[0, 0, 0, 1])]);
     msg[3] = 6;
-    assert_eq!(
-        Message::decode(&msg),
-        Err(StunError::BadLength {
-            declared: 6,
-            actual: 8
-        })
-    );
+    assert_eq!(Message::decode(&msg), Err(StunError::BadLength));
     msg[3] = 4;
-    assert_eq!(
-        Message::decode(&msg),
-        Err(StunError::BadLength {
-            declared: 4,
-            actual: 8
-        })
-    );
+    assert_eq!(Message::decode(&msg), Err(StunError::BadLength));
     msg[3] = 12;
-    assert_eq!(
-        Message::decode(&msg),
-        Err(StunError::BadLength {
-            declared: 12,
-            actual: 8
-        })
-    );
+    assert_eq!(Message::decode(&msg), Err(StunError::BadLength));
     // Trailing garbage after a correct message is a length mismatch too.
     let mut long = raw(&[]);
     long.extend_from_slice(&[0; 4]);
-    assert_eq!(
-        Message::decode(&long),
-        Err(StunError::BadLength {
-            declared: 0,
-            actual: 4
-        })
-    );
+    assert_eq!(Message::decode(&long), Err(StunError::BadLength));
     let err = Message::decode(&msg).unwrap_err().to_string();
-    assert!(err.contains("header says 12"), "{err}");
+    assert!(err.contains("bad message length"), "{err}");
 }
 
 #[test]
@@ -195,7 +165,7 @@ fn fingerprint_must_be_last_and_must_match() {
     bytes[last] ^= 1;
     assert!(matches!(
         Message::decode(&bytes),
-        Err(StunError::FingerprintMismatch { .. })
+        Err(StunError::FingerprintMismatch)
     ));
     bytes[last] ^= 1;
 
@@ -259,7 +229,7 @@ fn missing_integrity_is_its_own_error() {
     );
     assert_eq!(
         verify_integrity(&bytes[..10], &IntegrityKey::short_term("x")),
-        Err(StunError::TooShort { len: 10 })
+        Err(StunError::TooShort)
     );
 }
 

@@ -59,7 +59,7 @@ pub enum Attribute {
     Fingerprint(u32),
     /// 0x0009, RFC 8489 §14.8: code 300-699 and a reason phrase.
     ErrorCode { code: u16, reason: String },
-    /// 0x000A, RFC 8489 §14.9.
+    /// 0x000A, RFC 8489 §14.13.
     UnknownAttributes(Vec<u16>),
     /// 0x0014, RFC 8489 §14.9.
     Realm(String),

@@ -5,21 +5,21 @@
 #[derive(thiserror::Error, Clone, PartialEq, Eq, Debug)]
 pub enum StunError {
     /// Fewer than the 20 bytes of a STUN header.
-    #[error("too short for a STUN header: {len} bytes, need at least 20")]
-    TooShort { len: usize },
+    #[error("too short for a STUN message: fewer than the 20 bytes of a STUN header")]
+    TooShort,
 
     /// The first two bits are not zero (RFC 8489 §5), so this is not STUN at all.
     #[error("not a STUN message: the two leading bits of the type are not zero")]
     NotStun,
 
     /// The magic cookie at bytes 4..8 is not 0x2112A442 (RFC 8489 §5).
-    #[error("wrong magic cookie {found:#010x}, expected 0x2112a442")]
-    BadCookie { found: u32 },
+    #[error("wrong magic cookie: bytes 4..8 are not 0x2112A442")]
+    BadCookie,
 
-    /// The header's length field does not describe the datagram (RFC 8489 §5).
-    #[error("bad message length: header says {declared} bytes of attributes, datagram has {actual}{}",
-        if !declared.is_multiple_of(4) { " (and it is not a multiple of 4)" } else { "" })]
-    BadLength { declared: usize, actual: usize },
+    /// The header's length field is not a multiple of 4 or does not match the datagram's size
+    /// (RFC 8489 §5). The two numbers are logged at debug level.
+    #[error("bad message length: the header's length field is not a multiple of 4 or does not match the datagram")]
+    BadLength,
 
     /// An attribute's header or value (with its padding) runs past the end of the message.
     #[error(
@@ -36,8 +36,8 @@ pub enum StunError {
     FingerprintNotLast,
 
     /// RFC 8489 §14.7: the CRC-32 in FINGERPRINT does not match the message.
-    #[error("FINGERPRINT mismatch: attribute says {found:#010x}, message gives {computed:#010x}")]
-    FingerprintMismatch { found: u32, computed: u32 },
+    #[error("FINGERPRINT mismatch: the CRC-32 does not match the message")]
+    FingerprintMismatch,
 
     /// Neither MESSAGE-INTEGRITY nor MESSAGE-INTEGRITY-SHA256 is present.
     #[error("no MESSAGE-INTEGRITY or MESSAGE-INTEGRITY-SHA256 attribute to verify")]
@@ -47,7 +47,11 @@ pub enum StunError {
     #[error("MESSAGE-INTEGRITY mismatch: wrong key or altered message")]
     IntegrityMismatch,
 
-    /// A ChannelData frame (RFC 8656 §12.4) is malformed.
-    #[error("bad ChannelData frame: {reason}")]
-    BadChannelData { reason: &'static str },
+    /// A ChannelData frame (RFC 8656 §12.4) is malformed: shorter than its header or than its
+    /// length field says, a channel number outside 0x4000-0x4FFF, or more than padding after
+    /// the data. Which one is logged at debug level.
+    #[error(
+        "bad ChannelData frame: too short, channel number outside 0x4000-0x4FFF, or trailing bytes"
+    )]
+    BadChannelData,
 }

@@ -14,9 +14,7 @@ pub fn padded(len: usize) -> usize {
 
 /// Check the fixed header of a datagram (RFC 8489 §5) and return its message type.
 pub fn check_header(bytes: &[u8]) -> Result<u16, StunError> {
-    let header = bytes
-        .get(..HEADER_LEN)
-        .ok_or(StunError::TooShort { len: bytes.len() })?;
+    let header = bytes.get(..HEADER_LEN).ok_or(StunError::TooShort)?;
     let typ = u16::from_be_bytes([header[0], header[1]]);
     // RFC 8489 §5: the most significant 2 bits of every STUN message are zero.
     if typ & 0xC000 != 0 {
@@ -24,14 +22,19 @@ pub fn check_header(bytes: &[u8]) -> Result<u16, StunError> {
     }
     let cookie = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
     if cookie != MAGIC_COOKIE {
-        return Err(StunError::BadCookie { found: cookie });
+        tracing::debug!(
+            cookie = format_args!("{cookie:#010x}"),
+            "STUN: wrong magic cookie"
+        );
+        return Err(StunError::BadCookie);
     }
     // RFC 8489 §5: the length excludes the header, is a multiple of 4 (attributes are padded)
     // and, over UDP, describes exactly the datagram.
     let declared = usize::from(u16::from_be_bytes([header[2], header[3]]));
     let actual = bytes.len() - HEADER_LEN;
     if !declared.is_multiple_of(4) || declared != actual {
-        return Err(StunError::BadLength { declared, actual });
+        tracing::debug!(declared, actual, "STUN: bad message length");
+        return Err(StunError::BadLength);
     }
     Ok(typ)
 }

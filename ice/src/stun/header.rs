@@ -133,7 +133,8 @@ pub fn is_stun(bytes: &[u8]) -> bool {
     }
 }
 
-/// Fill `rng` into a fresh ID; a helper for callers without their own RNG plumbing.
+/// A fresh ID from the thread-local cryptographically secure RNG, for callers without their
+/// own RNG plumbing.
 pub fn random_transaction_id() -> TransactionId {
     TransactionId::random(&mut rand::rng())
 }

@@ -257,7 +257,8 @@ impl Message {
                         let computed =
                             fingerprint::compute(bytes.get(..raw.offset).unwrap_or_default());
                         if found != computed {
-                            return Err(StunError::FingerprintMismatch { found, computed });
+                            tracing::debug!(found, computed, "STUN: FINGERPRINT mismatch");
+                            return Err(StunError::FingerprintMismatch);
                         }
                     }
                     message.push(attr);
