@@ -628,3 +628,264 @@ fn second_client_on_the_same_five_tuple_gets_437_and_gives_up() {
     );
     assert_eq!(h.turn_stats().allocations_created, 1);
 }
+
+// ---- Scripted server: exact responses, no network ----
+
+struct Scripted {
+    t0: Instant,
+    client: TurnClient,
+    key: IntegrityKey,
+}
+
+impl Scripted {
+    fn new() -> Self {
+        let t0 = Instant::now();
+        let client = TurnClient::new(client_local(), server_addr(), creds("secret"), t0, 3);
+        Self {
+            t0,
+            client,
+            key: IntegrityKey::long_term("alice", REALM, "secret"),
+        }
+    }
+
+    fn next_request(&mut self) -> Message {
+        let (to, bytes) = self.client.poll_transmit().expect("a request to send");
+        assert_eq!(to, server_addr());
+        Message::decode(&bytes).expect("valid STUN")
+    }
+
+    fn reply(&mut self, response: Message, key: Option<&IntegrityKey>) {
+        let bytes = response.encode(key, true);
+        let got = self.client.handle_packet(self.t0, server_addr(), &bytes);
+        assert_eq!(got, None, "responses carry no peer data");
+    }
+
+    fn error(request: &Message, code: u16, reason: &str) -> Message {
+        Message::new(Class::Error, request.method, request.transaction_id).with(
+            ice::stun::Attribute::ErrorCode {
+                code,
+                reason: reason.into(),
+            },
+        )
+    }
+
+    /// Answer the bare Allocate with 401 and return the authenticated retry.
+    fn challenge(&mut self, nonce: &str) -> Message {
+        let bare = self.next_request();
+        assert!(!bare.has_integrity());
+        let challenge = Self::error(&bare, 401, "Unauthorized")
+            .with(ice::stun::Attribute::Realm(REALM.into()))
+            .with(ice::stun::Attribute::Nonce(nonce.into()));
+        self.reply(challenge, None);
+        let retry = self.next_request();
+        assert_eq!(retry.nonce(), Some(nonce));
+        retry
+    }
+
+    fn events(&mut self) -> Vec<TurnEvent> {
+        std::iter::from_fn(|| self.client.poll_event()).collect()
+    }
+}
+
+#[test]
+fn allocate_errors_fail_with_their_code_and_no_retry() {
+    let cases = [
+        (437, "Allocation Mismatch"),
+        (441, "Wrong Credentials"),
+        (442, "Unsupported Transport Protocol"),
+        (486, "Allocation Quota Reached"),
+        (508, "Insufficient Capacity"),
+        (300, "Try Alternate"),
+    ];
+    for (code, phrase) in cases {
+        let mut s = Scripted::new();
+        let request = s.challenge("n1");
+        let key = s.key.clone();
+        s.reply(Scripted::error(&request, code, phrase), Some(&key));
+        let events = s.events();
+        assert_eq!(
+            events,
+            vec![TurnEvent::AllocationFailed {
+                reason: format!("{code} {phrase}")
+            }],
+            "{code}"
+        );
+        assert!(s.client.poll_transmit().is_none(), "{code}: no retry");
+        let later = s.t0 + Duration::from_secs(60);
+        s.client.handle_timeout(later);
+        assert!(
+            s.client.poll_transmit().is_none(),
+            "{code}: nothing later either"
+        );
+        assert_eq!(s.client.poll_timeout(), None, "{code}: no timers left");
+    }
+}
+
+#[test]
+fn try_alternate_names_the_alternate_server() {
+    let mut s = Scripted::new();
+    let request = s.challenge("n1");
+    let alternate = SocketAddr::new(v4(198, 51, 100, 44), 3478);
+    let key = s.key.clone();
+    s.reply(
+        Scripted::error(&request, 300, "Try Alternate")
+            .with(ice::stun::Attribute::AlternateServer(alternate)),
+        Some(&key),
+    );
+    assert_eq!(
+        s.events(),
+        vec![TurnEvent::AllocationFailed {
+            reason: format!("300 Try Alternate (ALTERNATE-SERVER {alternate})")
+        }]
+    );
+}
+
+#[test]
+fn endless_stale_nonces_give_up_after_the_retry_limit() {
+    let mut s = Scripted::new();
+    let mut request = s.challenge("n0");
+    let mut authenticated_sends = 1;
+    for round in 1..=10 {
+        let stale = Scripted::error(&request, 438, "Stale Nonce")
+            .with(ice::stun::Attribute::Realm(REALM.into()))
+            .with(ice::stun::Attribute::Nonce(format!("n{round}")));
+        s.reply(stale, None);
+        match s.client.poll_transmit() {
+            Some((_, bytes)) => {
+                request = Message::decode(&bytes).expect("retry");
+                assert_eq!(request.nonce(), Some(format!("n{round}").as_str()));
+                authenticated_sends += 1;
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        authenticated_sends,
+        1 + usize::from(ice::turn::MAX_STALE_NONCE_RETRIES)
+    );
+    assert_eq!(
+        s.events(),
+        vec![TurnEvent::AllocationFailed {
+            reason: "438 Stale Nonce".into()
+        }]
+    );
+}
+
+#[test]
+fn success_with_a_bad_message_integrity_is_discarded() {
+    let mut s = Scripted::new();
+    let request = s.challenge("n1");
+    let success = Message::new(Class::Success, Method::Allocate, request.transaction_id)
+        .with(ice::stun::Attribute::XorRelayedAddress(SocketAddr::new(
+            relay_ip(),
+            50_000,
+        )))
+        .with(ice::stun::Attribute::XorMappedAddress(client_local()))
+        .with(ice::stun::Attribute::Lifetime(600));
+    let wrong = IntegrityKey::long_term("alice", REALM, "forged");
+    s.reply(success.clone(), Some(&wrong));
+    assert!(s.events().is_empty(), "RFC 8489 §9.2.5: discarded");
+    s.reply(success.clone(), None);
+    assert!(
+        s.events().is_empty(),
+        "no MESSAGE-INTEGRITY at all: discarded too"
+    );
+    // The transaction is still alive and retransmits at RTO (500 ms).
+    assert_eq!(
+        s.client.poll_timeout(),
+        Some(s.t0 + Duration::from_millis(500))
+    );
+    s.client.handle_timeout(s.t0 + Duration::from_millis(500));
+    let again = s.next_request();
+    assert_eq!(again.transaction_id, request.transaction_id);
+    let key = s.key.clone();
+    s.reply(success, Some(&key));
+    assert!(matches!(
+        s.events().as_slice(),
+        [TurnEvent::Allocated { lifetime, .. }] if *lifetime == Duration::from_secs(600)
+    ));
+}
+
+#[test]
+fn datagrams_not_from_the_server_and_unbound_channels_are_ignored() {
+    let mut h = Harness::standard();
+    h.allocated();
+    let stranger = SocketAddr::new(v4(198, 51, 100, 66), 3478);
+    let data = ice::stun::encode_channel_data(0x4000, b"x", false);
+    let now = h.net.now();
+    assert_eq!(h.client.handle_packet(now, stranger, &data), None);
+    assert_eq!(
+        h.client.handle_packet(now, server_addr(), &data),
+        None,
+        "unbound"
+    );
+    assert_eq!(
+        h.client.handle_packet(now, server_addr(), b"\x40\x00"),
+        None,
+        "short"
+    );
+    assert_eq!(
+        h.client.handle_packet(now, server_addr(), b"garbage!"),
+        None
+    );
+    // RFC 8656 §11.4: a Data indication from a peer without permission is discarded.
+    let data_indication = Message::new(
+        Class::Indication,
+        Method::Data,
+        ice::stun::TransactionId([9; 12]),
+    )
+    .with(ice::stun::Attribute::XorPeerAddress(peer_addr()))
+    .with(ice::stun::Attribute::Data(b"sneaky".to_vec()))
+    .encode(None, true);
+    assert_eq!(
+        h.client.handle_packet(now, server_addr(), &data_indication),
+        None
+    );
+}
+
+#[test]
+fn relays_to_a_peer_behind_its_own_nat_once_the_peer_opened_a_pinhole() {
+    let mut h = Harness::standard();
+    let peer_nat = h.net.add_nat(NatKind::PortRestricted, v4(203, 0, 113, 200));
+    let natted_peer = SocketAddr::new(v4(192, 0, 2, 200), 9000);
+    h.net
+        .add_host(natted_peer.ip(), Some(peer_nat), LinkConditions::ideal());
+    let (relayed, _) = h.allocated();
+
+    // The peer sends towards the relay first (as an ICE check would): the server drops it for
+    // lack of permission, but the peer's NAT now has a mapping that accepts the relay.
+    h.net.send(natted_peer, relayed, b"opening".to_vec());
+    h.run_for(0.5);
+    let drops = h.turn_stats().dropped_no_permission;
+    assert_eq!(drops, 1);
+    // The NAT hands out ports sequentially: the first mapping gets the first port.
+    let peer_public = SocketAddr::new(v4(203, 0, 113, 200), sim::nat::FIRST_EXTERNAL_PORT);
+
+    let now = h.net.now();
+    h.client.create_permission(now, peer_public.ip());
+    h.run_for(1.0);
+    let now = h.net.now();
+    h.client
+        .send_to(now, peer_public, b"through two NATs")
+        .expect("permission");
+    h.run_for(1.0);
+    let got = h
+        .peer_inbox
+        .last()
+        .expect("delivered behind the peer's NAT");
+    assert_eq!(got.to, natted_peer);
+    assert_eq!(
+        (got.from, got.data.as_slice()),
+        (relayed, &b"through two NATs"[..])
+    );
+
+    h.net.send(natted_peer, relayed, b"back".to_vec());
+    h.run_for(0.5);
+    assert_eq!(
+        h.received.last(),
+        Some(&TurnReceived {
+            peer: peer_public,
+            data: b"back".to_vec()
+        })
+    );
+}

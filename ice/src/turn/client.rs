@@ -507,7 +507,20 @@ impl TurnClient {
                     _ => self.failed(pending.request, format!("438 {phrase} without NONCE")),
                 }
             }
-            // 437, 441, 442, 486, 508, 300 ... and 438 once too often: no retry (RFC 8656 §7.4).
+            // RFC 8489 §10 / RFC 8656 §7.4: 300 names another server; the 5-tuple is fixed, so
+            // the caller decides whether to start a client there.
+            300 => {
+                let alternate = message.attributes.iter().find_map(|a| match a {
+                    Attribute::AlternateServer(addr) => Some(*addr),
+                    _ => None,
+                });
+                let reason = match alternate {
+                    Some(addr) => format!("300 {phrase} (ALTERNATE-SERVER {addr})"),
+                    None => format!("300 {phrase}"),
+                };
+                self.failed(pending.request, reason);
+            }
+            // 437, 441, 442, 486, 508 ... and 438 once too often: no retry (RFC 8656 §7.4).
             _ => self.failed(pending.request, format!("{code} {phrase}")),
         }
     }
