@@ -281,10 +281,17 @@ impl IceAgent {
         {
             // A signalled candidate replaces a peer-reflexive one learned earlier (RFC 8445
             // §7.3.1.3 lets the signalled type win); keep the index so pairs stay valid.
-            if let Some(r) = self.remotes.get_mut(existing) {
-                if r.kind == CandidateKind::PeerReflexive {
+            let was_prflx = self
+                .remotes
+                .get(existing)
+                .is_some_and(|r| r.kind == CandidateKind::PeerReflexive);
+            if was_prflx {
+                if let Some(r) = self.remotes.get_mut(existing) {
                     *r = candidate;
                 }
+                // Now signalled, it pairs with every local candidate, not only the base the
+                // check arrived on.
+                self.pair_new_remote(existing);
             }
             return;
         }
