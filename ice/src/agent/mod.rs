@@ -15,6 +15,22 @@
 //! - sends media with [`IceAgent::send_data`], which refuses until every component has a
 //!   selected pair (RFC 8445 §12.1).
 //!
+//! ```
+//! use std::time::Instant;
+//! use ice::agent::{IceAgent, IceConfig, IceEvent};
+//!
+//! let now = Instant::now();
+//! let mut agent = IceAgent::new(IceConfig { controlling: true, ..IceConfig::default() }, now);
+//! agent.add_local_host("192.0.2.1:5000".parse().unwrap()).unwrap();
+//! agent.handle_timeout(now);
+//! // Signal these to the peer (offer): credentials and candidates.
+//! let _ufrag = &agent.local_credentials().ufrag;
+//! assert_eq!(agent.local_candidates().len(), 1);
+//! assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| e == IceEvent::GatheringComplete));
+//! // Then: set_remote_credentials + add_remote_candidate from the answer, and loop on
+//! // handle_packet / handle_timeout(poll_timeout()) / poll_transmit / poll_event.
+//! ```
+//!
 //! Files: `config` (settings), `candidates` (local candidate set), `gathering` (srflx/relay),
 //! `checklist` (pairs), `pacer` (Ta), `client` (our checks), `server` (answering checks),
 //! `nomination` (selection), `keepalive` (RFC 8445 §11), `consent` (RFC 7675), `restart`
