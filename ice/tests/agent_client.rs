@@ -424,3 +424,42 @@ fn icmp_unreachable_reported_by_the_caller_fails_the_path() {
         .expect("failed");
     assert_eq!(reasons[0].reason, FailureReason::Unreachable);
 }
+
+#[test]
+fn a_controlled_agent_never_nominated_fails_with_not_nominated_instead_of_hanging() {
+    let t0 = Instant::now();
+    let mut a = agent(
+        IceConfig {
+            controlling: false,
+            ..IceConfig::default()
+        },
+        t0,
+        1,
+    );
+    let reqs = requests(&run(&mut a, t0, t0));
+    let ok = Message::new(Class::Success, Method::Binding, reqs[0].2.transaction_id)
+        .with(Attribute::XorMappedAddress(reqs[0].1.from))
+        .encode(
+            Some(&IntegrityKey::short_term("peerpasswordpeerpassword")),
+            true,
+        );
+    let t1 = t0 + Duration::from_millis(40);
+    a.handle_packet(t1, reqs[0].1.from, reqs[0].1.to, &ok);
+    // Valid, waiting for the controlling peer's USE-CANDIDATE, which never comes.
+    run(&mut a, t1, t1 + Duration::from_secs(30));
+    assert_eq!(a.state(), ice::agent::IceState::Checking);
+    run(
+        &mut a,
+        t1 + Duration::from_secs(30),
+        t1 + Duration::from_secs(60),
+    );
+    assert_eq!(a.state(), ice::agent::IceState::Failed);
+    let reasons = std::iter::from_fn(|| a.poll_event())
+        .find_map(|e| match e {
+            IceEvent::Failed { reasons } => Some(reasons),
+            _ => None,
+        })
+        .expect("failed");
+    assert_eq!(reasons.len(), 1);
+    assert_eq!(reasons[0].reason, FailureReason::NotNominated);
+}

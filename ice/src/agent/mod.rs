@@ -467,6 +467,11 @@ impl IceAgent {
         }
         consider(self.pacer_wake());
         consider(self.nomination_deadline());
+        if !self.controlling && self.state == IceState::Checking {
+            for c in self.components.iter().filter(|c| !c.selected_this_session) {
+                consider(c.first_valid_at.map(|t| t + self.config.nomination_timeout));
+            }
+        }
         for c in &self.components {
             consider(c.next_keepalive);
             if !c.consent_lost {
@@ -781,15 +786,29 @@ impl IceAgent {
             return;
         }
         // A component is lost when it has no pair selected in this session and no valid pair
-        // left (a valid pair waiting for the peer's nomination is not a failure).
+        // left. A valid pair waiting for the peer's nomination is not a failure, until the
+        // controlled side has waited `nomination_timeout` for it (the peer never nominated).
+        let deadline_passed = |c: &ComponentState| {
+            !self.controlling
+                && c.first_valid_at
+                    .is_some_and(|t| self.last_now >= t + self.config.nomination_timeout)
+        };
+        let mut not_nominated = false;
         let lost = (1..=self.config.components).any(|comp| {
-            let selected = self
-                .component(comp)
-                .is_some_and(|c| c.selected_this_session);
+            let Some(c) = self.component(comp) else {
+                return false;
+            };
+            if c.selected_this_session {
+                return false;
+            }
             let has_valid = self.checklist.live().any(|(_, p)| {
                 p.component == comp && p.valid_local.is_some() && p.state == PairState::Succeeded
             });
-            !selected && !has_valid
+            if has_valid && deadline_passed(c) {
+                not_nominated = true;
+                return true;
+            }
+            !has_valid
         });
         if !lost {
             return;
@@ -798,8 +817,13 @@ impl IceAgent {
             .checklist
             .pairs
             .iter()
+            .filter(|p| !p.removed || p.failure.is_some())
             .filter_map(|p| {
-                let reason = p.failure?;
+                let reason = match (p.failure, p.state) {
+                    (Some(reason), _) => reason,
+                    (None, PairState::Succeeded) if not_nominated => FailureReason::NotNominated,
+                    _ => return None,
+                };
                 Some(PairFailure {
                     local: self.locals.get(p.local)?.cand.clone(),
                     remote: self.remotes.get(p.remote)?.clone(),

@@ -212,34 +212,49 @@ impl Duo {
 
     /// Send one datagram of media each way on component 1 and run until both arrived.
     pub fn exchange_media(&mut self, limit: Duration) -> bool {
-        let now = self.now;
-        let ta = self.a.agent.send_data(now, 1, b"\x80\x00media-from-a");
-        let tb = self.b.agent.send_data(now, 1, b"\x80\x00media-from-b");
-        if std::env::var("ICE_DEBUG").is_ok() && (ta.is_err() || tb.is_err()) {
-            eprintln!(
-                "send_data refused: {:?} {:?}",
-                ta.as_ref().err(),
-                tb.as_ref().err()
-            );
-        }
-        let (Ok(ta), Ok(tb)) = (ta, tb) else {
-            return false;
-        };
-        self.net.send(ta.from, ta.to, ta.data);
-        self.net.send(tb.from, tb.to, tb.data);
+        self.exchange_media_retrying(limit, 1)
+    }
+
+    /// Media each way on component 1, resending (up to `attempts` times, `limit` apart) in the
+    /// direction that has not arrived yet: media is not retransmitted, and a lossy link may
+    /// drop a datagram. True once both directions arrived.
+    pub fn exchange_media_retrying(&mut self, limit: Duration, attempts: usize) -> bool {
         let (na, nb) = (self.a.media.len(), self.b.media.len());
-        let until = self.now + limit - self.t0;
-        self.run_until(until, |d| {
-            d.a.media
-                .iter()
-                .skip(na)
-                .any(|m| m.3 == b"\x80\x00media-from-b")
-                && d.b
-                    .media
-                    .iter()
-                    .skip(nb)
-                    .any(|m| m.3 == b"\x80\x00media-from-a")
-        })
+        let arrived = |side: &Side, from: usize, payload: &[u8]| {
+            side.media.iter().skip(from).any(|m| m.3 == payload)
+        };
+        for _ in 0..attempts {
+            let now = self.now;
+            let to_b = !arrived(&self.b, nb, b"\x80\x00media-from-a");
+            let to_a = !arrived(&self.a, na, b"\x80\x00media-from-b");
+            if !to_a && !to_b {
+                return true;
+            }
+            for (side, payload, wanted) in [
+                (&mut self.a, &b"\x80\x00media-from-a"[..], to_b),
+                (&mut self.b, &b"\x80\x00media-from-b"[..], to_a),
+            ] {
+                if !wanted {
+                    continue;
+                }
+                match side.agent.send_data(now, 1, payload) {
+                    Ok(t) => self.net.send(t.from, t.to, t.data),
+                    Err(e) => {
+                        if std::env::var("ICE_DEBUG").is_ok() {
+                            eprintln!("send_data refused: {e:?}");
+                        }
+                        return false;
+                    }
+                }
+            }
+            let until = self.now + limit - self.t0;
+            self.run_until(until, |d| {
+                arrived(&d.a, na, b"\x80\x00media-from-b")
+                    && arrived(&d.b, nb, b"\x80\x00media-from-a")
+            });
+        }
+        arrived(&self.a, na, b"\x80\x00media-from-b")
+            && arrived(&self.b, nb, b"\x80\x00media-from-a")
     }
 }
 
@@ -327,6 +342,13 @@ pub fn build(case: &Case, t0: Instant) -> Duo {
         consent: ice::agent::ConsentConfig {
             enabled: case.consent,
             ..Default::default()
+        },
+        // On a lossy path, gather with the full RFC 8489 schedule (Rc = 7): the simulated
+        // servers always exist, and a lost srflx candidate would change the case under test.
+        gather_retransmit: if case.loss > 0.0 {
+            ice::stun::RetransmitConfig::default()
+        } else {
+            IceConfig::default().gather_retransmit
         },
         stun_servers: vec![stun],
         turn_servers: if case.turn {
