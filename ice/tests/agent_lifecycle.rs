@@ -440,3 +440,58 @@ fn wrong_remote_password_fails_with_401_reasons() {
         "{reasons:?}"
     );
 }
+
+#[test]
+fn trickled_candidates_are_checked_as_they_come_and_failure_waits_for_end_of_candidates() {
+    let t0 = Instant::now();
+    let mut net = Network::new(12, t0);
+    let link = LinkConditions::with_delay(Duration::from_millis(20));
+    net.add_host(sa("192.0.2.1:0").ip(), None, link);
+    net.add_host(sa("192.0.2.2:0").ip(), None, link);
+    let cfg = |controlling, seed| IceConfig {
+        controlling,
+        seed: Some(seed),
+        trickle: true,
+        ..IceConfig::default()
+    };
+    let mut a = Side::new(IceAgent::new(cfg(true, 1), t0));
+    let mut b = Side::new(IceAgent::new(cfg(false, 2), t0));
+    a.add_host(1, sa("192.0.2.1:5000"));
+    b.add_host(1, sa("192.0.2.2:6000"));
+    let mut duo = Duo::new(net, a, b);
+    duo.auto_signal = false;
+    // Credentials first, with a candidate of B that leads nowhere.
+    let (ca, cb) = (
+        duo.a.agent.local_credentials().clone(),
+        duo.b.agent.local_credentials().clone(),
+    );
+    duo.a.agent.set_remote_credentials(cb);
+    duo.b.agent.set_remote_credentials(ca);
+    duo.a
+        .agent
+        .add_remote_candidate(ice::Candidate::host("z", 1, sa("198.51.100.99:9"), 1));
+    // Long after that pair failed, ICE has not failed: more candidates may come.
+    duo.run_until(Duration::from_secs(60), |_| false);
+    assert_eq!(duo.a.agent.state(), IceState::Checking);
+    assert!(duo.a.failed().is_none());
+    // The real candidates trickle in; checks resume and complete.
+    for c in duo.b.agent.local_candidates() {
+        duo.a.agent.add_remote_candidate(c);
+    }
+    for c in duo.a.agent.local_candidates() {
+        duo.b.agent.add_remote_candidate(c);
+    }
+    duo.a.agent.end_of_remote_candidates();
+    duo.b.agent.end_of_remote_candidates();
+    assert!(duo.run_until(Duration::from_secs(70), |d| d.both_completed()));
+    assert_eq!(
+        duo.a.agent.selected_pair(1).unwrap().1.address,
+        sa("192.0.2.2:6000")
+    );
+}
+
+#[test]
+fn the_agent_can_move_between_threads() {
+    fn assert_send<T: Send>() {}
+    assert_send::<IceAgent>();
+}
