@@ -274,6 +274,30 @@ fn unanswered_checks_fail_with_timeout_after_the_rfc_8489_schedule() {
 }
 
 #[test]
+fn an_unauthenticated_487_cannot_flip_our_role() {
+    let t0 = Instant::now();
+    let mut a = agent(
+        IceConfig {
+            controlling: true,
+            ..IceConfig::default()
+        },
+        t0,
+        1,
+    );
+    let reqs = requests(&run(&mut a, t0, t0));
+    let spoofed = Message::new(Class::Error, Method::Binding, reqs[0].2.transaction_id)
+        .with(Attribute::ErrorCode {
+            code: 487,
+            reason: "Role Conflict".into(),
+        })
+        .encode(None, true);
+    let handled = a.handle_packet(t0, reqs[0].1.from, reqs[0].1.to, &spoofed);
+    assert!(matches!(handled, ice::agent::Handled::Dropped(_)));
+    assert!(a.is_controlling());
+    assert_eq!(a.tie_breaker(), 1000);
+}
+
+#[test]
 fn responses_with_a_bad_integrity_are_ignored() {
     let t0 = Instant::now();
     let mut a = agent(IceConfig::default(), t0, 1);

@@ -494,4 +494,15 @@ fn trickled_candidates_are_checked_as_they_come_and_failure_waits_for_end_of_can
 fn the_agent_can_move_between_threads() {
     fn assert_send<T: Send>() {}
     assert_send::<IceAgent>();
+    // Its Debug form is a summary without secrets.
+    let agent = IceAgent::new(
+        IceConfig {
+            seed: Some(1),
+            ..IceConfig::default()
+        },
+        Instant::now(),
+    );
+    let text = format!("{agent:?}");
+    assert!(text.contains(&agent.local_credentials().ufrag));
+    assert!(!text.contains(&agent.local_credentials().pwd));
 }

@@ -663,3 +663,22 @@ impl IceAgent {
 }
 
 pub(crate) type RemoteIdx = checklist::RemoteId;
+
+/// A short summary for logs: no passwords, no packet contents.
+impl std::fmt::Debug for IceAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceAgent")
+            .field("state", &self.state)
+            .field("controlling", &self.controlling)
+            .field("local_ufrag", &self.local_credentials.ufrag)
+            .field(
+                "remote_ufrag",
+                &self.remote_credentials.as_ref().map(|c| &c.ufrag),
+            )
+            .field("local_candidates", &self.locals.len())
+            .field("remote_candidates", &self.remotes.len())
+            .field("pairs", &self.checklist.live().count())
+            .field("transactions", &self.transactions.len())
+            .finish()
+    }
+}
