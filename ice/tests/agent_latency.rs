@@ -170,3 +170,53 @@ fn aggressive_controlled_side_selects_after_its_own_check_within_the_rfc_bound()
         r.latency
     );
 }
+
+/// Symmetric ↔ full-cone, aggressive: the controlled agent learns A's peer-reflexive address
+/// from the nominating request (RFC 8445 §7.3.1.3) and its triggered check (§7.3.1.4) leaves
+/// at the very next pacer opportunity: the request's arrival, or its previous new check + Ta
+/// (§6.1.4.2, §14.2), whichever is later — the pacer and the harness add nothing.
+#[test]
+fn triggered_check_leaves_at_the_next_pacer_opportunity() {
+    let (a, b) = (Some(NatKind::Symmetric), Some(NatKind::FullCone));
+    let r = run(a, b, NominationMode::Aggressive);
+    let (_, b_remote) = r.duo.b.agent.selected_pair(1).expect("B selected");
+    assert_eq!(b_remote.kind, ice::CandidateKind::PeerReflexive);
+    let arrival = r
+        .duo
+        .b
+        .received
+        .iter()
+        .find(|(t, from, _, data)| {
+            *t >= r.signalled
+                && *from == b_remote.address
+                && Message::decode(data).is_ok_and(|m| m.class == Class::Request)
+        })
+        .map(|(t, ..)| *t)
+        .expect("A's check reached B");
+    let previous = r
+        .duo
+        .b
+        .sent
+        .iter()
+        .filter(|(t, tx)| {
+            *t >= r.signalled
+                && *t < arrival
+                && Message::decode(&tx.data).is_ok_and(|m| {
+                    m.class == Class::Request
+                        && m.method == Method::Binding
+                        && m.username().is_some()
+                })
+        })
+        .map(|(t, _)| *t)
+        .last();
+    let opportunity = previous.map_or(arrival, |p| arrival.max(p + DEFAULT_TA));
+    let triggered = first_check_to(&r.duo.b, b_remote.address, r.signalled).expect("B checked");
+    assert_eq!(
+        triggered,
+        opportunity,
+        "triggered check late by {:?}",
+        triggered - opportunity
+    );
+    // And B selects exactly one RTT later (its check's response), not a tick later.
+    assert_eq!(selected_at(&r.duo.b), triggered + rtt(a, b));
+}
