@@ -208,7 +208,7 @@ fn triggered_check_leaves_at_the_next_pacer_opportunity() {
                 })
         })
         .map(|(t, _)| *t)
-        .last();
+        .max();
     let opportunity = previous.map_or(arrival, |p| arrival.max(p + DEFAULT_TA));
     let triggered = first_check_to(&r.duo.b, b_remote.address, r.signalled).expect("B checked");
     assert_eq!(
