@@ -15,7 +15,7 @@ pub use registrar::Registrar;
 /// A node on the virtual network.
 pub enum Node {
     Ua(Box<Endpoint>),
-    Registrar(Registrar),
+    Registrar(Box<Registrar>),
 }
 
 /// A message seen on the wire.
@@ -94,7 +94,7 @@ impl Net {
 
     pub fn add_registrar(&mut self, registrar: Registrar) -> usize {
         let a = Some(registrar.addr);
-        self.nodes.push(Node::Registrar(registrar));
+        self.nodes.push(Node::Registrar(Box::new(registrar)));
         self.addrs.push((a, a));
         self.events.push(Vec::new());
         self.nodes.len() - 1
