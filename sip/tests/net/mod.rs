@@ -193,9 +193,19 @@ impl Net {
         let now = self.now;
         match transmit.transport {
             TransportKind::Udp => {
-                let Some(to) = self.node_for(TransportKind::Udp, transmit.dest) else {
+                // Inbound through a NAT mapping goes to the node behind it.
+                let behind_nat = self
+                    .udp_nat
+                    .iter()
+                    .find(|(_, a)| **a == transmit.dest)
+                    .map(|(n, _)| *n);
+                let Some(to) = self
+                    .node_for(TransportKind::Udp, transmit.dest)
+                    .or(behind_nat)
+                else {
                     return;
                 };
+                let local_addr = self.addrs[to].0.unwrap_or(transmit.dest);
                 let source = self
                     .udp_nat
                     .get(&from_node)
@@ -203,7 +213,7 @@ impl Net {
                     .or(transmit.local)
                     .or(self.addrs[from_node].0)
                     .expect("sender has a UDP address");
-                let local = transmit.dest;
+                let local = local_addr;
                 match &mut self.nodes[to] {
                     Node::Ua(e) => e.handle_datagram(now, local, source, &transmit.bytes),
                     Node::Registrar(r) => {
