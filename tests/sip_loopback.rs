@@ -403,10 +403,8 @@ async fn options_and_unknown_method() {
     // A raw socket sends an unknown method: 501 comes back to the source port (rport).
     let raw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = raw.local_addr().unwrap().port();
-    let msg = format!(
-        "FOO sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKraw1;rport\r\nMax-Forwards: 70\r\n\
-         From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: raw-1\r\nCSeq: 1 FOO\r\nContent-Length: 0\r\n\r\n"
-    );
+    let msg = "FOO sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKraw1;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: raw-1\r\nCSeq: 1 FOO\r\nContent-Length: 0\r\n\r\n";
     raw.send_to(msg.as_bytes(), bob.udp_local().unwrap())
         .await
         .unwrap();
