@@ -447,3 +447,62 @@ fn tcp_framing_split_and_coalesced_segments() {
         .filter(|s| s.from_node == 0)
         .all(|s| s.transmit.conn == Some(alice_conn)));
 }
+
+#[test]
+fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
+    let mut net = pair();
+    let now = net.now;
+    let a = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.deliver();
+    net.take_events(0);
+    let now = net.now;
+    net.ua(0).reinvite(now, a, Some(sdp(11))).unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    // The first ACK of the re-INVITE's 2xx is lost.
+    let acks_before = net.sent_matching("ACK").len();
+    let mut first = true;
+    net.set_drop(move |s| {
+        let lose = first && s.start_line().starts_with("ACK");
+        if lose {
+            first = false;
+        }
+        lose
+    });
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(6))).unwrap();
+    net.run_for(Duration::from_secs(5));
+    let acks: Vec<String> = net.sent_matching("ACK")[acks_before..]
+        .iter()
+        .map(|s| s.text())
+        .collect();
+    assert_eq!(acks.len(), 2, "ACK re-sent for the retransmitted 2xx");
+    assert_eq!(acks[0], acks[1]);
+    assert!(acks[0].contains("CSeq: 2 ACK"));
+    assert_eq!(
+        net.events[0]
+            .iter()
+            .filter(|e| matches!(e, SipEvent::ReinviteResponse { .. }))
+            .count(),
+        1
+    );
+}

@@ -85,6 +85,7 @@ impl Endpoint {
             reinvite_in: None,
             retry: None,
             bye_sent: false,
+            acked_reinvite: None,
         };
         self.dialogs.insert(id, dialog);
         Ok(id)
@@ -495,11 +496,20 @@ impl Endpoint {
         let cseq = request.headers.cseq().map(|c| c.seq).unwrap_or(0);
         match status {
             200..=299 => {
-                if let Some(d) = self.dialogs.get_mut(&dialog) {
-                    d.refresh_target(&response.headers);
-                    d.reinvite_out = None;
-                    d.local_offer_pending = false;
+                let Some(d) = self.dialogs.get_mut(&dialog) else {
+                    return;
+                };
+                if d.acked_reinvite == Some(cseq) {
+                    // RFC 6026 §7.2: a retransmitted 2xx gets the same ACK again.
+                    if let Some((hop, bytes)) = d.last_ack.clone() {
+                        self.send_on(&hop, bytes);
+                    }
+                    return;
                 }
+                d.refresh_target(&response.headers);
+                d.reinvite_out = None;
+                d.local_offer_pending = false;
+                d.acked_reinvite = Some(cseq);
                 if let Err(e) = self.send_reinvite_ack(dialog, cseq) {
                     tracing::info!(error = %e, "ACK for re-INVITE not sent");
                 }

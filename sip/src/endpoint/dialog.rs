@@ -86,6 +86,9 @@ pub(crate) struct Dialog {
     pub reinvite_in: Option<IncomingId>,
     pub retry: Option<PendingRetry>,
     pub bye_sent: bool,
+    /// CSeq of the last re-INVITE whose 2xx we ACKed: a retransmitted 2xx only gets the
+    /// ACK again (RFC 3261 §13.2.2.4), not a second event.
+    pub acked_reinvite: Option<u32>,
 }
 
 impl Dialog {

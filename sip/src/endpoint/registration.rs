@@ -128,6 +128,13 @@ impl Endpoint {
         self.send_register(now, false)
     }
 
+    /// Whether a REGISTER succeeded and its binding is current.
+    pub fn is_registered(&self) -> bool {
+        self.registration
+            .as_ref()
+            .is_some_and(|r| r.state == RegState::Registered)
+    }
+
     /// Removes our binding (Expires: 0), e.g. on shutdown.
     pub fn unregister(&mut self, now: Instant) -> Result<(), EndpointError> {
         if self.registration.is_none() {

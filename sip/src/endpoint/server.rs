@@ -358,21 +358,8 @@ impl Endpoint {
                     let hop = entry.hop;
                     self.send_on(&hop, bytes.to_vec());
                 }
-                Action::Send100Trying => {
-                    let trying = Response::for_request(&entry.request, 100, "Trying");
-                    let key = key.clone();
-                    if let Some(ServerEntry {
-                        txn: ServerTxn::Invite(t),
-                        ..
-                    }) = self.servers.get_mut(&key)
-                    {
-                        if let Ok(more) =
-                            t.send_response(Instant::now(), 100, Bytes::from(trying.to_bytes()))
-                        {
-                            self.run_server_actions(&key, more);
-                        }
-                    }
-                }
+                // Only Timer-driven (server_timeout builds the 100 with the real `now`).
+                Action::Send100Trying => {}
                 Action::Timeout(kind) => {
                     tracing::debug!(?kind, "server transaction timed out");
                 }
@@ -813,6 +800,7 @@ impl Endpoint {
             reinvite_in: None,
             retry: None,
             bye_sent: false,
+            acked_reinvite: None,
         };
         self.dialogs.insert(id, dialog);
         let from_text = request
