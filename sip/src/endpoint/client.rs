@@ -76,7 +76,7 @@ impl Endpoint {
 
     /// RFC 6026 §7.2 / RFC 3261 §13.2.2.4: a 2xx retransmission after the INVITE
     /// transaction ended still gets our ACK again.
-    fn stray_response(&mut self, response: &Response) {
+    pub(crate) fn stray_response(&mut self, response: &Response) {
         let is_invite_2xx = response.is_success()
             && response
                 .headers
@@ -190,7 +190,7 @@ impl Endpoint {
     }
 
     /// Timer B/F or a transport error: the TU sees a 408 (RFC 3261 §8.1.3.1).
-    fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
+    pub(crate) fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
         match purpose {
             Purpose::Register => self.on_register_failure(now),
             Purpose::Invite(d) => self.end_dialog(d, TerminationReason::Timeout),
@@ -209,7 +209,7 @@ impl Endpoint {
         }
     }
 
-    fn on_client_response(
+    pub(crate) fn on_client_response(
         &mut self,
         now: Instant,
         purpose: Purpose,

@@ -32,10 +32,13 @@ mod client;
 mod config;
 mod dialog;
 mod hop;
+mod in_dialog;
+mod outbound;
 mod outgoing;
 mod registration;
 mod server;
 mod types;
+mod uas;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
