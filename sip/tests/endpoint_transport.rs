@@ -506,3 +506,59 @@ fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
         1
     );
 }
+
+#[test]
+fn ob_contact_keeps_in_dialog_requests_on_the_incoming_flow() {
+    let mut net = registered_alice(TransportKind::Tcp);
+    let register_conn = net.sent_matching("REGISTER")[0].transmit.conn;
+    // An INVITE without Record-Route whose Contact is an unreachable address with `ob`.
+    let invite = String::from_utf8(proxied_invite("TCP"))
+        .unwrap()
+        .replace(
+            "Record-Route: <sip:127.0.0.1:5060;lr;transport=tcp>\r\n",
+            "",
+        )
+        .replace(
+            "<sip:carol@192.0.2.50:5060>",
+            "<sip:carol@192.0.2.50:5060;transport=tcp;ob>",
+        );
+    net.registrar(1).send_on_flow(invite.into_bytes());
+    net.deliver();
+    let (incoming, dialog) = net.events[0]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall {
+                incoming, dialog, ..
+            } => Some((*incoming, *dialog)),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(0).respond(now, incoming, 200, Some(sdp(4))).unwrap();
+    net.deliver();
+    let now = net.now;
+    net.ua(0).bye(now, dialog).unwrap();
+    net.deliver();
+    let bye = net.sent_matching("BYE")[0];
+    // RFC 5626 §5.3: not to 192.0.2.50 but over the flow the INVITE came in on.
+    assert_eq!(bye.transmit.conn, register_conn);
+    assert_eq!(
+        bye.transmit.dest,
+        "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+    );
+}
+
+#[test]
+fn closed_connection_fails_the_pending_invite_at_once() {
+    let mut net = pair();
+    let now = net.now;
+    let d = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080;transport=tcp", Some(sdp(3)))
+        .unwrap();
+    net.deliver();
+    net.close_conns_of(1);
+    net.deliver();
+    assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::DialogTerminated { dialog, reason: TerminationReason::Timeout } if *dialog == d)));
+    assert_eq!(net.now, net.t0, "no waiting for Timer B");
+}

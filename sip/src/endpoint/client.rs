@@ -170,12 +170,13 @@ impl Endpoint {
         self.run_client_actions(now, &key, actions, None);
     }
 
-    /// RFC 3261 §17.1.4: the transport could not reach `dest`.
+    /// RFC 3261 §17.1.4: the TCP connection to `dest` failed or closed; transactions
+    /// waiting on it fail now instead of at Timer B/F.
     pub(crate) fn fail_transactions_to(&mut self, now: Instant, dest: std::net::SocketAddr) {
         let keys: Vec<ClientTransactionKey> = self
             .clients
             .iter()
-            .filter(|(_, e)| e.hop.dest == dest)
+            .filter(|(_, e)| e.hop.dest == dest && e.hop.transport == super::TransportKind::Tcp)
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {

@@ -110,6 +110,9 @@ impl Dialog {
     ) -> Hop {
         let next = match self.route_set.first() {
             Some(route) => &route.uri,
+            // RFC 5626 §5.3: a remote target with `ob` is reachable only over the flow
+            // the dialog came in on.
+            None if self.remote_target.as_sip().is_some_and(|u| u.has_ob()) => return self.hop,
             None => &self.remote_target,
         };
         match uri_target(next, self.hop.transport) {
