@@ -318,11 +318,13 @@ async fn invite_without_sdp_answer_in_ack() {
 async fn invite_challenged_with_401_and_407() {
     for transport in BOTH {
         let server = TestServer::start().await;
-        for user in ["auth401", "auth407"] {
-            let mut alice = driver("sip:alice@loopback.invalid", transport, |c| {
-                c.credentials = credentials()
-            })
-            .await;
+        let mut alice = driver("sip:alice@loopback.invalid", transport, |c| {
+            c.credentials = credentials()
+        })
+        .await;
+        // Each user twice with the same endpoint: after a success, a fresh challenge for
+        // the same realm is answered again (not mistaken for a wrong password).
+        for user in ["auth401", "auth407", "auth401", "auth407"] {
             let target = match transport {
                 TransportKind::Udp => format!("sip:{user}@{}", server.udp),
                 TransportKind::Tcp => format!("sip:{user}@{};transport=tcp", server.tcp),
@@ -358,17 +360,17 @@ async fn invite_challenged_with_401_and_407() {
         // one for each 200, one BYE each.
         assert_eq!(
             seen.iter().filter(|l| l.starts_with("INVITE")).count(),
-            4,
+            8,
             "{seen:?}"
         );
         assert_eq!(
             seen.iter().filter(|l| l.starts_with("ACK")).count(),
-            4,
+            8,
             "{seen:?}"
         );
         assert_eq!(
             seen.iter().filter(|l| l.starts_with("BYE")).count(),
-            2,
+            4,
             "{seen:?}"
         );
     }

@@ -288,6 +288,15 @@ impl Endpoint {
                 }
                 d.remote_tag = to_tag;
                 d.state = DialogState::Confirmed;
+                if let Some(digest) = self.digest.as_mut() {
+                    // Our credentials (if any were asked for) worked: a later fresh
+                    // challenge for the realm is answered again, not taken as a wrong
+                    // password.
+                    digest.on_success();
+                }
+                let Some(d) = self.dialogs.get_mut(&dialog) else {
+                    return;
+                };
                 d.refresh_target(&response.headers);
                 d.set_uac_route_set(&response.headers);
                 d.peer_allows_update = Dialog::allow_lists_update(&response.headers);
