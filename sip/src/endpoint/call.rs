@@ -282,7 +282,7 @@ impl Endpoint {
                             self.send_on(&hop, bytes);
                         }
                     } else {
-                        tracing::info!("2xx from a second fork ignored (single-dialog UAC)");
+                        self.ack_and_bye_fork(now, dialog, response);
                     }
                     return;
                 }
@@ -359,6 +359,40 @@ impl Endpoint {
                 };
                 self.end_dialog(dialog, reason);
             }
+        }
+    }
+
+    /// RFC 3261 §13.2.2.4: a 2xx from a second fork is ACKed too; we keep one dialog per
+    /// call, so the extra one is ended with a BYE right away (RFC 3261 §15 allows it).
+    pub(crate) fn ack_and_bye_fork(&mut self, now: Instant, dialog: DialogId, response: &Response) {
+        let Some(tag) = response
+            .headers
+            .to_addr()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned))
+        else {
+            return;
+        };
+        let (ack, bye, hop) = {
+            let Some(d) = self.dialogs.get(&dialog) else {
+                return;
+            };
+            let cseq = d
+                .invite
+                .as_ref()
+                .and_then(|i| i.headers.cseq().ok())
+                .map(|c| c.seq)
+                .unwrap_or(d.local_cseq);
+            let ack = d.fork_request(Method::Ack, cseq, &tag, &response.headers);
+            let bye = d.fork_request(Method::Bye, cseq.saturating_add(1), &tag, &response.headers);
+            (ack, bye, d.hop)
+        };
+        tracing::info!(tag = %tag, "2xx from a second fork: ACK and BYE it");
+        if let Err(e) = self.send_stateless(ack, hop) {
+            tracing::info!(error = %e, "ACK for forked 2xx not sent");
+        }
+        if let Err(e) = self.send_request(now, bye, hop, Purpose::ForkBye) {
+            tracing::info!(error = %e, "BYE for forked 2xx not sent");
         }
     }
 }

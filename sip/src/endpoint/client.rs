@@ -28,6 +28,8 @@ pub(crate) enum Purpose {
     Bye(DialogId),
     Cancel(DialogId),
     Options(RequestId),
+    /// BYE ending the extra dialog of a forked 2xx: nothing to report.
+    ForkBye,
 }
 
 #[derive(Debug)]
@@ -200,7 +202,7 @@ impl Endpoint {
                 self.end_dialog(d, TerminationReason::DialogGone { status: 408 })
             }
             Purpose::Bye(d) => self.end_dialog(d, TerminationReason::LocalBye),
-            Purpose::Cancel(_) => {}
+            Purpose::Cancel(_) | Purpose::ForkBye => {}
             Purpose::Options(request) => self.emit(SipEvent::OptionsResponse {
                 request,
                 status: 408,
@@ -229,7 +231,7 @@ impl Endpoint {
                     self.end_dialog(d, TerminationReason::LocalBye);
                 }
             }
-            Purpose::Cancel(_) => {}
+            Purpose::Cancel(_) | Purpose::ForkBye => {}
             Purpose::Options(id) => {
                 if response.is_final() {
                     let allow = response

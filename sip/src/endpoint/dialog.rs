@@ -147,6 +147,34 @@ impl Dialog {
         builder.build()
     }
 
+    /// A request in the extra dialog a forked 2xx created (RFC 3261 §12.1.2): its To tag,
+    /// its Contact as target and its reversed Record-Route as route set.
+    pub fn fork_request(
+        &self,
+        method: Method,
+        cseq: u32,
+        to_tag: &str,
+        headers: &crate::message::Headers,
+    ) -> Request {
+        let mut fork = Dialog::without_tag(&self.remote_uri);
+        fork.params.set("tag", Some(to_tag));
+        let mut request = self.request(method, cseq);
+        request.headers.set(HeaderName::To, fork.to_string());
+        if let Ok(crate::message::Contacts::List(list)) = headers.contacts() {
+            if let Some(first) = list.first() {
+                request.uri = first.uri.clone();
+            }
+        }
+        request.headers.remove(HeaderName::Route);
+        if let Ok(mut routes) = headers.record_routes() {
+            routes.reverse();
+            for route in routes {
+                request.headers.push(HeaderName::Route, route.to_string());
+            }
+        }
+        request
+    }
+
     /// RFC 3261 §12.2.1.2 / §12.2.2 / RFC 3311 §5: a target refresh request or response
     /// replaces the remote target with its Contact.
     pub fn refresh_target(&mut self, headers: &crate::message::Headers) {
