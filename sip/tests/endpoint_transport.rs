@@ -278,6 +278,18 @@ fn proxied_invite(transport: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The caller's ACK for Alice's 2xx to `proxied_invite`, sent by the proxy on the flow.
+fn ack_for(ok: &str, transport: &str) -> Vec<u8> {
+    let to = ok.lines().find(|l| l.starts_with("To: ")).unwrap();
+    format!(
+        "ACK sip:alice@127.0.0.1:5070 SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} 127.0.0.1:5060;branch=z9hG4bKproxyack;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:carol@test.invalid>;tag=c1\r\n{to}\r\n\
+         Call-ID: flow-call-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
 #[test]
 fn requests_over_the_tcp_registration_flow_are_answered_on_it() {
     let mut net = registered_alice(TransportKind::Tcp);
@@ -305,6 +317,9 @@ fn requests_over_the_tcp_registration_flow_are_answered_on_it() {
         ok.transmit.conn, register_conn,
         "answered on the registration's connection"
     );
+    let ack = ack_for(&ok.text(), "TCP");
+    net.registrar(1).send_on_flow(ack);
+    net.deliver();
     // An in-dialog BYE from Alice follows the Record-Route, i.e. the same flow.
     let now = net.now;
     net.ua(0).bye(now, dialog).unwrap();
@@ -536,6 +551,14 @@ fn ob_contact_keeps_in_dialog_requests_on_the_incoming_flow() {
     let now = net.now;
     net.ua(0).respond(now, incoming, 200, Some(sdp(4))).unwrap();
     net.deliver();
+    let ok = net
+        .sent_matching("SIP/2.0 200")
+        .into_iter()
+        .find(|s| s.from_node == 0)
+        .unwrap()
+        .text();
+    net.registrar(1).send_on_flow(ack_for(&ok, "TCP"));
+    net.deliver();
     let now = net.now;
     net.ua(0).bye(now, dialog).unwrap();
     net.deliver();
@@ -561,4 +584,48 @@ fn closed_connection_fails_the_pending_invite_at_once() {
     net.deliver();
     assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::DialogTerminated { dialog, reason: TerminationReason::Timeout } if *dialog == d)));
     assert_eq!(net.now, net.t0, "no waiting for Timer B");
+}
+
+#[test]
+fn uas_bye_waits_for_the_ack_of_its_2xx() {
+    let mut net = pair();
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let (incoming, b) = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall {
+                incoming, dialog, ..
+            } => Some((*incoming, *dialog)),
+            _ => None,
+        })
+        .unwrap();
+    // The first ACK is lost; Bob hangs up right after answering.
+    let mut first = true;
+    net.set_drop(move |s| {
+        let lose = first && s.start_line().starts_with("ACK");
+        if lose {
+            first = false;
+        }
+        lose
+    });
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.ua(1).bye(now, b).unwrap();
+    net.deliver();
+    // RFC 3261 §15: no BYE before the ACK.
+    assert!(net.sent_matching("BYE").is_empty());
+    net.run_for(Duration::from_secs(1));
+    // The 2xx retransmitted at 500 ms brought the ACK again; the BYE followed it.
+    assert_eq!(offsets(&net, "BYE", 1), ms(&[500]));
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        SipEvent::DialogTerminated {
+            reason: TerminationReason::RemoteBye,
+            ..
+        }
+    )));
 }

@@ -83,6 +83,7 @@ impl Endpoint {
             reinvite_in: None,
             retry: None,
             bye_sent: false,
+            bye_after_ack: false,
             acked_reinvite: None,
         };
         self.dialogs.insert(id, dialog);
@@ -140,8 +141,13 @@ impl Endpoint {
                 if d.bye_sent {
                     return Ok(());
                 }
+                if d.two_xx.is_some() {
+                    // RFC 3261 §15: no BYE before the ACK for our 2xx arrives (or the 2xx
+                    // retransmission gives up, which sends the BYE anyway).
+                    d.bye_after_ack = true;
+                    return Ok(());
+                }
                 d.bye_sent = true;
-                d.two_xx = None;
                 self.send_in_dialog(now, dialog, Method::Bye, None)?;
                 Ok(())
             }

@@ -86,6 +86,8 @@ pub(crate) struct Dialog {
     pub reinvite_in: Option<IncomingId>,
     pub retry: Option<PendingRetry>,
     pub bye_sent: bool,
+    /// The TU asked for BYE while our 2xx awaited its ACK.
+    pub bye_after_ack: bool,
     /// CSeq of the last re-INVITE whose 2xx we ACKed: a retransmitted 2xx only gets the
     /// ACK again (RFC 3261 §13.2.2.4), not a second event.
     pub acked_reinvite: Option<u32>,

@@ -240,13 +240,13 @@ impl Endpoint {
             let pass_up = actions.contains(&Action::PassToTu);
             self.run_server_actions(&key, actions);
             if pass_up {
-                self.on_dialog_ack(&request);
+                self.on_dialog_ack(now, &request);
             }
             return;
         }
         if request.method == Method::Ack {
             // RFC 3261 §13.3.1.4 / §17.2.3: an ACK for a 2xx has its own branch.
-            self.on_dialog_ack(&request);
+            self.on_dialog_ack(now, &request);
             return;
         }
         let reply = Self::reply_hop(&request, arrival);

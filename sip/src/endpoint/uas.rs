@@ -73,7 +73,7 @@ impl Endpoint {
     }
 
     /// The ACK for our 2xx (RFC 3261 §13.3.1.4): stop retransmitting, pass the body up.
-    pub(crate) fn on_dialog_ack(&mut self, request: &Request) {
+    pub(crate) fn on_dialog_ack(&mut self, now: Instant, request: &Request) {
         let Some(id) = self.dialog_for_request(request) else {
             tracing::debug!("ACK for no dialog dropped");
             return;
@@ -92,10 +92,16 @@ impl Endpoint {
                 d.local_offer_pending = false;
             }
         }
+        let bye_now = d.bye_after_ack;
         self.emit(SipEvent::AckReceived {
             dialog: id,
             body: body_of(&request.headers, &request.body),
         });
+        if bye_now {
+            if let Err(e) = self.bye(now, id) {
+                tracing::info!(error = %e, "deferred BYE not sent");
+            }
+        }
     }
 
     pub(crate) fn on_in_dialog_request(
@@ -417,6 +423,7 @@ impl Endpoint {
             reinvite_in: None,
             retry: None,
             bye_sent: false,
+            bye_after_ack: false,
             acked_reinvite: None,
         };
         self.dialogs.insert(id, dialog);
