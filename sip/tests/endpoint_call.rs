@@ -600,3 +600,31 @@ fn a_2xx_from_a_second_fork_is_acked_and_byed() {
         .iter()
         .any(|e| matches!(e, SipEvent::DialogTerminated { .. })));
 }
+
+#[test]
+fn glare_retry_that_cannot_go_is_reported_as_491() {
+    let mut net = pair(TransportKind::Udp);
+    let (a, b) = establish(&mut net, TransportKind::Udp);
+    net.take_events(0);
+    let now = net.now;
+    net.ua(0).reinvite(now, a, Some(offer("ga"))).unwrap();
+    net.ua(1).reinvite(now, b, Some(offer("gb"))).unwrap();
+    net.deliver();
+    // While Alice's retry is scheduled she cannot start another offer.
+    let now = net.now;
+    assert!(net.ua(0).reinvite(now, a, Some(offer("again"))).is_err());
+    assert!(net.ua(0).update(now, a, Some(offer("again"))).is_err());
+    // Bob's retry (0-2 s) reaches Alice, whose TU never answers it; at Alice's own retry
+    // time (2.1-4 s) her offer cannot go and the TU hears 491.
+    net.run_for(Duration::from_secs(5));
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::IncomingReinvite { .. })));
+    assert!(
+        net.events[0]
+            .iter()
+            .any(|e| matches!(e, SipEvent::ReinviteResponse { status: 491, .. })),
+        "{:?}",
+        net.events[0]
+    );
+}

@@ -29,7 +29,11 @@ impl Endpoint {
                 detail: "dialog not confirmed".into(),
             });
         }
-        if d.reinvite_out.is_some() || d.reinvite_in.is_some() || d.local_offer_pending {
+        if d.reinvite_out.is_some()
+            || d.reinvite_in.is_some()
+            || d.local_offer_pending
+            || d.retry.is_some()
+        {
             return Err(EndpointError::InvalidState {
                 operation: "reinvite",
                 detail: "an INVITE transaction or offer is already in progress".into(),
@@ -64,10 +68,10 @@ impl Endpoint {
                 detail: "an offer/answer exchange is unfinished (RFC 3311 §5.1)".into(),
             });
         }
-        if d.update_out.is_some() {
+        if d.update_out.is_some() || d.retry.is_some() {
             return Err(EndpointError::InvalidState {
                 operation: "update",
-                detail: "an UPDATE is already in progress".into(),
+                detail: "an UPDATE (or a retry after 491/500) is already in progress".into(),
             });
         }
         let has_offer = body.is_some();
@@ -351,12 +355,30 @@ impl Endpoint {
         if due {
             let retry = self.dialogs.get_mut(&dialog).and_then(|d| d.retry.take());
             if let Some(retry) = retry {
-                let result = match retry.method {
-                    Method::Invite => self.reinvite(now, dialog, retry.body),
-                    _ => self.update(now, dialog, retry.body),
+                let is_invite = retry.method == Method::Invite;
+                let result = if is_invite {
+                    self.reinvite(now, dialog, retry.body)
+                } else {
+                    self.update(now, dialog, retry.body)
                 };
                 if let Err(e) = result {
+                    // The peer's own offer is still unanswered: our offer cannot go now.
+                    // Report the 491 so the TU can offer again later.
                     tracing::info!(error = %e, "glare retry not sent");
+                    let event = if is_invite {
+                        SipEvent::ReinviteResponse {
+                            dialog,
+                            status: 491,
+                            body: None,
+                        }
+                    } else {
+                        SipEvent::UpdateResponse {
+                            dialog,
+                            status: 491,
+                            body: None,
+                        }
+                    };
+                    self.emit(event);
                 }
             }
         }
