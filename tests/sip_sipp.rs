@@ -43,8 +43,11 @@ impl SippGuard {
         panic!("sipp did not exit within 30 s; errors: {}", self.errors());
     }
 
+    /// sipp's error log and message trace, for failure messages.
     fn errors(&self) -> String {
-        std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default()
+        let errors = std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default();
+        let messages = std::fs::read_to_string(self.dir.join("messages.log")).unwrap_or_default();
+        format!("errors:\n{errors}\nmessages:\n{messages}")
     }
 }
 
@@ -73,6 +76,7 @@ fn spawn_sipp(args: &[String], tag: &str) -> SippGuard {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let error_file = dir.join("errors.log");
+    let message_file = dir.join("messages.log");
     let child = Command::new(SIPP)
         .args(args)
         .args([
@@ -86,6 +90,8 @@ fn spawn_sipp(args: &[String], tag: &str) -> SippGuard {
             "-error_file",
         ])
         .arg(&error_file)
+        .args(["-trace_msg", "-message_file"])
+        .arg(&message_file)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -186,10 +192,28 @@ async fn sipp_calls_us(transport: TransportKind) {
 }
 
 async fn we_call_sipp(transport: TransportKind) {
+    we_call_sipp_scenario(transport, Scenario::BuiltInUas).await;
+}
+
+/// Which sipp UAS answers our call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// `-sn uas`: 180, 200, wait for BYE.
+    BuiltInUas,
+    /// `tests/sipp/uas_digest.xml`: 401 first, 200 only for valid credentials.
+    Digest,
+}
+
+async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
     let port = free_port();
+    let scenario_args: Vec<String> = match scenario {
+        Scenario::BuiltInUas => vec!["-sn".into(), "uas".into()],
+        Scenario::Digest => vec![
+            "-sf".into(),
+            format!("{}/tests/sipp/uas_digest.xml", env!("CARGO_MANIFEST_DIR")),
+        ],
+    };
     let args: Vec<String> = vec![
-        "-sn".into(),
-        "uas".into(),
         "-i".into(),
         "127.0.0.1".into(),
         "-p".into(),
@@ -197,7 +221,8 @@ async fn we_call_sipp(transport: TransportKind) {
         "-t".into(),
         transport_flag(transport).into(),
     ];
-    let mut sipp = spawn_sipp(&args, &format!("uas-{transport:?}"));
+    let args: Vec<String> = scenario_args.into_iter().chain(args).collect();
+    let mut sipp = spawn_sipp(&args, &format!("uas-{scenario:?}-{transport:?}"));
     // Ready once sipp holds the port (bounded).
     let mut ready = false;
     for _ in 0..100 {
@@ -216,7 +241,13 @@ async fn we_call_sipp(transport: TransportKind) {
         "sipp uas did not bind 127.0.0.1:{port}: {}",
         sipp.errors()
     );
-    let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+    let mut alice = driver("sip:alice@127.0.0.1", transport, |c| {
+        c.credentials = Some(sip::auth::Credentials {
+            username: "alice".into(),
+            password: "secret".into(),
+        });
+    })
+    .await;
     let target = match transport {
         TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
         TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
@@ -226,23 +257,34 @@ async fn we_call_sipp(transport: TransportKind) {
         .await
         .unwrap()
         .unwrap();
-    let (event, before) = wait_for(&mut alice, "sipp's 200", |e| {
-        matches!(
-            e,
-            SipEvent::CallAnswered { .. } | SipEvent::DialogTerminated { .. }
-        )
-    })
-    .await;
+    // Shorter than wait_for's own bound, so a silent sipp shows its trace.
+    let (event, before) = match tokio::time::timeout(
+        Duration::from_secs(8),
+        wait_for(&mut alice, "sipp's 200", |e| {
+            matches!(
+                e,
+                SipEvent::CallAnswered { .. } | SipEvent::DialogTerminated { .. }
+            )
+        }),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => panic!("no answer from sipp; {}", sipp.errors()),
+    };
     assert!(
         matches!(event, SipEvent::CallAnswered { dialog, status: 200, .. } if dialog == a),
-        "{event:?}"
+        "{event:?}; sipp {}",
+        sipp.errors()
     );
-    assert!(
-        before
-            .iter()
-            .any(|e| matches!(e, SipEvent::CallProgress { status: 180, .. })),
-        "{before:?}"
-    );
+    if scenario == Scenario::BuiltInUas {
+        assert!(
+            before
+                .iter()
+                .any(|e| matches!(e, SipEvent::CallProgress { status: 180, .. })),
+            "{before:?}"
+        );
+    }
     alice
         .command(move |ep, now| ep.bye(now, a))
         .await
@@ -285,4 +327,14 @@ async fn our_uac_calls_sipp_uas_over_udp() {
 #[tokio::test]
 async fn our_uac_calls_sipp_uas_over_tcp() {
     we_call_sipp(TransportKind::Tcp).await;
+}
+
+#[tokio::test]
+async fn our_uac_answers_sipp_digest_challenge_over_udp() {
+    we_call_sipp_scenario(TransportKind::Udp, Scenario::Digest).await;
+}
+
+#[tokio::test]
+async fn our_uac_answers_sipp_digest_challenge_over_tcp() {
+    we_call_sipp_scenario(TransportKind::Tcp, Scenario::Digest).await;
 }
