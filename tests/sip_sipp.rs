@@ -118,8 +118,13 @@ async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
         let Some(event) = bob.next_event_timeout(left).await else {
             break;
         };
-        if let SipEvent::IncomingCall { incoming, .. } = &event {
-            let incoming = *incoming;
+        let answer = match &event {
+            SipEvent::IncomingCall { incoming, .. }
+            | SipEvent::IncomingReinvite { incoming, .. }
+            | SipEvent::IncomingUpdate { incoming, .. } => Some(*incoming),
+            _ => None,
+        };
+        if let Some(incoming) = answer {
             bob.command(move |ep, now| ep.respond(now, incoming, 200, Some(body("icephone"))))
                 .await
                 .unwrap()
@@ -135,6 +140,11 @@ async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
 }
 
 async fn sipp_calls_us(transport: TransportKind) {
+    sipp_calls_us_with(transport, None).await;
+}
+
+/// sipp as UAC: the built-in `uac`, or a scenario file under tests/sipp/.
+async fn sipp_calls_us_with(transport: TransportKind, scenario_file: Option<&str>) {
     let bob = driver("sip:service@127.0.0.1", transport, |_| {}).await;
     let ours = match transport {
         TransportKind::Udp => bob.udp_local().unwrap(),
@@ -142,9 +152,14 @@ async fn sipp_calls_us(transport: TransportKind) {
     };
     let answering = tokio::spawn(auto_answer(bob));
     let port = free_port();
+    let scenario: Vec<String> = match scenario_file {
+        None => vec!["-sn".into(), "uac".into()],
+        Some(file) => vec![
+            "-sf".into(),
+            format!("{}/tests/sipp/{file}", env!("CARGO_MANIFEST_DIR")),
+        ],
+    };
     let args: Vec<String> = vec![
-        "-sn".into(),
-        "uac".into(),
         "-i".into(),
         "127.0.0.1".into(),
         "-p".into(),
@@ -155,7 +170,11 @@ async fn sipp_calls_us(transport: TransportKind) {
         "service".into(),
         ours.to_string(),
     ];
-    let mut sipp = spawn_sipp(&args, &format!("uac-{transport:?}"));
+    let args: Vec<String> = scenario.into_iter().chain(args).collect();
+    let mut sipp = spawn_sipp(
+        &args,
+        &format!("uac-{}-{transport:?}", scenario_file.unwrap_or("builtin")),
+    );
     let (code, errors) = sipp.finish().await;
     let (bob, seen) = tokio::time::timeout(Duration::from_secs(30), answering)
         .await
@@ -188,6 +207,25 @@ async fn sipp_calls_us(transport: TransportKind) {
             ..
         }
     )));
+    if scenario_file == Some("uac_reinvite_update.xml") {
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, SipEvent::IncomingReinvite { body: Some(_), .. })),
+            "{seen:?}"
+        );
+        assert!(
+            seen.iter()
+                .any(|e| matches!(e, SipEvent::IncomingUpdate { body: Some(_), .. })),
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.iter()
+                .filter(|e| matches!(e, SipEvent::AckReceived { .. }))
+                .count(),
+            2,
+            "{seen:?}"
+        );
+    }
     bob.shutdown(Duration::from_millis(50)).await;
 }
 
@@ -337,4 +375,18 @@ async fn our_uac_answers_sipp_digest_challenge_over_udp() {
 #[tokio::test]
 async fn our_uac_answers_sipp_digest_challenge_over_tcp() {
     we_call_sipp_scenario(TransportKind::Tcp, Scenario::Digest).await;
+}
+
+async fn sipp_reinvites_and_updates_us(transport: TransportKind) {
+    sipp_calls_us_with(transport, Some("uac_reinvite_update.xml")).await;
+}
+
+#[tokio::test]
+async fn sipp_uac_reinvite_and_update_over_udp() {
+    sipp_reinvites_and_updates_us(TransportKind::Udp).await;
+}
+
+#[tokio::test]
+async fn sipp_uac_reinvite_and_update_over_tcp() {
+    sipp_reinvites_and_updates_us(TransportKind::Tcp).await;
 }
