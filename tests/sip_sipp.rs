@@ -110,7 +110,7 @@ fn transport_flag(transport: TransportKind) -> &'static str {
 
 /// Answers every call with 200 and a dummy opaque body; collects events until the call
 /// ends (bounded).
-async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
+async fn auto_answer(mut bob: SipDriver, call_status: u16) -> (SipDriver, Vec<SipEvent>) {
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
     loop {
@@ -119,13 +119,14 @@ async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
             break;
         };
         let answer = match &event {
-            SipEvent::IncomingCall { incoming, .. }
-            | SipEvent::IncomingReinvite { incoming, .. }
-            | SipEvent::IncomingUpdate { incoming, .. } => Some(*incoming),
+            SipEvent::IncomingCall { incoming, .. } => Some((*incoming, call_status)),
+            SipEvent::IncomingReinvite { incoming, .. }
+            | SipEvent::IncomingUpdate { incoming, .. } => Some((*incoming, 200)),
             _ => None,
         };
-        if let Some(incoming) = answer {
-            bob.command(move |ep, now| ep.respond(now, incoming, 200, Some(body("icephone"))))
+        if let Some((incoming, status)) = answer {
+            let body = (status == 200).then(|| body("icephone"));
+            bob.command(move |ep, now| ep.respond(now, incoming, status, body))
                 .await
                 .unwrap()
                 .unwrap();
@@ -140,17 +141,52 @@ async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
 }
 
 async fn sipp_calls_us(transport: TransportKind) {
-    sipp_calls_us_with(transport, None).await;
+    let seen = sipp_calls_us_with(transport, None, 200).await;
+    assert_call_then_remote_bye(&seen);
 }
 
-/// sipp as UAC: the built-in `uac`, or a scenario file under tests/sipp/.
-async fn sipp_calls_us_with(transport: TransportKind, scenario_file: Option<&str>) {
+fn assert_call_then_remote_bye(seen: &[SipEvent]) {
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::IncomingCall { body: Some(_), .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::AckReceived { .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::ByeReceived { .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::RemoteBye,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+}
+
+/// sipp as UAC (the built-in `uac`, or a scenario file under tests/sipp/) against our
+/// UAS, which answers new calls with `call_status`. Asserts sipp's exit code 0 and
+/// returns our events.
+async fn sipp_calls_us_with(
+    transport: TransportKind,
+    scenario_file: Option<&str>,
+    call_status: u16,
+) -> Vec<SipEvent> {
     let bob = driver("sip:service@127.0.0.1", transport, |_| {}).await;
     let ours = match transport {
         TransportKind::Udp => bob.udp_local().unwrap(),
         TransportKind::Tcp => bob.tcp_local().unwrap(),
     };
-    let answering = tokio::spawn(auto_answer(bob));
+    let answering = tokio::spawn(auto_answer(bob, call_status));
     let port = free_port();
     let scenario: Vec<String> = match scenario_file {
         None => vec!["-sn".into(), "uac".into()],
@@ -185,48 +221,8 @@ async fn sipp_calls_us_with(transport: TransportKind, scenario_file: Option<&str
         Some(0),
         "sipp uac failed over {transport:?}: {errors}\nour events: {seen:?}"
     );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::IncomingCall { body: Some(_), .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::AckReceived { .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::ByeReceived { .. })),
-        "{seen:?}"
-    );
-    assert!(seen.iter().any(|e| matches!(
-        e,
-        SipEvent::DialogTerminated {
-            reason: TerminationReason::RemoteBye,
-            ..
-        }
-    )));
-    if scenario_file == Some("uac_reinvite_update.xml") {
-        assert!(
-            seen.iter()
-                .any(|e| matches!(e, SipEvent::IncomingReinvite { body: Some(_), .. })),
-            "{seen:?}"
-        );
-        assert!(
-            seen.iter()
-                .any(|e| matches!(e, SipEvent::IncomingUpdate { body: Some(_), .. })),
-            "{seen:?}"
-        );
-        assert_eq!(
-            seen.iter()
-                .filter(|e| matches!(e, SipEvent::AckReceived { .. }))
-                .count(),
-            2,
-            "{seen:?}"
-        );
-    }
     bob.shutdown(Duration::from_millis(50)).await;
+    seen
 }
 
 async fn we_call_sipp(transport: TransportKind) {
@@ -240,6 +236,8 @@ enum Scenario {
     BuiltInUas,
     /// `tests/sipp/uas_digest.xml`: 401 first, 200 only for valid credentials.
     Digest,
+    /// `tests/sipp/uas_cancel.xml`: rings and expects our CANCEL.
+    Cancel,
 }
 
 async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
@@ -250,7 +248,14 @@ async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
             "-sf".into(),
             format!("{}/tests/sipp/uas_digest.xml", env!("CARGO_MANIFEST_DIR")),
         ],
+        Scenario::Cancel => vec![
+            "-sf".into(),
+            format!("{}/tests/sipp/uas_cancel.xml", env!("CARGO_MANIFEST_DIR")),
+        ],
     };
+    if scenario == Scenario::Cancel {
+        return cancel_sipp(transport, port, scenario_args).await;
+    }
     let args: Vec<String> = vec![
         "-i".into(),
         "127.0.0.1".into(),
@@ -261,24 +266,7 @@ async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
     ];
     let args: Vec<String> = scenario_args.into_iter().chain(args).collect();
     let mut sipp = spawn_sipp(&args, &format!("uas-{scenario:?}-{transport:?}"));
-    // Ready once sipp holds the port (bounded).
-    let mut ready = false;
-    for _ in 0..100 {
-        let busy = match transport {
-            TransportKind::Udp => UdpSocket::bind(("127.0.0.1", port)).is_err(),
-            TransportKind::Tcp => TcpListener::bind(("127.0.0.1", port)).is_err(),
-        };
-        if busy {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        ready,
-        "sipp uas did not bind 127.0.0.1:{port}: {}",
-        sipp.errors()
-    );
+    wait_until_bound(transport, port, &sipp).await;
     let mut alice = driver("sip:alice@127.0.0.1", transport, |c| {
         c.credentials = Some(sip::auth::Credentials {
             username: "alice".into(),
@@ -378,7 +366,54 @@ async fn our_uac_answers_sipp_digest_challenge_over_tcp() {
 }
 
 async fn sipp_reinvites_and_updates_us(transport: TransportKind) {
-    sipp_calls_us_with(transport, Some("uac_reinvite_update.xml")).await;
+    let seen = sipp_calls_us_with(transport, Some("uac_reinvite_update.xml"), 200).await;
+    assert_call_then_remote_bye(&seen);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::IncomingReinvite { body: Some(_), .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::IncomingUpdate { body: Some(_), .. })),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, SipEvent::AckReceived { .. }))
+            .count(),
+        2,
+        "{seen:?}"
+    );
+}
+
+async fn sipp_cancels_our_ringing_uas(transport: TransportKind) {
+    let seen = sipp_calls_us_with(transport, Some("uac_cancel.xml"), 180).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::CancelReceived { .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::Cancelled,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn sipp_uac_cancels_our_uas_over_udp() {
+    sipp_cancels_our_ringing_uas(TransportKind::Udp).await;
+}
+
+#[tokio::test]
+async fn sipp_uac_cancels_our_uas_over_tcp() {
+    sipp_cancels_our_ringing_uas(TransportKind::Tcp).await;
 }
 
 #[tokio::test]
@@ -389,4 +424,82 @@ async fn sipp_uac_reinvite_and_update_over_udp() {
 #[tokio::test]
 async fn sipp_uac_reinvite_and_update_over_tcp() {
     sipp_reinvites_and_updates_us(TransportKind::Tcp).await;
+}
+
+/// Our UAC calls a ringing sipp UAS and cancels once it rings.
+async fn cancel_sipp(transport: TransportKind, port: u16, scenario_args: Vec<String>) {
+    let args: Vec<String> = scenario_args
+        .into_iter()
+        .chain([
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-t".into(),
+            transport_flag(transport).into(),
+        ])
+        .collect();
+    let mut sipp = spawn_sipp(&args, &format!("uas-cancel-{transport:?}"));
+    wait_until_bound(transport, port, &sipp).await;
+    let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+    let target = match transport {
+        TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
+        TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
+    };
+    let a = alice
+        .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "180 from sipp", |e| {
+        matches!(e, SipEvent::CallProgress { status: 180, .. })
+    })
+    .await;
+    alice
+        .command(move |ep, now| ep.cancel(now, a))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "487 after CANCEL", |e| {
+        matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::Cancelled,
+                ..
+            }
+        )
+    })
+    .await;
+    let (code, errors) = sipp.finish().await;
+    assert_eq!(
+        code,
+        Some(0),
+        "sipp uas_cancel failed over {transport:?}: {errors}"
+    );
+    alice.shutdown(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn our_uac_cancels_ringing_sipp_over_udp() {
+    we_call_sipp_scenario(TransportKind::Udp, Scenario::Cancel).await;
+}
+
+#[tokio::test]
+async fn our_uac_cancels_ringing_sipp_over_tcp() {
+    we_call_sipp_scenario(TransportKind::Tcp, Scenario::Cancel).await;
+}
+
+/// Waits (bounded, 5 s) until sipp holds `port`.
+async fn wait_until_bound(transport: TransportKind, port: u16, sipp: &SippGuard) {
+    for _ in 0..100 {
+        let busy = match transport {
+            TransportKind::Udp => UdpSocket::bind(("127.0.0.1", port)).is_err(),
+            TransportKind::Tcp => TcpListener::bind(("127.0.0.1", port)).is_err(),
+        };
+        if busy {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sipp did not bind 127.0.0.1:{port}: {}", sipp.errors());
 }
