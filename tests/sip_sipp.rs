@@ -234,6 +234,9 @@ async fn we_call_sipp(transport: TransportKind) {
 enum Scenario {
     /// `-sn uas`: 180, 200, wait for BYE.
     BuiltInUas,
+    /// `-sn uas` called with an INVITE without SDP: its 200 carries the offer and our
+    /// ACK the answer.
+    BuiltInUasOfferless,
     /// `tests/sipp/uas_digest.xml`: 401 first, 200 only for valid credentials.
     Digest,
     /// `tests/sipp/uas_cancel.xml`: rings and expects our CANCEL.
@@ -243,7 +246,7 @@ enum Scenario {
 async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
     let port = free_port();
     let scenario_args: Vec<String> = match scenario {
-        Scenario::BuiltInUas => vec!["-sn".into(), "uas".into()],
+        Scenario::BuiltInUas | Scenario::BuiltInUasOfferless => vec!["-sn".into(), "uas".into()],
         Scenario::Digest => vec![
             "-sf".into(),
             format!("{}/tests/sipp/uas_digest.xml", env!("CARGO_MANIFEST_DIR")),
@@ -279,7 +282,10 @@ async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
         TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
     };
     let a = alice
-        .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
+        .command(move |ep, now| {
+            let offer = (scenario != Scenario::BuiltInUasOfferless).then(|| body("alice"));
+            ep.invite(now, &target, offer)
+        })
         .await
         .unwrap()
         .unwrap();
@@ -303,6 +309,17 @@ async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
         "{event:?}; sipp {}",
         sipp.errors()
     );
+    if scenario == Scenario::BuiltInUasOfferless {
+        assert!(
+            matches!(event, SipEvent::CallAnswered { body: Some(_), .. }),
+            "{event:?}"
+        );
+        alice
+            .command(move |ep, now| ep.ack_with_body(now, a, body("answer")))
+            .await
+            .unwrap()
+            .unwrap();
+    }
     if scenario == Scenario::BuiltInUas {
         assert!(
             before
@@ -502,4 +519,14 @@ async fn wait_until_bound(transport: TransportKind, port: u16, sipp: &SippGuard)
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("sipp did not bind 127.0.0.1:{port}: {}", sipp.errors());
+}
+
+#[tokio::test]
+async fn our_offerless_invite_to_sipp_uas_over_udp() {
+    we_call_sipp_scenario(TransportKind::Udp, Scenario::BuiltInUasOfferless).await;
+}
+
+#[tokio::test]
+async fn our_offerless_invite_to_sipp_uas_over_tcp() {
+    we_call_sipp_scenario(TransportKind::Tcp, Scenario::BuiltInUasOfferless).await;
 }
