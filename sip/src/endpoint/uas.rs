@@ -425,6 +425,7 @@ impl Endpoint {
             bye_sent: false,
             bye_after_ack: false,
             acked_reinvite: None,
+            reinvite_ack_pending: None,
         };
         self.dialogs.insert(id, dialog);
         let from_text = request
