@@ -9,11 +9,14 @@
 //!
 //! - [`stun`]: the STUN message codec (RFC 8489) with the TURN (RFC 8656) and ICE (RFC 8445)
 //!   attributes, and a sans-IO client transaction with the RFC's retransmission schedule.
+//! - [`agent`]: the sans-IO ICE agent (RFC 8445) with consent freshness (RFC 7675).
 //! - [`candidate`]: candidates, priorities and credentials.
 //! - [`turn`]: a sans-IO TURN client (RFC 8656): allocation, permissions, channels.
 
+pub mod agent;
 pub mod candidate;
 pub mod stun;
 pub mod turn;
 
+pub use agent::{Handled, IceAgent, IceConfig, IceEvent, IceState, NominationMode, Transmit};
 pub use candidate::{Candidate, CandidateKind, Credentials, TcpType, Transport};

@@ -1,0 +1,140 @@
+//! Configuration of an [`IceAgent`](super::IceAgent).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::candidate::Credentials;
+use crate::stun::RetransmitConfig;
+
+/// How the controlling agent nominates (RFC 8445 §8.1.1; RFC 5245 §8.1.1.2 for aggressive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NominationMode {
+    /// Check first, then repeat the check of the chosen valid pair with USE-CANDIDATE.
+    #[default]
+    Regular,
+    /// Every check carries USE-CANDIDATE; the first pair that succeeds is selected.
+    /// RFC 8445 deprecated it; kept for peers and tests that want 1 RTT.
+    Aggressive,
+}
+
+/// A TURN server and the long-term credentials to allocate on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnServer {
+    pub addr: SocketAddr,
+    pub username: String,
+    pub password: String,
+}
+
+/// Consent freshness (RFC 7675).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsentConfig {
+    pub enabled: bool,
+    /// RFC 7675 §5.1: a consent check every 5 s on average, randomised to 0.8–1.2 × this.
+    pub interval: Duration,
+    /// RFC 7675 §5.1: consent is lost after 30 s without a response.
+    pub timeout: Duration,
+}
+
+impl Default for ConsentConfig {
+    fn default() -> Self {
+        ConsentConfig {
+            enabled: true,
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// RFC 8445 §11: Tr MUST NOT be below 15 s.
+pub const MIN_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
+/// RFC 8445 §14.2: Ta SHOULD be 50 ms.
+pub const DEFAULT_TA: Duration = Duration::from_millis(50);
+/// RFC 8445 §14.3: an RTO below 500 ms is never used.
+pub const MIN_RTO: Duration = Duration::from_millis(500);
+
+/// Everything an agent needs to start. `IceConfig::default()` is a controlling agent with one
+/// component, regular nomination, no servers and random credentials.
+#[derive(Debug, Clone)]
+pub struct IceConfig {
+    /// Initial role (RFC 8445 §6.1.1: the offerer of a full-full session is controlling).
+    pub controlling: bool,
+    /// 64-bit tie-breaker (RFC 8445 §7.1.3); random (from `seed` if set) when None.
+    pub tie_breaker: Option<u64>,
+    /// Local credentials; generated with a CSPRNG (RFC 8445 §5.3) when None.
+    pub credentials: Option<Credentials>,
+    /// Seed for every random choice (credentials, tie-breaker, transaction ids, consent
+    /// jitter). None = seeded from the operating system (ChaCha20, a CSPRNG).
+    pub seed: Option<u64>,
+    /// Pacing interval Ta for new transactions (RFC 8445 §14.2).
+    pub ta: Duration,
+    pub nomination: NominationMode,
+    /// Regular nomination: how long the controlling agent waits after the first valid pair of a
+    /// component for a higher-priority pair still being checked before nominating the best one.
+    pub nomination_wait: Duration,
+    pub stun_servers: Vec<SocketAddr>,
+    pub turn_servers: Vec<TurnServer>,
+    /// 1 (RTP with rtcp-mux) or 2 (RTP and RTCP).
+    pub components: u16,
+    /// Loopback host candidates are refused unless this is set (RFC 8445 §5.1.1.1).
+    pub allow_loopback: bool,
+    /// Keepalive interval Tr (RFC 8445 §11); values below 15 s are raised to 15 s.
+    pub keepalive_interval: Duration,
+    pub consent: ConsentConfig,
+    /// RFC 8445 §6.1.2.5: limit on candidate pairs (default 100).
+    pub max_pairs: usize,
+    /// Trickle ICE: more remote candidates may come after checks start, so the agent does not
+    /// declare failure until `end_of_remote_candidates` is called. Without trickle, the remote
+    /// candidates given before the first `handle_timeout` are all there will be.
+    pub trickle: bool,
+    /// Retransmission of connectivity checks (RFC 8489 §6.2.1; the RTO is raised per
+    /// RFC 8445 §14.3 and never below 500 ms).
+    pub check_retransmit: RetransmitConfig,
+    /// Retransmission of gathering requests to STUN servers. Fewer sends than the RFC 8489
+    /// default so an unreachable server is given up in 3.5 s (see ASSUMPTIONS.md).
+    pub gather_retransmit: RetransmitConfig,
+}
+
+impl Default for IceConfig {
+    fn default() -> Self {
+        IceConfig {
+            controlling: true,
+            tie_breaker: None,
+            credentials: None,
+            seed: None,
+            ta: DEFAULT_TA,
+            nomination: NominationMode::Regular,
+            nomination_wait: Duration::from_millis(0),
+            stun_servers: Vec::new(),
+            turn_servers: Vec::new(),
+            components: 1,
+            allow_loopback: false,
+            keepalive_interval: MIN_KEEPALIVE_INTERVAL,
+            consent: ConsentConfig::default(),
+            max_pairs: 100,
+            trickle: false,
+            check_retransmit: RetransmitConfig::default(),
+            gather_retransmit: RetransmitConfig {
+                rto: MIN_RTO,
+                max_sends: 3,
+                last_wait_multiplier: 4,
+            },
+        }
+    }
+}
+
+impl IceConfig {
+    /// The configuration with every out-of-range value corrected (and why, in the comments).
+    pub(crate) fn sanitized(mut self) -> Self {
+        // RFC 8445 §11: Tr MUST be at least 15 s.
+        self.keepalive_interval = self.keepalive_interval.max(MIN_KEEPALIVE_INTERVAL);
+        // RFC 8445 §14.2: agents on one host together pace at most one transaction per 5 ms.
+        self.ta = self.ta.max(Duration::from_millis(5));
+        // Component IDs 1 (RTP) and 2 (RTCP) are all this agent supports (RFC 8445 §5.1.2.1).
+        self.components = self.components.clamp(1, 2);
+        self.max_pairs = self.max_pairs.max(1);
+        // RFC 8445 §14.3: RTO never below 500 ms.
+        self.check_retransmit.rto = self.check_retransmit.rto.max(MIN_RTO);
+        self.gather_retransmit.rto = self.gather_retransmit.rto.max(MIN_RTO);
+        self
+    }
+}
