@@ -1,7 +1,13 @@
 //! The icephone program as a library, so that integration tests can drive its pieces
-//! (SIP transport driver, calls, media) directly. `main.rs` is a thin wrapper.
+//! (SIP user agent, calls, media) directly. `main.rs` is a thin wrapper.
 
+pub mod call;
 pub mod cli;
 pub mod cmd;
+pub mod config;
+pub mod events;
 pub mod exit;
 pub mod logging;
+pub mod media;
+pub mod pcap;
+pub mod signalling;
