@@ -318,6 +318,14 @@ impl Call {
                 }
                 if !self.selected_components.contains(&component) {
                     self.selected_components.push(component);
+                    let all = self
+                        .agent
+                        .as_ref()
+                        .is_some_and(|a| self.selected_components.len() == usize::from(a.config().components));
+                    if all {
+                        // Independent of the gate's own logic: what the sockets saw leave.
+                        self.outcome.media_sent_before_selection = self.sockets.media_datagrams_sent;
+                    }
                 }
                 self.emit(Event::Ice {
                     agent: label,

@@ -21,6 +21,8 @@ use crate::pcap::Capture;
 
 /// Methods we accept (RFC 3311 §6: list UPDATE in Allow).
 const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, UPDATE, OPTIONS";
+/// Allow without UPDATE, for peers that must be reached by re-INVITE (tests, demo option).
+const ALLOW_NO_UPDATE: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS";
 /// RFC 3261 §17.1.2.2: T2 caps non-INVITE and 2xx retransmission intervals.
 const T2: Duration = Duration::from_secs(4);
 
@@ -36,6 +38,8 @@ pub struct UaConfig {
     /// INVITEs beyond this many simultaneous calls get 486 (we handle one dialog).
     pub max_calls: usize,
     pub capture: Option<Capture>,
+    /// List UPDATE in Allow and accept it (false answers UPDATE with 501, as baresip does).
+    pub allow_update: bool,
 }
 
 /// Binds the socket and starts the agent's task.
@@ -212,6 +216,14 @@ impl Ua {
         }
     }
 
+    fn allow(&self) -> &'static str {
+        if self.config.allow_update {
+            ALLOW
+        } else {
+            ALLOW_NO_UPDATE
+        }
+    }
+
     fn contact(&self) -> NameAddr {
         let user = self
             .aor
@@ -258,7 +270,7 @@ impl Ua {
             b = b.contact(&self.contact());
         }
         if matches!(method, Method::Invite | Method::Update) {
-            b = b.header("Allow", ALLOW);
+            b = b.header("Allow", self.allow());
         }
         if let Some(sdp) = body {
             b = b.body("application/sdp", sdp.as_bytes().to_vec());
@@ -567,7 +579,7 @@ impl Ua {
             r = r.with_to_tag(&tag);
         }
         if (101..300).contains(&status) && matches!(request.method, Method::Invite | Method::Update) {
-            r = r.with_header("Contact", self.contact().to_string()).with_header("Allow", ALLOW);
+            r = r.with_header("Contact", self.contact().to_string()).with_header("Allow", self.allow());
         }
         if let Some(sdp) = sdp {
             r = r.with_body("application/sdp", sdp.as_bytes().to_vec());
@@ -659,6 +671,9 @@ impl Ua {
                     peer_allows_update,
                 });
             }
+            Method::Update if !self.config.allow_update => {
+                self.reply(&request, 501, "Not Implemented", from).await;
+            }
             Method::Invite | Method::Update => {
                 let Some(d) = &mut self.dialog else { return };
                 // A retransmission of an INVITE we answered: resend the answer.
@@ -746,7 +761,7 @@ impl Ua {
             Method::Options => {
                 let r = self
                     .response_for(&request, 200, "OK", None)
-                    .with_header("Allow", ALLOW);
+                    .with_header("Allow", self.allow());
                 self.send_bytes(&r.to_bytes(), from).await;
             }
             _ => self.reply(&request, 501, "Not Implemented", from).await,

@@ -1,0 +1,54 @@
+//! `icephone answer`: wait for calls and answer them (after `--answer-after`).
+
+use std::process::ExitCode;
+
+use crate::call::run_callee;
+use crate::cli::AnswerArgs;
+use crate::events::{Emitter, Event};
+use crate::exit;
+use crate::phone;
+use crate::signalling::{UaCommand, UaEvent};
+
+pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
+    let settings = match super::load_settings(&args.account) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let ip = phone::local_ip(&settings, settings.proxy);
+    let emitter = Emitter::new(args.output.json, false);
+    let capture = phone::capture(&args.output)?;
+    let mut opts =
+        phone::call_options("phone", &settings, &args.media, ip, emitter.clone(), capture.clone())?;
+    opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
+    let code = super::runtime()?.block_on(async {
+        let mut last = exit::OK;
+        for _ in 0..args.calls.max(1) {
+            let mut ua = phone::user_agent(&settings, ip, capture.clone(), args.max_calls).await?;
+            eprintln!("icephone: waiting for calls on sip {}", ua.local);
+            if args.register {
+                ua.send(UaCommand::Register {
+                    expires: settings.expires,
+                });
+                match ua.next().await {
+                    Some(UaEvent::Registered {
+                        expires,
+                        public_address,
+                    }) => emitter.emit(Event::Registered {
+                        agent: "phone".into(),
+                        aor: settings.aor.clone().unwrap_or_default(),
+                        expires,
+                        public_address: public_address.map(|a| a.to_string()),
+                    }),
+                    other => {
+                        eprintln!("icephone: registration failed: {other:?}");
+                        return Ok::<u8, anyhow::Error>(exit::REGISTRATION);
+                    }
+                }
+            }
+            let outcome = run_callee(opts.clone(), ua).await?;
+            last = outcome.exit;
+        }
+        Ok(last)
+    })?;
+    Ok(ExitCode::from(code))
+}
