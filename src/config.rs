@@ -223,7 +223,9 @@ pub fn merge(
             value: b.clone(),
             why: "expected IP:PORT".into(),
         })?,
-        (None, None) => "0.0.0.0:0".parse().unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+        (None, None) => "0.0.0.0:0"
+            .parse()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
     };
     let media_ip = match (flags.media_ip, &file.media_ip) {
         (Some(ip), _) => Some(ip),

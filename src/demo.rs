@@ -70,6 +70,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let mut callee = CallOptions::new("callee", vec![lo], opts.emitter.clone());
     callee.allow_loopback = true;
     callee.record = opts.record.clone();
+    callee.keep_audio = true;
     callee.answer_after = Duration::from_millis(200);
     callee.capture = opts.capture.clone();
     let mut caller = CallOptions::new("caller", vec![firewalled, lo], opts.emitter.clone());

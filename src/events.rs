@@ -315,7 +315,12 @@ mod tests {
         assert_eq!(v["event"], "media");
         assert_eq!(v["rtp_sent"], 3);
         assert_eq!(v["codec"], "PCMU");
-        for key in ["rtp_received", "lost", "jitter_ms", "frames_held_before_selection"] {
+        for key in [
+            "rtp_received",
+            "lost",
+            "jitter_ms",
+            "frames_held_before_selection",
+        ] {
             assert!(v.get(key).is_some(), "{key}");
         }
 
@@ -337,7 +342,10 @@ mod tests {
             direction: "sent".into(),
             reason: "r".into(),
         };
-        assert_eq!(serde_json::to_value(&upd).unwrap()["event"], "updated_offer");
+        assert_eq!(
+            serde_json::to_value(&upd).unwrap()["event"],
+            "updated_offer"
+        );
         let call = Event::Call {
             agent: "caller".into(),
             state: "established".into(),

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::call::CallOptions;
 use crate::cli::{MediaArgs, OutputArgs};
-use crate::config::{SipTransport, Settings};
+use crate::config::{Settings, SipTransport};
 use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::media::wav;

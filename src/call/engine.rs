@@ -62,6 +62,7 @@ struct Call {
     /// Selected pairs reported, per component.
     selected_components: Vec<u16>,
     ice_completed: bool,
+    valid_pair_seen: bool,
     updated_offer_done: bool,
     offer_in_flight: bool,
     /// An updated offer we have to answer once In-Progress checks finish (RFC 8839 §4.4.2).
@@ -191,6 +192,7 @@ impl Call {
             established_at: None,
             selected_components: Vec::new(),
             ice_completed: false,
+            valid_pair_seen: false,
             updated_offer_done: false,
             offer_in_flight: false,
             waiting_offer: None,
@@ -219,7 +221,9 @@ impl Call {
     /// Sends what the agent wants sent and handles its events.
     async fn drain_agent(&mut self) {
         loop {
-            let Some(agent) = self.agent.as_mut() else { return };
+            let Some(agent) = self.agent.as_mut() else {
+                return;
+            };
             let transmit = agent.poll_transmit();
             let event = if transmit.is_none() {
                 agent.poll_event()
@@ -300,9 +304,22 @@ impl Call {
     async fn on_ice_event(&mut self, event: IceEvent) {
         let label = self.label();
         match event {
-            IceEvent::ValidPair { .. } => {
+            IceEvent::ValidPair { local, remote } => {
+                if !self.valid_pair_seen {
+                    self.valid_pair_seen = true;
+                    self.emit(Event::Ice {
+                        agent: label.clone(),
+                        state: "valid_pair".into(),
+                        component: Some(local.component),
+                        local: Some(CandidateInfo::from(&local)),
+                        remote: Some(CandidateInfo::from(&remote)),
+                        ms: self.remote_known_at.map(ms_since),
+                        reason: None,
+                    });
+                }
                 // RFC 8839 §7.1: the callee alerts once a valid pair exists.
-                if self.phase == Phase::Alerting && self.opts.alert_after_ice && !self.ringing_sent {
+                if self.phase == Phase::Alerting && self.opts.alert_after_ice && !self.ringing_sent
+                {
                     self.send_ringing();
                 }
             }
@@ -318,13 +335,13 @@ impl Call {
                 }
                 if !self.selected_components.contains(&component) {
                     self.selected_components.push(component);
-                    let all = self
-                        .agent
-                        .as_ref()
-                        .is_some_and(|a| self.selected_components.len() == usize::from(a.config().components));
+                    let all = self.agent.as_ref().is_some_and(|a| {
+                        self.selected_components.len() == usize::from(a.config().components)
+                    });
                     if all {
                         // Independent of the gate's own logic: what the sockets saw leave.
-                        self.outcome.media_sent_before_selection = self.sockets.media_datagrams_sent;
+                        self.outcome.media_sent_before_selection =
+                            self.sockets.media_datagrams_sent;
                     }
                 }
                 self.emit(Event::Ice {
@@ -480,7 +497,11 @@ impl Call {
             "selected local {} differs from the signalled default {}; peer {} UPDATE",
             selected_local.map(|a| a.to_string()).unwrap_or_default(),
             default.map(|a| a.to_string()).unwrap_or_default(),
-            if self.peer_allows_update { "allows" } else { "does not allow" }
+            if self.peer_allows_update {
+                "allows"
+            } else {
+                "does not allow"
+            }
         );
         self.send_offer(method, Some(selected), &reason);
     }
@@ -492,10 +513,7 @@ impl Call {
                 let text = offer.to_string();
                 self.last_offer = Some(offer);
                 self.offer_in_flight = true;
-                self.ua.send(UaCommand::Offer {
-                    method,
-                    sdp: text,
-                });
+                self.ua.send(UaCommand::Offer { method, sdp: text });
                 if !reason.is_empty() {
                     self.outcome.updated_offer_sent = Some(method.as_str().into());
                     self.emit(Event::UpdatedOffer {
@@ -558,7 +576,11 @@ impl Call {
                         reason: Some(format!(
                             "{} remote candidate(s){}",
                             data.candidates.len(),
-                            if data.options.ice2() { ", peer does ice2" } else { "" }
+                            if data.options.ice2() {
+                                ", peer does ice2"
+                            } else {
+                                ""
+                            }
                         )),
                     });
                 }
@@ -608,7 +630,7 @@ impl Call {
                 source: self.opts.source.clone(),
                 dtmf: self.opts.dtmf.clone(),
                 echo: self.opts.echo,
-                record: self.opts.record.is_some() || true,
+                record: self.opts.record.is_some() || self.opts.keep_audio,
             },
             now,
         );
@@ -681,7 +703,9 @@ impl Call {
                         }
                         Err(e) => self.fail_call(exit::CALL, &format!("bad answer: {e}")),
                     },
-                    (Err(e), _) => self.fail_call(exit::CALL, &format!("unparseable answer SDP: {e}")),
+                    (Err(e), _) => {
+                        self.fail_call(exit::CALL, &format!("unparseable answer SDP: {e}"))
+                    }
                     (_, None) => self.fail_call(exit::CALL, "answer without an offer"),
                 }
             }
@@ -744,7 +768,13 @@ impl Call {
         self.begin_ending();
     }
 
-    fn on_offer_answered(&mut self, method: OfferMethod, status: u16, sdp: Option<String>, now: Instant) {
+    fn on_offer_answered(
+        &mut self,
+        method: OfferMethod,
+        status: u16,
+        sdp: Option<String>,
+        now: Instant,
+    ) {
         self.offer_in_flight = false;
         if (200..300).contains(&status) {
             if let (Some(text), Some(offer)) = (sdp, self.last_offer.clone()) {
@@ -815,7 +845,10 @@ impl Call {
         self.direction = saved;
         let answer = match (&self.agent, has_remote_candidates) {
             (Some(agent), true) => {
-                match self.sdp.answer_updated_offer(&offer, &[stream], &AgentPairs(agent)) {
+                match self
+                    .sdp
+                    .answer_updated_offer(&offer, &[stream], &AgentPairs(agent))
+                {
                     Ok(UpdatedOfferResponse::Answer(a)) => Ok(a),
                     Ok(UpdatedOfferResponse::RestartNeeded(a)) => {
                         if let Some(agent) = self.agent.as_mut() {
@@ -849,8 +882,9 @@ impl Call {
                         agent: self.label(),
                         method: method.as_str().into(),
                         direction: "received".into(),
-                        reason: "answered with the remote-candidates as our default (RFC 8839 §4.4.2)"
-                            .into(),
+                        reason:
+                            "answered with the remote-candidates as our default (RFC 8839 §4.4.2)"
+                                .into(),
                     });
                 }
                 let sending = self.direction.sends();
@@ -980,13 +1014,15 @@ impl Call {
         if self.phase != Phase::Established {
             return;
         }
-        let Some(media) = self.media.as_mut() else { return };
+        let Some(media) = self.media.as_mut() else {
+            return;
+        };
         match self.agent.as_mut() {
             Some(agent) => {
                 // RFC 8445 §12.1: no media until every component has a selected pair; the
                 // agent refuses send_data until then, and we do not even build the packet.
-                let all_selected = (1..=agent.config().components)
-                    .all(|c| agent.selected_pair(c).is_some());
+                let all_selected =
+                    (1..=agent.config().components).all(|c| agent.selected_pair(c).is_some());
                 if !all_selected {
                     media.hold_frame();
                     return;
@@ -1027,7 +1063,9 @@ impl Call {
                     media.hold_frame();
                     return;
                 };
-                let Some(from) = self.sockets.first_base(1) else { return };
+                let Some(from) = self.sockets.first_base(1) else {
+                    return;
+                };
                 if let Some(packet) = media.next_packet() {
                     self.sockets.send(from, dest, &packet).await;
                 }
@@ -1156,9 +1194,7 @@ impl Call {
         }
         self.drive_hold(now);
         self.maybe_send_updated_offer();
-        if self.phase == Phase::Ending
-            && self.ending_since.is_some_and(|t| now >= t + BYE_WAIT)
-        {
+        if self.phase == Phase::Ending && self.ending_since.is_some_and(|t| now >= t + BYE_WAIT) {
             self.phase = Phase::Done;
         }
     }
@@ -1204,7 +1240,11 @@ impl Call {
 }
 
 /// Places a call to `target` and runs it to the end.
-pub async fn run_caller(opts: CallOptions, ua: UaHandle, target: &str) -> anyhow::Result<CallOutcome> {
+pub async fn run_caller(
+    opts: CallOptions,
+    ua: UaHandle,
+    target: &str,
+) -> anyhow::Result<CallOutcome> {
     let components = if opts.rtcp_mux { 1 } else { 2 };
     let mut call = Call::new(opts, ua, components).await?;
     call.gather().await;

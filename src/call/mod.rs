@@ -39,6 +39,8 @@ pub struct CallOptions {
     pub dtmf: Option<String>,
     pub echo: bool,
     pub record: Option<PathBuf>,
+    /// Keep the received audio in memory for `CallOutcome::recorded` even without `record`.
+    pub keep_audio: bool,
     /// Caller: hang up after this much media time (`--duration`).
     pub duration: Option<Duration>,
     /// Callee: answer this long after ringing (`--answer-after`).
@@ -79,6 +81,7 @@ impl CallOptions {
             dtmf: None,
             echo: false,
             record: None,
+            keep_audio: false,
             duration: None,
             answer_after: Duration::ZERO,
             alert_after_ice: false,

@@ -17,8 +17,14 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
     let ip = phone::local_ip(&settings, settings.proxy);
     let emitter = Emitter::new(args.output.json, false);
     let capture = phone::capture(&args.output)?;
-    let mut opts =
-        phone::call_options("phone", &settings, &args.media, ip, emitter.clone(), capture.clone())?;
+    let mut opts = phone::call_options(
+        "phone",
+        &settings,
+        &args.media,
+        ip,
+        emitter.clone(),
+        capture.clone(),
+    )?;
     opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
     let code = super::runtime()?.block_on(async {
         let mut last = exit::OK;

@@ -20,9 +20,22 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     let ip = phone::local_ip(&settings, toward);
     let emitter = Emitter::new(args.output.json, false);
     let capture = phone::capture(&args.output)?;
-    let mut opts = phone::call_options("phone", &settings, &args.media, ip, emitter, capture.clone())?;
-    opts.duration = args.duration.map(|d| phone::seconds(d, "--duration")).transpose()?;
-    opts.hold_after = args.hold_after.map(|d| phone::seconds(d, "--hold-after")).transpose()?;
+    let mut opts = phone::call_options(
+        "phone",
+        &settings,
+        &args.media,
+        ip,
+        emitter,
+        capture.clone(),
+    )?;
+    opts.duration = args
+        .duration
+        .map(|d| phone::seconds(d, "--duration"))
+        .transpose()?;
+    opts.hold_after = args
+        .hold_after
+        .map(|d| phone::seconds(d, "--hold-after"))
+        .transpose()?;
     opts.hold_for = phone::seconds(args.hold_for, "--hold-for")?;
     let outcome = super::runtime()?.block_on(async {
         let ua = phone::user_agent(&settings, ip, capture, 1).await?;
@@ -38,6 +51,9 @@ fn target_address(uri: &str) -> Option<std::net::SocketAddr> {
     let sip = parsed.as_sip()?;
     let port = sip.port.unwrap_or(5060);
     let host = sip.host.to_string();
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
     (host.as_str(), port).to_socket_addrs().ok()?.next()
 }

@@ -214,6 +214,9 @@ mod tests {
         assert_eq!(ends, 8);
         assert_eq!(got, vec!['1', '#']);
         assert_eq!(rx.digits, "1#");
-        assert_eq!(DtmfSender::new("12x").unwrap_err(), DtmfError::BadDigit('x'));
+        assert_eq!(
+            DtmfSender::new("12x").unwrap_err(),
+            DtmfError::BadDigit('x')
+        );
     }
 }

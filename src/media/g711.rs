@@ -12,7 +12,9 @@ pub fn linear_to_ulaw(sample: i16) -> u8 {
     let sign: u8 = if s < 0 { 0x80 } else { 0 };
     let magnitude = s.unsigned_abs().min(MU_CLIP as u32) as i32 + MU_BIAS;
     // The segment is the position of the highest set bit above bit 7 (0..=7).
-    let exponent = (31 - (magnitude as u32).leading_zeros()).saturating_sub(7).min(7) as i32;
+    let exponent = (31 - (magnitude as u32).leading_zeros())
+        .saturating_sub(7)
+        .min(7) as i32;
     let mantissa = (magnitude >> (exponent + 3)) & 0x0F;
     // G.711: all bits are inverted on the wire.
     !(sign | ((exponent as u8) << 4) | mantissa as u8)

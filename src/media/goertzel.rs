@@ -51,8 +51,8 @@ mod tests {
     #[test]
     fn survives_g711() {
         let s = sine(1000.0, 4000);
-        let coded = super::super::g711::G711::Ulaw
-            .decode(&super::super::g711::G711::Ulaw.encode(&s));
+        let coded =
+            super::super::g711::G711::Ulaw.decode(&super::super::g711::G711::Ulaw.encode(&s));
         assert!(tone_ratio(&coded, 1000.0, 8000.0) > 0.9);
     }
 }

@@ -77,9 +77,7 @@ impl Report {
     /// Reads the first packet of a compound RTCP packet if it is an SR or RR.
     pub fn parse(data: &[u8]) -> Result<Report, RtcpError> {
         let word = |i: usize| -> Result<u32, RtcpError> {
-            let b = data
-                .get(i..i + 4)
-                .ok_or(RtcpError::TooShort(data.len()))?;
+            let b = data.get(i..i + 4).ok_or(RtcpError::TooShort(data.len()))?;
             Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
         };
         let first = *data.first().ok_or(RtcpError::TooShort(0))?;

@@ -61,18 +61,26 @@ pub enum UaEvent {
         peer_allows_update: bool,
     },
     /// A provisional response to our INVITE (180, 183…).
-    Provisional { status: u16 },
+    Provisional {
+        status: u16,
+    },
     /// Our INVITE was answered with a 2xx; the ACK has been sent.
     Answered {
         sdp: String,
         peer_allows_update: bool,
     },
     /// Our INVITE failed (final non-2xx, timeout as 408, or credentials refused).
-    Failed { status: u16, reason: String },
+    Failed {
+        status: u16,
+        reason: String,
+    },
     /// The ACK for our 2xx arrived.
     Acked,
     /// An offer inside the dialog (UPDATE or re-INVITE).
-    OfferReceived { method: OfferMethod, sdp: String },
+    OfferReceived {
+        method: OfferMethod,
+        sdp: String,
+    },
     /// The final response to our in-dialog offer.
     OfferAnswered {
         method: OfferMethod,
@@ -80,14 +88,19 @@ pub enum UaEvent {
         sdp: Option<String>,
     },
     /// The peer hung up (BYE) or cancelled before we answered.
-    RemoteHangup { cancelled: bool },
+    RemoteHangup {
+        cancelled: bool,
+    },
     /// Our BYE was answered (or timed out).
     HangupDone,
     Registered {
         expires: u32,
         public_address: Option<SocketAddr>,
     },
-    RegisterFailed { status: u16, reason: String },
+    RegisterFailed {
+        status: u16,
+        reason: String,
+    },
 }
 
 /// The call's end of the channels.

@@ -99,6 +99,14 @@ struct Dialog {
     last_ack: Option<Vec<u8>>,
 }
 
+/// What identifies a request within its dialog or registration (RFC 3261 §8.1.1).
+struct Ids<'a> {
+    from: &'a NameAddr,
+    to: &'a NameAddr,
+    call_id: &'a str,
+    cseq: u32,
+}
+
 struct Ua {
     config: UaConfig,
     socket: UdpSocket,
@@ -225,11 +233,7 @@ impl Ua {
     }
 
     fn contact(&self) -> NameAddr {
-        let user = self
-            .aor
-            .uri
-            .as_sip()
-            .and_then(|s| s.user.clone());
+        let user = self.aor.uri.as_sip().and_then(|s| s.user.clone());
         let mut uri = SipUri::new(user.as_deref(), host_of(self.local));
         uri.port = Some(self.local.port());
         NameAddr::new(Uri::Sip(uri))
@@ -251,12 +255,15 @@ impl Ua {
         &self,
         method: Method,
         uri: Uri,
-        from: &NameAddr,
-        to: &NameAddr,
-        call_id: &str,
-        cseq: u32,
+        ids: Ids<'_>,
         body: Option<&str>,
     ) -> (Request, String) {
+        let Ids {
+            from,
+            to,
+            call_id,
+            cseq,
+        } = ids;
         let branch = new_branch();
         let mut b = Request::builder(method.clone(), uri)
             .via(&self.via(&branch))
@@ -265,7 +272,10 @@ impl Ua {
             .to(to)
             .call_id(call_id)
             .cseq(cseq)
-            .header("User-Agent", concat!("icephone/", env!("CARGO_PKG_VERSION")));
+            .header(
+                "User-Agent",
+                concat!("icephone/", env!("CARGO_PKG_VERSION")),
+            );
         if matches!(method, Method::Invite | Method::Update | Method::Register) {
             b = b.contact(&self.contact());
         }
@@ -278,7 +288,13 @@ impl Ua {
         (b.build(), branch)
     }
 
-    async fn start_txn(&mut self, request: Request, branch: String, dest: SocketAddr, purpose: TxnPurpose) {
+    async fn start_txn(
+        &mut self,
+        request: Request,
+        branch: String,
+        dest: SocketAddr,
+        purpose: TxnPurpose,
+    ) {
         let now = Instant::now();
         let bytes = request.to_bytes();
         self.send_bytes(&bytes, dest).await;
@@ -306,7 +322,11 @@ impl Ua {
             if let Some(next) = t.next {
                 if now >= next {
                     let invite = t.request.method == Method::Invite;
-                    t.interval = if invite { t.interval * 2 } else { (t.interval * 2).min(T2) };
+                    t.interval = if invite {
+                        t.interval * 2
+                    } else {
+                        (t.interval * 2).min(T2)
+                    };
                     t.next = Some(now + t.interval);
                     resend.push((t.request.to_bytes(), t.dest));
                 }
@@ -390,8 +410,17 @@ impl Ua {
                 local.params.set("tag", Some(&random_token(10)));
                 let remote = NameAddr::new(uri.clone());
                 let call_id = format!("{}@{}", random_token(20), self.local.ip());
-                let (request, branch) =
-                    self.build_request(Method::Invite, uri.clone(), &local, &remote, &call_id, 1, Some(&sdp));
+                let (request, branch) = self.build_request(
+                    Method::Invite,
+                    uri.clone(),
+                    Ids {
+                        from: &local,
+                        to: &remote,
+                        call_id: &call_id,
+                        cseq: 1,
+                    },
+                    Some(&sdp),
+                );
                 self.dialog = Some(Dialog {
                     call_id,
                     local,
@@ -408,9 +437,14 @@ impl Ua {
                     unacked_2xx: None,
                     last_ack: None,
                 });
-                self.start_txn(request, branch, dest, TxnPurpose::InitialInvite).await;
+                self.start_txn(request, branch, dest, TxnPurpose::InitialInvite)
+                    .await;
             }
-            UaCommand::Respond { status, reason, sdp } => {
+            UaCommand::Respond {
+                status,
+                reason,
+                sdp,
+            } => {
                 let Some(d) = &self.dialog else { return };
                 let Some((invite, from)) = d.pending_invite.clone() else {
                     return;
@@ -455,11 +489,25 @@ impl Ua {
                     OfferMethod::Update => Method::Update,
                     OfferMethod::Invite => Method::Invite,
                 };
-                let (request, branch) =
-                    self.build_request(m, target, &from, &to, &call_id, cseq, Some(&sdp));
-                self.start_txn(request, branch, dest, TxnPurpose::InDialog(method)).await;
+                let (request, branch) = self.build_request(
+                    m,
+                    target,
+                    Ids {
+                        from: &from,
+                        to: &to,
+                        call_id: &call_id,
+                        cseq,
+                    },
+                    Some(&sdp),
+                );
+                self.start_txn(request, branch, dest, TxnPurpose::InDialog(method))
+                    .await;
             }
-            UaCommand::AnswerOffer { status, reason, sdp } => {
+            UaCommand::AnswerOffer {
+                status,
+                reason,
+                sdp,
+            } => {
                 let Some(d) = &mut self.dialog else { return };
                 let Some((request, from)) = d.pending_offer.take() else {
                     return;
@@ -478,7 +526,8 @@ impl Ua {
                     if let Some(d) = &mut self.dialog {
                         d.last_invite_response = Some((branch, bytes.clone(), from));
                         if (200..300).contains(&status) {
-                            d.unacked_2xx = Some((bytes.clone(), from, now + t1, t1, now + t1 * 64));
+                            d.unacked_2xx =
+                                Some((bytes.clone(), from, now + t1, t1, now + t1 * 64));
                         }
                     }
                 }
@@ -489,7 +538,9 @@ impl Ua {
                 if d.confirmed {
                     return;
                 }
-                let Some(invite) = d.invite.clone() else { return };
+                let Some(invite) = d.invite.clone() else {
+                    return;
+                };
                 let dest = d.remote_addr;
                 // RFC 3261 §9.1: CANCEL only after a provisional response; we send it anyway
                 // when asked and let the transaction rules sort it out.
@@ -500,7 +551,8 @@ impl Ua {
                     .ok()
                     .and_then(|v| v.branch().map(str::to_string))
                     .unwrap_or_default();
-                self.start_txn(cancel, format!("{branch}-cancel"), dest, TxnPurpose::Cancel).await;
+                self.start_txn(cancel, format!("{branch}-cancel"), dest, TxnPurpose::Cancel)
+                    .await;
             }
             UaCommand::Bye => {
                 let Some(d) = &mut self.dialog else {
@@ -516,8 +568,17 @@ impl Ua {
                     d.remote_target.clone(),
                     self.config.proxy.unwrap_or(d.remote_addr),
                 );
-                let (request, branch) =
-                    self.build_request(Method::Bye, target, &from, &to, &call_id, cseq, None);
+                let (request, branch) = self.build_request(
+                    Method::Bye,
+                    target,
+                    Ids {
+                        from: &from,
+                        to: &to,
+                        call_id: &call_id,
+                        cseq,
+                    },
+                    None,
+                );
                 self.start_txn(request, branch, dest, TxnPurpose::Bye).await;
             }
             UaCommand::Register { expires } => self.send_register(expires).await,
@@ -551,10 +612,12 @@ impl Ua {
         let (mut request, branch) = self.build_request(
             Method::Register,
             uri.clone(),
-            &from,
-            &to,
-            &call_id,
-            self.register_cseq,
+            Ids {
+                from: &from,
+                to: &to,
+                call_id: &call_id,
+                cseq: self.register_cseq,
+            },
             None,
         );
         request.headers.push("Expires", expires.to_string());
@@ -565,10 +628,17 @@ impl Ua {
                 }
             }
         }
-        self.start_txn(request, branch, dest, TxnPurpose::Register { expires }).await;
+        self.start_txn(request, branch, dest, TxnPurpose::Register { expires })
+            .await;
     }
 
-    fn response_for(&self, request: &Request, status: u16, reason: &str, sdp: Option<&str>) -> Response {
+    fn response_for(
+        &self,
+        request: &Request,
+        status: u16,
+        reason: &str,
+        sdp: Option<&str>,
+    ) -> Response {
         let tag = self
             .dialog
             .as_ref()
@@ -578,8 +648,11 @@ impl Ua {
         if status != 100 {
             r = r.with_to_tag(&tag);
         }
-        if (101..300).contains(&status) && matches!(request.method, Method::Invite | Method::Update) {
-            r = r.with_header("Contact", self.contact().to_string()).with_header("Allow", self.allow());
+        if (101..300).contains(&status) && matches!(request.method, Method::Invite | Method::Update)
+        {
+            r = r
+                .with_header("Contact", self.contact().to_string())
+                .with_header("Allow", self.allow());
         }
         if let Some(sdp) = sdp {
             r = r.with_body("application/sdp", sdp.as_bytes().to_vec());
@@ -631,7 +704,10 @@ impl Ua {
                     self.reply(&request, 400, "Bad From", from).await;
                     return;
                 };
-                let mut local = request.headers.to_addr().unwrap_or_else(|_| self.aor.clone());
+                let mut local = request
+                    .headers
+                    .to_addr()
+                    .unwrap_or_else(|_| self.aor.clone());
                 local.params.set("tag", Some(&random_token(10)));
                 let contact = request
                     .headers
@@ -685,7 +761,10 @@ impl Ua {
                     }
                 }
                 if d.pending_invite.as_ref().is_some_and(|(r, _)| {
-                    r.headers.top_via().ok().and_then(|v| v.branch().map(str::to_string))
+                    r.headers
+                        .top_via()
+                        .ok()
+                        .and_then(|v| v.branch().map(str::to_string))
                         == Some(branch.clone())
                 }) {
                     return; // initial INVITE retransmitted before our final response
@@ -697,7 +776,12 @@ impl Ua {
                 }
                 if request.method == Method::Invite {
                     // RFC 3261 §12.2.2: a re-INVITE may refresh the remote target.
-                    if let Some(uri) = request.headers.contacts().ok().and_then(|c| first_contact(&c)) {
+                    if let Some(uri) = request
+                        .headers
+                        .contacts()
+                        .ok()
+                        .and_then(|c| first_contact(&c))
+                    {
                         if let Some(addr) = uri_address(&uri) {
                             d.remote_addr = addr;
                         }
@@ -734,7 +818,8 @@ impl Ua {
                     self.emit(UaEvent::RemoteHangup { cancelled: false });
                 } else {
                     // RFC 3261 §15.1.2: BYE for no dialog → 481.
-                    self.reply(&request, 481, "Call/Transaction Does Not Exist", from).await;
+                    self.reply(&request, 481, "Call/Transaction Does Not Exist", from)
+                        .await;
                 }
             }
             Method::Cancel => {
@@ -743,7 +828,10 @@ impl Ua {
                     .as_ref()
                     .and_then(|d| d.pending_invite.clone())
                     .filter(|(r, _)| {
-                        r.headers.top_via().ok().and_then(|v| v.branch().map(str::to_string))
+                        r.headers
+                            .top_via()
+                            .ok()
+                            .and_then(|v| v.branch().map(str::to_string))
                             == Some(branch.clone())
                     });
                 match pending {
@@ -755,7 +843,10 @@ impl Ua {
                         self.dialog = None;
                         self.emit(UaEvent::RemoteHangup { cancelled: true });
                     }
-                    None => self.reply(&request, 481, "Call/Transaction Does Not Exist", from).await,
+                    None => {
+                        self.reply(&request, 481, "Call/Transaction Does Not Exist", from)
+                            .await
+                    }
                 }
             }
             Method::Options => {
@@ -780,7 +871,10 @@ impl Ua {
             // A retransmitted 2xx to our INVITE: ACK again (RFC 3261 §13.2.2.4).
             if (200..300).contains(&status) {
                 if let Some(ack) = self.dialog.as_ref().and_then(|d| d.last_ack.clone()) {
-                    let dest = self.dialog.as_ref().map(|d| self.config.proxy.unwrap_or(d.remote_addr));
+                    let dest = self
+                        .dialog
+                        .as_ref()
+                        .map(|d| self.config.proxy.unwrap_or(d.remote_addr));
                     if let Some(dest) = dest {
                         self.send_bytes(&ack, dest).await;
                     }
@@ -816,11 +910,13 @@ impl Ua {
             self.send_bytes(&ack.to_bytes(), txn.dest).await;
         }
         if (status == 401 || status == 407)
-            && matches!(txn.purpose, TxnPurpose::InitialInvite | TxnPurpose::Register { .. })
+            && matches!(
+                txn.purpose,
+                TxnPurpose::InitialInvite | TxnPurpose::Register { .. }
+            )
+            && self.retry_with_auth(&txn, &response).await
         {
-            if self.retry_with_auth(&txn, &response).await {
-                return;
-            }
+            return;
         }
         match txn.purpose {
             TxnPurpose::InitialInvite => {
@@ -898,9 +994,13 @@ impl Ua {
             request.headers.push(h.name, h.value);
         }
         // RFC 3261 §22.1 (checklist §10.9): the retry increments CSeq.
-        let Ok(cseq) = request.headers.cseq() else { return false };
+        let Ok(cseq) = request.headers.cseq() else {
+            return false;
+        };
         let next = cseq.seq + 1;
-        request.headers.set("CSeq", format!("{next} {}", cseq.method));
+        request
+            .headers
+            .set("CSeq", format!("{next} {}", cseq.method));
         if let TxnPurpose::Register { .. } = txn.purpose {
             self.register_cseq = next;
         }
@@ -911,7 +1011,9 @@ impl Ua {
         }
         let branch = new_branch();
         request.headers.remove("Via");
-        request.headers.push_front("Via", self.via(&branch).to_string());
+        request
+            .headers
+            .push_front("Via", self.via(&branch).to_string());
         if let Some(d) = &mut self.dialog {
             if txn.purpose == TxnPurpose::InitialInvite {
                 d.invite = Some(request.clone());
@@ -935,7 +1037,11 @@ impl Ua {
         };
         digest.on_challenge(response.status, &values).ok()?;
         digest
-            .authorization_headers(request.method.as_str(), &request.uri.to_string(), &request.body)
+            .authorization_headers(
+                request.method.as_str(),
+                &request.uri.to_string(),
+                &request.body,
+            )
             .ok()
     }
 
@@ -945,7 +1051,12 @@ impl Ua {
             if let Ok(to) = response.headers.to_addr() {
                 d.remote = to;
             }
-            if let Some(uri) = response.headers.contacts().ok().and_then(|c| first_contact(&c)) {
+            if let Some(uri) = response
+                .headers
+                .contacts()
+                .ok()
+                .and_then(|c| first_contact(&c))
+            {
                 if let Some(addr) = uri_address(&uri) {
                     d.remote_addr = addr;
                 }
@@ -959,14 +1070,20 @@ impl Ua {
     /// the INVITE's CSeq number.
     async fn send_ack(&mut self, response: &Response) {
         let Some(d) = &self.dialog else { return };
-        let seq = response.headers.cseq().map(|c| c.seq).unwrap_or(d.local_cseq);
+        let seq = response
+            .headers
+            .cseq()
+            .map(|c| c.seq)
+            .unwrap_or(d.local_cseq);
         let (request, _) = self.build_request(
             Method::Ack,
             d.remote_target.clone(),
-            &d.local,
-            &d.remote,
-            &d.call_id,
-            seq,
+            Ids {
+                from: &d.local,
+                to: &d.remote,
+                call_id: &d.call_id,
+                cseq: seq,
+            },
             None,
         );
         let dest = self.config.proxy.unwrap_or(d.remote_addr);
