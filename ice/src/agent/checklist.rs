@@ -36,6 +36,11 @@ pub(crate) struct Pair {
     pub role_conflicts: u8,
     /// Controlling: USE-CANDIDATE checks of this pair that timed out (see `MAX_NOMINATION_ROUNDS`).
     pub nomination_rounds: u8,
+    /// An authenticated check from the peer arrived on this pair: the path works at least
+    /// toward us, so a timeout of our own check earns one more round (see ASSUMPTIONS.md).
+    pub peer_checked: bool,
+    /// Extra rounds of our check granted because `peer_checked`.
+    pub retry_rounds: u8,
     pub transaction: Option<TransactionId>,
     /// Removed from the check list after nomination (RFC 8445 §8.1.2) or by the pair limit.
     pub removed: bool,
@@ -155,6 +160,8 @@ impl CheckList {
             failure: None,
             role_conflicts: 0,
             nomination_rounds: 0,
+            peer_checked: false,
+            retry_rounds: 0,
             transaction: None,
             removed: false,
         });

@@ -110,12 +110,16 @@ impl IceAgent {
         let Some(txn) = self.transactions.get(&tid) else {
             return Handled::Dropped(DropReason::UnknownTransaction);
         };
-        // RFC 8489 §9.1.4: a response that fails integrity is discarded. Error responses to
-        // unauthenticated failures (400/401) carry no MESSAGE-INTEGRITY and are accepted.
+        // RFC 8489 §9.1.4: a response that fails integrity is discarded. Only the refusals a
+        // server sends when it could not authenticate us (400, 401, 420) come without
+        // MESSAGE-INTEGRITY; anything else unauthenticated (a 487 that would flip our role, a
+        // success) is dropped.
         if let Some(key) = &txn.key {
+            let unauthenticated_refusal =
+                msg.class == Class::Error && matches!(msg.error_code(), Some((400 | 401 | 420, _)));
             match verify_integrity(raw, key) {
                 Ok(()) => {}
-                Err(StunError::MissingIntegrity) if msg.class == Class::Error => {}
+                Err(StunError::MissingIntegrity) if unauthenticated_refusal => {}
                 Err(_) => return Handled::Dropped(DropReason::BadIntegrity),
             }
         }

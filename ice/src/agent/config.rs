@@ -71,6 +71,11 @@ pub struct IceConfig {
     /// Regular nomination: how long the controlling agent waits after the first valid pair of a
     /// component for a higher-priority pair still being checked before nominating the best one.
     pub nomination_wait: Duration,
+    /// Controlled side: how long to wait for the peer's nomination after the first valid pair
+    /// of a component before declaring failure (`FailureReason::NotNominated`), so a
+    /// controlling peer that never nominates cannot leave the call hanging. Longer than a
+    /// check's whole retransmission schedule (39.5 s).
+    pub nomination_timeout: Duration,
     pub stun_servers: Vec<SocketAddr>,
     pub turn_servers: Vec<TurnServer>,
     /// 1 (RTP with rtcp-mux) or 2 (RTP and RTCP).
@@ -104,6 +109,7 @@ impl Default for IceConfig {
             ta: DEFAULT_TA,
             nomination: NominationMode::Regular,
             nomination_wait: Duration::from_millis(0),
+            nomination_timeout: Duration::from_secs(45),
             stun_servers: Vec::new(),
             turn_servers: Vec::new(),
             components: 1,

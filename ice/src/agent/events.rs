@@ -41,6 +41,9 @@ pub enum FailureReason {
     NonSymmetric,
     /// Any other error response (its code).
     Error(u16),
+    /// Controlled side: the pair was valid but the controlling peer never nominated a pair
+    /// within `IceConfig::nomination_timeout`.
+    NotNominated,
 }
 
 impl FailureReason {
@@ -64,6 +67,9 @@ impl fmt::Display for FailureReason {
             FailureReason::Unreachable => f.write_str("unreachable"),
             FailureReason::NonSymmetric => f.write_str("response from a non-symmetric address"),
             FailureReason::Error(code) => write!(f, "error response {code}"),
+            FailureReason::NotNominated => {
+                f.write_str("valid, but the controlling peer never nominated")
+            }
         }
     }
 }

@@ -15,10 +15,29 @@
 //! - sends media with [`IceAgent::send_data`], which refuses until every component has a
 //!   selected pair (RFC 8445 §12.1).
 //!
+//! ```
+//! use std::time::Instant;
+//! use ice::agent::{IceAgent, IceConfig, IceEvent};
+//!
+//! let now = Instant::now();
+//! let mut agent = IceAgent::new(IceConfig { controlling: true, ..IceConfig::default() }, now);
+//! agent.add_local_host("192.0.2.1:5000".parse().unwrap()).unwrap();
+//! agent.handle_timeout(now);
+//! // Signal these to the peer (offer): credentials and candidates.
+//! let _ufrag = &agent.local_credentials().ufrag;
+//! assert_eq!(agent.local_candidates().len(), 1);
+//! assert!(std::iter::from_fn(|| agent.poll_event()).any(|e| e == IceEvent::GatheringComplete));
+//! // Then: set_remote_credentials + add_remote_candidate from the answer, and loop on
+//! // handle_packet / handle_timeout(poll_timeout()) / poll_transmit / poll_event.
+//! ```
+//!
 //! Files: `config` (settings), `candidates` (local candidate set), `gathering` (srflx/relay),
-//! `checklist` (pairs), `pacer` (Ta), `client` (our checks), `server` (answering checks),
-//! `nomination` (selection), `keepalive` (RFC 8445 §11), `consent` (RFC 7675), `restart`
-//! (RFC 8445 §9), `events` (outputs), `demux` (RFC 7983).
+//! `checklist` (pairs, states, priorities, pruning, unfreezing), `pairing` (forming pairs,
+//! state events, pair failure), `pacer` (Ta), `scheduler` (which check goes next, the
+//! triggered FIFO, retransmissions), `client` (our checks), `server` (answering checks),
+//! `role` (role conflicts), `nomination` (selection), `keepalive` (RFC 8445 §11), `consent`
+//! (RFC 7675), `restart` (RFC 8445 §9), `failure` (when ICE failed and why), `events`
+//! (outputs), `demux` (RFC 7983).
 
 mod candidates;
 mod checklist;
@@ -27,10 +46,12 @@ mod config;
 mod consent;
 pub mod demux;
 mod events;
+mod failure;
 mod gathering;
 mod keepalive;
 mod nomination;
 mod pacer;
+mod pairing;
 mod restart;
 mod role;
 mod scheduler;
@@ -281,10 +302,17 @@ impl IceAgent {
         {
             // A signalled candidate replaces a peer-reflexive one learned earlier (RFC 8445
             // §7.3.1.3 lets the signalled type win); keep the index so pairs stay valid.
-            if let Some(r) = self.remotes.get_mut(existing) {
-                if r.kind == CandidateKind::PeerReflexive {
+            let was_prflx = self
+                .remotes
+                .get(existing)
+                .is_some_and(|r| r.kind == CandidateKind::PeerReflexive);
+            if was_prflx {
+                if let Some(r) = self.remotes.get_mut(existing) {
                     *r = candidate;
                 }
+                // Now signalled, it pairs with every local candidate, not only the base the
+                // check arrived on.
+                self.pair_new_remote(existing);
             }
             return;
         }
@@ -444,6 +472,11 @@ impl IceAgent {
         }
         consider(self.pacer_wake());
         consider(self.nomination_deadline());
+        if !self.controlling && self.state == IceState::Checking {
+            for c in self.components.iter().filter(|c| !c.selected_this_session) {
+                consider(c.first_valid_at.map(|t| t + self.config.nomination_timeout));
+            }
+        }
         for c in &self.components {
             consider(c.next_keepalive);
             if !c.consent_lost {
@@ -613,121 +646,6 @@ impl IceAgent {
         })
     }
 
-    fn set_pair_state(&mut self, id: PairId, state: PairState) {
-        let Some(p) = self.checklist.get_mut(id) else {
-            return;
-        };
-        if p.state == state {
-            return;
-        }
-        p.state = state;
-        let (l, r) = (p.local, p.remote);
-        if let (Some(local), Some(remote)) = (self.local_candidate(l), self.remotes.get(r).cloned())
-        {
-            self.events.push_back(IceEvent::PairStateChanged {
-                local,
-                remote,
-                state,
-            });
-        }
-    }
-
-    fn emit_pair_states(&mut self, ids: Vec<PairId>) {
-        for id in ids {
-            let Some(p) = self.checklist.get(id) else {
-                continue;
-            };
-            let (l, r, state) = (p.local, p.remote, p.state);
-            if let (Some(local), Some(remote)) =
-                (self.local_candidate(l), self.remotes.get(r).cloned())
-            {
-                self.events.push_back(IceEvent::PairStateChanged {
-                    local,
-                    remote,
-                    state,
-                });
-            }
-        }
-    }
-
-    /// Pair a new local candidate with every remote candidate (RFC 8445 §6.1.2.2).
-    fn pair_new_local(&mut self, lid: LocalId) {
-        let Some(local) = self.locals.get(lid).cloned() else {
-            return;
-        };
-        for rid in 0..self.remotes.len() {
-            let Some(remote) = self.remotes.get(rid) else {
-                continue;
-            };
-            if remote.kind == CandidateKind::PeerReflexive {
-                // RFC 8445 §7.3.1.3: a remote prflx candidate is not paired with other locals.
-                continue;
-            }
-            let remote = remote.clone();
-            self.add_pair(lid, &local, rid, &remote);
-        }
-    }
-
-    fn pair_new_remote(&mut self, rid: RemoteIdx) {
-        let Some(remote) = self.remotes.get(rid).cloned() else {
-            return;
-        };
-        let locals: Vec<(LocalId, candidates::LocalCandidate)> =
-            self.locals.iter().map(|(i, c)| (i, c.clone())).collect();
-        for (lid, local) in locals {
-            self.add_pair(lid, &local, rid, &remote);
-        }
-    }
-
-    fn add_pair(
-        &mut self,
-        lid: LocalId,
-        local: &candidates::LocalCandidate,
-        rid: RemoteIdx,
-        remote: &Candidate,
-    ) -> Option<PairId> {
-        let id = self.checklist.add_pair(
-            lid,
-            local,
-            rid,
-            remote,
-            self.controlling,
-            self.config.max_pairs,
-        )?;
-        // RFC 8445 §7.2.1 / RFC 8656 §9: a permission for the peer's IP before checking from
-        // a relayed candidate.
-        if let Origin::Relay { turn } = local.origin {
-            self.gathering.ensure_permission(turn, remote.address.ip());
-        }
-        Some(id)
-    }
-
-    /// Fail a pair (RFC 8445 §7.2.5.2) and forget its transaction.
-    fn fail_pair(&mut self, id: PairId, reason: FailureReason) {
-        let Some(p) = self.checklist.get_mut(id) else {
-            return;
-        };
-        if p.removed {
-            return;
-        }
-        if let Some(tid) = p.transaction.take() {
-            self.transactions.remove(&tid);
-        }
-        p.failure = Some(reason);
-        let was_nominating = p.use_candidate;
-        p.use_candidate = false;
-        let component = p.component;
-        tracing::debug!(pair = id, %reason, "pair failed");
-        self.set_pair_state(id, PairState::Failed);
-        if was_nominating {
-            if let Some(c) = self.component_mut(component) {
-                if c.nominating == Some(id) {
-                    c.nominating = None;
-                }
-            }
-        }
-    }
-
     /// Common tail of every input: TURN events and transmits, then failure detection.
     fn after_input(&mut self, now: Instant) {
         self.last_now = self.last_now.max(now);
@@ -739,59 +657,28 @@ impl IceAgent {
         self.check_failure();
     }
 
-    /// RFC 8445 §8.1.2: the check list fails when no pair can succeed any more for some
-    /// component that has no selected pair.
-    fn check_failure(&mut self) {
-        if !matches!(self.state, IceState::Checking) || self.remote_credentials.is_none() {
-            return;
-        }
-        if self.config.trickle && !self.end_of_remote_candidates {
-            return;
-        }
-        if !self.gathering.is_complete()
-            || self.checklist.has_pending()
-            || !self.nomination_queue.is_empty()
-        {
-            return;
-        }
-        if self.components.iter().any(|c| c.nominating.is_some()) {
-            return;
-        }
-        // A component is lost when it has no pair selected in this session and no valid pair
-        // left (a valid pair waiting for the peer's nomination is not a failure).
-        let lost = (1..=self.config.components).any(|comp| {
-            let selected = self
-                .component(comp)
-                .is_some_and(|c| c.selected_this_session);
-            let has_valid = self.checklist.live().any(|(_, p)| {
-                p.component == comp && p.valid_local.is_some() && p.state == PairState::Succeeded
-            });
-            !selected && !has_valid
-        });
-        if !lost {
-            return;
-        }
-        let reasons: Vec<PairFailure> = self
-            .checklist
-            .pairs
-            .iter()
-            .filter_map(|p| {
-                let reason = p.failure?;
-                Some(PairFailure {
-                    local: self.locals.get(p.local)?.cand.clone(),
-                    remote: self.remotes.get(p.remote)?.clone(),
-                    reason,
-                })
-            })
-            .collect();
-        tracing::info!(pairs = reasons.len(), "ICE failed");
-        self.state = IceState::Failed;
-        self.events.push_back(IceEvent::Failed { reasons });
-    }
-
     fn next_transaction_id(&mut self) -> TransactionId {
         TransactionId::random(&mut self.rng)
     }
 }
 
 pub(crate) type RemoteIdx = checklist::RemoteId;
+
+/// A short summary for logs: no passwords, no packet contents.
+impl std::fmt::Debug for IceAgent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IceAgent")
+            .field("state", &self.state)
+            .field("controlling", &self.controlling)
+            .field("local_ufrag", &self.local_credentials.ufrag)
+            .field(
+                "remote_ufrag",
+                &self.remote_credentials.as_ref().map(|c| &c.ufrag),
+            )
+            .field("local_candidates", &self.locals.len())
+            .field("remote_candidates", &self.remotes.len())
+            .field("pairs", &self.checklist.live().count())
+            .field("transactions", &self.transactions.len())
+            .finish()
+    }
+}

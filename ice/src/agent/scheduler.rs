@@ -181,6 +181,25 @@ impl IceAgent {
                 }
                 (TxnKind::Check { pair, .. }, Outcome::TimedOut)
                     if !txn.cancelled
+                        && self.checklist.get(pair).is_some_and(|p| {
+                            p.transaction == Some(tid)
+                                && p.peer_checked
+                                && p.retry_rounds == 0
+                                && p.state == super::PairState::InProgress
+                        }) =>
+                {
+                    // The peer reached us on this pair, so the path exists: one more round of
+                    // our own check before calling it failed (lossy paths).
+                    if let Some(p) = self.checklist.get_mut(pair) {
+                        p.retry_rounds = 1;
+                        p.transaction = None;
+                    }
+                    if self.checklist.trigger(pair) {
+                        self.emit_pair_states(vec![pair]);
+                    }
+                }
+                (TxnKind::Check { pair, .. }, Outcome::TimedOut)
+                    if !txn.cancelled
                         && self
                             .checklist
                             .get(pair)

@@ -241,6 +241,9 @@ impl IceAgent {
                 }
             }
         };
+        if let Some(p) = self.checklist.get_mut(pid) {
+            p.peer_checked = true;
+        }
         // RFC 8445 §7.3.1.5: USE-CANDIDATE from the controlling agent, seen by the controlled.
         let nominate = msg.use_candidate() && !self.controlling;
         let Some(pair) = self.checklist.get(pid).cloned() else {

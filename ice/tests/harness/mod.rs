@@ -32,6 +32,7 @@ impl Side {
             events: Vec::new(),
             media: Vec::new(),
             sent_datagrams: 0,
+            sent: Vec::new(),
         }
     }
 
@@ -131,6 +132,11 @@ impl Duo {
 
     /// One step. Returns false when nothing is left to happen.
     pub fn step(&mut self) -> bool {
+        self.step_capped(None)
+    }
+
+    /// One step that does not go past `cap`.
+    pub fn step_capped(&mut self, cap: Option<Instant>) -> bool {
         self.steps += 1;
         assert!(self.steps < MAX_STEPS, "step limit reached: livelock?");
         self.flush();
@@ -148,6 +154,10 @@ impl Duo {
             self.net.next_delivery(),
         ]) else {
             return false;
+        };
+        let next = match cap {
+            Some(cap) if next > cap => cap,
+            _ => next,
         };
         let now = next.max(self.now);
         self.now = now;
@@ -186,7 +196,7 @@ impl Duo {
             if done(self) {
                 return true;
             }
-            if self.now > deadline || !self.step() {
+            if self.now >= deadline || !self.step_capped(Some(deadline)) {
                 return done(self);
             }
         }
@@ -202,34 +212,49 @@ impl Duo {
 
     /// Send one datagram of media each way on component 1 and run until both arrived.
     pub fn exchange_media(&mut self, limit: Duration) -> bool {
-        let now = self.now;
-        let ta = self.a.agent.send_data(now, 1, b"\x80\x00media-from-a");
-        let tb = self.b.agent.send_data(now, 1, b"\x80\x00media-from-b");
-        if std::env::var("ICE_DEBUG").is_ok() && (ta.is_err() || tb.is_err()) {
-            eprintln!(
-                "send_data refused: {:?} {:?}",
-                ta.as_ref().err(),
-                tb.as_ref().err()
-            );
-        }
-        let (Ok(ta), Ok(tb)) = (ta, tb) else {
-            return false;
-        };
-        self.net.send(ta.from, ta.to, ta.data);
-        self.net.send(tb.from, tb.to, tb.data);
+        self.exchange_media_retrying(limit, 1)
+    }
+
+    /// Media each way on component 1, resending (up to `attempts` times, `limit` apart) in the
+    /// direction that has not arrived yet: media is not retransmitted, and a lossy link may
+    /// drop a datagram. True once both directions arrived.
+    pub fn exchange_media_retrying(&mut self, limit: Duration, attempts: usize) -> bool {
         let (na, nb) = (self.a.media.len(), self.b.media.len());
-        let until = self.now + limit - self.t0;
-        self.run_until(until, |d| {
-            d.a.media
-                .iter()
-                .skip(na)
-                .any(|m| m.3 == b"\x80\x00media-from-b")
-                && d.b
-                    .media
-                    .iter()
-                    .skip(nb)
-                    .any(|m| m.3 == b"\x80\x00media-from-a")
-        })
+        let arrived = |side: &Side, from: usize, payload: &[u8]| {
+            side.media.iter().skip(from).any(|m| m.3 == payload)
+        };
+        for _ in 0..attempts {
+            let now = self.now;
+            let to_b = !arrived(&self.b, nb, b"\x80\x00media-from-a");
+            let to_a = !arrived(&self.a, na, b"\x80\x00media-from-b");
+            if !to_a && !to_b {
+                return true;
+            }
+            for (side, payload, wanted) in [
+                (&mut self.a, &b"\x80\x00media-from-a"[..], to_b),
+                (&mut self.b, &b"\x80\x00media-from-b"[..], to_a),
+            ] {
+                if !wanted {
+                    continue;
+                }
+                match side.agent.send_data(now, 1, payload) {
+                    Ok(t) => self.net.send(t.from, t.to, t.data),
+                    Err(e) => {
+                        if std::env::var("ICE_DEBUG").is_ok() {
+                            eprintln!("send_data refused: {e:?}");
+                        }
+                        return false;
+                    }
+                }
+            }
+            let until = self.now + limit - self.t0;
+            self.run_until(until, |d| {
+                arrived(&d.a, na, b"\x80\x00media-from-b")
+                    && arrived(&d.b, nb, b"\x80\x00media-from-a")
+            });
+        }
+        arrived(&self.a, na, b"\x80\x00media-from-b")
+            && arrived(&self.b, nb, b"\x80\x00media-from-a")
     }
 }
 
@@ -245,6 +270,8 @@ pub struct Case {
     pub seed: u64,
     pub nomination: ice::agent::NominationMode,
     pub nomination_wait: Duration,
+    /// RFC 7675 consent freshness on both agents.
+    pub consent: bool,
 }
 
 pub const STUN_SERVER: &str = "198.51.100.1:3478";
@@ -312,6 +339,17 @@ pub fn build(case: &Case, t0: Instant) -> Duo {
         seed: Some(seed),
         nomination: case.nomination,
         nomination_wait: case.nomination_wait,
+        consent: ice::agent::ConsentConfig {
+            enabled: case.consent,
+            ..Default::default()
+        },
+        // On a lossy path, gather with the full RFC 8489 schedule (Rc = 7): the simulated
+        // servers always exist, and a lost srflx candidate would change the case under test.
+        gather_retransmit: if case.loss > 0.0 {
+            ice::stun::RetransmitConfig::default()
+        } else {
+            IceConfig::default().gather_retransmit
+        },
         stun_servers: vec![stun],
         turn_servers: if case.turn {
             vec![TurnServer {
