@@ -1,5 +1,5 @@
 //! The icephone program as a library, so that integration tests can drive its pieces
-//! (SIP user agent, calls, media) directly. `main.rs` is a thin wrapper.
+//! (SIP transport driver, calls, media) directly. `main.rs` is a thin wrapper.
 
 pub mod call;
 pub mod cli;
@@ -13,3 +13,4 @@ pub mod media;
 pub mod pcap;
 pub mod phone;
 pub mod signalling;
+pub mod sip_driver;

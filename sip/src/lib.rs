@@ -15,6 +15,7 @@
 //! are not built yet.
 
 pub mod auth;
+pub mod endpoint;
 pub mod message;
 pub mod timers;
 pub mod transaction;

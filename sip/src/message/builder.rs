@@ -130,6 +130,13 @@ impl Request {
         for route in h.get_all(HeaderName::Route) {
             r.headers.push(HeaderName::Route, route);
         }
+        // RFC 3261 §22.1 (RFC-CHECKLIST 10.12): the ACK for a non-2xx and the CANCEL carry
+        // the INVITE's credentials unchanged (CANCEL is never challenged itself).
+        for name in [HeaderName::Authorization, HeaderName::ProxyAuthorization] {
+            for v in h.get_all(name.clone()) {
+                r.headers.push(name.clone(), v);
+            }
+        }
         r
     }
 
@@ -233,6 +240,7 @@ mod tests {
             .cseq(1)
             .route(&"<sip:edge.example.com;lr>".parse().unwrap())
             .header("Timestamp", "54")
+            .header("Proxy-Authorization", "Digest username=\"a\", realm=\"r\"")
             .header("Record-Route", "<sip:p1.example.com;lr>")
             .header("Record-Route", "<sip:p2.example.com;lr>")
             .body("application/sdp", b"v=0\r\n".to_vec())
@@ -276,6 +284,10 @@ mod tests {
             Some("<sip:edge.example.com;lr>")
         );
         assert!(!cancel.headers.contains("Record-Route"));
+        assert_eq!(
+            cancel.headers.get("Proxy-Authorization"),
+            req.headers.get("Proxy-Authorization")
+        );
         let busy = Response::for_request(&req, 486, "Busy Here").with_to_tag("t9");
         let ack = req.ack_for_non_2xx(&busy);
         assert_eq!(ack.headers.to_addr().unwrap().tag(), Some("t9"));
@@ -287,6 +299,10 @@ mod tests {
             }
         );
         assert_eq!(ack.headers.top_via().unwrap().branch(), Some("z9hG4bKabc"));
+        assert_eq!(
+            ack.headers.get("Proxy-Authorization"),
+            Some("Digest username=\"a\", realm=\"r\"")
+        );
         let tagged = ringing.clone().with_to_tag("other");
         assert_eq!(tagged.headers.to_addr().unwrap().tag(), Some("b2"));
     }

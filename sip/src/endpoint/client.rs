@@ -1,0 +1,327 @@
+//! Client transactions as the endpoint runs them: matching responses (RFC 3261 §17.1.3),
+//! executing transaction actions, and handing results to the request's purpose.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::message::{HeaderName, Method, Request, Response};
+use crate::transaction::{Action, ClientTransactionKey, InviteClient, NonInviteClient};
+
+use super::hop::{Arrival, Hop};
+use super::types::{DialogId, EndpointError, RequestId, SipEvent, TerminationReason};
+use super::Endpoint;
+
+#[derive(Debug)]
+pub(crate) enum ClientTxn {
+    Invite(InviteClient),
+    NonInvite(NonInviteClient),
+}
+
+/// Why we sent a request: where its response goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Register,
+    Invite(DialogId),
+    Reinvite(DialogId),
+    Update(DialogId),
+    Bye(DialogId),
+    Cancel(DialogId),
+    Options(RequestId),
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientEntry {
+    pub txn: ClientTxn,
+    /// The request as sent (with its Via), for ACK, CANCEL and authenticated retries.
+    pub request: Request,
+    pub hop: Hop,
+    pub purpose: Purpose,
+}
+
+impl ClientEntry {
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match &self.txn {
+            ClientTxn::Invite(t) => t.poll_timeout(),
+            ClientTxn::NonInvite(t) => t.poll_timeout(),
+        }
+    }
+}
+
+impl Endpoint {
+    /// A response arrived (already parsed and validated as a UAC response).
+    pub(crate) fn handle_response(&mut self, now: Instant, response: Response, arrival: Arrival) {
+        let Ok(via) = response.headers.top_via() else {
+            return;
+        };
+        let (Some(branch), Ok(cseq)) = (via.branch(), response.headers.cseq()) else {
+            tracing::debug!("response without branch or CSeq dropped");
+            return;
+        };
+        // RFC 3261 §17.1.3: branch of the top Via and the CSeq method.
+        let key = ClientTransactionKey::new(branch, cseq.method.as_str());
+        let Some(entry) = self.clients.get_mut(&key) else {
+            self.stray_response(&response);
+            return;
+        };
+        let result = match &mut entry.txn {
+            ClientTxn::Invite(t) => t.on_response(now, response.status),
+            ClientTxn::NonInvite(t) => t.on_response(now, response.status),
+        };
+        match result {
+            Ok(actions) => self.run_client_actions(now, &key, actions, Some((&response, arrival))),
+            Err(e) => tracing::debug!(error = %e, "response refused by transaction"),
+        }
+    }
+
+    /// RFC 6026 §7.2 / RFC 3261 §13.2.2.4: a 2xx retransmission after the INVITE
+    /// transaction ended still gets our ACK again.
+    fn stray_response(&mut self, response: &Response) {
+        let is_invite_2xx = response.is_success()
+            && response
+                .headers
+                .cseq()
+                .is_ok_and(|c| c.method == Method::Invite);
+        if !is_invite_2xx {
+            tracing::debug!(status = response.status, "stray response dropped");
+            return;
+        }
+        let Some(id) = self.dialog_for_response(response) else {
+            return;
+        };
+        if let Some((hop, bytes)) = self.dialogs.get(&id).and_then(|d| d.last_ack.clone()) {
+            self.send_on(&hop, bytes);
+        }
+    }
+
+    /// The dialog of a response to a request we sent: Call-ID and our From tag.
+    pub(crate) fn dialog_for_response(&self, response: &Response) -> Option<DialogId> {
+        let call_id = response.headers.call_id().ok()?;
+        let from = response.headers.from_addr().ok()?;
+        let tag = from.tag()?;
+        self.dialogs
+            .values()
+            .find(|d| d.call_id == call_id && d.local_tag == tag)
+            .map(|d| d.id)
+    }
+
+    /// Executes transaction actions in order.
+    pub(crate) fn run_client_actions(
+        &mut self,
+        now: Instant,
+        key: &ClientTransactionKey,
+        actions: Vec<Action>,
+        response: Option<(&Response, Arrival)>,
+    ) {
+        for action in actions {
+            let Some(entry) = self.clients.get_mut(key) else {
+                return;
+            };
+            match action {
+                Action::Transmit(bytes) => {
+                    let hop = entry.hop;
+                    self.send_on(&hop, bytes.to_vec());
+                }
+                Action::PassToTu => {
+                    if let Some((response, arrival)) = response {
+                        let purpose = entry.purpose;
+                        let request = entry.request.clone();
+                        let hop = entry.hop;
+                        self.on_client_response(now, purpose, &request, hop, response, arrival);
+                    }
+                }
+                Action::SendAckForNon2xx => {
+                    if let (Some((response, _)), ClientTxn::Invite(t)) = (response, &mut entry.txn)
+                    {
+                        // RFC 3261 §17.1.1.3: same branch, To from the response; the
+                        // builder copies the INVITE's credentials (§22.1).
+                        let ack = entry.request.ack_for_non_2xx(response);
+                        match t.send_ack(Bytes::from(ack.to_bytes())) {
+                            Ok(more) => self.run_client_actions(now, key, more, None),
+                            Err(e) => tracing::debug!(error = %e, "ACK refused"),
+                        }
+                    }
+                }
+                Action::Timeout(kind) => {
+                    tracing::debug!(?kind, "client transaction timed out");
+                    let purpose = entry.purpose;
+                    self.on_client_failure(now, purpose);
+                }
+                Action::TransportError => {
+                    let purpose = entry.purpose;
+                    self.on_client_failure(now, purpose);
+                }
+                Action::Terminated => {
+                    self.clients.remove(key);
+                }
+                Action::Send100Trying => {}
+            }
+        }
+    }
+
+    pub(crate) fn client_timeout(&mut self, now: Instant, key: ClientTransactionKey) {
+        let Some(entry) = self.clients.get_mut(&key) else {
+            return;
+        };
+        let actions = match &mut entry.txn {
+            ClientTxn::Invite(t) => t.handle_timeout(now),
+            ClientTxn::NonInvite(t) => t.handle_timeout(now),
+        };
+        self.run_client_actions(now, &key, actions, None);
+    }
+
+    /// RFC 3261 §17.1.4: the transport could not reach `dest`.
+    pub(crate) fn fail_transactions_to(&mut self, now: Instant, dest: std::net::SocketAddr) {
+        let keys: Vec<ClientTransactionKey> = self
+            .clients
+            .iter()
+            .filter(|(_, e)| e.hop.dest == dest)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in keys {
+            if let Some(entry) = self.clients.get_mut(&key) {
+                let actions = match &mut entry.txn {
+                    ClientTxn::Invite(t) => t.on_transport_error(),
+                    ClientTxn::NonInvite(t) => t.on_transport_error(),
+                };
+                self.run_client_actions(now, &key, actions, None);
+            }
+        }
+    }
+
+    /// Timer B/F or a transport error: the TU sees a 408 (RFC 3261 §8.1.3.1).
+    fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
+        match purpose {
+            Purpose::Register => self.on_register_failure(now),
+            Purpose::Invite(d) => self.end_dialog(d, TerminationReason::Timeout),
+            // RFC 3261 §12.2.1.2: a 408 to an in-dialog request ends the dialog.
+            Purpose::Reinvite(d) | Purpose::Update(d) => {
+                self.end_dialog(d, TerminationReason::DialogGone { status: 408 })
+            }
+            Purpose::Bye(d) => self.end_dialog(d, TerminationReason::LocalBye),
+            Purpose::Cancel(_) => {}
+            Purpose::Options(request) => self.emit(SipEvent::OptionsResponse {
+                request,
+                status: 408,
+                allow: Vec::new(),
+                supported: Vec::new(),
+            }),
+        }
+    }
+
+    fn on_client_response(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        request: &Request,
+        hop: Hop,
+        response: &Response,
+        arrival: Arrival,
+    ) {
+        match purpose {
+            Purpose::Register => self.on_register_response(now, request, hop, response, arrival),
+            Purpose::Invite(d) => self.on_invite_response(now, d, request, hop, response),
+            Purpose::Reinvite(d) => self.on_reinvite_response(now, d, request, hop, response),
+            Purpose::Update(d) => self.on_update_response(now, d, request, hop, response),
+            Purpose::Bye(d) => {
+                if response.is_final() {
+                    self.end_dialog(d, TerminationReason::LocalBye);
+                }
+            }
+            Purpose::Cancel(_) => {}
+            Purpose::Options(id) => {
+                if response.is_final() {
+                    let allow = response
+                        .headers
+                        .allow()
+                        .map(|m| m.iter().map(|m| m.to_string()).collect())
+                        .unwrap_or_default();
+                    let supported = response.headers.supported().unwrap_or_default();
+                    self.emit(SipEvent::OptionsResponse {
+                        request: id,
+                        status: response.status,
+                        allow,
+                        supported,
+                    });
+                }
+            }
+        }
+    }
+
+    /// RFC 3261 §22.2 / §22.3: answer a 401/407 by resending the request with credentials
+    /// and CSeq + 1. Returns the new transaction's key, or `None` when we cannot (no
+    /// credentials, or the digest client says the credentials are wrong).
+    pub(crate) fn retry_with_credentials(
+        &mut self,
+        now: Instant,
+        request: &Request,
+        hop: Hop,
+        response: &Response,
+        purpose: Purpose,
+    ) -> Option<(ClientTransactionKey, u32)> {
+        let digest = self.digest.as_mut()?;
+        let kind_header = if response.status == 401 {
+            HeaderName::WwwAuthenticate
+        } else {
+            HeaderName::ProxyAuthenticate
+        };
+        let values: Vec<&str> = response.headers.get_all(kind_header).collect();
+        if let Err(e) = digest.on_challenge(response.status, &values) {
+            tracing::info!(error = %e, "cannot answer digest challenge");
+            return None;
+        }
+        let mut retry = request.clone();
+        retry.headers.remove(HeaderName::Via);
+        retry.headers.remove(HeaderName::Authorization);
+        retry.headers.remove(HeaderName::ProxyAuthorization);
+        // RFC 3261 §22.1 (RFC-CHECKLIST 10.12): the retry MUST increment CSeq.
+        let cseq = request.headers.cseq().ok()?.seq.checked_add(1)?;
+        let method = retry.method.clone();
+        retry.headers.set(
+            HeaderName::CSeq,
+            crate::message::CSeq {
+                seq: cseq,
+                method: method.clone(),
+            }
+            .to_string(),
+        );
+        let uri = retry.uri.to_string();
+        let headers = match digest.authorization_headers(method.as_str(), &uri, &retry.body) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::info!(error = %e, "cannot compute digest response");
+                return None;
+            }
+        };
+        for h in headers {
+            retry.headers.push(h.name, h.value);
+        }
+        match self.send_request(now, retry, hop, purpose) {
+            Ok(key) => Some((key, cseq)),
+            Err(e) => {
+                tracing::info!(error = %e, "authenticated retry failed");
+                None
+            }
+        }
+    }
+
+    /// Removes a dialog and tells the TU.
+    pub(crate) fn end_dialog(&mut self, dialog: DialogId, reason: TerminationReason) {
+        if let Some(d) = self.dialogs.remove(&dialog) {
+            if let Some(incoming) = d.invite_incoming {
+                self.incoming.remove(&incoming);
+            }
+            self.emit(SipEvent::DialogTerminated { dialog, reason });
+        }
+    }
+
+    /// Looks a dialog up for a command.
+    pub(crate) fn dialog_mut(
+        &mut self,
+        dialog: DialogId,
+    ) -> Result<&mut super::dialog::Dialog, EndpointError> {
+        self.dialogs
+            .get_mut(&dialog)
+            .ok_or(EndpointError::UnknownDialog(dialog))
+    }
+}

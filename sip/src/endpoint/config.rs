@@ -1,0 +1,91 @@
+//! Endpoint configuration.
+
+use std::net::SocketAddr;
+
+use crate::auth::Credentials;
+use crate::timers::outbound::FlowRecoveryConfig;
+use crate::timers::TimerConfig;
+
+use super::types::TransportKind;
+
+/// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP.
+pub const MTU_MARGIN: usize = 200;
+
+/// Where requests go when the target is not an IP literal: a next hop by address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextHop {
+    pub transport: TransportKind,
+    pub addr: SocketAddr,
+}
+
+/// What the endpoint is and how it behaves.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// The bound UDP socket's address (used in Via and Contact), if UDP is enabled.
+    pub udp_local: Option<SocketAddr>,
+    /// The TCP listener's address, if TCP is enabled.
+    pub tcp_local: Option<SocketAddr>,
+    /// Our address of record, e.g. `sip:alice@example.com` (From, To of REGISTER).
+    pub aor: String,
+    /// Display name for From.
+    pub display_name: Option<String>,
+    /// Digest credentials, used for 401/407 on REGISTER and INVITE.
+    pub credentials: Option<Credentials>,
+    /// The registrar / outbound proxy: REGISTER goes here, and so do out-of-dialog requests
+    /// whose target host is not an IP address.
+    pub outbound_proxy: Option<NextHop>,
+    /// Transport for requests whose URI names none.
+    pub default_transport: TransportKind,
+    /// RFC 3261 §17 T1/T2/T4.
+    pub timers: TimerConfig,
+    /// Path MTU; requests larger than `mtu - 200` go over TCP (RFC 3261 §18.1.1).
+    pub mtu: usize,
+    /// Put the address learned from received/rport in Contact (re-registering at most once
+    /// per learned change).
+    pub use_learned_contact: bool,
+    /// RFC 5626 `+sip.instance` value (`urn:uuid:...`); `None` disables outbound.
+    pub instance_id: Option<String>,
+    /// RFC 5626 §4.2 `reg-id` of our one flow.
+    pub reg_id: u32,
+    /// Requested registration lifetime in seconds.
+    pub register_expires: u32,
+    /// RFC 5626 §4.5 back-off parameters.
+    pub flow_recovery: FlowRecoveryConfig,
+    /// User-Agent header value.
+    pub user_agent: String,
+}
+
+impl EndpointConfig {
+    /// Defaults for an AOR: UDP, RFC timers, MTU 1500, 3600 s registrations, outbound off.
+    pub fn new(aor: impl Into<String>) -> EndpointConfig {
+        EndpointConfig {
+            udp_local: None,
+            tcp_local: None,
+            aor: aor.into(),
+            display_name: None,
+            credentials: None,
+            outbound_proxy: None,
+            default_transport: TransportKind::Udp,
+            timers: TimerConfig::default(),
+            mtu: 1500,
+            use_learned_contact: false,
+            instance_id: None,
+            reg_id: 1,
+            register_expires: 3600,
+            flow_recovery: FlowRecoveryConfig::default(),
+            user_agent: concat!("icephone-sip/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+
+    /// Largest request sent over UDP (RFC 3261 §18.1.1).
+    pub fn udp_size_limit(&self) -> usize {
+        self.mtu.saturating_sub(MTU_MARGIN)
+    }
+
+    pub(crate) fn local_addr(&self, transport: TransportKind) -> Option<SocketAddr> {
+        match transport {
+            TransportKind::Udp => self.udp_local,
+            TransportKind::Tcp => self.tcp_local,
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Dialog state (RFC 3261 §12) and in-dialog request construction.
+
+use std::time::Instant;
+
+use crate::message::{HeaderName, Method, NameAddr, Request, Uri};
+use crate::transaction::{ClientTransactionKey, ServerTransactionKey, TwoXxRetransmitter};
+
+use super::hop::{uri_target, Hop};
+use super::types::{Body, DialogId, IncomingId};
+
+/// Which side created the dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Uac,
+    Uas,
+}
+
+/// Dialog life cycle. `Calling`: our INVITE has no tagged response yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DialogState {
+    Calling,
+    Early,
+    Confirmed,
+}
+
+/// An in-dialog request waiting to be retried (glare, RFC 3261 §14.1; RFC 3311 §5.2
+/// Retry-After).
+#[derive(Debug, Clone)]
+pub(crate) struct PendingRetry {
+    pub at: Instant,
+    pub method: Method,
+    pub body: Option<Body>,
+}
+
+/// The UAS core's 2xx retransmission (RFC 3261 §13.3.1.4).
+#[derive(Debug)]
+pub(crate) struct TwoXx {
+    pub retransmitter: TwoXxRetransmitter,
+    pub hop: Hop,
+    /// CSeq of the INVITE the 2xx answers; the ACK carries the same number.
+    pub cseq: u32,
+    /// The 2xx carried an offer (INVITE without body), so the ACK carries the answer.
+    pub offer_in_2xx: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Dialog {
+    pub id: DialogId,
+    pub role: Role,
+    pub state: DialogState,
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    /// Local and remote URIs with their display names, tags stripped.
+    pub local_uri: NameAddr,
+    pub remote_uri: NameAddr,
+    pub local_cseq: u32,
+    pub remote_cseq: Option<u32>,
+    pub remote_target: Uri,
+    /// RFC 3261 §12.1: Record-Route in the order requests must follow.
+    pub route_set: Vec<NameAddr>,
+    /// The transport association the dialog was formed over.
+    pub hop: Hop,
+    pub peer_allows_update: bool,
+    /// UAC: the initial INVITE as sent (for CANCEL and the 2xx ACK) and its transaction.
+    pub invite: Option<Request>,
+    pub invite_key: Option<ClientTransactionKey>,
+    pub got_provisional: bool,
+    pub cancel_requested: bool,
+    pub cancel_sent: bool,
+    /// UAC: the INVITE carried no body, so the ACK must carry the answer from the TU.
+    pub ack_needs_body: bool,
+    /// UAC: the last ACK for a 2xx, re-sent when the 2xx is retransmitted (RFC 6026).
+    pub last_ack: Option<(Hop, Vec<u8>)>,
+    /// UAS: the INVITE server transaction of the initial INVITE.
+    pub invite_server: Option<ServerTransactionKey>,
+    pub invite_incoming: Option<IncomingId>,
+    pub two_xx: Option<TwoXx>,
+    /// RFC 3311 §5.1 / RFC 3261 §14: offers in progress.
+    pub local_offer_pending: bool,
+    pub remote_offer_pending: bool,
+    /// Our re-INVITE or UPDATE client transaction in flight.
+    pub reinvite_out: Option<ClientTransactionKey>,
+    pub update_out: Option<ClientTransactionKey>,
+    /// The peer's re-INVITE not yet answered by the TU.
+    pub reinvite_in: Option<IncomingId>,
+    pub retry: Option<PendingRetry>,
+    pub bye_sent: bool,
+}
+
+impl Dialog {
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let two_xx = self
+            .two_xx
+            .as_ref()
+            .and_then(|t| t.retransmitter.poll_timeout());
+        let retry = self.retry.as_ref().map(|r| r.at);
+        [two_xx, retry].into_iter().flatten().min()
+    }
+
+    /// The next hop for an in-dialog request (RFC 3261 §12.2.1.1): the first route when
+    /// the route set is not empty (loose routing), else the remote target. When neither
+    /// is an IP literal, the hop the dialog was formed over.
+    pub fn next_hop(
+        &self,
+        endpoint_hop: impl Fn(super::TransportKind, std::net::SocketAddr) -> Hop,
+    ) -> Hop {
+        let next = match self.route_set.first() {
+            Some(route) => &route.uri,
+            None => &self.remote_target,
+        };
+        match uri_target(next, self.hop.transport) {
+            // Same peer as the dialog's flow: keep the flow (connection reuse).
+            Some((transport, dest)) if dest == self.hop.dest && transport == self.hop.transport => {
+                self.hop
+            }
+            Some((transport, dest)) => endpoint_hop(transport, dest),
+            None => self.hop,
+        }
+    }
+
+    /// A request within the dialog (RFC 3261 §12.2.1.1): Request-URI = remote target,
+    /// Route = route set, From/To with our/their tags. `cseq` is the caller's choice
+    /// (ACK and CANCEL reuse the INVITE's).
+    pub fn request(&self, method: Method, cseq: u32) -> Request {
+        let mut from = self.local_uri.clone();
+        from.params.set("tag", Some(&self.local_tag));
+        let mut to = self.remote_uri.clone();
+        if let Some(tag) = &self.remote_tag {
+            to.params.set("tag", Some(tag));
+        }
+        let mut builder = Request::builder(method, self.remote_target.clone())
+            .max_forwards(70)
+            .from(&from)
+            .to(&to)
+            .call_id(&self.call_id)
+            .cseq(cseq);
+        for route in &self.route_set {
+            builder = builder.route(route);
+        }
+        builder.build()
+    }
+
+    /// RFC 3261 §12.2.1.2 / §12.2.2 / RFC 3311 §5: a target refresh request or response
+    /// replaces the remote target with its Contact.
+    pub fn refresh_target(&mut self, headers: &crate::message::Headers) {
+        if let Ok(crate::message::Contacts::List(list)) = headers.contacts() {
+            if let Some(first) = list.first() {
+                self.remote_target = first.uri.clone();
+            }
+        }
+    }
+
+    /// RFC 3261 §12.1.2: the UAC's route set is the Record-Route of the response in
+    /// reverse order.
+    pub fn set_uac_route_set(&mut self, headers: &crate::message::Headers) {
+        if let Ok(mut routes) = headers.record_routes() {
+            routes.reverse();
+            self.route_set = routes;
+        }
+    }
+
+    /// Whether `allow` (an Allow header's methods) lists UPDATE.
+    pub fn allow_lists_update(headers: &crate::message::Headers) -> bool {
+        headers
+            .allow()
+            .map(|m| m.contains(&Method::Update))
+            .unwrap_or(false)
+    }
+
+    /// The tag-less copy of an address.
+    pub fn without_tag(addr: &NameAddr) -> NameAddr {
+        let mut a = addr.clone();
+        a.params.remove("tag");
+        a
+    }
+}
+
+/// Adds a body and its Content-Type, or nothing.
+pub(crate) fn put_body(request: &mut Request, body: Option<&Body>) {
+    if let Some(body) = body {
+        request
+            .headers
+            .set(HeaderName::ContentType, body.content_type.clone());
+        request.body = body.bytes.clone();
+    }
+}
+
+/// The body of a message as a [`Body`], `None` when empty.
+pub(crate) fn body_of(headers: &crate::message::Headers, body: &[u8]) -> Option<Body> {
+    if body.is_empty() {
+        return None;
+    }
+    let content_type = headers
+        .get(HeaderName::ContentType)
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    Some(Body::new(content_type, body.to_vec()))
+}

@@ -1,0 +1,272 @@
+//! A sans-IO SIP user agent core: transport rules, transactions, dialogs, registration
+//! and RFC 5626 outbound, on top of [`crate::message`], [`crate::transaction`],
+//! [`crate::auth`] and [`crate::timers`].
+//!
+//! The endpoint owns no socket and reads no clock. The driver feeds it bytes
+//! ([`Endpoint::handle_datagram`], [`Endpoint::handle_stream`]), connection changes and
+//! `now`, and drains [`Endpoint::poll_transmit`], [`Endpoint::poll_event`] and
+//! [`Endpoint::poll_timeout`]. Commands ([`Endpoint::invite`], [`Endpoint::respond`],
+//! [`Endpoint::bye`], ...) queue transmits and events the same way.
+//!
+//! Bodies are opaque bytes with a content type ([`Body`]); the endpoint never parses SDP.
+//!
+//! ```
+//! use std::time::Instant;
+//! use sip::endpoint::{Endpoint, EndpointConfig, SipEvent, Body};
+//!
+//! let now = Instant::now();
+//! let mut config = EndpointConfig::new("sip:alice@example.com");
+//! config.udp_local = Some("127.0.0.1:5070".parse().unwrap());
+//! let mut alice = Endpoint::new(config);
+//! let call = alice
+//!     .invite(now, "sip:bob@127.0.0.1:5080", Some(Body::new("application/sdp", b"v=0\r\n".to_vec())))
+//!     .unwrap();
+//! let tx = alice.poll_transmit().unwrap();
+//! assert_eq!(tx.dest, "127.0.0.1:5080".parse().unwrap());
+//! assert!(tx.bytes.starts_with(b"INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"));
+//! # let _ = call;
+//! ```
+
+mod call;
+mod client;
+mod config;
+mod dialog;
+mod hop;
+mod outgoing;
+mod registration;
+mod server;
+mod types;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::auth::DigestClient;
+use crate::message::{Method, StreamDecoder};
+use crate::transaction::{ClientTransactionKey, ServerTransactionKey};
+
+pub use config::{EndpointConfig, NextHop, MTU_MARGIN};
+pub use types::{
+    Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, RegistrationFailure,
+    RequestId, SipEvent, TerminationReason, Transmit, TransportKind,
+};
+
+use client::ClientEntry;
+use dialog::Dialog;
+use registration::Registration;
+use server::ServerEntry;
+
+/// Methods we handle and list in Allow (RFC 3261 §20.5, RFC 3311 §5: include UPDATE).
+pub const ALLOWED_METHODS: &[Method] = &[
+    Method::Invite,
+    Method::Ack,
+    Method::Bye,
+    Method::Cancel,
+    Method::Options,
+    Method::Update,
+];
+
+/// Option tags we list in Supported (RFC 5626 §4.2.1: outbound and path).
+pub const SUPPORTED_TAGS: &[&str] = &["outbound", "path"];
+
+/// An open TCP connection as the endpoint sees it.
+#[derive(Debug)]
+struct Connection {
+    local: SocketAddr,
+    remote: SocketAddr,
+    decoder: StreamDecoder,
+}
+
+/// The SIP user agent core. See the module documentation.
+#[derive(Debug)]
+pub struct Endpoint {
+    config: EndpointConfig,
+    rng: StdRng,
+    next_id: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<SipEvent>,
+    clients: HashMap<ClientTransactionKey, ClientEntry>,
+    servers: HashMap<ServerTransactionKey, ServerEntry>,
+    incoming: HashMap<IncomingId, ServerTransactionKey>,
+    dialogs: HashMap<DialogId, Dialog>,
+    conns: HashMap<ConnId, Connection>,
+    /// Connections the driver must close (framing errors).
+    closes: VecDeque<ConnId>,
+    registration: Option<Registration>,
+    /// Digest state for INVITE challenges (realms and nonce counts across calls).
+    digest: Option<DigestClient>,
+    /// RFC 3581 §3: the public address learned from the registrar, used in Contact when
+    /// `use_learned_contact` is set.
+    learned_contact: Option<SocketAddr>,
+}
+
+impl Endpoint {
+    /// A new endpoint with a random seed.
+    pub fn new(config: EndpointConfig) -> Endpoint {
+        Self::with_rng(config, StdRng::from_rng(&mut rand::rng()))
+    }
+
+    /// A new endpoint whose tags, branches and back-off delays come from `seed`
+    /// (reproducible tests).
+    pub fn with_seed(config: EndpointConfig, seed: u64) -> Endpoint {
+        Self::with_rng(config, StdRng::seed_from_u64(seed))
+    }
+
+    fn with_rng(config: EndpointConfig, rng: StdRng) -> Endpoint {
+        let digest = config.credentials.clone().map(DigestClient::new);
+        Endpoint {
+            config,
+            rng,
+            next_id: 1,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            clients: HashMap::new(),
+            servers: HashMap::new(),
+            incoming: HashMap::new(),
+            dialogs: HashMap::new(),
+            conns: HashMap::new(),
+            closes: VecDeque::new(),
+            registration: None,
+            digest,
+            learned_contact: None,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &EndpointConfig {
+        &self.config
+    }
+
+    /// Next bytes to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// Next event for the TU.
+    pub fn poll_event(&mut self) -> Option<SipEvent> {
+        self.events.pop_front()
+    }
+
+    /// The public address learned from received/rport of the last REGISTER response.
+    pub fn learned_public_address(&self) -> Option<SocketAddr> {
+        self.registration.as_ref().and_then(|r| r.learned)
+    }
+
+    /// The ids of the dialogs (calls) the endpoint still tracks.
+    pub fn dialog_ids(&self) -> Vec<DialogId> {
+        let mut ids: Vec<DialogId> = self.dialogs.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Whether the peer of this dialog listed UPDATE in its Allow.
+    pub fn peer_allows_update(&self, dialog: DialogId) -> Option<bool> {
+        self.dialogs.get(&dialog).map(|d| d.peer_allows_update)
+    }
+
+    /// When [`Endpoint::handle_timeout`] must run next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let clients = self.clients.values().filter_map(ClientEntry::poll_timeout);
+        let servers = self.servers.values().filter_map(ServerEntry::poll_timeout);
+        let dialogs = self.dialogs.values().filter_map(Dialog::poll_timeout);
+        let registration = self
+            .registration
+            .as_ref()
+            .and_then(Registration::poll_timeout);
+        clients
+            .chain(servers)
+            .chain(dialogs)
+            .chain(registration)
+            .min()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let client_keys: Vec<ClientTransactionKey> = self
+            .clients
+            .iter()
+            .filter(|(_, e)| due(e.poll_timeout()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in client_keys {
+            self.client_timeout(now, key);
+        }
+        let server_keys: Vec<ServerTransactionKey> = self
+            .servers
+            .iter()
+            .filter(|(_, e)| due(e.poll_timeout()))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in server_keys {
+            self.server_timeout(now, key);
+        }
+        let dialog_ids: Vec<DialogId> = self
+            .dialogs
+            .iter()
+            .filter(|(_, d)| due(d.poll_timeout()))
+            .map(|(k, _)| *k)
+            .collect();
+        for id in dialog_ids {
+            self.dialog_timeout(now, id);
+        }
+        if due(self
+            .registration
+            .as_ref()
+            .and_then(Registration::poll_timeout))
+        {
+            self.registration_timeout(now);
+        }
+    }
+
+    /// A TCP connection is up (accepted by our listener or opened for a transmit).
+    pub fn connection_opened(&mut self, conn: ConnId, local: SocketAddr, remote: SocketAddr) {
+        self.conns.insert(
+            conn,
+            Connection {
+                local,
+                remote,
+                decoder: StreamDecoder::default(),
+            },
+        );
+    }
+
+    /// A TCP connection closed (either side) or failed.
+    pub fn connection_closed(&mut self, now: Instant, conn: ConnId) {
+        if self.conns.remove(&conn).is_some() {
+            self.flow_connection_closed(now, conn);
+        }
+    }
+
+    /// A TCP connect to `dest` failed: transactions waiting on it fail (RFC 3261 §17.1.4).
+    pub fn connect_failed(&mut self, now: Instant, dest: SocketAddr) {
+        self.fail_transactions_to(now, dest);
+    }
+
+    fn next_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+
+    /// Random token characters for tags and Call-IDs (RFC 3261 §19.3: at least 32 bits of
+    /// randomness; we use ~95).
+    fn random_token(&mut self, len: usize) -> String {
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        (0..len)
+            .filter_map(|_| {
+                ALPHABET
+                    .get(self.rng.random_range(0..ALPHABET.len()))
+                    .map(|&b| char::from(b))
+            })
+            .collect()
+    }
+
+    fn emit(&mut self, event: SipEvent) {
+        tracing::debug!(?event, "sip event");
+        self.events.push_back(event);
+    }
+}

@@ -1,0 +1,449 @@
+//! Transport rules and retransmission on the virtual network: loss schedules, 2xx/ACK
+//! retransmission (RFC 6026), rport through a NAT, requests over the registration's
+//! flow, the MTU − 200 switch to TCP, TCP framing.
+
+mod net;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use net::{ua_config, Net, Registrar};
+use sip::auth::Credentials;
+use sip::endpoint::{Body, ConnId, NextHop, SipEvent, TerminationReason, TransportKind};
+
+fn pair() -> Net {
+    let mut net = Net::new();
+    net.add_ua(ua_config("sip:alice@127.0.0.1", 5070), 1);
+    net.add_ua(ua_config("sip:bob@127.0.0.1", 5080), 2);
+    net
+}
+
+fn sdp(n: usize) -> Body {
+    Body::new("application/sdp", vec![b'a'; n])
+}
+
+fn offsets(net: &Net, prefix: &str, from_node: usize) -> Vec<Duration> {
+    net.wire
+        .iter()
+        .filter(|s| s.from_node == from_node && s.start_line().starts_with(prefix))
+        .map(|s| s.at - net.t0)
+        .collect()
+}
+
+fn ms(v: &[u64]) -> Vec<Duration> {
+    v.iter().map(|m| Duration::from_millis(*m)).collect()
+}
+
+#[test]
+fn invite_retransmits_on_timer_a_until_a_response_passes() {
+    let mut net = pair();
+    // Bob's responses are lost for the first 3 s.
+    let t0 = net.t0;
+    net.set_drop(move |s| s.from_node == 1 && s.at < t0 + Duration::from_secs(3));
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.run_for(Duration::from_secs(5));
+    // RFC 3261 §17.1.1.2: Timer A = T1 doubling: 0, 0.5, 1.5, 3.5 s; the 100 Trying sent
+    // for the 3.5 s copy passes, so retransmission stops.
+    assert_eq!(offsets(&net, "INVITE", 0), ms(&[0, 500, 1500, 3500]));
+}
+
+#[test]
+fn invite_timeout_after_64_t1_is_reported() {
+    let mut net = pair();
+    net.set_drop(|s| s.from_node == 0);
+    let now = net.now;
+    let d = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", None)
+        .unwrap();
+    net.run_for(Duration::from_secs(40));
+    assert_eq!(
+        offsets(&net, "INVITE", 0),
+        ms(&[0, 500, 1500, 3500, 7500, 15500, 31500])
+    );
+    assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::DialogTerminated { dialog, reason: TerminationReason::Timeout } if *dialog == d)));
+}
+
+#[test]
+fn two_xx_retransmitted_until_ack_and_ack_resent_for_each_2xx() {
+    let mut net = pair();
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    // Alice's ACKs are lost until 2 s.
+    let t0 = net.t0;
+    net.set_drop(move |s| {
+        s.from_node == 0 && s.start_line().starts_with("ACK") && s.at < t0 + Duration::from_secs(2)
+    });
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.run_for(Duration::from_secs(10));
+    // RFC 3261 §13.3.1.4: 2xx at 0, 0.5, 1.5, 3.5 s (T1 doubling); the ACK answering the
+    // 3.5 s copy passes and stops it.
+    assert_eq!(offsets(&net, "SIP/2.0 200", 1), ms(&[0, 500, 1500, 3500]));
+    // RFC 6026 §7.2: every 2xx copy got an ACK, all with the same (new) branch.
+    let acks: Vec<String> = net.sent_matching("ACK").iter().map(|s| s.text()).collect();
+    assert_eq!(acks.len(), 4);
+    assert!(acks.windows(2).all(|w| w[0] == w[1]));
+    let invite = net.sent_matching("INVITE")[0].text();
+    let branch = |t: &str| {
+        t.split("branch=")
+            .nth(1)
+            .unwrap()
+            .split([';', '\r'])
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    assert_ne!(
+        branch(&acks[0]),
+        branch(&invite),
+        "RFC 3261 §13.2.2.4: new branch for the 2xx ACK"
+    );
+    assert_eq!(
+        net.events[1]
+            .iter()
+            .filter(|e| matches!(e, SipEvent::AckReceived { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn no_ack_for_2xx_ends_with_bye() {
+    let mut net = pair();
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    net.set_drop(|s| s.from_node == 0 && s.start_line().starts_with("ACK"));
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.run_for(Duration::from_secs(40));
+    // T1 doubling capped at T2 = 4 s, for 64·T1 = 32 s.
+    assert_eq!(
+        offsets(&net, "SIP/2.0 200", 1)
+            .into_iter()
+            .filter(|t| *t < Duration::from_secs(32))
+            .collect::<Vec<_>>(),
+        ms(&[0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500])
+    );
+    assert!(net.events[1].iter().any(|e| matches!(
+        e,
+        SipEvent::DialogTerminated {
+            reason: TerminationReason::NoAck,
+            ..
+        }
+    )));
+    assert_eq!(offsets(&net, "BYE", 1), ms(&[32000]));
+}
+
+#[test]
+fn bye_retransmits_on_timer_e_capped_at_t2() {
+    let mut net = pair();
+    let now = net.now;
+    let a = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.deliver();
+    net.set_drop(|s| s.start_line().starts_with("BYE"));
+    let start = net.now;
+    net.ua(0).bye(start, a).unwrap();
+    net.run_for(Duration::from_secs(33));
+    let byes: Vec<Duration> = offsets(&net, "BYE", 0)
+        .into_iter()
+        .map(|t| t - (start - net.t0))
+        .collect();
+    // RFC 3261 §17.1.2.2: E = T1 doubling up to T2: 0, .5, 1.5, 3.5, 7.5, 11.5, ...
+    assert_eq!(
+        byes,
+        ms(&[0, 500, 1500, 3500, 7500, 11500, 15500, 19500, 23500, 27500, 31500])
+    );
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        SipEvent::DialogTerminated {
+            reason: TerminationReason::LocalBye,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn server_answers_to_the_nat_binding_and_adds_received() {
+    let mut net = pair();
+    let bob_public: SocketAddr = "198.51.100.20:62000".parse().unwrap();
+    net.udp_nat.insert(1, bob_public);
+    let now = net.now;
+    net.ua(1)
+        .invite(now, "sip:alice@127.0.0.1:5070", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[0]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(0).respond(now, incoming, 200, Some(sdp(3))).unwrap();
+    net.deliver();
+    let ok = net.sent_matching("SIP/2.0 200")[0];
+    // RFC 3581 §4: to the source IP:port, with received and rport filled.
+    assert_eq!(ok.transmit.dest, bob_public);
+    let text = ok.text();
+    assert!(
+        text.contains("rport=62000;received=198.51.100.20")
+            || text.contains("received=198.51.100.20"),
+        "{text}"
+    );
+    assert!(text.contains("rport=62000"));
+    // Bob, as client, learned nothing he must act on but got the answer through the NAT.
+    assert!(net.events[1]
+        .iter()
+        .any(|e| matches!(e, SipEvent::CallAnswered { .. })));
+}
+
+fn registered_alice(transport: TransportKind) -> Net {
+    let mut net = Net::new();
+    let mut config = ua_config("sip:alice@test.invalid", 5070);
+    config.credentials = Some(Credentials {
+        username: "alice".into(),
+        password: "secret".into(),
+    });
+    config.outbound_proxy = Some(NextHop {
+        transport,
+        addr: "127.0.0.1:5060".parse().unwrap(),
+    });
+    config.instance_id = Some("urn:uuid:00000000-0000-4000-8000-000000000002".into());
+    // Alice's TCP listener is unreachable: only the registration's flow works.
+    config.tcp_local = Some("127.0.0.1:5071".parse().unwrap());
+    net.add_ua(config, 3);
+    let mut registrar = Registrar::new("127.0.0.1:5060".parse().unwrap());
+    registrar.outbound = true;
+    net.add_registrar(registrar);
+    let now = net.now;
+    net.ua(0).register(now).unwrap();
+    net.deliver();
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::Registered { .. })));
+    net
+}
+
+fn proxied_invite(transport: &str) -> Vec<u8> {
+    let body = "v=0\r\n";
+    format!(
+        "INVITE sip:alice@127.0.0.1:5070 SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} 127.0.0.1:5060;branch=z9hG4bKproxy1;rport\r\n\
+         Via: SIP/2.0/UDP 192.0.2.50:5060;branch=z9hG4bKcaller1\r\n\
+         Record-Route: <sip:127.0.0.1:5060;lr;transport={t}>\r\n\
+         Max-Forwards: 69\r\nFrom: <sip:carol@test.invalid>;tag=c1\r\nTo: <sip:alice@test.invalid>\r\n\
+         Call-ID: flow-call-1\r\nCSeq: 1 INVITE\r\nContact: <sip:carol@192.0.2.50:5060>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len(),
+        t = transport.to_ascii_lowercase()
+    )
+    .into_bytes()
+}
+
+#[test]
+fn requests_over_the_tcp_registration_flow_are_answered_on_it() {
+    let mut net = registered_alice(TransportKind::Tcp);
+    let register_conn: Option<ConnId> = net.sent_matching("REGISTER")[0].transmit.conn;
+    net.registrar(1).send_on_flow(proxied_invite("TCP"));
+    net.deliver();
+    let (incoming, dialog) = net.events[0]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall {
+                incoming, dialog, ..
+            } => Some((*incoming, *dialog)),
+            _ => None,
+        })
+        .expect("INVITE over the flow accepted");
+    let now = net.now;
+    net.ua(0).respond(now, incoming, 200, Some(sdp(4))).unwrap();
+    net.deliver();
+    let ok = net
+        .sent_matching("SIP/2.0 200")
+        .into_iter()
+        .find(|s| s.from_node == 0)
+        .unwrap();
+    assert_eq!(
+        ok.transmit.conn, register_conn,
+        "answered on the registration's connection"
+    );
+    // An in-dialog BYE from Alice follows the Record-Route, i.e. the same flow.
+    let now = net.now;
+    net.ua(0).bye(now, dialog).unwrap();
+    net.deliver();
+    let bye = net.sent_matching("BYE")[0];
+    assert_eq!(bye.transmit.conn, register_conn);
+    assert!(bye
+        .text()
+        .contains("Route: <sip:127.0.0.1:5060;lr;transport=tcp>"));
+    assert_eq!(
+        bye.text().lines().next().unwrap(),
+        "BYE sip:carol@192.0.2.50:5060 SIP/2.0"
+    );
+}
+
+#[test]
+fn requests_over_the_udp_registration_flow_are_answered_on_it() {
+    let mut net = registered_alice(TransportKind::Udp);
+    net.registrar(1).send_on_flow(proxied_invite("UDP"));
+    net.deliver();
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::IncomingCall { .. })));
+    // The 100 Trying (at 200 ms) goes back to the registrar's address.
+    net.run_for(Duration::from_millis(300));
+    let trying = net.sent_matching("SIP/2.0 100")[0];
+    assert_eq!(
+        trying.transmit.dest,
+        "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        trying.transmit.local,
+        Some("127.0.0.1:5070".parse().unwrap())
+    );
+}
+
+#[test]
+fn request_above_mtu_minus_200_goes_over_tcp() {
+    let mut net = pair();
+    let now = net.now;
+    // 1500 − 200 = 1300: a 1400-byte body cannot go over UDP.
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(1400)))
+        .unwrap();
+    net.deliver();
+    let invite = net.sent_matching("INVITE")[0];
+    assert_eq!(invite.transmit.transport, TransportKind::Tcp);
+    assert!(invite.text().contains("Via: SIP/2.0/TCP 127.0.0.1:5070;"));
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(1)
+        .respond(now, incoming, 200, Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::CallAnswered { .. })));
+    // A small INVITE stays on UDP.
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(500)))
+        .unwrap();
+    net.deliver();
+    assert_eq!(
+        net.sent_matching("INVITE")[1].transmit.transport,
+        TransportKind::Udp
+    );
+}
+
+#[test]
+fn mtu_is_configurable() {
+    let mut net = Net::new();
+    let mut a = ua_config("sip:alice@127.0.0.1", 5070);
+    a.mtu = 9000;
+    net.add_ua(a, 1);
+    net.add_ua(ua_config("sip:bob@127.0.0.1", 5080), 2);
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(1400)))
+        .unwrap();
+    net.deliver();
+    assert_eq!(
+        net.sent_matching("INVITE")[0].transmit.transport,
+        TransportKind::Udp
+    );
+}
+
+#[test]
+fn tcp_framing_split_and_coalesced_segments() {
+    let mut net = pair();
+    let conn = net.open_conn(1, "127.0.0.1:5070".parse().unwrap()).unwrap();
+    let _ = conn;
+    // Find Alice's side of the connection: it is the one Alice was told about.
+    let alice_conn = ConnId(2);
+    let options = |n: u32| {
+        format!(
+            "OPTIONS sip:alice@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5080;branch=z9hG4bKopt{n}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;tag=b{n}\r\nTo: <sip:alice@127.0.0.1>\r\n\
+             Call-ID: opt-{n}\r\nCSeq: {n} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let now = net.now;
+    // One message byte by byte...
+    for b in options(1).as_bytes() {
+        net.ua(0)
+            .handle_stream(now, alice_conn, std::slice::from_ref(b));
+    }
+    // ...then two messages and a keepalive ping in one segment.
+    let coalesced = format!("{}{}\r\n\r\n", options(2), options(3));
+    net.ua(0)
+        .handle_stream(now, alice_conn, coalesced.as_bytes());
+    net.deliver();
+    let answers: Vec<String> = net
+        .wire
+        .iter()
+        .filter(|s| s.from_node == 0)
+        .map(|s| s.text())
+        .collect();
+    assert_eq!(
+        answers
+            .iter()
+            .filter(|t| t.starts_with("SIP/2.0 200 OK"))
+            .count(),
+        3,
+        "{answers:?}"
+    );
+    assert!(
+        answers.iter().any(|t| t == "\r\n"),
+        "CRLF pong for the ping"
+    );
+    assert!(net
+        .wire
+        .iter()
+        .filter(|s| s.from_node == 0)
+        .all(|s| s.transmit.conn == Some(alice_conn)));
+}

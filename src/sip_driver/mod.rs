@@ -1,0 +1,190 @@
+//! The tokio driver for the sans-IO [`sip::endpoint::Endpoint`]: one UDP socket that both
+//! sends and receives (RFC 3581 symmetric), a TCP listener plus outbound connections,
+//! each framed by the endpoint's `StreamDecoder`, and the UDP STUN keepalive (RFC 5626
+//! §4.4.2) sent with the `ice` crate's codec.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use icephone::sip_driver::{SipDriver, SipDriverConfig};
+//! use sip::endpoint::{EndpointConfig, SipEvent};
+//!
+//! let mut config = SipDriverConfig::new(EndpointConfig::new("sip:alice@example.com"));
+//! config.udp_bind = Some("127.0.0.1:0".parse().unwrap());
+//! let mut driver = SipDriver::bind(config).await?;
+//! let call = driver
+//!     .command(|ep, now| ep.invite(now, "sip:bob@127.0.0.1:5060", None))
+//!     .await
+//!     .expect("driver running");
+//! while let Some(event) = driver.next_event().await {
+//!     if let SipEvent::DialogTerminated { .. } = event { break; }
+//! }
+//! driver.shutdown(std::time::Duration::from_secs(2)).await;
+//! # let _ = call; Ok(()) }
+//! ```
+
+mod run;
+mod state_file;
+mod stun;
+mod tcp;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use sip::endpoint::{Endpoint, EndpointConfig, SipEvent};
+use thiserror::Error;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+pub use state_file::{
+    default_state_path, instance_id_from_state_file, is_instance_urn, new_instance_urn,
+};
+
+/// What to bind and how the endpoint behaves. `endpoint.udp_local` / `tcp_local` are
+/// filled in with the bound addresses.
+#[derive(Debug, Clone)]
+pub struct SipDriverConfig {
+    pub endpoint: EndpointConfig,
+    /// UDP socket address (port 0 = any free port); `None` disables UDP.
+    pub udp_bind: Option<SocketAddr>,
+    /// TCP listener address (port 0 = any free port); `None` disables TCP.
+    pub tcp_bind: Option<SocketAddr>,
+    /// Seed for the endpoint's randomness (tags, branches, back-off); `None` = random.
+    pub seed: Option<u64>,
+}
+
+impl SipDriverConfig {
+    pub fn new(endpoint: EndpointConfig) -> SipDriverConfig {
+        SipDriverConfig {
+            endpoint,
+            udp_bind: None,
+            tcp_bind: None,
+            seed: None,
+        }
+    }
+}
+
+/// The driver task is gone.
+#[derive(Debug, Error, PartialEq, Eq)]
+#[error("the SIP driver task has stopped")]
+pub struct DriverStopped;
+
+type Job = Box<dyn FnOnce(&mut Endpoint, std::time::Instant) + Send>;
+
+/// Handle to the running driver task.
+pub struct SipDriver {
+    jobs: mpsc::UnboundedSender<Job>,
+    events: mpsc::UnboundedReceiver<SipEvent>,
+    udp_local: Option<SocketAddr>,
+    tcp_local: Option<SocketAddr>,
+    task: JoinHandle<()>,
+}
+
+impl SipDriver {
+    /// Binds the sockets and starts the driver task on the current tokio runtime.
+    pub async fn bind(mut config: SipDriverConfig) -> std::io::Result<SipDriver> {
+        let udp = match config.udp_bind {
+            Some(addr) => Some(UdpSocket::bind(addr).await?),
+            None => None,
+        };
+        let tcp = match config.tcp_bind {
+            Some(addr) => Some(TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let udp_local = udp.as_ref().map(UdpSocket::local_addr).transpose()?;
+        let tcp_local = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
+        config.endpoint.udp_local = udp_local;
+        config.endpoint.tcp_local = tcp_local;
+        let endpoint = match config.seed {
+            Some(seed) => Endpoint::with_seed(config.endpoint, seed),
+            None => Endpoint::new(config.endpoint),
+        };
+        let (jobs, job_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run::Loop::new(endpoint, udp, tcp, job_rx, event_tx).run());
+        Ok(SipDriver {
+            jobs,
+            events,
+            udp_local,
+            tcp_local,
+            task,
+        })
+    }
+
+    /// The bound UDP address.
+    pub fn udp_local(&self) -> Option<SocketAddr> {
+        self.udp_local
+    }
+
+    /// The TCP listener's address.
+    pub fn tcp_local(&self) -> Option<SocketAddr> {
+        self.tcp_local
+    }
+
+    /// Runs `f` on the endpoint inside the driver task (with the current time) and returns
+    /// its result; the transmits it queues go out right after.
+    pub async fn command<R, F>(&self, f: F) -> Result<R, DriverStopped>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Endpoint, std::time::Instant) -> R + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |endpoint, now| {
+            let _ = tx.send(f(endpoint, now));
+        });
+        self.jobs.send(job).map_err(|_| DriverStopped)?;
+        rx.await.map_err(|_| DriverStopped)
+    }
+
+    /// The next endpoint event; `None` once the driver stopped.
+    pub async fn next_event(&mut self) -> Option<SipEvent> {
+        self.events.recv().await
+    }
+
+    /// The next event within `timeout`, `None` on timeout or when stopped.
+    pub async fn next_event_timeout(&mut self, timeout: Duration) -> Option<SipEvent> {
+        tokio::time::timeout(timeout, self.events.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// Ends calls and un-registers ([`Endpoint::shutdown`]), lets the messages go out for
+    /// up to `grace` (until an `Unregistered` event or the grace period ends), then stops.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let registered = self
+            .command(|ep, now| {
+                let had =
+                    ep.learned_public_address().is_some() || ep.config().outbound_proxy.is_some();
+                ep.shutdown(now);
+                had
+            })
+            .await
+            .unwrap_or(false);
+        let deadline = tokio::time::Instant::now() + grace;
+        if registered {
+            while let Ok(Some(event)) = tokio::time::timeout_at(deadline, self.events.recv()).await
+            {
+                if matches!(
+                    event,
+                    SipEvent::Unregistered | SipEvent::RegistrationFailed { .. }
+                ) {
+                    break;
+                }
+            }
+        } else {
+            // Give queued BYEs a moment on the wire.
+            let _ =
+                tokio::time::timeout_at(deadline, tokio::time::sleep(Duration::from_millis(50)))
+                    .await;
+        }
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for SipDriver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,96 @@
+//! TCP connections: one reader task and one writer task per connection, reporting to the
+//! driver loop through one channel so events stay ordered per connection.
+
+use std::net::SocketAddr;
+
+use sip::endpoint::ConnId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+/// What connection tasks tell the loop.
+#[derive(Debug)]
+pub(crate) enum ConnEvent {
+    Opened {
+        conn: ConnId,
+        local: SocketAddr,
+        remote: SocketAddr,
+    },
+    Data {
+        conn: ConnId,
+        bytes: Vec<u8>,
+    },
+    Closed {
+        conn: ConnId,
+    },
+    ConnectFailed {
+        conn: ConnId,
+        dest: SocketAddr,
+    },
+}
+
+/// Largest read per syscall.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Runs a connected stream: reports `Opened`, reads until EOF (then `Closed`), writes
+/// what arrives on `writes` until that channel closes.
+pub(crate) fn run_stream(
+    conn: ConnId,
+    stream: TcpStream,
+    events: mpsc::UnboundedSender<ConnEvent>,
+    mut writes: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else {
+        let _ = events.send(ConnEvent::Closed { conn });
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let _ = events.send(ConnEvent::Opened {
+        conn,
+        local,
+        remote,
+    });
+    let (mut reader, mut writer) = stream.into_split();
+    let read_events = events.clone();
+    tokio::spawn(async move {
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let bytes = buf.get(..n).unwrap_or_default().to_vec();
+                    if read_events.send(ConnEvent::Data { conn, bytes }).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = read_events.send(ConnEvent::Closed { conn });
+    });
+    tokio::spawn(async move {
+        while let Some(bytes) = writes.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+}
+
+/// Connects to `dest`, then runs the stream; a failed connect is reported.
+pub(crate) fn connect(
+    conn: ConnId,
+    dest: SocketAddr,
+    events: mpsc::UnboundedSender<ConnEvent>,
+    writes: mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    tokio::spawn(async move {
+        let connect = TcpStream::connect(dest);
+        match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+            Ok(Ok(stream)) => run_stream(conn, stream, events, writes),
+            _ => {
+                let _ = events.send(ConnEvent::ConnectFailed { conn, dest });
+            }
+        }
+    });
+}

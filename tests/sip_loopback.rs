@@ -1,0 +1,517 @@
+//! The SIP driver over real loopback sockets, UDP and TCP: REGISTER with digest against an
+//! in-test registrar, INVITE/ACK/BYE, re-INVITE, UPDATE, CANCEL, INVITE without SDP,
+//! 401/407 on INVITE, OPTIONS, 501 and glare (491 with back-off).
+
+mod sip_support;
+
+use std::time::Duration;
+
+use sip::auth::Credentials;
+use sip::endpoint::{IncomingId, NextHop, SipEvent, TerminationReason, TransportKind};
+use sip_support::server::{TestServer, PASSWORD, USER};
+use sip_support::{body, driver, uri_of, wait_for};
+use tokio::net::UdpSocket;
+
+const BOTH: [TransportKind; 2] = [TransportKind::Udp, TransportKind::Tcp];
+
+fn credentials() -> Option<Credentials> {
+    Some(Credentials {
+        username: USER.into(),
+        password: PASSWORD.into(),
+    })
+}
+
+#[tokio::test]
+async fn register_and_unregister_with_digest() {
+    for transport in BOTH {
+        let server = TestServer::start().await;
+        let proxy = server.addr(transport);
+        let mut alice = driver("sip:alice@loopback.invalid", transport, |c| {
+            c.credentials = credentials();
+            c.outbound_proxy = Some(NextHop {
+                transport,
+                addr: proxy,
+            });
+            c.register_expires = 300;
+        })
+        .await;
+        alice
+            .command(|ep, now| ep.register(now))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut alice, "Registered", |e| {
+            matches!(e, SipEvent::Registered { .. })
+        })
+        .await;
+        let SipEvent::Registered {
+            expires,
+            public_address,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(expires, 300);
+        // RFC 3581: the registrar saw our loopback socket.
+        let local = match transport {
+            TransportKind::Udp => alice.udp_local().unwrap(),
+            TransportKind::Tcp => alice.tcp_local().unwrap(),
+        };
+        assert_eq!(public_address.map(|a| a.ip()), Some(local.ip()));
+        if transport == TransportKind::Udp {
+            assert_eq!(public_address, Some(local));
+        }
+        alice
+            .command(|ep, now| ep.unregister(now))
+            .await
+            .unwrap()
+            .unwrap();
+        wait_for(&mut alice, "Unregistered", |e| {
+            matches!(e, SipEvent::Unregistered)
+        })
+        .await;
+        let seen = server.seen();
+        assert_eq!(
+            seen.iter().filter(|l| l.starts_with("REGISTER")).count(),
+            3,
+            "401, 200, un-REGISTER: {seen:?}"
+        );
+        alice.shutdown(Duration::from_millis(100)).await;
+    }
+}
+
+async fn answer_call(bob: &mut sip_support::Bob) -> (IncomingId, sip::endpoint::DialogId) {
+    let (event, _) = wait_for(&mut bob.0, "IncomingCall", |e| {
+        matches!(e, SipEvent::IncomingCall { .. })
+    })
+    .await;
+    let SipEvent::IncomingCall {
+        incoming, dialog, ..
+    } = event
+    else {
+        unreachable!()
+    };
+    (incoming, dialog)
+}
+
+#[tokio::test]
+async fn call_reinvite_update_bye() {
+    for transport in BOTH {
+        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
+        let target = uri_of("bob", &bob.0, transport);
+        let a = alice
+            .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
+            .await
+            .unwrap()
+            .unwrap();
+        let (incoming, b) = answer_call(&mut bob).await;
+        bob.0
+            .command(move |ep, now| {
+                ep.respond(now, incoming, 180, None)?;
+                ep.respond(now, incoming, 200, Some(body("bob")))
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let (answered, before) = wait_for(&mut alice, "CallAnswered", |e| {
+            matches!(e, SipEvent::CallAnswered { .. })
+        })
+        .await;
+        assert!(before
+            .iter()
+            .any(|e| matches!(e, SipEvent::CallProgress { status: 180, .. })));
+        assert!(
+            matches!(answered, SipEvent::CallAnswered { body: Some(ref x), peer_allows_update: true, .. } if *x == body("bob"))
+        );
+        wait_for(&mut bob.0, "ACK", |e| {
+            matches!(e, SipEvent::AckReceived { .. })
+        })
+        .await;
+
+        // re-INVITE from Alice.
+        alice
+            .command(move |ep, now| ep.reinvite(now, a, Some(body("alice-2"))))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut bob.0, "re-INVITE", |e| {
+            matches!(e, SipEvent::IncomingReinvite { .. })
+        })
+        .await;
+        let SipEvent::IncomingReinvite {
+            incoming,
+            body: offer,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(offer, Some(body("alice-2")));
+        bob.0
+            .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("bob-2"))))
+            .await
+            .unwrap()
+            .unwrap();
+        wait_for(&mut alice, "re-INVITE 200", |e| {
+            matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
+        })
+        .await;
+        wait_for(&mut bob.0, "ACK of re-INVITE", |e| {
+            matches!(e, SipEvent::AckReceived { .. })
+        })
+        .await;
+
+        // UPDATE from Bob.
+        bob.0
+            .command(move |ep, now| ep.update(now, b, Some(body("bob-3"))))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut alice, "UPDATE", |e| {
+            matches!(e, SipEvent::IncomingUpdate { .. })
+        })
+        .await;
+        let SipEvent::IncomingUpdate { incoming, .. } = event else {
+            unreachable!()
+        };
+        alice
+            .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("alice-3"))))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut bob.0, "UPDATE 200", |e| {
+            matches!(e, SipEvent::UpdateResponse { .. })
+        })
+        .await;
+        assert!(
+            matches!(event, SipEvent::UpdateResponse { status: 200, body: Some(ref x), .. } if *x == body("alice-3"))
+        );
+
+        // BYE from Bob.
+        bob.0
+            .command(move |ep, now| ep.bye(now, b))
+            .await
+            .unwrap()
+            .unwrap();
+        wait_for(&mut alice, "remote BYE", |e| {
+            matches!(
+                e,
+                SipEvent::DialogTerminated {
+                    reason: TerminationReason::RemoteBye,
+                    ..
+                }
+            )
+        })
+        .await;
+        wait_for(&mut bob.0, "local BYE done", |e| {
+            matches!(
+                e,
+                SipEvent::DialogTerminated {
+                    reason: TerminationReason::LocalBye,
+                    ..
+                }
+            )
+        })
+        .await;
+        alice.shutdown(Duration::from_millis(50)).await;
+        bob.0.shutdown(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cancel_ringing_call() {
+    for transport in BOTH {
+        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
+        let target = uri_of("bob", &bob.0, transport);
+        let a = alice
+            .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
+            .await
+            .unwrap()
+            .unwrap();
+        let (incoming, _) = answer_call(&mut bob).await;
+        bob.0
+            .command(move |ep, now| ep.respond(now, incoming, 180, None))
+            .await
+            .unwrap()
+            .unwrap();
+        wait_for(&mut alice, "180", |e| {
+            matches!(e, SipEvent::CallProgress { .. })
+        })
+        .await;
+        alice
+            .command(move |ep, now| ep.cancel(now, a))
+            .await
+            .unwrap()
+            .unwrap();
+        wait_for(&mut bob.0, "CANCEL", |e| {
+            matches!(e, SipEvent::CancelReceived { .. })
+        })
+        .await;
+        wait_for(&mut alice, "487", |e| {
+            matches!(
+                e,
+                SipEvent::DialogTerminated {
+                    reason: TerminationReason::Cancelled,
+                    ..
+                }
+            )
+        })
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn invite_without_sdp_answer_in_ack() {
+    for transport in BOTH {
+        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
+        let target = uri_of("bob", &bob.0, transport);
+        let a = alice
+            .command(move |ep, now| ep.invite(now, &target, None))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut bob.0, "IncomingCall", |e| {
+            matches!(e, SipEvent::IncomingCall { .. })
+        })
+        .await;
+        let SipEvent::IncomingCall {
+            incoming,
+            body: none,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert_eq!(none, None);
+        bob.0
+            .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("offer-in-200"))))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut alice, "CallAnswered", |e| {
+            matches!(e, SipEvent::CallAnswered { .. })
+        })
+        .await;
+        assert!(
+            matches!(event, SipEvent::CallAnswered { body: Some(ref x), .. } if *x == body("offer-in-200"))
+        );
+        alice
+            .command(move |ep, now| ep.ack_with_body(now, a, body("answer-in-ack")))
+            .await
+            .unwrap()
+            .unwrap();
+        let (event, _) = wait_for(&mut bob.0, "ACK", |e| {
+            matches!(e, SipEvent::AckReceived { .. })
+        })
+        .await;
+        assert!(
+            matches!(event, SipEvent::AckReceived { body: Some(ref x), .. } if *x == body("answer-in-ack"))
+        );
+    }
+}
+
+#[tokio::test]
+async fn invite_challenged_with_401_and_407() {
+    for transport in BOTH {
+        let server = TestServer::start().await;
+        for user in ["auth401", "auth407"] {
+            let mut alice = driver("sip:alice@loopback.invalid", transport, |c| {
+                c.credentials = credentials()
+            })
+            .await;
+            let target = match transport {
+                TransportKind::Udp => format!("sip:{user}@{}", server.udp),
+                TransportKind::Tcp => format!("sip:{user}@{};transport=tcp", server.tcp),
+            };
+            let a = alice
+                .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
+                .await
+                .unwrap()
+                .unwrap();
+            let (event, _) = wait_for(&mut alice, "CallAnswered after auth", |e| {
+                matches!(
+                    e,
+                    SipEvent::CallAnswered { .. } | SipEvent::DialogTerminated { .. }
+                )
+            })
+            .await;
+            assert!(
+                matches!(event, SipEvent::CallAnswered { dialog, .. } if dialog == a),
+                "{user}: {event:?}"
+            );
+            alice
+                .command(move |ep, now| ep.bye(now, a))
+                .await
+                .unwrap()
+                .unwrap();
+            wait_for(&mut alice, "BYE done", |e| {
+                matches!(e, SipEvent::DialogTerminated { .. })
+            })
+            .await;
+        }
+        let seen = server.seen();
+        // Each INVITE twice (challenge, then credentials), an ACK for each challenge and
+        // one for each 200, one BYE each.
+        assert_eq!(
+            seen.iter().filter(|l| l.starts_with("INVITE")).count(),
+            4,
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.iter().filter(|l| l.starts_with("ACK")).count(),
+            4,
+            "{seen:?}"
+        );
+        assert_eq!(
+            seen.iter().filter(|l| l.starts_with("BYE")).count(),
+            2,
+            "{seen:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn options_and_unknown_method() {
+    let mut alice = driver("sip:alice@127.0.0.1", TransportKind::Udp, |_| {}).await;
+    let bob = driver("sip:bob@127.0.0.1", TransportKind::Udp, |_| {}).await;
+    let target = uri_of("bob", &bob, TransportKind::Udp);
+    let id = alice
+        .command(move |ep, now| ep.options(now, &target))
+        .await
+        .unwrap()
+        .unwrap();
+    let (event, _) = wait_for(&mut alice, "OPTIONS 200", |e| {
+        matches!(e, SipEvent::OptionsResponse { .. })
+    })
+    .await;
+    let SipEvent::OptionsResponse {
+        request,
+        status,
+        allow,
+        supported,
+    } = event
+    else {
+        unreachable!()
+    };
+    assert_eq!((request, status), (id, 200));
+    assert!(allow.iter().any(|m| m == "UPDATE"), "{allow:?}");
+    assert!(supported.iter().any(|t| t == "outbound"));
+    // A raw socket sends an unknown method: 501 comes back to the source port (rport).
+    let raw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = raw.local_addr().unwrap().port();
+    let msg = "FOO sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKraw1;rport\r\nMax-Forwards: 70\r\n\
+         From: <sip:x@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: raw-1\r\nCSeq: 1 FOO\r\nContent-Length: 0\r\n\r\n";
+    raw.send_to(msg.as_bytes(), bob.udp_local().unwrap())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = tokio::time::timeout(sip_support::WAIT, raw.recv_from(&mut buf))
+        .await
+        .expect("501 in time")
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(
+        text.starts_with("SIP/2.0 501 Not Implemented\r\n"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("rport={port}")), "{text}");
+    assert!(text.contains("Allow: "));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glare_491_and_retry() {
+    let mut alice = driver("sip:alice@127.0.0.1", TransportKind::Udp, |_| {}).await;
+    let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", TransportKind::Udp, |_| {}).await);
+    let target = uri_of("bob", &bob.0, TransportKind::Udp);
+    let a = alice
+        .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
+        .await
+        .unwrap()
+        .unwrap();
+    let (incoming, b) = answer_call(&mut bob).await;
+    bob.0
+        .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("b"))))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "answered", |e| {
+        matches!(e, SipEvent::CallAnswered { .. })
+    })
+    .await;
+    wait_for(&mut bob.0, "ACK", |e| {
+        matches!(e, SipEvent::AckReceived { .. })
+    })
+    .await;
+    // Bob's driver is held for 300 ms after queuing its re-INVITE, so Alice's re-INVITE
+    // is already waiting in Bob's socket: the two cross and each side answers 491.
+    let bob_job = bob.0.command(move |ep, now| {
+        let r = ep.reinvite(now, b, Some(body("b-glare")));
+        std::thread::sleep(Duration::from_millis(300));
+        r
+    });
+    let alice_job = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        alice
+            .command(move |ep, now| ep.reinvite(now, a, Some(body("a-glare"))))
+            .await
+    };
+    let (rb, ra) = tokio::join!(bob_job, alice_job);
+    rb.unwrap().unwrap();
+    ra.unwrap().unwrap();
+    let (event, _) = wait_for(&mut alice, "Alice's 491", |e| {
+        matches!(e, SipEvent::GlareRetry { .. })
+    })
+    .await;
+    let SipEvent::GlareRetry { after, .. } = event else {
+        unreachable!()
+    };
+    assert!(
+        after >= Duration::from_millis(2100) && after <= Duration::from_secs(4),
+        "{after:?}"
+    );
+    let (event, _) = wait_for(&mut bob.0, "Bob's 491", |e| {
+        matches!(e, SipEvent::GlareRetry { .. })
+    })
+    .await;
+    let SipEvent::GlareRetry { after, .. } = event else {
+        unreachable!()
+    };
+    assert!(after <= Duration::from_secs(2), "{after:?}");
+    // Bob retries first: Alice answers; then Alice's retry reaches Bob.
+    let (event, _) = wait_for(&mut alice, "Bob's retried re-INVITE", |e| {
+        matches!(e, SipEvent::IncomingReinvite { .. })
+    })
+    .await;
+    let SipEvent::IncomingReinvite { incoming, .. } = event else {
+        unreachable!()
+    };
+    alice
+        .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("a-ans"))))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut bob.0, "Bob's 200", |e| {
+        matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
+    })
+    .await;
+    let (event, _) = wait_for(&mut bob.0, "Alice's retried re-INVITE", |e| {
+        matches!(e, SipEvent::IncomingReinvite { .. })
+    })
+    .await;
+    let SipEvent::IncomingReinvite { incoming, .. } = event else {
+        unreachable!()
+    };
+    bob.0
+        .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("b-ans"))))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "Alice's 200", |e| {
+        matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
+    })
+    .await;
+}
