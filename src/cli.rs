@@ -96,8 +96,13 @@ pub struct DemoArgs {
     #[arg(long)]
     pub record: Option<PathBuf>,
     /// The callee does not list UPDATE in Allow, so the updated offer is a re-INVITE
+    /// (needs --sip-engine interim)
     #[arg(long)]
     pub no_update: bool,
+    /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
+    /// writes SIP into --pcap)
+    #[arg(long, default_value = "driver")]
+    pub sip_engine: crate::signalling::SipEngine,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,8 @@ use icephone::media::goertzel::tone_ratio;
 use icephone::media::source::Source;
 use icephone::media::wav;
 use icephone::pcap::Capture;
-use icephone::signalling::udp_ua::{self, UaConfig};
+use icephone::signalling::udp_ua::UaConfig;
+use icephone::signalling::{spawn as spawn_ua, SipEngine};
 
 const LO: [u8; 4] = [127, 0, 0, 1];
 const LO2: [u8; 4] = [127, 0, 0, 2];
@@ -24,6 +25,9 @@ struct Pair {
     callee: CallOptions,
     callee_allows_update: bool,
     capture: Option<Capture>,
+    /// The sip-stack driver by default; the interim UA where a test needs what only it
+    /// does (no UPDATE in Allow, SIP in the capture).
+    engine: SipEngine,
 }
 
 fn pair(emitter: &Emitter) -> Pair {
@@ -37,6 +41,7 @@ fn pair(emitter: &Emitter) -> Pair {
         callee,
         callee_allows_update: true,
         capture: None,
+        engine: SipEngine::Driver,
     }
 }
 
@@ -51,11 +56,11 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         capture: p.capture.clone(),
         allow_update,
     };
-    let callee_ua = udp_ua::spawn(ua("sip:callee@127.0.0.1", p.callee_allows_update))
+    let callee_ua = spawn_ua(p.engine, ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
         .unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
-    let caller_ua = udp_ua::spawn(ua("sip:caller@127.0.0.1", true))
+    let caller_ua = spawn_ua(p.engine, ua("sip:caller@127.0.0.1", true))
         .await
         .unwrap();
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
@@ -130,6 +135,9 @@ async fn updated_offer_case(callee_allows_update: bool) -> (CallOutcome, CallOut
     p.caller.host_ips = vec![ip(LO2), ip(LO)];
     p.caller.blocked_ips = vec![ip(LO2)];
     p.callee_allows_update = callee_allows_update;
+    if !callee_allows_update {
+        p.engine = SipEngine::Interim;
+    }
     let (caller, callee) = run(p).await;
     assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
     let default = caller.signalled_default.expect("a default was signalled");
@@ -301,6 +309,7 @@ async fn pcap_shows_no_rtp_before_ice_and_opens_in_tshark() {
     p.caller.capture = Some(capture.clone());
     p.callee.capture = Some(capture.clone());
     p.capture = Some(capture);
+    p.engine = SipEngine::Interim;
     p.caller.duration = Some(Duration::from_millis(500));
     let (caller, _) = run(p).await;
     assert_eq!(caller.exit, exit::OK);

@@ -18,6 +18,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         capture,
         record: args.record.clone(),
         callee_without_update: args.no_update,
+        engine: args.sip_engine,
     }))?;
     let text = summary(&report, args.tone);
     if args.output.json {

@@ -4,6 +4,7 @@
 //! here; until it lands, [`udp_ua`] is a small UDP user agent built on `sip::message` and
 //! `sip::auth`).
 
+pub mod driver_ua;
 pub mod udp_ua;
 
 use std::net::SocketAddr;
@@ -122,5 +123,46 @@ impl UaHandle {
 
     pub async fn next(&mut self) -> Option<UaEvent> {
         self.events.recv().await
+    }
+}
+
+/// Which SIP engine carries a phone's signalling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SipEngine {
+    /// The `sip-stack` endpoint and its tokio driver (`src/sip_driver/`).
+    #[default]
+    Driver,
+    /// The small UDP user agent in [`udp_ua`] (it also writes SIP into `--pcap`, and can
+    /// leave UPDATE out of Allow).
+    Interim,
+}
+
+impl std::str::FromStr for SipEngine {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "driver" => Ok(SipEngine::Driver),
+            "interim" => Ok(SipEngine::Interim),
+            other => Err(format!("`{other}`: expected driver or interim")),
+        }
+    }
+}
+
+/// Starts a user agent on `engine`.
+pub async fn spawn(engine: SipEngine, config: udp_ua::UaConfig) -> std::io::Result<UaHandle> {
+    match engine {
+        SipEngine::Driver => {
+            if config.capture.is_some() {
+                tracing::warn!(
+                    "--pcap: the SIP driver owns its socket, so SIP is not in the capture (use --sip-engine interim for SIP in the pcap)"
+                );
+            }
+            if !config.allow_update {
+                tracing::warn!("the SIP driver always allows UPDATE; allow_update=false ignored");
+            }
+            driver_ua::spawn(config).await
+        }
+        SipEngine::Interim => udp_ua::spawn(config).await,
     }
 }
