@@ -56,6 +56,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             max_calls: 1,
             capture: opts.capture.clone(),
             allow_update: !opts.callee_without_update,
+            register: false,
+            register_expires: 3600,
         },
     )
     .await?;
@@ -71,6 +73,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             max_calls: 1,
             capture: opts.capture.clone(),
             allow_update: true,
+            register: false,
+            register_expires: 3600,
         },
     )
     .await?;

@@ -67,11 +67,10 @@ pub async fn user_agent(
     ip: IpAddr,
     capture: Option<Capture>,
     max_calls: usize,
+    register: bool,
 ) -> anyhow::Result<UaHandle> {
     if settings.transport == SipTransport::Tcp {
-        anyhow::bail!(
-            "transport tcp is not available yet in this build (the interim SIP user agent is UDP only)"
-        );
+        anyhow::bail!("transport tcp is not wired into calls yet (UDP only in this build)");
     }
     let aor = settings
         .aor
@@ -88,16 +87,21 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
-    udp_ua::spawn(udp_ua::UaConfig {
-        bind,
-        aor,
-        proxy: settings.proxy,
-        credentials,
-        t1: settings.t1,
-        max_calls,
-        capture,
-        allow_update: true,
-    })
+    crate::signalling::spawn(
+        settings.sip_engine,
+        udp_ua::UaConfig {
+            bind,
+            aor,
+            proxy: settings.proxy,
+            credentials,
+            t1: settings.t1,
+            max_calls,
+            capture,
+            allow_update: true,
+            register,
+            register_expires: settings.expires,
+        },
+    )
     .await
     .with_context(|| format!("cannot bind SIP to {bind}"))
 }

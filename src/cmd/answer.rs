@@ -29,7 +29,14 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
     let code = super::runtime()?.block_on(async {
         let mut last = exit::OK;
         for _ in 0..args.calls.max(1) {
-            let mut ua = phone::user_agent(&settings, ip, capture.clone(), args.max_calls).await?;
+            let mut ua = phone::user_agent(
+                &settings,
+                ip,
+                capture.clone(),
+                args.max_calls,
+                args.register,
+            )
+            .await?;
             eprintln!("icephone: waiting for calls on sip {}", ua.local);
             if args.register {
                 ua.send(UaCommand::Register {

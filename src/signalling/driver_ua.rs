@@ -19,10 +19,23 @@ const SDP: &str = "application/sdp";
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     let mut endpoint = EndpointConfig::new(config.aor.clone());
     endpoint.credentials = config.credentials.clone();
-    endpoint.outbound_proxy = config.proxy.map(|addr| NextHop {
+    // Without a configured proxy, the registrar is the AOR's host (RFC 3261 §10.2: the
+    // Request-URI names the domain) when it is an address we can reach directly.
+    let registrar = config.proxy.or_else(|| {
+        let uri: sip::message::Uri = config.aor.parse().ok()?;
+        let sip_uri = uri.as_sip()?;
+        let port = sip_uri.port.unwrap_or(5060);
+        sip_uri
+            .host
+            .ip()
+            .map(|ip| SocketAddr::new(ip, port))
+            .filter(|_| config.register)
+    });
+    endpoint.outbound_proxy = registrar.map(|addr| NextHop {
         transport: TransportKind::Udp,
         addr,
     });
+    endpoint.register_expires = config.register_expires;
     endpoint.timers.t1 = config.t1;
     let mut driver_config = SipDriverConfig::new(endpoint);
     driver_config.udp_bind = Some(config.bind);
@@ -151,17 +164,26 @@ impl Bridge {
                     Ok(())
                 }
             },
-            UaCommand::Register { expires } => flatten(
-                self.driver
-                    .command(move |ep, now| {
-                        if expires == 0 {
-                            ep.unregister(now)
-                        } else {
-                            ep.register(now)
-                        }
-                    })
-                    .await,
-            ),
+            UaCommand::Register { expires } => {
+                let r = flatten(
+                    self.driver
+                        .command(move |ep, now| {
+                            if expires == 0 {
+                                ep.unregister(now)
+                            } else {
+                                ep.register(now)
+                            }
+                        })
+                        .await,
+                );
+                if let Err(reason) = &r {
+                    self.emit(UaEvent::RegisterFailed {
+                        status: 400,
+                        reason: reason.clone(),
+                    });
+                }
+                r
+            }
         };
         if let Err(e) = result {
             tracing::warn!("SIP command refused: {e}");

@@ -40,6 +40,10 @@ pub struct UaConfig {
     pub capture: Option<Capture>,
     /// List UPDATE in Allow and accept it (false answers UPDATE with 501, as baresip does).
     pub allow_update: bool,
+    /// This UA registers: without a proxy, the AOR's host is the registrar.
+    pub register: bool,
+    /// REGISTER expiry asked for, in seconds.
+    pub register_expires: u32,
 }
 
 /// Binds the socket and starts the agent's task.
