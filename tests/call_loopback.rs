@@ -55,6 +55,8 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         max_calls: 1,
         capture: p.capture.clone(),
         allow_update,
+        register: false,
+        register_expires: 3600,
     };
     let callee_ua = spawn_ua(p.engine, ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
