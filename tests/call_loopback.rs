@@ -356,3 +356,59 @@ fn pcap_udp_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_failure_ends_the_call_with_the_ice_exit_code_and_reasons() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    // Everything arriving at the caller's media socket is dropped: no pair can work.
+    p.caller.blocked_ips = vec![ip(LO)];
+    let quick = ice::stun::RetransmitConfig {
+        rto: Duration::from_millis(500),
+        max_sends: 2,
+        last_wait_multiplier: 2,
+    };
+    p.caller.check_retransmit = Some(quick);
+    p.callee.check_retransmit = Some(quick);
+    p.caller.duration = Some(Duration::from_secs(20));
+    let (caller, _callee) = run(p).await;
+    assert_eq!(caller.exit, exit::ICE, "{}", caller.reason);
+    assert!(caller.selected.is_none());
+    // The gate held: not one RTP packet left.
+    assert_eq!(caller.media_datagrams_sent, 0);
+    assert_eq!(caller.media.rtp_sent, 0);
+    assert!(caller.media.frames_held_before_selection > 0);
+    let events = emitter.events();
+    let failed = events_of(&events, "caller")
+        .into_iter()
+        .find_map(|e| match e {
+            Event::IceFailed { pairs, .. } => Some(pairs.clone()),
+            _ => None,
+        })
+        .expect("an ice_failed event");
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|p| p.reason.contains("timeout")),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_stun_server_delays_the_call_by_at_most_its_timeout() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    // A port nobody listens on: the server is given up after its retransmissions.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    p.caller.stun = Some(silent.local_addr().unwrap());
+    p.caller.duration = Some(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let (caller, _) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(caller.selected.is_some());
+    // ice's gathering gives a server 3.5 s (3 sends); the call's own cap is 5 s.
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    // …and it did wait for the server (nothing answers, no ICMP on a bound port).
+    assert!(waited > Duration::from_secs(2), "{waited:?}");
+    drop(silent);
+}

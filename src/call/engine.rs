@@ -156,6 +156,10 @@ impl Call {
                     .collect(),
                 ..IceConfig::default()
             };
+            let mut config = config;
+            if let Some(r) = opts.check_retransmit {
+                config.check_retransmit = r;
+            }
             let mut agent = IceAgent::new(config, now);
             for (component, base) in &sockets.bases {
                 agent

@@ -62,6 +62,8 @@ pub struct CallOptions {
     pub handle_ctrl_c: bool,
     /// Give up on ICE (no selected pair) after this long: the call ends with an ICE failure.
     pub ice_timeout: Duration,
+    /// Connectivity-check retransmissions (None = RFC 8489 §6.2.1 defaults, 39.5 s to fail).
+    pub check_retransmit: Option<ice::stun::RetransmitConfig>,
 }
 
 impl CallOptions {
@@ -93,6 +95,7 @@ impl CallOptions {
             gather_timeout: Duration::from_secs(5),
             handle_ctrl_c: false,
             ice_timeout: Duration::from_secs(40),
+            check_retransmit: None,
         }
     }
 }
