@@ -100,9 +100,9 @@ pub struct DemoArgs {
     #[arg(long)]
     pub no_update: bool,
     /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
-    /// writes SIP into --pcap)
-    #[arg(long, default_value = "driver")]
-    pub sip_engine: crate::signalling::SipEngine,
+    /// writes SIP into --pcap). Default: driver, or interim when --pcap is given.
+    #[arg(long)]
+    pub sip_engine: Option<crate::signalling::SipEngine>,
 }
 
 #[derive(Debug, Args)]

@@ -150,7 +150,8 @@ pub struct Settings {
     pub rtcp_mux: bool,
     pub t1: Duration,
     pub expires: u32,
-    pub sip_engine: SipEngine,
+    /// None: the driver, or the interim agent when a pcap is written (it captures SIP too).
+    pub sip_engine: Option<SipEngine>,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -286,12 +287,12 @@ pub fn merge(
         });
     }
     let sip_engine = match pick(&flags.sip_engine, &file.sip_engine) {
-        None => SipEngine::default(),
-        Some(e) => e.parse().map_err(|why| ConfigError::Invalid {
+        None => None,
+        Some(e) => Some(e.parse::<SipEngine>().map_err(|why| ConfigError::Invalid {
             field: "sip_engine",
             value: e.clone(),
             why,
-        })?,
+        })?),
     };
     Ok(Settings {
         sip_engine,

@@ -13,7 +13,7 @@ use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::media::wav;
 use crate::pcap::Capture;
-use crate::signalling::{udp_ua, UaHandle};
+use crate::signalling::{udp_ua, SipEngine, UaHandle};
 
 /// The IP media and SIP use: configured, else the bind address, else the source address the
 /// routing table picks toward `toward` (a UDP connect sends nothing).
@@ -87,8 +87,14 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
+    let engine = settings.sip_engine.unwrap_or(if capture.is_some() {
+        // The driver owns its socket; the interim agent puts SIP into the capture too.
+        SipEngine::Interim
+    } else {
+        SipEngine::Driver
+    });
     crate::signalling::spawn(
-        settings.sip_engine,
+        engine,
         udp_ua::UaConfig {
             bind,
             aor,
