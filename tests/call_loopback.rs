@@ -412,3 +412,35 @@ async fn an_unreachable_stun_server_delays_the_call_by_at_most_its_timeout() {
     assert!(waited > Duration::from_secs(2), "{waited:?}");
     drop(silent);
 }
+
+/// Without rtcp-mux each side has a second component (its own socket): both components must
+/// be selected before media, and RTCP reports travel on component 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rtcp_mux_both_components_are_selected_and_rtcp_flows() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.rtcp_mux = false;
+    p.callee.rtcp_mux = false;
+    p.caller.duration = Some(Duration::from_millis(3000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(caller.media_sent_before_selection, 0);
+    assert_eq!(callee.media_sent_before_selection, 0);
+    let events = emitter.events();
+    for agent in ["caller", "callee"] {
+        for component in [1u16, 2] {
+            assert!(
+                events_of(&events, agent).iter().any(|e| matches!(e,
+                    Event::Ice { state, component: Some(c), .. } if state == "selected" && *c == component)),
+                "{agent} component {component}"
+            );
+        }
+    }
+    assert!(
+        caller.media.rtcp_sent >= 1 && callee.media.rtcp_received >= 1,
+        "{:?} {:?}",
+        caller.media,
+        callee.media
+    );
+    assert!(callee.media.rtp_received > 100);
+}
