@@ -444,3 +444,52 @@ async fn without_rtcp_mux_both_components_are_selected_and_rtcp_flows() {
     );
     assert!(callee.media.rtp_received > 100);
 }
+
+/// RFC 3261 §21.4.24: beyond `max_calls` (1) a second INVITE gets 486 Busy Here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_call_while_busy_gets_486() {
+    let emitter = Emitter::new(false, true);
+    let ua = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+    };
+    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
+        .await
+        .unwrap();
+    let target = format!("sip:callee@{}", callee_ua.local);
+    let mut callee = CallOptions::new("callee", vec![ip(LO)], emitter.clone());
+    callee.allow_loopback = true;
+    let callee_task = tokio::spawn(run_callee(callee, callee_ua));
+    let first = {
+        let mut o = CallOptions::new("first", vec![ip(LO)], emitter.clone());
+        o.allow_loopback = true;
+        o.duration = Some(Duration::from_millis(1500));
+        let ua1 = spawn_ua(SipEngine::Driver, ua("sip:first@127.0.0.1"))
+            .await
+            .unwrap();
+        let target = target.clone();
+        tokio::spawn(async move { run_caller(o, ua1, &target).await })
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut second = CallOptions::new("second", vec![ip(LO)], emitter.clone());
+    second.allow_loopback = true;
+    let ua2 = spawn_ua(SipEngine::Driver, ua("sip:second@127.0.0.1"))
+        .await
+        .unwrap();
+    let busy = run_caller(second, ua2, &target).await.unwrap();
+    assert_eq!(busy.exit, exit::CALL, "{}", busy.reason);
+    assert!(busy.reason.starts_with("486"), "{}", busy.reason);
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.exit, exit::OK, "{}", first.reason);
+    callee_task.await.unwrap().unwrap();
+    assert!(emitter.events().iter().any(|e| matches!(e,
+        Event::Call { agent, state, status: Some(486), .. } if agent == "second" && state == "failed")));
+}

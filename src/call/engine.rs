@@ -76,6 +76,7 @@ struct Call {
     ringing_sent: bool,
     answer_at: Option<Instant>,
     hold_state: HoldState,
+    media_started_at: Option<Instant>,
     ending_since: Option<Instant>,
 }
 
@@ -208,6 +209,7 @@ impl Call {
             ringing_sent: false,
             answer_at: None,
             hold_state: HoldState::Active,
+            media_started_at: None,
             ending_since: None,
         })
     }
@@ -842,6 +844,18 @@ impl Call {
             .media
             .first()
             .is_some_and(|m| m.attributes.iter().any(|a| a.name == "remote-candidates"));
+        // RFC 8445 §9 / RFC 8839 §4.4.1.1.1: new peer credentials are an ICE restart; the
+        // agent restarts (new local credentials) before our answer is built from it.
+        if let (Some(agent), Ok(view)) = (self.agent.as_mut(), sdp::ice_attrs::read_ice(&offer)) {
+            if let Some(credentials) = view.streams.first().and_then(|s| s.credentials.clone()) {
+                if agent
+                    .remote_credentials()
+                    .is_some_and(|c| *c != credentials)
+                {
+                    agent.set_remote_credentials(credentials);
+                }
+            }
+        }
         let wanted = Direction::SendRecv;
         let saved = self.direction;
         self.direction = wanted;
@@ -1018,6 +1032,15 @@ impl Call {
         if self.phase != Phase::Established {
             return;
         }
+        let sent_before = self.media.as_ref().map_or(0, |m| m.summary.rtp_sent);
+        self.media_slot(now).await;
+        let sent_after = self.media.as_ref().map_or(0, |m| m.summary.rtp_sent);
+        if sent_after > sent_before && self.media_started_at.is_none() {
+            self.media_started_at = Some(now);
+        }
+    }
+
+    async fn media_slot(&mut self, now: Instant) {
         let Some(media) = self.media.as_mut() else {
             return;
         };
@@ -1177,8 +1200,9 @@ impl Call {
                 }
             }
         }
-        if let (Some(d), Some(est)) = (self.opts.duration, self.established_at) {
-            if self.phase == Phase::Established && now >= est + d {
+        // `--duration`: seconds of media, counted from the first packet sent.
+        if let (Some(d), Some(start)) = (self.opts.duration, self.media_started_at) {
+            if self.phase == Phase::Established && now >= start + d {
                 self.hang_up("duration reached");
             }
         }
@@ -1203,7 +1227,7 @@ impl Call {
         }
     }
 
-    async fn finish(mut self) -> CallOutcome {
+    async fn finish(mut self) -> (CallOutcome, UaHandle) {
         let now = Instant::now();
         if let Some(mut agent) = self.agent.take() {
             // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
@@ -1239,7 +1263,7 @@ impl Call {
             }),
         });
         self.sockets.close();
-        self.outcome
+        (self.outcome, self.ua)
     }
 }
 
@@ -1262,11 +1286,19 @@ pub async fn run_caller(
         sdp: text,
     });
     call.run_loop().await;
-    Ok(call.finish().await)
+    Ok(call.finish().await.0)
 }
 
 /// Waits for one incoming call, answers it, and runs it to the end.
-pub async fn run_callee(opts: CallOptions, mut ua: UaHandle) -> anyhow::Result<CallOutcome> {
+pub async fn run_callee(opts: CallOptions, ua: UaHandle) -> anyhow::Result<CallOutcome> {
+    Ok(run_callee_keeping_ua(opts, ua).await?.0)
+}
+
+/// As [`run_callee`], and gives the user agent back for the next call (`answer --calls N`).
+pub async fn run_callee_keeping_ua(
+    opts: CallOptions,
+    mut ua: UaHandle,
+) -> anyhow::Result<(CallOutcome, UaHandle)> {
     let (offer_text, peer_allows_update, from) = loop {
         match ua.next().await {
             Some(UaEvent::Incoming {

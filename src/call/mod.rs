@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{run_callee, run_caller};
+pub use engine::{run_callee, run_callee_keeping_ua, run_caller};
 
 use crate::config::TurnSettings;
 use crate::events::Emitter;

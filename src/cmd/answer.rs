@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::call::run_callee;
+use crate::call::run_callee_keeping_ua;
 use crate::cli::AnswerArgs;
 use crate::events::{Emitter, Event};
 use crate::exit;
@@ -28,37 +28,39 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
     opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
     let code = super::runtime()?.block_on(async {
         let mut last = exit::OK;
-        for _ in 0..args.calls.max(1) {
-            let mut ua = phone::user_agent(
-                &settings,
-                ip,
-                capture.clone(),
-                args.max_calls,
-                args.register,
-            )
-            .await?;
-            eprintln!("icephone: waiting for calls on sip {}", ua.local);
-            if args.register {
-                ua.send(UaCommand::Register {
-                    expires: settings.expires,
-                });
-                match ua.next().await {
-                    Some(UaEvent::Registered {
-                        expires,
-                        public_address,
-                    }) => emitter.emit(Event::Registered {
-                        agent: "phone".into(),
-                        aor: settings.aor.clone().unwrap_or_default(),
-                        expires,
-                        public_address: public_address.map(|a| a.to_string()),
-                    }),
-                    other => {
-                        eprintln!("icephone: registration failed: {other:?}");
-                        return Ok::<u8, anyhow::Error>(exit::REGISTRATION);
-                    }
+        let mut ua = phone::user_agent(
+            &settings,
+            ip,
+            capture.clone(),
+            args.max_calls,
+            args.register,
+        )
+        .await?;
+        eprintln!("icephone: waiting for calls on sip {}", ua.local);
+        if args.register {
+            ua.send(UaCommand::Register {
+                expires: settings.expires,
+            });
+            match ua.next().await {
+                Some(UaEvent::Registered {
+                    expires,
+                    public_address,
+                }) => emitter.emit(Event::Registered {
+                    agent: "phone".into(),
+                    aor: settings.aor.clone().unwrap_or_default(),
+                    expires,
+                    public_address: public_address.map(|a| a.to_string()),
+                }),
+                other => {
+                    eprintln!("icephone: registration failed: {other:?}");
+                    return Ok::<u8, anyhow::Error>(exit::REGISTRATION);
                 }
             }
-            let outcome = run_callee(opts.clone(), ua).await?;
+        }
+        // One user agent for every call, so the port stays ours between calls.
+        for _ in 0..args.calls.max(1) {
+            let (outcome, next) = run_callee_keeping_ua(opts.clone(), ua).await?;
+            ua = next;
             last = outcome.exit;
         }
         Ok(last)
