@@ -103,6 +103,14 @@ pub struct DemoArgs {
     /// writes SIP into --pcap). Default: driver, or interim when --pcap is given.
     #[arg(long)]
     pub sip_engine: Option<crate::signalling::SipEngine>,
+    /// A TURN server on loopback (HOST:PORT): the caller's default becomes its relayed
+    /// candidate instead of the firewalled 127.0.0.2
+    #[arg(long)]
+    pub turn: Option<std::net::SocketAddr>,
+    #[arg(long, default_value = "")]
+    pub turn_user: String,
+    #[arg(long, default_value = "")]
+    pub turn_password: String,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,9 @@ pub struct DemoOptions {
     /// The callee's UA does not allow UPDATE (to show the re-INVITE path).
     pub callee_without_update: bool,
     pub engine: SipEngine,
+    /// With a TURN server the caller's default is its relayed candidate (no firewalled
+    /// second address needed): ICE selects the host pair and the default still differs.
+    pub turn: Option<crate::config::TurnSettings>,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +91,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let mut caller = CallOptions::new("caller", vec![firewalled, lo], opts.emitter.clone());
     caller.allow_loopback = true;
     caller.blocked_ips = vec![firewalled];
+    if let Some(turn) = &opts.turn {
+        caller.host_ips = vec![lo];
+        caller.blocked_ips.clear();
+        caller.turn = Some(turn.clone());
+    }
     caller.source = Source::tone(opts.tone_hz);
     caller.duration = Some(opts.seconds);
     caller.capture = opts.capture.clone();

@@ -12,6 +12,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let seconds = phone::seconds(args.seconds, "--seconds")?;
     let emitter = Emitter::new(args.output.json, false);
     let capture = phone::capture(&args.output)?;
+    if args.turn.is_some_and(|t| !t.ip().is_loopback()) {
+        eprintln!(
+            "icephone: the demo only talks to loopback; --turn must be a 127.x or ::1 address"
+        );
+        return Ok(ExitCode::from(crate::exit::USAGE));
+    }
     if args.no_update && args.sip_engine == Some(SipEngine::Driver) {
         eprintln!(
             "icephone: --no-update needs --sip-engine interim (the driver always allows UPDATE)"
@@ -33,6 +39,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             } else {
                 SipEngine::Driver
             }),
+        turn: args.turn.map(|server| crate::config::TurnSettings {
+            server,
+            user: args.turn_user.clone(),
+            password: args.turn_password.clone(),
+        }),
     }))?;
     let text = summary(&report, args.tone);
     if args.output.json {
