@@ -7,8 +7,8 @@ mod sip_support;
 use std::time::Duration;
 
 use sip::auth::Credentials;
-use sip::endpoint::{IncomingId, NextHop, SipEvent, TerminationReason, TransportKind};
-use sip_support::server::{TestServer, PASSWORD, USER};
+use sip::endpoint::{FlowFailure, IncomingId, NextHop, SipEvent, TerminationReason, TransportKind};
+use sip_support::server::{Outbound, TestServer, PASSWORD, USER};
 use sip_support::{body, driver, uri_of, wait_for};
 use tokio::net::UdpSocket;
 
@@ -318,11 +318,13 @@ async fn invite_without_sdp_answer_in_ack() {
 async fn invite_challenged_with_401_and_407() {
     for transport in BOTH {
         let server = TestServer::start().await;
-        for user in ["auth401", "auth407"] {
-            let mut alice = driver("sip:alice@loopback.invalid", transport, |c| {
-                c.credentials = credentials()
-            })
-            .await;
+        let mut alice = driver("sip:alice@loopback.invalid", transport, |c| {
+            c.credentials = credentials()
+        })
+        .await;
+        // Each user twice with the same endpoint: after a success, a fresh challenge for
+        // the same realm is answered again (not mistaken for a wrong password).
+        for user in ["auth401", "auth407", "auth401", "auth407"] {
             let target = match transport {
                 TransportKind::Udp => format!("sip:{user}@{}", server.udp),
                 TransportKind::Tcp => format!("sip:{user}@{};transport=tcp", server.tcp),
@@ -358,17 +360,17 @@ async fn invite_challenged_with_401_and_407() {
         // one for each 200, one BYE each.
         assert_eq!(
             seen.iter().filter(|l| l.starts_with("INVITE")).count(),
-            4,
+            8,
             "{seen:?}"
         );
         assert_eq!(
             seen.iter().filter(|l| l.starts_with("ACK")).count(),
-            4,
+            8,
             "{seen:?}"
         );
         assert_eq!(
             seen.iter().filter(|l| l.starts_with("BYE")).count(),
-            2,
+            4,
             "{seen:?}"
         );
     }
@@ -514,4 +516,172 @@ async fn glare_491_and_retry() {
         matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
     })
     .await;
+}
+
+#[tokio::test]
+async fn outbound_udp_stun_keepalive_detects_rebinding() {
+    let server = TestServer::start_with(Outbound {
+        flow_timer: Some(1),
+    })
+    .await;
+    let proxy = server.udp;
+    let mut alice = driver("sip:alice@loopback.invalid", TransportKind::Udp, |c| {
+        c.credentials = credentials();
+        c.outbound_proxy = Some(NextHop {
+            transport: TransportKind::Udp,
+            addr: proxy,
+        });
+        c.instance_id = Some("urn:uuid:00000000-0000-4000-8000-0000000000aa".into());
+    })
+    .await;
+    alice
+        .command(|ep, now| ep.register(now))
+        .await
+        .unwrap()
+        .unwrap();
+    let (event, _) = wait_for(&mut alice, "Registered", |e| {
+        matches!(e, SipEvent::Registered { .. })
+    })
+    .await;
+    assert!(
+        matches!(event, SipEvent::Registered { outbound: true, .. }),
+        "{event:?}"
+    );
+    // Flow-Timer 1 s: the driver sends a STUN Binding on the SIP socket within 0.8-1 s.
+    wait_for(&mut alice, "first keepalive", |e| {
+        matches!(e, SipEvent::StunKeepaliveDue { .. })
+    })
+    .await;
+    let (_, between) = wait_for(&mut alice, "second keepalive", |e| {
+        matches!(e, SipEvent::StunKeepaliveDue { .. })
+    })
+    .await;
+    assert!(
+        !between
+            .iter()
+            .any(|e| matches!(e, SipEvent::FlowFailed { .. })),
+        "{between:?}"
+    );
+    assert!(
+        server
+            .seen()
+            .iter()
+            .filter(|l| *l == "STUN Binding")
+            .count()
+            >= 1
+    );
+    // The NAT rebinds: the next answer carries another mapped address.
+    let rebound: std::net::SocketAddr = "203.0.113.9:4000".parse().unwrap();
+    *server.stun_mapping.lock().unwrap() = Some(rebound);
+    let (event, _) = wait_for(&mut alice, "FlowFailed", |e| {
+        matches!(e, SipEvent::FlowFailed { .. })
+    })
+    .await;
+    let SipEvent::FlowFailed {
+        reason,
+        retry_after,
+        ..
+    } = event
+    else {
+        unreachable!()
+    };
+    assert_eq!(
+        reason,
+        FlowFailure::MappingChanged {
+            was: alice.udp_local().unwrap(),
+            now: rebound
+        }
+    );
+    assert!(
+        retry_after >= Duration::from_secs(30) && retry_after <= Duration::from_secs(60),
+        "{retry_after:?}"
+    );
+}
+
+#[tokio::test]
+async fn outbound_tcp_crlf_keepalive_gets_pongs() {
+    let server = TestServer::start_with(Outbound {
+        flow_timer: Some(1),
+    })
+    .await;
+    let proxy = server.tcp;
+    let mut alice = driver("sip:alice@loopback.invalid", TransportKind::Tcp, |c| {
+        c.credentials = credentials();
+        c.outbound_proxy = Some(NextHop {
+            transport: TransportKind::Tcp,
+            addr: proxy,
+        });
+        c.instance_id = Some("urn:uuid:00000000-0000-4000-8000-0000000000bb".into());
+    })
+    .await;
+    alice
+        .command(|ep, now| ep.register(now))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "Registered", |e| {
+        matches!(e, SipEvent::Registered { outbound: true, .. })
+    })
+    .await;
+    // Three keepalive periods: pings go out and pongs keep the flow alive.
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(2600);
+    while let Ok(Some(e)) = tokio::time::timeout_at(deadline, alice.next_event()).await {
+        events.push(e);
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, SipEvent::FlowFailed { .. })),
+        "{events:?}"
+    );
+    let pings = server.seen().iter().filter(|l| *l == "PING").count();
+    assert!(pings >= 2, "pings: {pings}");
+}
+
+#[tokio::test]
+async fn tcp_framing_split_and_coalesced_through_the_driver() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let bob = driver("sip:bob@127.0.0.1", TransportKind::Tcp, |_| {}).await;
+    let mut stream = tokio::net::TcpStream::connect(bob.tcp_local().unwrap())
+        .await
+        .unwrap();
+    stream.set_nodelay(true).unwrap();
+    let options = |n: u32| {
+        format!(
+            "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKtcp{n}\r\nMax-Forwards: 70\r\n\
+             From: <sip:x@127.0.0.1>;tag={n}\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: tcp-{n}\r\nCSeq: {n} OPTIONS\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    // One message in three segments, cut inside a header name and inside the final CRLF.
+    let first = options(1);
+    for part in [
+        &first[..10],
+        &first[10..first.len() - 1],
+        &first[first.len() - 1..],
+    ] {
+        stream.write_all(part.as_bytes()).await.unwrap();
+        stream.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // Two messages and a keepalive ping in one segment.
+    stream
+        .write_all(format!("{}{}\r\n\r\n", options(2), options(3)).as_bytes())
+        .await
+        .unwrap();
+    let mut got = String::new();
+    let mut buf = vec![0u8; 8192];
+    let deadline = tokio::time::Instant::now() + sip_support::WAIT;
+    while got.matches("SIP/2.0 200 OK").count() < 3 {
+        let n = tokio::time::timeout_at(deadline, stream.read(&mut buf))
+            .await
+            .expect("answers in time")
+            .unwrap();
+        assert!(n > 0, "connection closed early: {got}");
+        got.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    for n in 1..=3 {
+        assert!(got.contains(&format!("CSeq: {n} OPTIONS")), "{got}");
+    }
 }

@@ -18,5 +18,7 @@ pub mod candidate;
 pub mod stun;
 pub mod turn;
 
-pub use agent::{Handled, IceAgent, IceConfig, IceEvent, IceState, NominationMode, Transmit};
+pub use agent::{
+    Handled, IceAgent, IceConfig, IceEvent, IceState, IceStreams, NominationMode, Transmit,
+};
 pub use candidate::{Candidate, CandidateKind, Credentials, TcpType, Transport};

@@ -10,9 +10,16 @@
 //! - [`transaction`]: sans-IO client and server transactions, timers A–M.
 //! - [`auth`]: digest challenges and credentials.
 //! - [`timers`]: T1/T2/T4, registration refresh, outbound back-off, glare back-off.
+//! - [`endpoint`]: the sans-IO user agent core on top of the above: NAT-safe transport
+//!   rules (rport as client and server, responses on the request's connection, requests
+//!   over the registration's flow, MTU − 200 → TCP), transaction matching, dialogs (UAC and
+//!   UAS, route sets, target refresh, 481, 491 glare back-off), re-INVITE and UPDATE
+//!   offer/answer bookkeeping, CANCEL, OPTIONS, 501, REGISTER with digest, refresh and 423,
+//!   RFC 5626 outbound (instance-id, reg-id, `;ob`, keepalives, flow recovery).
 //!
-//! Dialogs, the NAT-safe transport rules (connection reuse, outbound flows) and REGISTER
-//! are not built yet.
+//! Nothing here owns a socket or reads the clock: the program's tokio driver
+//! (`icephone::sip_driver`) moves bytes and time in and out. Deviations from the RFCs
+//! are listed in `sip/ASSUMPTIONS.md`.
 
 pub mod auth;
 pub mod endpoint;

@@ -554,3 +554,77 @@ fn glare_491_then_retry_after_rfc_backoff() {
         "{retried_at:?}"
     );
 }
+
+#[test]
+fn a_2xx_from_a_second_fork_is_acked_and_byed() {
+    let mut net = pair(TransportKind::Udp);
+    let (a, _) = establish(&mut net, TransportKind::Udp);
+    let ok = net.sent_matching("SIP/2.0 200")[0].text();
+    let bob_tag = ok
+        .split("To: ")
+        .nth(1)
+        .unwrap()
+        .split("tag=")
+        .nth(1)
+        .unwrap()
+        .split(['\r', ';'])
+        .next()
+        .unwrap()
+        .to_owned();
+    // The same 200 as if a second fork (another To tag, another Contact) had answered.
+    let forked = ok.replace(&format!("tag={bob_tag}"), "tag=fork2").replace(
+        "Contact: <sip:bob@127.0.0.1:5080>",
+        "Contact: <sip:bob2@127.0.0.1:5080>",
+    );
+    let now = net.now;
+    let alice = "127.0.0.1:5070".parse().unwrap();
+    let bob = "127.0.0.1:5080".parse().unwrap();
+    net.ua(0)
+        .handle_datagram(now, alice, bob, forked.as_bytes());
+    net.deliver();
+    let acks = net.sent_matching("ACK");
+    let fork_ack = acks
+        .iter()
+        .find(|s| s.text().contains("tag=fork2"))
+        .expect("forked 2xx ACKed");
+    assert!(fork_ack
+        .start_line()
+        .starts_with("ACK sip:bob2@127.0.0.1:5080"));
+    let bye = net.sent_matching("BYE");
+    assert_eq!(bye.len(), 1);
+    assert!(bye[0].text().contains("tag=fork2"));
+    assert!(bye[0].text().contains("CSeq: 2 BYE"));
+    // The call itself goes on.
+    assert_eq!(net.ua(0).dialog_ids(), vec![a]);
+    assert!(!net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::DialogTerminated { .. })));
+}
+
+#[test]
+fn glare_retry_that_cannot_go_is_reported_as_491() {
+    let mut net = pair(TransportKind::Udp);
+    let (a, b) = establish(&mut net, TransportKind::Udp);
+    net.take_events(0);
+    let now = net.now;
+    net.ua(0).reinvite(now, a, Some(offer("ga"))).unwrap();
+    net.ua(1).reinvite(now, b, Some(offer("gb"))).unwrap();
+    net.deliver();
+    // While Alice's retry is scheduled she cannot start another offer.
+    let now = net.now;
+    assert!(net.ua(0).reinvite(now, a, Some(offer("again"))).is_err());
+    assert!(net.ua(0).update(now, a, Some(offer("again"))).is_err());
+    // Bob's retry (0-2 s) reaches Alice, whose TU never answers it; at Alice's own retry
+    // time (2.1-4 s) her offer cannot go and the TU hears 491.
+    net.run_for(Duration::from_secs(5));
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::IncomingReinvite { .. })));
+    assert!(
+        net.events[0]
+            .iter()
+            .any(|e| matches!(e, SipEvent::ReinviteResponse { status: 491, .. })),
+        "{:?}",
+        net.events[0]
+    );
+}

@@ -92,6 +92,18 @@ fn register_with_digest_over_udp_and_tcp() {
 }
 
 #[test]
+fn register_answers_a_407_with_proxy_authorization() {
+    let mut net = setup(TransportKind::Udp, false, |r| r.challenge_status = 407);
+    let now = net.now;
+    net.ua(0).register(now).unwrap();
+    net.deliver();
+    assert_eq!(registered(&net.events[0]).len(), 1, "{:?}", net.events[0]);
+    let second = &net.registrar(1).registers[1].0;
+    assert!(second.headers.get("Proxy-Authorization").is_some());
+    assert!(second.headers.get("Authorization").is_none());
+}
+
+#[test]
 fn wrong_password_fails_without_looping() {
     let mut net = setup(TransportKind::Udp, false, |r| r.password = "other".into());
     let now = net.now;

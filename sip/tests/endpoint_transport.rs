@@ -278,6 +278,18 @@ fn proxied_invite(transport: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// The caller's ACK for Alice's 2xx to `proxied_invite`, sent by the proxy on the flow.
+fn ack_for(ok: &str, transport: &str) -> Vec<u8> {
+    let to = ok.lines().find(|l| l.starts_with("To: ")).unwrap();
+    format!(
+        "ACK sip:alice@127.0.0.1:5070 SIP/2.0\r\n\
+         Via: SIP/2.0/{transport} 127.0.0.1:5060;branch=z9hG4bKproxyack;rport\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:carol@test.invalid>;tag=c1\r\n{to}\r\n\
+         Call-ID: flow-call-1\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"
+    )
+    .into_bytes()
+}
+
 #[test]
 fn requests_over_the_tcp_registration_flow_are_answered_on_it() {
     let mut net = registered_alice(TransportKind::Tcp);
@@ -305,6 +317,9 @@ fn requests_over_the_tcp_registration_flow_are_answered_on_it() {
         ok.transmit.conn, register_conn,
         "answered on the registration's connection"
     );
+    let ack = ack_for(&ok.text(), "TCP");
+    net.registrar(1).send_on_flow(ack);
+    net.deliver();
     // An in-dialog BYE from Alice follows the Record-Route, i.e. the same flow.
     let now = net.now;
     net.ua(0).bye(now, dialog).unwrap();
@@ -446,4 +461,171 @@ fn tcp_framing_split_and_coalesced_segments() {
         .iter()
         .filter(|s| s.from_node == 0)
         .all(|s| s.transmit.conn == Some(alice_conn)));
+}
+
+#[test]
+fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
+    let mut net = pair();
+    let now = net.now;
+    let a = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.deliver();
+    net.take_events(0);
+    let now = net.now;
+    net.ua(0).reinvite(now, a, Some(sdp(11))).unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    // The first ACK of the re-INVITE's 2xx is lost.
+    let acks_before = net.sent_matching("ACK").len();
+    let mut first = true;
+    net.set_drop(move |s| {
+        let lose = first && s.start_line().starts_with("ACK");
+        if lose {
+            first = false;
+        }
+        lose
+    });
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(6))).unwrap();
+    net.run_for(Duration::from_secs(5));
+    let acks: Vec<String> = net.sent_matching("ACK")[acks_before..]
+        .iter()
+        .map(|s| s.text())
+        .collect();
+    assert_eq!(acks.len(), 2, "ACK re-sent for the retransmitted 2xx");
+    assert_eq!(acks[0], acks[1]);
+    assert!(acks[0].contains("CSeq: 2 ACK"));
+    assert_eq!(
+        net.events[0]
+            .iter()
+            .filter(|e| matches!(e, SipEvent::ReinviteResponse { .. }))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn ob_contact_keeps_in_dialog_requests_on_the_incoming_flow() {
+    let mut net = registered_alice(TransportKind::Tcp);
+    let register_conn = net.sent_matching("REGISTER")[0].transmit.conn;
+    // An INVITE without Record-Route whose Contact is an unreachable address with `ob`.
+    let invite = String::from_utf8(proxied_invite("TCP"))
+        .unwrap()
+        .replace(
+            "Record-Route: <sip:127.0.0.1:5060;lr;transport=tcp>\r\n",
+            "",
+        )
+        .replace(
+            "<sip:carol@192.0.2.50:5060>",
+            "<sip:carol@192.0.2.50:5060;transport=tcp;ob>",
+        );
+    net.registrar(1).send_on_flow(invite.into_bytes());
+    net.deliver();
+    let (incoming, dialog) = net.events[0]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall {
+                incoming, dialog, ..
+            } => Some((*incoming, *dialog)),
+            _ => None,
+        })
+        .unwrap();
+    let now = net.now;
+    net.ua(0).respond(now, incoming, 200, Some(sdp(4))).unwrap();
+    net.deliver();
+    let ok = net
+        .sent_matching("SIP/2.0 200")
+        .into_iter()
+        .find(|s| s.from_node == 0)
+        .unwrap()
+        .text();
+    net.registrar(1).send_on_flow(ack_for(&ok, "TCP"));
+    net.deliver();
+    let now = net.now;
+    net.ua(0).bye(now, dialog).unwrap();
+    net.deliver();
+    let bye = net.sent_matching("BYE")[0];
+    // RFC 5626 §5.3: not to 192.0.2.50 but over the flow the INVITE came in on.
+    assert_eq!(bye.transmit.conn, register_conn);
+    assert_eq!(
+        bye.transmit.dest,
+        "127.0.0.1:5060".parse::<SocketAddr>().unwrap()
+    );
+}
+
+#[test]
+fn closed_connection_fails_the_pending_invite_at_once() {
+    let mut net = pair();
+    let now = net.now;
+    let d = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080;transport=tcp", Some(sdp(3)))
+        .unwrap();
+    net.deliver();
+    net.close_conns_of(1);
+    net.deliver();
+    assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::DialogTerminated { dialog, reason: TerminationReason::Timeout } if *dialog == d)));
+    assert_eq!(net.now, net.t0, "no waiting for Timer B");
+}
+
+#[test]
+fn uas_bye_waits_for_the_ack_of_its_2xx() {
+    let mut net = pair();
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let (incoming, b) = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall {
+                incoming, dialog, ..
+            } => Some((*incoming, *dialog)),
+            _ => None,
+        })
+        .unwrap();
+    // The first ACK is lost; Bob hangs up right after answering.
+    let mut first = true;
+    net.set_drop(move |s| {
+        let lose = first && s.start_line().starts_with("ACK");
+        if lose {
+            first = false;
+        }
+        lose
+    });
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.ua(1).bye(now, b).unwrap();
+    net.deliver();
+    // RFC 3261 §15: no BYE before the ACK.
+    assert!(net.sent_matching("BYE").is_empty());
+    net.run_for(Duration::from_secs(1));
+    // The 2xx retransmitted at 500 ms brought the ACK again; the BYE followed it.
+    assert_eq!(offsets(&net, "BYE", 1), ms(&[500]));
+    assert!(net.events[0].iter().any(|e| matches!(
+        e,
+        SipEvent::DialogTerminated {
+            reason: TerminationReason::RemoteBye,
+            ..
+        }
+    )));
 }

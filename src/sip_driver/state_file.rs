@@ -7,9 +7,17 @@ use rand::RngCore;
 
 /// `$XDG_STATE_HOME/icephone/instance`, else `~/.local/state/icephone/instance`.
 pub fn default_state_path() -> Option<PathBuf> {
-    let base = match std::env::var_os("XDG_STATE_HOME").filter(|v| !v.is_empty()) {
+    state_path_from(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
+}
+
+/// The XDG Base Directory rule: an empty or unset `XDG_STATE_HOME` means `$HOME/.local/state`.
+fn state_path_from(
+    xdg_state_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    let base = match xdg_state_home.filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME")?).join(".local/state"),
+        None => PathBuf::from(home.filter(|h| !h.is_empty())?).join(".local/state"),
     };
     Some(base.join("icephone").join("instance"))
 }
@@ -93,6 +101,26 @@ mod tests {
         std::fs::write(&path, "garbage").unwrap();
         assert!(instance_id_from_state_file(&path).is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn default_path_follows_xdg() {
+        let p = |x: Option<&str>, h: Option<&str>| {
+            state_path_from(x.map(Into::into), h.map(Into::into))
+        };
+        assert_eq!(
+            p(Some("/s"), Some("/h")),
+            Some(PathBuf::from("/s/icephone/instance"))
+        );
+        assert_eq!(
+            p(Some(""), Some("/h")),
+            Some(PathBuf::from("/h/.local/state/icephone/instance"))
+        );
+        assert_eq!(
+            p(None, Some("/h")),
+            Some(PathBuf::from("/h/.local/state/icephone/instance"))
+        );
+        assert_eq!(p(None, None), None);
     }
 
     #[test]

@@ -24,10 +24,20 @@ const NONCE: &str = "4f1b2c3d";
 /// What the server saw, in order: start lines.
 pub type Log = Arc<Mutex<Vec<String>>>;
 
+/// Outbound behaviour of the test registrar.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Outbound {
+    /// Answer `Require: outbound` and this `Flow-Timer` when the REGISTER supports it.
+    pub flow_timer: Option<u32>,
+}
+
 pub struct TestServer {
     pub udp: SocketAddr,
     pub tcp: SocketAddr,
     pub log: Log,
+    /// When set, STUN Binding answers report this address instead of the real source
+    /// (a NAT rebinding, as the UA sees it).
+    pub stun_mapping: Arc<Mutex<Option<SocketAddr>>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -94,7 +104,12 @@ fn challenge(request: &Request, status: u16) -> Response {
 }
 
 /// The server's answer to a request (None for ACK).
-fn answer(request: &Request, local: SocketAddr, transport: &str) -> Option<Response> {
+fn answer(
+    request: &Request,
+    local: SocketAddr,
+    transport: &str,
+    outbound: Outbound,
+) -> Option<Response> {
     match request.method {
         Method::Ack => None,
         Method::Register => {
@@ -110,6 +125,15 @@ fn answer(request: &Request, local: SocketAddr, transport: &str) -> Option<Respo
                 }
             }
             r.headers.push(HeaderName::Expires, expires.to_string());
+            let supports = request
+                .headers
+                .supported()
+                .map(|s| s.iter().any(|t| t == "outbound"))
+                .unwrap_or(false);
+            if let (Some(ft), true) = (outbound.flow_timer, supports) {
+                r.headers.push(HeaderName::Require, "outbound");
+                r.headers.push(HeaderName::FlowTimer, ft.to_string());
+            }
             Some(r)
         }
         Method::Invite => {
@@ -141,6 +165,12 @@ fn answer(request: &Request, local: SocketAddr, transport: &str) -> Option<Respo
 
 impl TestServer {
     pub async fn start() -> TestServer {
+        Self::start_with(Outbound::default()).await
+    }
+
+    pub async fn start_with(outbound: Outbound) -> TestServer {
+        let stun_mapping: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let udp_stun = stun_mapping.clone();
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let udp_addr = udp.local_addr().unwrap();
@@ -151,6 +181,21 @@ impl TestServer {
         tasks.push(tokio::spawn(async move {
             let mut buf = vec![0u8; 65535];
             while let Ok((n, from)) = udp.recv_from(&mut buf).await {
+                // RFC 5626 §4.4.2: STUN on the SIP port answers the UA's keepalive.
+                if buf[0] < 2 {
+                    if let Ok(req) = ice::stun::Message::decode(&buf[..n]) {
+                        let mapped = udp_stun.lock().unwrap().unwrap_or(from);
+                        let resp = ice::stun::Message::new(
+                            ice::stun::Class::Success,
+                            ice::stun::Method::Binding,
+                            req.transaction_id,
+                        )
+                        .with(ice::stun::Attribute::XorMappedAddress(mapped));
+                        udp_log.lock().unwrap().push("STUN Binding".into());
+                        let _ = udp.send_to(&resp.encode(None, true), from).await;
+                    }
+                    continue;
+                }
                 let Ok(Message::Request(mut request)) = parse_datagram(&buf[..n]) else {
                     continue;
                 };
@@ -161,7 +206,7 @@ impl TestServer {
                 if fill_received_rport(&mut request, from).is_err() {
                     continue;
                 }
-                if let Some(response) = answer(&request, udp_addr, "udp") {
+                if let Some(response) = answer(&request, udp_addr, "udp", outbound) {
                     let dest = request
                         .headers
                         .top_via()
@@ -202,11 +247,14 @@ impl TestServer {
                                     if fill_received_rport(&mut request, from).is_err() {
                                         continue;
                                     }
-                                    if let Some(response) = answer(&request, tcp_addr, "tcp") {
+                                    if let Some(response) =
+                                        answer(&request, tcp_addr, "tcp", outbound)
+                                    {
                                         let _ = tx.send(response.to_bytes());
                                     }
                                 }
                                 StreamEvent::KeepalivePing => {
+                                    log.lock().unwrap().push("PING".into());
                                     let _ = tx.send(b"\r\n".to_vec());
                                 }
                                 _ => {}
@@ -220,6 +268,7 @@ impl TestServer {
             udp: udp_addr,
             tcp: tcp_addr,
             log,
+            stun_mapping,
             tasks,
         }
     }

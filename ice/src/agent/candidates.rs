@@ -147,7 +147,6 @@ impl LocalCandidates {
     }
 
     /// RFC 8445 §5.1.1.3: same foundation iff same type, base IP, server IP and transport.
-    /// Foundations are short decimal strings handed out in order, so a seeded run is stable.
     fn foundation(
         &mut self,
         kind: CandidateKind,
@@ -160,10 +159,18 @@ impl LocalCandidates {
             server_ip: server.map(|s| s.ip()),
             transport: Transport::Udp,
         };
-        let next = self.foundations.len() + 1;
         self.foundations
             .entry(key)
-            .or_insert_with(|| next.to_string())
+            .or_insert_with_key(|k| {
+                // Derived from the key alone, so that every agent of a call (one per stream)
+                // gives the same key the same foundation: cross-stream unfreezing compares
+                // foundations (RFC 8445 §6.1.2.6). 8 hex digits are ice-chars.
+                let canonical = format!(
+                    "{:?}|{}|{:?}|{:?}",
+                    k.kind, k.base_ip, k.server_ip, k.transport
+                );
+                format!("{:08x}", crc32fast::hash(canonical.as_bytes()))
+            })
             .clone()
     }
 

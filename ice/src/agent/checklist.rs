@@ -1,7 +1,7 @@
 //! The check list of one stream: candidate pairs, their states and priorities, pruning, the
 //! pair limit, unfreezing and the triggered-check queue (RFC 8445 §6.1.2, §6.1.4, §7.3.1.4).
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
 
 use super::candidates::{LocalCandidate, LocalId, Origin};
@@ -78,12 +78,16 @@ pub(crate) fn can_pair(local: &Candidate, remote: &Candidate) -> bool {
 pub(crate) struct CheckList {
     pub pairs: Vec<Pair>,
     pub triggered: VecDeque<PairId>,
+    /// Foundations with a Waiting or In-Progress pair in *other* streams' check lists
+    /// (RFC 8445 §6.1.4.2 step 2 looks at the whole check-list set); kept by `IceStreams`.
+    pub external_active: HashSet<(String, String)>,
 }
 
 impl CheckList {
     pub fn clear(&mut self) {
         self.pairs.clear();
         self.triggered.clear();
+        self.external_active.clear();
     }
 
     pub fn get(&self, id: PairId) -> Option<&Pair> {
@@ -220,10 +224,11 @@ impl CheckList {
     }
 
     fn foundation_active(&self, foundation: &(String, String)) -> bool {
-        self.live().any(|(_, p)| {
-            &p.foundation == foundation
-                && matches!(p.state, PairState::Waiting | PairState::InProgress)
-        })
+        self.external_active.contains(foundation)
+            || self.live().any(|(_, p)| {
+                &p.foundation == foundation
+                    && matches!(p.state, PairState::Waiting | PairState::InProgress)
+            })
     }
 
     /// RFC 8445 §7.2.5.3.3: after a success, Frozen pairs with the same foundation become

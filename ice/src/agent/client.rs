@@ -230,7 +230,11 @@ impl IceAgent {
                 c.first_valid_at.get_or_insert(now);
             }
         }
-        // RFC 8445 §7.2.5.3.3: Frozen pairs with the same foundation become Waiting.
+        // RFC 8445 §7.2.5.3.3: Frozen pairs with the same foundation become Waiting, in every
+        // check list (other streams through `IceStreams`).
+        if let Some(list) = self.succeeded_foundations.as_mut() {
+            list.push(pair.foundation.clone());
+        }
         let changed = self.checklist.unfreeze_foundation(&pair.foundation);
         self.emit_pair_states(changed);
         // RFC 8445 §7.2.5.3.4: the nominated flag: our USE-CANDIDATE check succeeded

@@ -108,6 +108,10 @@ impl Gathering {
             .position(|t| t.client.local() == local && t.client.server() == from)
     }
 
+    pub fn owns_socket(&self, local: SocketAddr) -> bool {
+        self.turns.iter().any(|t| t.client.local() == local)
+    }
+
     pub fn has_turn_traffic(&self) -> bool {
         self.turns.iter().any(|t| !t.client.is_closed())
     }

@@ -1,8 +1,10 @@
 //! The sans-IO ICE agent (RFC 8445 full implementation; RFC 7675 consent freshness).
 //!
 //! One [`IceAgent`] runs ICE for **one media stream** with one or two components (1 = RTP,
-//! 2 = RTCP; one component when rtcp-mux is used). A call with several media streams runs one
-//! agent per stream with the same credentials source; icephone's calls have one audio stream.
+//! 2 = RTCP; one component when rtcp-mux is used). A session with several media streams puts
+//! one agent per stream in an [`IceStreams`], which routes datagrams by socket and applies the
+//! check-list-set rules across streams (foundation-based unfreezing). icephone's calls have one
+//! audio stream: the softphone drives one `IceAgent` directly.
 //!
 //! The agent owns no socket and reads no clock. The caller binds one UDP socket per host
 //! address and component, tells the agent about it with [`IceAgent::add_local_host`], and then:
@@ -56,6 +58,7 @@ mod restart;
 mod role;
 mod scheduler;
 mod server;
+mod streams;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -74,6 +77,7 @@ pub use events::{
     DropReason, FailureReason, Handled, IceEvent, IceState, PairFailure, PairState, SendError,
     Transmit,
 };
+pub use streams::IceStreams;
 
 use crate::candidate::{Candidate, CandidateKind, Credentials};
 use crate::stun::{ClientTransaction, IntegrityKey, TransactionId};
@@ -183,6 +187,11 @@ pub struct IceAgent {
     components: Vec<ComponentState>,
     state: IceState,
     initial_unfreeze_done: bool,
+    /// A stream after the first of an `IceStreams` set: no initial unfreezing of its own; its
+    /// pairs wait for foundations that succeed in other streams (RFC 8445 §6.1.2.6).
+    defer_initial_unfreeze: bool,
+    /// Inside an `IceStreams` set: foundations whose pair succeeded since the last sync.
+    succeeded_foundations: Option<Vec<(String, String)>>,
     end_of_remote_candidates: bool,
     /// Controlling: pairs whose USE-CANDIDATE check waits for a pacing slot (§8.1.1).
     nomination_queue: VecDeque<PairId>,
@@ -228,6 +237,8 @@ impl IceAgent {
             components,
             state: IceState::New,
             initial_unfreeze_done: false,
+            defer_initial_unfreeze: false,
+            succeeded_foundations: None,
             end_of_remote_candidates: false,
             nomination_queue: VecDeque::new(),
             transmits: VecDeque::new(),
@@ -524,6 +535,12 @@ impl IceAgent {
 
     pub fn remote_candidates(&self) -> &[Candidate] {
         &self.remotes
+    }
+
+    /// Whether `local` is one of this agent's sockets (a host base or a TURN client's socket):
+    /// where a datagram received on `local` must go when several agents share a process.
+    pub fn owns_socket(&self, local: SocketAddr) -> bool {
+        self.locals.component_of_base(local).is_some() || self.gathering.owns_socket(local)
     }
 
     /// Whether gathering has finished (every server answered or was given up).

@@ -86,8 +86,11 @@ impl IceAgent {
         }
         if !self.initial_unfreeze_done && self.checklist.live().next().is_some() {
             self.initial_unfreeze_done = true;
-            let changed = self.checklist.initial_unfreeze();
-            self.emit_pair_states(changed);
+            // RFC 8445 §6.1.2.6: only the first check list of a set is unfrozen initially.
+            if !self.defer_initial_unfreeze {
+                let changed = self.checklist.initial_unfreeze();
+                self.emit_pair_states(changed);
+            }
         }
         let ok = self.sendable_ids();
         let (next, changed) = self
@@ -97,6 +100,13 @@ impl IceAgent {
         if let Some(id) = next {
             self.pacer.consume(now);
             self.start_check(now, id);
+        }
+    }
+
+    /// Let the pacer send now if a slot is free (after another stream changed our pairs).
+    pub(super) fn pace_if_ready(&mut self, now: Instant) {
+        if self.state != IceState::Closed {
+            self.pace(now);
         }
     }
 
@@ -118,13 +128,17 @@ impl IceAgent {
                     self.pair_sendable(p)
                         && match p.state {
                             super::PairState::Waiting => true,
-                            super::PairState::Frozen => !self.checklist.live().any(|(_, q)| {
-                                q.foundation == p.foundation
-                                    && matches!(
-                                        q.state,
-                                        super::PairState::Waiting | super::PairState::InProgress
-                                    )
-                            }),
+                            super::PairState::Frozen => {
+                                !self.checklist.external_active.contains(&p.foundation)
+                                    && !self.checklist.live().any(|(_, q)| {
+                                        q.foundation == p.foundation
+                                            && matches!(
+                                                q.state,
+                                                super::PairState::Waiting
+                                                    | super::PairState::InProgress
+                                            )
+                                    })
+                            }
                             _ => false,
                         }
                 });

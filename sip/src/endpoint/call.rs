@@ -1,14 +1,12 @@
 //! Calls as UAC and in-dialog requests: INVITE, CANCEL, ACK for 2xx, BYE, re-INVITE,
 //! UPDATE, OPTIONS, and the responses to them.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::message::{HeaderName, Method, NameAddr, Request, Response, Uri};
-use crate::timers::glare::glare_retry_delay;
-use crate::transaction::{Action, ClientTransactionKey};
 
 use super::client::Purpose;
-use super::dialog::{body_of, put_body, Dialog, DialogState, PendingRetry, Role};
+use super::dialog::{body_of, put_body, Dialog, DialogState, Role};
 use super::hop::Hop;
 use super::types::{Body, DialogId, EndpointError, RequestId, SipEvent, TerminationReason};
 use super::Endpoint;
@@ -85,6 +83,8 @@ impl Endpoint {
             reinvite_in: None,
             retry: None,
             bye_sent: false,
+            bye_after_ack: false,
+            acked_reinvite: None,
         };
         self.dialogs.insert(id, dialog);
         Ok(id)
@@ -107,7 +107,7 @@ impl Endpoint {
         Ok(())
     }
 
-    fn send_cancel(&mut self, now: Instant, dialog: DialogId) {
+    pub(crate) fn send_cancel(&mut self, now: Instant, dialog: DialogId) {
         let Some(d) = self.dialogs.get_mut(&dialog) else {
             return;
         };
@@ -141,8 +141,13 @@ impl Endpoint {
                 if d.bye_sent {
                     return Ok(());
                 }
+                if d.two_xx.is_some() {
+                    // RFC 3261 §15: no BYE before the ACK for our 2xx arrives (or the 2xx
+                    // retransmission gives up, which sends the BYE anyway).
+                    d.bye_after_ack = true;
+                    return Ok(());
+                }
                 d.bye_sent = true;
-                d.two_xx = None;
                 self.send_in_dialog(now, dialog, Method::Bye, None)?;
                 Ok(())
             }
@@ -155,70 +160,6 @@ impl Endpoint {
                 }),
             },
         }
-    }
-
-    /// Sends a re-INVITE with a new offer (or none). RFC 3261 §14.1: not while another
-    /// INVITE transaction is in progress in either direction.
-    pub fn reinvite(
-        &mut self,
-        now: Instant,
-        dialog: DialogId,
-        body: Option<Body>,
-    ) -> Result<(), EndpointError> {
-        let d = self.dialog_mut(dialog)?;
-        if d.state != DialogState::Confirmed {
-            return Err(EndpointError::InvalidState {
-                operation: "reinvite",
-                detail: "dialog not confirmed".into(),
-            });
-        }
-        if d.reinvite_out.is_some() || d.reinvite_in.is_some() || d.local_offer_pending {
-            return Err(EndpointError::InvalidState {
-                operation: "reinvite",
-                detail: "an INVITE transaction or offer is already in progress".into(),
-            });
-        }
-        let has_offer = body.is_some();
-        let key = self.send_in_dialog(now, dialog, Method::Invite, body.as_ref())?;
-        let d = self.dialog_mut(dialog)?;
-        d.reinvite_out = Some(key);
-        d.local_offer_pending = has_offer;
-        Ok(())
-    }
-
-    /// Sends an UPDATE (RFC 3311) with an offer or none (target/session refresh).
-    /// RFC 3311 §5.1: never with an offer while another offer/answer is unfinished.
-    pub fn update(
-        &mut self,
-        now: Instant,
-        dialog: DialogId,
-        body: Option<Body>,
-    ) -> Result<(), EndpointError> {
-        let d = self.dialog_mut(dialog)?;
-        if d.remote_tag.is_none() {
-            return Err(EndpointError::InvalidState {
-                operation: "update",
-                detail: "no dialog yet".into(),
-            });
-        }
-        if body.is_some() && (d.local_offer_pending || d.remote_offer_pending) {
-            return Err(EndpointError::InvalidState {
-                operation: "update",
-                detail: "an offer/answer exchange is unfinished (RFC 3311 §5.1)".into(),
-            });
-        }
-        if d.update_out.is_some() {
-            return Err(EndpointError::InvalidState {
-                operation: "update",
-                detail: "an UPDATE is already in progress".into(),
-            });
-        }
-        let has_offer = body.is_some();
-        let key = self.send_in_dialog(now, dialog, Method::Update, body.as_ref())?;
-        let d = self.dialog_mut(dialog)?;
-        d.update_out = Some(key);
-        d.local_offer_pending = has_offer;
-        Ok(())
     }
 
     /// The ACK for a 2xx that carried the offer (our INVITE had no body), with the answer.
@@ -259,58 +200,13 @@ impl Endpoint {
         Ok(id)
     }
 
-    /// Builds and sends an in-dialog request with the next CSeq (RFC 3261 §12.2.1.1).
-    pub(crate) fn send_in_dialog(
-        &mut self,
-        now: Instant,
-        dialog: DialogId,
-        method: Method,
-        body: Option<&Body>,
-    ) -> Result<ClientTransactionKey, EndpointError> {
-        let contact = {
-            let d = self.dialog_mut(dialog)?;
-            let transport = d.hop.transport;
-            self.contact(transport)?
-        };
-        let user_agent = self.config.user_agent.clone();
-        let (request, hop) = {
-            let d = self
-                .dialogs
-                .get(&dialog)
-                .ok_or(EndpointError::UnknownDialog(dialog))?;
-            let cseq = d
-                .local_cseq
-                .checked_add(1)
-                .ok_or(EndpointError::InvalidState {
-                    operation: "send_in_dialog",
-                    detail: "CSeq exhausted".into(),
-                })?;
-            let mut request = d.request(method.clone(), cseq);
-            request.headers.push(HeaderName::UserAgent, user_agent);
-            if matches!(method, Method::Invite | Method::Update) {
-                // RFC 3261 §12.2.1.1 / RFC 3311 §5.1: target refresh requests carry Contact.
-                request
-                    .headers
-                    .push(HeaderName::Contact, contact.to_string());
-                Self::add_capabilities(&mut request.headers);
-            }
-            put_body(&mut request, body);
-            (request, d.next_hop(|t, a| self.hop_to(t, a)))
-        };
-        let purpose = match method {
-            Method::Invite => Purpose::Reinvite(dialog),
-            Method::Update => Purpose::Update(dialog),
-            _ => Purpose::Bye(dialog),
-        };
-        if let Some(d) = self.dialogs.get_mut(&dialog) {
-            d.local_cseq = d.local_cseq.saturating_add(1);
-        }
-        self.send_request(now, request, hop, purpose)
-    }
-
     /// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new transaction-less request with a new
     /// branch and the INVITE's CSeq number, kept for 2xx retransmissions (RFC 6026).
-    fn send_2xx_ack(&mut self, dialog: DialogId, body: Option<&Body>) -> Result<(), EndpointError> {
+    pub(crate) fn send_2xx_ack(
+        &mut self,
+        dialog: DialogId,
+        body: Option<&Body>,
+    ) -> Result<(), EndpointError> {
         let (mut ack, hop) = {
             let d = self
                 .dialogs
@@ -333,23 +229,6 @@ impl Endpoint {
         d.last_ack = Some(sent);
         d.ack_needs_body = false;
         d.local_offer_pending = false;
-        Ok(())
-    }
-
-    /// ACK for a 2xx to a re-INVITE, with that re-INVITE's CSeq.
-    fn send_reinvite_ack(&mut self, dialog: DialogId, cseq: u32) -> Result<(), EndpointError> {
-        let (ack, hop) = {
-            let d = self
-                .dialogs
-                .get(&dialog)
-                .ok_or(EndpointError::UnknownDialog(dialog))?;
-            (
-                d.request(Method::Ack, cseq),
-                d.next_hop(|t, a| self.hop_to(t, a)),
-            )
-        };
-        let sent = self.send_stateless(ack, hop)?;
-        self.dialog_mut(dialog)?.last_ack = Some(sent);
         Ok(())
     }
 
@@ -409,12 +288,21 @@ impl Endpoint {
                             self.send_on(&hop, bytes);
                         }
                     } else {
-                        tracing::info!("2xx from a second fork ignored (single-dialog UAC)");
+                        self.ack_and_bye_fork(now, dialog, response);
                     }
                     return;
                 }
                 d.remote_tag = to_tag;
                 d.state = DialogState::Confirmed;
+                if let Some(digest) = self.digest.as_mut() {
+                    // Our credentials (if any were asked for) worked: a later fresh
+                    // challenge for the realm is answered again, not taken as a wrong
+                    // password.
+                    digest.on_success();
+                }
+                let Some(d) = self.dialogs.get_mut(&dialog) else {
+                    return;
+                };
                 d.refresh_target(&response.headers);
                 d.set_uac_route_set(&response.headers);
                 d.peer_allows_update = Dialog::allow_lists_update(&response.headers);
@@ -480,208 +368,37 @@ impl Endpoint {
         }
     }
 
-    pub(crate) fn on_reinvite_response(
-        &mut self,
-        now: Instant,
-        dialog: DialogId,
-        request: &Request,
-        hop: Hop,
-        response: &Response,
-    ) {
-        if response.is_provisional() {
-            return;
-        }
-        let status = response.status;
-        let cseq = request.headers.cseq().map(|c| c.seq).unwrap_or(0);
-        match status {
-            200..=299 => {
-                if let Some(d) = self.dialogs.get_mut(&dialog) {
-                    d.refresh_target(&response.headers);
-                    d.reinvite_out = None;
-                    d.local_offer_pending = false;
-                }
-                if let Err(e) = self.send_reinvite_ack(dialog, cseq) {
-                    tracing::info!(error = %e, "ACK for re-INVITE not sent");
-                }
-                self.emit(SipEvent::ReinviteResponse {
-                    dialog,
-                    status,
-                    body: body_of(&response.headers, &response.body),
-                });
-            }
-            401 | 407 => {
-                match self.retry_with_credentials(
-                    now,
-                    request,
-                    hop,
-                    response,
-                    Purpose::Reinvite(dialog),
-                ) {
-                    Some((key, cseq)) => {
-                        if let Some(d) = self.dialogs.get_mut(&dialog) {
-                            d.reinvite_out = Some(key);
-                            d.local_cseq = d.local_cseq.max(cseq);
-                        }
-                    }
-                    None => self.finish_reinvite(dialog, status, response),
-                }
-            }
-            491 => self.schedule_retry(now, dialog, Method::Invite, request, None),
-            408 | 481 => self.end_dialog(dialog, TerminationReason::DialogGone { status }),
-            _ => self.finish_reinvite(dialog, status, response),
-        }
-    }
-
-    fn finish_reinvite(&mut self, dialog: DialogId, status: u16, response: &Response) {
-        if let Some(d) = self.dialogs.get_mut(&dialog) {
-            d.reinvite_out = None;
-            d.local_offer_pending = false;
-        }
-        self.emit(SipEvent::ReinviteResponse {
-            dialog,
-            status,
-            body: body_of(&response.headers, &response.body),
-        });
-    }
-
-    pub(crate) fn on_update_response(
-        &mut self,
-        now: Instant,
-        dialog: DialogId,
-        request: &Request,
-        hop: Hop,
-        response: &Response,
-    ) {
-        if response.is_provisional() {
-            return;
-        }
-        let status = response.status;
-        match status {
-            200..=299 => {
-                if let Some(d) = self.dialogs.get_mut(&dialog) {
-                    // RFC 3311 §5.1: a 2xx to UPDATE refreshes the remote target.
-                    d.refresh_target(&response.headers);
-                }
-                self.finish_update(dialog, status, response);
-            }
-            401 | 407 => {
-                match self.retry_with_credentials(
-                    now,
-                    request,
-                    hop,
-                    response,
-                    Purpose::Update(dialog),
-                ) {
-                    Some((key, cseq)) => {
-                        if let Some(d) = self.dialogs.get_mut(&dialog) {
-                            d.update_out = Some(key);
-                            d.local_cseq = d.local_cseq.max(cseq);
-                        }
-                    }
-                    None => self.finish_update(dialog, status, response),
-                }
-            }
-            491 => self.schedule_retry(now, dialog, Method::Update, request, None),
-            // RFC 3311 §5.2: 500 with Retry-After while the peer finishes another offer.
-            500 => match response.headers.retry_after().ok().flatten() {
-                Some(ra) if ra.seconds <= 10 => {
-                    let after = Duration::from_secs(u64::from(ra.seconds));
-                    self.schedule_retry(now, dialog, Method::Update, request, Some(after))
-                }
-                _ => self.finish_update(dialog, status, response),
-            },
-            408 | 481 => self.end_dialog(dialog, TerminationReason::DialogGone { status }),
-            _ => self.finish_update(dialog, status, response),
-        }
-    }
-
-    fn finish_update(&mut self, dialog: DialogId, status: u16, response: &Response) {
-        if let Some(d) = self.dialogs.get_mut(&dialog) {
-            d.update_out = None;
-            d.local_offer_pending = false;
-        }
-        self.emit(SipEvent::UpdateResponse {
-            dialog,
-            status,
-            body: body_of(&response.headers, &response.body),
-        });
-    }
-
-    /// RFC 3261 §14.1 (and RFC 3311 §5.2 for UPDATE): after 491 wait 2.1-4 s when we own
-    /// the Call-ID (we sent the dialog-creating INVITE), else 0-2 s, then try again.
-    fn schedule_retry(
-        &mut self,
-        now: Instant,
-        dialog: DialogId,
-        method: Method,
-        request: &Request,
-        after: Option<Duration>,
-    ) {
-        let Some(role) = self.dialogs.get(&dialog).map(|d| d.role) else {
+    /// RFC 3261 §13.2.2.4: a 2xx from a second fork is ACKed too; we keep one dialog per
+    /// call, so the extra one is ended with a BYE right away (RFC 3261 §15 allows it).
+    pub(crate) fn ack_and_bye_fork(&mut self, now: Instant, dialog: DialogId, response: &Response) {
+        let Some(tag) = response
+            .headers
+            .to_addr()
+            .ok()
+            .and_then(|t| t.tag().map(str::to_owned))
+        else {
             return;
         };
-        let after = after.unwrap_or_else(|| glare_retry_delay(role == Role::Uac, &mut self.rng));
-        let body = body_of(&request.headers, &request.body);
-        if let Some(d) = self.dialogs.get_mut(&dialog) {
-            d.reinvite_out = None;
-            d.update_out = None;
-            d.local_offer_pending = false;
-            d.retry = Some(PendingRetry {
-                at: now + after,
-                method,
-                body,
-            });
-        }
-        self.emit(SipEvent::GlareRetry { dialog, after });
-    }
-
-    /// Dialog timers: the UAS 2xx retransmission and glare retries.
-    pub(crate) fn dialog_timeout(&mut self, now: Instant, dialog: DialogId) {
-        let Some(d) = self.dialogs.get_mut(&dialog) else {
-            return;
+        let (ack, bye, hop) = {
+            let Some(d) = self.dialogs.get(&dialog) else {
+                return;
+            };
+            let cseq = d
+                .invite
+                .as_ref()
+                .and_then(|i| i.headers.cseq().ok())
+                .map(|c| c.seq)
+                .unwrap_or(d.local_cseq);
+            let ack = d.fork_request(Method::Ack, cseq, &tag, &response.headers);
+            let bye = d.fork_request(Method::Bye, cseq.saturating_add(1), &tag, &response.headers);
+            (ack, bye, d.hop)
         };
-        let mut no_ack = false;
-        let mut resend = Vec::new();
-        if let Some(two_xx) = &mut d.two_xx {
-            let hop = two_xx.hop;
-            for action in two_xx.retransmitter.handle_timeout(now) {
-                match action {
-                    // RFC 3261 §13.3.1.4: retransmit the 2xx, T1 doubling to T2.
-                    Action::Transmit(bytes) => resend.push((hop, bytes.to_vec())),
-                    Action::Timeout(_) => no_ack = true,
-                    _ => {}
-                }
-            }
+        tracing::info!(tag = %tag, "2xx from a second fork: ACK and BYE it");
+        if let Err(e) = self.send_stateless(ack, hop) {
+            tracing::info!(error = %e, "ACK for forked 2xx not sent");
         }
-        for (hop, bytes) in resend {
-            self.send_on(&hop, bytes);
-        }
-        if no_ack {
-            // RFC 3261 §13.3.1.4: no ACK within 64·T1 → end the session with a BYE.
-            if let Some(d) = self.dialogs.get_mut(&dialog) {
-                d.two_xx = None;
-                d.bye_sent = true;
-            }
-            let _ = self.send_in_dialog(now, dialog, Method::Bye, None);
-            self.end_dialog(dialog, TerminationReason::NoAck);
-            return;
-        }
-        let due = self
-            .dialogs
-            .get(&dialog)
-            .and_then(|d| d.retry.as_ref())
-            .is_some_and(|r| r.at <= now);
-        if due {
-            let retry = self.dialogs.get_mut(&dialog).and_then(|d| d.retry.take());
-            if let Some(retry) = retry {
-                let result = match retry.method {
-                    Method::Invite => self.reinvite(now, dialog, retry.body),
-                    _ => self.update(now, dialog, retry.body),
-                };
-                if let Err(e) = result {
-                    tracing::info!(error = %e, "glare retry not sent");
-                }
-            }
+        if let Err(e) = self.send_request(now, bye, hop, Purpose::ForkBye) {
+            tracing::info!(error = %e, "BYE for forked 2xx not sent");
         }
     }
 }

@@ -28,6 +28,8 @@ pub(crate) enum Purpose {
     Bye(DialogId),
     Cancel(DialogId),
     Options(RequestId),
+    /// BYE ending the extra dialog of a forked 2xx: nothing to report.
+    ForkBye,
 }
 
 #[derive(Debug)]
@@ -76,7 +78,7 @@ impl Endpoint {
 
     /// RFC 6026 §7.2 / RFC 3261 §13.2.2.4: a 2xx retransmission after the INVITE
     /// transaction ended still gets our ACK again.
-    fn stray_response(&mut self, response: &Response) {
+    pub(crate) fn stray_response(&mut self, response: &Response) {
         let is_invite_2xx = response.is_success()
             && response
                 .headers
@@ -170,12 +172,13 @@ impl Endpoint {
         self.run_client_actions(now, &key, actions, None);
     }
 
-    /// RFC 3261 §17.1.4: the transport could not reach `dest`.
+    /// RFC 3261 §17.1.4: the TCP connection to `dest` failed or closed; transactions
+    /// waiting on it fail now instead of at Timer B/F.
     pub(crate) fn fail_transactions_to(&mut self, now: Instant, dest: std::net::SocketAddr) {
         let keys: Vec<ClientTransactionKey> = self
             .clients
             .iter()
-            .filter(|(_, e)| e.hop.dest == dest)
+            .filter(|(_, e)| e.hop.dest == dest && e.hop.transport == super::TransportKind::Tcp)
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {
@@ -190,7 +193,7 @@ impl Endpoint {
     }
 
     /// Timer B/F or a transport error: the TU sees a 408 (RFC 3261 §8.1.3.1).
-    fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
+    pub(crate) fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
         match purpose {
             Purpose::Register => self.on_register_failure(now),
             Purpose::Invite(d) => self.end_dialog(d, TerminationReason::Timeout),
@@ -199,7 +202,7 @@ impl Endpoint {
                 self.end_dialog(d, TerminationReason::DialogGone { status: 408 })
             }
             Purpose::Bye(d) => self.end_dialog(d, TerminationReason::LocalBye),
-            Purpose::Cancel(_) => {}
+            Purpose::Cancel(_) | Purpose::ForkBye => {}
             Purpose::Options(request) => self.emit(SipEvent::OptionsResponse {
                 request,
                 status: 408,
@@ -209,7 +212,7 @@ impl Endpoint {
         }
     }
 
-    fn on_client_response(
+    pub(crate) fn on_client_response(
         &mut self,
         now: Instant,
         purpose: Purpose,
@@ -228,7 +231,7 @@ impl Endpoint {
                     self.end_dialog(d, TerminationReason::LocalBye);
                 }
             }
-            Purpose::Cancel(_) => {}
+            Purpose::Cancel(_) | Purpose::ForkBye => {}
             Purpose::Options(id) => {
                 if response.is_final() {
                     let allow = response

@@ -86,6 +86,11 @@ pub(crate) struct Dialog {
     pub reinvite_in: Option<IncomingId>,
     pub retry: Option<PendingRetry>,
     pub bye_sent: bool,
+    /// The TU asked for BYE while our 2xx awaited its ACK.
+    pub bye_after_ack: bool,
+    /// CSeq of the last re-INVITE whose 2xx we ACKed: a retransmitted 2xx only gets the
+    /// ACK again (RFC 3261 §13.2.2.4), not a second event.
+    pub acked_reinvite: Option<u32>,
 }
 
 impl Dialog {
@@ -107,6 +112,9 @@ impl Dialog {
     ) -> Hop {
         let next = match self.route_set.first() {
             Some(route) => &route.uri,
+            // RFC 5626 §5.3: a remote target with `ob` is reachable only over the flow
+            // the dialog came in on.
+            None if self.remote_target.as_sip().is_some_and(|u| u.has_ob()) => return self.hop,
             None => &self.remote_target,
         };
         match uri_target(next, self.hop.transport) {
@@ -139,6 +147,34 @@ impl Dialog {
             builder = builder.route(route);
         }
         builder.build()
+    }
+
+    /// A request in the extra dialog a forked 2xx created (RFC 3261 §12.1.2): its To tag,
+    /// its Contact as target and its reversed Record-Route as route set.
+    pub fn fork_request(
+        &self,
+        method: Method,
+        cseq: u32,
+        to_tag: &str,
+        headers: &crate::message::Headers,
+    ) -> Request {
+        let mut fork = Dialog::without_tag(&self.remote_uri);
+        fork.params.set("tag", Some(to_tag));
+        let mut request = self.request(method, cseq);
+        request.headers.set(HeaderName::To, fork.to_string());
+        if let Ok(crate::message::Contacts::List(list)) = headers.contacts() {
+            if let Some(first) = list.first() {
+                request.uri = first.uri.clone();
+            }
+        }
+        request.headers.remove(HeaderName::Route);
+        if let Ok(mut routes) = headers.record_routes() {
+            routes.reverse();
+            for route in routes {
+                request.headers.push(HeaderName::Route, route.to_string());
+            }
+        }
+        request
     }
 
     /// RFC 3261 §12.2.1.2 / §12.2.2 / RFC 3311 §5: a target refresh request or response

@@ -32,10 +32,13 @@ mod client;
 mod config;
 mod dialog;
 mod hop;
+mod in_dialog;
+mod outbound;
 mod outgoing;
 mod registration;
 mod server;
 mod types;
+mod uas;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -236,8 +239,11 @@ impl Endpoint {
 
     /// A TCP connection closed (either side) or failed.
     pub fn connection_closed(&mut self, now: Instant, conn: ConnId) {
-        if self.conns.remove(&conn).is_some() {
+        if let Some(closed) = self.conns.remove(&conn) {
             self.flow_connection_closed(now, conn);
+            if self.conn_to(closed.remote).is_none() {
+                self.fail_transactions_to(now, closed.remote);
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::message::{
     learned_public_address, Contacts, HeaderName, Method, NameAddr, Request, Response, Uri,
 };
-use crate::timers::outbound::{keepalive_interval, PONG_TIMEOUT};
+use crate::timers::outbound::keepalive_interval;
 use crate::timers::registration::{
     expires_after_interval_too_brief, granted_expires, refresh_delay,
 };
@@ -17,7 +17,7 @@ use super::client::Purpose;
 use super::config::NextHop;
 use super::hop::{Arrival, Hop};
 use super::types::{
-    ConnId, EndpointError, FlowFailure, FlowId, RegistrationFailure, SipEvent, TransportKind,
+    EndpointError, FlowFailure, FlowId, RegistrationFailure, SipEvent, TransportKind,
 };
 use super::Endpoint;
 
@@ -83,7 +83,7 @@ impl Registration {
         }
     }
 
-    fn clear_keepalive(&mut self) {
+    pub(crate) fn clear_keepalive(&mut self) {
         self.keepalive_at = None;
         self.pong_deadline = None;
         self.stun_deadline = None;
@@ -128,6 +128,13 @@ impl Endpoint {
         self.send_register(now, false)
     }
 
+    /// Whether a REGISTER succeeded and its binding is current.
+    pub fn is_registered(&self) -> bool {
+        self.registration
+            .as_ref()
+            .is_some_and(|r| r.state == RegState::Registered)
+    }
+
     /// Removes our binding (Expires: 0), e.g. on shutdown.
     pub fn unregister(&mut self, now: Instant) -> Result<(), EndpointError> {
         if self.registration.is_none() {
@@ -152,7 +159,11 @@ impl Endpoint {
         }
     }
 
-    fn send_register(&mut self, now: Instant, remove: bool) -> Result<(), EndpointError> {
+    pub(crate) fn send_register(
+        &mut self,
+        now: Instant,
+        remove: bool,
+    ) -> Result<(), EndpointError> {
         let aor = self.aor_uri()?;
         let instance = self.config.instance_id.clone();
         let reg_id = self.config.reg_id;
@@ -299,7 +310,7 @@ impl Endpoint {
         }
     }
 
-    fn on_register_success(
+    pub(crate) fn on_register_success(
         &mut self,
         now: Instant,
         requested: u32,
@@ -414,7 +425,7 @@ impl Endpoint {
         self.registration_failed(now, RegistrationFailure::Timeout);
     }
 
-    fn registration_failed(&mut self, now: Instant, reason: RegistrationFailure) {
+    pub(crate) fn registration_failed(&mut self, now: Instant, reason: RegistrationFailure) {
         let outbound = self.config.instance_id.is_some();
         if let Some(reg) = self.registration.as_mut() {
             reg.state = RegState::Failed;
@@ -459,108 +470,6 @@ impl Endpoint {
         if due(reg.keepalive_at) {
             self.send_keepalive(now);
         }
-    }
-
-    /// RFC 5626 §4.4.1 (CRLFCRLF ping on TCP) / §4.4.2 (STUN Binding on UDP, sent by the
-    /// driver, which owns the STUN codec).
-    fn send_keepalive(&mut self, now: Instant) {
-        let Some(reg) = self.registration.as_mut() else {
-            return;
-        };
-        let Some(flow) = reg.flow else {
-            reg.keepalive_at = None;
-            return;
-        };
-        let interval = keepalive_interval(reg.flow_timer, flow.reliability(), &mut self.rng);
-        reg.keepalive_at = Some(now + interval);
-        match flow.transport {
-            TransportKind::Tcp => {
-                reg.pong_deadline = Some(now + PONG_TIMEOUT);
-                self.send_on(&flow, b"\r\n\r\n".to_vec());
-            }
-            TransportKind::Udp => {
-                reg.stun_deadline = Some(now + STUN_RESULT_TIMEOUT);
-                let event = SipEvent::StunKeepaliveDue {
-                    flow: reg.flow_id,
-                    local: flow.local.or(self.config.udp_local).unwrap_or(flow.dest),
-                    dest: flow.dest,
-                };
-                self.emit(event);
-            }
-        }
-    }
-
-    /// The driver's STUN keepalive finished: `mapped` is the XOR-MAPPED-ADDRESS, or
-    /// `None` on timeout. RFC 5626 §4.4.2: a changed mapping or no answer fails the flow.
-    pub fn stun_keepalive_result(
-        &mut self,
-        now: Instant,
-        flow: FlowId,
-        mapped: Option<SocketAddr>,
-    ) {
-        let Some(reg) = self.registration.as_mut() else {
-            return;
-        };
-        if reg.flow_id != flow || reg.stun_deadline.is_none() {
-            return;
-        }
-        reg.stun_deadline = None;
-        match (mapped, reg.stun_mapping) {
-            (None, _) => self.flow_failed(now, FlowFailure::StunTimeout),
-            (Some(now_seen), Some(was)) if now_seen != was => {
-                self.flow_failed(now, FlowFailure::MappingChanged { was, now: now_seen })
-            }
-            (Some(seen), _) => reg.stun_mapping = Some(seen),
-        }
-    }
-
-    /// A CRLF pong arrived on `conn`.
-    pub(crate) fn on_pong(&mut self, conn: ConnId) {
-        if let Some(reg) = self.registration.as_mut() {
-            if reg.flow.and_then(|f| f.conn) == Some(conn) {
-                reg.pong_deadline = None;
-            }
-        }
-    }
-
-    /// The registration's connection closed: the flow failed (RFC 5626 §4.4.1).
-    pub(crate) fn flow_connection_closed(&mut self, now: Instant, conn: ConnId) {
-        let ours = self.registration.as_ref().is_some_and(|r| {
-            r.flow.and_then(|f| f.conn) == Some(conn)
-                && matches!(r.state, RegState::Registered | RegState::Registering)
-        });
-        if ours {
-            self.flow_failed(now, FlowFailure::ConnectionClosed);
-        }
-    }
-
-    /// RFC 5626 §4.5: a failed flow is re-registered after
-    /// `min(max-time, base-time · 2^failures)` scaled by a random 50-100 %.
-    fn flow_failed(&mut self, now: Instant, reason: FlowFailure) {
-        let Some(reg) = self.registration.as_mut() else {
-            return;
-        };
-        reg.failures = reg.failures.saturating_add(1);
-        // One flow per registration: when it fails, every flow has failed.
-        let retry_after = self
-            .config
-            .flow_recovery
-            .retry_delay(reg.failures, true, &mut self.rng);
-        reg.state = RegState::Failed;
-        reg.flow = None;
-        reg.stun_mapping = None;
-        reg.refresh_at = None;
-        reg.clear_keepalive();
-        reg.recovery_at = Some(now + retry_after);
-        let flow = reg.flow_id;
-        reg.flow_id = FlowId(self.next_id);
-        self.next_id += 1;
-        tracing::info!(?reason, ?retry_after, "outbound flow failed");
-        self.emit(SipEvent::FlowFailed {
-            flow,
-            reason,
-            retry_after,
-        });
     }
 }
 

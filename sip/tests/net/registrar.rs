@@ -18,6 +18,8 @@ pub struct Registrar {
     pub password: String,
     pub nonce: String,
     pub min_expires: Option<u32>,
+    /// 401 (WWW-Authenticate) or 407 (Proxy-Authenticate, as a registering proxy would).
+    pub challenge_status: u16,
     pub outbound: bool,
     pub flow_timer: Option<u32>,
     pub answer_pings: bool,
@@ -54,6 +56,7 @@ impl Registrar {
             password: "secret".into(),
             nonce: "nonce-1".into(),
             min_expires: None,
+            challenge_status: 401,
             outbound: false,
             flow_timer: None,
             answer_pings: true,
@@ -140,7 +143,12 @@ impl Registrar {
     }
 
     fn authorized(&self, request: &Request) -> bool {
-        let Some(value) = request.headers.get(HeaderName::Authorization) else {
+        let header = if self.challenge_status == 407 {
+            HeaderName::ProxyAuthorization
+        } else {
+            HeaderName::Authorization
+        };
+        let Some(value) = request.headers.get(header) else {
             return false;
         };
         let p = digest_params(value);
@@ -165,10 +173,18 @@ impl Registrar {
     fn answer(&self, request: &Request) -> Response {
         let tag = "reg-tag";
         if !self.authorized(request) {
-            return Response::for_request(request, 401, "Unauthorized")
+            let (reason, header) = if self.challenge_status == 407 {
+                (
+                    "Proxy Authentication Required",
+                    HeaderName::ProxyAuthenticate,
+                )
+            } else {
+                ("Unauthorized", HeaderName::WwwAuthenticate)
+            };
+            return Response::for_request(request, self.challenge_status, reason)
                 .with_to_tag(tag)
                 .with_header(
-                    HeaderName::WwwAuthenticate,
+                    header,
                     format!(
                         "Digest realm=\"{}\", nonce=\"{}\", qop=\"auth\", algorithm=MD5",
                         self.realm, self.nonce
