@@ -145,6 +145,9 @@ pub struct AnswerArgs {
     /// Seconds of ringing before answering
     #[arg(long, default_value_t = 0.0)]
     pub answer_after: f64,
+    /// Answer when Enter is pressed on standard input (instead of --answer-after)
+    #[arg(long)]
+    pub manual: bool,
     /// Calls at once; further INVITEs get 486 Busy Here
     #[arg(long, default_value_t = 1)]
     pub max_calls: usize,

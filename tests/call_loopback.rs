@@ -493,3 +493,25 @@ async fn a_second_call_while_busy_gets_486() {
     assert!(emitter.events().iter().any(|e| matches!(e,
         Event::Call { agent, state, status: Some(486), .. } if agent == "second" && state == "failed")));
 }
+
+/// `answer --manual`: the callee rings until told to answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callee_answers_on_command() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    p.callee.answer_on_command = Some(notify.clone());
+    p.caller.duration = Some(Duration::from_millis(300));
+    let answerer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        notify.notify_one();
+    });
+    let (caller, _) = run(p).await;
+    answerer.await.unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let setup = caller.setup_ms.expect("established");
+    assert!(
+        setup >= 700,
+        "answered after {setup} ms, before the command"
+    );
+}

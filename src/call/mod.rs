@@ -45,6 +45,9 @@ pub struct CallOptions {
     pub duration: Option<Duration>,
     /// Callee: answer this long after ringing (`--answer-after`).
     pub answer_after: Duration,
+    /// Callee: answer when this is notified (the user pressed Enter) instead of after
+    /// `answer_after`.
+    pub answer_on_command: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// Callee: no 180 until a valid pair exists (RFC 8839 §7.1).
     pub alert_after_ice: bool,
     /// Inbound traffic on these IPs is dropped (the demo's firewalled interface).
@@ -86,6 +89,7 @@ impl CallOptions {
             keep_audio: false,
             duration: None,
             answer_after: Duration::ZERO,
+            answer_on_command: None,
             alert_after_ice: false,
             blocked_ips: Vec::new(),
             hold_after: None,

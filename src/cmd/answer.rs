@@ -26,6 +26,19 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
         capture.clone(),
     )?;
     opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
+    if args.manual {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        opts.answer_on_command = Some(notify.clone());
+        // A plain thread: stdin reads block, and the runtime must not wait for them.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                notify.notify_one();
+                line.clear();
+            }
+        });
+        eprintln!("icephone: press Enter to answer a ringing call");
+    }
     let code = super::runtime()?.block_on(async {
         let mut last = exit::OK;
         let mut ua = phone::user_agent(

@@ -240,6 +240,12 @@ impl Call {
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         let mut ctrl_c_seen = !self.opts.handle_ctrl_c;
+        // Never notified when answering is timed (`answer_after`).
+        let answer_signal = self
+            .opts
+            .answer_on_command
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
         while self.phase != Phase::Done {
             let now = Instant::now();
             let wake = self
@@ -266,6 +272,9 @@ impl Call {
                     }
                 }
                 _ = tick.tick() => self.media_tick(Instant::now()).await,
+                _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
+                    self.answer_at = Some(Instant::now());
+                }
                 r = &mut ctrl_c, if !ctrl_c_seen => {
                     ctrl_c_seen = true;
                     if r.is_ok() {

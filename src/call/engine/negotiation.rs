@@ -144,7 +144,10 @@ impl Call {
             status: Some(180),
             reason: None,
         });
-        self.answer_at = Some(Instant::now() + self.opts.answer_after);
+        // Answered by command: no timer, the loop waits for the notification.
+        if self.opts.answer_on_command.is_none() {
+            self.answer_at = Some(Instant::now() + self.opts.answer_after);
+        }
     }
 
     // ----- SIP events --------------------------------------------------------------------
