@@ -151,3 +151,58 @@ fn refused_registration_exits_with_its_own_code() {
     assert_eq!(out.status.code(), Some(icephone::exit::REGISTRATION.into()));
     registrar.join().unwrap();
 }
+
+/// Ctrl-C (SIGINT) while the call rings sends CANCEL: the callee sees the call cancelled and
+/// the caller exits with the call-failure code.
+#[test]
+fn ctrl_c_while_ringing_cancels() {
+    let port = free_udp_port();
+    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "answer",
+            "--json",
+            "--manual",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    // SIGINT to exactly the process this test started.
+    let status = Command::new("kill")
+        .args(["-INT", &call.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let call = call.wait_with_output().unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_eq!(
+        call.status.code(),
+        Some(icephone::exit::CALL.into()),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    let events = json_lines(&call.stdout);
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "call" && e["state"] == "ringing"));
+    let answer_events = json_lines(&answer.stdout);
+    assert!(
+        answer_events.iter().any(|e| e["event"] == "call"
+            && e["state"] == "ended"
+            && e["reason"] == "caller cancelled"),
+        "{answer_events:?}\n{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+}
