@@ -59,6 +59,7 @@ async fn sipp_uas_without_ice_gets_media_at_its_c_line() {
             allow_update: true,
             register: false,
             register_expires: 3600,
+            tcp: false,
         },
     )
     .await
