@@ -560,3 +560,18 @@ async fn a_call_with_sip_over_tcp() {
     assert!(caller.selected.is_some());
     assert!(callee.media.rtp_received > 20);
 }
+
+/// `--echo`: the callee sends back what it receives, so the caller hears its own tone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_sends_back_what_arrives() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.source = Source::tone(900.0);
+    p.caller.keep_audio = true;
+    p.callee.echo = true;
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(callee.media.rtp_sent > 30);
+    assert!(caller.recorded.len() > 8000 / 2);
+    assert!(tone_ratio(&caller.recorded, 900.0, 8000.0) > 0.5);
+}
