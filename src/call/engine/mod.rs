@@ -82,6 +82,8 @@ struct Call {
     answer_at: Option<Instant>,
     hold_state: HoldState,
     media_started_at: Option<Instant>,
+    /// The default (c=/m=, a=rtcp) we signalled per component.
+    signalled_defaults: Vec<(u16, SocketAddr)>,
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
     restart_offer_pending: bool,
     ending_since: Option<Instant>,
@@ -219,6 +221,7 @@ impl Call {
             hold_state: HoldState::Active,
             media_started_at: None,
             restart_offer_pending: false,
+            signalled_defaults: Vec::new(),
             ending_since: None,
         })
     }
