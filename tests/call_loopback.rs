@@ -671,3 +671,20 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
         "only {at_actual} packets reached the latched port"
     );
 }
+
+/// `--no-ice` on the caller: its offer has no ICE attributes, so the ICE callee answers
+/// plain RFC 3264 (RFC 8839 §4.3.2: no ICE attributes in the answer) and both send media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_without_ice_gets_a_plain_answer() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.ice = false;
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used && !callee.ice_used);
+    assert!(callee
+        .ice_not_used_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("no ICE attributes")));
+    assert!(callee.media.rtp_received > 30 && caller.media.rtp_received > 30);
+}
