@@ -688,3 +688,59 @@ async fn a_caller_without_ice_gets_a_plain_answer() {
         .is_some_and(|r| r.contains("no ICE attributes")));
     assert!(callee.media.rtp_received > 30 && caller.media.rtp_received > 30);
 }
+
+/// After selection media goes only on the selected pair (RFC 8445 §12.1): with two caller
+/// bases, every RTP datagram the caller sends leaves from the selected local candidate to
+/// the selected remote one, as the capture shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_only_on_the_selected_pair_in_the_capture() {
+    let dir = std::env::temp_dir().join(format!("icephone-pcap-pair-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pair.pcap");
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    let capture = Capture::create(&path).unwrap();
+    p.caller.capture = Some(capture.clone());
+    p.caller.host_ips = vec![ip(LO2), ip(LO)];
+    p.caller.blocked_ips = vec![ip(LO2)];
+    p.caller.duration = Some(Duration::from_millis(600));
+    p.engine = SipEngine::Interim;
+    p.capture = Some(capture);
+    let (caller, _) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let (local, remote) = caller.selected.clone().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let rtp_from_caller_bases: Vec<(std::net::SocketAddr, std::net::SocketAddr)> =
+        pcap_udp_datagrams(&bytes)
+            .into_iter()
+            .filter(|(src, _, payload)| {
+                matches!(payload.first(), Some(128..=191))
+                    && (src.ip() == ip(LO2) || *src == local.address)
+            })
+            .map(|(src, dst, _)| (src, dst))
+            .collect();
+    assert!(rtp_from_caller_bases.len() > 20);
+    assert!(rtp_from_caller_bases
+        .iter()
+        .all(|(src, dst)| *src == local.address && *dst == remote.address));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// (source, destination, UDP payload) of a LINKTYPE_RAW IPv4 capture, in order.
+fn pcap_udp_datagrams(bytes: &[u8]) -> Vec<(std::net::SocketAddr, std::net::SocketAddr, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap()) as usize;
+        let packet = &bytes[i + 16..i + 16 + len];
+        let ihl = usize::from(packet[0] & 0x0F) * 4;
+        let addr = |ip_at: usize, port_at: usize| {
+            let ip: [u8; 4] = packet[ip_at..ip_at + 4].try_into().unwrap();
+            let port = u16::from_be_bytes([packet[port_at], packet[port_at + 1]]);
+            std::net::SocketAddr::from((ip, port))
+        };
+        out.push((addr(12, ihl), addr(16, ihl + 2), packet[ihl + 8..].to_vec()));
+        i += 16 + len;
+    }
+    out
+}
