@@ -23,14 +23,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// A complete call between two in-process agents on loopback, with ICE [not built yet]
-    Demo(Unbuilt),
-    /// Place a call to a SIP URI [not built yet]
-    Call(Unbuilt),
-    /// Wait for and answer incoming calls [not built yet]
-    Answer(Unbuilt),
-    /// Register with a SIP registrar [not built yet]
-    Register(Unbuilt),
+    /// A complete call between two in-process agents on loopback, with ICE
+    Demo(DemoArgs),
+    /// Place a call to a SIP URI
+    Call(CallArgs),
+    /// Wait for and answer incoming calls
+    Answer(AnswerArgs),
+    /// Register with a SIP registrar
+    Register(RegisterArgs),
     /// Run scripted call-flow scenarios [not built yet]
     Run(Unbuilt),
     /// Send a STUN Binding request and print the mapped address
@@ -46,6 +46,128 @@ pub enum Command {
 pub struct Unbuilt {
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub rest: Vec<String>,
+}
+
+/// Output options shared by the softphone commands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct OutputArgs {
+    /// One JSON object per event on stdout (NDJSON; schema in the README)
+    #[arg(long)]
+    pub json: bool,
+    /// Write every SIP, STUN and RTP packet sent or received to this pcap file
+    #[arg(long)]
+    pub pcap: Option<PathBuf>,
+}
+
+/// What a call sends and what it does with what it receives.
+#[derive(Debug, Clone, Default, Args)]
+pub struct MediaArgs {
+    /// Send this WAV file (16-bit PCM mono, 8 or 16 kHz)
+    #[arg(long, conflicts_with = "tone")]
+    pub play: Option<PathBuf>,
+    /// Send a sine tone of this frequency in Hz
+    #[arg(long)]
+    pub tone: Option<f64>,
+    /// Write the received audio to this WAV file (8 kHz, 16-bit mono)
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// Send back what arrives
+    #[arg(long)]
+    pub echo: bool,
+    /// Send these DTMF digits (RFC 4733) once media flows, e.g. 123#
+    #[arg(long)]
+    pub dtmf: Option<String>,
+    /// Callee: send 180 only once ICE has a valid pair (RFC 8839 §7.1)
+    #[arg(long)]
+    pub alert_after_ice: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Tone frequency the caller plays, in Hz
+    #[arg(long, default_value_t = 440.0)]
+    pub tone: f64,
+    /// Seconds of media before the caller hangs up
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Also write the callee's recording to this WAV file
+    #[arg(long)]
+    pub record: Option<PathBuf>,
+    /// The callee does not list UPDATE in Allow, so the updated offer is a re-INVITE
+    /// (needs --sip-engine interim)
+    #[arg(long)]
+    pub no_update: bool,
+    /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
+    /// writes SIP into --pcap). Default: driver, or interim when --pcap is given.
+    #[arg(long)]
+    pub sip_engine: Option<crate::signalling::SipEngine>,
+    /// A TURN server on loopback (HOST:PORT): the caller's default becomes its relayed
+    /// candidate instead of the firewalled 127.0.0.2
+    #[arg(long)]
+    pub turn: Option<std::net::SocketAddr>,
+    #[arg(long, default_value = "")]
+    pub turn_user: String,
+    #[arg(long, default_value = "")]
+    pub turn_password: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// Who to call, e.g. sip:bob@192.0.2.20:5060
+    pub uri: String,
+    #[command(flatten)]
+    pub account: crate::config::AccountArgs,
+    #[command(flatten)]
+    pub media: MediaArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Hang up after this many seconds of media
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Put the call on hold (re-INVITE a=sendonly) after this many seconds of media
+    #[arg(long)]
+    pub hold_after: Option<f64>,
+    /// Resume this many seconds after holding
+    #[arg(long, default_value_t = 2.0)]
+    pub hold_for: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct AnswerArgs {
+    #[command(flatten)]
+    pub account: crate::config::AccountArgs,
+    #[command(flatten)]
+    pub media: MediaArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Seconds of ringing before answering
+    #[arg(long, default_value_t = 0.0)]
+    pub answer_after: f64,
+    /// Answer when Enter is pressed on standard input (instead of --answer-after)
+    #[arg(long)]
+    pub manual: bool,
+    /// Calls at once; further INVITEs get 486 Busy Here
+    #[arg(long, default_value_t = 1)]
+    pub max_calls: usize,
+    /// Register the AOR before waiting for calls
+    #[arg(long)]
+    pub register: bool,
+    /// Exit after this many calls (default: 1)
+    #[arg(long, default_value_t = 1)]
+    pub calls: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub account: crate::config::AccountArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Remove the binding (Expires: 0) after registering
+    #[arg(long)]
+    pub unregister: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,8 +1,16 @@
 //! The icephone program as a library, so that integration tests can drive its pieces
 //! (SIP transport driver, calls, media) directly. `main.rs` is a thin wrapper.
 
+pub mod call;
 pub mod cli;
 pub mod cmd;
+pub mod config;
+pub mod demo;
+pub mod events;
 pub mod exit;
 pub mod logging;
+pub mod media;
+pub mod pcap;
+pub mod phone;
+pub mod signalling;
 pub mod sip_driver;

@@ -1,5 +1,9 @@
 //! One module per command.
 
+mod answer;
+mod call;
+mod demo;
+mod register;
 mod sdp_check;
 mod stun;
 
@@ -12,10 +16,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Stun(args) => stun::run(args),
         Command::Sdp(SdpCommand::Check(args)) => sdp_check::run(args),
-        Command::Demo(_) => not_built("demo"),
-        Command::Call(_) => not_built("call"),
-        Command::Answer(_) => not_built("answer"),
-        Command::Register(_) => not_built("register"),
+        Command::Demo(args) => demo::run(args),
+        Command::Call(args) => call::run(args),
+        Command::Answer(args) => answer::run(args),
+        Command::Register(args) => register::run(args),
         Command::Run(_) => not_built("run"),
     }
 }
@@ -23,4 +27,29 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 fn not_built(name: &str) -> anyhow::Result<ExitCode> {
     eprintln!("icephone: `{name}` is not built yet; see README.md for what works today");
     Ok(ExitCode::from(exit::USAGE))
+}
+
+/// A multi-threaded runtime for the softphone commands (only `src/` owns one).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// Settings errors are usage errors (exit code 2), reported on stderr.
+fn load_settings(
+    account: &crate::config::AccountArgs,
+) -> Result<crate::config::Settings, ExitCode> {
+    let settings = crate::config::load(account).map_err(|e| {
+        eprintln!("icephone: {e}");
+        ExitCode::from(exit::USAGE)
+    })?;
+    if settings.transport == crate::config::SipTransport::Tcp
+        && settings.sip_engine == Some(crate::signalling::SipEngine::Interim)
+    {
+        eprintln!("icephone: transport tcp needs --sip-engine driver");
+        return Err(ExitCode::from(exit::USAGE));
+    }
+    Ok(settings)
 }

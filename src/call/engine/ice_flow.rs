@@ -1,0 +1,334 @@
+//! The call and its ICE agent: moving bytes and events, gathering, and the updated offer
+//! after nomination (RFC 8839 §4.3.4).
+
+use super::*;
+
+impl Call {
+    // ----- ICE plumbing ------------------------------------------------------------------
+
+    /// Sends what the agent wants sent and handles its events.
+    pub(super) async fn drain_agent(&mut self) {
+        loop {
+            let Some(agent) = self.agent.as_mut() else {
+                return;
+            };
+            let transmit = agent.poll_transmit();
+            let event = if transmit.is_none() {
+                agent.poll_event()
+            } else {
+                None
+            };
+            match (transmit, event) {
+                (Some(t), _) => self.sockets.send(t.from, t.to, &t.data).await,
+                (None, Some(e)) => self.on_ice_event(e).await,
+                (None, None) => return,
+            }
+        }
+    }
+
+    /// Gathers until every server answered or `gather_timeout` (RFC 8839 §7.1: gather before
+    /// the INVITE, but never wait longer than the servers' own timeout).
+    pub(super) async fn gather(&mut self) {
+        let deadline = Instant::now() + self.opts.gather_timeout;
+        self.drain_agent().await;
+        while self
+            .agent
+            .as_ref()
+            .is_some_and(|a| !a.is_gathering_complete())
+            && Instant::now() < deadline
+        {
+            let wake = self
+                .agent
+                .as_ref()
+                .and_then(|a| a.poll_timeout())
+                .unwrap_or(deadline)
+                .min(deadline);
+            tokio::select! {
+                d = self.sockets.recv() => {
+                    if let (Some(d), Some(agent)) = (d, self.agent.as_mut()) {
+                        agent.handle_packet(Instant::now(), d.local, d.from, &d.data);
+                    }
+                }
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+                    if let Some(agent) = self.agent.as_mut() {
+                        agent.handle_timeout(Instant::now());
+                    }
+                }
+            }
+            self.drain_agent().await;
+        }
+        if let Some(agent) = &self.agent {
+            let candidates = agent.local_candidates();
+            let default = default_candidate(&candidates, 1).map(|c| c.address);
+            self.outcome.signalled_default = default;
+            // RFC 8839 §3: the default per component (RTCP's is component 2's).
+            self.signalled_defaults = (1..=agent.config().components)
+                .filter_map(|c| default_candidate(&candidates, c).map(|d| (c, d.address)))
+                .collect();
+            self.emit(Event::Candidates {
+                agent: self.label(),
+                candidates: candidates.iter().map(CandidateInfo::from).collect(),
+                default: default.map(|d| d.to_string()),
+            });
+        }
+    }
+
+    pub(super) fn local_stream(&self, selected: Option<Selected>) -> LocalStream {
+        let fallback = self
+            .sockets
+            .first_base(1)
+            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)));
+        let ice = self.agent.as_ref().map(|a| LocalIce {
+            credentials: a.local_credentials().clone(),
+            candidates: a.local_candidates(),
+            selected,
+        });
+        LocalStream {
+            codecs: codecs_for_sdp(&self.opts.codecs),
+            ptime: Some(20),
+            direction: self.direction,
+            rtcp_mux: self.rtcp_mux,
+            ice,
+            fallback_address: fallback,
+        }
+    }
+
+    pub(super) async fn on_ice_event(&mut self, event: IceEvent) {
+        let label = self.label();
+        match event {
+            IceEvent::ValidPair { local, remote } => {
+                if !self.valid_pair_seen {
+                    self.valid_pair_seen = true;
+                    self.emit(Event::Ice {
+                        agent: label.clone(),
+                        state: "valid_pair".into(),
+                        component: Some(local.component),
+                        local: Some(CandidateInfo::from(&local)),
+                        remote: Some(CandidateInfo::from(&remote)),
+                        ms: self.remote_known_at.map(ms_since),
+                        reason: None,
+                    });
+                }
+                // RFC 8839 §7.1: the callee alerts once a valid pair exists.
+                if self.phase == Phase::Alerting && self.opts.alert_after_ice && !self.ringing_sent
+                {
+                    self.send_ringing();
+                }
+            }
+            IceEvent::Selected {
+                component,
+                local,
+                remote,
+            } => {
+                let ms = self.remote_known_at.map(ms_since);
+                if component == 1 {
+                    self.outcome.selected = Some((local.clone(), remote.clone()));
+                    self.outcome.ice_ms = ms;
+                }
+                if !self.selected_components.contains(&component) {
+                    self.selected_components.push(component);
+                    let all = self.agent.as_ref().is_some_and(|a| {
+                        self.selected_components.len() == usize::from(a.config().components)
+                    });
+                    if all {
+                        // Independent of the gate's own logic: what the sockets saw leave.
+                        self.outcome.media_sent_before_selection =
+                            self.sockets.media_datagrams_sent;
+                    }
+                }
+                self.emit(Event::Ice {
+                    agent: label,
+                    state: "selected".into(),
+                    component: Some(component),
+                    local: Some(CandidateInfo::from(&local)),
+                    remote: Some(CandidateInfo::from(&remote)),
+                    ms,
+                    reason: None,
+                });
+            }
+            IceEvent::Completed => {
+                self.ice_completed = true;
+                self.emit(Event::Ice {
+                    agent: label,
+                    state: "completed".into(),
+                    component: None,
+                    local: None,
+                    remote: None,
+                    ms: self.remote_known_at.map(ms_since),
+                    reason: None,
+                });
+                self.maybe_send_updated_offer();
+                self.retry_waiting_offer();
+            }
+            IceEvent::Failed { reasons } => {
+                self.emit(Event::IceFailed {
+                    agent: label.clone(),
+                    pairs: reasons
+                        .iter()
+                        .map(|p| PairFailureInfo {
+                            local: CandidateInfo::from(&p.local),
+                            remote: CandidateInfo::from(&p.remote),
+                            reason: p.reason.to_string(),
+                        })
+                        .collect(),
+                });
+                self.emit(Event::Ice {
+                    agent: label,
+                    state: "failed".into(),
+                    component: None,
+                    local: None,
+                    remote: None,
+                    ms: self.remote_known_at.map(ms_since),
+                    reason: Some(format!("{} pair(s) failed", reasons.len())),
+                });
+                self.fail_ice("every candidate pair failed");
+            }
+            IceEvent::ConsentLost { component } => {
+                self.emit(Event::Ice {
+                    agent: label,
+                    state: "disconnected".into(),
+                    component: Some(component),
+                    local: None,
+                    remote: None,
+                    ms: None,
+                    reason: Some("consent lost (RFC 7675)".into()),
+                });
+            }
+            IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(),
+            IceEvent::ServerFailed { server, reason } => {
+                tracing::warn!(%server, "STUN/TURN server gave nothing: {reason}");
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn fail_ice(&mut self, why: &str) {
+        if matches!(self.phase, Phase::Ending | Phase::Done) {
+            return;
+        }
+        self.outcome.exit = exit::ICE;
+        self.outcome.reason = format!("ICE failed: {why}");
+        match self.phase {
+            Phase::Alerting => {
+                // RFC 3261 §21.4.26: we cannot accept the session as offered.
+                self.ua.send(UaCommand::Respond {
+                    status: 488,
+                    reason: "Not Acceptable Here (ICE failed)".into(),
+                    sdp: None,
+                });
+                self.phase = Phase::Done;
+            }
+            Phase::Inviting => {
+                self.ua.send(UaCommand::Cancel);
+                self.begin_ending();
+            }
+            _ => {
+                self.ua.send(UaCommand::Bye);
+                self.begin_ending();
+            }
+        }
+    }
+
+    pub(super) fn begin_ending(&mut self) {
+        self.phase = Phase::Ending;
+        self.ending_since = Some(Instant::now());
+    }
+
+    /// RFC 8839 §4.3.4 / DESIGN.md step 5: when the controlling side's selected local
+    /// candidate differs from the default it signalled, send an updated offer with the
+    /// selected candidate in c=/m= and a=remote-candidates.
+    pub(super) fn maybe_send_updated_offer(&mut self) {
+        if self.updated_offer_done || self.phase != Phase::Established || !self.ice_completed {
+            return;
+        }
+        let Some(agent) = &self.agent else { return };
+        if !agent.is_controlling() {
+            self.updated_offer_done = true;
+            return;
+        }
+        if self.offer_in_flight {
+            return;
+        }
+        self.updated_offer_done = true;
+        let components: Vec<u16> = (1..=agent.config().components).collect();
+        let pairs: Vec<(Candidate, Candidate)> = components
+            .iter()
+            .filter_map(|c| agent.selected_pair(*c))
+            .collect();
+        let selected_local = pairs.first().map(|(l, _)| l.address);
+        let default = self.outcome.signalled_default;
+        // RFC 8839 §4.3.4: any component whose nominated local candidate is not its default.
+        let differs = pairs.iter().any(|(l, _)| {
+            !self
+                .signalled_defaults
+                .iter()
+                .any(|(c, d)| *c == l.component && *d == l.address)
+        });
+        if !differs {
+            self.emit(Event::UpdatedOffer {
+                agent: self.label(),
+                method: "none".into(),
+                direction: "skipped".into(),
+                reason: format!(
+                    "selected local candidate {} is the signalled default",
+                    selected_local.map(|a| a.to_string()).unwrap_or_default()
+                ),
+            });
+            return;
+        }
+        let selected = Selected {
+            local: pairs.iter().map(|(l, _)| l.clone()).collect(),
+            remote: pairs
+                .iter()
+                .map(|(_, r)| RemoteCandidate {
+                    component: r.component,
+                    address: r.address,
+                })
+                .collect(),
+            controlling: true,
+        };
+        let method = if self.peer_allows_update {
+            OfferMethod::Update
+        } else {
+            OfferMethod::Invite
+        };
+        let reason = format!(
+            "selected local {} differs from the signalled default {}; peer {} UPDATE",
+            selected_local.map(|a| a.to_string()).unwrap_or_default(),
+            default.map(|a| a.to_string()).unwrap_or_default(),
+            if self.peer_allows_update {
+                "allows"
+            } else {
+                "does not allow"
+            }
+        );
+        self.send_offer(method, Some(selected), &reason);
+    }
+
+    pub(super) fn send_offer(
+        &mut self,
+        method: OfferMethod,
+        selected: Option<Selected>,
+        reason: &str,
+    ) {
+        let stream = self.local_stream(selected);
+        match self.sdp.create_offer(&[stream]) {
+            Ok(offer) => {
+                let text = offer.to_string();
+                self.last_offer = Some(offer);
+                self.offer_in_flight = true;
+                self.ua.send(UaCommand::Offer { method, sdp: text });
+                if !reason.is_empty() {
+                    self.outcome.updated_offer_sent = Some(method.as_str().into());
+                    self.emit(Event::UpdatedOffer {
+                        agent: self.label(),
+                        method: method.as_str().into(),
+                        direction: "sent".into(),
+                        reason: reason.into(),
+                    });
+                }
+            }
+            Err(e) => tracing::warn!("cannot build the offer: {e}"),
+        }
+    }
+}

@@ -1,0 +1,515 @@
+//! The call loop: SIP events, media sockets, ICE timers and the 20 ms media clock in one
+//! `select!`. Caller and callee share it; they differ in how the dialog starts.
+
+mod hold;
+mod ice_flow;
+mod media_path;
+mod negotiation;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use ice::agent::{IceConfig, NominationMode, TurnServer};
+use ice::{Candidate, Handled, IceAgent, IceEvent};
+use sdp::audio::{AudioCodec, Direction};
+use sdp::candidate_attr::RemoteCandidate;
+use sdp::offer_answer::{
+    default_candidate, IceSettings, LocalIce, LocalStream, RemoteIce, SdpSession, Selected,
+    StreamResult, UpdatedOfferResponse,
+};
+use sdp::SessionDescription;
+
+use super::ice_view::AgentPairs;
+use super::net::MediaSockets;
+use super::{CallOptions, CallOutcome};
+use crate::events::{CandidateInfo, Event, PairFailureInfo};
+use crate::exit;
+use crate::media::g711::G711;
+use crate::media::session::{MediaConfig, MediaSession, Received};
+use crate::media::wav;
+use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
+
+/// RFC 3551 §4.5: 20 ms packets.
+const FRAME: Duration = Duration::from_millis(20);
+/// How long we wait for the answer to our BYE before leaving anyway.
+const BYE_WAIT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Caller: INVITE sent, no final response yet.
+    Inviting,
+    /// Callee: offer received, not answered yet.
+    Alerting,
+    Established,
+    /// BYE (or CANCEL) sent, waiting for it to finish.
+    Ending,
+    Done,
+}
+
+struct Call {
+    opts: CallOptions,
+    ua: UaHandle,
+    sockets: MediaSockets,
+    agent: Option<IceAgent>,
+    sdp: SdpSession,
+    media: Option<MediaSession>,
+    phase: Phase,
+    started: Instant,
+    outcome: CallOutcome,
+    /// Our last offer, to read its answer.
+    last_offer: Option<SessionDescription>,
+    /// Without ICE: where media goes (latched to the source of what arrives, symmetric RTP).
+    plain_destination: Option<SocketAddr>,
+    plain_rtcp_destination: Option<SocketAddr>,
+    peer_allows_update: bool,
+    remote_known_at: Option<Instant>,
+    established_at: Option<Instant>,
+    /// Selected pairs reported, per component.
+    selected_components: Vec<u16>,
+    ice_completed: bool,
+    valid_pair_seen: bool,
+    updated_offer_done: bool,
+    offer_in_flight: bool,
+    /// An updated offer we have to answer once In-Progress checks finish (RFC 8839 §4.4.2).
+    waiting_offer: Option<(OfferMethod, SessionDescription)>,
+    direction: Direction,
+    codec: G711,
+    dtmf_pt: Option<u8>,
+    rtcp_mux: bool,
+    /// Callee: the answer to send in the 200, and when to send it.
+    pending_answer: Option<String>,
+    ringing_sent: bool,
+    answer_at: Option<Instant>,
+    hold_state: HoldState,
+    media_started_at: Option<Instant>,
+    /// The default (c=/m=, a=rtcp) we signalled per component.
+    signalled_defaults: Vec<(u16, SocketAddr)>,
+    /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
+    restart_offer_pending: bool,
+    ending_since: Option<Instant>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HoldState {
+    Active,
+    HoldSent,
+    Held,
+    ResumeSent,
+    Resumed,
+}
+
+fn ms_since(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+fn codecs_for_sdp(codecs: &[G711]) -> Vec<AudioCodec> {
+    let mut out: Vec<AudioCodec> = codecs
+        .iter()
+        .map(|c| match c {
+            G711::Ulaw => AudioCodec::Pcmu,
+            G711::Alaw => AudioCodec::Pcma,
+        })
+        .collect();
+    out.push(AudioCodec::TelephoneEvent);
+    out
+}
+
+fn empty_outcome() -> CallOutcome {
+    CallOutcome {
+        exit: exit::OK,
+        reason: String::new(),
+        media: Default::default(),
+        recorded: Vec::new(),
+        selected: None,
+        signalled_default: None,
+        updated_offer_sent: None,
+        updated_offer_received: None,
+        setup_ms: None,
+        ice_ms: None,
+        ice_used: false,
+        ice_not_used_reason: None,
+        media_sent_before_selection: 0,
+        media_datagrams_sent: 0,
+        hold_cycles: 0,
+    }
+}
+
+impl Call {
+    pub(super) async fn new(
+        opts: CallOptions,
+        ua: UaHandle,
+        components: u16,
+    ) -> anyhow::Result<Call> {
+        let now = Instant::now();
+        let sockets = MediaSockets::bind(
+            &opts.host_ips,
+            components,
+            &opts.blocked_ips,
+            opts.capture.clone(),
+        )
+        .await?;
+        let agent = if opts.ice {
+            let config = IceConfig {
+                controlling: true,
+                components,
+                allow_loopback: opts.allow_loopback,
+                nomination: if opts.aggressive_nomination {
+                    NominationMode::Aggressive
+                } else {
+                    NominationMode::Regular
+                },
+                stun_servers: opts.stun.into_iter().collect(),
+                turn_servers: opts
+                    .turn
+                    .iter()
+                    .map(|t| TurnServer {
+                        addr: t.server,
+                        username: t.user.clone(),
+                        password: t.password.clone(),
+                    })
+                    .collect(),
+                check_retransmit: opts.check_retransmit.unwrap_or_default(),
+                ..IceConfig::default()
+            };
+            let mut agent = IceAgent::new(config, now);
+            for (component, base) in &sockets.bases {
+                agent
+                    .add_local_host_for(*component, *base)
+                    .map_err(|e| anyhow::anyhow!("host candidate {base}: {e}"))?;
+            }
+            Some(agent)
+        } else {
+            None
+        };
+        let origin = opts
+            .host_ips
+            .first()
+            .copied()
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let session_id = rand::random::<u32>() as u64;
+        let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
+        let rtcp_mux = opts.rtcp_mux;
+        Ok(Call {
+            sdp: SdpSession::new(origin, session_id, IceSettings::default()),
+            opts,
+            ua,
+            sockets,
+            agent,
+            media: None,
+            phase: Phase::Inviting,
+            started: now,
+            outcome: empty_outcome(),
+            last_offer: None,
+            plain_destination: None,
+            plain_rtcp_destination: None,
+            peer_allows_update: false,
+            remote_known_at: None,
+            established_at: None,
+            selected_components: Vec::new(),
+            ice_completed: false,
+            valid_pair_seen: false,
+            updated_offer_done: false,
+            offer_in_flight: false,
+            waiting_offer: None,
+            direction: Direction::SendRecv,
+            codec,
+            dtmf_pt: None,
+            rtcp_mux,
+            pending_answer: None,
+            ringing_sent: false,
+            answer_at: None,
+            hold_state: HoldState::Active,
+            media_started_at: None,
+            restart_offer_pending: false,
+            signalled_defaults: Vec::new(),
+            ending_since: None,
+        })
+    }
+
+    pub(super) fn emit(&self, event: Event) {
+        self.opts.emitter.emit(event);
+    }
+
+    pub(super) fn label(&self) -> String {
+        self.opts.label.clone()
+    }
+
+    // ----- the loop ----------------------------------------------------------------------
+
+    pub(super) async fn run_loop(&mut self) {
+        let mut tick = tokio::time::interval(FRAME);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let far = Duration::from_secs(3600);
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        let mut ctrl_c_seen = !self.opts.handle_ctrl_c;
+        // Never notified when answering is timed (`answer_after`).
+        let answer_signal = self
+            .opts
+            .answer_on_command
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
+        while self.phase != Phase::Done {
+            let now = Instant::now();
+            let wake = self
+                .agent
+                .as_ref()
+                .and_then(|a| a.poll_timeout())
+                .unwrap_or(now + far);
+            tokio::select! {
+                event = self.ua.next() => match event {
+                    Some(e) => self.on_ua_event(e).await,
+                    None => {
+                        self.outcome.reason = "SIP user agent stopped".into();
+                        self.phase = Phase::Done;
+                    }
+                },
+                d = self.sockets.recv() => {
+                    if let Some(d) = d {
+                        self.on_datagram(d.local, d.from, d.data).await;
+                    }
+                }
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => {
+                    if let Some(agent) = self.agent.as_mut() {
+                        agent.handle_timeout(Instant::now());
+                    }
+                }
+                _ = tick.tick() => self.media_tick(Instant::now()).await,
+                _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
+                    self.answer_at = Some(Instant::now());
+                }
+                r = &mut ctrl_c, if !ctrl_c_seen => {
+                    ctrl_c_seen = true;
+                    if r.is_ok() {
+                        self.hang_up("hung up (Ctrl-C)");
+                    }
+                }
+            }
+            self.drain_agent().await;
+            self.timers(Instant::now());
+        }
+    }
+
+    /// Local hang-up: CANCEL while ringing, BYE once established (RFC 3261 §9, §15).
+    pub(super) fn hang_up(&mut self, why: &str) {
+        if self.outcome.reason.is_empty() {
+            self.outcome.reason = why.into();
+        }
+        match self.phase {
+            Phase::Inviting => {
+                self.ua.send(UaCommand::Cancel);
+                self.outcome.exit = exit::CALL;
+                self.begin_ending();
+            }
+            Phase::Alerting => {
+                self.ua.send(UaCommand::Respond {
+                    status: 603,
+                    reason: "Decline".into(),
+                    sdp: None,
+                });
+                self.phase = Phase::Done;
+            }
+            Phase::Established => {
+                self.ua.send(UaCommand::Bye);
+                self.begin_ending();
+            }
+            Phase::Ending | Phase::Done => {}
+        }
+    }
+
+    pub(super) fn timers(&mut self, now: Instant) {
+        // Callee: answer when the time comes.
+        if self.phase == Phase::Alerting {
+            if let Some(at) = self.answer_at {
+                if now >= at {
+                    if let Some(sdp) = self.pending_answer.take() {
+                        self.ua.send(UaCommand::Respond {
+                            status: 200,
+                            reason: "OK".into(),
+                            sdp: Some(sdp),
+                        });
+                        self.answer_at = None;
+                    }
+                }
+            }
+        }
+        // `--duration`: seconds of media, counted from the first packet sent.
+        if let (Some(d), Some(start)) = (self.opts.duration, self.media_started_at) {
+            if self.phase == Phase::Established && now >= start + d {
+                self.hang_up("duration reached");
+            }
+        }
+        // RFC 8445 §12.1 gate: a call whose ICE never selects gives up.
+        if self.phase == Phase::Established
+            && self.agent.is_some()
+            && self.outcome.selected.is_none()
+            && self
+                .remote_known_at
+                .is_some_and(|t| now >= t + self.opts.ice_timeout)
+        {
+            self.emit(Event::IceFailed {
+                agent: self.label(),
+                pairs: Vec::new(),
+            });
+            self.fail_ice("no pair selected in time");
+        }
+        self.drive_hold(now);
+        if self.restart_offer_pending && !self.offer_in_flight && self.phase == Phase::Established {
+            self.restart_offer_pending = false;
+            self.ice_completed = false;
+            self.selected_components.clear();
+            let method = if self.peer_allows_update {
+                OfferMethod::Update
+            } else {
+                OfferMethod::Invite
+            };
+            self.send_offer(
+                method,
+                None,
+                "ICE restart: every losing pair of the peer's updated offer failed (RFC 8839 §4.4.2)",
+            );
+        }
+        self.maybe_send_updated_offer();
+        if self.phase == Phase::Ending && self.ending_since.is_some_and(|t| now >= t + BYE_WAIT) {
+            self.phase = Phase::Done;
+        }
+    }
+
+    pub(super) async fn finish(mut self) -> (CallOutcome, UaHandle) {
+        let now = Instant::now();
+        if let Some(mut agent) = self.agent.take() {
+            // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
+            agent.close(now);
+            while let Some(t) = agent.poll_transmit() {
+                self.sockets.send(t.from, t.to, &t.data).await;
+            }
+        }
+        if let Some(mut media) = self.media.take() {
+            let summary = media.finish();
+            self.outcome.recorded = media.recorded().to_vec();
+            self.outcome.media = summary.clone();
+            self.emit(Event::Media {
+                agent: self.label(),
+                stats: summary,
+            });
+        }
+        if let Some(path) = &self.opts.record {
+            if let Err(e) = wav::write(path, &self.outcome.recorded, 8000) {
+                tracing::warn!("cannot write {}: {e}", path.display());
+            }
+        }
+        self.outcome.media_datagrams_sent = self.sockets.media_datagrams_sent;
+        self.emit(Event::Call {
+            agent: self.label(),
+            state: "ended".into(),
+            setup_ms: None,
+            status: None,
+            reason: Some(if self.outcome.reason.is_empty() {
+                "done".into()
+            } else {
+                self.outcome.reason.clone()
+            }),
+        });
+        self.sockets.close();
+        (self.outcome, self.ua)
+    }
+}
+
+/// Places a call to `target` and runs it to the end.
+pub async fn run_caller(
+    opts: CallOptions,
+    ua: UaHandle,
+    target: &str,
+) -> anyhow::Result<CallOutcome> {
+    let components = if opts.rtcp_mux { 1 } else { 2 };
+    let mut call = Call::new(opts, ua, components).await?;
+    call.gather().await;
+    let stream = call.local_stream(None);
+    let offer = call.sdp.create_offer(&[stream])?;
+    let text = offer.to_string();
+    call.last_offer = Some(offer);
+    call.started = Instant::now();
+    call.ua.send(UaCommand::Invite {
+        target: target.to_string(),
+        sdp: text,
+    });
+    call.run_loop().await;
+    Ok(call.finish().await.0)
+}
+
+/// Waits for one incoming call, answers it, and runs it to the end.
+pub async fn run_callee(opts: CallOptions, ua: UaHandle) -> anyhow::Result<CallOutcome> {
+    Ok(run_callee_keeping_ua(opts, ua).await?.0)
+}
+
+/// As [`run_callee`], and gives the user agent back for the next call (`answer --calls N`).
+pub async fn run_callee_keeping_ua(
+    opts: CallOptions,
+    mut ua: UaHandle,
+) -> anyhow::Result<(CallOutcome, UaHandle)> {
+    let (offer_text, peer_allows_update, from) = loop {
+        match ua.next().await {
+            Some(UaEvent::Incoming {
+                sdp,
+                peer_allows_update,
+                from,
+            }) => break (sdp, peer_allows_update, from),
+            Some(other) => tracing::debug!("before a call: {other:?}"),
+            None => anyhow::bail!("SIP user agent stopped before a call arrived"),
+        }
+    };
+    let started = Instant::now();
+    opts.emitter.emit(Event::Call {
+        agent: opts.label.clone(),
+        state: "incoming".into(),
+        setup_ms: None,
+        status: None,
+        reason: Some(format!("from {from}")),
+    });
+    let offer = match sdp::parse(&offer_text) {
+        Ok(o) => o,
+        Err(e) => {
+            ua.send(UaCommand::Respond {
+                status: 488,
+                reason: "Not Acceptable Here (bad SDP)".into(),
+                sdp: None,
+            });
+            anyhow::bail!("unparseable offer: {e}");
+        }
+    };
+    let offered_mux = sdp::ice_attrs::read_ice(&offer)
+        .ok()
+        .and_then(|v| v.streams.first().map(|s| s.rtcp_mux))
+        .unwrap_or(false);
+    let components = if opts.rtcp_mux && offered_mux { 1 } else { 2 };
+    let mut call = Call::new(opts, ua, components).await?;
+    call.started = started;
+    call.phase = Phase::Alerting;
+    call.peer_allows_update = peer_allows_update;
+    call.rtcp_mux = components == 1;
+    if let Some(agent) = call.agent.as_mut() {
+        // RFC 8445 §6.1.1: the answerer of a full-full session is controlled.
+        agent.set_role(false);
+    }
+    call.gather().await;
+    let stream = call.local_stream(None);
+    let answer = match call.sdp.create_answer(&offer, &[stream]) {
+        Ok(a) => a,
+        Err(e) => {
+            call.ua.send(UaCommand::Respond {
+                status: 488,
+                reason: format!("Not Acceptable Here ({e})"),
+                sdp: None,
+            });
+            anyhow::bail!("cannot answer the offer: {e}");
+        }
+    };
+    call.apply_stream(answer.streams.first(), Instant::now());
+    call.pending_answer = Some(answer.sdp.to_string());
+    call.drain_agent().await;
+    if !call.opts.alert_after_ice || call.agent.is_none() {
+        call.send_ringing();
+    }
+    call.run_loop().await;
+    Ok(call.finish().await)
+}

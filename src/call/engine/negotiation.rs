@@ -1,0 +1,422 @@
+//! Offer/answer inside the call: applying negotiated streams, SIP events, answering the
+//! peer's offers (updated offers with the losing-pair rules, RFC 8839 §4.4.2).
+
+use super::*;
+
+impl Call {
+    // ----- offer/answer results ----------------------------------------------------------
+
+    /// Applies a negotiated stream: codec, direction, remote ICE data or the plain fallback.
+    pub(super) fn apply_stream(&mut self, result: Option<&StreamResult>, now: Instant) {
+        let Some(stream) = result.and_then(|r| r.active()) else {
+            self.outcome.reason = "the peer rejected the audio stream".into();
+            return;
+        };
+        if let Some(codec) = stream
+            .formats
+            .iter()
+            .find_map(|f| G711::from_payload_type(f.payload_type).filter(|_| f.codec().is_some()))
+        {
+            self.codec = codec;
+        }
+        self.dtmf_pt = stream
+            .formats
+            .iter()
+            .find(|f| f.encoding_name.eq_ignore_ascii_case("telephone-event"))
+            .map(|f| f.payload_type);
+        self.direction = stream.direction;
+        self.rtcp_mux = stream.rtcp_mux;
+        if let Some(media) = &mut self.media {
+            media.sending = stream.direction.sends();
+        }
+        match &stream.ice {
+            RemoteIce::Ice(data) if self.agent.is_some() => {
+                if let Some(agent) = self.agent.as_mut() {
+                    agent.set_remote_lite(data.lite);
+                    agent.set_remote_credentials(data.credentials.clone());
+                    for c in &data.candidates {
+                        agent.add_remote_candidate(c.clone());
+                    }
+                    agent.handle_timeout(now);
+                }
+                if self.remote_known_at.is_none() {
+                    self.remote_known_at = Some(now);
+                    self.outcome.ice_used = true;
+                    self.emit(Event::Ice {
+                        agent: self.label(),
+                        state: "checking".into(),
+                        component: None,
+                        local: None,
+                        remote: None,
+                        ms: None,
+                        reason: Some(format!(
+                            "{} remote candidate(s){}",
+                            data.candidates.len(),
+                            if data.options.ice2() {
+                                ", peer does ice2"
+                            } else {
+                                ""
+                            }
+                        )),
+                    });
+                }
+            }
+            other => {
+                let why = match other {
+                    RemoteIce::Mismatch => "ice-mismatch: the default address is none of the candidates (RFC 8839 §4.2.5)",
+                    RemoteIce::None if self.agent.is_none() => "ICE is turned off here (--no-ice)",
+                    _ => "the peer's SDP has no ICE attributes (plain RFC 3264)",
+                };
+                if self.plain_destination.is_none() || self.agent.is_some() {
+                    if let Some(mut agent) = self.agent.take() {
+                        agent.close(now);
+                    }
+                    self.outcome.ice_used = false;
+                    self.outcome.ice_not_used_reason = Some(why.into());
+                    self.emit(Event::Ice {
+                        agent: self.label(),
+                        state: "not_used".into(),
+                        component: None,
+                        local: None,
+                        remote: None,
+                        ms: None,
+                        reason: Some(format!(
+                            "{why}; media goes to {} with symmetric-RTP latching",
+                            stream
+                                .remote_rtp
+                                .map(|a| a.to_string())
+                                .unwrap_or_else(|| "nowhere".into())
+                        )),
+                    });
+                }
+                self.plain_destination = stream.remote_rtp;
+                self.plain_rtcp_destination = stream.remote_rtcp;
+            }
+        }
+    }
+
+    pub(super) fn start_media(&mut self, now: Instant) {
+        if self.media.is_some() {
+            return;
+        }
+        let mut media = MediaSession::new(
+            MediaConfig {
+                codec: self.codec,
+                dtmf_payload_type: self.dtmf_pt,
+                source: self.opts.source.clone(),
+                dtmf: self.opts.dtmf.clone(),
+                echo: self.opts.echo,
+                record: self.opts.record.is_some() || self.opts.keep_audio,
+            },
+            now,
+        );
+        media.sending = self.direction.sends();
+        self.media = Some(media);
+    }
+
+    pub(super) fn mark_established(&mut self, now: Instant) {
+        self.phase = Phase::Established;
+        self.established_at = Some(now);
+        let setup = ms_since(self.started);
+        self.outcome.setup_ms = Some(setup);
+        self.emit(Event::Call {
+            agent: self.label(),
+            state: "established".into(),
+            setup_ms: Some(setup),
+            status: Some(200),
+            reason: None,
+        });
+        self.start_media(now);
+        self.maybe_send_updated_offer();
+    }
+
+    pub(super) fn send_ringing(&mut self) {
+        self.ringing_sent = true;
+        self.ua.send(UaCommand::Respond {
+            status: 180,
+            reason: "Ringing".into(),
+            sdp: None,
+        });
+        self.emit(Event::Call {
+            agent: self.label(),
+            state: "ringing".into(),
+            setup_ms: None,
+            status: Some(180),
+            reason: None,
+        });
+        // Answered by command: no timer, the loop waits for the notification.
+        if self.opts.answer_on_command.is_none() {
+            self.answer_at = Some(Instant::now() + self.opts.answer_after);
+        }
+    }
+
+    // ----- SIP events --------------------------------------------------------------------
+
+    pub(super) async fn on_ua_event(&mut self, event: UaEvent) {
+        let now = Instant::now();
+        match event {
+            UaEvent::Provisional { status } => {
+                if status == 180 || status == 183 {
+                    self.emit(Event::Call {
+                        agent: self.label(),
+                        state: "ringing".into(),
+                        setup_ms: Some(ms_since(self.started)),
+                        status: Some(status),
+                        reason: None,
+                    });
+                }
+            }
+            UaEvent::Answered {
+                sdp,
+                peer_allows_update,
+            } => {
+                self.peer_allows_update = peer_allows_update;
+                let parsed = sdp::parse(&sdp);
+                let offer = self.last_offer.clone();
+                match (parsed, offer) {
+                    (Ok(answer), Some(offer)) => match self.sdp.process_answer(&offer, &answer) {
+                        Ok((streams, _)) => {
+                            self.apply_stream(streams.first(), now);
+                            self.offer_in_flight = false;
+                            self.mark_established(now);
+                        }
+                        Err(e) => self.fail_call(exit::CALL, &format!("bad answer: {e}")),
+                    },
+                    (Err(e), _) => {
+                        self.fail_call(exit::CALL, &format!("unparseable answer SDP: {e}"))
+                    }
+                    (_, None) => self.fail_call(exit::CALL, "answer without an offer"),
+                }
+            }
+            UaEvent::Failed { status, reason } => {
+                self.emit(Event::Call {
+                    agent: self.label(),
+                    state: "failed".into(),
+                    setup_ms: None,
+                    status: Some(status),
+                    reason: Some(reason.clone()),
+                });
+                if self.outcome.exit == exit::OK {
+                    self.outcome.exit = exit::CALL;
+                    self.outcome.reason = format!("{status} {reason}");
+                }
+                self.phase = Phase::Done;
+            }
+            UaEvent::Acked => {
+                if self.phase == Phase::Alerting {
+                    self.mark_established(now);
+                }
+            }
+            UaEvent::OfferReceived { method, sdp } => match sdp::parse(&sdp) {
+                Ok(offer) => self.answer_offer(method, offer, now),
+                Err(e) => self.ua.send(UaCommand::AnswerOffer {
+                    status: 400,
+                    reason: format!("Bad SDP: {e}"),
+                    sdp: None,
+                }),
+            },
+            UaEvent::OfferAnswered {
+                method,
+                status,
+                sdp,
+            } => self.on_offer_answered(method, status, sdp, now),
+            UaEvent::RemoteHangup { cancelled } => {
+                self.outcome.reason = if cancelled {
+                    "caller cancelled".into()
+                } else {
+                    "remote hung up".into()
+                };
+                self.phase = Phase::Done;
+            }
+            UaEvent::HangupDone => {
+                if self.phase == Phase::Ending {
+                    self.phase = Phase::Done;
+                }
+            }
+            UaEvent::Incoming { .. } => {
+                // A second call while busy: the UA answers 486 itself (RFC 3261 §21.4.24).
+            }
+            UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. } => {}
+        }
+    }
+
+    pub(super) fn fail_call(&mut self, code: u8, why: &str) {
+        self.outcome.exit = code;
+        self.outcome.reason = why.into();
+        self.ua.send(UaCommand::Bye);
+        self.begin_ending();
+    }
+
+    pub(super) fn on_offer_answered(
+        &mut self,
+        method: OfferMethod,
+        status: u16,
+        sdp: Option<String>,
+        now: Instant,
+    ) {
+        self.offer_in_flight = false;
+        if (200..300).contains(&status) {
+            if let (Some(text), Some(offer)) = (sdp, self.last_offer.clone()) {
+                if let Ok(answer) = sdp::parse(&text) {
+                    match self.sdp.process_answer(&offer, &answer) {
+                        Ok((streams, _)) => self.apply_stream(streams.first(), now),
+                        Err(e) => tracing::warn!("bad answer to our {}: {e}", method.as_str()),
+                    }
+                }
+            }
+            self.emit(Event::UpdatedOffer {
+                agent: self.label(),
+                method: method.as_str().into(),
+                direction: "answered".into(),
+                reason: format!("{status}; direction now {}", self.direction.as_str()),
+            });
+            self.advance_hold();
+        } else if method == OfferMethod::Update && (status == 501 || status == 405) {
+            // Some peers answer UPDATE with 501 (baresip): fall back to a re-INVITE.
+            let selected = self.current_selection();
+            self.send_offer(
+                OfferMethod::Invite,
+                selected,
+                &format!("UPDATE refused with {status}; re-INVITE instead"),
+            );
+        } else {
+            self.emit(Event::UpdatedOffer {
+                agent: self.label(),
+                method: method.as_str().into(),
+                direction: "answered".into(),
+                reason: format!("refused with {status}; the previous offer/answer stays"),
+            });
+        }
+    }
+
+    pub(super) fn current_selection(&self) -> Option<Selected> {
+        let agent = self.agent.as_ref()?;
+        let pairs: Vec<(Candidate, Candidate)> = (1..=agent.config().components)
+            .filter_map(|c| agent.selected_pair(c))
+            .collect();
+        if pairs.is_empty() || !self.ice_completed {
+            return None;
+        }
+        Some(Selected {
+            local: pairs.iter().map(|(l, _)| l.clone()).collect(),
+            remote: pairs
+                .iter()
+                .map(|(_, r)| RemoteCandidate {
+                    component: r.component,
+                    address: r.address,
+                })
+                .collect(),
+            controlling: agent.is_controlling(),
+        })
+    }
+
+    /// An offer inside the dialog: an updated offer after nomination (answered with the
+    /// losing-pair rules, RFC 8839 §4.4.2), hold/resume, or a restart.
+    pub(super) fn answer_offer(
+        &mut self,
+        method: OfferMethod,
+        offer: SessionDescription,
+        now: Instant,
+    ) {
+        let has_remote_candidates = offer
+            .media
+            .first()
+            .is_some_and(|m| m.attributes.iter().any(|a| a.name == "remote-candidates"));
+        // RFC 8445 §9 / RFC 8839 §4.4.1.1.1: new peer credentials are an ICE restart; the
+        // agent restarts (new local credentials) before our answer is built from it.
+        if let (Some(agent), Ok(view)) = (self.agent.as_mut(), sdp::ice_attrs::read_ice(&offer)) {
+            if let Some(credentials) = view.streams.first().and_then(|s| s.credentials.clone()) {
+                if agent
+                    .remote_credentials()
+                    .is_some_and(|c| *c != credentials)
+                {
+                    agent.set_remote_credentials(credentials);
+                }
+            }
+        }
+        let wanted = Direction::SendRecv;
+        let saved = self.direction;
+        self.direction = wanted;
+        let stream = self.local_stream(self.current_selection());
+        self.direction = saved;
+        let answer = match (&self.agent, has_remote_candidates) {
+            (Some(agent), true) => {
+                match self
+                    .sdp
+                    .answer_updated_offer(&offer, &[stream], &AgentPairs(agent))
+                {
+                    Ok(UpdatedOfferResponse::Answer(a)) => Ok(a),
+                    Ok(UpdatedOfferResponse::RestartNeeded(a)) => {
+                        // RFC 8839 §4.4.2: every losing pair failed: answer as if there were
+                        // no remote-candidates, then restart ICE with an offer of our own.
+                        if let Some(agent) = self.agent.as_mut() {
+                            agent.restart(now);
+                        }
+                        self.restart_offer_pending = true;
+                        Ok(a)
+                    }
+                    Ok(UpdatedOfferResponse::Wait) => {
+                        // RFC 8839 §4.4.2: answer once the In-Progress checks finish.
+                        self.waiting_offer = Some((method, offer));
+                        return;
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            _ => self.sdp.create_answer(&offer, &[stream]),
+        };
+        match answer {
+            Ok(a) => {
+                let was_sending = self.direction.sends();
+                self.apply_stream(a.streams.first(), now);
+                let text = a.sdp.to_string();
+                self.ua.send(UaCommand::AnswerOffer {
+                    status: 200,
+                    reason: "OK".into(),
+                    sdp: Some(text),
+                });
+                if has_remote_candidates {
+                    self.outcome.updated_offer_received = Some(method.as_str().into());
+                    self.emit(Event::UpdatedOffer {
+                        agent: self.label(),
+                        method: method.as_str().into(),
+                        direction: "received".into(),
+                        reason:
+                            "answered with the remote-candidates as our default (RFC 8839 §4.4.2)"
+                                .into(),
+                    });
+                }
+                let sending = self.direction.sends();
+                if was_sending && !sending {
+                    self.outcome.hold_cycles += 1;
+                    self.emit(Event::Call {
+                        agent: self.label(),
+                        state: "hold".into(),
+                        setup_ms: None,
+                        status: None,
+                        reason: Some(format!("peer offered {}", self.direction.as_str())),
+                    });
+                } else if !was_sending && sending {
+                    self.emit(Event::Call {
+                        agent: self.label(),
+                        state: "resumed".into(),
+                        setup_ms: None,
+                        status: None,
+                        reason: None,
+                    });
+                }
+            }
+            Err(e) => self.ua.send(UaCommand::AnswerOffer {
+                status: 488,
+                reason: format!("Not Acceptable Here ({e})"),
+                sdp: None,
+            }),
+        }
+    }
+
+    pub(super) fn retry_waiting_offer(&mut self) {
+        if let Some((method, offer)) = self.waiting_offer.take() {
+            self.answer_offer(method, offer, Instant::now());
+        }
+    }
+}

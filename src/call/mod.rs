@@ -1,0 +1,134 @@
+//! One call: a SIP dialog (through the signalling channels), one SDP session, one ICE agent
+//! for the audio stream and the media it gates. `engine` holds the loop; this file holds
+//! what a call is set up with and what it ends with.
+
+mod engine;
+mod ice_view;
+pub mod net;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use engine::{run_callee, run_callee_keeping_ua, run_caller};
+
+use crate::config::TurnSettings;
+use crate::events::Emitter;
+use crate::media::g711::G711;
+use crate::media::source::Source;
+use crate::media::stats::MediaSummary;
+use crate::pcap::Capture;
+
+/// Everything a call needs besides its SIP user agent.
+#[derive(Debug, Clone)]
+pub struct CallOptions {
+    /// Names this phone in events ("caller", "callee", "phone").
+    pub label: String,
+    /// Run ICE (false = plain RFC 3264, `--no-ice`).
+    pub ice: bool,
+    /// Host addresses to bind media sockets on (one base per address and component).
+    pub host_ips: Vec<IpAddr>,
+    /// RFC 8445 §5.1.1.1 forbids loopback candidates; the demo and tests allow them.
+    pub allow_loopback: bool,
+    pub stun: Option<SocketAddr>,
+    pub turn: Option<TurnSettings>,
+    pub aggressive_nomination: bool,
+    pub rtcp_mux: bool,
+    pub codecs: Vec<G711>,
+    pub source: Source,
+    pub dtmf: Option<String>,
+    pub echo: bool,
+    pub record: Option<PathBuf>,
+    /// Keep the received audio in memory for `CallOutcome::recorded` even without `record`.
+    pub keep_audio: bool,
+    /// Caller: hang up after this much media time (`--duration`).
+    pub duration: Option<Duration>,
+    /// Callee: answer this long after ringing (`--answer-after`).
+    pub answer_after: Duration,
+    /// Callee: answer when this is notified (the user pressed Enter) instead of after
+    /// `answer_after`.
+    pub answer_on_command: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Callee: no 180 until a valid pair exists (RFC 8839 §7.1).
+    pub alert_after_ice: bool,
+    /// Inbound traffic on these IPs is dropped (the demo's firewalled interface).
+    pub blocked_ips: Vec<IpAddr>,
+    /// Caller: put the call on hold (re-INVITE sendonly) this long after it is established,
+    /// and resume it `hold_for` later.
+    pub hold_after: Option<Duration>,
+    pub hold_for: Duration,
+    pub capture: Option<Capture>,
+    pub emitter: Emitter,
+    /// Stop waiting for STUN/TURN servers after this long (RFC 8839 §7.1 says gather before
+    /// the INVITE; this bounds it).
+    pub gather_timeout: Duration,
+    /// Ctrl-C cancels or hangs up (the CLI); tests and the demo leave it off.
+    pub handle_ctrl_c: bool,
+    /// Give up on ICE (no selected pair) after this long: the call ends with an ICE failure.
+    pub ice_timeout: Duration,
+    /// Connectivity-check retransmissions (None = RFC 8489 §6.2.1 defaults, 39.5 s to fail).
+    pub check_retransmit: Option<ice::stun::RetransmitConfig>,
+}
+
+impl CallOptions {
+    /// Sensible defaults for a phone on `ips`.
+    pub fn new(label: &str, ips: Vec<IpAddr>, emitter: Emitter) -> CallOptions {
+        CallOptions {
+            label: label.into(),
+            ice: true,
+            host_ips: ips,
+            allow_loopback: false,
+            stun: None,
+            turn: None,
+            aggressive_nomination: false,
+            rtcp_mux: true,
+            codecs: vec![G711::Ulaw, G711::Alaw],
+            source: Source::Silence,
+            dtmf: None,
+            echo: false,
+            record: None,
+            keep_audio: false,
+            duration: None,
+            answer_after: Duration::ZERO,
+            answer_on_command: None,
+            alert_after_ice: false,
+            blocked_ips: Vec::new(),
+            hold_after: None,
+            hold_for: Duration::from_secs(1),
+            capture: None,
+            emitter,
+            gather_timeout: Duration::from_secs(5),
+            handle_ctrl_c: false,
+            ice_timeout: Duration::from_secs(40),
+            check_retransmit: None,
+        }
+    }
+}
+
+/// How a call ended.
+#[derive(Debug, Clone)]
+pub struct CallOutcome {
+    /// Exit code for the process (crate::exit).
+    pub exit: u8,
+    pub reason: String,
+    pub media: MediaSummary,
+    /// Decoded audio received (when recording).
+    pub recorded: Vec<i16>,
+    /// (local, remote) of the selected pair of component 1.
+    pub selected: Option<(ice::Candidate, ice::Candidate)>,
+    /// The default candidate we signalled for component 1.
+    pub signalled_default: Option<SocketAddr>,
+    /// "UPDATE"/"INVITE" sent or received, or None.
+    pub updated_offer_sent: Option<String>,
+    pub updated_offer_received: Option<String>,
+    pub setup_ms: Option<u64>,
+    pub ice_ms: Option<u64>,
+    /// Whether ICE ran for the call, and if not why.
+    pub ice_used: bool,
+    pub ice_not_used_reason: Option<String>,
+    /// RTP/RTCP datagrams that left a socket while no pair was selected (must be 0 with ICE).
+    pub media_sent_before_selection: u64,
+    /// Datagrams that left, in total, that were RTP/RTCP (RFC 7983 first byte).
+    pub media_datagrams_sent: u64,
+    /// Whether the peer's last answer held us (hold/resume tests).
+    pub hold_cycles: u32,
+}

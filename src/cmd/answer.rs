@@ -1,0 +1,82 @@
+//! `icephone answer`: wait for calls and answer them (after `--answer-after`).
+
+use std::process::ExitCode;
+
+use crate::call::run_callee_keeping_ua;
+use crate::cli::AnswerArgs;
+use crate::events::{Emitter, Event};
+use crate::exit;
+use crate::phone;
+use crate::signalling::{UaCommand, UaEvent};
+
+pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
+    let settings = match super::load_settings(&args.account) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let ip = phone::local_ip(&settings, settings.proxy);
+    let emitter = Emitter::new(args.output.json, false);
+    let capture = phone::capture(&args.output)?;
+    let mut opts = phone::call_options(
+        "phone",
+        &settings,
+        &args.media,
+        ip,
+        emitter.clone(),
+        capture.clone(),
+    )?;
+    opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
+    if args.manual {
+        let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+        opts.answer_on_command = Some(notify.clone());
+        // A plain thread: stdin reads block, and the runtime must not wait for them.
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while std::io::stdin().read_line(&mut line).is_ok_and(|n| n > 0) {
+                notify.notify_one();
+                line.clear();
+            }
+        });
+        eprintln!("icephone: press Enter to answer a ringing call");
+    }
+    let code = super::runtime()?.block_on(async {
+        let mut last = exit::OK;
+        let mut ua = phone::user_agent(
+            &settings,
+            ip,
+            capture.clone(),
+            args.max_calls,
+            args.register,
+        )
+        .await?;
+        eprintln!("icephone: waiting for calls on sip {}", ua.local);
+        if args.register {
+            ua.send(UaCommand::Register {
+                expires: settings.expires,
+            });
+            match ua.next().await {
+                Some(UaEvent::Registered {
+                    expires,
+                    public_address,
+                }) => emitter.emit(Event::Registered {
+                    agent: "phone".into(),
+                    aor: settings.aor.clone().unwrap_or_default(),
+                    expires,
+                    public_address: public_address.map(|a| a.to_string()),
+                }),
+                other => {
+                    eprintln!("icephone: registration failed: {other:?}");
+                    return Ok::<u8, anyhow::Error>(exit::REGISTRATION);
+                }
+            }
+        }
+        // One user agent for every call, so the port stays ours between calls.
+        for _ in 0..args.calls.max(1) {
+            let (outcome, next) = run_callee_keeping_ua(opts.clone(), ua).await?;
+            ua = next;
+            last = outcome.exit;
+        }
+        Ok(last)
+    })?;
+    Ok(ExitCode::from(code))
+}

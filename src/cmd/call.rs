@@ -1,0 +1,59 @@
+//! `icephone call URI`: INVITE with an ICE offer, media until `--duration` or Ctrl-C, BYE.
+
+use std::process::ExitCode;
+
+use crate::call::run_caller;
+use crate::cli::CallArgs;
+use crate::events::Emitter;
+use crate::phone;
+
+pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
+    let settings = match super::load_settings(&args.account) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    if !args.uri.starts_with("sip:") && !args.uri.starts_with("sips:") {
+        eprintln!("icephone: `{}` is not a sip: URI", args.uri);
+        return Ok(ExitCode::from(crate::exit::USAGE));
+    }
+    let toward = settings.proxy.or_else(|| target_address(&args.uri));
+    let ip = phone::local_ip(&settings, toward);
+    let emitter = Emitter::new(args.output.json, false);
+    let capture = phone::capture(&args.output)?;
+    let mut opts = phone::call_options(
+        "phone",
+        &settings,
+        &args.media,
+        ip,
+        emitter,
+        capture.clone(),
+    )?;
+    opts.duration = args
+        .duration
+        .map(|d| phone::seconds(d, "--duration"))
+        .transpose()?;
+    opts.hold_after = args
+        .hold_after
+        .map(|d| phone::seconds(d, "--hold-after"))
+        .transpose()?;
+    opts.hold_for = phone::seconds(args.hold_for, "--hold-for")?;
+    let outcome = super::runtime()?.block_on(async {
+        let ua = phone::user_agent(&settings, ip, capture, 1, false).await?;
+        run_caller(opts, ua, &args.uri).await
+    })?;
+    Ok(ExitCode::from(outcome.exit))
+}
+
+/// host:port of a sip: URI when it is an IP literal or resolvable name.
+fn target_address(uri: &str) -> Option<std::net::SocketAddr> {
+    use std::net::ToSocketAddrs;
+    let parsed: sip::message::Uri = uri.parse().ok()?;
+    let sip = parsed.as_sip()?;
+    let port = sip.port.unwrap_or(5060);
+    let host = sip.host.to_string();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    (host.as_str(), port).to_socket_addrs().ok()?.next()
+}

@@ -1,0 +1,55 @@
+//! `icephone demo`: see `crate::demo`.
+
+use std::process::ExitCode;
+
+use crate::cli::DemoArgs;
+use crate::demo::{run as run_demo, summary, DemoOptions};
+use crate::events::Emitter;
+use crate::phone;
+use crate::signalling::SipEngine;
+
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let seconds = phone::seconds(args.seconds, "--seconds")?;
+    let emitter = Emitter::new(args.output.json, false);
+    let capture = phone::capture(&args.output)?;
+    if args.turn.is_some_and(|t| !t.ip().is_loopback()) {
+        eprintln!(
+            "icephone: the demo only talks to loopback; --turn must be a 127.x or ::1 address"
+        );
+        return Ok(ExitCode::from(crate::exit::USAGE));
+    }
+    if args.no_update && args.sip_engine == Some(SipEngine::Driver) {
+        eprintln!(
+            "icephone: --no-update needs --sip-engine interim (the driver always allows UPDATE)"
+        );
+        return Ok(ExitCode::from(crate::exit::USAGE));
+    }
+    let report = super::runtime()?.block_on(run_demo(DemoOptions {
+        tone_hz: args.tone,
+        seconds,
+        emitter,
+        capture,
+        record: args.record.clone(),
+        callee_without_update: args.no_update,
+        engine: args
+            .sip_engine
+            .unwrap_or(if args.output.pcap.is_some() || args.no_update {
+                // The driver owns its socket; the interim agent puts SIP into the capture too.
+                SipEngine::Interim
+            } else {
+                SipEngine::Driver
+            }),
+        turn: args.turn.map(|server| crate::config::TurnSettings {
+            server,
+            user: args.turn_user.clone(),
+            password: args.turn_password.clone(),
+        }),
+    }))?;
+    let text = summary(&report, args.tone);
+    if args.output.json {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    Ok(ExitCode::from(report.exit))
+}

@@ -1,0 +1,410 @@
+//! Account and network settings: a TOML file (`--config`) holds what the flags hold, and a
+//! flag given on the command line wins over the file. The password may also come from the
+//! environment variable `ICEPHONE_PASSWORD` (flag > environment > file).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::media::g711::G711;
+use crate::signalling::SipEngine;
+
+/// Environment variable holding the SIP password.
+pub const PASSWORD_ENV: &str = "ICEPHONE_PASSWORD";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{field}: `{value}` is not valid ({why})")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        why: String,
+    },
+}
+
+/// The flags shared by `call`, `answer` and `register`. Every one may also be set in the file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct AccountArgs {
+    /// TOML file with the same settings as the flags (flags win)
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Our address of record, e.g. sip:alice@example.com
+    #[arg(long)]
+    pub aor: Option<String>,
+    /// SIP password (also from ICEPHONE_PASSWORD)
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Authentication user name when it differs from the AOR's user part
+    #[arg(long)]
+    pub auth_user: Option<String>,
+    /// Send every request to this HOST:PORT (outbound proxy / registrar)
+    #[arg(long)]
+    pub proxy: Option<String>,
+    /// SIP transport: udp or tcp
+    #[arg(long)]
+    pub transport: Option<String>,
+    /// Local address for SIP (IP:PORT; port 0 picks one)
+    #[arg(long)]
+    pub bind: Option<SocketAddr>,
+    /// IP address for media host candidates (default: the address SIP binds to, or the
+    /// address of the default route)
+    #[arg(long)]
+    pub media_ip: Option<std::net::IpAddr>,
+    /// STUN server HOST:PORT for server-reflexive candidates
+    #[arg(long)]
+    pub stun: Option<String>,
+    /// TURN server HOST:PORT for relayed candidates
+    #[arg(long)]
+    pub turn: Option<String>,
+    #[arg(long)]
+    pub turn_user: Option<String>,
+    #[arg(long)]
+    pub turn_password: Option<String>,
+    /// Plain RFC 3264 media without ICE
+    #[arg(long)]
+    pub no_ice: bool,
+    /// ICE nomination: regular or aggressive
+    #[arg(long)]
+    pub nomination: Option<String>,
+    /// Codecs in preference order, comma separated: pcmu,pcma
+    #[arg(long)]
+    pub codecs: Option<String>,
+    /// Offer RTP and RTCP on one port (RFC 5761): true or false
+    #[arg(long)]
+    pub rtcp_mux: Option<bool>,
+    /// SIP timer T1 in ms (RFC 3261 §17: 500)
+    #[arg(long)]
+    pub t1_ms: Option<u64>,
+    /// REGISTER expiry in seconds
+    #[arg(long)]
+    pub expires: Option<u32>,
+    /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
+    /// writes SIP into --pcap)
+    #[arg(long)]
+    pub sip_engine: Option<String>,
+}
+
+/// The file's shape: same names as the flags, with underscores.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub aor: Option<String>,
+    pub password: Option<String>,
+    pub auth_user: Option<String>,
+    pub proxy: Option<String>,
+    pub transport: Option<String>,
+    pub bind: Option<String>,
+    pub media_ip: Option<String>,
+    pub stun: Option<String>,
+    pub turn: Option<String>,
+    pub turn_user: Option<String>,
+    pub turn_password: Option<String>,
+    pub no_ice: Option<bool>,
+    pub nomination: Option<String>,
+    pub codecs: Option<Vec<String>>,
+    pub rtcp_mux: Option<bool>,
+    pub t1_ms: Option<u64>,
+    pub expires: Option<u32>,
+    pub sip_engine: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SipTransport {
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TurnSettings {
+    pub server: SocketAddr,
+    pub user: String,
+    pub password: String,
+}
+
+/// Everything resolved: what the program runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub aor: Option<String>,
+    pub password: Option<String>,
+    pub auth_user: Option<String>,
+    pub proxy: Option<SocketAddr>,
+    pub transport: SipTransport,
+    pub bind: SocketAddr,
+    pub media_ip: Option<std::net::IpAddr>,
+    pub stun: Option<SocketAddr>,
+    pub turn: Option<TurnSettings>,
+    pub ice: bool,
+    pub aggressive_nomination: bool,
+    pub codecs: Vec<G711>,
+    pub rtcp_mux: bool,
+    pub t1: Duration,
+    pub expires: u32,
+    /// None: the driver, or the interim agent when a pcap is written (it captures SIP too).
+    pub sip_engine: Option<SipEngine>,
+}
+
+pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
+}
+
+fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
+    let with_port = if value.parse::<SocketAddr>().is_ok() {
+        value.to_string()
+    } else if let Ok(ip) = value.parse::<std::net::IpAddr>() {
+        SocketAddr::new(ip, default_port).to_string()
+    } else if value.contains(':') {
+        value.to_string()
+    } else {
+        format!("{value}:{default_port}")
+    };
+    with_port
+        .to_socket_addrs()
+        .map_err(|e| ConfigError::Invalid {
+            field,
+            value: value.into(),
+            why: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| ConfigError::Invalid {
+            field,
+            value: value.into(),
+            why: "no address".into(),
+        })
+}
+
+fn parse_codec(name: &str) -> Result<G711, ConfigError> {
+    match name.trim().to_ascii_lowercase().as_str() {
+        "pcmu" => Ok(G711::Ulaw),
+        "pcma" => Ok(G711::Alaw),
+        other => Err(ConfigError::Invalid {
+            field: "codecs",
+            value: other.into(),
+            why: "supported: pcmu, pcma".into(),
+        }),
+    }
+}
+
+/// Flags over environment over file over defaults.
+pub fn merge(
+    flags: &AccountArgs,
+    file: &FileConfig,
+    env_password: Option<String>,
+) -> Result<Settings, ConfigError> {
+    let pick = |f: &Option<String>, c: &Option<String>| f.clone().or_else(|| c.clone());
+    let transport = match pick(&flags.transport, &file.transport)
+        .unwrap_or_else(|| "udp".into())
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "udp" => SipTransport::Udp,
+        "tcp" => SipTransport::Tcp,
+        other => {
+            return Err(ConfigError::Invalid {
+                field: "transport",
+                value: other.into(),
+                why: "udp or tcp".into(),
+            })
+        }
+    };
+    let bind = match (&flags.bind, &file.bind) {
+        (Some(b), _) => *b,
+        (None, Some(b)) => b.parse().map_err(|_| ConfigError::Invalid {
+            field: "bind",
+            value: b.clone(),
+            why: "expected IP:PORT".into(),
+        })?,
+        (None, None) => "0.0.0.0:0"
+            .parse()
+            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+    };
+    let media_ip = match (flags.media_ip, &file.media_ip) {
+        (Some(ip), _) => Some(ip),
+        (None, Some(s)) => Some(s.parse().map_err(|_| ConfigError::Invalid {
+            field: "media_ip",
+            value: s.clone(),
+            why: "expected an IP address".into(),
+        })?),
+        (None, None) => None,
+    };
+    let proxy = pick(&flags.proxy, &file.proxy)
+        .map(|p| resolve("proxy", &p, 5060))
+        .transpose()?;
+    let stun = pick(&flags.stun, &file.stun)
+        .map(|s| resolve("stun", &s, 3478))
+        .transpose()?;
+    let turn = match pick(&flags.turn, &file.turn) {
+        None => None,
+        Some(t) => Some(TurnSettings {
+            server: resolve("turn", &t, 3478)?,
+            user: pick(&flags.turn_user, &file.turn_user).unwrap_or_default(),
+            password: pick(&flags.turn_password, &file.turn_password).unwrap_or_default(),
+        }),
+    };
+    let nomination = pick(&flags.nomination, &file.nomination).unwrap_or_else(|| "regular".into());
+    let aggressive_nomination = match nomination.to_ascii_lowercase().as_str() {
+        "regular" => false,
+        "aggressive" => true,
+        other => {
+            return Err(ConfigError::Invalid {
+                field: "nomination",
+                value: other.into(),
+                why: "regular or aggressive".into(),
+            })
+        }
+    };
+    let codec_names: Vec<String> = match (&flags.codecs, &file.codecs) {
+        (Some(list), _) => list.split(',').map(str::to_string).collect(),
+        (None, Some(list)) => list.clone(),
+        (None, None) => vec!["pcmu".into(), "pcma".into()],
+    };
+    let codecs = codec_names
+        .iter()
+        .map(|c| parse_codec(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    if codecs.is_empty() {
+        return Err(ConfigError::Invalid {
+            field: "codecs",
+            value: String::new(),
+            why: "at least one codec".into(),
+        });
+    }
+    let sip_engine = match pick(&flags.sip_engine, &file.sip_engine) {
+        None => None,
+        Some(e) => Some(e.parse::<SipEngine>().map_err(|why| ConfigError::Invalid {
+            field: "sip_engine",
+            value: e.clone(),
+            why,
+        })?),
+    };
+    Ok(Settings {
+        sip_engine,
+        aor: pick(&flags.aor, &file.aor),
+        password: flags
+            .password
+            .clone()
+            .or(env_password)
+            .or_else(|| file.password.clone()),
+        auth_user: pick(&flags.auth_user, &file.auth_user),
+        proxy,
+        transport,
+        bind,
+        media_ip,
+        stun,
+        turn,
+        ice: !(flags.no_ice || file.no_ice.unwrap_or(false)),
+        aggressive_nomination,
+        codecs,
+        rtcp_mux: flags.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
+        t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500).max(1)),
+        expires: flags.expires.or(file.expires).unwrap_or(3600),
+    })
+}
+
+/// Reads `--config` (if any), the environment, and the flags.
+pub fn load(flags: &AccountArgs) -> Result<Settings, ConfigError> {
+    let file = match &flags.config {
+        Some(path) => read_file(path)?,
+        None => FileConfig::default(),
+    };
+    merge(flags, &file, std::env::var(PASSWORD_ENV).ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = r#"
+aor = "sip:alice@example.com"
+password = "from-file"
+proxy = "127.0.0.1:5070"
+transport = "tcp"
+stun = "127.0.0.1:3478"
+codecs = ["pcma"]
+rtcp_mux = false
+nomination = "aggressive"
+t1_ms = 250
+"#;
+
+    #[test]
+    fn file_values_apply_when_no_flag() {
+        let file: FileConfig = toml::from_str(FILE).unwrap();
+        let s = merge(&AccountArgs::default(), &file, None).unwrap();
+        assert_eq!(s.aor.as_deref(), Some("sip:alice@example.com"));
+        assert_eq!(s.password.as_deref(), Some("from-file"));
+        assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
+        assert_eq!(s.transport, SipTransport::Tcp);
+        assert_eq!(s.codecs, vec![G711::Alaw]);
+        assert!(!s.rtcp_mux);
+        assert!(s.aggressive_nomination);
+        assert_eq!(s.t1, Duration::from_millis(250));
+        assert!(s.ice);
+    }
+
+    #[test]
+    fn flags_win_over_env_over_file() {
+        let file: FileConfig = toml::from_str(FILE).unwrap();
+        let flags = AccountArgs {
+            aor: Some("sip:bob@example.com".into()),
+            transport: Some("udp".into()),
+            codecs: Some("pcmu,pcma".into()),
+            rtcp_mux: Some(true),
+            no_ice: true,
+            ..AccountArgs::default()
+        };
+        let s = merge(&flags, &file, Some("from-env".into())).unwrap();
+        assert_eq!(s.aor.as_deref(), Some("sip:bob@example.com"));
+        assert_eq!(s.password.as_deref(), Some("from-env"));
+        assert_eq!(s.transport, SipTransport::Udp);
+        assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
+        assert!(s.rtcp_mux);
+        assert!(!s.ice);
+        let flags = AccountArgs {
+            password: Some("from-flag".into()),
+            ..AccountArgs::default()
+        };
+        let s = merge(&flags, &file, Some("from-env".into())).unwrap();
+        assert_eq!(s.password.as_deref(), Some("from-flag"));
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let file: FileConfig = toml::from_str("transport = \"sctp\"").unwrap();
+        let err = merge(&AccountArgs::default(), &file, None).unwrap_err();
+        assert!(err.to_string().starts_with("transport"), "{err}");
+        let flags = AccountArgs {
+            codecs: Some("opus".into()),
+            ..AccountArgs::default()
+        };
+        let err = merge(&flags, &FileConfig::default(), None).unwrap_err();
+        assert!(err.to_string().contains("opus"), "{err}");
+        assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+
+    #[test]
+    fn defaults() {
+        let s = merge(&AccountArgs::default(), &FileConfig::default(), None).unwrap();
+        assert_eq!(s.transport, SipTransport::Udp);
+        assert!(s.rtcp_mux);
+        assert_eq!(s.t1, Duration::from_millis(500));
+        assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
+        assert_eq!(resolve("stun", "127.0.0.1", 3478).unwrap().port(), 3478);
+    }
+}

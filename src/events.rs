@@ -1,0 +1,381 @@
+//! What happened, for people and for scripts: with `--json`, one JSON object per line on
+//! stdout (NDJSON, schema in the README); always a short human line on stderr.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
+
+use crate::media::stats::MediaSummary;
+
+/// A candidate as reported in events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CandidateInfo {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub address: String,
+    pub protocol: String,
+    pub component: u16,
+    pub priority: u32,
+}
+
+impl From<&ice::Candidate> for CandidateInfo {
+    fn from(c: &ice::Candidate) -> Self {
+        CandidateInfo {
+            kind: c.kind.as_str().to_string(),
+            address: c.address.to_string(),
+            protocol: c.transport.as_str().to_ascii_lowercase(),
+            component: c.component,
+            priority: c.priority,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PairFailureInfo {
+    pub local: CandidateInfo,
+    pub remote: CandidateInfo,
+    pub reason: String,
+}
+
+/// Every event the program emits. `agent` names which phone of the process it is about
+/// ("caller"/"callee" in the demo and tests, "phone" otherwise).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Registered {
+        agent: String,
+        aor: String,
+        expires: u32,
+        /// Our address as the registrar saw it (Via received/rport, RFC 3581).
+        public_address: Option<String>,
+    },
+    Candidates {
+        agent: String,
+        candidates: Vec<CandidateInfo>,
+        /// The candidate put in c=/m= (RFC 8839 §4.2.1.2).
+        default: Option<String>,
+    },
+    Ice {
+        agent: String,
+        /// checking | selected | completed | failed | not_used | disconnected
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        component: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        local: Option<CandidateInfo>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        remote: Option<CandidateInfo>,
+        /// Milliseconds from knowing the remote candidates to this state.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    UpdatedOffer {
+        agent: String,
+        /// UPDATE | INVITE | none
+        method: String,
+        /// sent | received | skipped
+        direction: String,
+        reason: String,
+    },
+    Call {
+        agent: String,
+        /// incoming | ringing | established | hold | resumed | ended | failed
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        setup_ms: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Dtmf {
+        agent: String,
+        digit: String,
+        /// sent | received
+        direction: String,
+    },
+    Media {
+        agent: String,
+        #[serde(flatten)]
+        stats: MediaSummary,
+    },
+    IceFailed {
+        agent: String,
+        pairs: Vec<PairFailureInfo>,
+    },
+}
+
+impl Event {
+    /// One human-readable line for stderr.
+    pub fn human(&self) -> String {
+        match self {
+            Event::Registered {
+                aor,
+                expires,
+                public_address,
+                ..
+            } => format!(
+                "registered {aor} for {expires} s (public address {})",
+                public_address.as_deref().unwrap_or("unknown")
+            ),
+            Event::Candidates {
+                candidates,
+                default,
+                ..
+            } => format!(
+                "gathered {} candidate(s): {}; default {}",
+                candidates.len(),
+                candidates
+                    .iter()
+                    .map(|c| format!("{} {}", c.kind, c.address))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                default.as_deref().unwrap_or("-")
+            ),
+            Event::Ice {
+                state,
+                local,
+                remote,
+                ms,
+                reason,
+                ..
+            } => {
+                let mut s = format!("ICE {state}");
+                if let (Some(l), Some(r)) = (local, remote) {
+                    s += &format!(
+                        ": {} {} <-> {} {} ({})",
+                        l.kind, l.address, r.kind, r.address, l.protocol
+                    );
+                }
+                if let Some(ms) = ms {
+                    s += &format!(" after {ms} ms");
+                }
+                if let Some(r) = reason {
+                    s += &format!(" ({r})");
+                }
+                s
+            }
+            Event::UpdatedOffer {
+                method,
+                direction,
+                reason,
+                ..
+            } => format!("updated offer {direction} ({method}): {reason}"),
+            Event::Call {
+                state,
+                setup_ms,
+                status,
+                reason,
+                ..
+            } => {
+                let mut s = format!("call {state}");
+                if let Some(ms) = setup_ms {
+                    s += &format!(" in {ms} ms");
+                }
+                if let Some(st) = status {
+                    s += &format!(" [{st}]");
+                }
+                if let Some(r) = reason {
+                    s += &format!(": {r}");
+                }
+                s
+            }
+            Event::Dtmf {
+                digit, direction, ..
+            } => format!("DTMF {digit} {direction}"),
+            Event::Media { stats, .. } => format!(
+                "media {}: sent {} received {} lost {} jitter {:.2} ms; {} frame(s) held before ICE selection",
+                stats.codec,
+                stats.rtp_sent,
+                stats.rtp_received,
+                stats.lost,
+                stats.jitter_ms,
+                stats.frames_held_before_selection
+            ),
+            Event::IceFailed { pairs, .. } => format!(
+                "ICE failed: {}",
+                if pairs.is_empty() {
+                    "no candidate pair could be formed".to_string()
+                } else {
+                    pairs
+                        .iter()
+                        .map(|p| {
+                            format!("{} -> {}: {}", p.local.address, p.remote.address, p.reason)
+                        })
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
+            ),
+        }
+    }
+
+    pub fn agent(&self) -> &str {
+        match self {
+            Event::Registered { agent, .. }
+            | Event::Candidates { agent, .. }
+            | Event::Ice { agent, .. }
+            | Event::UpdatedOffer { agent, .. }
+            | Event::Call { agent, .. }
+            | Event::Dtmf { agent, .. }
+            | Event::Media { agent, .. }
+            | Event::IceFailed { agent, .. } => agent,
+        }
+    }
+}
+
+/// Where events go. Cloned into every task of a phone; a process-wide lock keeps lines whole.
+#[derive(Clone)]
+pub struct Emitter {
+    json: bool,
+    quiet: bool,
+    log: Arc<Mutex<Vec<Event>>>,
+}
+
+impl std::fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emitter").field("json", &self.json).finish()
+    }
+}
+
+impl Emitter {
+    /// `json`: NDJSON on stdout. `quiet`: no human lines on stderr (tests).
+    pub fn new(json: bool, quiet: bool) -> Emitter {
+        Emitter {
+            json,
+            quiet,
+            log: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn emit(&self, event: Event) {
+        if self.json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                let stdout = std::io::stdout();
+                let mut out = stdout.lock();
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            }
+        }
+        if !self.quiet {
+            eprintln!("[{}] {}", event.agent(), event.human());
+        }
+        if let Ok(mut log) = self.log.lock() {
+            log.push(event);
+        }
+    }
+
+    /// Every event emitted so far (tests and the demo's summary read it).
+    pub fn events(&self) -> Vec<Event> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ndjson_schema_of_each_event() {
+        let cand = CandidateInfo {
+            kind: "host".into(),
+            address: "127.0.0.1:4000".into(),
+            protocol: "udp".into(),
+            component: 1,
+            priority: 2130706431,
+        };
+        let ice = Event::Ice {
+            agent: "caller".into(),
+            state: "selected".into(),
+            component: Some(1),
+            local: Some(cand.clone()),
+            remote: Some(cand.clone()),
+            ms: Some(12),
+            reason: None,
+        };
+        let v: serde_json::Value = serde_json::to_value(&ice).unwrap();
+        assert_eq!(v["event"], "ice");
+        assert_eq!(v["state"], "selected");
+        assert_eq!(v["local"]["type"], "host");
+        assert_eq!(v["remote"]["protocol"], "udp");
+        assert_eq!(v["ms"], 12);
+        assert!(v.get("reason").is_none());
+
+        let media = Event::Media {
+            agent: "callee".into(),
+            stats: MediaSummary {
+                codec: "PCMU".into(),
+                rtp_sent: 3,
+                ..MediaSummary::default()
+            },
+        };
+        let v = serde_json::to_value(&media).unwrap();
+        assert_eq!(v["event"], "media");
+        assert_eq!(v["rtp_sent"], 3);
+        assert_eq!(v["codec"], "PCMU");
+        for key in [
+            "rtp_received",
+            "lost",
+            "jitter_ms",
+            "frames_held_before_selection",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+
+        let failed = Event::IceFailed {
+            agent: "phone".into(),
+            pairs: vec![PairFailureInfo {
+                local: cand.clone(),
+                remote: cand,
+                reason: "no response (timeout)".into(),
+            }],
+        };
+        let v = serde_json::to_value(&failed).unwrap();
+        assert_eq!(v["event"], "ice_failed");
+        assert_eq!(v["pairs"][0]["reason"], "no response (timeout)");
+
+        let upd = Event::UpdatedOffer {
+            agent: "caller".into(),
+            method: "UPDATE".into(),
+            direction: "sent".into(),
+            reason: "r".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&upd).unwrap()["event"],
+            "updated_offer"
+        );
+        let call = Event::Call {
+            agent: "caller".into(),
+            state: "established".into(),
+            setup_ms: Some(5),
+            status: Some(200),
+            reason: None,
+        };
+        let v = serde_json::to_value(&call).unwrap();
+        assert_eq!(v["event"], "call");
+        assert_eq!(v["setup_ms"], 5);
+        let reg = Event::Registered {
+            agent: "phone".into(),
+            aor: "sip:a@b".into(),
+            expires: 60,
+            public_address: None,
+        };
+        let v = serde_json::to_value(&reg).unwrap();
+        assert_eq!(v["event"], "registered");
+        assert!(v["public_address"].is_null());
+    }
+
+    #[test]
+    fn emitter_keeps_a_log() {
+        let e = Emitter::new(false, true);
+        e.emit(Event::Dtmf {
+            agent: "a".into(),
+            digit: "1".into(),
+            direction: "sent".into(),
+        });
+        assert_eq!(e.events().len(), 1);
+        assert!(e.events()[0].human().contains("DTMF 1 sent"));
+    }
+}

@@ -1,0 +1,151 @@
+//! Turning resolved settings and flags into a SIP user agent and call options: the glue the
+//! `call`, `answer` and `register` commands share.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::call::CallOptions;
+use crate::cli::{MediaArgs, OutputArgs};
+use crate::config::{Settings, SipTransport};
+use crate::events::Emitter;
+use crate::media::source::Source;
+use crate::media::wav;
+use crate::pcap::Capture;
+use crate::signalling::{udp_ua, SipEngine, UaHandle};
+
+/// The IP media and SIP use: configured, else the bind address, else the source address the
+/// routing table picks toward `toward` (a UDP connect sends nothing).
+pub fn local_ip(settings: &Settings, toward: Option<SocketAddr>) -> IpAddr {
+    if let Some(ip) = settings.media_ip {
+        return ip;
+    }
+    if !settings.bind.ip().is_unspecified() {
+        return settings.bind.ip();
+    }
+    let probe = toward.unwrap_or(SocketAddr::from(([192, 0, 2, 1], 9)));
+    std::net::UdpSocket::bind(SocketAddr::new(
+        if probe.is_ipv4() {
+            IpAddr::from([0, 0, 0, 0])
+        } else {
+            IpAddr::from([0u16; 8])
+        },
+        0,
+    ))
+    .and_then(|s| {
+        s.connect(probe)?;
+        s.local_addr()
+    })
+    .map(|a| a.ip())
+    .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+pub fn capture(output: &OutputArgs) -> anyhow::Result<Option<Capture>> {
+    output
+        .pcap
+        .as_ref()
+        .map(|p| Capture::create(p).with_context(|| format!("cannot create {}", p.display())))
+        .transpose()
+}
+
+pub fn source(media: &MediaArgs) -> anyhow::Result<Source> {
+    Ok(match (&media.play, media.tone) {
+        (Some(path), _) => Source::samples(
+            wav::read(path)
+                .with_context(|| format!("--play {}", path.display()))?
+                .samples,
+        ),
+        (None, Some(hz)) => Source::tone(hz),
+        (None, None) => Source::Silence,
+    })
+}
+
+/// Starts the SIP user agent for these settings.
+pub async fn user_agent(
+    settings: &Settings,
+    ip: IpAddr,
+    capture: Option<Capture>,
+    max_calls: usize,
+    register: bool,
+) -> anyhow::Result<UaHandle> {
+    let aor = settings
+        .aor
+        .clone()
+        .unwrap_or_else(|| format!("sip:icephone@{ip}"));
+    let credentials = settings.password.clone().map(|password| {
+        let username = settings.auth_user.clone().unwrap_or_else(|| {
+            aor.trim_start_matches("sip:")
+                .split('@')
+                .next()
+                .unwrap_or("icephone")
+                .to_string()
+        });
+        sip::auth::Credentials { username, password }
+    });
+    let bind = SocketAddr::new(ip, settings.bind.port());
+    let engine = settings
+        .sip_engine
+        .unwrap_or(if settings.transport == SipTransport::Tcp {
+            SipEngine::Driver
+        } else if capture.is_some() {
+            // The driver owns its socket; the interim agent puts SIP into the capture too.
+            SipEngine::Interim
+        } else {
+            SipEngine::Driver
+        });
+    crate::signalling::spawn(
+        engine,
+        udp_ua::UaConfig {
+            bind,
+            aor,
+            proxy: settings.proxy,
+            credentials,
+            t1: settings.t1,
+            max_calls,
+            capture,
+            allow_update: true,
+            register,
+            register_expires: settings.expires,
+            tcp: settings.transport == SipTransport::Tcp,
+        },
+    )
+    .await
+    .with_context(|| format!("cannot bind SIP to {bind}"))
+}
+
+/// Call options from settings and the media flags.
+pub fn call_options(
+    label: &str,
+    settings: &Settings,
+    media: &MediaArgs,
+    ip: IpAddr,
+    emitter: Emitter,
+    capture: Option<Capture>,
+) -> anyhow::Result<CallOptions> {
+    let mut o = CallOptions::new(label, vec![ip], emitter);
+    o.ice = settings.ice;
+    // RFC 8445 §5.1.1.1 excludes loopback candidates; a loopback-only setup has nothing else.
+    o.allow_loopback = ip.is_loopback();
+    o.stun = settings.stun;
+    o.turn = settings.turn.clone();
+    o.aggressive_nomination = settings.aggressive_nomination;
+    o.rtcp_mux = settings.rtcp_mux;
+    o.codecs = settings.codecs.clone();
+    o.source = source(media)?;
+    o.dtmf = media.dtmf.clone();
+    if let Some(d) = &o.dtmf {
+        crate::media::dtmf::DtmfSender::new(d).context("--dtmf")?;
+    }
+    o.echo = media.echo;
+    o.record = media.record.clone();
+    o.alert_after_ice = media.alert_after_ice;
+    o.capture = capture;
+    o.handle_ctrl_c = true;
+    o.gather_timeout = Duration::from_secs(5);
+    Ok(o)
+}
+
+pub fn seconds(s: f64, what: &str) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("{what}: {s} is not a duration"))
+}

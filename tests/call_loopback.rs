@@ -1,0 +1,746 @@
+//! In-process calls over loopback sockets: two phones, real SIP over UDP, ICE, RTP.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use icephone::call::{run_callee, run_caller, CallOptions, CallOutcome};
+use icephone::events::{Emitter, Event};
+use icephone::exit;
+use icephone::media::goertzel::tone_ratio;
+use icephone::media::source::Source;
+use icephone::media::wav;
+use icephone::pcap::Capture;
+use icephone::signalling::udp_ua::UaConfig;
+use icephone::signalling::{spawn as spawn_ua, SipEngine};
+
+const LO: [u8; 4] = [127, 0, 0, 1];
+const LO2: [u8; 4] = [127, 0, 0, 2];
+
+fn ip(a: [u8; 4]) -> IpAddr {
+    IpAddr::from(a)
+}
+
+struct Pair {
+    caller: CallOptions,
+    callee: CallOptions,
+    callee_allows_update: bool,
+    capture: Option<Capture>,
+    /// The sip-stack driver by default; the interim UA where a test needs what only it
+    /// does (no UPDATE in Allow, SIP in the capture).
+    engine: SipEngine,
+}
+
+fn pair(emitter: &Emitter) -> Pair {
+    let mut caller = CallOptions::new("caller", vec![ip(LO)], emitter.clone());
+    caller.allow_loopback = true;
+    caller.duration = Some(Duration::from_millis(1200));
+    let mut callee = CallOptions::new("callee", vec![ip(LO)], emitter.clone());
+    callee.allow_loopback = true;
+    Pair {
+        caller,
+        callee,
+        callee_allows_update: true,
+        capture: None,
+        engine: SipEngine::Driver,
+    }
+}
+
+async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
+    let ua = |aor: &str, allow_update: bool| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: p.capture.clone(),
+        allow_update,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    };
+    let callee_ua = spawn_ua(p.engine, ua("sip:callee@127.0.0.1", p.callee_allows_update))
+        .await
+        .unwrap();
+    let target = format!("sip:callee@{}", callee_ua.local);
+    let caller_ua = spawn_ua(p.engine, ua("sip:caller@127.0.0.1", true))
+        .await
+        .unwrap();
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(10), callee)
+        .await
+        .expect("callee finished")
+        .unwrap()
+        .unwrap();
+    (caller, callee)
+}
+
+fn events_of<'a>(events: &'a [Event], agent: &str) -> Vec<&'a Event> {
+    events.iter().filter(|e| e.agent() == agent).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_selects_a_pair_and_media_waits_for_it() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.source = Source::tone(600.0);
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(callee.exit, exit::OK, "{}", callee.reason);
+    let (local, remote) = caller.selected.clone().expect("caller selected a pair");
+    assert_eq!(local.address.ip(), ip(LO));
+    assert_eq!(remote.address.ip(), ip(LO));
+    assert!(callee.selected.is_some());
+    assert!(caller.ice_used && callee.ice_used);
+    // RFC 8445 §12.1: nothing RTP-like left either socket before the pair was selected.
+    assert_eq!(caller.media_sent_before_selection, 0);
+    assert_eq!(callee.media_sent_before_selection, 0);
+    assert!(caller.media.rtp_sent > 30, "{:?}", caller.media);
+    assert!(callee.media.rtp_received > 30, "{:?}", callee.media);
+    assert!(caller.media.rtp_received > 30, "{:?}", caller.media);
+    // Events: candidates, ice selected with types, call established with setup time, media.
+    let events = emitter.events();
+    let caller_events = events_of(&events, "caller");
+    assert!(caller_events
+        .iter()
+        .any(|e| matches!(e, Event::Candidates { candidates, .. } if !candidates.is_empty())));
+    assert!(
+        caller_events.iter().any(|e| matches!(e,
+        Event::Ice { state, local: Some(l), remote: Some(r), ms: Some(_), .. }
+            if state == "selected" && l.kind == "host" && r.kind == "host" && l.protocol == "udp"))
+    );
+    assert!(caller_events.iter().any(
+        |e| matches!(e, Event::Call { state, setup_ms: Some(_), .. } if state == "established")
+    ));
+    assert!(caller_events
+        .iter()
+        .any(|e| matches!(e, Event::Media { stats, .. } if stats.codec == "PCMU")));
+    // One default, and it is the only base: no updated offer needed, and we say so.
+    assert!(caller.updated_offer_sent.is_none());
+    assert!(caller_events
+        .iter()
+        .any(|e| matches!(e, Event::UpdatedOffer { direction, .. } if direction == "skipped")));
+}
+
+/// The caller's default (127.0.0.2, firewalled: its inbound traffic is dropped) differs
+/// from what ICE selects (127.0.0.1), so it sends an updated offer; the callee answers it
+/// with the losing-pair rules.
+async fn updated_offer_case(callee_allows_update: bool) -> (CallOutcome, CallOutcome) {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.host_ips = vec![ip(LO2), ip(LO)];
+    p.caller.blocked_ips = vec![ip(LO2)];
+    p.callee_allows_update = callee_allows_update;
+    if !callee_allows_update {
+        p.engine = SipEngine::Interim;
+    }
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let default = caller.signalled_default.expect("a default was signalled");
+    assert_eq!(default.ip(), ip(LO2));
+    let (local, _) = caller.selected.clone().expect("selected");
+    assert_eq!(local.address.ip(), ip(LO));
+    assert_ne!(local.address, default);
+    let answered = events_of(&emitter.events(), "caller").iter().any(|e| {
+        matches!(e, Event::UpdatedOffer { direction, reason, .. }
+            if direction == "answered" && reason.starts_with("200"))
+    });
+    assert!(answered, "the updated offer got a 200");
+    (caller, callee)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updated_offer_by_update_when_the_peer_allows_it() {
+    let (caller, callee) = updated_offer_case(true).await;
+    assert_eq!(caller.updated_offer_sent.as_deref(), Some("UPDATE"));
+    assert_eq!(callee.updated_offer_received.as_deref(), Some("UPDATE"));
+    assert!(callee.media.rtp_received > 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updated_offer_by_reinvite_when_update_is_not_allowed() {
+    let (caller, callee) = updated_offer_case(false).await;
+    assert_eq!(caller.updated_offer_sent.as_deref(), Some("INVITE"));
+    assert_eq!(callee.updated_offer_received.as_deref(), Some("INVITE"));
+    assert!(callee.media.rtp_received > 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_without_ice_gets_media_at_its_c_line() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.callee.ice = false;
+    p.callee.keep_audio = true;
+    p.caller.source = Source::tone(700.0);
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used);
+    assert!(caller
+        .ice_not_used_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("no ICE attributes")));
+    assert!(callee
+        .ice_not_used_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("--no-ice")));
+    assert!(callee.media.rtp_received > 30, "{:?}", callee.media);
+    assert!(caller.media.rtp_received > 30, "{:?}", caller.media);
+    assert!(tone_ratio(&callee.recorded, 700.0, 8000.0) > 0.5);
+    assert!(emitter.events().iter().any(|e| matches!(e,
+        Event::Ice { agent, state, reason: Some(_), .. } if agent == "caller" && state == "not_used")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_and_resume_by_reinvite() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.duration = Some(Duration::from_millis(2500));
+    p.caller.hold_after = Some(Duration::from_millis(600));
+    p.caller.hold_for = Duration::from_millis(800);
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(caller.hold_cycles, 1);
+    assert_eq!(callee.hold_cycles, 1);
+    let callee_events = emitter.events();
+    let states: Vec<&str> = events_of(&callee_events, "callee")
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call { state, .. } => Some(state.as_str()),
+            _ => None,
+        })
+        .collect();
+    let hold = states.iter().position(|s| *s == "hold").expect("hold");
+    let resumed = states
+        .iter()
+        .position(|s| *s == "resumed")
+        .expect("resumed");
+    assert!(hold < resumed, "{states:?}");
+    // While held (sendonly from the caller, recvonly here) the callee sent nothing for
+    // ~0.8 s: about 40 frames fewer than the caller sent.
+    assert!(
+        callee.media.rtp_sent + 25 < caller.media.rtp_sent,
+        "callee {} caller {}",
+        callee.media.rtp_sent,
+        caller.media.rtp_sent
+    );
+    assert!(callee.media.rtp_sent > 40);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dtmf_both_ways() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.dtmf = Some("12#".into());
+    p.callee.dtmf = Some("*9".into());
+    p.caller.duration = Some(Duration::from_millis(1500));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(caller.media.dtmf_sent, "12#");
+    assert_eq!(callee.media.dtmf_received, "12#");
+    assert_eq!(callee.media.dtmf_sent, "*9");
+    assert_eq!(caller.media.dtmf_received, "*9");
+    assert!(emitter.events().iter().any(|e| matches!(e,
+        Event::Dtmf { agent, digit, direction } if agent == "callee" && digit == "#" && direction == "received")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wav_round_trip_carries_the_tone() {
+    let dir = std::env::temp_dir().join(format!("icephone-wav-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("in.wav");
+    let output = dir.join("out.wav");
+    // 16 kHz input exercises the conversion to 8 kHz.
+    let samples: Vec<i16> = (0..32000)
+        .map(|i| (9000.0 * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / 16000.0).sin()) as i16)
+        .collect();
+    wav::write(&input, &samples, 16000).unwrap();
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.source = Source::samples(wav::read(&input).unwrap().samples);
+    p.callee.record = Some(output.clone());
+    let (caller, _callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let recorded = wav::read(&output).unwrap().samples;
+    assert!(recorded.len() > 8000 / 2, "{} samples", recorded.len());
+    assert!(tone_ratio(&recorded, 1000.0, 8000.0) > 0.5);
+    assert!(tone_ratio(&recorded, 440.0, 8000.0) < 0.05);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_after_ice_sends_180_only_after_a_valid_pair() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.callee.alert_after_ice = true;
+    p.caller.duration = Some(Duration::from_millis(400));
+    let (caller, _callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let events = emitter.events();
+    let callee = events_of(&events, "callee");
+    let ringing = callee
+        .iter()
+        .position(|e| matches!(e, Event::Call { state, .. } if state == "ringing"))
+        .expect("ringing");
+    let valid = callee
+        .iter()
+        .position(|e| matches!(e, Event::Ice { state, .. } if state == "valid_pair"))
+        .expect("valid pair");
+    // RFC 8839 §7.1: no alerting before connectivity is proved.
+    assert!(
+        valid < ringing,
+        "valid pair at {valid}, ringing at {ringing}"
+    );
+}
+
+/// The capture shows the gate: every RTP datagram comes after a STUN Binding success
+/// response, and tshark reads the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pcap_shows_no_rtp_before_ice_and_opens_in_tshark() {
+    let dir = std::env::temp_dir().join(format!("icephone-pcap-call-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("call.pcap");
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    let capture = Capture::create(&path).unwrap();
+    p.caller.capture = Some(capture.clone());
+    p.callee.capture = Some(capture.clone());
+    p.capture = Some(capture);
+    p.engine = SipEngine::Interim;
+    p.caller.duration = Some(Duration::from_millis(500));
+    let (caller, _) = run(p).await;
+    assert_eq!(caller.exit, exit::OK);
+    let bytes = std::fs::read(&path).unwrap();
+    let payloads = pcap_udp_payloads(&bytes);
+    assert!(payloads.iter().any(|p| p.starts_with(b"INVITE ")));
+    let first_success = payloads
+        .iter()
+        .position(|p| p.len() >= 20 && p[0] == 0x01 && p[1] == 0x01)
+        .expect("a STUN Binding success response");
+    let first_rtp = payloads
+        .iter()
+        .position(|p| matches!(p.first(), Some(128..=191)))
+        .expect("RTP");
+    assert!(first_success < first_rtp, "{first_success} < {first_rtp}");
+    let out = std::process::Command::new("tshark")
+        .arg("-r")
+        .arg(&path)
+        .output()
+        .expect("tshark runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("SIP"), "{text}");
+    assert!(text.contains("STUN"), "{text}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// UDP payloads of a LINKTYPE_RAW IPv4 capture, in order.
+fn pcap_udp_payloads(bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap()) as usize;
+        let packet = &bytes[i + 16..i + 16 + len];
+        let ihl = usize::from(packet[0] & 0x0F) * 4;
+        out.push(packet[ihl + 8..].to_vec());
+        i += 16 + len;
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_failure_ends_the_call_with_the_ice_exit_code_and_reasons() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    // Everything arriving at the caller's media socket is dropped: no pair can work.
+    p.caller.blocked_ips = vec![ip(LO)];
+    let quick = ice::stun::RetransmitConfig {
+        rto: Duration::from_millis(500),
+        max_sends: 2,
+        last_wait_multiplier: 2,
+    };
+    p.caller.check_retransmit = Some(quick);
+    p.callee.check_retransmit = Some(quick);
+    p.caller.duration = Some(Duration::from_secs(20));
+    let (caller, _callee) = run(p).await;
+    assert_eq!(caller.exit, exit::ICE, "{}", caller.reason);
+    assert!(caller.selected.is_none());
+    // The gate held: not one RTP packet left.
+    assert_eq!(caller.media_datagrams_sent, 0);
+    assert_eq!(caller.media.rtp_sent, 0);
+    assert!(caller.media.frames_held_before_selection > 0);
+    let events = emitter.events();
+    let failed = events_of(&events, "caller")
+        .into_iter()
+        .find_map(|e| match e {
+            Event::IceFailed { pairs, .. } => Some(pairs.clone()),
+            _ => None,
+        })
+        .expect("an ice_failed event");
+    assert!(!failed.is_empty());
+    assert!(
+        failed.iter().all(|p| p.reason.contains("timeout")),
+        "{failed:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_stun_server_delays_the_call_by_at_most_its_timeout() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    // A port nobody listens on: the server is given up after its retransmissions.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    p.caller.stun = Some(silent.local_addr().unwrap());
+    p.caller.duration = Some(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let (caller, _) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(caller.selected.is_some());
+    // ice's gathering gives a server 3.5 s (3 sends); the call's own cap is 5 s.
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(8), "{waited:?}");
+    // …and it did wait for the server (nothing answers, no ICMP on a bound port).
+    assert!(waited > Duration::from_secs(2), "{waited:?}");
+    drop(silent);
+}
+
+/// Without rtcp-mux each side has a second component (its own socket): both components must
+/// be selected before media, and RTCP reports travel on component 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rtcp_mux_both_components_are_selected_and_rtcp_flows() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.rtcp_mux = false;
+    p.callee.rtcp_mux = false;
+    p.caller.duration = Some(Duration::from_millis(3000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(caller.media_sent_before_selection, 0);
+    assert_eq!(callee.media_sent_before_selection, 0);
+    let events = emitter.events();
+    for agent in ["caller", "callee"] {
+        for component in [1u16, 2] {
+            assert!(
+                events_of(&events, agent).iter().any(|e| matches!(e,
+                    Event::Ice { state, component: Some(c), .. } if state == "selected" && *c == component)),
+                "{agent} component {component}"
+            );
+        }
+    }
+    assert!(
+        caller.media.rtcp_sent >= 1 && callee.media.rtcp_received >= 1,
+        "{:?} {:?}",
+        caller.media,
+        callee.media
+    );
+    assert!(callee.media.rtp_received > 100);
+}
+
+/// RFC 3261 §21.4.24: beyond `max_calls` (1) a second INVITE gets 486 Busy Here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_call_while_busy_gets_486() {
+    let emitter = Emitter::new(false, true);
+    let ua = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    };
+    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
+        .await
+        .unwrap();
+    let target = format!("sip:callee@{}", callee_ua.local);
+    let mut callee = CallOptions::new("callee", vec![ip(LO)], emitter.clone());
+    callee.allow_loopback = true;
+    let callee_task = tokio::spawn(run_callee(callee, callee_ua));
+    let first = {
+        let mut o = CallOptions::new("first", vec![ip(LO)], emitter.clone());
+        o.allow_loopback = true;
+        o.duration = Some(Duration::from_millis(1500));
+        let ua1 = spawn_ua(SipEngine::Driver, ua("sip:first@127.0.0.1"))
+            .await
+            .unwrap();
+        let target = target.clone();
+        tokio::spawn(async move { run_caller(o, ua1, &target).await })
+    };
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut second = CallOptions::new("second", vec![ip(LO)], emitter.clone());
+    second.allow_loopback = true;
+    let ua2 = spawn_ua(SipEngine::Driver, ua("sip:second@127.0.0.1"))
+        .await
+        .unwrap();
+    let busy = run_caller(second, ua2, &target).await.unwrap();
+    assert_eq!(busy.exit, exit::CALL, "{}", busy.reason);
+    assert!(busy.reason.starts_with("486"), "{}", busy.reason);
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.exit, exit::OK, "{}", first.reason);
+    callee_task.await.unwrap().unwrap();
+    assert!(emitter.events().iter().any(|e| matches!(e,
+        Event::Call { agent, state, status: Some(486), .. } if agent == "second" && state == "failed")));
+}
+
+/// `answer --manual`: the callee rings until told to answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callee_answers_on_command() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    p.callee.answer_on_command = Some(notify.clone());
+    p.caller.duration = Some(Duration::from_millis(300));
+    let answerer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        notify.notify_one();
+    });
+    let (caller, _) = run(p).await;
+    answerer.await.unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let setup = caller.setup_ms.expect("established");
+    assert!(
+        setup >= 700,
+        "answered after {setup} ms, before the command"
+    );
+}
+
+/// SIP over TCP through the driver (`--transport tcp`): same call, same ICE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_sip_over_tcp() {
+    let emitter = Emitter::new(false, true);
+    let cfg = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: true,
+    };
+    let callee_ua = spawn_ua(SipEngine::Driver, cfg("sip:callee@127.0.0.1"))
+        .await
+        .unwrap();
+    let target = format!("sip:callee@{};transport=tcp", callee_ua.local);
+    let p = pair(&emitter);
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let caller_ua = spawn_ua(SipEngine::Driver, cfg("sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(10), callee)
+        .await
+        .expect("callee finished")
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(caller.selected.is_some());
+    assert!(callee.media.rtp_received > 20);
+}
+
+/// `--echo`: the callee sends back what it receives, so the caller hears its own tone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_sends_back_what_arrives() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.source = Source::tone(900.0);
+    p.caller.keep_audio = true;
+    p.callee.echo = true;
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(callee.media.rtp_sent > 30);
+    assert!(caller.recorded.len() > 8000 / 2);
+    assert!(tone_ratio(&caller.recorded, 900.0, 8000.0) > 0.5);
+}
+
+/// Symmetric RTP (RFC 4961) toward a peer without ICE whose media comes from another port
+/// than its m= line says (a NAT, say): the caller latches onto the source and sends there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_media_latches_onto_where_the_peer_sends_from() {
+    use icephone::media::rtp::RtpPacket;
+    use icephone::signalling::{UaCommand, UaEvent};
+    let emitter = Emitter::new(false, true);
+    let mut callee_ua = spawn_ua(
+        SipEngine::Interim,
+        UaConfig {
+            bind: (ip(LO), 0).into(),
+            aor: "sip:plain@127.0.0.1".into(),
+            proxy: None,
+            credentials: None,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: true,
+            register: false,
+            register_expires: 3600,
+            tcp: false,
+        },
+    )
+    .await
+    .unwrap();
+    let target = format!("sip:plain@{}", callee_ua.local);
+    let signalled = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut p = pair(&emitter);
+    p.caller.duration = Some(Duration::from_millis(1200));
+    let caller_ua = spawn_ua(
+        SipEngine::Driver,
+        UaConfig {
+            bind: (ip(LO), 0).into(),
+            aor: "sip:caller@127.0.0.1".into(),
+            proxy: None,
+            credentials: None,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: true,
+            register: false,
+            register_expires: 3600,
+            tcp: false,
+        },
+    )
+    .await
+    .unwrap();
+    let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
+    let offer = loop {
+        match callee_ua.next().await.expect("UA running") {
+            UaEvent::Incoming { sdp, .. } => break sdp,
+            _ => continue,
+        }
+    };
+    let offer = sdp::parse(&offer).unwrap();
+    let m = &offer.media[0];
+    let c = m.connection.as_ref().or(offer.connection.as_ref()).unwrap();
+    let caller_rtp = std::net::SocketAddr::new(c.address.ip().unwrap(), m.port);
+    let answer = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        signalled.local_addr().unwrap().port()
+    );
+    callee_ua.send(UaCommand::Respond {
+        status: 200,
+        reason: "OK".into(),
+        sdp: Some(answer),
+    });
+    // RTP from the port the SDP did not mention, 20 ms apart, while counting what arrives.
+    let mut at_actual = 0;
+    let mut buf = [0u8; 2048];
+    for seq in 0..50u16 {
+        let packet = RtpPacket {
+            marker: seq == 0,
+            payload_type: 0,
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc: 0x1234,
+            payload: vec![0xFF; 160],
+        };
+        actual.send_to(&packet.encode(), caller_rtp).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while actual.try_recv_from(&mut buf).is_ok() {
+            at_actual += 1;
+        }
+    }
+    let caller = caller.await.unwrap().unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used);
+    assert!(caller.media.rtp_received >= 40, "{:?}", caller.media);
+    assert!(
+        at_actual >= 20,
+        "only {at_actual} packets reached the latched port"
+    );
+}
+
+/// `--no-ice` on the caller: its offer has no ICE attributes, so the ICE callee answers
+/// plain RFC 3264 (RFC 8839 §4.3.2: no ICE attributes in the answer) and both send media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_without_ice_gets_a_plain_answer() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.ice = false;
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used && !callee.ice_used);
+    assert!(callee
+        .ice_not_used_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("no ICE attributes")));
+    assert!(callee.media.rtp_received > 30 && caller.media.rtp_received > 30);
+}
+
+/// After selection media goes only on the selected pair (RFC 8445 §12.1): with two caller
+/// bases, every RTP datagram the caller sends leaves from the selected local candidate to
+/// the selected remote one, as the capture shows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtp_only_on_the_selected_pair_in_the_capture() {
+    let dir = std::env::temp_dir().join(format!("icephone-pcap-pair-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("pair.pcap");
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    let capture = Capture::create(&path).unwrap();
+    p.caller.capture = Some(capture.clone());
+    p.caller.host_ips = vec![ip(LO2), ip(LO)];
+    p.caller.blocked_ips = vec![ip(LO2)];
+    p.caller.duration = Some(Duration::from_millis(600));
+    p.engine = SipEngine::Interim;
+    p.capture = Some(capture);
+    let (caller, _) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let (local, remote) = caller.selected.clone().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let rtp_from_caller_bases: Vec<(std::net::SocketAddr, std::net::SocketAddr)> =
+        pcap_udp_datagrams(&bytes)
+            .into_iter()
+            .filter(|(src, _, payload)| {
+                matches!(payload.first(), Some(128..=191))
+                    && (src.ip() == ip(LO2) || *src == local.address)
+            })
+            .map(|(src, dst, _)| (src, dst))
+            .collect();
+    assert!(rtp_from_caller_bases.len() > 20);
+    assert!(rtp_from_caller_bases
+        .iter()
+        .all(|(src, dst)| *src == local.address && *dst == remote.address));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// (source, destination, UDP payload) of a LINKTYPE_RAW IPv4 capture, in order.
+fn pcap_udp_datagrams(bytes: &[u8]) -> Vec<(std::net::SocketAddr, std::net::SocketAddr, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut i = 24;
+    while i + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[i + 8..i + 12].try_into().unwrap()) as usize;
+        let packet = &bytes[i + 16..i + 16 + len];
+        let ihl = usize::from(packet[0] & 0x0F) * 4;
+        let addr = |ip_at: usize, port_at: usize| {
+            let ip: [u8; 4] = packet[ip_at..ip_at + 4].try_into().unwrap();
+            let port = u16::from_be_bytes([packet[port_at], packet[port_at + 1]]);
+            std::net::SocketAddr::from((ip, port))
+        };
+        out.push((addr(12, ihl), addr(16, ihl + 2), packet[ihl + 8..].to_vec()));
+        i += 16 + len;
+    }
+    out
+}

@@ -1,0 +1,295 @@
+//! The `call`, `answer` and `register` commands as processes, over loopback.
+
+use std::net::UdpSocket;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use icephone::media::goertzel::tone_ratio;
+use icephone::media::wav;
+use sip::message::{parse_datagram, Message, Response};
+
+fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn call_and_answer_commands_talk_to_each_other() {
+    let dir = std::env::temp_dir().join(format!("icephone-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let record = dir.join("answer.wav");
+    let port = free_udp_port();
+    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+        .args(["--aor", "sip:bob@127.0.0.1", "--dtmf", "7"])
+        .arg("--record")
+        .arg(&record)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+        .args(["--bind", "127.0.0.1:0", "--aor", "sip:alice@127.0.0.1"])
+        .args(["--tone", "500", "--duration", "1.5"])
+        .output()
+        .unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_eq!(
+        call.status.code(),
+        Some(0),
+        "call stderr:\n{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert_eq!(
+        answer.status.code(),
+        Some(0),
+        "answer stderr:\n{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let call_events = json_lines(&call.stdout);
+    assert!(call_events
+        .iter()
+        .any(|e| e["event"] == "ice" && e["state"] == "selected"));
+    assert!(call_events
+        .iter()
+        .any(|e| e["event"] == "dtmf" && e["digit"] == "7" && e["direction"] == "received"));
+    let answer_events = json_lines(&answer.stdout);
+    assert!(answer_events
+        .iter()
+        .any(|e| e["event"] == "call" && e["state"] == "ended"));
+    let recorded = wav::read(&record).unwrap().samples;
+    assert!(tone_ratio(&recorded, 500.0, 8000.0) > 0.5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A registrar that challenges once (401) and then accepts, or always refuses.
+fn registrar(accept: bool) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 65535];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let Ok(Message::Request(req)) = parse_datagram(&buf[..n]) else {
+                continue;
+            };
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let authorized = req.headers.get("Authorization").is_some();
+            let response = match (accept, authorized) {
+                (false, _) => Response::for_request(&req, 403, "Forbidden").with_to_tag("r1"),
+                (true, false) => Response::for_request(&req, 401, "Unauthorized")
+                    .with_to_tag("r1")
+                    .with_header(
+                        "WWW-Authenticate",
+                        "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
+                    ),
+                (true, true) => {
+                    let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
+                    Response::for_request(&req, 200, "OK")
+                        .with_to_tag("r1")
+                        .with_header("Contact", format!("{contact};expires=120"))
+                }
+            };
+            socket.send_to(&response.to_bytes(), from).unwrap();
+            if !accept || authorized {
+                break;
+            }
+        }
+        seen
+    });
+    (port, handle)
+}
+
+#[test]
+fn register_answers_the_digest_challenge() {
+    let (port, registrar) = registrar(true);
+    let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["register", "--json", "--bind", "127.0.0.1:0"])
+        .args(["--aor", &format!("sip:alice@127.0.0.1:{port}")])
+        .env("ICEPHONE_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&out.stdout);
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "registered" && e["expires"] == 120));
+    let seen = registrar.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(seen[1].contains("username=\"alice\""), "{}", seen[1]);
+    assert!(seen[1].contains("realm=\"test\""));
+}
+
+#[test]
+fn refused_registration_exits_with_its_own_code() {
+    let (port, registrar) = registrar(false);
+    let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["register", "--bind", "127.0.0.1:0"])
+        .args(["--aor", &format!("sip:alice@127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(icephone::exit::REGISTRATION.into()));
+    registrar.join().unwrap();
+}
+
+/// Ctrl-C (SIGINT) while the call rings sends CANCEL: the callee sees the call cancelled and
+/// the caller exits with the call-failure code.
+#[test]
+fn ctrl_c_while_ringing_cancels() {
+    let port = free_udp_port();
+    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "answer",
+            "--json",
+            "--manual",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+        .args(["--bind", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    // SIGINT to exactly the process this test started.
+    let status = Command::new("kill")
+        .args(["-INT", &call.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let call = call.wait_with_output().unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_eq!(
+        call.status.code(),
+        Some(icephone::exit::CALL.into()),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    let events = json_lines(&call.stdout);
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "call" && e["state"] == "ringing"));
+    let answer_events = json_lines(&answer.stdout);
+    assert!(
+        answer_events.iter().any(|e| e["event"] == "call"
+            && e["state"] == "ended"
+            && e["reason"] == "caller cancelled"),
+        "{answer_events:?}\n{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+}
+
+/// Settings from a TOML file (`--config`), password included.
+#[test]
+fn register_with_a_config_file() {
+    let (port, registrar) = registrar(true);
+    let dir = std::env::temp_dir().join(format!("icephone-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("phone.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "aor = \"sip:carol@127.0.0.1:{port}\"\npassword = \"from-file\"\nbind = \"127.0.0.1:0\"\nexpires = 300\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["register", "--json", "--config"])
+        .arg(&conf)
+        .env_remove("ICEPHONE_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = registrar.join().unwrap();
+    assert!(
+        seen[0].contains("Expires: 300") || seen[0].contains("expires=300"),
+        "{}",
+        seen[0]
+    );
+    assert!(seen[1].contains("username=\"carol\""), "{}", seen[1]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `answer --register`: registers (answering the challenge), reports it, then takes a call.
+#[test]
+fn answer_registers_first_then_takes_a_call() {
+    let (reg_port, registrar) = registrar(true);
+    let port = free_udp_port();
+    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "answer",
+            "--json",
+            "--register",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
+        .args(["--password", "pw", "--expires", "120"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = registrar.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
+        .args(["--bind", "127.0.0.1:0", "--duration", "0.5"])
+        .output()
+        .unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_eq!(
+        call.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert_eq!(
+        answer.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let events = json_lines(&answer.stdout);
+    let registered = events
+        .iter()
+        .position(|e| e["event"] == "registered")
+        .expect("registered");
+    let established = events
+        .iter()
+        .position(|e| e["event"] == "call" && e["state"] == "established")
+        .expect("established");
+    assert!(registered < established);
+}
