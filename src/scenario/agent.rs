@@ -27,16 +27,29 @@ struct RunningCall {
     task: CallTask,
 }
 
-pub struct AgentRun {
+/// What an agent starts with: its steps, its bound user agent and its call options.
+pub struct AgentSetup {
     pub name: String,
+    /// The scenario file, for failure messages.
     pub file: String,
     pub steps: Vec<Step>,
     pub vars: Vars,
     pub emitter: Emitter,
-    pub events: mpsc::UnboundedReceiver<Event>,
-    pub ua: Option<UaHandle>,
+    pub ua: UaHandle,
     pub template: CallOptions,
     pub printer: Printer,
+}
+
+pub struct AgentRun {
+    name: String,
+    file: String,
+    steps: Vec<Step>,
+    vars: Vars,
+    emitter: Emitter,
+    events: mpsc::UnboundedReceiver<Event>,
+    ua: Option<UaHandle>,
+    template: CallOptions,
+    printer: Printer,
     seen: Vec<Event>,
     cursor: usize,
     call: Option<RunningCall>,
@@ -45,27 +58,18 @@ pub struct AgentRun {
 }
 
 impl AgentRun {
-    pub fn new(
-        name: String,
-        file: String,
-        steps: Vec<Step>,
-        vars: Vars,
-        emitter: Emitter,
-        ua: UaHandle,
-        template: CallOptions,
-        printer: Printer,
-    ) -> AgentRun {
-        let events = emitter.subscribe();
+    pub fn new(setup: AgentSetup) -> AgentRun {
+        let events = setup.emitter.subscribe();
         AgentRun {
-            name,
-            file,
-            steps,
-            vars,
-            emitter,
+            name: setup.name,
+            file: setup.file,
+            steps: setup.steps,
+            vars: setup.vars,
+            emitter: setup.emitter,
             events,
-            ua: Some(ua),
-            template,
-            printer,
+            ua: Some(setup.ua),
+            template: setup.template,
+            printer: setup.printer,
             seen: Vec::new(),
             cursor: 0,
             call: None,
@@ -145,9 +149,8 @@ impl AgentRun {
                 let mut opts = self.template.clone();
                 opts.control = Some(control);
                 self.placed_calls = true;
-                let task = tokio::spawn(async move {
-                    run_caller_keeping_ua(opts, ua, &target).await
-                });
+                let task =
+                    tokio::spawn(async move { run_caller_keeping_ua(opts, ua, &target).await });
                 self.call = Some(RunningCall { commands: tx, task });
                 Ok(())
             }
@@ -191,10 +194,7 @@ impl AgentRun {
             Action::HangUp => self.command(CallCommand::HangUp),
             Action::Assert(a) => {
                 self.wait_call_end(CALL_END_WAIT).await?;
-                let outcome = self
-                    .outcomes
-                    .last()
-                    .ok_or("no call has run to assert on")?;
+                let outcome = self.outcomes.last().ok_or("no call has run to assert on")?;
                 check(a, outcome)
             }
         }
@@ -384,12 +384,15 @@ fn matches(e: &Expectation, ev: &Event) -> bool {
                 && r.as_deref()
                     .is_some_and(|r| r == "remote hung up" || r == "caller cancelled")
         }
-        (what, Event::Call {
-            state,
-            status,
-            reason,
-            ..
-        }) => {
+        (
+            what,
+            Event::Call {
+                state,
+                status,
+                reason,
+                ..
+            },
+        ) => {
             what.strip_prefix("call.") == Some(state.as_str())
                 && (e.status.is_none() || *status == e.status)
                 && reason_ok(reason)
@@ -400,9 +403,12 @@ fn matches(e: &Expectation, ev: &Event) -> bool {
         (what, Event::UpdatedOffer { direction, .. }) => {
             what.strip_prefix("updated_offer.") == Some(direction.as_str())
         }
-        (what, Event::Dtmf {
-            direction, digit, ..
-        }) => {
+        (
+            what,
+            Event::Dtmf {
+                direction, digit, ..
+            },
+        ) => {
             what.strip_prefix("dtmf.") == Some(direction.as_str())
                 && e.digit.as_ref().is_none_or(|d| d == digit)
         }
@@ -413,7 +419,10 @@ fn matches(e: &Expectation, ev: &Event) -> bool {
 /// An `ended` call event means a wait for anything the call would have produced is over.
 fn ends_hope(e: &Expectation, ev: &Event) -> bool {
     matches!(ev, Event::Call { state, .. } if state == "ended")
-        && !matches!(e.what.as_str(), "call.ended" | "hangup" | "call.incoming" | "call.ringing")
+        && !matches!(
+            e.what.as_str(),
+            "call.ended" | "hangup" | "call.incoming" | "call.ringing"
+        )
 }
 
 /// One assertion on a finished call.

@@ -375,8 +375,20 @@ pub fn line_of(text: &str, offset: usize) -> usize {
 }
 
 const ACTIONS: &[&str] = &[
-    "register", "call", "answer", "expect", "dtmf", "play", "tone", "wait_ms", "hold", "resume",
-    "update", "hangup", "expect_hangup", "assert",
+    "register",
+    "call",
+    "answer",
+    "expect",
+    "dtmf",
+    "play",
+    "tone",
+    "wait_ms",
+    "hold",
+    "resume",
+    "update",
+    "hangup",
+    "expect_hangup",
+    "assert",
 ];
 
 fn parse_action(t: &toml::Table) -> Result<Action, String> {
@@ -401,17 +413,31 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
         "answer" => &["delay_ms"],
         "expect" => &["status", "digit", "reason", "timeout_ms"],
         "expect_hangup" => &["timeout_ms"],
-        "assert" => &["local", "remote", "method", "min", "max", "max_percent", "value", "digits"],
+        "assert" => &[
+            "local",
+            "remote",
+            "method",
+            "min",
+            "max",
+            "max_percent",
+            "value",
+            "digits",
+        ],
         _ => &[],
     };
-    if let Some(extra) = t.keys().find(|k| *k != key && !allowed.contains(&k.as_str())) {
+    if let Some(extra) = t
+        .keys()
+        .find(|k| *k != key && !allowed.contains(&k.as_str()))
+    {
         return Err(format!("`{extra}` does not go with `{key}`"));
     }
     let int = |name: &str| -> Result<Option<u64>, String> {
         match t.get(name) {
             None => Ok(None),
             Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
-            Some(other) => Err(format!("`{name}` must be a non-negative integer, not {other}")),
+            Some(other) => Err(format!(
+                "`{name}` must be a non-negative integer, not {other}"
+            )),
         }
     };
     let string = |name: &str| -> Result<Option<String>, String> {
@@ -431,10 +457,14 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
     Ok(match key {
         "register" => match value {
             toml::Value::Boolean(true) => Action::Register { expires: 3600 },
-            toml::Value::Integer(e) if (0..=u32::MAX as i64).contains(e) => Action::Register {
-                expires: *e as u32,
-            },
-            other => return Err(format!("`register` takes true or an expiry in s, not {other}")),
+            toml::Value::Integer(e) if (0..=u32::MAX as i64).contains(e) => {
+                Action::Register { expires: *e as u32 }
+            }
+            other => {
+                return Err(format!(
+                    "`register` takes true or an expiry in s, not {other}"
+                ))
+            }
         },
         "call" => Action::Call {
             target: string("call")?.ok_or("`call` takes a SIP URI string")?,
@@ -653,7 +683,8 @@ answer = 486
 
     #[test]
     fn a_bad_step_is_named_with_its_line() {
-        let text = "[agents.a]\nsteps = [\n  { wait_ms = 1 },\n  { expect = \"call.nonsense\" },\n]\n";
+        let text =
+            "[agents.a]\nsteps = [\n  { wait_ms = 1 },\n  { expect = \"call.nonsense\" },\n]\n";
         let err = parse(Path::new("s.toml"), text).unwrap_err().to_string();
         assert!(err.starts_with("s.toml:4: agent `a`, step 2:"), "{err}");
         assert!(err.contains("call.nonsense"), "{err}");
@@ -671,7 +702,10 @@ answer = 486
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("`delay_ms` does not go with `hangup`"), "{err}");
+        assert!(
+            err.contains("`delay_ms` does not go with `hangup`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use super::agent::AgentRun;
+use super::agent::{AgentRun, AgentSetup};
 use super::format::{Action, Agent, Scenario};
 use super::registrar;
 use super::report::{AgentReport, Printer, RunReport};
@@ -70,16 +70,16 @@ async fn set_up_and_run(
     }
     let mut tasks = Vec::new();
     for (agent, ua, template, emitter) in prepared {
-        let run = AgentRun::new(
-            agent.name.clone(),
-            file.clone(),
-            agent.steps.clone(),
-            vars.clone(),
+        let run = AgentRun::new(AgentSetup {
+            name: agent.name.clone(),
+            file: file.clone(),
+            steps: agent.steps.clone(),
+            vars: vars.clone(),
             emitter,
             ua,
             template,
-            printer.clone(),
-        );
+            printer: printer.clone(),
+        });
         tasks.push((agent.name.clone(), tokio::spawn(run.run())));
     }
     let deadline = tokio::time::Instant::now() + Duration::from_millis(scenario.timeout_ms);
@@ -163,7 +163,11 @@ async fn prepare(
         Some(a) => vars.substitute(a)?,
         None => format!("sip:{}@{}", agent.name, bind.ip()),
     };
-    let password = spec.password.as_ref().map(|p| vars.substitute(p)).transpose()?;
+    let password = spec
+        .password
+        .as_ref()
+        .map(|p| vars.substitute(p))
+        .transpose()?;
     let credentials = password.map(|password| sip::auth::Credentials {
         username: spec.auth_user.clone().unwrap_or_else(|| user_of(&aor)),
         password,

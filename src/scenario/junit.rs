@@ -73,7 +73,9 @@ pub fn render(suites: &[Suite]) -> String {
                                     s.index,
                                     s.line,
                                     s.what,
-                                    s.error.as_deref().map_or("ok".to_string(), |e| format!("FAILED: {e}")),
+                                    s.error
+                                        .as_deref()
+                                        .map_or("ok".to_string(), |e| format!("FAILED: {e}")),
                                     s.duration_ms
                                 )
                             })

@@ -140,11 +140,8 @@ pub async fn run(scenario: Arc<Scenario>, opts: LoadOptions) -> LoadStats {
         ..LoadStats::default()
     };
     let mut done = 0u64;
-    let mut progress = tokio::time::interval(Duration::from_millis(if opts.tty {
-        200
-    } else {
-        1000
-    }));
+    let mut progress =
+        tokio::time::interval(Duration::from_millis(if opts.tty { 200 } else { 1000 }));
     progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     // Bounded: every run ends by its own timeout, so N reports arrive.
     while done < opts.calls {
@@ -236,7 +233,10 @@ mod tests {
         };
         s.failed_by_reason.insert("agent `a` step 2".into(), 2);
         let text = s.summary();
-        assert!(text.contains("attempted 3, succeeded 1, failed 2"), "{text}");
+        assert!(
+            text.contains("attempted 3, succeeded 1, failed 2"),
+            "{text}"
+        );
         assert!(text.contains("failed 2x: agent `a` step 2"), "{text}");
         assert!(text.contains("setup time ms: p50 10"), "{text}");
     }

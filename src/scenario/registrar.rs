@@ -324,7 +324,10 @@ mod tests {
         let text = String::from_utf8(out[0].0.clone()).unwrap();
         assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
         assert!(text.contains("received=127.0.0.1;rport=6000"), "{text}");
-        assert!(text.contains("Contact: <sip:bob@127.0.0.1:6000>;expires=60"), "{text}");
+        assert!(
+            text.contains("Contact: <sip:bob@127.0.0.1:6000>;expires=60"),
+            "{text}"
+        );
         assert_eq!(p.bindings["bob"], from_bob);
 
         let invite = "INVITE sip:bob@127.0.0.1:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:7000;branch=z9hG4bKi1;rport\r\nFrom: <sip:alice@127.0.0.1>;tag=x\r\nTo: <sip:bob@127.0.0.1:5070>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 2\r\n\r\nhi";
@@ -336,8 +339,19 @@ mod tests {
         assert!(fwd.ends_with("\r\n\r\nhi"), "{fwd}");
         let cancel = invite.replace("INVITE sip", "CANCEL sip");
         let out_cancel = p.handle(cancel.as_bytes(), alice);
-        let branch = |t: &str| t.split("branch=").nth(1).unwrap().split(['\r', ';']).next().unwrap().to_string();
-        assert_eq!(branch(&fwd), branch(&String::from_utf8(out_cancel[0].0.clone()).unwrap()));
+        let branch = |t: &str| {
+            t.split("branch=")
+                .nth(1)
+                .unwrap()
+                .split(['\r', ';'])
+                .next()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            branch(&fwd),
+            branch(&String::from_utf8(out_cancel[0].0.clone()).unwrap())
+        );
 
         // The 180 from bob: our Via removed, sent to alice's received/rport.
         let vias: Vec<&str> = fwd.lines().filter(|l| l.starts_with("Via:")).collect();
@@ -358,7 +372,12 @@ mod tests {
         let out = p.handle(invite.as_bytes(), "127.0.0.1:7000".parse().unwrap());
         let text = String::from_utf8(out[0].0.clone()).unwrap();
         assert!(text.starts_with("SIP/2.0 404 Not Found"), "{text}");
-        assert!(text.contains("To: <sip:nobody@127.0.0.1:5070>;tag="), "{text}");
-        assert!(p.handle(b"\x00\x01garbage", "127.0.0.1:1".parse().unwrap()).is_empty());
+        assert!(
+            text.contains("To: <sip:nobody@127.0.0.1:5070>;tag="),
+            "{text}"
+        );
+        assert!(p
+            .handle(b"\x00\x01garbage", "127.0.0.1:1".parse().unwrap())
+            .is_empty());
     }
 }

@@ -20,7 +20,6 @@ use sdp::offer_answer::{
 };
 use sdp::SessionDescription;
 
-use control::next_command;
 use super::ice_view::AgentPairs;
 use super::net::MediaSockets;
 use super::{CallOptions, CallOutcome};
@@ -30,6 +29,7 @@ use crate::media::g711::G711;
 use crate::media::session::{MediaConfig, MediaSession, Received};
 use crate::media::wav;
 use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
+use control::next_command;
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
