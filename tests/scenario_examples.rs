@@ -14,7 +14,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("registrar-call.toml", "register (expires 300)"),
     ("cancel-while-ringing.toml", "expect response 487"),
     ("busy.toml", "answer 486"),
-    ("hold-resume.toml", "expect call.resumed"),
+    ("hold-resume.toml", "line 20  update"),
     ("dtmf.toml", "assert dtmf_received = 123#"),
     ("updated-offer.toml", "assert updated_offer method=UPDATE"),
     ("non-ice-peer.toml", "assert ice_used=false"),
@@ -220,4 +220,32 @@ fn the_scenario_timeout_bounds_a_run() {
         err.contains("scenario timeout (300 ms) reached; still running: a"),
         "{err}"
     );
+}
+
+#[test]
+fn repeats_substitute_per_call_variables() {
+    let file = write_temp(
+        "repeat",
+        r#"repeat = 2
+[variables]
+user = ["first", "second"]
+[agents.alice]
+steps = [
+  { call = "sip:${user}@${bob.address}" },
+  { expect = "call.established", timeout_ms = 3000 },
+  { hangup = true },
+]
+[agents.bob]
+aor = "sip:${user}-${call}@127.0.0.1"
+steps = [{ answer = true }, { expect_hangup = true, timeout_ms = 5000 }]
+"#,
+    );
+    let out = icephone(&["run", s(&file)]);
+    let err = text(&out.stderr);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("run 1/2") && err.contains("run 2/2"), "{err}");
+    assert!(err.contains("call sip:first@127.0.0.1:"), "{err}");
+    assert!(err.contains("call sip:second@127.0.0.1:"), "{err}");
+    assert_eq!(err.matches("PASS ").count(), 2, "{err}");
 }
