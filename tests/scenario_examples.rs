@@ -249,3 +249,44 @@ steps = [{ answer = true }, { expect_hangup = true, timeout_ms = 5000 }]
     assert!(err.contains("call sip:second@127.0.0.1:"), "{err}");
     assert_eq!(err.matches("PASS ").count(), 2, "{err}");
 }
+
+#[test]
+fn play_sends_a_wav_file_and_a_missing_file_fails_its_step() {
+    let wav = temp_path("play", "wav");
+    let samples: Vec<i16> = (0..8000).map(|i| ((i % 40) as i16 - 20) * 500).collect();
+    icephone::media::wav::write(&wav, &samples, 8000).expect("wav written");
+    let scenario = |file: &str| {
+        format!(
+            r#"[agents.alice]
+steps = [
+  {{ call = "${{bob.uri}}" }},
+  {{ expect = "ice.selected", timeout_ms = 3000 }},
+  {{ play = "{file}" }},
+  {{ wait_ms = 400 }},
+  {{ hangup = true }},
+]
+[agents.bob]
+steps = [{{ answer = true }}, {{ expect_hangup = true, timeout_ms = 5000 }}, {{ assert = "rtp_received", min = 10 }}]
+"#
+        )
+    };
+    let good = write_temp("play-good", &scenario(s(&wav)));
+    let out = icephone(&["run", s(&good)]);
+    let err = text(&out.stderr);
+    let _ = std::fs::remove_file(&good);
+    let _ = std::fs::remove_file(&wav);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("play {}", wav.display())), "{err}");
+
+    let missing = temp_path("missing", "wav");
+    let bad = write_temp("play-bad", &scenario(s(&missing)));
+    let out = icephone(&["run", s(&bad)]);
+    let err = text(&out.stderr);
+    let _ = std::fs::remove_file(&bad);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("agent `alice` step 3 ({}:5)", bad.display())),
+        "{err}"
+    );
+    assert!(err.contains("cannot play"), "{err}");
+}
