@@ -290,3 +290,33 @@ steps = [{{ answer = true }}, {{ expect_hangup = true, timeout_ms = 5000 }}, {{ 
     );
     assert!(err.contains("cannot play"), "{err}");
 }
+
+#[test]
+fn the_registrar_example_routes_the_call_through_the_registrar() {
+    let out = icephone(&["run", "scenarios/registrar-call.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let registered = events
+        .iter()
+        .find(|v| v["event"] == "registered")
+        .expect("a registered event");
+    assert_eq!(registered["aor"], "sip:bob@127.0.0.1");
+    assert_eq!(registered["expires"], 300);
+    let bob_sip = registered["public_address"]
+        .as_str()
+        .expect("bob's address");
+    let call_step = events
+        .iter()
+        .find(|v| v["event"] == "step" && v["agent"] == "alice" && v["line"] == 14)
+        .expect("alice's call step");
+    let target = call_step["step"].as_str().unwrap_or_default();
+    // Alice calls the registrar's address, not Bob's: only the proxy can have taken it there.
+    assert!(target.starts_with("call sip:bob@127.0.0.1:"), "{target}");
+    assert!(!target.ends_with(bob_sip), "{target} vs {bob_sip}");
+    assert!(events
+        .iter()
+        .any(|v| v["event"] == "call" && v["agent"] == "bob" && v["state"] == "established"));
+}

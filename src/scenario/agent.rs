@@ -30,6 +30,8 @@ struct RunningCall {
 /// What an agent starts with: its steps, its bound user agent and its call options.
 pub struct AgentSetup {
     pub name: String,
+    /// Address of record, for the `registered` event.
+    pub aor: String,
     /// The scenario file, for failure messages.
     pub file: String,
     pub steps: Vec<Step>,
@@ -42,6 +44,7 @@ pub struct AgentSetup {
 
 pub struct AgentRun {
     name: String,
+    aor: String,
     file: String,
     steps: Vec<Step>,
     vars: Vars,
@@ -62,6 +65,7 @@ impl AgentRun {
         let events = setup.emitter.subscribe();
         AgentRun {
             name: setup.name,
+            aor: setup.aor,
             file: setup.file,
             steps: setup.steps,
             vars: setup.vars,
@@ -275,7 +279,7 @@ impl AgentRun {
                 })) => {
                     self.emitter.emit(Event::Registered {
                         agent: self.name.clone(),
-                        aor: self.template.label.clone(),
+                        aor: self.aor.clone(),
                         expires,
                         public_address: public_address.map(|a| a.to_string()),
                     });

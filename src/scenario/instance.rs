@@ -60,18 +60,20 @@ async fn set_up_and_run(
     let mut prepared = Vec::new();
     for agent in &scenario.agents {
         let (ua, template, emitter) = prepare(agent, &vars, &printer).await?;
-        let user = user_of(template_aor(agent, &vars, ua.local)?.as_str());
+        let aor = template_aor(agent, &vars, ua.local)?;
+        let user = user_of(&aor);
         vars.set(&format!("{}.address", agent.name), ua.local.to_string());
         vars.set(
             &format!("{}.uri", agent.name),
             format!("sip:{user}@{}", ua.local),
         );
-        prepared.push((agent, ua, template, emitter));
+        prepared.push((agent, aor, ua, template, emitter));
     }
     let mut tasks = Vec::new();
-    for (agent, ua, template, emitter) in prepared {
+    for (agent, aor, ua, template, emitter) in prepared {
         let run = AgentRun::new(AgentSetup {
             name: agent.name.clone(),
+            aor,
             file: file.clone(),
             steps: agent.steps.clone(),
             vars: vars.clone(),
