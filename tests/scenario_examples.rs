@@ -320,3 +320,38 @@ fn the_registrar_example_routes_the_call_through_the_registrar() {
         .iter()
         .any(|v| v["event"] == "call" && v["agent"] == "bob" && v["state"] == "established"));
 }
+
+#[test]
+fn a_failing_load_run_counts_failures_by_reason_and_exits_non_zero() {
+    let file = write_temp("load-fail", FAILING);
+    let junit = temp_path("load-junit", "xml");
+    let out = icephone(&[
+        "run",
+        s(&file),
+        "--calls",
+        "3",
+        "--rate",
+        "50",
+        "--concurrency",
+        "3",
+        "--junit",
+        s(&junit),
+    ]);
+    let err = text(&out.stderr);
+    let xml = std::fs::read_to_string(&junit).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&junit);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("attempted 3, succeeded 0, failed 3"), "{err}");
+    assert!(
+        err.contains(
+            "failed 3x: agent `alice` step 2 (line 6) `expect call.established within 2000 ms`"
+        ),
+        "{err}"
+    );
+    check_xml(&xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
+    assert!(
+        xml.contains("<failure message=\"3 call(s) failed\" type=\"load\"/>"),
+        "{xml}"
+    );
+}
