@@ -355,3 +355,28 @@ fn a_failing_load_run_counts_failures_by_reason_and_exits_non_zero() {
         "{xml}"
     );
 }
+
+#[test]
+fn agents_can_call_over_tcp() {
+    let file = write_temp(
+        "tcp",
+        r#"[agents.alice]
+transport = "tcp"
+steps = [
+  { call = "${bob.uri}" },
+  { expect = "call.established", timeout_ms = 3000 },
+  { expect = "ice.selected", timeout_ms = 3000 },
+  { hangup = true },
+  { assert = "selected_pair", local = "host", remote = "host" },
+]
+[agents.bob]
+transport = "tcp"
+steps = [{ answer = true }, { expect_hangup = true, timeout_ms = 5000 }]
+"#,
+    );
+    let out = icephone(&["run", s(&file)]);
+    let err = text(&out.stderr);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("PASS "), "{err}");
+}

@@ -74,7 +74,7 @@ pub struct AgentSpec {
     pub auth_user: Option<String>,
     /// Outbound proxy / registrar HOST:PORT.
     pub proxy: Option<String>,
-    /// Only `udp` is wired into calls.
+    /// `udp` or `tcp` (tcp: the driver engine; a TCP listener shares the UDP port).
     #[serde(default = "udp")]
     pub transport: String,
     /// SIP bind address (default 127.0.0.1:0).

@@ -143,12 +143,11 @@ async fn prepare(
 ) -> Result<(crate::signalling::UaHandle, CallOptions, Emitter), String> {
     let spec = &agent.spec;
     let who = format!("agent `{}`", agent.name);
-    if spec.transport != "udp" {
-        return Err(format!(
-            "{who}: transport `{}` is not wired into calls (udp only)",
-            spec.transport
-        ));
-    }
+    let tcp = match spec.transport.as_str() {
+        "udp" => false,
+        "tcp" => true,
+        other => return Err(format!("{who}: transport `{other}`: expected udp or tcp")),
+    };
     let bind = addr(vars, "bind", &spec.bind).map_err(|e| format!("{who}: {e}"))?;
     let proxy = spec
         .proxy
@@ -158,9 +157,12 @@ async fn prepare(
         .map_err(|e| format!("{who}: {e}"))?;
     let engine = match &spec.sip_engine {
         Some(e) => e.parse::<SipEngine>().map_err(|m| format!("{who}: {m}"))?,
-        None if !spec.allow_update => SipEngine::Interim,
+        None if !spec.allow_update && !tcp => SipEngine::Interim,
         None => SipEngine::Driver,
     };
+    if tcp && engine != SipEngine::Driver {
+        return Err(format!("{who}: transport tcp needs the driver SIP engine"));
+    }
     let aor = match &spec.aor {
         Some(a) => vars.substitute(a)?,
         None => format!("sip:{}@{}", agent.name, bind.ip()),
@@ -191,6 +193,7 @@ async fn prepare(
             allow_update: spec.allow_update,
             register: register_step.is_some(),
             register_expires: register_step.unwrap_or(3600),
+            tcp,
         },
     )
     .await
