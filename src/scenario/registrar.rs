@@ -380,4 +380,26 @@ mod tests {
             .handle(b"\x00\x01garbage", "127.0.0.1:1".parse().unwrap())
             .is_empty());
     }
+
+    #[test]
+    fn malformed_messages_are_dropped_without_panicking() {
+        let mut p = proxy();
+        let from: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        for bad in [
+            "INVITE\r\n\r\n",
+            "INVITE sip:a@127.0.0.1 SIP/2.0\r\n\r\n",
+            "SIP/2.0 200 OK\r\nVia: x\r\n\r\n",
+            "SIP/2.0 200 OK\r\n\r\n",
+            "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z\r\n\r\n",
+            "REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1;branch=z\r\n\r\n",
+            "BYE sip:${@<>;; SIP/2.0\r\nVia: ;;;\r\n\r\n",
+            "\u{e9}\u{e9} sip:\u{e9}@[::1 SIP/2.0\r\nv: SIP/2.0/UDP [::1]:5;rport=x\r\n\r\n",
+        ] {
+            for out in p.handle(bad.as_bytes(), from) {
+                let text = String::from_utf8(out.0).unwrap();
+                assert!(text.starts_with("SIP/2.0 4"), "{bad:?} -> {text}");
+            }
+        }
+        assert!(p.bindings.is_empty());
+    }
 }
