@@ -1,5 +1,4 @@
-//! The command line. Every command the program will have is listed; the ones not built yet
-//! say so when run and exit with the usage code.
+//! The command line.
 
 use std::path::PathBuf;
 
@@ -31,21 +30,13 @@ pub enum Command {
     Answer(AnswerArgs),
     /// Register with a SIP registrar
     Register(RegisterArgs),
-    /// Run scripted call-flow scenarios [not built yet]
-    Run(Unbuilt),
+    /// Run scripted call-flow scenarios (format: scenarios/README.md)
+    Run(RunArgs),
     /// Send a STUN Binding request and print the mapped address
     Stun(StunArgs),
     /// SDP diagnostics
     #[command(subcommand)]
     Sdp(SdpCommand),
-}
-
-/// Arguments of a command that is not built yet: anything is accepted so that the command
-/// can say "not built yet" instead of a confusing argument error.
-#[derive(Debug, Args)]
-pub struct Unbuilt {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
 }
 
 /// Output options shared by the softphone commands.
@@ -157,6 +148,28 @@ pub struct AnswerArgs {
     /// Exit after this many calls (default: 1)
     #[arg(long, default_value_t = 1)]
     pub calls: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario files (TOML)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Events and step results as NDJSON on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Write a JUnit XML report to this file
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Load mode: run each scenario this many times (like sipp -m)
+    #[arg(long)]
+    pub calls: Option<u64>,
+    /// Load mode: new calls per second (like sipp -r)
+    #[arg(long, default_value_t = 10.0)]
+    pub rate: f64,
+    /// Load mode: calls at once at most (like sipp -l)
+    #[arg(long, default_value_t = 10)]
+    pub concurrency: usize,
 }
 
 #[derive(Debug, Args)]

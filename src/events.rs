@@ -232,6 +232,8 @@ pub struct Emitter {
     json: bool,
     quiet: bool,
     log: Arc<Mutex<Vec<Event>>>,
+    /// In-process listeners (the scenario runner waits on a call's events).
+    subscribers: Arc<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Event>>>>,
 }
 
 impl std::fmt::Debug for Emitter {
@@ -247,7 +249,17 @@ impl Emitter {
             json,
             quiet,
             log: Arc::new(Mutex::new(Vec::new())),
+            subscribers: Arc::new(Mutex::new(Vec::new())),
         }
+    }
+
+    /// Every event emitted from now on is also sent here.
+    pub fn subscribe(&self) -> tokio::sync::mpsc::UnboundedReceiver<Event> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.push(tx);
+        }
+        rx
     }
 
     pub fn emit(&self, event: Event) {
@@ -261,6 +273,9 @@ impl Emitter {
         }
         if !self.quiet {
             eprintln!("[{}] {}", event.agent(), event.human());
+        }
+        if let Ok(mut subs) = self.subscribers.lock() {
+            subs.retain(|s| s.send(event.clone()).is_ok());
         }
         if let Ok(mut log) = self.log.lock() {
             log.push(event);

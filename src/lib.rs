@@ -12,5 +12,6 @@ pub mod logging;
 pub mod media;
 pub mod pcap;
 pub mod phone;
+pub mod scenario;
 pub mod signalling;
 pub mod sip_driver;

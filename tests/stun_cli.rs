@@ -263,12 +263,12 @@ fn stun_to_a_silent_server_times_out_after_retransmitting() {
 }
 
 #[test]
-fn run_is_not_built_yet_and_exits_with_the_usage_code() {
-    // `demo` is built now (tests/demo_cli.rs); `run` is the command still to come.
+fn run_without_a_scenario_is_a_usage_error() {
+    // `run` is built (tests/scenario_examples.rs); without a file it is a usage error.
     let out = icephone(&["run"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        text(&out.stderr).contains("not built yet"),
+        text(&out.stderr).contains("<FILES>"),
         "{}",
         text(&out.stderr)
     );

@@ -2,6 +2,7 @@
 //! for the audio stream and the media it gates. `engine` holds the loop; this file holds
 //! what a call is set up with and what it ends with.
 
+pub mod control;
 mod engine;
 mod ice_view;
 pub mod net;
@@ -10,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{run_callee, run_callee_keeping_ua, run_caller};
+pub use engine::{run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua};
 
 use crate::config::TurnSettings;
 use crate::events::Emitter;
@@ -67,6 +68,8 @@ pub struct CallOptions {
     pub ice_timeout: Duration,
     /// Connectivity-check retransmissions (None = RFC 8489 §6.2.1 defaults, 39.5 s to fail).
     pub check_retransmit: Option<ice::stun::RetransmitConfig>,
+    /// Commands from outside while the call runs (the scenario runner); None = timed only.
+    pub control: Option<control::CallControl>,
 }
 
 impl CallOptions {
@@ -100,6 +103,7 @@ impl CallOptions {
             handle_ctrl_c: false,
             ice_timeout: Duration::from_secs(40),
             check_retransmit: None,
+            control: None,
         }
     }
 }

@@ -4,6 +4,7 @@ mod answer;
 mod call;
 mod demo;
 mod register;
+mod run;
 mod sdp_check;
 mod stun;
 
@@ -20,13 +21,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Call(args) => call::run(args),
         Command::Answer(args) => answer::run(args),
         Command::Register(args) => register::run(args),
-        Command::Run(_) => not_built("run"),
+        Command::Run(args) => run::run(args),
     }
-}
-
-fn not_built(name: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("icephone: `{name}` is not built yet; see README.md for what works today");
-    Ok(ExitCode::from(exit::USAGE))
 }
 
 /// A multi-threaded runtime for the softphone commands (only `src/` owns one).

@@ -94,6 +94,26 @@ impl MediaSession {
         }
     }
 
+    /// Queues DTMF digits to send (after any still being sent). False when the peer did not
+    /// negotiate telephone-event (RFC 4733 §7.1.1) or the digits are not valid.
+    pub fn send_dtmf(&mut self, digits: &str) -> bool {
+        if self.config.dtmf_payload_type.is_none() {
+            return false;
+        }
+        match DtmfSender::new(digits) {
+            Ok(sender) => {
+                self.dtmf_sender = Some(sender);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Sends this audio from the next frame on.
+    pub fn set_source(&mut self, source: Source) {
+        self.config.source = source;
+    }
+
     pub fn ssrc(&self) -> u32 {
         self.ssrc
     }

@@ -1,6 +1,7 @@
 //! The call loop: SIP events, media sockets, ICE timers and the 20 ms media clock in one
 //! `select!`. Caller and callee share it; they differ in how the dialog starts.
 
+mod control;
 mod hold;
 mod ice_flow;
 mod media_path;
@@ -28,6 +29,7 @@ use crate::media::g711::G711;
 use crate::media::session::{MediaConfig, MediaSession, Received};
 use crate::media::wav;
 use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
+use control::next_command;
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
@@ -87,6 +89,8 @@ struct Call {
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
     restart_offer_pending: bool,
     ending_since: Option<Instant>,
+    /// A control command that has to wait (an offer is in flight).
+    deferred_command: Option<crate::call::control::CallCommand>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -223,6 +227,7 @@ impl Call {
             restart_offer_pending: false,
             signalled_defaults: Vec::new(),
             ending_since: None,
+            deferred_command: None,
         })
     }
 
@@ -249,6 +254,7 @@ impl Call {
             .answer_on_command
             .clone()
             .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
+        let mut commands = self.opts.control.as_ref().and_then(|c| c.take());
         while self.phase != Phase::Done {
             let now = Instant::now();
             let wake = self
@@ -278,6 +284,10 @@ impl Call {
                 _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
                     self.answer_at = Some(Instant::now());
                 }
+                command = next_command(&mut commands) => match command {
+                    Some(c) => self.on_command(c),
+                    None => commands = None,
+                },
                 r = &mut ctrl_c, if !ctrl_c_seen => {
                     ctrl_c_seen = true;
                     if r.is_ok() {
@@ -287,6 +297,7 @@ impl Call {
             }
             self.drain_agent().await;
             self.timers(Instant::now());
+            self.run_deferred_command();
         }
     }
 
@@ -421,6 +432,15 @@ pub async fn run_caller(
     ua: UaHandle,
     target: &str,
 ) -> anyhow::Result<CallOutcome> {
+    Ok(run_caller_keeping_ua(opts, ua, target).await?.0)
+}
+
+/// As [`run_caller`], and gives the user agent back for the next call (scenario repeats).
+pub async fn run_caller_keeping_ua(
+    opts: CallOptions,
+    ua: UaHandle,
+    target: &str,
+) -> anyhow::Result<(CallOutcome, UaHandle)> {
     let components = if opts.rtcp_mux { 1 } else { 2 };
     let mut call = Call::new(opts, ua, components).await?;
     call.gather().await;
@@ -434,7 +454,7 @@ pub async fn run_caller(
         sdp: text,
     });
     call.run_loop().await;
-    Ok(call.finish().await.0)
+    Ok(call.finish().await)
 }
 
 /// Waits for one incoming call, answers it, and runs it to the end.

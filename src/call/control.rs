@@ -1,0 +1,51 @@
+//! Commands a running call takes from outside (the scenario runner): answer with a status,
+//! hang up, hold/resume, an UPDATE, DTMF, a new media source. The call reads them in its
+//! loop; without a control handle it behaves exactly as before (timed options only).
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use crate::media::source::Source;
+
+#[derive(Debug, Clone)]
+pub enum CallCommand {
+    /// Callee: answer the ringing call with this status (200 answers, others reject).
+    Answer { status: u16 },
+    /// CANCEL while ringing, BYE once established (RFC 3261 §9, §15).
+    HangUp,
+    /// re-INVITE with a=sendonly (RFC 3264 §8.4).
+    Hold,
+    /// re-INVITE with a=sendrecv.
+    Resume,
+    /// An offer in an UPDATE (RFC 3311) with the current selection.
+    Update,
+    /// Send these RFC 4733 digits on the media.
+    Dtmf(String),
+    /// Send this audio from now on.
+    Play(Source),
+}
+
+/// The call's end of a command channel. Clonable so `CallOptions` stays `Clone`; the first
+/// call that runs with it takes the receiver.
+#[derive(Debug, Clone)]
+pub struct CallControl {
+    receiver: Arc<Mutex<Option<mpsc::UnboundedReceiver<CallCommand>>>>,
+}
+
+impl CallControl {
+    /// A sender for the runner and the control for `CallOptions::control`.
+    pub fn channel() -> (mpsc::UnboundedSender<CallCommand>, CallControl) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            tx,
+            CallControl {
+                receiver: Arc::new(Mutex::new(Some(rx))),
+            },
+        )
+    }
+
+    pub(crate) fn take(&self) -> Option<mpsc::UnboundedReceiver<CallCommand>> {
+        self.receiver.lock().ok().and_then(|mut r| r.take())
+    }
+}

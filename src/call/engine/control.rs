@@ -1,0 +1,113 @@
+//! Commands from outside a running call (`CallOptions::control`, the scenario runner).
+
+use super::*;
+use crate::call::control::CallCommand;
+
+/// The next command, or never when the call has no control channel.
+pub(super) async fn next_command(
+    commands: &mut Option<tokio::sync::mpsc::UnboundedReceiver<CallCommand>>,
+) -> Option<CallCommand> {
+    match commands.as_mut() {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Call {
+    pub(super) fn on_command(&mut self, command: CallCommand) {
+        let now = Instant::now();
+        match command {
+            CallCommand::Answer { status } => {
+                if self.phase != Phase::Alerting {
+                    tracing::warn!("answer {status}: no call is ringing");
+                } else if (200..300).contains(&status) {
+                    self.answer_at = Some(now);
+                } else {
+                    // RFC 3261 §13.3.1.3: a final non-2xx rejects the INVITE.
+                    self.ua.send(UaCommand::Respond {
+                        status,
+                        reason: reason_phrase(status).into(),
+                        sdp: None,
+                    });
+                    self.emit(Event::Call {
+                        agent: self.label(),
+                        state: "failed".into(),
+                        setup_ms: None,
+                        status: Some(status),
+                        reason: Some("rejected by the scenario".into()),
+                    });
+                    self.outcome.exit = exit::CALL;
+                    self.outcome.reason = format!("rejected with {status}");
+                    self.phase = Phase::Done;
+                }
+            }
+            CallCommand::HangUp => self.hang_up("hung up by the scenario"),
+            CallCommand::Hold | CallCommand::Resume | CallCommand::Update
+                if self.phase == Phase::Ending || self.phase == Phase::Done => {}
+            CallCommand::Hold | CallCommand::Resume | CallCommand::Update
+                if self.phase != Phase::Established || self.offer_in_flight =>
+            {
+                // One offer at a time (RFC 3264 §4): send it when the current one is answered.
+                self.deferred_command = Some(command);
+            }
+            CallCommand::Hold | CallCommand::Resume => {
+                let hold = matches!(command, CallCommand::Hold);
+                self.direction = if hold {
+                    Direction::SendOnly
+                } else {
+                    Direction::SendRecv
+                };
+                let selection = self.current_selection();
+                self.send_offer(OfferMethod::Invite, selection, "");
+                self.hold_state = if hold {
+                    HoldState::HoldSent
+                } else {
+                    HoldState::ResumeSent
+                };
+                self.emit(Event::Call {
+                    agent: self.label(),
+                    state: if hold { "hold" } else { "resumed" }.into(),
+                    setup_ms: None,
+                    status: None,
+                    reason: Some(format!(
+                        "re-INVITE a={}",
+                        if hold { "sendonly" } else { "sendrecv" }
+                    )),
+                });
+            }
+            CallCommand::Update => {
+                let selection = self.current_selection();
+                self.send_offer(OfferMethod::Update, selection, "UPDATE on command");
+            }
+            CallCommand::Dtmf(digits) => match self.media.as_mut() {
+                Some(media) => {
+                    if !media.send_dtmf(&digits) {
+                        tracing::warn!("DTMF {digits}: the peer did not negotiate telephone-event");
+                    }
+                }
+                None => self.opts.dtmf = Some(digits),
+            },
+            CallCommand::Play(source) => match self.media.as_mut() {
+                Some(media) => media.set_source(source),
+                None => self.opts.source = source,
+            },
+        }
+    }
+
+    pub(super) fn run_deferred_command(&mut self) {
+        if let Some(command) = self.deferred_command.take() {
+            self.on_command(command);
+        }
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        486 => "Busy Here",
+        480 => "Temporarily Unavailable",
+        603 => "Decline",
+        404 => "Not Found",
+        488 => "Not Acceptable Here",
+        _ => "Rejected",
+    }
+}

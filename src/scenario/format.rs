@@ -1,0 +1,717 @@
+//! The scenario file (TOML, documented in `scenarios/README.md`): agents, their ordered steps
+//! and assertions. Steps keep the line they were written on, so a failure can name it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+use toml::Spanned;
+
+#[derive(Debug, Error)]
+pub enum FormatError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Toml { path: String, message: String },
+    #[error("{path}:{line}: agent `{agent}`, step {index}: {message}")]
+    Step {
+        path: String,
+        line: usize,
+        agent: String,
+        index: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Option<String>,
+    #[serde(default = "one")]
+    repeat: u32,
+    #[serde(default = "default_scenario_timeout")]
+    timeout_ms: u64,
+    #[serde(default)]
+    variables: BTreeMap<String, toml::Value>,
+    registrar: Option<RegistrarSpec>,
+    agents: BTreeMap<String, RawAgent>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_scenario_timeout() -> u64 {
+    30_000
+}
+
+/// `[registrar]`: start the runner's own registrar/proxy on loopback for each run;
+/// `${registrar}` is its address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrarSpec {
+    #[serde(default = "loopback_any")]
+    pub bind: String,
+}
+
+fn loopback_any() -> String {
+    "127.0.0.1:0".into()
+}
+
+/// An agent's account, transport and ICE options; string fields may use `${variables}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentSpec {
+    /// Address of record (default `sip:NAME@IP`).
+    pub aor: Option<String>,
+    pub password: Option<String>,
+    pub auth_user: Option<String>,
+    /// Outbound proxy / registrar HOST:PORT.
+    pub proxy: Option<String>,
+    /// `udp` or `tcp` (tcp: the driver engine; a TCP listener shares the UDP port).
+    #[serde(default = "udp")]
+    pub transport: String,
+    /// SIP bind address (default 127.0.0.1:0).
+    #[serde(default = "loopback_any")]
+    pub bind: String,
+    /// Host candidate IPs, first signalled as default (default: the bind IP).
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Inbound media on these IPs is dropped (a firewalled interface: forces ICE to pick
+    /// another pair than the default, hence an updated offer).
+    #[serde(default)]
+    pub blocked: Vec<String>,
+    pub stun: Option<String>,
+    pub turn: Option<String>,
+    pub turn_user: Option<String>,
+    pub turn_password: Option<String>,
+    #[serde(default = "yes")]
+    pub ice: bool,
+    /// `regular` or `aggressive`.
+    #[serde(default = "regular")]
+    pub nomination: String,
+    #[serde(default = "yes")]
+    pub rtcp_mux: bool,
+    /// Give up on ICE after this long.
+    #[serde(default = "default_ice_timeout")]
+    pub ice_timeout_ms: u64,
+    /// `driver` (default) or `interim`.
+    pub sip_engine: Option<String>,
+    /// List UPDATE in Allow (interim engine only).
+    #[serde(default = "yes")]
+    pub allow_update: bool,
+    /// Audio sent from the start: a sine tone in Hz, or a WAV file.
+    pub tone: Option<f64>,
+    pub play: Option<String>,
+}
+
+fn udp() -> String {
+    "udp".into()
+}
+fn yes() -> bool {
+    true
+}
+fn regular() -> String {
+    "regular".into()
+}
+fn default_ice_timeout() -> u64 {
+    10_000
+}
+
+#[derive(Debug, Deserialize)]
+struct RawAgent {
+    #[serde(flatten)]
+    spec: toml::Table,
+    #[serde(default)]
+    steps: Vec<Spanned<toml::Table>>,
+}
+
+/// A loaded scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: PathBuf,
+    pub name: String,
+    pub repeat: u32,
+    pub timeout_ms: u64,
+    pub variables: BTreeMap<String, Variable>,
+    pub registrar: Option<RegistrarSpec>,
+    pub agents: Vec<Agent>,
+}
+
+/// A fixed value, or a list picked per call (element `call % len`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Variable {
+    Fixed(String),
+    PerCall(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub name: String,
+    pub spec: AgentSpec,
+    pub steps: Vec<Step>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// 1-based line of the step in the file.
+    pub line: usize,
+    /// 1-based position in the agent's list.
+    pub index: usize,
+    pub action: Action,
+}
+
+/// What a step does. Strings are substituted (`${var}`) when the step runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Register { expires: u32 },
+    Call { target: String },
+    Answer { status: u16, delay_ms: u64 },
+    Expect(Expectation),
+    Dtmf { digits: String },
+    Play { file: String },
+    Tone { hz: f64 },
+    Wait { ms: u64 },
+    Hold,
+    Resume,
+    Update,
+    HangUp,
+    Assert(Assertion),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expectation {
+    /// `call.established`, `ice.selected`, `dtmf.received`, `response`, `hangup`…
+    pub what: String,
+    pub status: Option<u16>,
+    pub digit: Option<String>,
+    pub reason: Option<String>,
+    pub timeout_ms: u64,
+}
+
+/// Checked on the outcome of the agent's last call (the step waits for it to end).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Assertion {
+    SelectedPair {
+        local: Option<String>,
+        remote: Option<String>,
+    },
+    UpdatedOffer {
+        method: String,
+    },
+    RemoteCandidates,
+    IceUsed(bool),
+    RtpReceived {
+        min: u64,
+    },
+    LossPercent {
+        max: f64,
+    },
+    SetupMs {
+        max: u64,
+    },
+    IceMs {
+        max: u64,
+    },
+    DtmfReceived {
+        digits: String,
+    },
+}
+
+impl Action {
+    /// Short text for progress lines and reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Register { expires } => format!("register (expires {expires})"),
+            Action::Call { target } => format!("call {target}"),
+            Action::Answer { status, delay_ms } => format!("answer {status} after {delay_ms} ms"),
+            Action::Expect(e) => {
+                let mut s = format!("expect {}", e.what);
+                if let Some(st) = e.status {
+                    s += &format!(" {st}");
+                }
+                if let Some(d) = &e.digit {
+                    s += &format!(" digit {d}");
+                }
+                s + &format!(" within {} ms", e.timeout_ms)
+            }
+            Action::Dtmf { digits } => format!("dtmf {digits}"),
+            Action::Play { file } => format!("play {file}"),
+            Action::Tone { hz } => format!("tone {hz} Hz"),
+            Action::Wait { ms } => format!("wait {ms} ms"),
+            Action::Hold => "hold".into(),
+            Action::Resume => "resume".into(),
+            Action::Update => "update".into(),
+            Action::HangUp => "hangup".into(),
+            Action::Assert(a) => format!("assert {}", a.describe()),
+        }
+    }
+}
+
+impl Assertion {
+    pub fn describe(&self) -> String {
+        match self {
+            Assertion::SelectedPair { local, remote } => format!(
+                "selected_pair local={} remote={}",
+                local.as_deref().unwrap_or("any"),
+                remote.as_deref().unwrap_or("any")
+            ),
+            Assertion::UpdatedOffer { method } => format!("updated_offer method={method}"),
+            Assertion::RemoteCandidates => "remote_candidates".into(),
+            Assertion::IceUsed(v) => format!("ice_used={v}"),
+            Assertion::RtpReceived { min } => format!("rtp_received >= {min}"),
+            Assertion::LossPercent { max } => format!("loss <= {max}%"),
+            Assertion::SetupMs { max } => format!("setup_ms <= {max}"),
+            Assertion::IceMs { max } => format!("ice_ms <= {max}"),
+            Assertion::DtmfReceived { digits } => format!("dtmf_received = {digits}"),
+        }
+    }
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, FormatError> {
+    let text = std::fs::read_to_string(path).map_err(|source| FormatError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(path, &text)
+}
+
+/// Parses scenario text; `path` names it in errors.
+pub fn parse(path: &Path, text: &str) -> Result<Scenario, FormatError> {
+    let shown = path.display().to_string();
+    let raw: RawScenario = toml::from_str(text).map_err(|e| FormatError::Toml {
+        path: shown.clone(),
+        message: e.to_string(),
+    })?;
+    if raw.agents.is_empty() {
+        return Err(FormatError::Invalid {
+            path: shown,
+            message: "no [agents.NAME] table".into(),
+        });
+    }
+    let mut variables = BTreeMap::new();
+    for (name, value) in raw.variables {
+        let v = match value {
+            toml::Value::Array(items) if !items.is_empty() => {
+                Variable::PerCall(items.iter().map(plain_string).collect())
+            }
+            toml::Value::Array(_) => {
+                return Err(FormatError::Invalid {
+                    path: shown,
+                    message: format!("variable `{name}` is an empty list"),
+                })
+            }
+            other => Variable::Fixed(plain_string(&other)),
+        };
+        variables.insert(name, v);
+    }
+    let mut agents = Vec::new();
+    for (name, raw_agent) in raw.agents {
+        let spec: AgentSpec =
+            toml::Value::Table(raw_agent.spec)
+                .try_into()
+                .map_err(|e: toml::de::Error| FormatError::Invalid {
+                    path: shown.clone(),
+                    message: format!("agent `{name}`: {}", e.message()),
+                })?;
+        let mut steps = Vec::new();
+        for (i, spanned) in raw_agent.steps.into_iter().enumerate() {
+            let line = line_of(text, spanned.span().start);
+            let action = parse_action(spanned.get_ref()).map_err(|message| FormatError::Step {
+                path: shown.clone(),
+                line,
+                agent: name.clone(),
+                index: i + 1,
+                message,
+            })?;
+            steps.push(Step {
+                line,
+                index: i + 1,
+                action,
+            });
+        }
+        agents.push(Agent { name, spec, steps });
+    }
+    if raw.repeat == 0 {
+        return Err(FormatError::Invalid {
+            path: shown,
+            message: "repeat must be at least 1".into(),
+        });
+    }
+    Ok(Scenario {
+        name: raw.name.unwrap_or_else(|| {
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        }),
+        path: path.to_path_buf(),
+        repeat: raw.repeat,
+        timeout_ms: raw.timeout_ms,
+        variables,
+        registrar: raw.registrar,
+        agents,
+    })
+}
+
+fn plain_string(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// 1-based line of a byte offset.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map(|before| before.matches('\n').count() + 1)
+        .unwrap_or(1)
+}
+
+const ACTIONS: &[&str] = &[
+    "register",
+    "call",
+    "answer",
+    "expect",
+    "dtmf",
+    "play",
+    "tone",
+    "wait_ms",
+    "hold",
+    "resume",
+    "update",
+    "hangup",
+    "expect_hangup",
+    "assert",
+];
+
+fn parse_action(t: &toml::Table) -> Result<Action, String> {
+    let keys: Vec<&str> = t
+        .keys()
+        .map(String::as_str)
+        .filter(|k| ACTIONS.contains(k))
+        .collect();
+    let key = match keys.as_slice() {
+        [k] => *k,
+        [] => {
+            return Err(format!(
+                "no action (one of {}) in {{{}}}",
+                ACTIONS.join(", "),
+                t.keys().cloned().collect::<Vec<_>>().join(", ")
+            ))
+        }
+        many => return Err(format!("more than one action: {}", many.join(", "))),
+    };
+    let value = t.get(key).ok_or("action vanished")?;
+    let allowed: &[&str] = match key {
+        "answer" => &["delay_ms"],
+        "expect" => &["status", "digit", "reason", "timeout_ms"],
+        "expect_hangup" => &["timeout_ms"],
+        "assert" => &[
+            "local",
+            "remote",
+            "method",
+            "min",
+            "max",
+            "max_percent",
+            "value",
+            "digits",
+        ],
+        _ => &[],
+    };
+    if let Some(extra) = t
+        .keys()
+        .find(|k| *k != key && !allowed.contains(&k.as_str()))
+    {
+        return Err(format!("`{extra}` does not go with `{key}`"));
+    }
+    let int = |name: &str| -> Result<Option<u64>, String> {
+        match t.get(name) {
+            None => Ok(None),
+            Some(toml::Value::Integer(i)) if *i >= 0 => Ok(Some(*i as u64)),
+            Some(other) => Err(format!(
+                "`{name}` must be a non-negative integer, not {other}"
+            )),
+        }
+    };
+    let string = |name: &str| -> Result<Option<String>, String> {
+        match t.get(name) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("`{name}` must be a string, not {other}")),
+        }
+    };
+    let flag = |v: &toml::Value| -> Result<(), String> {
+        match v {
+            toml::Value::Boolean(true) => Ok(()),
+            other => Err(format!("`{key}` takes `true`, not {other}")),
+        }
+    };
+    let timeout = int("timeout_ms")?.unwrap_or(5_000);
+    Ok(match key {
+        "register" => match value {
+            toml::Value::Boolean(true) => Action::Register { expires: 3600 },
+            toml::Value::Integer(e) if (0..=u32::MAX as i64).contains(e) => {
+                Action::Register { expires: *e as u32 }
+            }
+            other => {
+                return Err(format!(
+                    "`register` takes true or an expiry in s, not {other}"
+                ))
+            }
+        },
+        "call" => Action::Call {
+            target: string("call")?.ok_or("`call` takes a SIP URI string")?,
+        },
+        "answer" => {
+            let status = match value {
+                toml::Value::Boolean(true) => 200,
+                toml::Value::Integer(s) if (200..700).contains(s) => *s as u16,
+                other => {
+                    return Err(format!(
+                        "`answer` takes true or a final status 200-699, not {other}"
+                    ))
+                }
+            };
+            Action::Answer {
+                status,
+                delay_ms: int("delay_ms")?.unwrap_or(0),
+            }
+        }
+        "expect" => {
+            let what = string("expect")?.ok_or("`expect` takes an event name")?;
+            if !EXPECTABLE.contains(&what.as_str()) {
+                return Err(format!(
+                    "cannot expect `{what}`; one of {}",
+                    EXPECTABLE.join(", ")
+                ));
+            }
+            let status = int("status")?
+                .map(|s| u16::try_from(s).map_err(|_| format!("status {s} is out of range")))
+                .transpose()?;
+            if what == "response" && status.is_none() {
+                return Err("`expect = \"response\"` needs `status`".into());
+            }
+            Action::Expect(Expectation {
+                what,
+                status,
+                digit: string("digit")?,
+                reason: string("reason")?,
+                timeout_ms: timeout,
+            })
+        }
+        "expect_hangup" => {
+            flag(value)?;
+            Action::Expect(Expectation {
+                what: "hangup".into(),
+                status: None,
+                digit: None,
+                reason: None,
+                timeout_ms: timeout,
+            })
+        }
+        "dtmf" => {
+            let digits = string("dtmf")?.ok_or("`dtmf` takes digits")?;
+            crate::media::dtmf::DtmfSender::new(&digits).map_err(|e| format!("dtmf: {e}"))?;
+            Action::Dtmf { digits }
+        }
+        "play" => Action::Play {
+            file: string("play")?.ok_or("`play` takes a WAV file path")?,
+        },
+        "tone" => match value {
+            toml::Value::Float(f) if *f > 0.0 => Action::Tone { hz: *f },
+            toml::Value::Integer(i) if *i > 0 => Action::Tone { hz: *i as f64 },
+            other => return Err(format!("`tone` takes a frequency in Hz, not {other}")),
+        },
+        "wait_ms" => Action::Wait {
+            ms: int("wait_ms")?.ok_or("`wait_ms` takes milliseconds")?,
+        },
+        "hold" => flag(value).map(|_| Action::Hold)?,
+        "resume" => flag(value).map(|_| Action::Resume)?,
+        "update" => flag(value).map(|_| Action::Update)?,
+        "hangup" => flag(value).map(|_| Action::HangUp)?,
+        "assert" => Action::Assert(parse_assertion(t)?),
+        other => return Err(format!("unknown action `{other}`")),
+    })
+}
+
+/// Event names a step can wait for.
+pub const EXPECTABLE: &[&str] = &[
+    "call.incoming",
+    "call.ringing",
+    "call.established",
+    "call.hold",
+    "call.resumed",
+    "call.failed",
+    "call.ended",
+    "ice.checking",
+    "ice.selected",
+    "ice.completed",
+    "ice.failed",
+    "ice.not_used",
+    "updated_offer.sent",
+    "updated_offer.received",
+    "updated_offer.answered",
+    "dtmf.sent",
+    "dtmf.received",
+    "response",
+    "hangup",
+];
+
+fn parse_assertion(t: &toml::Table) -> Result<Assertion, String> {
+    let name = match t.get("assert") {
+        Some(toml::Value::String(s)) => s.as_str(),
+        _ => return Err("`assert` takes a name".into()),
+    };
+    let s = |k: &str| t.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    let uint = |k: &str| -> Result<u64, String> {
+        t.get(k)
+            .and_then(|v| v.as_integer())
+            .filter(|i| *i >= 0)
+            .map(|i| i as u64)
+            .ok_or_else(|| format!("assert {name} needs `{k}` (a non-negative integer)"))
+    };
+    Ok(match name {
+        "selected_pair" => {
+            for k in ["local", "remote"] {
+                if let Some(v) = s(k) {
+                    if !["host", "srflx", "prflx", "relay"].contains(&v.as_str()) {
+                        return Err(format!("{k} = `{v}`: expected host, srflx, prflx or relay"));
+                    }
+                }
+            }
+            Assertion::SelectedPair {
+                local: s("local"),
+                remote: s("remote"),
+            }
+        }
+        "updated_offer" => {
+            let method = s("method").ok_or("assert updated_offer needs `method`")?;
+            if !["UPDATE", "INVITE", "none"].contains(&method.as_str()) {
+                return Err(format!("method `{method}`: expected UPDATE, INVITE or none"));
+            }
+            Assertion::UpdatedOffer { method }
+        }
+        "remote_candidates" => Assertion::RemoteCandidates,
+        "ice_used" => Assertion::IceUsed(
+            t.get("value")
+                .and_then(|v| v.as_bool())
+                .ok_or("assert ice_used needs `value` (true/false)")?,
+        ),
+        "rtp_received" => Assertion::RtpReceived { min: uint("min")? },
+        "loss" => Assertion::LossPercent {
+            max: t
+                .get("max_percent")
+                .and_then(|v| v.as_float().or(v.as_integer().map(|i| i as f64)))
+                .ok_or("assert loss needs `max_percent`")?,
+        },
+        "setup_ms" => Assertion::SetupMs { max: uint("max")? },
+        "ice_ms" => Assertion::IceMs { max: uint("max")? },
+        "dtmf_received" => Assertion::DtmfReceived {
+            digits: s("digits").ok_or("assert dtmf_received needs `digits`")?,
+        },
+        other => return Err(format!(
+            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received"
+        )),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = r#"
+name = "t"
+[variables]
+user = ["a", "b"]
+x = 5
+
+[agents.alice]
+steps = [
+  { call = "${bob.uri}" },
+  { expect = "call.established", timeout_ms = 3000 },
+
+  { assert = "selected_pair", local = "host" },
+]
+
+[agents.bob]
+ice = false
+[[agents.bob.steps]]
+answer = 486
+"#;
+
+    #[test]
+    fn steps_keep_their_lines() {
+        let s = parse(Path::new("t.toml"), TEXT).unwrap();
+        let alice = s.agents.iter().find(|a| a.name == "alice").unwrap();
+        assert_eq!(
+            alice.steps.iter().map(|s| s.line).collect::<Vec<_>>(),
+            [9, 10, 12]
+        );
+        assert_eq!(
+            alice.steps[1].action,
+            Action::Expect(Expectation {
+                what: "call.established".into(),
+                status: None,
+                digit: None,
+                reason: None,
+                timeout_ms: 3000
+            })
+        );
+        let bob = s.agents.iter().find(|a| a.name == "bob").unwrap();
+        assert!(!bob.spec.ice);
+        assert_eq!(bob.steps[0].line, 17);
+        assert_eq!(
+            bob.steps[0].action,
+            Action::Answer {
+                status: 486,
+                delay_ms: 0
+            }
+        );
+        assert_eq!(
+            s.variables["user"],
+            Variable::PerCall(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(s.variables["x"], Variable::Fixed("5".into()));
+    }
+
+    #[test]
+    fn a_bad_step_is_named_with_its_line() {
+        let text =
+            "[agents.a]\nsteps = [\n  { wait_ms = 1 },\n  { expect = \"call.nonsense\" },\n]\n";
+        let err = parse(Path::new("s.toml"), text).unwrap_err().to_string();
+        assert!(err.starts_with("s.toml:4: agent `a`, step 2:"), "{err}");
+        assert!(err.contains("call.nonsense"), "{err}");
+    }
+
+    #[test]
+    fn unknown_agent_fields_and_extra_step_keys_are_refused() {
+        let err = parse(Path::new("s.toml"), "[agents.a]\nbnid = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("bnid"), "{err}");
+        let err = parse(
+            Path::new("s.toml"),
+            "[agents.a]\nsteps = [{ hangup = true, delay_ms = 3 }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("`delay_ms` does not go with `hangup`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn line_of_counts_newlines() {
+        assert_eq!(line_of("a\nb\nc", 0), 1);
+        assert_eq!(line_of("a\nb\nc", 2), 2);
+        assert_eq!(line_of("a\nb\nc", 99), 1);
+    }
+}

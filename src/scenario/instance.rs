@@ -1,0 +1,259 @@
+//! One run of a scenario: the registrar (if any), every agent's SIP user agent, then every
+//! agent's steps concurrently, bounded by the scenario's `timeout_ms`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::agent::{AgentRun, AgentSetup};
+use super::format::{Action, Agent, Scenario};
+use super::registrar;
+use super::report::{AgentReport, Printer, RunReport};
+use super::vars::Vars;
+use crate::call::CallOptions;
+use crate::config::TurnSettings;
+use crate::events::Emitter;
+use crate::media::source::Source;
+use crate::signalling::{udp_ua::UaConfig, SipEngine};
+
+/// Runs scenario instance number `call` (its `${call}`).
+pub async fn run_once(scenario: &Scenario, call: u64, printer: Printer) -> RunReport {
+    let started = Instant::now();
+    let mut report = RunReport {
+        scenario: scenario.name.clone(),
+        file: scenario.path.display().to_string(),
+        call,
+        agents: Vec::new(),
+        elapsed_ms: 0,
+        error: None,
+    };
+    match set_up_and_run(scenario, call, printer).await {
+        Ok(agents) => report.agents = agents,
+        Err(e) => report.error = Some(e),
+    }
+    report.elapsed_ms = started.elapsed().as_millis() as u64;
+    report
+}
+
+async fn set_up_and_run(
+    scenario: &Scenario,
+    call: u64,
+    printer: Printer,
+) -> Result<Vec<AgentReport>, String> {
+    let file = scenario.path.display().to_string();
+    let mut vars = Vars::for_call(&scenario.variables, call);
+    // Kept alive until every agent is done.
+    let _registrar = match &scenario.registrar {
+        Some(spec) => {
+            let bind: SocketAddr = vars
+                .substitute(&spec.bind)?
+                .parse()
+                .map_err(|e| format!("[registrar] bind: {e}"))?;
+            let r = registrar::start(bind)
+                .await
+                .map_err(|e| format!("registrar cannot bind {bind}: {e}"))?;
+            vars.set("registrar", r.addr.to_string());
+            Some(r)
+        }
+        None => None,
+    };
+    // Bind every agent first so each one's address can be named by the others' steps.
+    let mut prepared = Vec::new();
+    for agent in &scenario.agents {
+        let (ua, template, emitter) = prepare(agent, &vars, &printer).await?;
+        let aor = template_aor(agent, &vars, ua.local)?;
+        let user = user_of(&aor);
+        vars.set(&format!("{}.address", agent.name), ua.local.to_string());
+        vars.set(
+            &format!("{}.uri", agent.name),
+            format!("sip:{user}@{}", ua.local),
+        );
+        prepared.push((agent, aor, ua, template, emitter));
+    }
+    let mut tasks = Vec::new();
+    for (agent, aor, ua, template, emitter) in prepared {
+        let run = AgentRun::new(AgentSetup {
+            name: agent.name.clone(),
+            aor,
+            file: file.clone(),
+            steps: agent.steps.clone(),
+            vars: vars.clone(),
+            emitter,
+            ua,
+            template,
+            printer: printer.clone(),
+        });
+        tasks.push((agent.name.clone(), tokio::spawn(run.run())));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(scenario.timeout_ms);
+    let mut reports = Vec::new();
+    let mut timed_out = Vec::new();
+    for (name, mut task) in tasks {
+        match tokio::time::timeout_at(deadline, &mut task).await {
+            Ok(Ok(r)) => reports.push(r),
+            Ok(Err(e)) => return Err(format!("agent `{name}` crashed: {e}")),
+            Err(_) => {
+                task.abort();
+                timed_out.push(name);
+            }
+        }
+    }
+    if !timed_out.is_empty() {
+        return Err(format!(
+            "{file}: scenario timeout ({} ms) reached; still running: {}",
+            scenario.timeout_ms,
+            timed_out.join(", ")
+        ));
+    }
+    Ok(reports)
+}
+
+fn template_aor(agent: &Agent, vars: &Vars, local: SocketAddr) -> Result<String, String> {
+    Ok(match &agent.spec.aor {
+        Some(a) => vars.substitute(a)?,
+        None => format!("sip:{}@{}", agent.name, local.ip()),
+    })
+}
+
+fn user_of(aor: &str) -> String {
+    aor.trim_start_matches("sips:")
+        .trim_start_matches("sip:")
+        .split('@')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn addr(vars: &Vars, what: &str, text: &str) -> Result<SocketAddr, String> {
+    let s = vars.substitute(text)?;
+    s.parse()
+        .or_else(|_| {
+            std::net::ToSocketAddrs::to_socket_addrs(s.as_str())
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or(())
+        })
+        .map_err(|_| format!("{what} `{s}` is not HOST:PORT"))
+}
+
+/// The agent's SIP user agent (bound), call options and emitter.
+async fn prepare(
+    agent: &Agent,
+    vars: &Vars,
+    printer: &Printer,
+) -> Result<(crate::signalling::UaHandle, CallOptions, Emitter), String> {
+    let spec = &agent.spec;
+    let who = format!("agent `{}`", agent.name);
+    let tcp = match spec.transport.as_str() {
+        "udp" => false,
+        "tcp" => true,
+        other => return Err(format!("{who}: transport `{other}`: expected udp or tcp")),
+    };
+    let bind = addr(vars, "bind", &spec.bind).map_err(|e| format!("{who}: {e}"))?;
+    let proxy = spec
+        .proxy
+        .as_ref()
+        .map(|p| addr(vars, "proxy", p))
+        .transpose()
+        .map_err(|e| format!("{who}: {e}"))?;
+    let engine = match &spec.sip_engine {
+        Some(e) => e.parse::<SipEngine>().map_err(|m| format!("{who}: {m}"))?,
+        None if !spec.allow_update && !tcp => SipEngine::Interim,
+        None => SipEngine::Driver,
+    };
+    if tcp && engine != SipEngine::Driver {
+        return Err(format!("{who}: transport tcp needs the driver SIP engine"));
+    }
+    let aor = match &spec.aor {
+        Some(a) => vars.substitute(a)?,
+        None => format!("sip:{}@{}", agent.name, bind.ip()),
+    };
+    let password = spec
+        .password
+        .as_ref()
+        .map(|p| vars.substitute(p))
+        .transpose()?;
+    let credentials = password.map(|password| sip::auth::Credentials {
+        username: spec.auth_user.clone().unwrap_or_else(|| user_of(&aor)),
+        password,
+    });
+    let register_step = agent.steps.iter().find_map(|s| match s.action {
+        Action::Register { expires } => Some(expires),
+        _ => None,
+    });
+    let ua = crate::signalling::spawn(
+        engine,
+        UaConfig {
+            bind,
+            aor: aor.clone(),
+            proxy,
+            credentials,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: spec.allow_update,
+            register: register_step.is_some(),
+            register_expires: register_step.unwrap_or(3600),
+            tcp,
+        },
+    )
+    .await
+    .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;
+
+    let ips = |list: &[String], what: &str| -> Result<Vec<IpAddr>, String> {
+        list.iter()
+            .map(|h| {
+                vars.substitute(h)?
+                    .parse::<IpAddr>()
+                    .map_err(|e| format!("{who}: {what} `{h}`: {e}"))
+            })
+            .collect()
+    };
+    let mut hosts = ips(&spec.hosts, "hosts")?;
+    if hosts.is_empty() {
+        hosts.push(ua.local.ip());
+    }
+    let emitter = Emitter::new(printer.json && !printer.quiet, true);
+    let mut o = CallOptions::new(&agent.name, hosts.clone(), emitter.clone());
+    o.ice = spec.ice;
+    // RFC 8445 §5.1.1.1 excludes loopback candidates; scenarios on loopback need them.
+    o.allow_loopback = hosts.iter().any(|h| h.is_loopback());
+    o.blocked_ips = ips(&spec.blocked, "blocked")?;
+    o.stun = spec
+        .stun
+        .as_ref()
+        .map(|s| addr(vars, "stun", s))
+        .transpose()?;
+    o.turn = match &spec.turn {
+        Some(t) => Some(TurnSettings {
+            server: addr(vars, "turn", t)?,
+            user: vars.substitute(spec.turn_user.as_deref().unwrap_or(""))?,
+            password: vars.substitute(spec.turn_password.as_deref().unwrap_or(""))?,
+        }),
+        None => None,
+    };
+    o.aggressive_nomination = match spec.nomination.as_str() {
+        "regular" => false,
+        "aggressive" => true,
+        other => {
+            return Err(format!(
+                "{who}: nomination `{other}`: expected regular or aggressive"
+            ))
+        }
+    };
+    o.rtcp_mux = spec.rtcp_mux;
+    o.ice_timeout = Duration::from_millis(spec.ice_timeout_ms);
+    o.gather_timeout = Duration::from_secs(2);
+    o.source = match (&spec.play, spec.tone) {
+        (Some(file), _) => {
+            let path = vars.substitute(file)?;
+            Source::samples(
+                crate::media::wav::read(std::path::Path::new(&path))
+                    .map_err(|e| format!("{who}: play {path}: {e}"))?
+                    .samples,
+            )
+        }
+        (None, Some(hz)) => Source::tone(hz),
+        (None, None) => Source::Silence,
+    };
+    Ok((ua, o, emitter))
+}
