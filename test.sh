@@ -12,6 +12,17 @@ cd "$(dirname "$0")"
 REQUIRED=(
   "coturn:/usr/bin/turnserver"      # real STUN/TURN server for tests/stun_cli.rs, tests/turn_coturn.rs
   "sip-tester:/usr/bin/sipp"        # sipp, an independent SIP peer for interop tests
+  # The network lab (tests/lab/, tests/lab_*.rs): namespaces, NATs, servers, wire oracle.
+  "kamailio:/usr/sbin/kamcmd"       # registrar + proxy (kamailio, kamcmd; nathelper/auth built in)
+  "baresip:/usr/bin/baresip"        # reference ICE softphone
+  "baresip-core:/usr/lib/baresip/modules/ice.so"
+  "tshark:/usr/bin/tshark"          # wire oracle for lab captures
+  "tcpdump:/usr/bin/tcpdump"        # captures on the lab's public bridge
+  "iproute2:/bin/ip"                # ip netns, veth, bridges; ss
+  "iptables:/usr/sbin/iptables-restore" # the lab's NAT rules
+  "conntrack:/usr/sbin/conntrack"   # NAT mapping table, flushing mappings
+  "iputils-ping:/bin/ping"          # loss check on NAT uplinks
+  "python3-minimal:/usr/bin/python3" # tests/lab/natprobe.py
 )
 
 missing=()
@@ -28,7 +39,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     command -v sudo >/dev/null || { echo "test.sh: need root or sudo to install ${missing[*]}" >&2; exit 1; }
     SUDO="sudo"
   fi
-  # The packages' maintainer scripts would start system daemons (coturn) in the root
+  # The packages' maintainer scripts would start system daemons (coturn, kamailio) in the root
   # namespace; the tests start their own instances. Block service start while installing.
   added_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then

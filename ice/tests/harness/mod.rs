@@ -22,6 +22,8 @@ pub struct Side {
     pub sent_datagrams: u64,
     /// Every datagram the agent asked to send: (time, transmit).
     pub sent: Vec<(Instant, ice::agent::Transmit)>,
+    /// Every datagram handed to the agent: (time, from, to local socket, bytes). For timelines.
+    pub received: Vec<(Instant, SocketAddr, SocketAddr, Vec<u8>)>,
 }
 
 impl Side {
@@ -33,6 +35,7 @@ impl Side {
             media: Vec::new(),
             sent_datagrams: 0,
             sent: Vec::new(),
+            received: Vec::new(),
         }
     }
 
@@ -170,6 +173,7 @@ impl Duo {
             } else {
                 continue;
             };
+            side.received.push((at, d.from, d.to, d.data.clone()));
             if let Handled::Media {
                 component,
                 from,
