@@ -6,7 +6,8 @@
 Connects to baresip's ctrl_tcp socket on 127.0.0.1 (retrying while baresip starts), sends
 `dial URI` if asked, and prints every event and response baresip sends as one JSON object
 per line on stdout. With --hangup-after S it sends `hangup` S seconds after
-CALL_ESTABLISHED. It exits 0 after CALL_CLOSED, 1 on timeout or a lost connection.
+CALL_RTPESTAB (ICE done and media flowing), or after CALL_ESTABLISHED when media never
+starts. It exits 0 after CALL_CLOSED, 1 on timeout or a lost connection.
 
 ctrl_tcp speaks netstrings (`<length>:<json>,`) and sends events only to its newest
 connection, so one process both commands and listens.
@@ -92,8 +93,12 @@ def main():
         for msg in reader.messages():
             print(json.dumps(msg), flush=True)
             kind = msg.get("type")
-            if kind == "CALL_ESTABLISHED" and args.hangup_after is not None:
-                hangup_at = time.monotonic() + args.hangup_after
+            if args.hangup_after is not None:
+                if kind == "CALL_RTPESTAB":
+                    hangup_at = time.monotonic() + args.hangup_after
+                elif kind == "CALL_ESTABLISHED" and hangup_at is None:
+                    # No media within 15 s: hang up anyway, the test reports why.
+                    hangup_at = time.monotonic() + 15
             if kind == "CALL_CLOSED":
                 return 0
     print("baresipctl: timed out", file=sys.stderr)
