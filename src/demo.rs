@@ -61,6 +61,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             allow_update: !opts.callee_without_update,
             register: false,
             register_expires: 3600,
+            tcp: false,
         },
     )
     .await?;
@@ -78,6 +79,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
             allow_update: true,
             register: false,
             register_expires: 3600,
+            tcp: false,
         },
     )
     .await?;

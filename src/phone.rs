@@ -69,9 +69,6 @@ pub async fn user_agent(
     max_calls: usize,
     register: bool,
 ) -> anyhow::Result<UaHandle> {
-    if settings.transport == SipTransport::Tcp {
-        anyhow::bail!("transport tcp is not wired into calls yet (UDP only in this build)");
-    }
     let aor = settings
         .aor
         .clone()
@@ -87,12 +84,16 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
-    let engine = settings.sip_engine.unwrap_or(if capture.is_some() {
-        // The driver owns its socket; the interim agent puts SIP into the capture too.
-        SipEngine::Interim
-    } else {
-        SipEngine::Driver
-    });
+    let engine = settings
+        .sip_engine
+        .unwrap_or(if settings.transport == SipTransport::Tcp {
+            SipEngine::Driver
+        } else if capture.is_some() {
+            // The driver owns its socket; the interim agent puts SIP into the capture too.
+            SipEngine::Interim
+        } else {
+            SipEngine::Driver
+        });
     crate::signalling::spawn(
         engine,
         udp_ua::UaConfig {
@@ -106,6 +107,7 @@ pub async fn user_agent(
             allow_update: true,
             register,
             register_expires: settings.expires,
+            tcp: settings.transport == SipTransport::Tcp,
         },
     )
     .await

@@ -57,6 +57,7 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         allow_update,
         register: false,
         register_expires: 3600,
+        tcp: false,
     };
     let callee_ua = spawn_ua(p.engine, ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
@@ -67,7 +68,7 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         .unwrap();
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
     let caller = tokio::time::timeout(
-        Duration::from_secs(30),
+        Duration::from_secs(15),
         run_caller(p.caller, caller_ua, &target),
     )
     .await
@@ -460,6 +461,7 @@ async fn a_second_call_while_busy_gets_486() {
         allow_update: true,
         register: false,
         register_expires: 3600,
+        tcp: false,
     };
     let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
         .await
@@ -514,4 +516,62 @@ async fn the_callee_answers_on_command() {
         setup >= 700,
         "answered after {setup} ms, before the command"
     );
+}
+
+/// SIP over TCP through the driver (`--transport tcp`): same call, same ICE.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_sip_over_tcp() {
+    let emitter = Emitter::new(false, true);
+    let cfg = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: true,
+    };
+    let callee_ua = spawn_ua(SipEngine::Driver, cfg("sip:callee@127.0.0.1"))
+        .await
+        .unwrap();
+    let target = format!("sip:callee@{};transport=tcp", callee_ua.local);
+    let p = pair(&emitter);
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let caller_ua = spawn_ua(SipEngine::Driver, cfg("sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(10), callee)
+        .await
+        .expect("callee finished")
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(caller.selected.is_some());
+    assert!(callee.media.rtp_received > 20);
+}
+
+/// `--echo`: the callee sends back what it receives, so the caller hears its own tone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_sends_back_what_arrives() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.source = Source::tone(900.0);
+    p.caller.keep_audio = true;
+    p.callee.echo = true;
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(callee.media.rtp_sent > 30);
+    assert!(caller.recorded.len() > 8000 / 2);
+    assert!(tone_ratio(&caller.recorded, 900.0, 8000.0) > 0.5);
 }

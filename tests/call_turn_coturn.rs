@@ -95,6 +95,7 @@ async fn relay_default_host_selection_and_the_updated_offer() {
         allow_update: true,
         register: false,
         register_expires: 3600,
+        tcp: false,
     };
     let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
         .await

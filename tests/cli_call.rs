@@ -206,3 +206,39 @@ fn ctrl_c_while_ringing_cancels() {
         String::from_utf8_lossy(&answer.stderr)
     );
 }
+
+/// Settings from a TOML file (`--config`), password included.
+#[test]
+fn register_with_a_config_file() {
+    let (port, registrar) = registrar(true);
+    let dir = std::env::temp_dir().join(format!("icephone-conf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("phone.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "aor = \"sip:carol@127.0.0.1:{port}\"\npassword = \"from-file\"\nbind = \"127.0.0.1:0\"\nexpires = 300\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["register", "--json", "--config"])
+        .arg(&conf)
+        .env_remove("ICEPHONE_PASSWORD")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = registrar.join().unwrap();
+    assert!(
+        seen[0].contains("Expires: 300") || seen[0].contains("expires=300"),
+        "{}",
+        seen[0]
+    );
+    assert!(seen[1].contains("username=\"carol\""), "{}", seen[1]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -43,8 +43,11 @@ impl SippGuard {
         panic!("sipp did not exit within 30 s; errors: {}", self.errors());
     }
 
+    /// sipp's error log and message trace, for failure messages.
     fn errors(&self) -> String {
-        std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default()
+        let errors = std::fs::read_to_string(self.dir.join("errors.log")).unwrap_or_default();
+        let messages = std::fs::read_to_string(self.dir.join("messages.log")).unwrap_or_default();
+        format!("errors:\n{errors}\nmessages:\n{messages}")
     }
 }
 
@@ -73,6 +76,7 @@ fn spawn_sipp(args: &[String], tag: &str) -> SippGuard {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let error_file = dir.join("errors.log");
+    let message_file = dir.join("messages.log");
     let child = Command::new(SIPP)
         .args(args)
         .args([
@@ -86,6 +90,8 @@ fn spawn_sipp(args: &[String], tag: &str) -> SippGuard {
             "-error_file",
         ])
         .arg(&error_file)
+        .args(["-trace_msg", "-message_file"])
+        .arg(&message_file)
         .current_dir(&dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -104,7 +110,7 @@ fn transport_flag(transport: TransportKind) -> &'static str {
 
 /// Answers every call with 200 and a dummy opaque body; collects events until the call
 /// ends (bounded).
-async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
+async fn auto_answer(mut bob: SipDriver, call_status: u16) -> (SipDriver, Vec<SipEvent>) {
     let mut seen = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(25);
     loop {
@@ -112,9 +118,15 @@ async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
         let Some(event) = bob.next_event_timeout(left).await else {
             break;
         };
-        if let SipEvent::IncomingCall { incoming, .. } = &event {
-            let incoming = *incoming;
-            bob.command(move |ep, now| ep.respond(now, incoming, 200, Some(body("icephone"))))
+        let answer = match &event {
+            SipEvent::IncomingCall { incoming, .. } => Some((*incoming, call_status)),
+            SipEvent::IncomingReinvite { incoming, .. }
+            | SipEvent::IncomingUpdate { incoming, .. } => Some((*incoming, 200)),
+            _ => None,
+        };
+        if let Some((incoming, status)) = answer {
+            let body = (status == 200).then(|| body("icephone"));
+            bob.command(move |ep, now| ep.respond(now, incoming, status, body))
                 .await
                 .unwrap()
                 .unwrap();
@@ -129,37 +141,11 @@ async fn auto_answer(mut bob: SipDriver) -> (SipDriver, Vec<SipEvent>) {
 }
 
 async fn sipp_calls_us(transport: TransportKind) {
-    let bob = driver("sip:service@127.0.0.1", transport, |_| {}).await;
-    let ours = match transport {
-        TransportKind::Udp => bob.udp_local().unwrap(),
-        TransportKind::Tcp => bob.tcp_local().unwrap(),
-    };
-    let answering = tokio::spawn(auto_answer(bob));
-    let port = free_port();
-    let args: Vec<String> = vec![
-        "-sn".into(),
-        "uac".into(),
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        port.to_string(),
-        "-t".into(),
-        transport_flag(transport).into(),
-        "-s".into(),
-        "service".into(),
-        ours.to_string(),
-    ];
-    let mut sipp = spawn_sipp(&args, &format!("uac-{transport:?}"));
-    let (code, errors) = sipp.finish().await;
-    let (bob, seen) = tokio::time::timeout(Duration::from_secs(30), answering)
-        .await
-        .expect("bounded")
-        .unwrap();
-    assert_eq!(
-        code,
-        Some(0),
-        "sipp uac failed over {transport:?}: {errors}\nour events: {seen:?}"
-    );
+    let seen = sipp_calls_us_with(transport, None, 200).await;
+    assert_call_then_remote_bye(&seen);
+}
+
+fn assert_call_then_remote_bye(seen: &[SipEvent]) {
     assert!(
         seen.iter()
             .any(|e| matches!(e, SipEvent::IncomingCall { body: Some(_), .. })),
@@ -175,21 +161,105 @@ async fn sipp_calls_us(transport: TransportKind) {
             .any(|e| matches!(e, SipEvent::ByeReceived { .. })),
         "{seen:?}"
     );
-    assert!(seen.iter().any(|e| matches!(
-        e,
-        SipEvent::DialogTerminated {
-            reason: TerminationReason::RemoteBye,
-            ..
-        }
-    )));
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::RemoteBye,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+}
+
+/// sipp as UAC (the built-in `uac`, or a scenario file under tests/sipp/) against our
+/// UAS, which answers new calls with `call_status`. Asserts sipp's exit code 0 and
+/// returns our events.
+async fn sipp_calls_us_with(
+    transport: TransportKind,
+    scenario_file: Option<&str>,
+    call_status: u16,
+) -> Vec<SipEvent> {
+    let bob = driver("sip:service@127.0.0.1", transport, |_| {}).await;
+    let ours = match transport {
+        TransportKind::Udp => bob.udp_local().unwrap(),
+        TransportKind::Tcp => bob.tcp_local().unwrap(),
+    };
+    let answering = tokio::spawn(auto_answer(bob, call_status));
+    let port = free_port();
+    let scenario: Vec<String> = match scenario_file {
+        None => vec!["-sn".into(), "uac".into()],
+        Some(file) => vec![
+            "-sf".into(),
+            format!("{}/tests/sipp/{file}", env!("CARGO_MANIFEST_DIR")),
+        ],
+    };
+    let args: Vec<String> = vec![
+        "-i".into(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+        "-t".into(),
+        transport_flag(transport).into(),
+        "-s".into(),
+        "service".into(),
+        ours.to_string(),
+    ];
+    let args: Vec<String> = scenario.into_iter().chain(args).collect();
+    let mut sipp = spawn_sipp(
+        &args,
+        &format!("uac-{}-{transport:?}", scenario_file.unwrap_or("builtin")),
+    );
+    let (code, errors) = sipp.finish().await;
+    let (bob, seen) = tokio::time::timeout(Duration::from_secs(30), answering)
+        .await
+        .expect("bounded")
+        .unwrap();
+    assert_eq!(
+        code,
+        Some(0),
+        "sipp uac failed over {transport:?}: {errors}\nour events: {seen:?}"
+    );
     bob.shutdown(Duration::from_millis(50)).await;
+    seen
 }
 
 async fn we_call_sipp(transport: TransportKind) {
+    we_call_sipp_scenario(transport, Scenario::BuiltInUas).await;
+}
+
+/// Which sipp UAS answers our call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scenario {
+    /// `-sn uas`: 180, 200, wait for BYE.
+    BuiltInUas,
+    /// `-sn uas` called with an INVITE without SDP: its 200 carries the offer and our
+    /// ACK the answer.
+    BuiltInUasOfferless,
+    /// `tests/sipp/uas_digest.xml`: 401 first, 200 only for valid credentials.
+    Digest,
+    /// `tests/sipp/uas_cancel.xml`: rings and expects our CANCEL.
+    Cancel,
+}
+
+async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
     let port = free_port();
+    let scenario_args: Vec<String> = match scenario {
+        Scenario::BuiltInUas | Scenario::BuiltInUasOfferless => vec!["-sn".into(), "uas".into()],
+        Scenario::Digest => vec![
+            "-sf".into(),
+            format!("{}/tests/sipp/uas_digest.xml", env!("CARGO_MANIFEST_DIR")),
+        ],
+        Scenario::Cancel => vec![
+            "-sf".into(),
+            format!("{}/tests/sipp/uas_cancel.xml", env!("CARGO_MANIFEST_DIR")),
+        ],
+    };
+    if scenario == Scenario::Cancel {
+        return cancel_sipp(transport, port, scenario_args).await;
+    }
     let args: Vec<String> = vec![
-        "-sn".into(),
-        "uas".into(),
         "-i".into(),
         "127.0.0.1".into(),
         "-p".into(),
@@ -197,52 +267,67 @@ async fn we_call_sipp(transport: TransportKind) {
         "-t".into(),
         transport_flag(transport).into(),
     ];
-    let mut sipp = spawn_sipp(&args, &format!("uas-{transport:?}"));
-    // Ready once sipp holds the port (bounded).
-    let mut ready = false;
-    for _ in 0..100 {
-        let busy = match transport {
-            TransportKind::Udp => UdpSocket::bind(("127.0.0.1", port)).is_err(),
-            TransportKind::Tcp => TcpListener::bind(("127.0.0.1", port)).is_err(),
-        };
-        if busy {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(
-        ready,
-        "sipp uas did not bind 127.0.0.1:{port}: {}",
-        sipp.errors()
-    );
-    let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+    let args: Vec<String> = scenario_args.into_iter().chain(args).collect();
+    let mut sipp = spawn_sipp(&args, &format!("uas-{scenario:?}-{transport:?}"));
+    wait_until_bound(transport, port, &sipp).await;
+    let mut alice = driver("sip:alice@127.0.0.1", transport, |c| {
+        c.credentials = Some(sip::auth::Credentials {
+            username: "alice".into(),
+            password: "secret".into(),
+        });
+    })
+    .await;
     let target = match transport {
         TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
         TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
     };
     let a = alice
-        .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
+        .command(move |ep, now| {
+            let offer = (scenario != Scenario::BuiltInUasOfferless).then(|| body("alice"));
+            ep.invite(now, &target, offer)
+        })
         .await
         .unwrap()
         .unwrap();
-    let (event, before) = wait_for(&mut alice, "sipp's 200", |e| {
-        matches!(
-            e,
-            SipEvent::CallAnswered { .. } | SipEvent::DialogTerminated { .. }
-        )
-    })
-    .await;
+    // Shorter than wait_for's own bound, so a silent sipp shows its trace.
+    let (event, before) = match tokio::time::timeout(
+        Duration::from_secs(8),
+        wait_for(&mut alice, "sipp's 200", |e| {
+            matches!(
+                e,
+                SipEvent::CallAnswered { .. } | SipEvent::DialogTerminated { .. }
+            )
+        }),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => panic!("no answer from sipp; {}", sipp.errors()),
+    };
     assert!(
         matches!(event, SipEvent::CallAnswered { dialog, status: 200, .. } if dialog == a),
-        "{event:?}"
+        "{event:?}; sipp {}",
+        sipp.errors()
     );
-    assert!(
-        before
-            .iter()
-            .any(|e| matches!(e, SipEvent::CallProgress { status: 180, .. })),
-        "{before:?}"
-    );
+    if scenario == Scenario::BuiltInUasOfferless {
+        assert!(
+            matches!(event, SipEvent::CallAnswered { body: Some(_), .. }),
+            "{event:?}"
+        );
+        alice
+            .command(move |ep, now| ep.ack_with_body(now, a, body("answer")))
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    if scenario == Scenario::BuiltInUas {
+        assert!(
+            before
+                .iter()
+                .any(|e| matches!(e, SipEvent::CallProgress { status: 180, .. })),
+            "{before:?}"
+        );
+    }
     alice
         .command(move |ep, now| ep.bye(now, a))
         .await
@@ -285,4 +370,163 @@ async fn our_uac_calls_sipp_uas_over_udp() {
 #[tokio::test]
 async fn our_uac_calls_sipp_uas_over_tcp() {
     we_call_sipp(TransportKind::Tcp).await;
+}
+
+#[tokio::test]
+async fn our_uac_answers_sipp_digest_challenge_over_udp() {
+    we_call_sipp_scenario(TransportKind::Udp, Scenario::Digest).await;
+}
+
+#[tokio::test]
+async fn our_uac_answers_sipp_digest_challenge_over_tcp() {
+    we_call_sipp_scenario(TransportKind::Tcp, Scenario::Digest).await;
+}
+
+async fn sipp_reinvites_and_updates_us(transport: TransportKind) {
+    let seen = sipp_calls_us_with(transport, Some("uac_reinvite_update.xml"), 200).await;
+    assert_call_then_remote_bye(&seen);
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::IncomingReinvite { body: Some(_), .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::IncomingUpdate { body: Some(_), .. })),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.iter()
+            .filter(|e| matches!(e, SipEvent::AckReceived { .. }))
+            .count(),
+        2,
+        "{seen:?}"
+    );
+}
+
+async fn sipp_cancels_our_ringing_uas(transport: TransportKind) {
+    let seen = sipp_calls_us_with(transport, Some("uac_cancel.xml"), 180).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, SipEvent::CancelReceived { .. })),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::Cancelled,
+                ..
+            }
+        )),
+        "{seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn sipp_uac_cancels_our_uas_over_udp() {
+    sipp_cancels_our_ringing_uas(TransportKind::Udp).await;
+}
+
+#[tokio::test]
+async fn sipp_uac_cancels_our_uas_over_tcp() {
+    sipp_cancels_our_ringing_uas(TransportKind::Tcp).await;
+}
+
+#[tokio::test]
+async fn sipp_uac_reinvite_and_update_over_udp() {
+    sipp_reinvites_and_updates_us(TransportKind::Udp).await;
+}
+
+#[tokio::test]
+async fn sipp_uac_reinvite_and_update_over_tcp() {
+    sipp_reinvites_and_updates_us(TransportKind::Tcp).await;
+}
+
+/// Our UAC calls a ringing sipp UAS and cancels once it rings.
+async fn cancel_sipp(transport: TransportKind, port: u16, scenario_args: Vec<String>) {
+    let args: Vec<String> = scenario_args
+        .into_iter()
+        .chain([
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-t".into(),
+            transport_flag(transport).into(),
+        ])
+        .collect();
+    let mut sipp = spawn_sipp(&args, &format!("uas-cancel-{transport:?}"));
+    wait_until_bound(transport, port, &sipp).await;
+    let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+    let target = match transport {
+        TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
+        TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
+    };
+    let a = alice
+        .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "180 from sipp", |e| {
+        matches!(e, SipEvent::CallProgress { status: 180, .. })
+    })
+    .await;
+    alice
+        .command(move |ep, now| ep.cancel(now, a))
+        .await
+        .unwrap()
+        .unwrap();
+    wait_for(&mut alice, "487 after CANCEL", |e| {
+        matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::Cancelled,
+                ..
+            }
+        )
+    })
+    .await;
+    let (code, errors) = sipp.finish().await;
+    assert_eq!(
+        code,
+        Some(0),
+        "sipp uas_cancel failed over {transport:?}: {errors}"
+    );
+    alice.shutdown(Duration::from_millis(50)).await;
+}
+
+#[tokio::test]
+async fn our_uac_cancels_ringing_sipp_over_udp() {
+    we_call_sipp_scenario(TransportKind::Udp, Scenario::Cancel).await;
+}
+
+#[tokio::test]
+async fn our_uac_cancels_ringing_sipp_over_tcp() {
+    we_call_sipp_scenario(TransportKind::Tcp, Scenario::Cancel).await;
+}
+
+/// Waits (bounded, 5 s) until sipp holds `port`.
+async fn wait_until_bound(transport: TransportKind, port: u16, sipp: &SippGuard) {
+    for _ in 0..100 {
+        let busy = match transport {
+            TransportKind::Udp => UdpSocket::bind(("127.0.0.1", port)).is_err(),
+            TransportKind::Tcp => TcpListener::bind(("127.0.0.1", port)).is_err(),
+        };
+        if busy {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("sipp did not bind 127.0.0.1:{port}: {}", sipp.errors());
+}
+
+#[tokio::test]
+async fn our_offerless_invite_to_sipp_uas_over_udp() {
+    we_call_sipp_scenario(TransportKind::Udp, Scenario::BuiltInUasOfferless).await;
+}
+
+#[tokio::test]
+async fn our_offerless_invite_to_sipp_uas_over_tcp() {
+    we_call_sipp_scenario(TransportKind::Tcp, Scenario::BuiltInUasOfferless).await;
 }

@@ -59,6 +59,7 @@ async fn sipp_uas_without_ice_gets_media_at_its_c_line() {
             allow_update: true,
             register: false,
             register_expires: 3600,
+            tcp: false,
         },
     )
     .await
@@ -81,4 +82,46 @@ async fn sipp_uas_without_ice_gets_media_at_its_c_line() {
     assert!(status.success(), "sipp exit {status:?}");
     assert!(emitter.events().iter().any(|e| matches!(e,
         Event::Ice { state, .. } if state == "not_used")));
+}
+
+/// `icephone call` answers a digest challenge to its INVITE (SIPp verifies the credentials,
+/// `tests/sipp/uas_digest.xml`) and the call completes with a BYE.
+#[test]
+fn call_command_answers_an_invite_challenge() {
+    let sip_port = free_port();
+    let mut sipp = Command::new("sipp")
+        .arg("-sf")
+        .arg(format!(
+            "{}/tests/sipp/uas_digest.xml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["-i", "127.0.0.1", "-p", &sip_port.to_string()])
+        .args(["-m", "1", "-nostdin", "-timeout", "20s"])
+        .args(["-mi", "127.0.0.1", "-mp", &free_port().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp (package sip-tester) is installed");
+    std::thread::sleep(Duration::from_millis(500));
+    let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "call",
+            &format!("sip:service@127.0.0.1:{sip_port}"),
+            "--json",
+        ])
+        .args(["--bind", "127.0.0.1:0", "--aor", "sip:alice@127.0.0.1"])
+        .args(["--password", "secret", "--duration", "0.5"])
+        .output()
+        .unwrap();
+    let status = sipp.wait().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(status.success(), "sipp judged the call failed: {status:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"state\":\"not_used\""), "{stdout}");
+    assert!(stdout.contains("\"state\":\"established\""), "{stdout}");
 }

@@ -628,3 +628,48 @@ fn glare_retry_that_cannot_go_is_reported_as_491() {
         net.events[0]
     );
 }
+
+#[test]
+fn offerless_reinvite_answer_goes_in_the_ack() {
+    let mut net = pair(TransportKind::Udp);
+    let (a, b) = establish(&mut net, TransportKind::Udp);
+    net.take_events(0);
+    net.take_events(1);
+    let now = net.now;
+    net.ua(0).reinvite(now, a, None).unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingReinvite {
+                incoming,
+                body: None,
+                ..
+            } => Some(*incoming),
+            _ => None,
+        })
+        .expect("offerless re-INVITE");
+    let acks_before = net.sent_matching("ACK").len();
+    let now = net.now;
+    net.ua(1)
+        .respond(now, incoming, 200, Some(offer("bob-new-offer")))
+        .unwrap();
+    net.deliver();
+    assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, body: Some(x), .. } if *x == offer("bob-new-offer"))));
+    // The ACK waits for the TU's answer; Bob keeps retransmitting his 2xx meanwhile.
+    assert_eq!(net.sent_matching("ACK").len(), acks_before);
+    net.run_for(Duration::from_millis(600));
+    assert_eq!(net.sent_matching("ACK").len(), acks_before);
+    let now = net.now;
+    net.ua(0)
+        .ack_with_body(now, a, offer("alice-answer"))
+        .unwrap();
+    net.deliver();
+    assert!(net.events[1].iter().any(|e| matches!(e, SipEvent::AckReceived { dialog, body: Some(x) } if *dialog == b && *x == offer("alice-answer"))));
+    let ack = net.sent_matching("ACK").last().unwrap().text();
+    assert!(ack.contains("CSeq: 2 ACK"), "{ack}");
+    // Later 2xx retransmissions get the same ACK, not a second event.
+    let events = net.events[0].len();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(net.events[0].len(), events);
+}

@@ -629,3 +629,53 @@ fn uas_bye_waits_for_the_ack_of_its_2xx() {
         }
     )));
 }
+
+#[test]
+fn ack_for_a_challenge_goes_out_before_the_authenticated_retry() {
+    let mut net = Net::new();
+    let mut config = ua_config("sip:alice@test.invalid", 5070);
+    config.credentials = Some(Credentials {
+        username: "alice".into(),
+        password: "secret".into(),
+    });
+    net.add_ua(config, 4);
+    let challenger: SocketAddr = "127.0.0.1:5090".parse().unwrap();
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:carol@127.0.0.1:5090", Some(sdp(3)))
+        .unwrap();
+    let invite = String::from_utf8(net.ua(0).poll_transmit().unwrap().bytes).unwrap();
+    let mut challenge = String::new();
+    for line in invite.lines() {
+        if line.is_empty() {
+            break;
+        }
+        if ["Via:", "From:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            challenge.push_str(line);
+            challenge.push_str("\r\n");
+        } else if line.starts_with("To:") {
+            challenge.push_str(&format!("{line};tag=ch\r\n"));
+        }
+    }
+    let challenge = format!(
+        "SIP/2.0 401 Unauthorized\r\n{challenge}WWW-Authenticate: Digest realm=\"r\", nonce=\"n\", qop=\"auth\"\r\nContent-Length: 0\r\n\r\n"
+    );
+    net.ua(0).handle_datagram(
+        now,
+        "127.0.0.1:5070".parse().unwrap(),
+        challenger,
+        challenge.as_bytes(),
+    );
+    let first = String::from_utf8(net.ua(0).poll_transmit().unwrap().bytes).unwrap();
+    let second = String::from_utf8(net.ua(0).poll_transmit().unwrap().bytes).unwrap();
+    assert!(first.starts_with("ACK "), "{first}");
+    assert!(first.contains("CSeq: 1 ACK"));
+    assert!(
+        second.starts_with("INVITE ")
+            && second.contains("CSeq: 2 INVITE")
+            && second.contains("Authorization: Digest")
+    );
+}

@@ -41,8 +41,15 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn load_settings(
     account: &crate::config::AccountArgs,
 ) -> Result<crate::config::Settings, ExitCode> {
-    crate::config::load(account).map_err(|e| {
+    let settings = crate::config::load(account).map_err(|e| {
         eprintln!("icephone: {e}");
         ExitCode::from(exit::USAGE)
-    })
+    })?;
+    if settings.transport == crate::config::SipTransport::Tcp
+        && settings.sip_engine == Some(crate::signalling::SipEngine::Interim)
+    {
+        eprintln!("icephone: transport tcp needs --sip-engine driver");
+        return Err(ExitCode::from(exit::USAGE));
+    }
+    Ok(settings)
 }

@@ -31,14 +31,26 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
             .map(|ip| SocketAddr::new(ip, port))
             .filter(|_| config.register)
     });
-    endpoint.outbound_proxy = registrar.map(|addr| NextHop {
-        transport: TransportKind::Udp,
-        addr,
-    });
+    let transport = if config.tcp {
+        TransportKind::Tcp
+    } else {
+        TransportKind::Udp
+    };
+    endpoint.default_transport = transport;
+    endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
     endpoint.register_expires = config.register_expires;
     endpoint.timers.t1 = config.t1;
     let mut driver_config = SipDriverConfig::new(endpoint);
-    driver_config.udp_bind = Some(config.bind);
+    let bind = if config.tcp && config.bind.port() == 0 {
+        port_free_for_both(config.bind.ip())?
+    } else {
+        config.bind
+    };
+    driver_config.udp_bind = Some(bind);
+    if config.tcp {
+        // One port for UDP and TCP, so the Contact/Via port reaches either.
+        driver_config.tcp_bind = Some(bind);
+    }
     let driver = SipDriver::bind(driver_config).await?;
     let local = driver
         .udp_local()
@@ -60,6 +72,19 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
         commands: cmd_tx,
         events: ev_rx,
     })
+}
+
+/// An ephemeral port free for both UDP and TCP on `ip` (released again before the driver
+/// binds it; another process taking it in between makes the bind fail, never a wrong call).
+fn port_free_for_both(ip: std::net::IpAddr) -> std::io::Result<SocketAddr> {
+    for _ in 0..20 {
+        let tcp = std::net::TcpListener::bind(SocketAddr::new(ip, 0))?;
+        let addr = tcp.local_addr()?;
+        if std::net::UdpSocket::bind(addr).is_ok() {
+            return Ok(addr);
+        }
+    }
+    Err(std::io::Error::other("no port free for both UDP and TCP"))
 }
 
 struct Bridge {

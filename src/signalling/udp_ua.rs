@@ -44,10 +44,18 @@ pub struct UaConfig {
     pub register: bool,
     /// REGISTER expiry asked for, in seconds.
     pub register_expires: u32,
+    /// SIP over TCP (driver only): requests whose URI names no transport use TCP, and a TCP
+    /// listener shares the UDP port.
+    pub tcp: bool,
 }
 
 /// Binds the socket and starts the agent's task.
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
+    if config.tcp {
+        return Err(std::io::Error::other(
+            "the interim SIP agent speaks UDP only; use the driver for TCP",
+        ));
+    }
     let socket = UdpSocket::bind(config.bind).await?;
     let local = socket.local_addr()?;
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

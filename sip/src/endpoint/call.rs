@@ -85,6 +85,7 @@ impl Endpoint {
             bye_sent: false,
             bye_after_ack: false,
             acked_reinvite: None,
+            reinvite_ack_pending: None,
         };
         self.dialogs.insert(id, dialog);
         Ok(id)
@@ -137,6 +138,9 @@ impl Endpoint {
                     // We owe an ACK for the 2xx; send it (without answer) before the BYE.
                     self.send_2xx_ack(dialog, None)?;
                 }
+                if let Some(cseq) = self.dialog_mut(dialog)?.reinvite_ack_pending {
+                    self.send_reinvite_ack(dialog, cseq, None)?;
+                }
                 let d = self.dialog_mut(dialog)?;
                 if d.bye_sent {
                     return Ok(());
@@ -162,7 +166,8 @@ impl Endpoint {
         }
     }
 
-    /// The ACK for a 2xx that carried the offer (our INVITE had no body), with the answer.
+    /// The ACK for a 2xx that carried the offer (our INVITE or re-INVITE had no body),
+    /// with the answer.
     pub fn ack_with_body(
         &mut self,
         _now: Instant,
@@ -170,6 +175,10 @@ impl Endpoint {
         body: Body,
     ) -> Result<(), EndpointError> {
         let d = self.dialog_mut(dialog)?;
+        if let Some(cseq) = d.reinvite_ack_pending {
+            // The 2xx to our offerless re-INVITE carried the offer.
+            return self.send_reinvite_ack(dialog, cseq, Some(&body));
+        }
         if d.state != DialogState::Confirmed || !d.ack_needs_body || d.last_ack.is_some() {
             return Err(EndpointError::InvalidState {
                 operation: "ack_with_body",

@@ -115,29 +115,39 @@ impl Endpoint {
         actions: Vec<Action>,
         response: Option<(&Response, Arrival)>,
     ) {
+        // RFC 3261 §17.1.1.3: the ACK for a non-2xx goes on the wire before anything the TU
+        // does with the response (an authenticated retry, a new call), as peers expect it
+        // first.
+        let mut actions = actions;
+        if let Some(at) = actions.iter().position(|a| *a == Action::SendAckForNon2xx) {
+            let ack = actions.remove(at);
+            actions.insert(0, ack);
+        }
+        // What the TU needs survives the transaction: on TCP the ACK above ends it at once.
+        let Some((purpose, request, hop)) = self
+            .clients
+            .get(key)
+            .map(|e| (e.purpose, e.request.clone(), e.hop))
+        else {
+            return;
+        };
         for action in actions {
-            let Some(entry) = self.clients.get_mut(key) else {
-                return;
-            };
             match action {
-                Action::Transmit(bytes) => {
-                    let hop = entry.hop;
-                    self.send_on(&hop, bytes.to_vec());
-                }
+                Action::Transmit(bytes) => self.send_on(&hop, bytes.to_vec()),
                 Action::PassToTu => {
                     if let Some((response, arrival)) = response {
-                        let purpose = entry.purpose;
-                        let request = entry.request.clone();
-                        let hop = entry.hop;
                         self.on_client_response(now, purpose, &request, hop, response, arrival);
                     }
                 }
                 Action::SendAckForNon2xx => {
+                    let Some(entry) = self.clients.get_mut(key) else {
+                        continue;
+                    };
                     if let (Some((response, _)), ClientTxn::Invite(t)) = (response, &mut entry.txn)
                     {
                         // RFC 3261 §17.1.1.3: same branch, To from the response; the
                         // builder copies the INVITE's credentials (§22.1).
-                        let ack = entry.request.ack_for_non_2xx(response);
+                        let ack = request.ack_for_non_2xx(response);
                         match t.send_ack(Bytes::from(ack.to_bytes())) {
                             Ok(more) => self.run_client_actions(now, key, more, None),
                             Err(e) => tracing::debug!(error = %e, "ACK refused"),
@@ -146,13 +156,9 @@ impl Endpoint {
                 }
                 Action::Timeout(kind) => {
                     tracing::debug!(?kind, "client transaction timed out");
-                    let purpose = entry.purpose;
                     self.on_client_failure(now, purpose);
                 }
-                Action::TransportError => {
-                    let purpose = entry.purpose;
-                    self.on_client_failure(now, purpose);
-                }
+                Action::TransportError => self.on_client_failure(now, purpose),
                 Action::Terminated => {
                     self.clients.remove(key);
                 }

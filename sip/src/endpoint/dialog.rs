@@ -91,6 +91,9 @@ pub(crate) struct Dialog {
     /// CSeq of the last re-INVITE whose 2xx we ACKed: a retransmitted 2xx only gets the
     /// ACK again (RFC 3261 §13.2.2.4), not a second event.
     pub acked_reinvite: Option<u32>,
+    /// CSeq of our offerless re-INVITE whose 2xx (with the offer) awaits the TU's answer
+    /// for the ACK.
+    pub reinvite_ack_pending: Option<u32>,
 }
 
 impl Dialog {

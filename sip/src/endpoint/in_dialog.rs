@@ -136,6 +136,7 @@ impl Endpoint {
         &mut self,
         dialog: DialogId,
         cseq: u32,
+        body: Option<&Body>,
     ) -> Result<(), EndpointError> {
         let (ack, hop) = {
             let d = self
@@ -147,8 +148,13 @@ impl Endpoint {
                 d.next_hop(|t, a| self.hop_to(t, a)),
             )
         };
+        let mut ack = ack;
+        put_body(&mut ack, body);
         let sent = self.send_stateless(ack, hop)?;
-        self.dialog_mut(dialog)?.last_ack = Some(sent);
+        let d = self.dialog_mut(dialog)?;
+        d.last_ack = Some(sent);
+        d.acked_reinvite = Some(cseq);
+        d.reinvite_ack_pending = None;
         Ok(())
     }
 
@@ -170,6 +176,10 @@ impl Endpoint {
                 let Some(d) = self.dialogs.get_mut(&dialog) else {
                     return;
                 };
+                if d.reinvite_ack_pending == Some(cseq) {
+                    // The TU has not given the answer for the ACK yet.
+                    return;
+                }
                 if d.acked_reinvite == Some(cseq) {
                     // RFC 6026 §7.2: a retransmitted 2xx gets the same ACK again.
                     if let Some((hop, bytes)) = d.last_ack.clone() {
@@ -180,9 +190,15 @@ impl Endpoint {
                 d.refresh_target(&response.headers);
                 d.reinvite_out = None;
                 d.local_offer_pending = false;
-                d.acked_reinvite = Some(cseq);
-                if let Err(e) = self.send_reinvite_ack(dialog, cseq) {
-                    tracing::info!(error = %e, "ACK for re-INVITE not sent");
+                if request.body.is_empty() {
+                    // RFC 3264 §5 / RFC 3261 §14.1: an offerless re-INVITE gets the offer in
+                    // the 2xx; the answer goes in the ACK, which waits for ack_with_body.
+                    d.reinvite_ack_pending = Some(cseq);
+                } else {
+                    d.acked_reinvite = Some(cseq);
+                    if let Err(e) = self.send_reinvite_ack(dialog, cseq, None) {
+                        tracing::info!(error = %e, "ACK for re-INVITE not sent");
+                    }
                 }
                 self.emit(SipEvent::ReinviteResponse {
                     dialog,

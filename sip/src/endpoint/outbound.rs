@@ -104,7 +104,7 @@ impl Endpoint {
         reg.recovery_at = Some(now + retry_after);
         let flow = reg.flow_id;
         reg.flow_id = FlowId(self.next_id);
-        self.next_id += 1;
+        self.next_id = self.next_id.wrapping_add(1);
         tracing::info!(?reason, ?retry_after, "outbound flow failed");
         self.emit(SipEvent::FlowFailed {
             flow,

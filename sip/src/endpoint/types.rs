@@ -173,7 +173,9 @@ pub enum SipEvent {
         dialog: DialogId,
         body: Option<Body>,
     },
-    /// Final response to our re-INVITE (after any glare retries).
+    /// Final response to our re-INVITE (after any glare retries). When our re-INVITE had
+    /// no body, a 2xx carries the offer and the TU answers with
+    /// [`super::Endpoint::ack_with_body`]; otherwise the ACK is already sent.
     ReinviteResponse {
         dialog: DialogId,
         status: u16,

@@ -155,7 +155,7 @@ impl Endpoint {
                 d.refresh_target(&request.headers);
                 d.remote_offer_pending = has_body;
                 let incoming = IncomingId(self.next_id);
-                self.next_id += 1;
+                self.next_id = self.next_id.wrapping_add(1);
                 if let Some(d) = self.dialogs.get_mut(&id) {
                     d.reinvite_in = Some(incoming);
                 }
@@ -212,7 +212,7 @@ impl Endpoint {
                 }
                 d.remote_offer_pending = true;
                 let incoming = IncomingId(self.next_id);
-                self.next_id += 1;
+                self.next_id = self.next_id.wrapping_add(1);
                 let body = body_of(&request.headers, &request.body);
                 self.new_server(
                     now,
@@ -425,6 +425,7 @@ impl Endpoint {
             bye_sent: false,
             bye_after_ack: false,
             acked_reinvite: None,
+            reinvite_ack_pending: None,
         };
         self.dialogs.insert(id, dialog);
         let from_text = request

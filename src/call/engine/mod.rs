@@ -164,12 +164,9 @@ impl Call {
                         password: t.password.clone(),
                     })
                     .collect(),
+                check_retransmit: opts.check_retransmit.unwrap_or_default(),
                 ..IceConfig::default()
             };
-            let mut config = config;
-            if let Some(r) = opts.check_retransmit {
-                config.check_retransmit = r;
-            }
             let mut agent = IceAgent::new(config, now);
             for (component, base) in &sockets.bases {
                 agent
