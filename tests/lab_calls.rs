@@ -20,7 +20,9 @@ use lab::wire::{
     contact_field, ladder_text, malformed_count, nat_mapping, rtp_packets, rtp_streams,
     sdp_candidates, sip_ladder, stun_messages, SipRow,
 };
-use lab::{wait_until, Capture, Lab, LabConfig, NatKind, A1, KAMAILIO, NAT_A_WAN, NAT_B_WAN, TURN};
+use lab::{
+    wait_until, Capture, Lab, LabConfig, NatKind, A1, A2, KAMAILIO, NAT_A_WAN, NAT_B_WAN, TURN,
+};
 use serde_json::Value;
 
 /// Bound on one icephone process (a call with ICE failing takes ~40 s: RFC 8489 §6.2.1).
@@ -119,108 +121,195 @@ fn assert_media_both_ways(phones: &[(&str, &[Value])], min: u64) {
 // ---------------------------------------------------------------------------------------
 // 1. Registration behind NAT A
 
+/// One registrant of test 1: who, where, over which transport.
+struct Registrant {
+    user: &'static str,
+    password: &'static str,
+    role: &'static str,
+    lan_ip: &'static str,
+    transport: &'static str,
+    /// Who calls it from LAN B.
+    caller: (&'static str, &'static str, &'static str),
+}
+
+const REGISTRANTS: [Registrant; 2] = [
+    Registrant {
+        user: "alice",
+        password: "alicepw",
+        role: "a1",
+        lan_ip: A1,
+        transport: "udp",
+        caller: ("b1", "bob", "bobpw"),
+    },
+    Registrant {
+        user: "carol",
+        password: "carolpw",
+        role: "a2",
+        lan_ip: A2,
+        transport: "tcp",
+        caller: ("b2", "icephone2", "icephone2pw"),
+    },
+];
+
 #[test]
 fn registration_behind_nat_a_learns_the_mapping_is_refreshed_and_reached_through_its_binding() {
     let lab = lab_with(NatKind::PortRestricted, NatKind::PortRestricted);
     let cap = Capture::start(&lab, "registration");
 
-    // alice over UDP behind NAT A, with a short registration so that it is refreshed soon:
-    // the endpoint refreshes at half the granted expiry (sip timers::registration).
-    let alice = answering(
-        &lab,
-        "a1",
-        "alice",
-        "alicepw",
-        &[vec!["--expires".into(), "20".into()], stun()],
-    );
-    let reg = expect(&alice.events(), "registered", None, "alice").clone();
-    assert_eq!(reg["expires"], 20, "the registrar granted 20 s: {reg}");
-    let public = reg["public_address"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no public address learned: {reg}"))
-        .to_owned();
-
-    // The learned address is NAT A's mapping of alice's SIP flow (conntrack), and what the
-    // registrar stored as Received.
-    let mapping = nat_mapping(&lab, "nata", "udp", (A1, None), (KAMAILIO, 5060));
-    let (pub_ip, pub_port) = ip_port(&public);
-    assert_eq!(
-        mapping,
-        vec![(pub_ip.clone(), pub_port)],
-        "alice's learned public address {public} is NAT A's only mapping towards Kamailio"
-    );
-    assert_eq!(pub_ip, NAT_A_WAN);
+    // alice over UDP and carol over TCP behind NAT A, with a short registration so that it
+    // is refreshed soon: the endpoint refreshes at half the granted expiry.
+    let phones: Vec<Phone> = REGISTRANTS
+        .iter()
+        .map(|r| {
+            answering(
+                &lab,
+                r.role,
+                r.user,
+                r.password,
+                &[
+                    vec!["--expires".into(), "20".into()],
+                    vec!["--transport".into(), r.transport.into()],
+                    stun(),
+                ],
+            )
+        })
+        .collect();
     let dump = lab.kamcmd(&["ul.dump"]);
-    assert_eq!(
-        contact_field(&dump, "alice", "Received").as_deref(),
-        Some(format!("sip:{public}").as_str()),
-        "Kamailio's Received for alice; ul.dump:\n{dump}"
-    );
-    let first_cseq: u64 = contact_field(&dump, "alice", "CSeq")
-        .and_then(|c| c.parse().ok())
-        .expect("alice's CSeq in ul.dump");
+    let mut publics = Vec::new();
+    for (r, phone) in REGISTRANTS.iter().zip(&phones) {
+        let reg = expect(&phone.events(), "registered", None, r.user).clone();
+        assert_eq!(
+            reg["expires"], 20,
+            "{}: the registrar granted 20 s: {reg}",
+            r.user
+        );
+        let public = reg["public_address"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no public address learned: {reg}", r.user))
+            .to_owned();
+        // The learned address is NAT A's mapping of the SIP flow (conntrack), and what the
+        // registrar stored as Received.
+        let mapping = nat_mapping(
+            &lab,
+            "nata",
+            r.transport,
+            (r.lan_ip, None),
+            (KAMAILIO, 5060),
+        );
+        let (pub_ip, pub_port) = ip_port(&public);
+        assert_eq!(
+            mapping,
+            vec![(pub_ip.clone(), pub_port)],
+            "{}: the learned public address {public} is NAT A's only {} mapping towards Kamailio",
+            r.user,
+            r.transport
+        );
+        assert_eq!(pub_ip, NAT_A_WAN);
+        let suffix = if r.transport == "tcp" {
+            ";transport=tcp"
+        } else {
+            ""
+        };
+        assert_eq!(
+            contact_field(&dump, r.user, "Received").as_deref(),
+            Some(format!("sip:{public}{suffix}").as_str()),
+            "Kamailio's Received for {}; ul.dump:\n{dump}",
+            r.user
+        );
+        let cseq: u64 = contact_field(&dump, r.user, "CSeq")
+            .and_then(|c| c.parse().ok())
+            .expect("CSeq in ul.dump");
+        publics.push((pub_port, cseq));
+    }
 
     // The refresh: a REGISTER with a higher CSeq reaches the registrar ~10 s later.
     let refreshed = wait_until(Duration::from_secs(16), || {
-        contact_field(&lab.kamcmd(&["ul.dump"]), "alice", "CSeq")
-            .and_then(|c| c.parse::<u64>().ok())
-            .is_some_and(|c| c > first_cseq)
+        let dump = lab.kamcmd(&["ul.dump"]);
+        REGISTRANTS.iter().zip(&publics).all(|(r, (_, first))| {
+            contact_field(&dump, r.user, "CSeq")
+                .and_then(|c| c.parse::<u64>().ok())
+                .is_some_and(|c| c > *first)
+        })
     });
     assert!(
         refreshed,
-        "alice's registration was not refreshed within 16 s"
+        "the registrations were not refreshed within 16 s"
     );
 
-    // An INVITE from LAN B reaches alice through the registration's binding.
-    let bob = calling(
-        &lab,
-        "b1",
-        "bob",
-        ("bob", "bobpw"),
-        "alice",
-        "1.5",
-        &[stun()],
-    );
-    let bob_events = done(bob, "bob", EXIT_OK);
-    let alice_events = done(alice, "alice", EXIT_OK);
-    expect(&bob_events, "call", Some("established"), "bob");
-    expect(&alice_events, "call", Some("established"), "alice");
-    assert_media_both_ways(&[("alice", &alice_events), ("bob", &bob_events)], 40);
+    // An INVITE from LAN B reaches each through its registration's binding or connection.
+    let callers: Vec<Phone> = REGISTRANTS
+        .iter()
+        .map(|r| {
+            let (role, user, pw) = r.caller;
+            calling(&lab, role, user, (user, pw), r.user, "1.5", &[stun()])
+        })
+        .collect();
+    for (r, caller) in REGISTRANTS.iter().zip(callers) {
+        let events = done(caller, r.caller.1, EXIT_OK);
+        expect(&events, "call", Some("established"), r.caller.1);
+        assert_media_both_ways(&[(r.caller.1, &events)], 40);
+    }
+    for (r, phone) in REGISTRANTS.iter().zip(phones) {
+        let events = done(phone, r.user, EXIT_OK);
+        expect(&events, "call", Some("established"), r.user);
+        assert_media_both_ways(&[(r.user, &events)], 40);
+    }
 
     // The wire.
     let pcap = cap.stop();
     let rows = sip_ladder(&pcap);
     let ladder = ladder_text(&rows);
-    let from_alice =
-        |r: &SipRow| r.src == NAT_A_WAN && r.sport == pub_port.to_string() && r.dst == KAMAILIO;
-    let to_alice =
-        |r: &SipRow| r.src == KAMAILIO && r.dst == NAT_A_WAN && r.dport == pub_port.to_string();
-    let registers = rows_where(&rows, |r| from_alice(r) && r.is_request("REGISTER"));
-    let oks = rows_where(&rows, |r| to_alice(r) && r.is_response("200", "REGISTER"));
-    assert!(
-        rows.iter()
-            .any(|r| to_alice(r) && r.is_response("401", "REGISTER")),
-        "the first REGISTER was challenged (digest):\n{ladder}"
-    );
-    assert!(
-        registers.len() >= 3 && oks.len() >= 2,
-        "REGISTER, challenge, authenticated REGISTER and a refresh, all from {public}:\n{ladder}"
-    );
-    let gap = oks[1].time - oks[0].time;
-    assert!(
-        (8.0..=15.0).contains(&gap),
-        "the refresh came {gap:.1} s after the registration (expected ~10 s of 20):\n{ladder}"
-    );
-    assert!(
-        rows.iter()
-            .any(|r| to_alice(r) && r.transport == "udp" && r.is_request("INVITE")),
-        "Kamailio relayed the INVITE to alice's binding {public}:\n{ladder}"
-    );
-    assert!(
-        rows.iter()
-            .any(|r| from_alice(r) && r.is_response("200", "INVITE")),
-        "alice answered from her registered flow:\n{ladder}"
-    );
+    for (r, (pub_port, _)) in REGISTRANTS.iter().zip(&publics) {
+        let port = pub_port.to_string();
+        let from_it = |row: &SipRow| {
+            row.src == NAT_A_WAN
+                && row.sport == port
+                && row.dst == KAMAILIO
+                && row.transport == r.transport
+        };
+        let to_it = |row: &SipRow| {
+            row.src == KAMAILIO
+                && row.dst == NAT_A_WAN
+                && row.dport == port
+                && row.transport == r.transport
+        };
+        let registers = rows_where(&rows, |row| from_it(row) && row.is_request("REGISTER"));
+        let oks = rows_where(&rows, |row| {
+            to_it(row) && row.is_response("200", "REGISTER")
+        });
+        assert!(
+            rows.iter()
+                .any(|row| to_it(row) && row.is_response("401", "REGISTER")),
+            "{}: the first REGISTER was challenged (digest):\n{ladder}",
+            r.user
+        );
+        assert!(
+            registers.len() >= 3 && oks.len() >= 2,
+            "{}: REGISTER, challenge, authenticated REGISTER and a refresh, all on {} from \
+             {NAT_A_WAN}:{port}:\n{ladder}",
+            r.user,
+            r.transport
+        );
+        let gap = oks[1].time - oks[0].time;
+        assert!(
+            (8.0..=15.0).contains(&gap),
+            "{}: the refresh came {gap:.1} s after the registration (expected ~10 s of \
+             20):\n{ladder}",
+            r.user
+        );
+        assert!(
+            rows.iter().any(|row| to_it(row) && row.is_request("INVITE")),
+            "{}: Kamailio relayed the INVITE on the registration's {} flow {NAT_A_WAN}:{port}:\n{ladder}",
+            r.user,
+            r.transport
+        );
+        assert!(
+            rows.iter()
+                .any(|row| from_it(row) && row.is_response("200", "INVITE")),
+            "{}: answered on the registered flow:\n{ladder}",
+            r.user
+        );
+    }
     assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
 }
 
