@@ -143,6 +143,7 @@ fn preflight() {
         "turnserver",
         "turnutils_stunclient",
         "turnutils_natdiscovery",
+        "baresip",
         "/usr/bin/python3",
     ] {
         let found = Command::new("sh")
