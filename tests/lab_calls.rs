@@ -102,7 +102,7 @@ fn done(phone: Phone, who: &str, code: i32) -> Vec<Value> {
     events
 }
 
-fn rows_where<'a>(rows: &'a [SipRow], pred: impl Fn(&SipRow) -> bool) -> Vec<&'a SipRow> {
+fn rows_where(rows: &[SipRow], pred: impl Fn(&SipRow) -> bool) -> Vec<&SipRow> {
     rows.iter().filter(|r| pred(r)).collect()
 }
 
