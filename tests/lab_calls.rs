@@ -406,6 +406,21 @@ fn port_restricted_both_sides_select_a_reflexive_pair_and_send_the_updated_offer
         2,
         "alice answered both calls"
     );
+    // Nobody counts more packets than the other side sent (a duplicate would show here).
+    let alice_media: Vec<&Value> = alice_events
+        .iter()
+        .filter(|e| e["event"] == "media")
+        .collect();
+    assert_eq!(alice_media.len(), 2, "alice's media summaries");
+    for (bob, alice) in [&bob1, &bob2].into_iter().zip(alice_media) {
+        let count = |v: &Value, f: &str| v[f].as_u64().unwrap_or(0);
+        let bob_media = expect(bob, "media", None, "bob");
+        assert!(
+            count(bob_media, "rtp_received") <= count(alice, "rtp_sent")
+                && count(alice, "rtp_received") <= count(bob_media, "rtp_sent"),
+            "received <= sent each way: bob {bob_media}, alice {alice}"
+        );
+    }
 
     // The wire: ICE checks with USE-CANDIDATE between the NATs, RTP both ways, the UPDATE
     // and its 200 through Kamailio, and nothing malformed.
