@@ -575,3 +575,116 @@ async fn echo_sends_back_what_arrives() {
     assert!(caller.recorded.len() > 8000 / 2);
     assert!(tone_ratio(&caller.recorded, 900.0, 8000.0) > 0.5);
 }
+
+/// Symmetric RTP (RFC 4961) toward a peer without ICE whose media comes from another port
+/// than its m= line says (a NAT, say): the caller latches onto the source and sends there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_media_latches_onto_where_the_peer_sends_from() {
+    use icephone::media::rtp::RtpPacket;
+    use icephone::signalling::{UaCommand, UaEvent};
+    let emitter = Emitter::new(false, true);
+    let mut callee_ua = spawn_ua(
+        SipEngine::Interim,
+        UaConfig {
+            bind: (ip(LO), 0).into(),
+            aor: "sip:plain@127.0.0.1".into(),
+            proxy: None,
+            credentials: None,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: true,
+            register: false,
+            register_expires: 3600,
+            tcp: false,
+        },
+    )
+    .await
+    .unwrap();
+    let target = format!("sip:plain@{}", callee_ua.local);
+    let signalled = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut p = pair(&emitter);
+    p.caller.duration = Some(Duration::from_millis(1200));
+    let caller_ua = spawn_ua(
+        SipEngine::Driver,
+        UaConfig {
+            bind: (ip(LO), 0).into(),
+            aor: "sip:caller@127.0.0.1".into(),
+            proxy: None,
+            credentials: None,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: true,
+            register: false,
+            register_expires: 3600,
+            tcp: false,
+        },
+    )
+    .await
+    .unwrap();
+    let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
+    let offer = loop {
+        match callee_ua.next().await.expect("UA running") {
+            UaEvent::Incoming { sdp, .. } => break sdp,
+            _ => continue,
+        }
+    };
+    let offer = sdp::parse(&offer).unwrap();
+    let m = &offer.media[0];
+    let c = m.connection.as_ref().or(offer.connection.as_ref()).unwrap();
+    let caller_rtp = std::net::SocketAddr::new(c.address.ip().unwrap(), m.port);
+    let answer = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        signalled.local_addr().unwrap().port()
+    );
+    callee_ua.send(UaCommand::Respond {
+        status: 200,
+        reason: "OK".into(),
+        sdp: Some(answer),
+    });
+    // RTP from the port the SDP did not mention, 20 ms apart, while counting what arrives.
+    let mut at_actual = 0;
+    let mut buf = [0u8; 2048];
+    for seq in 0..50u16 {
+        let packet = RtpPacket {
+            marker: seq == 0,
+            payload_type: 0,
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc: 0x1234,
+            payload: vec![0xFF; 160],
+        };
+        actual.send_to(&packet.encode(), caller_rtp).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while actual.try_recv_from(&mut buf).is_ok() {
+            at_actual += 1;
+        }
+    }
+    let caller = caller.await.unwrap().unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used);
+    assert!(caller.media.rtp_received >= 40, "{:?}", caller.media);
+    assert!(
+        at_actual >= 20,
+        "only {at_actual} packets reached the latched port"
+    );
+}
+
+/// `--no-ice` on the caller: its offer has no ICE attributes, so the ICE callee answers
+/// plain RFC 3264 (RFC 8839 §4.3.2: no ICE attributes in the answer) and both send media.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_without_ice_gets_a_plain_answer() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.ice = false;
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used && !callee.ice_used);
+    assert!(callee
+        .ice_not_used_reason
+        .as_deref()
+        .is_some_and(|r| r.contains("no ICE attributes")));
+    assert!(callee.media.rtp_received > 30 && caller.media.rtp_received > 30);
+}

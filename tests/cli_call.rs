@@ -242,3 +242,54 @@ fn register_with_a_config_file() {
     assert!(seen[1].contains("username=\"carol\""), "{}", seen[1]);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `answer --register`: registers (answering the challenge), reports it, then takes a call.
+#[test]
+fn answer_registers_first_then_takes_a_call() {
+    let (reg_port, registrar) = registrar(true);
+    let port = free_udp_port();
+    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "answer",
+            "--json",
+            "--register",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
+        .args(["--password", "pw", "--expires", "120"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = registrar.join().unwrap();
+    assert_eq!(seen.len(), 2);
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
+        .args(["--bind", "127.0.0.1:0", "--duration", "0.5"])
+        .output()
+        .unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_eq!(
+        call.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert_eq!(
+        answer.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let events = json_lines(&answer.stdout);
+    let registered = events
+        .iter()
+        .position(|e| e["event"] == "registered")
+        .expect("registered");
+    let established = events
+        .iter()
+        .position(|e| e["event"] == "call" && e["state"] == "established")
+        .expect("established");
+    assert!(registered < established);
+}

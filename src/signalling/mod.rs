@@ -1,8 +1,8 @@
 //! The calls' view of SIP: commands in, events out, over channels. Calls never see SIP
 //! messages, only offers, answers and dialog happenings, so the SIP engine behind the
-//! channels can be swapped (the `sip-stack` driver in `src/sip_driver/` is meant to slot in
-//! here; until it lands, [`udp_ua`] is a small UDP user agent built on `sip::message` and
-//! `sip::auth`).
+//! channels can be swapped: [`driver_ua`] puts the `sip-stack` endpoint and its driver
+//! (`src/sip_driver/`) behind them, [`udp_ua`] a small UDP user agent built on
+//! `sip::message` and `sip::auth`. [`spawn`] starts either.
 
 pub mod driver_ua;
 pub mod udp_ua;

@@ -61,6 +61,10 @@ impl Call {
             let candidates = agent.local_candidates();
             let default = default_candidate(&candidates, 1).map(|c| c.address);
             self.outcome.signalled_default = default;
+            // RFC 8839 §3: the default per component (RTCP's is component 2's).
+            self.signalled_defaults = (1..=agent.config().components)
+                .filter_map(|c| default_candidate(&candidates, c).map(|d| (c, d.address)))
+                .collect();
             self.emit(Event::Candidates {
                 agent: self.label(),
                 candidates: candidates.iter().map(CandidateInfo::from).collect(),
@@ -253,7 +257,14 @@ impl Call {
             .collect();
         let selected_local = pairs.first().map(|(l, _)| l.address);
         let default = self.outcome.signalled_default;
-        if selected_local == default {
+        // RFC 8839 §4.3.4: any component whose nominated local candidate is not its default.
+        let differs = pairs.iter().any(|(l, _)| {
+            !self
+                .signalled_defaults
+                .iter()
+                .any(|(c, d)| *c == l.component && *d == l.address)
+        });
+        if !differs {
             self.emit(Event::UpdatedOffer {
                 agent: self.label(),
                 method: "none".into(),

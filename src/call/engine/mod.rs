@@ -82,6 +82,10 @@ struct Call {
     answer_at: Option<Instant>,
     hold_state: HoldState,
     media_started_at: Option<Instant>,
+    /// The default (c=/m=, a=rtcp) we signalled per component.
+    signalled_defaults: Vec<(u16, SocketAddr)>,
+    /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
+    restart_offer_pending: bool,
     ending_since: Option<Instant>,
 }
 
@@ -216,6 +220,8 @@ impl Call {
             answer_at: None,
             hold_state: HoldState::Active,
             media_started_at: None,
+            restart_offer_pending: false,
+            signalled_defaults: Vec::new(),
             ending_since: None,
         })
     }
@@ -348,6 +354,21 @@ impl Call {
             self.fail_ice("no pair selected in time");
         }
         self.drive_hold(now);
+        if self.restart_offer_pending && !self.offer_in_flight && self.phase == Phase::Established {
+            self.restart_offer_pending = false;
+            self.ice_completed = false;
+            self.selected_components.clear();
+            let method = if self.peer_allows_update {
+                OfferMethod::Update
+            } else {
+                OfferMethod::Invite
+            };
+            self.send_offer(
+                method,
+                None,
+                "ICE restart: every losing pair of the peer's updated offer failed (RFC 8839 §4.4.2)",
+            );
+        }
         self.maybe_send_updated_offer();
         if self.phase == Phase::Ending && self.ending_since.is_some_and(|t| now >= t + BYE_WAIT) {
             self.phase = Phase::Done;

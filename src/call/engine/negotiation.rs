@@ -347,9 +347,12 @@ impl Call {
                 {
                     Ok(UpdatedOfferResponse::Answer(a)) => Ok(a),
                     Ok(UpdatedOfferResponse::RestartNeeded(a)) => {
+                        // RFC 8839 §4.4.2: every losing pair failed: answer as if there were
+                        // no remote-candidates, then restart ICE with an offer of our own.
                         if let Some(agent) = self.agent.as_mut() {
                             agent.restart(now);
                         }
+                        self.restart_offer_pending = true;
                         Ok(a)
                     }
                     Ok(UpdatedOfferResponse::Wait) => {
