@@ -11,10 +11,10 @@
 
 mod lab;
 
-use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
+use lab::wire::{malformed_count, nat_mapping, received_of, sip_ladder, SipRow};
 use lab::{
     tshark_fields, wait_until, Capture, Lab, LabConfig, NatKind, A1, A2, B1, KAMAILIO, NAT_A_WAN,
     NAT_B_WAN, TURN,
@@ -33,110 +33,8 @@ fn scenario(name: &str) -> String {
     lab::lab_dir().join("sipp").join(name).display().to_string()
 }
 
-/// The public (address, port) a NAT maps a LAN flow to, from the NAT's conntrack table:
-/// the reply direction's destination of the entry whose original direction matches.
-fn nat_mapping(
-    lab: &Lab,
-    nat: &str,
-    proto: &str,
-    lan: (&str, Option<u16>),
-    remote: (&str, u16),
-) -> Vec<(String, u16)> {
-    let out = lab.run_ok(
-        nat,
-        &["conntrack", "-L", "-p", proto],
-        Duration::from_secs(5),
-    );
-    let mut found = Vec::new();
-    for line in out.lines() {
-        let kv: Vec<(&str, &str)> = line
-            .split_whitespace()
-            .filter_map(|t| t.split_once('='))
-            .collect();
-        // First src/dst/sport/dport are the original direction, the second ones the reply.
-        let all = |key: &str| -> Vec<&str> {
-            kv.iter()
-                .filter(|(k, _)| *k == key)
-                .map(|(_, v)| *v)
-                .collect()
-        };
-        let (src, dst, sport, dport) = (all("src"), all("dst"), all("sport"), all("dport"));
-        if src.len() < 2 || dst.len() < 2 || sport.len() < 2 || dport.len() < 2 {
-            continue;
-        }
-        let port_ok = lan.1.is_none_or(|p| sport[0] == p.to_string());
-        if src[0] == lan.0 && port_ok && dst[0] == remote.0 && dport[0] == remote.1.to_string() {
-            if let Ok(p) = dport[1].parse() {
-                found.push((dst[1].to_owned(), p));
-            }
-        }
-    }
-    found
-}
-
-/// The Received address Kamailio stored for an AoR (`kamcmd ul.dump`).
-fn received_of(dump: &str, aor: &str) -> Option<String> {
-    let mut in_aor = false;
-    for line in dump.lines().map(str::trim) {
-        if let Some(name) = line.strip_prefix("AoR: ") {
-            in_aor = name == aor;
-        } else if in_aor {
-            if let Some(r) = line.strip_prefix("Received: ") {
-                return Some(r.to_owned());
-            }
-        }
-    }
-    None
-}
-
-#[derive(Debug)]
-struct SipRow {
-    src: String,
-    dst: String,
-    transport: &'static str,
-    dport: String,
-    method: String,
-    status: String,
-    cseq: String,
-}
-
-fn sip_ladder(pcap: &Path) -> Vec<SipRow> {
-    tshark_fields(
-        pcap,
-        "sip",
-        &[
-            "ip.src",
-            "ip.dst",
-            "udp.dstport",
-            "tcp.dstport",
-            "sip.Method",
-            "sip.Status-Code",
-            "sip.CSeq.method",
-        ],
-    )
-    .into_iter()
-    .map(|r| {
-        let f = |i: usize| r.get(i).cloned().unwrap_or_default();
-        let udp = f(2);
-        SipRow {
-            src: f(0),
-            dst: f(1),
-            transport: if udp.is_empty() { "tcp" } else { "udp" },
-            dport: if udp.is_empty() { f(3) } else { udp },
-            method: f(4),
-            status: f(5),
-            cseq: f(6),
-        }
-    })
-    .collect()
-}
-
 fn has_row(rows: &[SipRow], pred: impl Fn(&SipRow) -> bool) -> bool {
     rows.iter().any(pred)
-}
-
-fn malformed_count(pcap: &Path) -> usize {
-    tshark_fields(pcap, "_ws.malformed", &["frame.number"]).len()
 }
 
 #[test]

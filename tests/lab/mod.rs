@@ -8,6 +8,9 @@
 //! Shared by several test binaries, each using a different part of it.
 #![allow(dead_code)]
 
+pub mod phone;
+pub mod wire;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -140,6 +143,7 @@ fn preflight() {
         "turnserver",
         "turnutils_stunclient",
         "turnutils_natdiscovery",
+        "baresip",
         "/usr/bin/python3",
     ] {
         let found = Command::new("sh")
@@ -239,6 +243,22 @@ impl Lab {
             .unwrap_or_else(|e| panic!("could not start {args:?} in {role}: {e}"))
     }
 
+    /// Like `spawn`, with stdout and stderr in separate files of the run dir
+    /// (`<name>.out`, `<name>.err`): stdout carries a program's machine-readable output.
+    pub fn spawn_split(&self, role: &str, args: &[&str], name: &str, limit: Duration) -> Child {
+        let out = fs::File::create(self.run_dir.join(format!("{name}.out")))
+            .expect("cannot create an output file in the lab's run dir");
+        let err = fs::File::create(self.run_dir.join(format!("{name}.err")))
+            .expect("cannot create an error file in the lab's run dir");
+        self.command(role, args, limit)
+            .current_dir(&self.run_dir)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start {args:?} in {role}: {e}"))
+    }
+
     fn command(&self, role: &str, args: &[&str], limit: Duration) -> Command {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.ns(role)])
@@ -288,7 +308,10 @@ impl Lab {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_some_and(|e| e == "log") {
+            if path
+                .extension()
+                .is_some_and(|e| e == "log" || e == "err" || e == "out")
+            {
                 let text = fs::read_to_string(&path).unwrap_or_default();
                 let lines: Vec<&str> = text.lines().collect();
                 let tail = &lines[lines.len().saturating_sub(25)..];
@@ -333,7 +356,17 @@ impl Capture {
         let file_arg = file.display().to_string();
         let child = lab.spawn(
             "sw",
-            &["tcpdump", "-i", "br0", "-U", "-s0", "-n", "-w", &file_arg],
+            &[
+                "tcpdump",
+                "-i",
+                "br0",
+                "-U",
+                "--immediate-mode",
+                "-s0",
+                "-n",
+                "-w",
+                &file_arg,
+            ],
             &log,
             Duration::from_secs(120),
         );

@@ -1,0 +1,303 @@
+//! icephone and baresip (its ice module), both behind port-restricted NATs, calling each
+//! other in both directions through Kamailio (issue 7, test 5).
+//!
+//! Asserts from icephone's `--json` events, from baresip's own account of the call (its
+//! ctrl_tcp events: CALL_RTPESTAB is raised when its ICE has connected; its log: the
+//! completed check list) and from tshark's decode of the public segment (SIP ladder, RTP
+//! streams). Needs root and the baresip package: fails (never skips) without them.
+
+mod lab;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use lab::phone::{account, expect, ip_port, media_count, selected_pair, stun, stun_turn, Phone};
+use lab::wire::{ladder_text, malformed_count, rtp_streams, sip_ladder, RtpStream};
+use lab::{wait_until, Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
+use serde_json::Value;
+
+/// Seconds of media in each call.
+const MEDIA_SECONDS: &str = "3";
+/// 20 ms packets over most of the media time.
+const MIN_RTP: u64 = 100;
+
+/// Starts baresip in `role` with the lab's config template, registered as `user`
+/// (answermode auto, PCMU, ICE with coturn as STUN server); waits until Kamailio has it.
+fn start_baresip(lab: &Lab, role: &str, ip: &str, user: &str, password: &str) -> Child {
+    let dir = lab.run_dir().join(format!("baresip-{user}"));
+    fs::create_dir_all(&dir).expect("baresip config dir");
+    let template = fs::read_to_string(lab::lab_dir().join("baresip/config"))
+        .expect("tests/lab/baresip/config");
+    fs::write(dir.join("config"), template.replace("@IP@", ip)).expect("write baresip config");
+    fs::write(
+        dir.join("accounts"),
+        format!(
+            "<sip:{user}@{KAMAILIO};transport=udp>;auth_pass={password};answermode=auto;\
+             audio_codecs=PCMU;regint=60;medianat=ice;stunserver=stun:{}:3478\n",
+            lab::TURN
+        ),
+    )
+    .expect("write baresip accounts");
+    let dir_arg = dir.display().to_string();
+    let child = lab.spawn(
+        role,
+        &["baresip", "-f", &dir_arg, "-v"],
+        &format!("baresip-{user}"),
+        Duration::from_secs(90),
+    );
+    let registered = wait_until(Duration::from_secs(10), || {
+        lab.kamcmd(&["ul.dump"])
+            .lines()
+            .any(|l| l.trim() == format!("AoR: {user}"))
+    });
+    assert!(registered, "baresip did not register as {user}");
+    child
+}
+
+/// Ends our baresip (SIGTERM to its PID; `timeout` passes it on) and waits, bounded.
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    if !wait_until(Duration::from_secs(5), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    }) {
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+}
+
+/// baresipctl.py in baresip's namespace: its events go to `<name>.out`.
+fn control(lab: &Lab, role: &str, name: &str, extra: &[&str]) -> Child {
+    let script = lab::lab_dir().join("baresipctl.py").display().to_string();
+    let mut args = vec!["/usr/bin/python3", &script, "--timeout", "40"];
+    args.extend_from_slice(extra);
+    lab.spawn_split(role, &args, name, Duration::from_secs(45))
+}
+
+/// Waits for a baresipctl to end (it ends after CALL_CLOSED) and returns baresip's events.
+fn control_events(lab: &Lab, mut ctl: Child, name: &str) -> Vec<Value> {
+    let ended = wait_until(Duration::from_secs(45), || {
+        matches!(ctl.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        let _ = ctl.kill();
+    }
+    let status = ctl.wait().expect("reap baresipctl");
+    let out = fs::read_to_string(lab.run_dir().join(format!("{name}.out"))).unwrap_or_default();
+    assert!(
+        status.success(),
+        "{name}: baresip did not report its call closed ({status}):\n{out}"
+    );
+    out.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+fn event_types(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| e["type"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// baresip's side: its call was established, its ICE connected (CALL_RTPESTAB) and it
+/// closed the call.
+fn assert_baresip_connected(events: &[Value], who: &str) {
+    let types = event_types(events);
+    for t in ["CALL_ESTABLISHED", "CALL_RTPESTAB", "CALL_CLOSED"] {
+        assert!(
+            types.iter().any(|x| x == t),
+            "{who}: baresip reported {t}: {types:?}"
+        );
+    }
+}
+
+/// RTP packets on the wire between two exact transport addresses, in one direction.
+fn rtp_between(streams: &[RtpStream], from: &str, to: &str) -> u64 {
+    let (fi, fp) = ip_port(from);
+    let (ti, tp) = ip_port(to);
+    streams
+        .iter()
+        .filter(|s| s.src == fi && s.sport == fp && s.dst == ti && s.dport == tp)
+        .map(|s| s.packets)
+        .sum()
+}
+
+/// icephone's view of one call with baresip: ICE completed on a reflexive pair between the
+/// NATs and media both ways. Returns (local, remote) of the selected pair.
+fn assert_icephone_call(events: &[Value], who: &str) -> (String, String) {
+    expect(events, "call", Some("established"), who);
+    expect(events, "ice", Some("completed"), who);
+    let (lt, la, rt, ra) = selected_pair(events, who);
+    assert!(
+        matches!(lt.as_str(), "srflx" | "prflx") && matches!(rt.as_str(), "srflx" | "prflx"),
+        "{who}: a reflexive pair across two port-restricted NATs: {lt} {la} -> {rt} {ra}"
+    );
+    assert!(
+        la.starts_with(NAT_A_WAN) && ra.starts_with(NAT_B_WAN),
+        "{who}: {la} -> {ra}"
+    );
+    let sent = media_count(events, "rtp_sent", who);
+    let received = media_count(events, "rtp_received", who);
+    assert!(
+        sent >= MIN_RTP && received >= MIN_RTP,
+        "{who}: RTP sent {sent}, received {received}"
+    );
+    (la, ra)
+}
+
+#[test]
+fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {
+    let lab = Lab::up(&LabConfig {
+        nat_a: NatKind::PortRestricted,
+        nat_b: NatKind::PortRestricted,
+        servers: true,
+        ..LabConfig::default()
+    });
+    let cap = Capture::start(&lab, "baresip");
+    let baresip = start_baresip(&lab, "b1", B1, "baresip", "baresippw");
+
+    // --- icephone (alice, a1) calls baresip -------------------------------------------------
+    // alice has TURN, so her default is relayed while ICE selects a reflexive pair: she must
+    // send the updated offer. baresip's Allow has no UPDATE, so it is a re-INVITE.
+    let ctl = control(&lab, "b1", "baresipctl-incoming", &[]);
+    let mut args: Vec<String> = vec![
+        "call".into(),
+        "sip:baresip@icephone.test".into(),
+        "--tone".into(),
+        "440".into(),
+        "--duration".into(),
+        MEDIA_SECONDS.into(),
+    ];
+    args.extend(account("alice", "alicepw"));
+    args.extend(stun_turn("alice", "alicepw"));
+    let alice = Phone::start(&lab, "a1", "alice-calls", &args, Duration::from_secs(40));
+    let (code, out_events) = alice.finish(Duration::from_secs(45));
+    assert_eq!(code, 0, "alice's call to baresip: {out_events:?}");
+    let (out_local, out_remote) = assert_icephone_call(&out_events, "alice calling baresip");
+    let sent = out_events
+        .iter()
+        .find(|e| e["event"] == "updated_offer" && e["direction"] == "sent")
+        .unwrap_or_else(|| panic!("no updated offer sent: {out_events:?}"));
+    assert_eq!(
+        sent["method"], "INVITE",
+        "re-INVITE, as baresip does not allow UPDATE: {sent}"
+    );
+    let answered = out_events
+        .iter()
+        .find(|e| e["event"] == "updated_offer" && e["direction"] == "answered")
+        .unwrap_or_else(|| panic!("the re-INVITE was not answered: {out_events:?}"));
+    assert!(
+        answered["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("200")),
+        "baresip accepted the re-INVITE: {answered}"
+    );
+    let incoming = control_events(&lab, ctl, "baresipctl-incoming");
+    assert_baresip_connected(&incoming, "baresip called by icephone");
+
+    // --- baresip calls icephone (alice answering, a1) ---------------------------------------
+    let mut args: Vec<String> = vec!["answer".into(), "--register".into()];
+    args.extend(account("alice", "alicepw"));
+    args.extend(stun());
+    let mut alice = Phone::start(&lab, "a1", "alice-answers", &args, Duration::from_secs(40));
+    alice.wait_event(Duration::from_secs(10), |e| e["event"] == "registered");
+    let ctl = control(
+        &lab,
+        "b1",
+        "baresipctl-outgoing",
+        &[
+            "--dial",
+            &format!("sip:alice@{KAMAILIO}"),
+            "--hangup-after",
+            MEDIA_SECONDS,
+        ],
+    );
+    let outgoing = control_events(&lab, ctl, "baresipctl-outgoing");
+    assert_baresip_connected(&outgoing, "baresip calling icephone");
+    let (code, in_events) = alice.finish(Duration::from_secs(15));
+    assert_eq!(code, 0, "alice answering baresip: {in_events:?}");
+    let (in_local, in_remote) = assert_icephone_call(&in_events, "alice answering baresip");
+    let ended = expect(&in_events, "call", Some("ended"), "alice answering baresip");
+    assert_eq!(
+        ended["reason"], "remote hung up",
+        "baresip hung up: {ended}"
+    );
+    stop(baresip);
+
+    // baresip's own log: its check list completed both times.
+    let log = fs::read_to_string(lab.run_dir().join("baresip-baresip.log")).unwrap_or_default();
+    assert_eq!(
+        log.matches("connectivity check is complete").count(),
+        2,
+        "baresip's ICE completed in both calls (its log)"
+    );
+
+    // --- the wire ---------------------------------------------------------------------------
+    let pcap = cap.stop();
+    let streams = rtp_streams(&pcap);
+    for (what, local, remote) in [
+        ("icephone -> baresip call", &out_local, &out_remote),
+        ("baresip -> icephone call", &in_local, &in_remote),
+    ] {
+        let a_to_b = rtp_between(&streams, local, remote);
+        let b_to_a = rtp_between(&streams, remote, local);
+        assert!(
+            a_to_b >= MIN_RTP && b_to_a >= MIN_RTP,
+            "{what}: RTP on the selected path {local} -> {remote}: {a_to_b}, back: {b_to_a}; {streams:?}"
+        );
+    }
+    let rows = sip_ladder(&pcap);
+    let ladder = ladder_text(&rows);
+    // baresip's 200 for the INVITE lists what it allows: no UPDATE.
+    let baresip_ok = rows
+        .iter()
+        .find(|r| r.src == NAT_B_WAN && r.is_response("200", "INVITE") && !r.allow.is_empty())
+        .unwrap_or_else(|| panic!("baresip's 200 with Allow:\n{ladder}"));
+    assert!(
+        !baresip_ok.allow.to_ascii_uppercase().contains("UPDATE"),
+        "baresip's Allow: {}",
+        baresip_ok.allow
+    );
+    assert!(
+        !rows.iter().any(|r| r.is_request("UPDATE")),
+        "no UPDATE was sent to a peer that does not allow it:\n{ladder}"
+    );
+    // alice's re-INVITE: a second INVITE transaction in her dialog with baresip, relayed by
+    // Kamailio to NAT B and answered with 200.
+    let call_id = &baresip_ok.call_id;
+    let invite_cseqs: BTreeSet<u64> = rows
+        .iter()
+        .filter(|r| r.call_id == *call_id && r.src == NAT_A_WAN && r.is_request("INVITE"))
+        .filter_map(|r| r.cseq_number.parse().ok())
+        .collect();
+    let reinvite = *invite_cseqs
+        .iter()
+        .max()
+        .unwrap_or_else(|| panic!("alice's INVITEs:\n{ladder}"));
+    let initial_ok: u64 = baresip_ok.cseq_number.parse().unwrap_or(0);
+    assert!(
+        reinvite > initial_ok,
+        "a re-INVITE (CSeq {reinvite}) after the initial INVITE's 200 (CSeq {initial_ok}):\n{ladder}"
+    );
+    assert!(
+        rows.iter().any(|r| r.call_id == *call_id
+            && r.src == KAMAILIO
+            && r.dst == NAT_B_WAN
+            && r.is_request("INVITE")
+            && r.cseq_number == reinvite.to_string()),
+        "Kamailio relayed the re-INVITE to baresip:\n{ladder}"
+    );
+    assert!(
+        rows.iter().any(|r| r.call_id == *call_id
+            && r.src == KAMAILIO
+            && r.dst == NAT_A_WAN
+            && r.is_response("200", "INVITE")
+            && r.cseq_number == reinvite.to_string()),
+        "baresip's 200 for the re-INVITE reached alice:\n{ladder}"
+    );
+    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+}
