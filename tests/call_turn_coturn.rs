@@ -2,12 +2,13 @@
 //! is signalled as the default (RFC 8839 §4.2.1.2: most likely to work), ICE selects the
 //! host pair, and the caller sends the updated offer (RFC 8839 §4.3.4).
 
-use std::fs;
-use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+#[path = "support/coturn.rs"]
+mod coturn;
+
+use std::net::IpAddr;
 use std::time::Duration;
 
+use coturn::{Coturn, CoturnOptions};
 use ice::CandidateKind;
 use icephone::call::{run_callee, run_caller, CallOptions};
 use icephone::config::TurnSettings;
@@ -16,72 +17,10 @@ use icephone::exit;
 use icephone::signalling::udp_ua::UaConfig;
 use icephone::signalling::{spawn as spawn_ua, SipEngine};
 
-const TURNSERVER: &str = "/usr/bin/turnserver";
-
-/// coturn, killed by its own PID and cleaned up on drop.
-struct Coturn {
-    child: Child,
-    dir: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_coturn() -> Coturn {
-    assert!(
-        Path::new(TURNSERVER).exists(),
-        "coturn is not installed: run ./test.sh"
-    );
-    let dir = std::env::temp_dir().join(format!("icephone-call-coturn-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
-    let port = free_port();
-    let relay_min = free_port().clamp(1024, 65_000);
-    let config = format!(
-        "listening-ip=127.0.0.1\nlistening-port={port}\nrelay-ip=127.0.0.1\n\
-         min-port={relay_min}\nmax-port={}\nlt-cred-mech\nrealm=icephone.test\n\
-         user=alice:secret\nuserdb={}\npidfile={}\nlog-file={}\nsimple-log\nno-stdout-log\n\
-         no-tls\nno-dtls\nno-tcp\nno-tcp-relay\nno-cli\nno-rfc5780\nallow-loopback-peers\n",
-        relay_min + 40,
-        dir.join("turndb").display(),
-        dir.join("turnserver.pid").display(),
-        dir.join("turnserver.log").display(),
-    );
-    let conf = dir.join("turnserver.conf");
-    fs::write(&conf, config).unwrap();
-    let child = Command::new(TURNSERVER)
-        .arg("-c")
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("coturn starts");
-    Coturn {
-        child,
-        dir,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_default_host_selection_and_the_updated_offer() {
-    let coturn = start_coturn();
-    // Give coturn a moment to bind (the agent's gathering retransmits anyway).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Started and answering a Binding request before the call begins.
+    let coturn = Coturn::start(&CoturnOptions::turn_alice());
     let emitter = Emitter::new(false, true);
     let lo = IpAddr::from([127, 0, 0, 1]);
     let ua = |aor: &str| UaConfig {

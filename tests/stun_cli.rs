@@ -1,137 +1,17 @@
 //! `icephone stun` against a real coturn on loopback, against a closed port, against a
 //! server that never answers, and the "not built yet" exit code of `icephone demo`.
 
-use std::fs;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+#[path = "support/coturn.rs"]
+mod coturn;
+
+use std::net::UdpSocket;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use ice::stun::{Class, Message, Method, TransactionId};
+use coturn::{free_port, Coturn, CoturnOptions};
+use ice::stun::{Class, Message, Method};
 
 const ICEPHONE: &str = env!("CARGO_BIN_EXE_icephone");
-const TURNSERVER: &str = "/usr/bin/turnserver";
-
-/// A port free on 127.0.0.1 for both UDP and TCP at the time of the call.
-fn free_port() -> u16 {
-    for _ in 0..50 {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind a UDP socket on loopback");
-        let port = udp.local_addr().unwrap().port();
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port; // both released here
-        }
-    }
-    panic!("no port free for both UDP and TCP on 127.0.0.1");
-}
-
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir =
-            std::env::temp_dir().join(format!("icephone-{tag}-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A coturn process, killed by its PID when dropped (also when a test fails).
-struct Coturn {
-    child: Child,
-    port: u16,
-    dir: TempDir,
-}
-
-impl Coturn {
-    fn start() -> Self {
-        assert!(
-            std::path::Path::new(TURNSERVER).exists(),
-            "{TURNSERVER} is missing: coturn is needed for this test. Run ./test.sh, which installs it \
-             (Debian package `coturn`)."
-        );
-        let dir = TempDir::new("coturn");
-        let port = free_port();
-        let config = dir.0.join("turnserver.conf");
-        let conf = format!(
-            "listening-ip=127.0.0.1\nlistening-port={port}\nno-tls\nno-dtls\nno-cli\nsimple-log\n\
-             no-rfc5780\nrealm=icephone.test\nuserdb={db}\nlog-file={log}\npidfile={pid}\n",
-            db = dir.0.join("turndb").display(),
-            log = dir.0.join("turn.log").display(),
-            pid = dir.0.join("turnserver.pid").display(),
-        );
-        fs::write(&config, conf).expect("write coturn config");
-        let stdout = fs::File::create(dir.0.join("stdout.log")).expect("create coturn stdout log");
-        let stderr = stdout.try_clone().unwrap();
-        let child = Command::new(TURNSERVER)
-            .arg("-c")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .spawn()
-            .expect("start turnserver");
-        let coturn = Coturn { child, port, dir };
-        coturn.wait_until_answering();
-        coturn
-    }
-
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn logs(&self) -> String {
-        let read = |name: &str| fs::read_to_string(self.dir.0.join(name)).unwrap_or_default();
-        format!(
-            "--- coturn stdout ---\n{}\n--- coturn log ---\n{}",
-            read("stdout.log"),
-            read("turn.log")
-        )
-    }
-
-    /// Send Binding requests from the test itself until coturn answers (10 s at most).
-    fn wait_until_answering(&self) {
-        let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
-        probe
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        let request = Message::new(Class::Request, Method::Binding, TransactionId([0x42; 12]));
-        let bytes = request.encode(None, true);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut buf = [0u8; 1500];
-        while Instant::now() < deadline {
-            let _ = probe.send_to(&bytes, self.addr());
-            if let Ok((n, _)) = probe.recv_from(&mut buf) {
-                if Message::decode(&buf[..n]).is_ok_and(|m| m.class == Class::Success) {
-                    return;
-                }
-            }
-        }
-        panic!(
-            "coturn did not answer on {} within 10 s\n{}",
-            self.addr(),
-            self.logs()
-        );
-    }
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        // Child::kill signals exactly this PID.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn icephone(args: &[&str]) -> Output {
     Command::new(ICEPHONE)
@@ -146,8 +26,9 @@ fn text(bytes: &[u8]) -> String {
 
 #[test]
 fn stun_against_coturn_prints_the_mapped_address_and_software() {
-    let coturn = Coturn::start();
-    let server = coturn.addr().to_string();
+    // A plain STUN server: no credentials, UDP and TCP.
+    let coturn = Coturn::start(&CoturnOptions::default());
+    let server = coturn.addr.to_string();
 
     // Text output, bound to a port we chose so the mapped address is known.
     let local = format!("127.0.0.1:{}", free_port());

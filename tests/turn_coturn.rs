@@ -6,152 +6,16 @@
 //! socket has a read timeout and every wait a deadline, so nothing can hang. A missing coturn
 //! is a failure, never a skip.
 
-use std::fs;
-use std::io::Read;
-use std::net::{SocketAddr, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[path = "support/coturn.rs"]
+mod coturn;
 
-use ice::stun::{Class, Message, Method, TransactionId};
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use coturn::{Coturn, CoturnOptions};
 use ice::turn::{TurnClient, TurnCredentials, TurnEvent, TurnReceived};
 
-const TURNSERVER: &str = "/usr/bin/turnserver";
-const REALM: &str = "icephone.test";
-const STARTUP_DEADLINE: Duration = Duration::from_secs(10);
 const EXCHANGE_DEADLINE: Duration = Duration::from_secs(10);
-
-/// A running coturn, killed (by PID) and cleaned up on drop.
-struct Coturn {
-    child: Child,
-    dir: PathBuf,
-    addr: SocketAddr,
-}
-
-impl Drop for Coturn {
-    fn drop(&mut self) {
-        // Child::kill signals exactly this process id.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_udp_port() -> u16 {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    socket.local_addr().expect("local addr").port()
-}
-
-fn unique_dir() -> PathBuf {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("icephone-coturn-{}-{nanos}", std::process::id()));
-    fs::create_dir_all(&dir).expect("create temp dir");
-    dir
-}
-
-fn log_tail(path: &Path) -> String {
-    let mut text = String::new();
-    if let Ok(mut f) = fs::File::open(path) {
-        let _ = f.read_to_string(&mut text);
-    }
-    let start = text.len().saturating_sub(3000);
-    text.get(start..).unwrap_or("").to_owned()
-}
-
-impl Coturn {
-    fn start() -> Self {
-        assert!(
-            Path::new(TURNSERVER).exists(),
-            "coturn is not installed ({TURNSERVER} missing): run ./test.sh, which installs it"
-        );
-        let dir = unique_dir();
-        let port = free_udp_port();
-        // A relay range of its own near an ephemeral port (40 ports is plenty for a test).
-        let relay_min = free_udp_port().clamp(1024, 65_000);
-        let relay_max = relay_min + 40;
-        let log = dir.join("turnserver.log");
-        let config = format!(
-            "listening-ip=127.0.0.1\n\
-             listening-port={port}\n\
-             relay-ip=127.0.0.1\n\
-             min-port={relay_min}\n\
-             max-port={relay_max}\n\
-             lt-cred-mech\n\
-             realm={REALM}\n\
-             user=alice:secret\n\
-             userdb={userdb}\n\
-             pidfile={pidfile}\n\
-             log-file={log}\n\
-             simple-log\n\
-             no-stdout-log\n\
-             no-tls\n\
-             no-dtls\n\
-             no-tcp\n\
-             no-tcp-relay\n\
-             no-cli\n\
-             no-rfc5780\n\
-             allow-loopback-peers\n",
-            userdb = dir.join("turndb").display(),
-            pidfile = dir.join("turnserver.pid").display(),
-            log = log.display(),
-        );
-        let conf_path = dir.join("turnserver.conf");
-        fs::write(&conf_path, config).expect("write coturn config");
-        let child = Command::new(TURNSERVER)
-            .arg("-c")
-            .arg(&conf_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {TURNSERVER}: {e} (run ./test.sh)"));
-        let mut coturn = Coturn {
-            child,
-            dir,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        };
-        coturn.wait_ready(&log);
-        coturn
-    }
-
-    /// Poll with STUN Binding requests until coturn answers.
-    fn wait_ready(&mut self, log: &Path) {
-        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind probe socket");
-        socket
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .expect("read timeout");
-        let deadline = Instant::now() + STARTUP_DEADLINE;
-        let mut n = 0u8;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!(
-                    "coturn exited at startup ({status}); log:\n{}",
-                    log_tail(log)
-                );
-            }
-            n = n.wrapping_add(1);
-            let probe = Message::new(Class::Request, Method::Binding, TransactionId([n; 12]));
-            let _ = socket.send_to(&probe.encode(None, true), self.addr);
-            let mut buf = [0u8; 1500];
-            if let Ok((len, from)) = socket.recv_from(&mut buf) {
-                let ok = buf
-                    .get(..len)
-                    .and_then(|b| Message::decode(b).ok())
-                    .is_some_and(|m| m.class == Class::Success);
-                if from == self.addr && ok {
-                    return;
-                }
-            }
-        }
-        panic!(
-            "coturn did not answer within {STARTUP_DEADLINE:?}; log:\n{}",
-            log_tail(log)
-        );
-    }
-}
 
 /// A TurnClient on a real UDP socket, driven by the real clock.
 struct Driver {
@@ -263,7 +127,7 @@ fn peer_recv(peer: &UdpSocket) -> (Vec<u8>, SocketAddr) {
 
 #[test]
 fn allocation_succeeds_with_a_relayed_address() {
-    let coturn = Coturn::start();
+    let coturn = Coturn::start(&CoturnOptions::turn_alice());
     let mut d = Driver::new(coturn.addr, "secret");
     let relayed = d.allocate();
     assert_eq!(relayed.ip().to_string(), "127.0.0.1", "relay-ip");
@@ -278,7 +142,7 @@ fn allocation_succeeds_with_a_relayed_address() {
 
 #[test]
 fn wrong_password_fails_with_401() {
-    let coturn = Coturn::start();
+    let coturn = Coturn::start(&CoturnOptions::turn_alice());
     let mut d = Driver::new(coturn.addr, "wrong-password");
     d.run_until("allocation failure", |d| {
         d.events
@@ -298,7 +162,7 @@ fn wrong_password_fails_with_401() {
 
 #[test]
 fn send_indication_and_data_indication_through_a_permission() {
-    let coturn = Coturn::start();
+    let coturn = Coturn::start(&CoturnOptions::turn_alice());
     let mut d = Driver::new(coturn.addr, "secret");
     let relayed = d.allocate();
     let peer = peer_socket();
@@ -342,7 +206,7 @@ fn send_indication_and_data_indication_through_a_permission() {
 
 #[test]
 fn channel_bind_then_channel_data_both_ways_then_close() {
-    let coturn = Coturn::start();
+    let coturn = Coturn::start(&CoturnOptions::turn_alice());
     let mut d = Driver::new(coturn.addr, "secret");
     let relayed = d.allocate();
     let peer = peer_socket();
