@@ -108,6 +108,76 @@ fn transport_flag(transport: TransportKind) -> &'static str {
     }
 }
 
+/// `-sf` with a scenario file under tests/sipp/.
+fn scenario_file_args(file: &str) -> Vec<String> {
+    vec![
+        "-sf".into(),
+        format!("{}/tests/sipp/{file}", env!("CARGO_MANIFEST_DIR")),
+    ]
+}
+
+/// The scenario arguments followed by sipp's own address, port and transport.
+fn sipp_args(scenario_args: Vec<String>, transport: TransportKind, port: u16) -> Vec<String> {
+    scenario_args
+        .into_iter()
+        .chain([
+            "-i".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+            "-t".into(),
+            transport_flag(transport).into(),
+        ])
+        .collect()
+}
+
+/// Starts a sipp UAS on a free port and waits until it holds that port.
+async fn start_sipp_uas(
+    transport: TransportKind,
+    scenario_args: Vec<String>,
+    tag: &str,
+) -> (SippGuard, u16) {
+    let port = free_port();
+    let sipp = spawn_sipp(&sipp_args(scenario_args, transport, port), tag);
+    wait_until_bound(transport, port, &sipp).await;
+    (sipp, port)
+}
+
+/// The request URI of the sipp UAS on `port`.
+fn sipp_target(transport: TransportKind, port: u16) -> String {
+    match transport {
+        TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
+        TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
+    }
+}
+
+/// Waits for sipp to exit and asserts its exit code is 0.
+async fn assert_sipp_succeeds(sipp: &mut SippGuard, what: &str, transport: TransportKind) {
+    let (code, errors) = sipp.finish().await;
+    assert_eq!(
+        code,
+        Some(0),
+        "sipp {what} failed over {transport:?}: {errors}"
+    );
+}
+
+/// Waits until our dialog ends for `reason`.
+async fn wait_terminated(d: &mut SipDriver, what: &str, reason: TerminationReason) {
+    wait_for(
+        d,
+        what,
+        |e| matches!(e, SipEvent::DialogTerminated { reason: r, .. } if *r == reason),
+    )
+    .await;
+}
+
+/// Asserts that one of the events `seen` matches `pattern`.
+macro_rules! assert_seen {
+    ($seen:expr, $pattern:pat) => {
+        assert!($seen.iter().any(|e| matches!(e, $pattern)), "{:?}", $seen)
+    };
+}
+
 /// Answers every call with 200 and a dummy opaque body; collects events until the call
 /// ends (bounded).
 async fn auto_answer(mut bob: SipDriver, call_status: u16) -> (SipDriver, Vec<SipEvent>) {
@@ -146,30 +216,15 @@ async fn sipp_calls_us(transport: TransportKind) {
 }
 
 fn assert_call_then_remote_bye(seen: &[SipEvent]) {
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::IncomingCall { body: Some(_), .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::AckReceived { .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::ByeReceived { .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter().any(|e| matches!(
-            e,
-            SipEvent::DialogTerminated {
-                reason: TerminationReason::RemoteBye,
-                ..
-            }
-        )),
-        "{seen:?}"
+    assert_seen!(seen, SipEvent::IncomingCall { body: Some(_), .. });
+    assert_seen!(seen, SipEvent::AckReceived { .. });
+    assert_seen!(seen, SipEvent::ByeReceived { .. });
+    assert_seen!(
+        seen,
+        SipEvent::DialogTerminated {
+            reason: TerminationReason::RemoteBye,
+            ..
+        }
     );
 }
 
@@ -190,23 +245,10 @@ async fn sipp_calls_us_with(
     let port = free_port();
     let scenario: Vec<String> = match scenario_file {
         None => vec!["-sn".into(), "uac".into()],
-        Some(file) => vec![
-            "-sf".into(),
-            format!("{}/tests/sipp/{file}", env!("CARGO_MANIFEST_DIR")),
-        ],
+        Some(file) => scenario_file_args(file),
     };
-    let args: Vec<String> = vec![
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        port.to_string(),
-        "-t".into(),
-        transport_flag(transport).into(),
-        "-s".into(),
-        "service".into(),
-        ours.to_string(),
-    ];
-    let args: Vec<String> = scenario.into_iter().chain(args).collect();
+    let mut args = sipp_args(scenario, transport, port);
+    args.extend(["-s".into(), "service".into(), ours.to_string()]);
     let mut sipp = spawn_sipp(
         &args,
         &format!("uac-{}-{transport:?}", scenario_file.unwrap_or("builtin")),
@@ -244,32 +286,20 @@ enum Scenario {
 }
 
 async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
-    let port = free_port();
     let scenario_args: Vec<String> = match scenario {
         Scenario::BuiltInUas | Scenario::BuiltInUasOfferless => vec!["-sn".into(), "uas".into()],
-        Scenario::Digest => vec![
-            "-sf".into(),
-            format!("{}/tests/sipp/uas_digest.xml", env!("CARGO_MANIFEST_DIR")),
-        ],
-        Scenario::Cancel => vec![
-            "-sf".into(),
-            format!("{}/tests/sipp/uas_cancel.xml", env!("CARGO_MANIFEST_DIR")),
-        ],
+        Scenario::Digest => scenario_file_args("uas_digest.xml"),
+        Scenario::Cancel => scenario_file_args("uas_cancel.xml"),
     };
     if scenario == Scenario::Cancel {
-        return cancel_sipp(transport, port, scenario_args).await;
+        return cancel_sipp(transport, scenario_args).await;
     }
-    let args: Vec<String> = vec![
-        "-i".into(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        port.to_string(),
-        "-t".into(),
-        transport_flag(transport).into(),
-    ];
-    let args: Vec<String> = scenario_args.into_iter().chain(args).collect();
-    let mut sipp = spawn_sipp(&args, &format!("uas-{scenario:?}-{transport:?}"));
-    wait_until_bound(transport, port, &sipp).await;
+    let (mut sipp, port) = start_sipp_uas(
+        transport,
+        scenario_args,
+        &format!("uas-{scenario:?}-{transport:?}"),
+    )
+    .await;
     let mut alice = driver("sip:alice@127.0.0.1", transport, |c| {
         c.credentials = Some(sip::auth::Credentials {
             username: "alice".into(),
@@ -277,10 +307,7 @@ async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
         });
     })
     .await;
-    let target = match transport {
-        TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
-        TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
-    };
+    let target = sipp_target(transport, port);
     let a = alice
         .command(move |ep, now| {
             let offer = (scenario != Scenario::BuiltInUasOfferless).then(|| body("alice"));
@@ -333,22 +360,8 @@ async fn we_call_sipp_scenario(transport: TransportKind, scenario: Scenario) {
         .await
         .unwrap()
         .unwrap();
-    wait_for(&mut alice, "BYE answered", |e| {
-        matches!(
-            e,
-            SipEvent::DialogTerminated {
-                reason: TerminationReason::LocalBye,
-                ..
-            }
-        )
-    })
-    .await;
-    let (code, errors) = sipp.finish().await;
-    assert_eq!(
-        code,
-        Some(0),
-        "sipp uas failed over {transport:?}: {errors}"
-    );
+    wait_terminated(&mut alice, "BYE answered", TerminationReason::LocalBye).await;
+    assert_sipp_succeeds(&mut sipp, "uas", transport).await;
     alice.shutdown(Duration::from_millis(50)).await;
 }
 
@@ -385,16 +398,8 @@ async fn our_uac_answers_sipp_digest_challenge_over_tcp() {
 async fn sipp_reinvites_and_updates_us(transport: TransportKind) {
     let seen = sipp_calls_us_with(transport, Some("uac_reinvite_update.xml"), 200).await;
     assert_call_then_remote_bye(&seen);
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::IncomingReinvite { body: Some(_), .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::IncomingUpdate { body: Some(_), .. })),
-        "{seen:?}"
-    );
+    assert_seen!(seen, SipEvent::IncomingReinvite { body: Some(_), .. });
+    assert_seen!(seen, SipEvent::IncomingUpdate { body: Some(_), .. });
     assert_eq!(
         seen.iter()
             .filter(|e| matches!(e, SipEvent::AckReceived { .. }))
@@ -406,20 +411,13 @@ async fn sipp_reinvites_and_updates_us(transport: TransportKind) {
 
 async fn sipp_cancels_our_ringing_uas(transport: TransportKind) {
     let seen = sipp_calls_us_with(transport, Some("uac_cancel.xml"), 180).await;
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, SipEvent::CancelReceived { .. })),
-        "{seen:?}"
-    );
-    assert!(
-        seen.iter().any(|e| matches!(
-            e,
-            SipEvent::DialogTerminated {
-                reason: TerminationReason::Cancelled,
-                ..
-            }
-        )),
-        "{seen:?}"
+    assert_seen!(seen, SipEvent::CancelReceived { .. });
+    assert_seen!(
+        seen,
+        SipEvent::DialogTerminated {
+            reason: TerminationReason::Cancelled,
+            ..
+        }
     );
 }
 
@@ -444,25 +442,15 @@ async fn sipp_uac_reinvite_and_update_over_tcp() {
 }
 
 /// Our UAC calls a ringing sipp UAS and cancels once it rings.
-async fn cancel_sipp(transport: TransportKind, port: u16, scenario_args: Vec<String>) {
-    let args: Vec<String> = scenario_args
-        .into_iter()
-        .chain([
-            "-i".into(),
-            "127.0.0.1".into(),
-            "-p".into(),
-            port.to_string(),
-            "-t".into(),
-            transport_flag(transport).into(),
-        ])
-        .collect();
-    let mut sipp = spawn_sipp(&args, &format!("uas-cancel-{transport:?}"));
-    wait_until_bound(transport, port, &sipp).await;
+async fn cancel_sipp(transport: TransportKind, scenario_args: Vec<String>) {
+    let (mut sipp, port) = start_sipp_uas(
+        transport,
+        scenario_args,
+        &format!("uas-cancel-{transport:?}"),
+    )
+    .await;
     let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-    let target = match transport {
-        TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
-        TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
-    };
+    let target = sipp_target(transport, port);
     let a = alice
         .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
         .await
@@ -477,22 +465,8 @@ async fn cancel_sipp(transport: TransportKind, port: u16, scenario_args: Vec<Str
         .await
         .unwrap()
         .unwrap();
-    wait_for(&mut alice, "487 after CANCEL", |e| {
-        matches!(
-            e,
-            SipEvent::DialogTerminated {
-                reason: TerminationReason::Cancelled,
-                ..
-            }
-        )
-    })
-    .await;
-    let (code, errors) = sipp.finish().await;
-    assert_eq!(
-        code,
-        Some(0),
-        "sipp uas_cancel failed over {transport:?}: {errors}"
-    );
+    wait_terminated(&mut alice, "487 after CANCEL", TerminationReason::Cancelled).await;
+    assert_sipp_succeeds(&mut sipp, "uas_cancel", transport).await;
     alice.shutdown(Duration::from_millis(50)).await;
 }
 
