@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use ice::agent::{
-    FailureReason, IceAgent, IceConfig, IceEvent, NominationMode, SendError, Transmit,
+    FailureReason, IceAgent, IceConfig, IceEvent, NominationMode, PairFailure, SendError, Transmit,
 };
-use ice::stun::{Attribute, Class, IntegrityKey, Message, Method};
+use ice::stun::{Attribute, Class, IntegrityKey, Message, Method, TransactionId};
 use ice::{Candidate, CandidateKind, Credentials};
 
 const LOCAL: &str = "192.0.2.1:5000";
@@ -32,6 +32,53 @@ fn remote(i: u16) -> Candidate {
     );
     c.kind = CandidateKind::Host;
     c
+}
+
+/// The short-term key of the peer's password: what its answers are signed with.
+fn peer_key() -> IntegrityKey {
+    IntegrityKey::short_term("peerpasswordpeerpassword")
+}
+
+/// A Binding error response with ERROR-CODE, signed with `key` when given.
+fn error_response(
+    id: TransactionId,
+    code: u16,
+    reason: &str,
+    key: Option<&IntegrityKey>,
+) -> Vec<u8> {
+    Message::new(Class::Error, Method::Binding, id)
+        .with(Attribute::ErrorCode {
+            code,
+            reason: reason.into(),
+        })
+        .encode(key, true)
+}
+
+/// A Binding success response with XOR-MAPPED-ADDRESS, signed with `key`.
+fn success_response(id: TransactionId, mapped: SocketAddr, key: &IntegrityKey) -> Vec<u8> {
+    Message::new(Class::Success, Method::Binding, id)
+        .with(Attribute::XorMappedAddress(mapped))
+        .encode(Some(key), true)
+}
+
+/// The reasons of the first `Failed` event queued on the agent.
+fn failure_reasons(a: &mut IceAgent) -> Option<Vec<PairFailure>> {
+    std::iter::from_fn(|| a.poll_event()).find_map(|e| match e {
+        IceEvent::Failed { reasons } => Some(reasons),
+        _ => None,
+    })
+}
+
+/// `agent` with the default config but for the role.
+fn agent_in_role(controlling: bool, t0: Instant, remotes: u16) -> IceAgent {
+    agent(
+        IceConfig {
+            controlling,
+            ..IceConfig::default()
+        },
+        t0,
+        remotes,
+    )
 }
 
 fn agent(config: IceConfig, t0: Instant, remotes: u16) -> IceAgent {
@@ -105,11 +152,7 @@ fn new_checks_are_paced_at_ta_and_carry_the_mandatory_attributes() {
         assert_eq!(m.ice_controlling(), Some(1000));
         assert!(!m.use_candidate(), "regular nomination checks first");
         assert!(m.has_integrity());
-        assert!(ice::stun::verify_integrity(
-            &tx.data,
-            &IntegrityKey::short_term("peerpasswordpeerpassword")
-        )
-        .is_ok());
+        assert!(ice::stun::verify_integrity(&tx.data, &peer_key()).is_ok());
     }
 }
 
@@ -154,26 +197,16 @@ fn aggressive_nomination_puts_use_candidate_on_every_check() {
 #[test]
 fn a_487_switches_role_with_a_new_tie_breaker_and_retries_the_pair() {
     let t0 = Instant::now();
-    let mut a = agent(
-        IceConfig {
-            controlling: true,
-            ..IceConfig::default()
-        },
-        t0,
-        1,
-    );
+    let mut a = agent_in_role(true, t0, 1);
     let reqs = requests(&run(&mut a, t0, t0));
     let (_, tx, first) = reqs.first().cloned().expect("a check");
     assert!(first.ice_controlling().is_some());
-    let conflict = Message::new(Class::Error, Method::Binding, first.transaction_id)
-        .with(Attribute::ErrorCode {
-            code: 487,
-            reason: "Role Conflict".into(),
-        })
-        .encode(
-            Some(&IntegrityKey::short_term("peerpasswordpeerpassword")),
-            true,
-        );
+    let conflict = error_response(
+        first.transaction_id,
+        487,
+        "Role Conflict",
+        Some(&peer_key()),
+    );
     let t1 = t0 + Duration::from_millis(60);
     a.handle_packet(t1, tx.from, tx.to, &conflict);
     // RFC 8445 §7.2.5.1: switch to the other role than the one in the request.
@@ -204,34 +237,17 @@ fn error_responses_and_timeouts_fail_pairs_with_their_reason() {
     let out = run(&mut a, t0, t0 + Duration::from_millis(150));
     let reqs = requests(&out);
     assert_eq!(reqs.len(), 3);
-    let key = IntegrityKey::short_term("peerpasswordpeerpassword");
+    let key = peer_key();
     let t1 = t0 + Duration::from_millis(200);
     // 401 without integrity (the peer could not authenticate us), a 500 with integrity.
-    let unauthorized = Message::new(Class::Error, Method::Binding, reqs[0].2.transaction_id)
-        .with(Attribute::ErrorCode {
-            code: 401,
-            reason: "Unauthorized".into(),
-        })
-        .encode(None, true);
+    let unauthorized = error_response(reqs[0].2.transaction_id, 401, "Unauthorized", None);
     a.handle_packet(t1, reqs[0].1.from, reqs[0].1.to, &unauthorized);
-    let server_error = Message::new(Class::Error, Method::Binding, reqs[1].2.transaction_id)
-        .with(Attribute::ErrorCode {
-            code: 500,
-            reason: "Oops".into(),
-        })
-        .encode(Some(&key), true);
+    let server_error = error_response(reqs[1].2.transaction_id, 500, "Oops", Some(&key));
     a.handle_packet(t1, reqs[1].1.from, reqs[1].1.to, &server_error);
     // A success from another address than the check went to is non-symmetric.
-    let wrong_source = Message::new(Class::Success, Method::Binding, reqs[2].2.transaction_id)
-        .with(Attribute::XorMappedAddress(sa(LOCAL)))
-        .encode(Some(&key), true);
+    let wrong_source = success_response(reqs[2].2.transaction_id, sa(LOCAL), &key);
     a.handle_packet(t1, reqs[2].1.from, sa("198.51.100.200:9"), &wrong_source);
-    let events: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
-    let failed = events.iter().find_map(|e| match e {
-        IceEvent::Failed { reasons } => Some(reasons.clone()),
-        _ => None,
-    });
-    let reasons = failed.expect("all pairs failed: ICE failed");
+    let reasons = failure_reasons(&mut a).expect("all pairs failed: ICE failed");
     let mut got: Vec<_> = reasons
         .iter()
         .map(|r| (r.remote.address, r.reason))
@@ -254,14 +270,7 @@ fn unanswered_checks_fail_with_timeout_after_the_rfc_8489_schedule() {
     let t0 = Instant::now();
     let mut a = agent(IceConfig::default(), t0, 1);
     run(&mut a, t0, t0 + Duration::from_secs(60));
-    let events: Vec<_> = std::iter::from_fn(|| a.poll_event()).collect();
-    let reasons = events
-        .iter()
-        .find_map(|e| match e {
-            IceEvent::Failed { reasons } => Some(reasons.clone()),
-            _ => None,
-        })
-        .expect("failed");
+    let reasons = failure_reasons(&mut a).expect("failed");
     assert_eq!(reasons.len(), 1);
     assert_eq!(reasons[0].reason, FailureReason::Timeout);
     assert_eq!(
@@ -276,21 +285,9 @@ fn unanswered_checks_fail_with_timeout_after_the_rfc_8489_schedule() {
 #[test]
 fn an_unauthenticated_487_cannot_flip_our_role() {
     let t0 = Instant::now();
-    let mut a = agent(
-        IceConfig {
-            controlling: true,
-            ..IceConfig::default()
-        },
-        t0,
-        1,
-    );
+    let mut a = agent_in_role(true, t0, 1);
     let reqs = requests(&run(&mut a, t0, t0));
-    let spoofed = Message::new(Class::Error, Method::Binding, reqs[0].2.transaction_id)
-        .with(Attribute::ErrorCode {
-            code: 487,
-            reason: "Role Conflict".into(),
-        })
-        .encode(None, true);
+    let spoofed = error_response(reqs[0].2.transaction_id, 487, "Role Conflict", None);
     let handled = a.handle_packet(t0, reqs[0].1.from, reqs[0].1.to, &spoofed);
     assert!(matches!(handled, ice::agent::Handled::Dropped(_)));
     assert!(a.is_controlling());
@@ -302,9 +299,11 @@ fn responses_with_a_bad_integrity_are_ignored() {
     let t0 = Instant::now();
     let mut a = agent(IceConfig::default(), t0, 1);
     let reqs = requests(&run(&mut a, t0, t0));
-    let forged = Message::new(Class::Success, Method::Binding, reqs[0].2.transaction_id)
-        .with(Attribute::XorMappedAddress(sa(LOCAL)))
-        .encode(Some(&IntegrityKey::short_term("wrong")), true);
+    let forged = success_response(
+        reqs[0].2.transaction_id,
+        sa(LOCAL),
+        &IntegrityKey::short_term("wrong"),
+    );
     let handled = a.handle_packet(t0, reqs[0].1.from, reqs[0].1.to, &forged);
     assert!(matches!(handled, ice::agent::Handled::Dropped(_)));
     assert!(a
@@ -324,14 +323,7 @@ fn no_media_before_selection() {
 #[test]
 fn remote_lite_makes_us_controlling() {
     let t0 = Instant::now();
-    let mut a = agent(
-        IceConfig {
-            controlling: false,
-            ..IceConfig::default()
-        },
-        t0,
-        1,
-    );
+    let mut a = agent_in_role(false, t0, 1);
     a.set_remote_lite(true);
     assert!(a.is_controlling());
     assert!(std::iter::from_fn(|| a.poll_event())
@@ -401,16 +393,9 @@ fn host_addresses_are_checked_and_tr_is_at_least_15_s() {
 fn a_lite_peer_that_only_answers_is_nominated_by_us() {
     // RFC 8445 §6.1.1: facing a lite peer we control; the peer never checks, it only answers.
     let t0 = Instant::now();
-    let mut a = agent(
-        IceConfig {
-            controlling: false,
-            ..IceConfig::default()
-        },
-        t0,
-        1,
-    );
+    let mut a = agent_in_role(false, t0, 1);
     a.set_remote_lite(true);
-    let key = IntegrityKey::short_term("peerpasswordpeerpassword");
+    let key = peer_key();
     let mut now = t0;
     let mut answered_use_candidate = false;
     for _ in 0..10 {
@@ -419,9 +404,7 @@ fn a_lite_peer_that_only_answers_is_nominated_by_us() {
         for (_, tx, m) in reqs {
             assert!(m.ice_controlling().is_some(), "we are controlling");
             answered_use_candidate |= m.use_candidate();
-            let ok = Message::new(Class::Success, Method::Binding, m.transaction_id)
-                .with(Attribute::XorMappedAddress(tx.from))
-                .encode(Some(&key), true);
+            let ok = success_response(m.transaction_id, tx.from, &key);
             a.handle_packet(now, tx.from, tx.to, &ok);
         }
         if a.state() == ice::agent::IceState::Completed {
@@ -440,33 +423,16 @@ fn icmp_unreachable_reported_by_the_caller_fails_the_path() {
     let mut a = agent(IceConfig::default(), t0, 1);
     let reqs = requests(&run(&mut a, t0, t0));
     a.handle_unreachable(t0, reqs[0].1.from, reqs[0].1.to);
-    let reasons = std::iter::from_fn(|| a.poll_event())
-        .find_map(|e| match e {
-            IceEvent::Failed { reasons } => Some(reasons),
-            _ => None,
-        })
-        .expect("failed");
+    let reasons = failure_reasons(&mut a).expect("failed");
     assert_eq!(reasons[0].reason, FailureReason::Unreachable);
 }
 
 #[test]
 fn a_controlled_agent_never_nominated_fails_with_not_nominated_instead_of_hanging() {
     let t0 = Instant::now();
-    let mut a = agent(
-        IceConfig {
-            controlling: false,
-            ..IceConfig::default()
-        },
-        t0,
-        1,
-    );
+    let mut a = agent_in_role(false, t0, 1);
     let reqs = requests(&run(&mut a, t0, t0));
-    let ok = Message::new(Class::Success, Method::Binding, reqs[0].2.transaction_id)
-        .with(Attribute::XorMappedAddress(reqs[0].1.from))
-        .encode(
-            Some(&IntegrityKey::short_term("peerpasswordpeerpassword")),
-            true,
-        );
+    let ok = success_response(reqs[0].2.transaction_id, reqs[0].1.from, &peer_key());
     let t1 = t0 + Duration::from_millis(40);
     a.handle_packet(t1, reqs[0].1.from, reqs[0].1.to, &ok);
     // Valid, waiting for the controlling peer's USE-CANDIDATE, which never comes.
@@ -478,12 +444,7 @@ fn a_controlled_agent_never_nominated_fails_with_not_nominated_instead_of_hangin
         t1 + Duration::from_secs(60),
     );
     assert_eq!(a.state(), ice::agent::IceState::Failed);
-    let reasons = std::iter::from_fn(|| a.poll_event())
-        .find_map(|e| match e {
-            IceEvent::Failed { reasons } => Some(reasons),
-            _ => None,
-        })
-        .expect("failed");
+    let reasons = failure_reasons(&mut a).expect("failed");
     assert_eq!(reasons.len(), 1);
     assert_eq!(reasons[0].reason, FailureReason::NotNominated);
 }
