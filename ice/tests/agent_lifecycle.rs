@@ -55,6 +55,37 @@ fn indications(side: &Side, after: Instant, before: Instant) -> Vec<Instant> {
         .collect()
 }
 
+/// Two hosts without NAT, 192.0.2.1 and 192.0.2.2, 20 ms from the network.
+fn two_open_hosts(seed: u64, t0: Instant) -> Network {
+    let mut net = Network::new(seed, t0);
+    let link = LinkConditions::with_delay(Duration::from_millis(20));
+    net.add_host(sa("192.0.2.1:0").ip(), None, link);
+    net.add_host(sa("192.0.2.2:0").ip(), None, link);
+    net
+}
+
+/// A controlling agent (seed 1) and a controlled one (seed 2), configured by `extra`.
+fn controlling_and_controlled(t0: Instant, extra: impl Fn(IceConfig) -> IceConfig) -> (Side, Side) {
+    let cfg = |controlling, seed| {
+        extra(IceConfig {
+            controlling,
+            seed: Some(seed),
+            ..IceConfig::default()
+        })
+    };
+    (
+        Side::new(IceAgent::new(cfg(true, 1), t0)),
+        Side::new(IceAgent::new(cfg(false, 2), t0)),
+    )
+}
+
+/// Both agents selected the same pair, each from its own side.
+fn assert_mirrored_selection(duo: &Duo) {
+    let (la, ra) = duo.a.agent.selected_pair(1).unwrap();
+    let (lb, rb) = duo.b.agent.selected_pair(1).unwrap();
+    assert_eq!((la.address, ra.address), (rb.address, lb.address));
+}
+
 /// Run `duo` for `span` of virtual time from its current instant.
 fn run_for(duo: &mut Duo, span: Duration) {
     let until = duo.now + span - duo.t0;
@@ -353,18 +384,8 @@ fn relayed_candidates_are_gathered_and_close_frees_the_allocations() {
 #[test]
 fn two_components_each_get_a_selected_pair() {
     let t0 = Instant::now();
-    let mut net = Network::new(8, t0);
-    let link = LinkConditions::with_delay(Duration::from_millis(20));
-    net.add_host(sa("192.0.2.1:0").ip(), None, link);
-    net.add_host(sa("192.0.2.2:0").ip(), None, link);
-    let cfg = |controlling, seed| IceConfig {
-        controlling,
-        seed: Some(seed),
-        components: 2,
-        ..IceConfig::default()
-    };
-    let mut a = Side::new(IceAgent::new(cfg(true, 1), t0));
-    let mut b = Side::new(IceAgent::new(cfg(false, 2), t0));
+    let net = two_open_hosts(8, t0);
+    let (mut a, mut b) = controlling_and_controlled(t0, |c| IceConfig { components: 2, ..c });
     a.add_host(1, sa("192.0.2.1:5000"));
     a.add_host(2, sa("192.0.2.1:5001"));
     b.add_host(1, sa("192.0.2.2:6000"));
@@ -390,9 +411,7 @@ fn two_controlling_agents_resolve_the_conflict_and_complete() {
     duo.b.agent.set_role(true);
     assert!(duo.run_until(Duration::from_secs(20), |d| d.both_completed()));
     assert_ne!(duo.a.agent.is_controlling(), duo.b.agent.is_controlling());
-    let (la, ra) = duo.a.agent.selected_pair(1).unwrap();
-    let (lb, rb) = duo.b.agent.selected_pair(1).unwrap();
-    assert_eq!((la.address, ra.address), (rb.address, lb.address));
+    assert_mirrored_selection(&duo);
     assert!(duo.exchange_media(Duration::from_secs(1)));
 }
 
@@ -406,9 +425,7 @@ fn an_aggressive_rfc_5245_peer_is_accepted_and_is_one_rtt_faster() {
     let mut c = case(Some(NatKind::FullCone), Some(NatKind::FullCone), false);
     c.nomination = NominationMode::Aggressive;
     let mut aggressive = completed(&c);
-    let (la, ra) = aggressive.a.agent.selected_pair(1).unwrap();
-    let (lb, rb) = aggressive.b.agent.selected_pair(1).unwrap();
-    assert_eq!((la.address, ra.address), (rb.address, lb.address));
+    assert_mirrored_selection(&aggressive);
     assert!(aggressive.exchange_media(Duration::from_secs(1)));
     let t_reg = regular.a.completed_at().unwrap() - regular.signalled_at.unwrap();
     let t_agg = aggressive.a.completed_at().unwrap() - aggressive.signalled_at.unwrap();
@@ -444,18 +461,8 @@ fn wrong_remote_password_fails_with_401_reasons() {
 #[test]
 fn trickled_candidates_are_checked_as_they_come_and_failure_waits_for_end_of_candidates() {
     let t0 = Instant::now();
-    let mut net = Network::new(12, t0);
-    let link = LinkConditions::with_delay(Duration::from_millis(20));
-    net.add_host(sa("192.0.2.1:0").ip(), None, link);
-    net.add_host(sa("192.0.2.2:0").ip(), None, link);
-    let cfg = |controlling, seed| IceConfig {
-        controlling,
-        seed: Some(seed),
-        trickle: true,
-        ..IceConfig::default()
-    };
-    let mut a = Side::new(IceAgent::new(cfg(true, 1), t0));
-    let mut b = Side::new(IceAgent::new(cfg(false, 2), t0));
+    let net = two_open_hosts(12, t0);
+    let (mut a, mut b) = controlling_and_controlled(t0, |c| IceConfig { trickle: true, ..c });
     a.add_host(1, sa("192.0.2.1:5000"));
     b.add_host(1, sa("192.0.2.2:6000"));
     let mut duo = Duo::new(net, a, b);
