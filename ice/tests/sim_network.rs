@@ -356,6 +356,17 @@ fn binding_request(seed: u8) -> Message {
     Message::new(Class::Request, Method::Binding, TransactionId([seed; 12]))
 }
 
+/// A STUN server at STUN_1 and a public client host at PEER_A:5000 (network seed 9).
+fn stun_server_and_client() -> (Network, Instant, SocketAddr, SocketAddr) {
+    let t0 = Instant::now();
+    let mut net = Network::new(9, t0);
+    let server = sa(v4(STUN_1.0), STUN_1.1);
+    net.add_stun_server(server);
+    let client = sa(v4(PEER_A), 5000);
+    net.add_host(client.ip(), None, LinkConditions::ideal());
+    (net, t0, server, client)
+}
+
 /// The lab's probe: one host asks two STUN servers and compares the mapped addresses.
 fn probe(kind: NatKind) -> (SocketAddr, SocketAddr, Vec<sim::Delivery>) {
     let (mut net, t0) = nat_setup(kind);
@@ -411,12 +422,7 @@ fn stun_response_matches_the_transaction_and_carries_software_and_fingerprint() 
 
 #[test]
 fn stun_server_rejects_other_methods_and_ignores_indications_and_garbage() {
-    let t0 = Instant::now();
-    let mut net = Network::new(9, t0);
-    let server = sa(v4(STUN_1.0), STUN_1.1);
-    net.add_stun_server(server);
-    let client = sa(v4(PEER_A), 5000);
-    net.add_host(client.ip(), None, LinkConditions::ideal());
+    let (mut net, t0, server, client) = stun_server_and_client();
     let allocate = Message::new(Class::Request, Method::Allocate, TransactionId([3; 12]));
     net.send(client, server, allocate.encode(None, true));
     let indication = Message::new(Class::Indication, Method::Binding, TransactionId([4; 12]));
@@ -433,12 +439,7 @@ fn stun_server_rejects_other_methods_and_ignores_indications_and_garbage() {
 
 #[test]
 fn stun_server_answers_unknown_comprehension_required_attributes_with_420() {
-    let t0 = Instant::now();
-    let mut net = Network::new(9, t0);
-    let server = sa(v4(STUN_1.0), STUN_1.1);
-    net.add_stun_server(server);
-    let client = sa(v4(PEER_A), 5000);
-    net.add_host(client.ip(), None, LinkConditions::ideal());
+    let (mut net, t0, server, client) = stun_server_and_client();
     // A Binding request with an unknown comprehension-required attribute 0x7F01 (hand-made).
     let mut raw = binding_request(5).encode(None, false);
     raw.extend_from_slice(&[0x7F, 0x01, 0x00, 0x04, 1, 2, 3, 4]);
