@@ -264,19 +264,7 @@ impl LocalCandidates {
         server: SocketAddr,
         server_rank: usize,
     ) -> Option<LocalId> {
-        let component = self.component_of_base(base)?;
-        self.push_derived(Derived {
-            kind: CandidateKind::ServerReflexive,
-            component,
-            address: mapped,
-            base,
-            host_base: base,
-            server: Some(server),
-            server_rank,
-            related: Some(base),
-            origin: Origin::Reflexive { server },
-            priority_override: None,
-        })
+        self.push_server_learned(base, mapped, base, server, server_rank, None)
     }
 
     /// A relayed candidate whose allocation runs on the host socket `host_base`; its base is
@@ -290,17 +278,40 @@ impl LocalCandidates {
         server_rank: usize,
         turn: usize,
     ) -> Option<LocalId> {
+        self.push_server_learned(host_base, relayed, mapped, server, server_rank, Some(turn))
+    }
+
+    /// A candidate a STUN or TURN server gave us for the host socket `host_base`: without
+    /// `turn` a server-reflexive one whose base is that socket, with it a relayed one that is
+    /// its own base (RFC 8445 §5.1.1.2).
+    fn push_server_learned(
+        &mut self,
+        host_base: SocketAddr,
+        address: SocketAddr,
+        related: SocketAddr,
+        server: SocketAddr,
+        server_rank: usize,
+        turn: Option<usize>,
+    ) -> Option<LocalId> {
         let component = self.component_of_base(host_base)?;
+        let (kind, base, origin) = match turn {
+            None => (
+                CandidateKind::ServerReflexive,
+                host_base,
+                Origin::Reflexive { server },
+            ),
+            Some(turn) => (CandidateKind::Relayed, address, Origin::Relay { turn }),
+        };
         self.push_derived(Derived {
-            kind: CandidateKind::Relayed,
+            kind,
             component,
-            address: relayed,
-            base: relayed,
+            address,
+            base,
             host_base,
             server: Some(server),
             server_rank,
-            related: Some(mapped),
-            origin: Origin::Relay { turn },
+            related: Some(related),
+            origin,
             priority_override: None,
         })
     }
