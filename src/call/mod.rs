@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use engine::{run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua};
 
 use crate::config::TurnSettings;
-use crate::events::Emitter;
+use crate::events::{Emitter, Event};
 use crate::media::g711::G711;
 use crate::media::source::Source;
 use crate::media::stats::MediaSummary;
@@ -70,9 +70,34 @@ pub struct CallOptions {
     pub check_retransmit: Option<ice::stun::RetransmitConfig>,
     /// Commands from outside while the call runs (the scenario runner); None = timed only.
     pub control: Option<control::CallControl>,
+    /// Our AOR when the phone registered: each registration refresh the user agent reports
+    /// during or between calls is emitted as a `registered` event for it.
+    pub registered_aor: Option<String>,
 }
 
 impl CallOptions {
+    /// Reports a registration refresh (or its failure) the user agent saw mid-call.
+    pub(crate) fn report_registration(&self, event: &crate::signalling::UaEvent) {
+        use crate::signalling::UaEvent;
+        let Some(aor) = &self.registered_aor else {
+            return;
+        };
+        match event {
+            UaEvent::Registered {
+                expires,
+                public_address,
+            } => self.emitter.emit(Event::Registered {
+                agent: self.label.clone(),
+                aor: aor.clone(),
+                expires: *expires,
+                public_address: public_address.map(|a| a.to_string()),
+            }),
+            UaEvent::RegisterFailed { status, reason } => {
+                tracing::warn!(%aor, "registration refresh failed: {status} {reason}")
+            }
+            _ => {}
+        }
+    }
     /// Sensible defaults for a phone on `ips`.
     pub fn new(label: &str, ips: Vec<IpAddr>, emitter: Emitter) -> CallOptions {
         CallOptions {
@@ -104,6 +129,7 @@ impl CallOptions {
             ice_timeout: Duration::from_secs(40),
             check_retransmit: None,
             control: None,
+            registered_aor: None,
         }
     }
 }

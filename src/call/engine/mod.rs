@@ -485,6 +485,9 @@ pub async fn run_callee_keeping_ua(
                 peer_allows_update,
                 from,
             }) => break (sdp, peer_allows_update, from),
+            Some(e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. })) => {
+                opts.report_registration(&e)
+            }
             Some(other) => tracing::debug!("before a call: {other:?}"),
             None => anyhow::bail!("SIP user agent stopped before a call arrived"),
         }

@@ -244,7 +244,9 @@ impl Call {
             UaEvent::Incoming { .. } => {
                 // A second call while busy: the UA answers 486 itself (RFC 3261 §21.4.24).
             }
-            UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. } => {}
+            e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. }) => {
+                self.opts.report_registration(&e)
+            }
         }
     }
 
