@@ -83,6 +83,10 @@ pub struct AccountArgs {
     /// Offer RTP and RTCP on one port (RFC 5761): true or false
     #[arg(long)]
     pub rtcp_mux: Option<bool>,
+    /// Offer rtcp-mux without RTCP candidates (RFC 8445 §5.1.1.1 mux-only agent); by
+    /// default the offer also carries component 2 for peers that do not mux (RFC 5761 §5.1.3)
+    #[arg(long)]
+    pub rtcp_mux_only: bool,
     /// SIP timer T1 in ms (RFC 3261 §17: 500)
     #[arg(long)]
     pub t1_ms: Option<u64>,
@@ -114,6 +118,7 @@ pub struct FileConfig {
     pub nomination: Option<String>,
     pub codecs: Option<Vec<String>>,
     pub rtcp_mux: Option<bool>,
+    pub rtcp_mux_only: Option<bool>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
     pub sip_engine: Option<String>,
@@ -148,6 +153,8 @@ pub struct Settings {
     pub aggressive_nomination: bool,
     pub codecs: Vec<G711>,
     pub rtcp_mux: bool,
+    /// Offer mux without component 2 (a mux-only agent, RFC 8445 §5.1.1.1).
+    pub rtcp_mux_only: bool,
     pub t1: Duration,
     pub expires: u32,
     /// None: the driver, or the interim agent when a pcap is written (it captures SIP too).
@@ -313,6 +320,7 @@ pub fn merge(
         aggressive_nomination,
         codecs,
         rtcp_mux: flags.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
+        rtcp_mux_only: flags.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
         t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500).max(1)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
     })

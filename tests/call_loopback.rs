@@ -828,3 +828,92 @@ async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
         .iter()
         .any(|e| matches!(e, Event::Call { state, .. } if state == "established")));
 }
+
+fn selected_components(events: &[Event], agent: &str) -> Vec<u16> {
+    events_of(events, agent)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Ice {
+                state,
+                component: Some(c),
+                ..
+            } if state == "selected" => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: the caller's default offer proposes rtcp-mux AND
+/// carries component 2; a callee that refuses mux (baresip's `rtcp_mux no`) gets ICE on
+/// both components, and RTCP flows on component 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mux_offer_to_a_callee_without_mux_runs_ice_on_two_components() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    assert!(
+        p.caller.rtcp_mux && !p.caller.rtcp_mux_only,
+        "the default offer"
+    );
+    p.callee.rtcp_mux = false;
+    p.caller.duration = Some(Duration::from_millis(3000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(callee.exit, exit::OK, "{}", callee.reason);
+    let events = emitter.events();
+    for agent in ["caller", "callee"] {
+        let mut comps = selected_components(&events, agent);
+        comps.sort_unstable();
+        comps.dedup();
+        assert_eq!(comps, vec![1, 2], "{agent}");
+    }
+    assert!(
+        caller.media.rtcp_sent >= 1 && callee.media.rtcp_received >= 1,
+        "{:?} {:?}",
+        caller.media,
+        callee.media
+    );
+    assert!(callee.media.rtp_received > 100);
+    assert_eq!(caller.media_sent_before_selection, 0);
+}
+
+/// The same default offer to a callee that accepts mux: component 2 is dropped, ICE
+/// completes on component 1 alone and RTCP shares it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mux_offer_accepted_drops_component_2() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.duration = Some(Duration::from_millis(3000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let events = emitter.events();
+    // The offer carried component 2 ...
+    let offered_rtcp = events_of(&events, "caller").iter().any(|e| {
+        matches!(e, Event::Candidates { candidates, .. } if candidates.iter().any(|c| c.component == 2))
+    });
+    assert!(
+        offered_rtcp,
+        "the caller gathered component 2 for the offer"
+    );
+    // ... and after the answer only component 1 was checked and selected.
+    for agent in ["caller", "callee"] {
+        assert_eq!(
+            selected_components(&events, agent)
+                .into_iter()
+                .filter(|c| *c == 2)
+                .count(),
+            0,
+            "{agent}"
+        );
+    }
+    assert!(caller
+        .selected
+        .as_ref()
+        .is_some_and(|(l, _)| l.component == 1));
+    assert!(
+        caller.media.rtcp_sent >= 1 && callee.media.rtcp_received >= 1,
+        "{:?} {:?}",
+        caller.media,
+        callee.media
+    );
+    assert!(callee.media.rtp_received > 100);
+}

@@ -35,6 +35,10 @@ pub struct CallOptions {
     pub turn: Option<TurnSettings>,
     pub aggressive_nomination: bool,
     pub rtcp_mux: bool,
+    /// With `rtcp_mux`: offer no RTCP component at all (a mux-only agent, RFC 8445
+    /// §5.1.1.1). Off by default: the initial offer carries component 2 too, for peers that
+    /// refuse mux, and drops it when the answer accepts mux (RFC 5761 §5.1.3).
+    pub rtcp_mux_only: bool,
     pub codecs: Vec<G711>,
     pub source: Source,
     pub dtmf: Option<String>,
@@ -109,6 +113,7 @@ impl CallOptions {
             turn: None,
             aggressive_nomination: false,
             rtcp_mux: true,
+            rtcp_mux_only: false,
             codecs: vec![G711::Ulaw, G711::Alaw],
             source: Source::Silence,
             dtmf: None,

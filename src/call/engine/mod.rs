@@ -452,7 +452,13 @@ pub async fn run_caller_keeping_ua(
     ua: UaHandle,
     target: &str,
 ) -> anyhow::Result<(CallOutcome, UaHandle)> {
-    let components = if opts.rtcp_mux { 1 } else { 2 };
+    // RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: unless mux-only, offer a separate RTCP component
+    // with the mux offer; the answer decides whether it stays.
+    let components = if opts.rtcp_mux && opts.rtcp_mux_only {
+        1
+    } else {
+        2
+    };
     let mut call = Call::new(opts, ua, components).await?;
     call.gather().await;
     let stream = call.local_stream(None);

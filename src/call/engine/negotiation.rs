@@ -26,6 +26,15 @@ impl Call {
             .map(|f| f.payload_type);
         self.direction = stream.direction;
         self.rtcp_mux = stream.rtcp_mux;
+        if stream.rtcp_mux {
+            // RFC 5761 §5.1.3: mux accepted, RTCP shares component 1; the RTCP component we
+            // offered for a peer without mux goes (before the answer's candidates are added).
+            if let Some(agent) = self.agent.as_mut() {
+                if agent.drop_rtcp_component() {
+                    self.signalled_defaults.retain(|(c, _)| *c == 1);
+                }
+            }
+        }
         if let Some(media) = &mut self.media {
             media.sending = stream.direction.sends();
         }
