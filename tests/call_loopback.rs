@@ -745,11 +745,15 @@ fn pcap_udp_datagrams(bytes: &[u8]) -> Vec<(std::net::SocketAddr, std::net::Sock
     out
 }
 
-/// A SIP relay between caller and callee that loses every ACK and BYE from the caller. The
+/// A SIP relay between caller and callee that loses the caller's requests whose method is
+/// in `lose` (e.g. ACK and BYE). The
 /// callee's Contact in its responses is rewritten to the relay so the caller's in-dialog
 /// requests (ACK, BYE) pass through it too; the callee's own requests go straight to the
 /// caller.
-async fn lossy_sip_relay(callee_sip: std::net::SocketAddr) -> std::net::SocketAddr {
+async fn lossy_sip_relay(
+    callee_sip: std::net::SocketAddr,
+    lose: &'static [&'static str],
+) -> std::net::SocketAddr {
     let relay = tokio::net::UdpSocket::bind((ip(LO), 0)).await.unwrap();
     let relay_addr = relay.local_addr().unwrap();
     tokio::spawn(async move {
@@ -765,7 +769,10 @@ async fn lossy_sip_relay(callee_sip: std::net::SocketAddr) -> std::net::SocketAd
                 let _ = relay.send_to(format!("{head}{body}").as_bytes(), to).await;
             } else {
                 caller = Some(from);
-                if data.starts_with(b"ACK ") || data.starts_with(b"BYE ") {
+                if lose
+                    .iter()
+                    .any(|m| data.starts_with(format!("{m} ").as_bytes()))
+                {
                     continue;
                 }
                 let _ = relay.send_to(data, callee_sip).await;
@@ -799,7 +806,7 @@ async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
     let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
         .await
         .unwrap();
-    let relay = lossy_sip_relay(callee_ua.local).await;
+    let relay = lossy_sip_relay(callee_ua.local, &["ACK", "BYE"]).await;
     let caller_ua = spawn_ua(SipEngine::Driver, ua("sip:caller@127.0.0.1"))
         .await
         .unwrap();
@@ -916,4 +923,65 @@ async fn a_mux_offer_accepted_drops_component_2() {
         callee.media
     );
     assert!(callee.media.rtp_received > 100);
+}
+
+/// The caller's BYE is lost and the caller is gone: the callee's consent checks go
+/// unanswered, consent expires (RFC 7675 §5.1, shortened here) and the callee ends the call
+/// with a BYE and a reason naming it instead of staying in the call until killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_bye_ends_the_callee_call_when_consent_expires() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.callee.consent = Some(icephone_consent(
+        Duration::from_millis(300),
+        Duration::from_secs(2),
+    ));
+    let ua = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    };
+    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
+        .await
+        .unwrap();
+    let relay = lossy_sip_relay(callee_ua.local, &["BYE"]).await;
+    let caller_ua = spawn_ua(SipEngine::Driver, ua("sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let target = format!("sip:callee@{relay}");
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(15), callee)
+        .await
+        .expect("the callee ends on consent loss")
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(callee.exit, exit::ICE, "{}", callee.reason);
+    assert!(callee.reason.contains("consent lost"), "{}", callee.reason);
+    assert!(events_of(&emitter.events(), "callee")
+        .iter()
+        .any(|e| matches!(e, Event::Call { state, .. } if state == "established")));
+}
+
+fn icephone_consent(interval: Duration, timeout: Duration) -> ice::agent::ConsentConfig {
+    ice::agent::ConsentConfig {
+        enabled: true,
+        interval,
+        timeout,
+    }
 }

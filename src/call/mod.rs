@@ -72,6 +72,8 @@ pub struct CallOptions {
     pub ice_timeout: Duration,
     /// Connectivity-check retransmissions (None = RFC 8489 §6.2.1 defaults, 39.5 s to fail).
     pub check_retransmit: Option<ice::stun::RetransmitConfig>,
+    /// Consent freshness timing (None = RFC 7675 §5.1: checks every ~5 s, lost after 30 s).
+    pub consent: Option<ice::agent::ConsentConfig>,
     /// Commands from outside while the call runs (the scenario runner); None = timed only.
     pub control: Option<control::CallControl>,
     /// Our AOR when the phone registered: each registration refresh the user agent reports
@@ -133,6 +135,7 @@ impl CallOptions {
             handle_ctrl_c: false,
             ice_timeout: Duration::from_secs(40),
             check_retransmit: None,
+            consent: None,
             control: None,
             registered_aor: None,
         }
