@@ -177,7 +177,7 @@ impl Call {
                     })
                     .collect(),
                 check_retransmit: opts.check_retransmit.unwrap_or_default(),
-                consent: opts.consent.clone().unwrap_or_default(),
+                consent: opts.consent.unwrap_or_default(),
                 ..IceConfig::default()
             };
             let mut agent = IceAgent::new(config, now);
