@@ -84,16 +84,8 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
-    let engine = settings
-        .sip_engine
-        .unwrap_or(if settings.transport == SipTransport::Tcp {
-            SipEngine::Driver
-        } else if capture.is_some() {
-            // The driver owns its socket; the interim agent puts SIP into the capture too.
-            SipEngine::Interim
-        } else {
-            SipEngine::Driver
-        });
+    // The driver's tap writes SIP into `--pcap` too.
+    let engine = settings.sip_engine.unwrap_or(SipEngine::Driver);
     crate::signalling::spawn(
         engine,
         udp_ua::UaConfig {

@@ -137,10 +137,8 @@ async fn updated_offer_case(callee_allows_update: bool) -> (CallOutcome, CallOut
     let mut p = pair(&emitter);
     p.caller.host_ips = vec![ip(LO2), ip(LO)];
     p.caller.blocked_ips = vec![ip(LO2)];
+    // The driver engine both ways: `allow_update: false` leaves UPDATE out of its Allow.
     p.callee_allows_update = callee_allows_update;
-    if !callee_allows_update {
-        p.engine = SipEngine::Interim;
-    }
     let (caller, callee) = run(p).await;
     assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
     let default = caller.signalled_default.expect("a default was signalled");
@@ -312,7 +310,6 @@ async fn pcap_shows_no_rtp_before_ice_and_opens_in_tshark() {
     p.caller.capture = Some(capture.clone());
     p.callee.capture = Some(capture.clone());
     p.capture = Some(capture);
-    p.engine = SipEngine::Interim;
     p.caller.duration = Some(Duration::from_millis(500));
     let (caller, _) = run(p).await;
     assert_eq!(caller.exit, exit::OK);
@@ -584,7 +581,7 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     use icephone::signalling::{UaCommand, UaEvent};
     let emitter = Emitter::new(false, true);
     let mut callee_ua = spawn_ua(
-        SipEngine::Interim,
+        SipEngine::Driver,
         UaConfig {
             bind: (ip(LO), 0).into(),
             aor: "sip:plain@127.0.0.1".into(),
@@ -704,7 +701,6 @@ async fn rtp_only_on_the_selected_pair_in_the_capture() {
     p.caller.host_ips = vec![ip(LO2), ip(LO)];
     p.caller.blocked_ips = vec![ip(LO2)];
     p.caller.duration = Some(Duration::from_millis(600));
-    p.engine = SipEngine::Interim;
     p.capture = Some(capture);
     let (caller, _) = run(p).await;
     assert_eq!(caller.exit, exit::OK, "{}", caller.reason);

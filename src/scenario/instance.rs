@@ -157,7 +157,6 @@ async fn prepare(
         .map_err(|e| format!("{who}: {e}"))?;
     let engine = match &spec.sip_engine {
         Some(e) => e.parse::<SipEngine>().map_err(|m| format!("{who}: {m}"))?,
-        None if !spec.allow_update && !tcp => SipEngine::Interim,
         None => SipEngine::Driver,
     };
     if tcp && engine != SipEngine::Driver {

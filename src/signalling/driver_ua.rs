@@ -40,7 +40,10 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
     endpoint.register_expires = config.register_expires;
     endpoint.timers.t1 = config.t1;
+    // `--no-update`: leave UPDATE out of Allow so the peer re-INVITEs (RFC 3311 §5.1).
+    endpoint.allow_update = config.allow_update;
     let mut driver_config = SipDriverConfig::new(endpoint);
+    driver_config.capture = config.capture.clone();
     let bind = if config.tcp && config.bind.port() == 0 {
         port_free_for_both(config.bind.ip())?
     } else {

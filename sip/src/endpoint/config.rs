@@ -54,6 +54,10 @@ pub struct EndpointConfig {
     pub flow_recovery: FlowRecoveryConfig,
     /// User-Agent header value.
     pub user_agent: String,
+    /// List UPDATE (RFC 3311) in Allow. Off makes peers change the session by re-INVITE
+    /// (a UA that does not implement UPDATE, for interop tests); incoming UPDATEs are still
+    /// answered.
+    pub allow_update: bool,
 }
 
 impl EndpointConfig {
@@ -75,6 +79,7 @@ impl EndpointConfig {
             register_expires: 3600,
             flow_recovery: FlowRecoveryConfig::default(),
             user_agent: concat!("icephone-sip/", env!("CARGO_PKG_VERSION")).to_owned(),
+            allow_update: true,
         }
     }
 
