@@ -11,7 +11,6 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::media::g711::G711;
-use crate::signalling::SipEngine;
 
 /// Environment variable holding the SIP password.
 pub const PASSWORD_ENV: &str = "ICEPHONE_PASSWORD";
@@ -93,10 +92,6 @@ pub struct AccountArgs {
     /// REGISTER expiry in seconds
     #[arg(long)]
     pub expires: Option<u32>,
-    /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
-    /// writes SIP into --pcap)
-    #[arg(long)]
-    pub sip_engine: Option<String>,
 }
 
 /// The file's shape: same names as the flags, with underscores.
@@ -121,7 +116,6 @@ pub struct FileConfig {
     pub rtcp_mux_only: Option<bool>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
-    pub sip_engine: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,8 +151,6 @@ pub struct Settings {
     pub rtcp_mux_only: bool,
     pub t1: Duration,
     pub expires: u32,
-    /// None: the driver, or the interim agent when a pcap is written (it captures SIP too).
-    pub sip_engine: Option<SipEngine>,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -293,16 +285,7 @@ pub fn merge(
             why: "at least one codec".into(),
         });
     }
-    let sip_engine = match pick(&flags.sip_engine, &file.sip_engine) {
-        None => None,
-        Some(e) => Some(e.parse::<SipEngine>().map_err(|why| ConfigError::Invalid {
-            field: "sip_engine",
-            value: e.clone(),
-            why,
-        })?),
-    };
     Ok(Settings {
-        sip_engine,
         aor: pick(&flags.aor, &file.aor),
         password: flags
             .password

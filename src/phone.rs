@@ -13,7 +13,7 @@ use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::media::wav;
 use crate::pcap::Capture;
-use crate::signalling::{udp_ua, SipEngine, UaHandle};
+use crate::signalling::{UaConfig, UaHandle};
 
 /// The IP media and SIP use: configured, else the bind address, else the source address the
 /// routing table picks toward `toward` (a UDP connect sends nothing).
@@ -84,24 +84,19 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
-    // The driver's tap writes SIP into `--pcap` too.
-    let engine = settings.sip_engine.unwrap_or(SipEngine::Driver);
-    crate::signalling::spawn(
-        engine,
-        udp_ua::UaConfig {
-            bind,
-            aor,
-            proxy: settings.proxy,
-            credentials,
-            t1: settings.t1,
-            max_calls,
-            capture,
-            allow_update: true,
-            register,
-            register_expires: settings.expires,
-            tcp: settings.transport == SipTransport::Tcp,
-        },
-    )
+    crate::signalling::spawn(UaConfig {
+        bind,
+        aor,
+        proxy: settings.proxy,
+        credentials,
+        t1: settings.t1,
+        max_calls,
+        capture,
+        allow_update: true,
+        register,
+        register_expires: settings.expires,
+        tcp: settings.transport == SipTransport::Tcp,
+    })
     .await
     .with_context(|| format!("cannot bind SIP to {bind}"))
 }

@@ -10,8 +10,7 @@ use icephone::media::goertzel::tone_ratio;
 use icephone::media::source::Source;
 use icephone::media::wav;
 use icephone::pcap::Capture;
-use icephone::signalling::udp_ua::UaConfig;
-use icephone::signalling::{spawn as spawn_ua, SipEngine};
+use icephone::signalling::{spawn as spawn_ua, UaConfig};
 
 const LO: [u8; 4] = [127, 0, 0, 1];
 const LO2: [u8; 4] = [127, 0, 0, 2];
@@ -25,9 +24,6 @@ struct Pair {
     callee: CallOptions,
     callee_allows_update: bool,
     capture: Option<Capture>,
-    /// The sip-stack driver by default; the interim UA where a test needs what only it
-    /// does (no UPDATE in Allow, SIP in the capture).
-    engine: SipEngine,
 }
 
 fn pair(emitter: &Emitter) -> Pair {
@@ -41,7 +37,6 @@ fn pair(emitter: &Emitter) -> Pair {
         callee,
         callee_allows_update: true,
         capture: None,
-        engine: SipEngine::Driver,
     }
 }
 
@@ -59,13 +54,11 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(p.engine, ua("sip:callee@127.0.0.1", p.callee_allows_update))
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
         .unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
-    let caller_ua = spawn_ua(p.engine, ua("sip:caller@127.0.0.1", true))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1", true)).await.unwrap();
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
     let caller = tokio::time::timeout(
         Duration::from_secs(15),
@@ -460,9 +453,7 @@ async fn a_second_call_while_busy_gets_486() {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
     let mut callee = CallOptions::new("callee", vec![ip(LO)], emitter.clone());
     callee.allow_loopback = true;
@@ -471,18 +462,14 @@ async fn a_second_call_while_busy_gets_486() {
         let mut o = CallOptions::new("first", vec![ip(LO)], emitter.clone());
         o.allow_loopback = true;
         o.duration = Some(Duration::from_millis(1500));
-        let ua1 = spawn_ua(SipEngine::Driver, ua("sip:first@127.0.0.1"))
-            .await
-            .unwrap();
+        let ua1 = spawn_ua(ua("sip:first@127.0.0.1")).await.unwrap();
         let target = target.clone();
         tokio::spawn(async move { run_caller(o, ua1, &target).await })
     };
     tokio::time::sleep(Duration::from_millis(600)).await;
     let mut second = CallOptions::new("second", vec![ip(LO)], emitter.clone());
     second.allow_loopback = true;
-    let ua2 = spawn_ua(SipEngine::Driver, ua("sip:second@127.0.0.1"))
-        .await
-        .unwrap();
+    let ua2 = spawn_ua(ua("sip:second@127.0.0.1")).await.unwrap();
     let busy = run_caller(second, ua2, &target).await.unwrap();
     assert_eq!(busy.exit, exit::CALL, "{}", busy.reason);
     assert!(busy.reason.starts_with("486"), "{}", busy.reason);
@@ -532,15 +519,11 @@ async fn a_call_with_sip_over_tcp() {
         register_expires: 3600,
         tcp: true,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, cfg("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(cfg("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{};transport=tcp", callee_ua.local);
     let p = pair(&emitter);
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
-    let caller_ua = spawn_ua(SipEngine::Driver, cfg("sip:caller@127.0.0.1"))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(cfg("sip:caller@127.0.0.1")).await.unwrap();
     let caller = tokio::time::timeout(
         Duration::from_secs(15),
         run_caller(p.caller, caller_ua, &target),
@@ -580,22 +563,19 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     use icephone::media::rtp::RtpPacket;
     use icephone::signalling::{UaCommand, UaEvent};
     let emitter = Emitter::new(false, true);
-    let mut callee_ua = spawn_ua(
-        SipEngine::Driver,
-        UaConfig {
-            bind: (ip(LO), 0).into(),
-            aor: "sip:plain@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: true,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let mut callee_ua = spawn_ua(UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: "sip:plain@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await
     .unwrap();
     let target = format!("sip:plain@{}", callee_ua.local);
@@ -603,22 +583,19 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut p = pair(&emitter);
     p.caller.duration = Some(Duration::from_millis(1200));
-    let caller_ua = spawn_ua(
-        SipEngine::Driver,
-        UaConfig {
-            bind: (ip(LO), 0).into(),
-            aor: "sip:caller@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: true,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let caller_ua = spawn_ua(UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: "sip:caller@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await
     .unwrap();
     let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
@@ -799,13 +776,9 @@ async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let relay = lossy_sip_relay(callee_ua.local, &["ACK", "BYE"]).await;
-    let caller_ua = spawn_ua(SipEngine::Driver, ua("sip:caller@127.0.0.1"))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
     let target = format!("sip:callee@{relay}");
     let caller = tokio::time::timeout(
@@ -945,13 +918,9 @@ async fn a_lost_bye_ends_the_callee_call_when_consent_expires() {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let relay = lossy_sip_relay(callee_ua.local, &["BYE"]).await;
-    let caller_ua = spawn_ua(SipEngine::Driver, ua("sip:caller@127.0.0.1"))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
     let target = format!("sip:callee@{relay}");
     let caller = tokio::time::timeout(

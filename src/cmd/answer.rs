@@ -81,7 +81,7 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
         }
         if args.register {
             // RFC 3261 §10.2.2: remove our binding on the way out (Expires: 0), whatever
-            // the transport or SIP engine.
+            // the transport.
             ua.send(UaCommand::Register { expires: 0 });
             // Bounded by Timer F, and by a few seconds: exiting must not hang on a registrar
             // that went away.

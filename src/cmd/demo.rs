@@ -6,7 +6,6 @@ use crate::cli::DemoArgs;
 use crate::demo::{run as run_demo, summary, DemoOptions};
 use crate::events::Emitter;
 use crate::phone;
-use crate::signalling::SipEngine;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let seconds = phone::seconds(args.seconds, "--seconds")?;
@@ -25,7 +24,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         capture,
         record: args.record.clone(),
         callee_without_update: args.no_update,
-        engine: args.sip_engine.unwrap_or(SipEngine::Driver),
         turn: args.turn.map(|server| crate::config::TurnSettings {
             server,
             user: args.turn_user.clone(),

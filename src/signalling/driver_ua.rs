@@ -9,7 +9,7 @@ use sip::endpoint::{
 };
 use tokio::sync::mpsc;
 
-use super::udp_ua::UaConfig;
+use super::UaConfig;
 use super::{OfferMethod, UaCommand, UaEvent, UaHandle};
 use crate::sip_driver::{SipDriver, SipDriverConfig};
 
