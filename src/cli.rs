@@ -87,13 +87,8 @@ pub struct DemoArgs {
     #[arg(long)]
     pub record: Option<PathBuf>,
     /// The callee does not list UPDATE in Allow, so the updated offer is a re-INVITE
-    /// (needs --sip-engine interim)
     #[arg(long)]
     pub no_update: bool,
-    /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
-    /// writes SIP into --pcap). Default: driver, or interim when --pcap is given.
-    #[arg(long)]
-    pub sip_engine: Option<crate::signalling::SipEngine>,
     /// A TURN server on loopback (HOST:PORT): the caller's default becomes its relayed
     /// candidate instead of the firewalled 127.0.0.2
     #[arg(long)]

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::media::g711::G711;
-use crate::signalling::SipEngine;
 
 /// Environment variable holding the SIP password.
 pub const PASSWORD_ENV: &str = "ICEPHONE_PASSWORD";
@@ -83,16 +82,16 @@ pub struct AccountArgs {
     /// Offer RTP and RTCP on one port (RFC 5761): true or false
     #[arg(long)]
     pub rtcp_mux: Option<bool>,
+    /// Offer rtcp-mux without RTCP candidates (RFC 8445 §5.1.1.1 mux-only agent); by
+    /// default the offer also carries component 2 for peers that do not mux (RFC 5761 §5.1.3)
+    #[arg(long)]
+    pub rtcp_mux_only: bool,
     /// SIP timer T1 in ms (RFC 3261 §17: 500)
     #[arg(long)]
     pub t1_ms: Option<u64>,
     /// REGISTER expiry in seconds
     #[arg(long)]
     pub expires: Option<u32>,
-    /// SIP engine: driver (the sip crate's endpoint) or interim (small UDP agent that also
-    /// writes SIP into --pcap)
-    #[arg(long)]
-    pub sip_engine: Option<String>,
 }
 
 /// The file's shape: same names as the flags, with underscores.
@@ -114,9 +113,9 @@ pub struct FileConfig {
     pub nomination: Option<String>,
     pub codecs: Option<Vec<String>>,
     pub rtcp_mux: Option<bool>,
+    pub rtcp_mux_only: Option<bool>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
-    pub sip_engine: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,10 +147,10 @@ pub struct Settings {
     pub aggressive_nomination: bool,
     pub codecs: Vec<G711>,
     pub rtcp_mux: bool,
+    /// Offer mux without component 2 (a mux-only agent, RFC 8445 §5.1.1.1).
+    pub rtcp_mux_only: bool,
     pub t1: Duration,
     pub expires: u32,
-    /// None: the driver, or the interim agent when a pcap is written (it captures SIP too).
-    pub sip_engine: Option<SipEngine>,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -286,16 +285,7 @@ pub fn merge(
             why: "at least one codec".into(),
         });
     }
-    let sip_engine = match pick(&flags.sip_engine, &file.sip_engine) {
-        None => None,
-        Some(e) => Some(e.parse::<SipEngine>().map_err(|why| ConfigError::Invalid {
-            field: "sip_engine",
-            value: e.clone(),
-            why,
-        })?),
-    };
     Ok(Settings {
-        sip_engine,
         aor: pick(&flags.aor, &file.aor),
         password: flags
             .password
@@ -313,6 +303,7 @@ pub fn merge(
         aggressive_nomination,
         codecs,
         rtcp_mux: flags.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
+        rtcp_mux_only: flags.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
         t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500).max(1)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
     })

@@ -14,8 +14,7 @@ use crate::exit;
 use crate::media::goertzel::tone_ratio;
 use crate::media::source::Source;
 use crate::pcap::Capture;
-use crate::signalling::udp_ua::UaConfig;
-use crate::signalling::{spawn as spawn_ua, SipEngine};
+use crate::signalling::{spawn as spawn_ua, UaConfig};
 
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -26,7 +25,6 @@ pub struct DemoOptions {
     pub record: Option<std::path::PathBuf>,
     /// The callee's UA does not allow UPDATE (to show the re-INVITE path).
     pub callee_without_update: bool,
-    pub engine: SipEngine,
     /// With a TURN server the caller's default is its relayed candidate (no firewalled
     /// second address needed): ICE selects the host pair and the default still differs.
     pub turn: Option<crate::config::TurnSettings>,
@@ -48,40 +46,34 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let lo = IpAddr::from(LOOPBACK);
     let firewalled = IpAddr::from(CALLER_DEFAULT_IP);
     let t1 = Duration::from_millis(500);
-    let callee_ua = spawn_ua(
-        opts.engine,
-        UaConfig {
-            bind: (lo, 0).into(),
-            aor: "sip:callee@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1,
-            max_calls: 1,
-            capture: opts.capture.clone(),
-            allow_update: !opts.callee_without_update,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let callee_ua = spawn_ua(UaConfig {
+        bind: (lo, 0).into(),
+        aor: "sip:callee@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1,
+        max_calls: 1,
+        capture: opts.capture.clone(),
+        allow_update: !opts.callee_without_update,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await?;
     let callee_addr = callee_ua.local;
-    let caller_ua = spawn_ua(
-        opts.engine,
-        UaConfig {
-            bind: (lo, 0).into(),
-            aor: "sip:caller@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1,
-            max_calls: 1,
-            capture: opts.capture.clone(),
-            allow_update: true,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let caller_ua = spawn_ua(UaConfig {
+        bind: (lo, 0).into(),
+        aor: "sip:caller@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1,
+        max_calls: 1,
+        capture: opts.capture.clone(),
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await?;
 
     let mut callee = CallOptions::new("callee", vec![lo], opts.emitter.clone());

@@ -13,7 +13,7 @@ use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::media::wav;
 use crate::pcap::Capture;
-use crate::signalling::{udp_ua, SipEngine, UaHandle};
+use crate::signalling::{UaConfig, UaHandle};
 
 /// The IP media and SIP use: configured, else the bind address, else the source address the
 /// routing table picks toward `toward` (a UDP connect sends nothing).
@@ -84,32 +84,19 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
-    let engine = settings
-        .sip_engine
-        .unwrap_or(if settings.transport == SipTransport::Tcp {
-            SipEngine::Driver
-        } else if capture.is_some() {
-            // The driver owns its socket; the interim agent puts SIP into the capture too.
-            SipEngine::Interim
-        } else {
-            SipEngine::Driver
-        });
-    crate::signalling::spawn(
-        engine,
-        udp_ua::UaConfig {
-            bind,
-            aor,
-            proxy: settings.proxy,
-            credentials,
-            t1: settings.t1,
-            max_calls,
-            capture,
-            allow_update: true,
-            register,
-            register_expires: settings.expires,
-            tcp: settings.transport == SipTransport::Tcp,
-        },
-    )
+    crate::signalling::spawn(UaConfig {
+        bind,
+        aor,
+        proxy: settings.proxy,
+        credentials,
+        t1: settings.t1,
+        max_calls,
+        capture,
+        allow_update: true,
+        register,
+        register_expires: settings.expires,
+        tcp: settings.transport == SipTransport::Tcp,
+    })
     .await
     .with_context(|| format!("cannot bind SIP to {bind}"))
 }
@@ -131,6 +118,7 @@ pub fn call_options(
     o.turn = settings.turn.clone();
     o.aggressive_nomination = settings.aggressive_nomination;
     o.rtcp_mux = settings.rtcp_mux;
+    o.rtcp_mux_only = settings.rtcp_mux_only;
     o.codecs = settings.codecs.clone();
     o.source = source(media)?;
     o.dtmf = media.dtmf.clone();

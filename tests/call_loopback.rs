@@ -10,8 +10,7 @@ use icephone::media::goertzel::tone_ratio;
 use icephone::media::source::Source;
 use icephone::media::wav;
 use icephone::pcap::Capture;
-use icephone::signalling::udp_ua::UaConfig;
-use icephone::signalling::{spawn as spawn_ua, SipEngine};
+use icephone::signalling::{spawn as spawn_ua, UaConfig};
 
 const LO: [u8; 4] = [127, 0, 0, 1];
 const LO2: [u8; 4] = [127, 0, 0, 2];
@@ -25,9 +24,6 @@ struct Pair {
     callee: CallOptions,
     callee_allows_update: bool,
     capture: Option<Capture>,
-    /// The sip-stack driver by default; the interim UA where a test needs what only it
-    /// does (no UPDATE in Allow, SIP in the capture).
-    engine: SipEngine,
 }
 
 fn pair(emitter: &Emitter) -> Pair {
@@ -41,7 +37,6 @@ fn pair(emitter: &Emitter) -> Pair {
         callee,
         callee_allows_update: true,
         capture: None,
-        engine: SipEngine::Driver,
     }
 }
 
@@ -59,13 +54,11 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(p.engine, ua("sip:callee@127.0.0.1", p.callee_allows_update))
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
         .unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
-    let caller_ua = spawn_ua(p.engine, ua("sip:caller@127.0.0.1", true))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1", true)).await.unwrap();
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
     let caller = tokio::time::timeout(
         Duration::from_secs(15),
@@ -137,10 +130,8 @@ async fn updated_offer_case(callee_allows_update: bool) -> (CallOutcome, CallOut
     let mut p = pair(&emitter);
     p.caller.host_ips = vec![ip(LO2), ip(LO)];
     p.caller.blocked_ips = vec![ip(LO2)];
+    // The driver engine both ways: `allow_update: false` leaves UPDATE out of its Allow.
     p.callee_allows_update = callee_allows_update;
-    if !callee_allows_update {
-        p.engine = SipEngine::Interim;
-    }
     let (caller, callee) = run(p).await;
     assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
     let default = caller.signalled_default.expect("a default was signalled");
@@ -312,7 +303,6 @@ async fn pcap_shows_no_rtp_before_ice_and_opens_in_tshark() {
     p.caller.capture = Some(capture.clone());
     p.callee.capture = Some(capture.clone());
     p.capture = Some(capture);
-    p.engine = SipEngine::Interim;
     p.caller.duration = Some(Duration::from_millis(500));
     let (caller, _) = run(p).await;
     assert_eq!(caller.exit, exit::OK);
@@ -463,9 +453,7 @@ async fn a_second_call_while_busy_gets_486() {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
     let mut callee = CallOptions::new("callee", vec![ip(LO)], emitter.clone());
     callee.allow_loopback = true;
@@ -474,18 +462,14 @@ async fn a_second_call_while_busy_gets_486() {
         let mut o = CallOptions::new("first", vec![ip(LO)], emitter.clone());
         o.allow_loopback = true;
         o.duration = Some(Duration::from_millis(1500));
-        let ua1 = spawn_ua(SipEngine::Driver, ua("sip:first@127.0.0.1"))
-            .await
-            .unwrap();
+        let ua1 = spawn_ua(ua("sip:first@127.0.0.1")).await.unwrap();
         let target = target.clone();
         tokio::spawn(async move { run_caller(o, ua1, &target).await })
     };
     tokio::time::sleep(Duration::from_millis(600)).await;
     let mut second = CallOptions::new("second", vec![ip(LO)], emitter.clone());
     second.allow_loopback = true;
-    let ua2 = spawn_ua(SipEngine::Driver, ua("sip:second@127.0.0.1"))
-        .await
-        .unwrap();
+    let ua2 = spawn_ua(ua("sip:second@127.0.0.1")).await.unwrap();
     let busy = run_caller(second, ua2, &target).await.unwrap();
     assert_eq!(busy.exit, exit::CALL, "{}", busy.reason);
     assert!(busy.reason.starts_with("486"), "{}", busy.reason);
@@ -535,15 +519,11 @@ async fn a_call_with_sip_over_tcp() {
         register_expires: 3600,
         tcp: true,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, cfg("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(cfg("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{};transport=tcp", callee_ua.local);
     let p = pair(&emitter);
     let callee = tokio::spawn(run_callee(p.callee, callee_ua));
-    let caller_ua = spawn_ua(SipEngine::Driver, cfg("sip:caller@127.0.0.1"))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(cfg("sip:caller@127.0.0.1")).await.unwrap();
     let caller = tokio::time::timeout(
         Duration::from_secs(15),
         run_caller(p.caller, caller_ua, &target),
@@ -583,22 +563,19 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     use icephone::media::rtp::RtpPacket;
     use icephone::signalling::{UaCommand, UaEvent};
     let emitter = Emitter::new(false, true);
-    let mut callee_ua = spawn_ua(
-        SipEngine::Interim,
-        UaConfig {
-            bind: (ip(LO), 0).into(),
-            aor: "sip:plain@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: true,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let mut callee_ua = spawn_ua(UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: "sip:plain@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await
     .unwrap();
     let target = format!("sip:plain@{}", callee_ua.local);
@@ -606,22 +583,19 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut p = pair(&emitter);
     p.caller.duration = Some(Duration::from_millis(1200));
-    let caller_ua = spawn_ua(
-        SipEngine::Driver,
-        UaConfig {
-            bind: (ip(LO), 0).into(),
-            aor: "sip:caller@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: true,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let caller_ua = spawn_ua(UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: "sip:caller@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await
     .unwrap();
     let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
@@ -704,7 +678,6 @@ async fn rtp_only_on_the_selected_pair_in_the_capture() {
     p.caller.host_ips = vec![ip(LO2), ip(LO)];
     p.caller.blocked_ips = vec![ip(LO2)];
     p.caller.duration = Some(Duration::from_millis(600));
-    p.engine = SipEngine::Interim;
     p.capture = Some(capture);
     let (caller, _) = run(p).await;
     assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
@@ -743,4 +716,237 @@ fn pcap_udp_datagrams(bytes: &[u8]) -> Vec<(std::net::SocketAddr, std::net::Sock
         i += 16 + len;
     }
     out
+}
+
+/// A SIP relay between caller and callee that loses the caller's requests whose method is
+/// in `lose` (e.g. ACK and BYE). The
+/// callee's Contact in its responses is rewritten to the relay so the caller's in-dialog
+/// requests (ACK, BYE) pass through it too; the callee's own requests go straight to the
+/// caller.
+async fn lossy_sip_relay(
+    callee_sip: std::net::SocketAddr,
+    lose: &'static [&'static str],
+) -> std::net::SocketAddr {
+    let relay = tokio::net::UdpSocket::bind((ip(LO), 0)).await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut caller = None;
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = relay.recv_from(&mut buf).await {
+            let data = &buf[..n];
+            if from == callee_sip {
+                let Some(to) = caller else { continue };
+                let text = String::from_utf8_lossy(data).into_owned();
+                let (head, body) = text.split_at(text.find("\r\n\r\n").unwrap_or(text.len()));
+                let head = head.replace(&callee_sip.to_string(), &relay_addr.to_string());
+                let _ = relay.send_to(format!("{head}{body}").as_bytes(), to).await;
+            } else {
+                caller = Some(from);
+                if lose
+                    .iter()
+                    .any(|m| data.starts_with(format!("{m} ").as_bytes()))
+                {
+                    continue;
+                }
+                let _ = relay.send_to(data, callee_sip).await;
+            }
+        }
+    });
+    relay_addr
+}
+
+/// RFC 3264 §6.1: the callee's media starts once its answer is sent (still gated on ICE),
+/// not when the ACK arrives; and a 2xx never ACKed ends the call after 64·T1 with BYE
+/// (RFC 3261 §13.3.1.4) and a reason naming it, instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
+    let emitter = Emitter::new(false, true);
+    let p = pair(&emitter);
+    let ua = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        // 64·T1 = 3.2 s.
+        t1: Duration::from_millis(50),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    };
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
+    let relay = lossy_sip_relay(callee_ua.local, &["ACK", "BYE"]).await;
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let target = format!("sip:callee@{relay}");
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(15), callee)
+        .await
+        .expect("the un-ACKed callee ends by itself")
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(caller.media.rtp_received > 10, "{:?}", caller.media);
+    assert!(callee.media.rtp_sent > 10, "{:?}", callee.media);
+    assert_eq!(callee.media_sent_before_selection, 0);
+    assert_eq!(callee.exit, exit::CALL, "{}", callee.reason);
+    assert!(callee.reason.contains("no ACK"), "{}", callee.reason);
+    // Established needs the ACK: the callee never claimed it.
+    assert!(!events_of(&emitter.events(), "callee")
+        .iter()
+        .any(|e| matches!(e, Event::Call { state, .. } if state == "established")));
+}
+
+fn selected_components(events: &[Event], agent: &str) -> Vec<u16> {
+    events_of(events, agent)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Ice {
+                state,
+                component: Some(c),
+                ..
+            } if state == "selected" => Some(*c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: the caller's default offer proposes rtcp-mux AND
+/// carries component 2; a callee that refuses mux (baresip's `rtcp_mux no`) gets ICE on
+/// both components, and RTCP flows on component 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mux_offer_to_a_callee_without_mux_runs_ice_on_two_components() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    assert!(
+        p.caller.rtcp_mux && !p.caller.rtcp_mux_only,
+        "the default offer"
+    );
+    p.callee.rtcp_mux = false;
+    p.caller.duration = Some(Duration::from_millis(3000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(callee.exit, exit::OK, "{}", callee.reason);
+    let events = emitter.events();
+    for agent in ["caller", "callee"] {
+        let mut comps = selected_components(&events, agent);
+        comps.sort_unstable();
+        comps.dedup();
+        assert_eq!(comps, vec![1, 2], "{agent}");
+    }
+    assert!(
+        caller.media.rtcp_sent >= 1 && callee.media.rtcp_received >= 1,
+        "{:?} {:?}",
+        caller.media,
+        callee.media
+    );
+    assert!(callee.media.rtp_received > 100);
+    assert_eq!(caller.media_sent_before_selection, 0);
+}
+
+/// The same default offer to a callee that accepts mux: component 2 is dropped, ICE
+/// completes on component 1 alone and RTCP shares it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mux_offer_accepted_drops_component_2() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.duration = Some(Duration::from_millis(3000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    let events = emitter.events();
+    // The offer carried component 2 ...
+    let offered_rtcp = events_of(&events, "caller").iter().any(|e| {
+        matches!(e, Event::Candidates { candidates, .. } if candidates.iter().any(|c| c.component == 2))
+    });
+    assert!(
+        offered_rtcp,
+        "the caller gathered component 2 for the offer"
+    );
+    // ... and after the answer only component 1 was checked and selected.
+    for agent in ["caller", "callee"] {
+        assert_eq!(
+            selected_components(&events, agent)
+                .into_iter()
+                .filter(|c| *c == 2)
+                .count(),
+            0,
+            "{agent}"
+        );
+    }
+    assert!(caller
+        .selected
+        .as_ref()
+        .is_some_and(|(l, _)| l.component == 1));
+    assert!(
+        caller.media.rtcp_sent >= 1 && callee.media.rtcp_received >= 1,
+        "{:?} {:?}",
+        caller.media,
+        callee.media
+    );
+    assert!(callee.media.rtp_received > 100);
+}
+
+/// The caller's BYE is lost and the caller is gone: the callee's consent checks go
+/// unanswered, consent expires (RFC 7675 §5.1, shortened here) and the callee ends the call
+/// with a BYE and a reason naming it instead of staying in the call until killed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_bye_ends_the_callee_call_when_consent_expires() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.callee.consent = Some(icephone_consent(
+        Duration::from_millis(300),
+        Duration::from_secs(2),
+    ));
+    let ua = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    };
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
+    let relay = lossy_sip_relay(callee_ua.local, &["BYE"]).await;
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let target = format!("sip:callee@{relay}");
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(15), callee)
+        .await
+        .expect("the callee ends on consent loss")
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(callee.exit, exit::ICE, "{}", callee.reason);
+    assert!(callee.reason.contains("consent lost"), "{}", callee.reason);
+    assert!(events_of(&emitter.events(), "callee")
+        .iter()
+        .any(|e| matches!(e, Event::Call { state, .. } if state == "established")));
+}
+
+fn icephone_consent(interval: Duration, timeout: Duration) -> ice::agent::ConsentConfig {
+    ice::agent::ConsentConfig {
+        enabled: true,
+        interval,
+        timeout,
+    }
 }

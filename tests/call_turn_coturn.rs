@@ -14,8 +14,7 @@ use icephone::call::{run_callee, run_caller, CallOptions};
 use icephone::config::TurnSettings;
 use icephone::events::{Emitter, Event};
 use icephone::exit;
-use icephone::signalling::udp_ua::UaConfig;
-use icephone::signalling::{spawn as spawn_ua, SipEngine};
+use icephone::signalling::{spawn as spawn_ua, UaConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_default_host_selection_and_the_updated_offer() {
@@ -36,9 +35,7 @@ async fn relay_default_host_selection_and_the_updated_offer() {
         register_expires: 3600,
         tcp: false,
     };
-    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
-        .await
-        .unwrap();
+    let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
     let mut callee = CallOptions::new("callee", vec![lo], emitter.clone());
     callee.allow_loopback = true;
@@ -51,9 +48,7 @@ async fn relay_default_host_selection_and_the_updated_offer() {
         password: "secret".into(),
     });
     caller.duration = Some(Duration::from_millis(800));
-    let caller_ua = spawn_ua(SipEngine::Driver, ua("sip:caller@127.0.0.1"))
-        .await
-        .unwrap();
+    let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();
     let outcome = tokio::time::timeout(
         Duration::from_secs(30),
         run_caller(caller, caller_ua, &target),

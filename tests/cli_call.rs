@@ -293,3 +293,103 @@ fn answer_registers_first_then_takes_a_call() {
         .expect("established");
     assert!(registered < established);
 }
+
+/// A registrar that challenges the first REGISTER, then grants every one `expires` seconds
+/// (echoing Expires 0 for a removal) until it has been idle for 3 s.
+fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 65535];
+        while let Ok((n, from)) = socket.recv_from(&mut buf) {
+            let Ok(Message::Request(req)) = parse_datagram(&buf[..n]) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let removal = req.headers.get("Expires").map(str::trim) == Some("0");
+            seen.push(text);
+            let response = if seen.len() == 1 {
+                Response::for_request(&req, 401, "Unauthorized")
+                    .with_to_tag("r1")
+                    .with_header(
+                        "WWW-Authenticate",
+                        "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
+                    )
+            } else {
+                let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
+                let granted = if removal { 0 } else { expires };
+                Response::for_request(&req, 200, "OK")
+                    .with_to_tag("r1")
+                    .with_header("Contact", format!("{contact};expires={granted}"))
+            };
+            socket.send_to(&response.to_bytes(), from).unwrap();
+        }
+        seen
+    });
+    (port, handle)
+}
+
+/// `answer --register` reports every refresh in `--json` (not only the first
+/// registration), and removes its binding (Expires: 0) when it exits.
+#[test]
+fn answer_reports_refreshes_and_unregisters_on_exit() {
+    let (reg_port, registrar) = serving_registrar(2);
+    let port = free_udp_port();
+    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "answer",
+            "--json",
+            "--register",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
+        .args(["--password", "pw", "--expires", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
+        .args(["--bind", "127.0.0.1:0", "--duration", "2.5"])
+        .output()
+        .unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_eq!(
+        call.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&call.stderr)
+    );
+    assert_eq!(
+        answer.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&answer.stderr)
+    );
+    let events = json_lines(&answer.stdout);
+    let expiries: Vec<i64> = events
+        .iter()
+        .filter(|e| e["event"] == "registered")
+        .filter_map(|e| e["expires"].as_i64())
+        .collect();
+    // The first registration, at least one refresh (every ~1 s), and the removal last.
+    assert!(
+        expiries.iter().filter(|e| **e == 2).count() >= 2,
+        "{expiries:?}"
+    );
+    assert_eq!(expiries.last(), Some(&0), "{expiries:?}");
+    let seen = registrar.join().unwrap();
+    assert!(
+        seen.last().is_some_and(|r| r
+            .lines()
+            .any(|l| l.trim().eq_ignore_ascii_case("expires: 0"))),
+        "{:?}",
+        seen.last()
+    );
+}

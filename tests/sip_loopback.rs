@@ -424,10 +424,18 @@ async fn options_and_unknown_method() {
     assert!(text.contains("Allow: "));
 }
 
+/// Endpoint seeds for the glare test (Alice, Bob).
+const GLARE_SEEDS: (u64, u64) = (491, 14);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glare_491_and_retry() {
-    let mut alice = driver("sip:alice@127.0.0.1", TransportKind::Udp, |_| {}).await;
-    let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", TransportKind::Udp, |_| {}).await);
+    // Seeded: the back-offs (Alice 2.1-4 s as Call-ID owner, Bob 0-2 s) are fixed, so Bob's
+    // retry never lands within a few ms of Alice's (RFC 3261 §14.1).
+    let mut alice =
+        sip_support::seeded_driver("sip:alice@127.0.0.1", TransportKind::Udp, GLARE_SEEDS.0).await;
+    let mut bob = sip_support::Bob(
+        sip_support::seeded_driver("sip:bob@127.0.0.1", TransportKind::Udp, GLARE_SEEDS.1).await,
+    );
     let target = uri_of("bob", &bob.0, TransportKind::Udp);
     let a = alice
         .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
@@ -448,21 +456,30 @@ async fn glare_491_and_retry() {
         matches!(e, SipEvent::AckReceived { .. })
     })
     .await;
-    // Bob's driver is held for 300 ms after queuing its re-INVITE, so Alice's re-INVITE
-    // is already waiting in Bob's socket: the two cross and each side answers 491.
+    // The re-INVITEs cross by construction, not by sleeps: Bob's driver queues its
+    // re-INVITE and then holds (it neither reads nor sends) until Alice's endpoint has
+    // queued hers. Each side then has its own re-INVITE pending when the other's arrives,
+    // and answers 491.
+    let (bob_queued_tx, bob_queued_rx) = tokio::sync::oneshot::channel();
+    let (alice_queued_tx, alice_queued_rx) = std::sync::mpsc::channel::<()>();
     let bob_job = bob.0.command(move |ep, now| {
         let r = ep.reinvite(now, b, Some(body("b-glare")));
-        std::thread::sleep(Duration::from_millis(300));
-        r
+        let _ = bob_queued_tx.send(());
+        let released = alice_queued_rx.recv_timeout(Duration::from_secs(10));
+        (r, released)
     });
     let alice_job = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        alice
+        bob_queued_rx.await.expect("Bob's re-INVITE queued");
+        let r = alice
             .command(move |ep, now| ep.reinvite(now, a, Some(body("a-glare"))))
-            .await
+            .await;
+        alice_queued_tx.send(()).unwrap();
+        r
     };
     let (rb, ra) = tokio::join!(bob_job, alice_job);
-    rb.unwrap().unwrap();
+    let (rb, released) = rb.unwrap();
+    rb.unwrap();
+    released.expect("Bob released after Alice queued");
     ra.unwrap().unwrap();
     let (event, _) = wait_for(&mut alice, "Alice's 491", |e| {
         matches!(e, SipEvent::GlareRetry { .. })

@@ -10,8 +10,7 @@ use icephone::call::{run_caller, CallOptions};
 use icephone::events::{Emitter, Event};
 use icephone::exit;
 use icephone::media::source::Source;
-use icephone::signalling::udp_ua::UaConfig;
-use icephone::signalling::{spawn as spawn_ua, SipEngine};
+use icephone::signalling::{spawn as spawn_ua, UaConfig};
 
 fn free_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -46,22 +45,19 @@ async fn sipp_uas_without_ice_gets_media_at_its_c_line() {
     opts.allow_loopback = true;
     opts.source = Source::tone(800.0);
     opts.duration = Some(Duration::from_millis(1500));
-    let ua = spawn_ua(
-        SipEngine::Driver,
-        UaConfig {
-            bind: (lo, 0).into(),
-            aor: "sip:caller@127.0.0.1".into(),
-            proxy: None,
-            credentials: None,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: true,
-            register: false,
-            register_expires: 3600,
-            tcp: false,
-        },
-    )
+    let ua = spawn_ua(UaConfig {
+        bind: (lo, 0).into(),
+        aor: "sip:caller@127.0.0.1".into(),
+        proxy: None,
+        credentials: None,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    })
     .await
     .unwrap();
     let target = format!("sip:service@127.0.0.1:{sip_port}");

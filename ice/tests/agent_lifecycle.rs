@@ -405,6 +405,38 @@ fn two_components_each_get_a_selected_pair() {
     assert_eq!(t.to, sa("192.0.2.2:6001"));
 }
 
+/// RFC 5761 §5.1.3: the offerer gathered component 2 for a peer without rtcp-mux; the
+/// answer accepted mux, so component 2 is dropped and ICE completes on component 1 alone.
+#[test]
+fn dropping_the_rtcp_component_after_a_mux_answer_completes_on_one() {
+    let t0 = Instant::now();
+    let mut net = Network::new(8, t0);
+    let link = LinkConditions::with_delay(Duration::from_millis(20));
+    net.add_host(sa("192.0.2.1:0").ip(), None, link);
+    net.add_host(sa("192.0.2.2:0").ip(), None, link);
+    let cfg = |controlling, seed, components| IceConfig {
+        controlling,
+        seed: Some(seed),
+        components,
+        ..IceConfig::default()
+    };
+    let mut a = Side::new(IceAgent::new(cfg(true, 1, 2), t0));
+    let mut b = Side::new(IceAgent::new(cfg(false, 2, 1), t0));
+    a.add_host(1, sa("192.0.2.1:5000"));
+    a.add_host(2, sa("192.0.2.1:5001"));
+    b.add_host(1, sa("192.0.2.2:6000"));
+    assert!(a.agent.local_candidates().iter().any(|c| c.component == 2));
+    assert!(a.agent.drop_rtcp_component());
+    assert!(!a.agent.drop_rtcp_component(), "only once");
+    assert_eq!(a.agent.config().components, 1);
+    assert!(a.agent.local_candidates().iter().all(|c| c.component == 1));
+    let mut duo = Duo::new(net, a, b);
+    assert!(duo.run_until(Duration::from_secs(10), |d| d.both_completed()));
+    assert!(duo.a.agent.selected_pair(1).is_some());
+    assert!(duo.a.agent.selected_pair(2).is_none());
+    assert!(duo.exchange_media(Duration::from_secs(1)));
+}
+
 #[test]
 fn two_controlling_agents_resolve_the_conflict_and_complete() {
     let mut duo = build(&case(Some(NatKind::FullCone), None, false), Instant::now());

@@ -712,6 +712,33 @@ fn separate_rtcp_address_is_signalled_with_a_rtcp() {
     assert_eq!(rtcp.value.as_deref(), Some("7100 IN IP4 192.0.2.100"));
 }
 
+/// RFC 5761 §5.1.3 / RFC 8839 §4.2.2: an offer proposing rtcp-mux still carries component
+/// 2 with its a=rtcp, for an answerer that does not mux; the answer accepting mux has none.
+#[test]
+fn mux_offer_also_signals_a_rtcp_for_component_2() {
+    let mut cands = gathered();
+    for c in cands
+        .iter_mut()
+        .filter(|c| c.component == 2 && c.kind == CandidateKind::Relayed)
+    {
+        c.address = addr("192.0.2.100:7100");
+    }
+    let mut stream = ice_stream("a", cands);
+    stream.rtcp_mux = true;
+    let offer = reparse(&session("198.51.100.1").create_offer(&[stream]).unwrap());
+    assert!(offer.media[0].has_attribute("rtcp-mux"));
+    let rtcp = offer.media[0].attribute("rtcp").unwrap();
+    assert_eq!(rtcp.value.as_deref(), Some("7100 IN IP4 192.0.2.100"));
+    let mut bob_stream = ice_stream("bob0", gathered());
+    bob_stream.rtcp_mux = true;
+    let answer = session("198.51.100.2")
+        .create_answer(&offer, &[bob_stream])
+        .unwrap();
+    let sd = reparse(&answer.sdp);
+    assert!(sd.media[0].has_attribute("rtcp-mux"));
+    assert!(!sd.media[0].has_attribute("rtcp"));
+}
+
 #[test]
 fn lite_agent_says_ice_lite_and_no_pacing() {
     let settings = IceSettings {

@@ -456,6 +456,47 @@ fn options_answered_with_allow_and_supported() {
     assert!(supported.iter().any(|t| t == "outbound"));
 }
 
+/// `allow_update: false`: UPDATE is left out of Allow in our INVITE and in our answers, so
+/// the peer changes the session by re-INVITE (RFC 3311 §5.1 needs UPDATE in Allow).
+#[test]
+fn allow_update_off_leaves_update_out_of_allow() {
+    let mut net = Net::new();
+    net.add_ua(ua_config("sip:alice@127.0.0.1", 5070), 1);
+    let mut bob = ua_config("sip:bob@127.0.0.1", 5080);
+    bob.allow_update = false;
+    net.add_ua(bob, 2);
+    let now = net.now;
+    let id = net
+        .ua(0)
+        .options(now, &bob_uri(TransportKind::Udp))
+        .unwrap();
+    net.ua(1)
+        .invite(now, "sip:alice@127.0.0.1:5070", Some(offer("b")))
+        .unwrap();
+    net.deliver();
+    let allow = net.events[0]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::OptionsResponse {
+                request,
+                status: 200,
+                allow,
+                ..
+            } if *request == id => Some(allow.clone()),
+            _ => None,
+        })
+        .expect("200 to OPTIONS");
+    assert!(!allow.iter().any(|m| m == "UPDATE"), "{allow:?}");
+    assert!(allow.iter().any(|m| m == "INVITE"));
+    let peer_allows_update = net.events[0].iter().find_map(|e| match e {
+        SipEvent::IncomingCall {
+            peer_allows_update, ..
+        } => Some(*peer_allows_update),
+        _ => None,
+    });
+    assert_eq!(peer_allows_update, Some(false));
+}
+
 #[test]
 fn unknown_method_gets_501_and_unknown_dialog_481() {
     let mut net = pair(TransportKind::Udp);

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub use engine::{run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua};
 
 use crate::config::TurnSettings;
-use crate::events::Emitter;
+use crate::events::{Emitter, Event};
 use crate::media::g711::G711;
 use crate::media::source::Source;
 use crate::media::stats::MediaSummary;
@@ -35,6 +35,10 @@ pub struct CallOptions {
     pub turn: Option<TurnSettings>,
     pub aggressive_nomination: bool,
     pub rtcp_mux: bool,
+    /// With `rtcp_mux`: offer no RTCP component at all (a mux-only agent, RFC 8445
+    /// §5.1.1.1). Off by default: the initial offer carries component 2 too, for peers that
+    /// refuse mux, and drops it when the answer accepts mux (RFC 5761 §5.1.3).
+    pub rtcp_mux_only: bool,
     pub codecs: Vec<G711>,
     pub source: Source,
     pub dtmf: Option<String>,
@@ -68,11 +72,38 @@ pub struct CallOptions {
     pub ice_timeout: Duration,
     /// Connectivity-check retransmissions (None = RFC 8489 §6.2.1 defaults, 39.5 s to fail).
     pub check_retransmit: Option<ice::stun::RetransmitConfig>,
+    /// Consent freshness timing (None = RFC 7675 §5.1: checks every ~5 s, lost after 30 s).
+    pub consent: Option<ice::agent::ConsentConfig>,
     /// Commands from outside while the call runs (the scenario runner); None = timed only.
     pub control: Option<control::CallControl>,
+    /// Our AOR when the phone registered: each registration refresh the user agent reports
+    /// during or between calls is emitted as a `registered` event for it.
+    pub registered_aor: Option<String>,
 }
 
 impl CallOptions {
+    /// Reports a registration refresh (or its failure) the user agent saw mid-call.
+    pub(crate) fn report_registration(&self, event: &crate::signalling::UaEvent) {
+        use crate::signalling::UaEvent;
+        let Some(aor) = &self.registered_aor else {
+            return;
+        };
+        match event {
+            UaEvent::Registered {
+                expires,
+                public_address,
+            } => self.emitter.emit(Event::Registered {
+                agent: self.label.clone(),
+                aor: aor.clone(),
+                expires: *expires,
+                public_address: public_address.map(|a| a.to_string()),
+            }),
+            UaEvent::RegisterFailed { status, reason } => {
+                tracing::warn!(%aor, "registration refresh failed: {status} {reason}")
+            }
+            _ => {}
+        }
+    }
     /// Sensible defaults for a phone on `ips`.
     pub fn new(label: &str, ips: Vec<IpAddr>, emitter: Emitter) -> CallOptions {
         CallOptions {
@@ -84,6 +115,7 @@ impl CallOptions {
             turn: None,
             aggressive_nomination: false,
             rtcp_mux: true,
+            rtcp_mux_only: false,
             codecs: vec![G711::Ulaw, G711::Alaw],
             source: Source::Silence,
             dtmf: None,
@@ -103,7 +135,9 @@ impl CallOptions {
             handle_ctrl_c: false,
             ice_timeout: Duration::from_secs(40),
             check_retransmit: None,
+            consent: None,
             control: None,
+            registered_aor: None,
         }
     }
 }

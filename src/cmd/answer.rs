@@ -26,6 +26,9 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
         capture.clone(),
     )?;
     opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
+    if args.register {
+        opts.registered_aor = Some(settings.aor.clone().unwrap_or_default());
+    }
     if args.manual {
         let notify = std::sync::Arc::new(tokio::sync::Notify::new());
         opts.answer_on_command = Some(notify.clone());
@@ -75,6 +78,36 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
             let (outcome, next) = run_callee_keeping_ua(opts.clone(), ua).await?;
             ua = next;
             last = outcome.exit;
+        }
+        if args.register {
+            // RFC 3261 §10.2.2: remove our binding on the way out (Expires: 0), whatever
+            // the transport.
+            ua.send(UaCommand::Register { expires: 0 });
+            // Bounded by Timer F, and by a few seconds: exiting must not hang on a registrar
+            // that went away.
+            let wait = (settings.t1 * 64).min(std::time::Duration::from_secs(4));
+            let deadline = tokio::time::Instant::now() + wait;
+            while let Ok(Some(event)) = tokio::time::timeout_at(deadline, ua.next()).await {
+                match event {
+                    UaEvent::Registered {
+                        expires: 0,
+                        public_address,
+                    } => {
+                        emitter.emit(Event::Registered {
+                            agent: "phone".into(),
+                            aor: settings.aor.clone().unwrap_or_default(),
+                            expires: 0,
+                            public_address: public_address.map(|a| a.to_string()),
+                        });
+                        break;
+                    }
+                    UaEvent::RegisterFailed { status, reason } => {
+                        eprintln!("icephone: un-REGISTER failed: {status} {reason}");
+                        break;
+                    }
+                    _ => {}
+                }
+            }
         }
         Ok(last)
     })?;

@@ -6,7 +6,6 @@ use crate::cli::DemoArgs;
 use crate::demo::{run as run_demo, summary, DemoOptions};
 use crate::events::Emitter;
 use crate::phone;
-use crate::signalling::SipEngine;
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let seconds = phone::seconds(args.seconds, "--seconds")?;
@@ -18,12 +17,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(crate::exit::USAGE));
     }
-    if args.no_update && args.sip_engine == Some(SipEngine::Driver) {
-        eprintln!(
-            "icephone: --no-update needs --sip-engine interim (the driver always allows UPDATE)"
-        );
-        return Ok(ExitCode::from(crate::exit::USAGE));
-    }
     let report = super::runtime()?.block_on(run_demo(DemoOptions {
         tone_hz: args.tone,
         seconds,
@@ -31,14 +24,6 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         capture,
         record: args.record.clone(),
         callee_without_update: args.no_update,
-        engine: args
-            .sip_engine
-            .unwrap_or(if args.output.pcap.is_some() || args.no_update {
-                // The driver owns its socket; the interim agent puts SIP into the capture too.
-                SipEngine::Interim
-            } else {
-                SipEngine::Driver
-            }),
         turn: args.turn.map(|server| crate::config::TurnSettings {
             server,
             user: args.turn_user.clone(),

@@ -41,11 +41,5 @@ fn load_settings(
         eprintln!("icephone: {e}");
         ExitCode::from(exit::USAGE)
     })?;
-    if settings.transport == crate::config::SipTransport::Tcp
-        && settings.sip_engine == Some(crate::signalling::SipEngine::Interim)
-    {
-        eprintln!("icephone: transport tcp needs --sip-engine driver");
-        return Err(ExitCode::from(exit::USAGE));
-    }
     Ok(settings)
 }

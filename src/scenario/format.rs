@@ -101,9 +101,7 @@ pub struct AgentSpec {
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
-    /// `driver` (default) or `interim`.
-    pub sip_engine: Option<String>,
-    /// List UPDATE in Allow (interim engine only).
+    /// List UPDATE in Allow (false: the peer changes the session by re-INVITE).
     #[serde(default = "yes")]
     pub allow_update: bool,
     /// Audio sent from the start: a sine tone in Hz, or a WAV file.

@@ -13,7 +13,7 @@ use crate::call::CallOptions;
 use crate::config::TurnSettings;
 use crate::events::Emitter;
 use crate::media::source::Source;
-use crate::signalling::{udp_ua::UaConfig, SipEngine};
+use crate::signalling::UaConfig;
 
 /// Runs scenario instance number `call` (its `${call}`).
 pub async fn run_once(scenario: &Scenario, call: u64, printer: Printer) -> RunReport {
@@ -155,14 +155,6 @@ async fn prepare(
         .map(|p| addr(vars, "proxy", p))
         .transpose()
         .map_err(|e| format!("{who}: {e}"))?;
-    let engine = match &spec.sip_engine {
-        Some(e) => e.parse::<SipEngine>().map_err(|m| format!("{who}: {m}"))?,
-        None if !spec.allow_update && !tcp => SipEngine::Interim,
-        None => SipEngine::Driver,
-    };
-    if tcp && engine != SipEngine::Driver {
-        return Err(format!("{who}: transport tcp needs the driver SIP engine"));
-    }
     let aor = match &spec.aor {
         Some(a) => vars.substitute(a)?,
         None => format!("sip:{}@{}", agent.name, bind.ip()),
@@ -180,22 +172,19 @@ async fn prepare(
         Action::Register { expires } => Some(expires),
         _ => None,
     });
-    let ua = crate::signalling::spawn(
-        engine,
-        UaConfig {
-            bind,
-            aor: aor.clone(),
-            proxy,
-            credentials,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: spec.allow_update,
-            register: register_step.is_some(),
-            register_expires: register_step.unwrap_or(3600),
-            tcp,
-        },
-    )
+    let ua = crate::signalling::spawn(UaConfig {
+        bind,
+        aor: aor.clone(),
+        proxy,
+        credentials,
+        t1: Duration::from_millis(500),
+        max_calls: 1,
+        capture: None,
+        allow_update: spec.allow_update,
+        register: register_step.is_some(),
+        register_expires: register_step.unwrap_or(3600),
+        tcp,
+    })
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;
 

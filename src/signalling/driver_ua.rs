@@ -9,7 +9,7 @@ use sip::endpoint::{
 };
 use tokio::sync::mpsc;
 
-use super::udp_ua::UaConfig;
+use super::UaConfig;
 use super::{OfferMethod, UaCommand, UaEvent, UaHandle};
 use crate::sip_driver::{SipDriver, SipDriverConfig};
 
@@ -40,7 +40,10 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
     endpoint.register_expires = config.register_expires;
     endpoint.timers.t1 = config.t1;
+    // `--no-update`: leave UPDATE out of Allow so the peer re-INVITEs (RFC 3311 §5.1).
+    endpoint.allow_update = config.allow_update;
     let mut driver_config = SipDriverConfig::new(endpoint);
+    driver_config.capture = config.capture.clone();
     let bind = if config.tcp && config.bind.port() == 0 {
         port_free_for_both(config.bind.ip())?
     } else {
@@ -318,6 +321,13 @@ impl Bridge {
                     }),
                     // RemoteBye and CancelReceived were reported already.
                     TerminationReason::RemoteBye | TerminationReason::Cancelled => {}
+                    TerminationReason::NoAck => self.emit(UaEvent::DialogEnded {
+                        reason: "no ACK for our 200 within 64*T1 (RFC 3261 §13.3.1.4): BYE sent"
+                            .into(),
+                    }),
+                    TerminationReason::DialogGone { status } => self.emit(UaEvent::DialogEnded {
+                        reason: format!("the dialog is gone: in-dialog request got {status} (RFC 3261 §12.2.1.2)"),
+                    }),
                     _ => self.emit(UaEvent::RemoteHangup { cancelled: false }),
                 }
             }

@@ -1,13 +1,13 @@
 //! The calls' view of SIP: commands in, events out, over channels. Calls never see SIP
-//! messages, only offers, answers and dialog happenings, so the SIP engine behind the
-//! channels can be swapped: [`driver_ua`] puts the `sip-stack` endpoint and its driver
-//! (`src/sip_driver/`) behind them, [`udp_ua`] a small UDP user agent built on
-//! `sip::message` and `sip::auth`. [`spawn`] starts either.
+//! messages, only offers, answers and dialog happenings; [`driver_ua`] puts the `sip`
+//! crate's endpoint and its driver (`src/sip_driver/`) behind them. [`spawn`] starts it.
 
 pub mod driver_ua;
-pub mod udp_ua;
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::pcap::Capture;
 
 use tokio::sync::mpsc;
 
@@ -94,6 +94,11 @@ pub enum UaEvent {
     },
     /// Our BYE was answered (or timed out).
     HangupDone,
+    /// The dialog ended for a reason other than a BYE: e.g. our 2xx was never ACKed
+    /// (RFC 3261 §13.3.1.4, BYE sent after 64·T1) or an in-dialog request got 481/408.
+    DialogEnded {
+        reason: String,
+    },
     Registered {
         expires: u32,
         public_address: Option<SocketAddr>,
@@ -126,43 +131,32 @@ impl UaHandle {
     }
 }
 
-/// Which SIP engine carries a phone's signalling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SipEngine {
-    /// The `sip-stack` endpoint and its tokio driver (`src/sip_driver/`).
-    #[default]
-    Driver,
-    /// The small UDP user agent in [`udp_ua`] (it also writes SIP into `--pcap`, and can
-    /// leave UPDATE out of Allow).
-    Interim,
+/// What a phone's user agent is.
+#[derive(Debug, Clone)]
+pub struct UaConfig {
+    pub bind: SocketAddr,
+    /// Our address of record, e.g. `sip:alice@127.0.0.1`.
+    pub aor: String,
+    /// The outbound proxy (and registrar): every out-of-dialog request goes here when set.
+    pub proxy: Option<SocketAddr>,
+    pub credentials: Option<sip::auth::Credentials>,
+    pub t1: Duration,
+    /// INVITEs beyond this many simultaneous calls get 486 (we handle one dialog).
+    pub max_calls: usize,
+    /// `--pcap`: the SIP datagrams go here too.
+    pub capture: Option<Capture>,
+    /// List UPDATE in Allow (false: peers re-INVITE, as with baresip).
+    pub allow_update: bool,
+    /// This UA registers: without a proxy, the AOR's host is the registrar.
+    pub register: bool,
+    /// REGISTER expiry asked for, in seconds.
+    pub register_expires: u32,
+    /// SIP over TCP: requests whose URI names no transport use TCP, and a TCP listener
+    /// shares the UDP port.
+    pub tcp: bool,
 }
 
-impl std::str::FromStr for SipEngine {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "driver" => Ok(SipEngine::Driver),
-            "interim" => Ok(SipEngine::Interim),
-            other => Err(format!("`{other}`: expected driver or interim")),
-        }
-    }
-}
-
-/// Starts a user agent on `engine`.
-pub async fn spawn(engine: SipEngine, config: udp_ua::UaConfig) -> std::io::Result<UaHandle> {
-    match engine {
-        SipEngine::Driver => {
-            if config.capture.is_some() {
-                tracing::warn!(
-                    "--pcap: the SIP driver owns its socket, so SIP is not in the capture (use --sip-engine interim for SIP in the pcap)"
-                );
-            }
-            if !config.allow_update {
-                tracing::warn!("the SIP driver always allows UPDATE; allow_update=false ignored");
-            }
-            driver_ua::spawn(config).await
-        }
-        SipEngine::Interim => udp_ua::spawn(config).await,
-    }
+/// Starts a user agent: the `sip` crate's endpoint on its tokio driver.
+pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
+    driver_ua::spawn(config).await
 }

@@ -51,6 +51,9 @@ pub struct SipDriverConfig {
     pub tcp_bind: Option<SocketAddr>,
     /// Seed for the endpoint's randomness (tags, branches, back-off); `None` = random.
     pub seed: Option<u64>,
+    /// `--pcap`: every UDP datagram the driver sends or receives (SIP and its STUN
+    /// keepalives) is written here. TCP segments are not captured (the writer frames UDP).
+    pub capture: Option<crate::pcap::Capture>,
 }
 
 impl SipDriverConfig {
@@ -60,6 +63,7 @@ impl SipDriverConfig {
             udp_bind: None,
             tcp_bind: None,
             seed: None,
+            capture: None,
         }
     }
 }
@@ -101,7 +105,9 @@ impl SipDriver {
         };
         let (jobs, job_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run::Loop::new(endpoint, udp, tcp, job_rx, event_tx).run());
+        let task = tokio::spawn(
+            run::Loop::new(endpoint, udp, tcp, job_rx, event_tx, config.capture).run(),
+        );
         Ok(SipDriver {
             jobs,
             events,

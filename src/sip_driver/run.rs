@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::stun::StunProbe;
 use super::tcp::{self, ConnEvent};
 use super::Job;
+use crate::pcap::Capture;
 
 /// Largest UDP datagram we read.
 const UDP_BUFFER: usize = 65_535;
@@ -30,6 +31,8 @@ pub(crate) struct Loop {
     probes: Vec<StunProbe>,
     /// The tokio clock and the std clock the endpoint uses, tied at start.
     epoch: (Instant, std::time::Instant),
+    /// The pcap tap: UDP in and out.
+    capture: Option<Capture>,
 }
 
 impl Loop {
@@ -39,6 +42,7 @@ impl Loop {
         tcp: Option<TcpListener>,
         jobs: mpsc::UnboundedReceiver<Job>,
         events: mpsc::UnboundedSender<SipEvent>,
+        capture: Option<Capture>,
     ) -> Loop {
         let (conn_tx, conn_rx) = mpsc::unbounded_channel();
         Loop {
@@ -54,6 +58,7 @@ impl Loop {
             next_conn: 1,
             probes: Vec::new(),
             epoch: (Instant::now(), std::time::Instant::now()),
+            capture,
         }
     }
 
@@ -89,6 +94,7 @@ impl Loop {
                 received = recv_udp(self.udp.as_ref(), &mut buf) => {
                     if let Some((n, from)) = received {
                         let bytes = buf.get(..n).unwrap_or_default().to_vec();
+                        self.tap(from, false, &bytes);
                         self.on_datagram(from, &bytes);
                     }
                 }
@@ -114,6 +120,22 @@ impl Loop {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
         id
+    }
+
+    /// Writes a UDP datagram to the capture: sent to `peer` when `outgoing`, else received
+    /// from it.
+    fn tap(&self, peer: SocketAddr, outgoing: bool, bytes: &[u8]) {
+        let (Some(capture), Some(local)) = (
+            &self.capture,
+            self.udp.as_ref().and_then(|s| s.local_addr().ok()),
+        ) else {
+            return;
+        };
+        if outgoing {
+            capture.record(local, peer, bytes);
+        } else {
+            capture.record(peer, local, bytes);
+        }
     }
 
     fn on_datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
@@ -183,12 +205,17 @@ impl Loop {
     async fn run_probes(&mut self) {
         let now = Instant::now();
         let mut failed = Vec::new();
+        let local = self.udp.as_ref().and_then(|s| s.local_addr().ok());
         for probe in &mut self.probes {
             if probe.gave_up(now) {
                 failed.push(probe.flow);
             } else if probe.sent == 0 || probe.deadline() <= now {
+                let request = probe.request();
+                if let (Some(capture), Some(local)) = (&self.capture, local) {
+                    capture.record(local, probe.dest, &request);
+                }
                 if let Some(udp) = &self.udp {
-                    let _ = udp.send_to(&probe.request(), probe.dest).await;
+                    let _ = udp.send_to(&request, probe.dest).await;
                 }
                 probe.sent += 1;
             }
@@ -203,6 +230,7 @@ impl Loop {
     async fn execute(&mut self, transmit: Transmit) {
         match transmit.transport {
             TransportKind::Udp => {
+                self.tap(transmit.dest, true, &transmit.bytes);
                 if let Some(udp) = &self.udp {
                     if let Err(e) = udp.send_to(&transmit.bytes, transmit.dest).await {
                         tracing::info!(error = %e, dest = %transmit.dest, "UDP send failed");

@@ -36,6 +36,20 @@ pub async fn driver(
         .expect("bind loopback sockets")
 }
 
+/// A driver like [`driver`] whose endpoint randomness (tags, branches, glare back-off) comes
+/// from `seed`, so timing that depends on it is the same on every run.
+pub async fn seeded_driver(aor: &str, transport: TransportKind, seed: u64) -> SipDriver {
+    let mut endpoint = EndpointConfig::new(aor);
+    endpoint.default_transport = transport;
+    let mut config = SipDriverConfig::new(endpoint);
+    config.udp_bind = Some("127.0.0.1:0".parse().unwrap());
+    config.tcp_bind = Some("127.0.0.1:0".parse().unwrap());
+    config.seed = Some(seed);
+    SipDriver::bind(config)
+        .await
+        .expect("bind loopback sockets")
+}
+
 /// The URI of a driver's address for `transport`.
 pub fn uri_of(user: &str, d: &SipDriver, transport: TransportKind) -> String {
     match transport {

@@ -51,6 +51,7 @@ mod events;
 mod failure;
 mod gathering;
 mod keepalive;
+mod mux;
 mod nomination;
 mod pacer;
 mod pairing;
@@ -529,6 +530,8 @@ impl IceAgent {
         self.locals
             .iter()
             .filter(|(_, c)| c.origin != Origin::PeerReflexive)
+            // A dropped RTCP component (rtcp-mux accepted) is not signalled again.
+            .filter(|(_, c)| c.cand.component <= self.config.components)
             .map(|(_, c)| c.cand.clone())
             .collect()
     }

@@ -56,7 +56,11 @@ pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
     m.attributes.push(plan.direction.attribute());
     if plan.rtcp_mux {
         m.attributes.push(Attribute::flag("rtcp-mux"));
-    } else if let Some(rtcp) = plan.default_rtcp {
+    }
+    // RFC 5761 §5.1.3 / RFC 8839 §4.2.2: an offer may carry a=rtcp-mux AND RTCP candidates
+    // with their a=rtcp, for an answerer that refuses mux; an answer that accepts mux has
+    // no RTCP default (the answer path clears it).
+    if let Some(rtcp) = plan.default_rtcp {
         let implied = SocketAddr::new(
             plan.default_rtp.ip(),
             plan.default_rtp.port().wrapping_add(1),
@@ -69,7 +73,7 @@ pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
                 format!("{} IN {} {}", rtcp.port(), family, rtcp.ip()),
             ));
         }
-    } else if plan.ice.is_some() {
+    } else if plan.ice.is_some() && !plan.rtcp_mux {
         // RFC 8839 §4.2.2: no RTCP candidates and no mux → say there is no RTCP.
         m.other_lines.push(OtherLine::new('b', "RS:0"));
         m.other_lines.push(OtherLine::new('b', "RR:0"));

@@ -38,7 +38,7 @@ impl Endpoint {
             HeaderName::Contact,
             self.contact(hop.transport)?.to_string(),
         );
-        Self::add_capabilities(&mut request.headers);
+        self.add_capabilities(&mut request.headers);
         put_body(&mut request, body.as_ref());
         let id = DialogId(self.next_id());
         let key = self.send_request(now, request, hop, Purpose::Invite(id))?;

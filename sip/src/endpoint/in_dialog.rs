@@ -115,7 +115,7 @@ impl Endpoint {
                 request
                     .headers
                     .push(HeaderName::Contact, contact.to_string());
-                Self::add_capabilities(&mut request.headers);
+                self.add_capabilities(&mut request.headers);
             }
             put_body(&mut request, body);
             (request, d.next_hop(|t, a| self.hop_to(t, a)))

@@ -49,8 +49,12 @@ impl Endpoint {
 
     /// Allow and Supported, added to INVITE, UPDATE, OPTIONS answers and dialog-forming
     /// responses (RFC 3261 §20.5, RFC 3311 §5: Allow lists UPDATE).
-    pub(crate) fn add_capabilities(headers: &mut crate::message::Headers) {
-        let allow: Vec<&str> = ALLOWED_METHODS.iter().map(Method::as_str).collect();
+    pub(crate) fn add_capabilities(&self, headers: &mut crate::message::Headers) {
+        let allow: Vec<&str> = ALLOWED_METHODS
+            .iter()
+            .filter(|m| self.config.allow_update || **m != Method::Update)
+            .map(Method::as_str)
+            .collect();
         headers.set(HeaderName::Allow, allow.join(", "));
         headers.set(HeaderName::Supported, SUPPORTED_TAGS.join(", "));
     }

@@ -198,7 +198,7 @@ impl Endpoint {
                             .headers
                             .push(HeaderName::Contact, contact.to_string());
                     }
-                    Self::add_capabilities(&mut response.headers);
+                    self.add_capabilities(&mut response.headers);
                     self.respond_new(
                         now,
                         key,
@@ -325,7 +325,7 @@ impl Endpoint {
     /// RFC 3261 §11.2: OPTIONS answered with Allow, Accept and Supported.
     pub(crate) fn options_response(&self, request: &Request, tag: &str) -> Response {
         let mut response = Response::for_request(request, 200, "OK").with_to_tag(tag);
-        Self::add_capabilities(&mut response.headers);
+        self.add_capabilities(&mut response.headers);
         response.headers.push(HeaderName::Accept, "application/sdp");
         response
     }
@@ -356,7 +356,7 @@ impl Endpoint {
                 let mut response = Response::for_request(&request, status, reason_phrase(status))
                     .with_to_tag(&tag);
                 if status == 405 {
-                    Self::add_capabilities(&mut response.headers);
+                    self.add_capabilities(&mut response.headers);
                 }
                 self.respond_new(now, key, request, reply, None, ServerKind::Other, response);
             }
@@ -501,7 +501,7 @@ impl Endpoint {
             response
                 .headers
                 .push(HeaderName::Contact, self.contact(transport)?.to_string());
-            Self::add_capabilities(&mut response.headers);
+            self.add_capabilities(&mut response.headers);
             if kind == ServerKind::InitialInvite {
                 // RFC 3261 §12.1.1: copy Record-Route into dialog-creating responses.
                 response = response.with_record_routes_from(&request);

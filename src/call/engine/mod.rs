@@ -42,6 +42,10 @@ enum Phase {
     Inviting,
     /// Callee: offer received, not answered yet.
     Alerting,
+    /// Callee: the 200 with our answer is sent, its ACK has not arrived. RFC 3264 §6.1:
+    /// media may flow once the answer is sent (with ICE, still gated on a selected pair,
+    /// RFC 8445 §12.1), so a lost ACK does not hold the media hostage.
+    Answered,
     Established,
     /// BYE (or CANCEL) sent, waiting for it to finish.
     Ending,
@@ -173,6 +177,7 @@ impl Call {
                     })
                     .collect(),
                 check_retransmit: opts.check_retransmit.unwrap_or_default(),
+                consent: opts.consent.unwrap_or_default(),
                 ..IceConfig::default()
             };
             let mut agent = IceAgent::new(config, now);
@@ -320,12 +325,17 @@ impl Call {
                 });
                 self.phase = Phase::Done;
             }
-            Phase::Established => {
+            Phase::Answered | Phase::Established => {
                 self.ua.send(UaCommand::Bye);
                 self.begin_ending();
             }
             Phase::Ending | Phase::Done => {}
         }
+    }
+
+    /// Media may flow: the call is established, or (callee) our answer is out (RFC 3264 §6.1).
+    pub(super) fn media_phase(&self) -> bool {
+        matches!(self.phase, Phase::Answered | Phase::Established)
     }
 
     pub(super) fn timers(&mut self, now: Instant) {
@@ -340,6 +350,8 @@ impl Call {
                             sdp: Some(sdp),
                         });
                         self.answer_at = None;
+                        self.phase = Phase::Answered;
+                        self.start_media(now);
                     }
                 }
             }
@@ -351,7 +363,7 @@ impl Call {
             }
         }
         // RFC 8445 §12.1 gate: a call whose ICE never selects gives up.
-        if self.phase == Phase::Established
+        if self.media_phase()
             && self.agent.is_some()
             && self.outcome.selected.is_none()
             && self
@@ -441,7 +453,13 @@ pub async fn run_caller_keeping_ua(
     ua: UaHandle,
     target: &str,
 ) -> anyhow::Result<(CallOutcome, UaHandle)> {
-    let components = if opts.rtcp_mux { 1 } else { 2 };
+    // RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: unless mux-only, offer a separate RTCP component
+    // with the mux offer; the answer decides whether it stays.
+    let components = if opts.rtcp_mux && opts.rtcp_mux_only {
+        1
+    } else {
+        2
+    };
     let mut call = Call::new(opts, ua, components).await?;
     call.gather().await;
     let stream = call.local_stream(None);
@@ -474,6 +492,9 @@ pub async fn run_callee_keeping_ua(
                 peer_allows_update,
                 from,
             }) => break (sdp, peer_allows_update, from),
+            Some(e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. })) => {
+                opts.report_registration(&e)
+            }
             Some(other) => tracing::debug!("before a call: {other:?}"),
             None => anyhow::bail!("SIP user agent stopped before a call arrived"),
         }

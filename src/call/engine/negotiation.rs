@@ -26,6 +26,15 @@ impl Call {
             .map(|f| f.payload_type);
         self.direction = stream.direction;
         self.rtcp_mux = stream.rtcp_mux;
+        if stream.rtcp_mux {
+            // RFC 5761 §5.1.3: mux accepted, RTCP shares component 1; the RTCP component we
+            // offered for a peer without mux goes (before the answer's candidates are added).
+            if let Some(agent) = self.agent.as_mut() {
+                if agent.drop_rtcp_component() {
+                    self.signalled_defaults.retain(|(c, _)| *c == 1);
+                }
+            }
+        }
         if let Some(media) = &mut self.media {
             media.sending = stream.direction.sends();
         }
@@ -203,7 +212,8 @@ impl Call {
                 self.phase = Phase::Done;
             }
             UaEvent::Acked => {
-                if self.phase == Phase::Alerting {
+                // Established = 200 sent + ACK received; media already started with the 200.
+                if matches!(self.phase, Phase::Alerting | Phase::Answered) {
                     self.mark_established(now);
                 }
             }
@@ -228,6 +238,13 @@ impl Call {
                 };
                 self.phase = Phase::Done;
             }
+            UaEvent::DialogEnded { reason } => {
+                if !matches!(self.phase, Phase::Ending | Phase::Done) {
+                    self.outcome.exit = exit::CALL;
+                }
+                self.outcome.reason = reason;
+                self.phase = Phase::Done;
+            }
             UaEvent::HangupDone => {
                 if self.phase == Phase::Ending {
                     self.phase = Phase::Done;
@@ -236,7 +253,9 @@ impl Call {
             UaEvent::Incoming { .. } => {
                 // A second call while busy: the UA answers 486 itself (RFC 3261 §21.4.24).
             }
-            UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. } => {}
+            e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. }) => {
+                self.opts.report_registration(&e)
+            }
         }
     }
 
