@@ -58,6 +58,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     })
     .await?;
     let callee_addr = callee_ua.local;
@@ -73,6 +74,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     })
     .await?;
 

@@ -10,6 +10,7 @@ pub mod events;
 pub mod exit;
 pub mod logging;
 pub mod media;
+pub mod netns;
 pub mod pcap;
 pub mod phone;
 pub mod scenario;

@@ -25,20 +25,7 @@ pub fn local_ip(settings: &Settings, toward: Option<SocketAddr>) -> IpAddr {
         return settings.bind.ip();
     }
     let probe = toward.unwrap_or(SocketAddr::from(([192, 0, 2, 1], 9)));
-    std::net::UdpSocket::bind(SocketAddr::new(
-        if probe.is_ipv4() {
-            IpAddr::from([0, 0, 0, 0])
-        } else {
-            IpAddr::from([0u16; 8])
-        },
-        0,
-    ))
-    .and_then(|s| {
-        s.connect(probe)?;
-        s.local_addr()
-    })
-    .map(|a| a.ip())
-    .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+    crate::netns::probe_source(probe).unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
 pub fn capture(output: &OutputArgs) -> anyhow::Result<Option<Capture>> {
@@ -96,6 +83,7 @@ pub async fn user_agent(
         register,
         register_expires: settings.expires,
         tcp: settings.transport == SipTransport::Tcp,
+        netns: None,
     })
     .await
     .with_context(|| format!("cannot bind SIP to {bind}"))

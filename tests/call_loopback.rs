@@ -53,6 +53,7 @@ async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
@@ -452,6 +453,7 @@ async fn a_second_call_while_busy_gets_486() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
@@ -518,6 +520,7 @@ async fn a_call_with_sip_over_tcp() {
         register: false,
         register_expires: 3600,
         tcp: true,
+        netns: None,
     };
     let callee_ua = spawn_ua(cfg("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{};transport=tcp", callee_ua.local);
@@ -575,6 +578,7 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     })
     .await
     .unwrap();
@@ -595,6 +599,7 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     })
     .await
     .unwrap();
@@ -775,6 +780,7 @@ async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let relay = lossy_sip_relay(callee_ua.local, &["ACK", "BYE"]).await;
@@ -917,6 +923,7 @@ async fn a_lost_bye_ends_the_callee_call_when_consent_expires() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let relay = lossy_sip_relay(callee_ua.local, &["BYE"]).await;

@@ -34,6 +34,7 @@ async fn relay_default_host_selection_and_the_updated_offer() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);

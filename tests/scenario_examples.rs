@@ -191,6 +191,26 @@ steps = [{ answer = true }, { expect_hangup = true, timeout_ms = 5000 }]
 }
 
 #[test]
+fn an_agent_in_a_missing_network_namespace_fails_naming_it() {
+    let file = write_temp(
+        "netns",
+        r#"[agents.alice]
+netns = "icephone-no-such-namespace"
+steps = [{ wait_ms = 10 }]
+"#,
+    );
+    let out = icephone(&["run", s(&file)]);
+    let err = text(&out.stderr);
+    let _ = std::fs::remove_file(&file);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot enter network namespace `icephone-no-such-namespace`"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn a_bad_scenario_is_a_usage_error_with_its_line() {
     let file = write_temp(
         "bad",

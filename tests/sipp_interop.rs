@@ -57,6 +57,7 @@ async fn sipp_uas_without_ice_gets_media_at_its_c_line() {
         register: false,
         register_expires: 3600,
         tcp: false,
+        netns: None,
     })
     .await
     .unwrap();

@@ -57,6 +57,8 @@ pub struct CallOptions {
     pub alert_after_ice: bool,
     /// Inbound traffic on these IPs is dropped (the demo's firewalled interface).
     pub blocked_ips: Vec<IpAddr>,
+    /// Network namespace (`ip netns` name) the media sockets are made in; `None` = ours.
+    pub netns: Option<String>,
     /// Caller: put the call on hold (re-INVITE sendonly) this long after it is established,
     /// and resume it `hold_for` later.
     pub hold_after: Option<Duration>,
@@ -127,6 +129,7 @@ impl CallOptions {
             answer_on_command: None,
             alert_after_ice: false,
             blocked_ips: Vec::new(),
+            netns: None,
             hold_after: None,
             hold_for: Duration::from_secs(1),
             capture: None,

@@ -47,6 +47,7 @@ impl MediaSockets {
         components: u16,
         blocked: &[IpAddr],
         capture: Option<Capture>,
+        netns: Option<&str>,
     ) -> std::io::Result<MediaSockets> {
         let (tx, rx) = mpsc::unbounded_channel();
         let mut sockets = HashMap::new();
@@ -54,7 +55,8 @@ impl MediaSockets {
         let mut readers = Vec::new();
         for ip in ips {
             for component in 1..=components {
-                let socket = Arc::new(UdpSocket::bind(SocketAddr::new(*ip, 0)).await?);
+                let socket =
+                    Arc::new(crate::netns::bind_udp(netns, SocketAddr::new(*ip, 0)).await?);
                 let local = socket.local_addr()?;
                 bases.push((component, local));
                 sockets.insert(local, socket.clone());

@@ -87,6 +87,9 @@ pub struct AgentSpec {
     /// another pair than the default, hence an updated offer).
     #[serde(default)]
     pub blocked: Vec<String>,
+    /// Network namespace (`ip netns` name) all of this agent's sockets are made in; with
+    /// an unspecified bind IP the namespace's route toward the proxy picks the address.
+    pub netns: Option<String>,
     pub stun: Option<String>,
     pub turn: Option<String>,
     pub turn_user: Option<String>,

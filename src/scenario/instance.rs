@@ -148,13 +148,27 @@ async fn prepare(
         "tcp" => true,
         other => return Err(format!("{who}: transport `{other}`: expected udp or tcp")),
     };
-    let bind = addr(vars, "bind", &spec.bind).map_err(|e| format!("{who}: {e}"))?;
+    let mut bind = addr(vars, "bind", &spec.bind).map_err(|e| format!("{who}: {e}"))?;
     let proxy = spec
         .proxy
         .as_ref()
         .map(|p| addr(vars, "proxy", p))
         .transpose()
         .map_err(|e| format!("{who}: {e}"))?;
+    let netns = spec
+        .netns
+        .as_ref()
+        .map(|n| vars.substitute(n))
+        .transpose()?;
+    if let (Some(ns), true) = (&netns, bind.ip().is_unspecified()) {
+        // Inside a namespace, the address is the one its routing table uses toward the
+        // proxy (else a documentation address standing for "the default route").
+        let toward = proxy.unwrap_or(SocketAddr::from(([192, 0, 2, 1], 9)));
+        let ip = crate::netns::route_source(Some(ns), toward)
+            .await
+            .map_err(|e| format!("{who}: no local address toward {toward}: {e}"))?;
+        bind.set_ip(ip);
+    }
     let aor = match &spec.aor {
         Some(a) => vars.substitute(a)?,
         None => format!("sip:{}@{}", agent.name, bind.ip()),
@@ -184,6 +198,7 @@ async fn prepare(
         register: register_step.is_some(),
         register_expires: register_step.unwrap_or(3600),
         tcp,
+        netns: netns.clone(),
     })
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;
@@ -207,6 +222,7 @@ async fn prepare(
     // RFC 8445 §5.1.1.1 excludes loopback candidates; scenarios on loopback need them.
     o.allow_loopback = hosts.iter().any(|h| h.is_loopback());
     o.blocked_ips = ips(&spec.blocked, "blocked")?;
+    o.netns = netns;
     o.stun = spec
         .stun
         .as_ref()

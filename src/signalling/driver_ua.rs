@@ -44,8 +44,9 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     endpoint.allow_update = config.allow_update;
     let mut driver_config = SipDriverConfig::new(endpoint);
     driver_config.capture = config.capture.clone();
+    driver_config.netns = config.netns.clone();
     let bind = if config.tcp && config.bind.port() == 0 {
-        port_free_for_both(config.bind.ip())?
+        port_free_for_both(config.netns.as_deref(), config.bind.ip()).await?
     } else {
         config.bind
     };
@@ -79,11 +80,16 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
 
 /// An ephemeral port free for both UDP and TCP on `ip` (released again before the driver
 /// binds it; another process taking it in between makes the bind fail, never a wrong call).
-fn port_free_for_both(ip: std::net::IpAddr) -> std::io::Result<SocketAddr> {
+/// Probed in the UA's network namespace, where the driver will bind.
+async fn port_free_for_both(
+    netns: Option<&str>,
+    ip: std::net::IpAddr,
+) -> std::io::Result<SocketAddr> {
+    use crate::netns::{bind_tcp_listener, bind_udp};
     for _ in 0..20 {
-        let tcp = std::net::TcpListener::bind(SocketAddr::new(ip, 0))?;
+        let tcp = bind_tcp_listener(netns, SocketAddr::new(ip, 0)).await?;
         let addr = tcp.local_addr()?;
-        if std::net::UdpSocket::bind(addr).is_ok() {
+        if bind_udp(netns, addr).await.is_ok() {
             return Ok(addr);
         }
     }

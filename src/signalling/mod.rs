@@ -154,6 +154,8 @@ pub struct UaConfig {
     /// SIP over TCP: requests whose URI names no transport use TCP, and a TCP listener
     /// shares the UDP port.
     pub tcp: bool,
+    /// Network namespace (`ip netns` name) every socket of this UA is made in; `None` = ours.
+    pub netns: Option<String>,
 }
 
 /// Starts a user agent: the `sip` crate's endpoint on its tokio driver.

@@ -54,6 +54,8 @@ pub struct SipDriverConfig {
     /// `--pcap`: every UDP datagram the driver sends or receives (SIP and its STUN
     /// keepalives) is written here. TCP segments are not captured (the writer frames UDP).
     pub capture: Option<crate::pcap::Capture>,
+    /// Network namespace every socket of this driver is created in (`None` = ours).
+    pub netns: Option<String>,
 }
 
 impl SipDriverConfig {
@@ -64,6 +66,7 @@ impl SipDriverConfig {
             tcp_bind: None,
             seed: None,
             capture: None,
+            netns: None,
         }
     }
 }
@@ -88,11 +91,13 @@ impl SipDriver {
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn bind(mut config: SipDriverConfig) -> std::io::Result<SipDriver> {
         let udp = match config.udp_bind {
-            Some(addr) => Some(UdpSocket::bind(addr).await?),
+            Some(addr) => Some(crate::netns::bind_udp(config.netns.as_deref(), addr).await?),
             None => None,
         };
         let tcp = match config.tcp_bind {
-            Some(addr) => Some(TcpListener::bind(addr).await?),
+            Some(addr) => {
+                Some(crate::netns::bind_tcp_listener(config.netns.as_deref(), addr).await?)
+            }
             None => None,
         };
         let udp_local = udp.as_ref().map(UdpSocket::local_addr).transpose()?;
@@ -106,7 +111,9 @@ impl SipDriver {
         let (jobs, job_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
         let task = tokio::spawn(
-            run::Loop::new(endpoint, udp, tcp, job_rx, event_tx, config.capture).run(),
+            run::Loop::new(endpoint, udp, tcp, job_rx, event_tx, config.capture)
+                .in_netns(config.netns)
+                .run(),
         );
         Ok(SipDriver {
             jobs,

@@ -33,6 +33,8 @@ pub(crate) struct Loop {
     epoch: (Instant, std::time::Instant),
     /// The pcap tap: UDP in and out.
     capture: Option<Capture>,
+    /// Outbound TCP connections are made in this network namespace (`None` = ours).
+    netns: Option<String>,
 }
 
 impl Loop {
@@ -58,6 +60,7 @@ impl Loop {
             next_conn: 1,
             probes: Vec::new(),
             epoch: (Instant::now(), std::time::Instant::now()),
+            netns: None,
             capture,
         }
     }
@@ -114,6 +117,12 @@ impl Loop {
                 }
             }
         }
+    }
+
+    /// Makes outbound TCP connections inside network namespace `netns`.
+    pub fn in_netns(mut self, netns: Option<String>) -> Loop {
+        self.netns = netns;
+        self
     }
 
     fn new_conn_id(&mut self) -> ConnId {
@@ -249,7 +258,13 @@ impl Loop {
                         let (tx, rx) = mpsc::unbounded_channel();
                         self.writers.insert(c, tx);
                         self.by_dest.insert(transmit.dest, c);
-                        tcp::connect(c, transmit.dest, self.conn_tx.clone(), rx);
+                        tcp::connect(
+                            c,
+                            transmit.dest,
+                            self.netns.clone(),
+                            self.conn_tx.clone(),
+                            rx,
+                        );
                         c
                     }
                 };

@@ -81,13 +81,14 @@ pub(crate) fn run_stream(
 pub(crate) fn connect(
     conn: ConnId,
     dest: SocketAddr,
+    netns: Option<String>,
     events: mpsc::UnboundedSender<ConnEvent>,
     writes: mpsc::UnboundedReceiver<Vec<u8>>,
 ) {
     tokio::spawn(async move {
-        let connect = TcpStream::connect(dest);
-        match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
-            Ok(Ok(stream)) => run_stream(conn, stream, events, writes),
+        let limit = std::time::Duration::from_secs(10);
+        match crate::netns::connect_tcp(netns.as_deref(), dest, limit).await {
+            Ok(stream) => run_stream(conn, stream, events, writes),
             _ => {
                 let _ = events.send(ConnEvent::ConnectFailed { conn, dest });
             }

@@ -154,6 +154,7 @@ impl Call {
             components,
             &opts.blocked_ips,
             opts.capture.clone(),
+            opts.netns.as_deref(),
         )
         .await?;
         let agent = if opts.ice {
