@@ -744,3 +744,87 @@ fn pcap_udp_datagrams(bytes: &[u8]) -> Vec<(std::net::SocketAddr, std::net::Sock
     }
     out
 }
+
+/// A SIP relay between caller and callee that loses every ACK and BYE from the caller. The
+/// callee's Contact in its responses is rewritten to the relay so the caller's in-dialog
+/// requests (ACK, BYE) pass through it too; the callee's own requests go straight to the
+/// caller.
+async fn lossy_sip_relay(callee_sip: std::net::SocketAddr) -> std::net::SocketAddr {
+    let relay = tokio::net::UdpSocket::bind((ip(LO), 0)).await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut caller = None;
+        let mut buf = vec![0u8; 65536];
+        while let Ok((n, from)) = relay.recv_from(&mut buf).await {
+            let data = &buf[..n];
+            if from == callee_sip {
+                let Some(to) = caller else { continue };
+                let text = String::from_utf8_lossy(data).into_owned();
+                let (head, body) = text.split_at(text.find("\r\n\r\n").unwrap_or(text.len()));
+                let head = head.replace(&callee_sip.to_string(), &relay_addr.to_string());
+                let _ = relay.send_to(format!("{head}{body}").as_bytes(), to).await;
+            } else {
+                caller = Some(from);
+                if data.starts_with(b"ACK ") || data.starts_with(b"BYE ") {
+                    continue;
+                }
+                let _ = relay.send_to(data, callee_sip).await;
+            }
+        }
+    });
+    relay_addr
+}
+
+/// RFC 3264 §6.1: the callee's media starts once its answer is sent (still gated on ICE),
+/// not when the ACK arrives; and a 2xx never ACKed ends the call after 64·T1 with BYE
+/// (RFC 3261 §13.3.1.4) and a reason naming it, instead of hanging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
+    let emitter = Emitter::new(false, true);
+    let p = pair(&emitter);
+    let ua = |aor: &str| UaConfig {
+        bind: (ip(LO), 0).into(),
+        aor: aor.into(),
+        proxy: None,
+        credentials: None,
+        // 64·T1 = 3.2 s.
+        t1: Duration::from_millis(50),
+        max_calls: 1,
+        capture: None,
+        allow_update: true,
+        register: false,
+        register_expires: 3600,
+        tcp: false,
+    };
+    let callee_ua = spawn_ua(SipEngine::Driver, ua("sip:callee@127.0.0.1"))
+        .await
+        .unwrap();
+    let relay = lossy_sip_relay(callee_ua.local).await;
+    let caller_ua = spawn_ua(SipEngine::Driver, ua("sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
+    let callee = tokio::spawn(run_callee(p.callee, callee_ua));
+    let target = format!("sip:callee@{relay}");
+    let caller = tokio::time::timeout(
+        Duration::from_secs(15),
+        run_caller(p.caller, caller_ua, &target),
+    )
+    .await
+    .expect("caller finished")
+    .unwrap();
+    let callee = tokio::time::timeout(Duration::from_secs(15), callee)
+        .await
+        .expect("the un-ACKed callee ends by itself")
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(caller.media.rtp_received > 10, "{:?}", caller.media);
+    assert!(callee.media.rtp_sent > 10, "{:?}", callee.media);
+    assert_eq!(callee.media_sent_before_selection, 0);
+    assert_eq!(callee.exit, exit::CALL, "{}", callee.reason);
+    assert!(callee.reason.contains("no ACK"), "{}", callee.reason);
+    // Established needs the ACK: the callee never claimed it.
+    assert!(!events_of(&emitter.events(), "callee")
+        .iter()
+        .any(|e| matches!(e, Event::Call { state, .. } if state == "established")));
+}

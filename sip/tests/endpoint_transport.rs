@@ -679,3 +679,34 @@ fn ack_for_a_challenge_goes_out_before_the_authenticated_retry() {
             && second.contains("Authorization: Digest")
     );
 }
+
+/// RFC 3261 §8.1.2: with an outbound proxy configured, out-of-dialog requests go to it even
+/// when the target URI names an IP address (the CLI's `--proxy` promise).
+#[test]
+fn outbound_proxy_gets_out_of_dialog_requests_to_ip_targets() {
+    let proxy: SocketAddr = "127.0.0.1:5099".parse().unwrap();
+    for transport in [TransportKind::Udp, TransportKind::Tcp] {
+        let mut config = ua_config("sip:alice@127.0.0.1", 5070);
+        config.outbound_proxy = Some(NextHop {
+            transport,
+            addr: proxy,
+        });
+        let mut alice = sip::endpoint::Endpoint::with_seed(config, 5);
+        let now = std::time::Instant::now();
+        alice
+            .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+            .unwrap();
+        alice.options(now, "sip:carol@127.0.0.1:5090").unwrap();
+        let sent: Vec<_> = std::iter::from_fn(|| alice.poll_transmit()).collect();
+        assert_eq!(sent.len(), 2, "{sent:?}");
+        for t in &sent {
+            assert_eq!((t.dest, t.transport), (proxy, transport));
+        }
+        // The Request-URI still names the target: the proxy routes on it.
+        let first = String::from_utf8_lossy(&sent[0].bytes).into_owned();
+        assert!(
+            first.starts_with("INVITE sip:bob@127.0.0.1:5080 SIP/2.0"),
+            "{first}"
+        );
+    }
+}

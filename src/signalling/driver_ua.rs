@@ -318,6 +318,13 @@ impl Bridge {
                     }),
                     // RemoteBye and CancelReceived were reported already.
                     TerminationReason::RemoteBye | TerminationReason::Cancelled => {}
+                    TerminationReason::NoAck => self.emit(UaEvent::DialogEnded {
+                        reason: "no ACK for our 200 within 64*T1 (RFC 3261 §13.3.1.4): BYE sent"
+                            .into(),
+                    }),
+                    TerminationReason::DialogGone { status } => self.emit(UaEvent::DialogEnded {
+                        reason: format!("the dialog is gone: in-dialog request got {status} (RFC 3261 §12.2.1.2)"),
+                    }),
                     _ => self.emit(UaEvent::RemoteHangup { cancelled: false }),
                 }
             }

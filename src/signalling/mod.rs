@@ -94,6 +94,11 @@ pub enum UaEvent {
     },
     /// Our BYE was answered (or timed out).
     HangupDone,
+    /// The dialog ended for a reason other than a BYE: e.g. our 2xx was never ACKed
+    /// (RFC 3261 §13.3.1.4, BYE sent after 64·T1) or an in-dialog request got 481/408.
+    DialogEnded {
+        reason: String,
+    },
     Registered {
         expires: u32,
         public_address: Option<SocketAddr>,

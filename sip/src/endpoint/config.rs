@@ -11,7 +11,7 @@ use super::types::TransportKind;
 /// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP.
 pub const MTU_MARGIN: usize = 200;
 
-/// Where requests go when the target is not an IP literal: a next hop by address.
+/// The outbound proxy: the first hop of every out-of-dialog request (RFC 3261 §8.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextHop {
     pub transport: TransportKind,
@@ -31,8 +31,9 @@ pub struct EndpointConfig {
     pub display_name: Option<String>,
     /// Digest credentials, used for 401/407 on REGISTER and INVITE.
     pub credentials: Option<Credentials>,
-    /// The registrar / outbound proxy: REGISTER goes here, and so do out-of-dialog requests
-    /// whose target host is not an IP address.
+    /// The registrar / outbound proxy: REGISTER goes here, and so does every out-of-dialog
+    /// request, whatever its target (RFC 3261 §8.1.2); in-dialog requests follow the
+    /// dialog's route set and remote target.
     pub outbound_proxy: Option<NextHop>,
     /// Transport for requests whose URI names none.
     pub default_transport: TransportKind,

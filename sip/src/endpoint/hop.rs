@@ -89,17 +89,19 @@ impl Endpoint {
             .min()
     }
 
-    /// The hop for a new out-of-dialog request to `uri`: the URI itself when its host is an
-    /// IP literal, else the outbound proxy (reusing the registration's flow).
+    /// The hop for a new out-of-dialog request to `uri`. RFC 3261 §8.1.2: a configured
+    /// outbound proxy is the first hop of every out-of-dialog request, whatever the URI
+    /// (reusing the registration's flow when it goes there, RFC 5626 §4.3); without one,
+    /// the URI itself when its host is an IP literal (§8.1.2 / RFC 3263 without DNS).
     pub(crate) fn hop_for_uri(&self, uri: &Uri) -> Result<Hop, EndpointError> {
-        if let Some((transport, dest)) = uri_target(uri, self.config.default_transport) {
-            return Ok(self.hop_to(transport, dest));
+        if let Some(proxy) = self.config.outbound_proxy {
+            return Ok(self.hop_to(proxy.transport, proxy.addr));
         }
         if let Some(flow) = self.registration.as_ref().and_then(|r| r.flow_hop()) {
             return Ok(flow);
         }
-        match self.config.outbound_proxy {
-            Some(proxy) => Ok(self.hop_to(proxy.transport, proxy.addr)),
+        match uri_target(uri, self.config.default_transport) {
+            Some((transport, dest)) => Ok(self.hop_to(transport, dest)),
             None => Err(EndpointError::NoRoute(uri.to_string())),
         }
     }

@@ -193,6 +193,16 @@ impl Call {
                     ms: None,
                     reason: Some("consent lost (RFC 7675)".into()),
                 });
+                // RFC 7675 §5.1: consent expired (30 s without an answer to our checks);
+                // media stops, and a call that can carry none is over: BYE with the reason.
+                if self.media_phase() {
+                    self.outcome.exit = exit::ICE;
+                    self.outcome.reason = format!(
+                        "consent lost on component {component} (RFC 7675): the peer stopped answering"
+                    );
+                    self.ua.send(UaCommand::Bye);
+                    self.begin_ending();
+                }
             }
             IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(),
             IceEvent::ServerFailed { server, reason } => {

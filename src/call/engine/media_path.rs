@@ -43,7 +43,7 @@ impl Call {
 
     /// One 20 ms media slot: send a frame if the gate is open.
     pub(super) async fn media_tick(&mut self, now: Instant) {
-        if self.phase != Phase::Established {
+        if !self.media_phase() {
             return;
         }
         let sent_before = self.media.as_ref().map_or(0, |m| m.summary.rtp_sent);

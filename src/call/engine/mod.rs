@@ -42,6 +42,10 @@ enum Phase {
     Inviting,
     /// Callee: offer received, not answered yet.
     Alerting,
+    /// Callee: the 200 with our answer is sent, its ACK has not arrived. RFC 3264 §6.1:
+    /// media may flow once the answer is sent (with ICE, still gated on a selected pair,
+    /// RFC 8445 §12.1), so a lost ACK does not hold the media hostage.
+    Answered,
     Established,
     /// BYE (or CANCEL) sent, waiting for it to finish.
     Ending,
@@ -320,12 +324,17 @@ impl Call {
                 });
                 self.phase = Phase::Done;
             }
-            Phase::Established => {
+            Phase::Answered | Phase::Established => {
                 self.ua.send(UaCommand::Bye);
                 self.begin_ending();
             }
             Phase::Ending | Phase::Done => {}
         }
+    }
+
+    /// Media may flow: the call is established, or (callee) our answer is out (RFC 3264 §6.1).
+    pub(super) fn media_phase(&self) -> bool {
+        matches!(self.phase, Phase::Answered | Phase::Established)
     }
 
     pub(super) fn timers(&mut self, now: Instant) {
@@ -340,6 +349,8 @@ impl Call {
                             sdp: Some(sdp),
                         });
                         self.answer_at = None;
+                        self.phase = Phase::Answered;
+                        self.start_media(now);
                     }
                 }
             }
@@ -351,7 +362,7 @@ impl Call {
             }
         }
         // RFC 8445 §12.1 gate: a call whose ICE never selects gives up.
-        if self.phase == Phase::Established
+        if self.media_phase()
             && self.agent.is_some()
             && self.outcome.selected.is_none()
             && self

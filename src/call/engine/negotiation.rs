@@ -203,7 +203,8 @@ impl Call {
                 self.phase = Phase::Done;
             }
             UaEvent::Acked => {
-                if self.phase == Phase::Alerting {
+                // Established = 200 sent + ACK received; media already started with the 200.
+                if matches!(self.phase, Phase::Alerting | Phase::Answered) {
                     self.mark_established(now);
                 }
             }
@@ -226,6 +227,13 @@ impl Call {
                 } else {
                     "remote hung up".into()
                 };
+                self.phase = Phase::Done;
+            }
+            UaEvent::DialogEnded { reason } => {
+                if !matches!(self.phase, Phase::Ending | Phase::Done) {
+                    self.outcome.exit = exit::CALL;
+                }
+                self.outcome.reason = reason;
                 self.phase = Phase::Done;
             }
             UaEvent::HangupDone => {
