@@ -374,7 +374,7 @@ pub fn assert_wire_clean(pcap: &Path) -> WireSummary {
             // A STUN message (type field present) is never RTP, even when a heuristic
             // dissector also looked at it; ChannelData (no type) may carry RTP.
             "RTP packets that are not version 2",
-            "rtp && !stun.type && rtp.version != 2",
+            "rtp && !stun.type && !rtcp && rtp.version != 2",
         ),
     ];
     let bad: Vec<String> = never
@@ -395,7 +395,7 @@ pub fn assert_wire_clean(pcap: &Path) -> WireSummary {
         sdp_bodies: count_frames(pcap, "sdp"),
         stun_messages: count_frames(pcap, "stun && stun.type"),
         fingerprints: count_frames(pcap, "stun.att.crc32"),
-        rtp_packets: count_frames(pcap, "rtp && !stun.type"),
+        rtp_packets: count_frames(pcap, "rtp && !stun.type && !rtcp"),
         rtp_streams: rtp_streams(pcap),
     };
     assert!(
