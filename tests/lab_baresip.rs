@@ -74,7 +74,14 @@ fn control(lab: &Lab, role: &str, name: &str, extra: &[&str]) -> Child {
     let script = lab::lab_dir().join("baresipctl.py").display().to_string();
     let mut args = vec!["/usr/bin/python3", &script, "--timeout", "40"];
     args.extend_from_slice(extra);
-    lab.spawn_split(role, &args, name, Duration::from_secs(45))
+    let child = lab.spawn_split(role, &args, name, Duration::from_secs(45));
+    // Events go only to ctrl_tcp's newest connection: nothing may call before it is ours.
+    let out = lab.run_dir().join(format!("{name}.out"));
+    let connected = wait_until(Duration::from_secs(10), || {
+        fs::read_to_string(&out).is_ok_and(|t| t.contains("\"baresipctl\": \"connected\""))
+    });
+    assert!(connected, "{name}: baresipctl did not connect to ctrl_tcp");
+    child
 }
 
 /// Waits for a baresipctl to end (it ends after CALL_CLOSED) and returns baresip's events.
