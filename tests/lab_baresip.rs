@@ -14,7 +14,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use lab::phone::{account, expect, ip_port, media_count, selected_pair, stun, stun_turn, Phone};
-use lab::wire::{ladder_text, malformed_count, rtp_streams, sip_ladder, RtpStream};
+use lab::wire::{assert_wire_clean, ladder_text, rtp_streams, sip_ladder, RtpStream};
 use lab::{wait_until, Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
 use serde_json::Value;
 
@@ -74,7 +74,14 @@ fn control(lab: &Lab, role: &str, name: &str, extra: &[&str]) -> Child {
     let script = lab::lab_dir().join("baresipctl.py").display().to_string();
     let mut args = vec!["/usr/bin/python3", &script, "--timeout", "40"];
     args.extend_from_slice(extra);
-    lab.spawn_split(role, &args, name, Duration::from_secs(45))
+    let child = lab.spawn_split(role, &args, name, Duration::from_secs(45));
+    // Events go only to ctrl_tcp's newest connection: nothing may call before it is ours.
+    let out = lab.run_dir().join(format!("{name}.out"));
+    let connected = wait_until(Duration::from_secs(10), || {
+        fs::read_to_string(&out).is_ok_and(|t| t.contains("\"baresipctl\": \"connected\""))
+    });
+    assert!(connected, "{name}: baresipctl did not connect to ctrl_tcp");
+    child
 }
 
 /// Waits for a baresipctl to end (it ends after CALL_CLOSED) and returns baresip's events.
@@ -299,5 +306,5 @@ fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {
             && r.cseq_number == reinvite.to_string()),
         "baresip's 200 for the re-INVITE reached alice:\n{ladder}"
     );
-    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+    assert_wire_clean(&pcap);
 }

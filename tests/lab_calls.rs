@@ -17,7 +17,7 @@ use lab::phone::{
     EXIT_ICE_FAILED, EXIT_OK,
 };
 use lab::wire::{
-    contact_field, ladder_text, malformed_count, nat_mapping, rtp_packets, rtp_streams,
+    assert_wire_clean, contact_field, ladder_text, nat_mapping, rtp_packets, rtp_streams,
     sdp_candidates, sip_ladder, stun_messages, SipRow,
 };
 use lab::{
@@ -310,7 +310,7 @@ fn registration_behind_nat_a_learns_the_mapping_is_refreshed_and_reached_through
             r.user
         );
     }
-    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+    assert_wire_clean(&pcap);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -464,7 +464,7 @@ fn port_restricted_both_sides_select_a_reflexive_pair_and_send_the_updated_offer
         1,
         "UPDATEs belong to one call (call 2) only:\n{ladder}"
     );
-    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+    assert_wire_clean(&pcap);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -551,7 +551,7 @@ fn address_restricted_to_symmetric_completes_through_a_peer_reflexive_candidate(
         to_alice >= 80 && to_bob >= 80,
         "RTP on the selected path: to alice {to_alice}, to bob {to_bob}: {streams:?}"
     );
-    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+    assert_wire_clean(&pcap);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -685,5 +685,5 @@ fn symmetric_both_sides_fail_clearly_without_turn_and_relay_through_coturn_with_
         0,
         "no RTP directly between the symmetric NATs: {streams:?}"
     );
-    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+    assert_wire_clean(&pcap);
 }

@@ -12,7 +12,7 @@ mod lab;
 use std::time::Duration;
 
 use lab::phone::{account, expect, stun, Phone, EXIT_OK};
-use lab::wire::{ladder_text, malformed_count, rtp_packets, rtp_streams, sip_ladder, SipRow};
+use lab::wire::{assert_wire_clean, ladder_text, rtp_packets, rtp_streams, sip_ladder, SipRow};
 use lab::{wait_until, Capture, Lab, LabConfig, NatKind, KAMAILIO, NAT_A_WAN, PROBE};
 use serde_json::Value;
 
@@ -275,5 +275,5 @@ fn sipp_uac_calls_icephone_through_kamailio_and_sipp_uas_answers_icephone() {
         out >= 4 * 60 && back >= 4 * 60,
         "RTP between icephone and sipp over 4 calls: out {out}, back {back}: {streams:?}"
     );
-    assert_eq!(malformed_count(&pcap), 0, "tshark found malformed packets");
+    assert_wire_clean(&pcap);
 }

@@ -73,6 +73,9 @@ def main():
     args = ap.parse_args()
     deadline = time.monotonic() + args.timeout
     sock = connect(args.port, deadline)
+    # Tells a waiting test that events now come to us (ctrl_tcp sends them only to its
+    # newest connection, so a call started before this line would be missed).
+    print(json.dumps({"baresipctl": "connected"}), flush=True)
     sock.settimeout(0.1)
     reader = Reader(sock)
     if args.dial:
