@@ -135,6 +135,12 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
     // Call 1: STUN only (default = selected). Call 2: bob has TURN too, his default is the
     // relayed candidate, so the updated offer must go out (RFC 8445 §8.1.2).
     let bob1 = call_alice(&lab, "bob-1", stun());
+    // alice answers one call at a time: let call 1 end on her side before call 2 (a lost BYE
+    // is retransmitted by Kamailio for up to 32 s, RFC 3261 §17.1.2.2 Timer F, after bob has
+    // given up waiting for its 200).
+    alice.wait_event(Duration::from_secs(35), |e| {
+        e["event"] == "call" && e["state"] == "ended"
+    });
     let bob2 = call_alice(&lab, "bob-2", stun_turn("bob", "bobpw"));
     let alice_events = done(alice, "alice");
 
