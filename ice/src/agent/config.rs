@@ -95,7 +95,9 @@ pub struct IceConfig {
     /// RFC 8445 §14.3 and never below 500 ms).
     pub check_retransmit: RetransmitConfig,
     /// Retransmission of gathering requests to STUN servers. Fewer sends than the RFC 8489
-    /// default so an unreachable server is given up in 3.5 s (see ASSUMPTIONS.md).
+    /// default so an unreachable server is given up in 4.5 s, within the softphone's 5 s
+    /// gathering cap; 4 sends so a lossy path (10 % each way) rarely loses its srflx candidate
+    /// (see ASSUMPTIONS.md).
     pub gather_retransmit: RetransmitConfig,
 }
 
@@ -121,8 +123,9 @@ impl Default for IceConfig {
             check_retransmit: RetransmitConfig::default(),
             gather_retransmit: RetransmitConfig {
                 rto: MIN_RTO,
-                max_sends: 3,
-                last_wait_multiplier: 4,
+                // Sends at 0, 0.5, 1.5 and 3.5 s, given up at 4.5 s (RFC 8489 §6.2.1 doubling).
+                max_sends: 4,
+                last_wait_multiplier: 2,
             },
         }
     }
