@@ -204,6 +204,7 @@ fn run(
         hop_delay: HOP,
         seed,
         nomination,
+        relay_nomination_wait: ice::agent::IceConfig::default().relay_nomination_wait,
         nomination_wait: Duration::ZERO,
         consent: true,
     };

@@ -155,6 +155,7 @@ fn timeline(a: Option<NatKind>, b: Option<NatKind>, nomination: NominationMode, 
         hop_delay: HOP,
         seed: 1000,
         nomination,
+        relay_nomination_wait: ice::agent::IceConfig::default().relay_nomination_wait,
         nomination_wait: Duration::ZERO,
         consent: true,
     };

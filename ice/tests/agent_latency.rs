@@ -43,6 +43,7 @@ fn run(a_nat: Option<NatKind>, b_nat: Option<NatKind>, nomination: NominationMod
         hop_delay: HOP,
         seed: 1000,
         nomination,
+        relay_nomination_wait: ice::agent::IceConfig::default().relay_nomination_wait,
         nomination_wait: Duration::ZERO,
         consent: true,
     };

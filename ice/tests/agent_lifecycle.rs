@@ -29,6 +29,7 @@ fn case(a: Option<NatKind>, b: Option<NatKind>, turn: bool) -> Case {
         hop_delay: Duration::from_millis(20),
         seed: 42,
         nomination: NominationMode::Regular,
+        relay_nomination_wait: ice::agent::IceConfig::default().relay_nomination_wait,
         nomination_wait: Duration::ZERO,
         consent: true,
     }

@@ -76,6 +76,7 @@ pub fn run_case(
         hop_delay: Duration::from_millis(20),
         seed,
         nomination: NominationMode::Regular,
+        relay_nomination_wait: ice::agent::IceConfig::default().relay_nomination_wait,
         // Under loss a direct check may need retransmissions; give the higher-priority direct
         // pairs time before a relayed pair is nominated.
         nomination_wait: if loss > 0.0 {

@@ -71,6 +71,10 @@ pub struct IceConfig {
     /// Regular nomination: how long the controlling agent waits after the first valid pair of a
     /// component for a higher-priority pair still being checked before nominating the best one.
     pub nomination_wait: Duration,
+    /// Regular nomination: how long a relayed best pair is held, after the component's first
+    /// valid pair, while a higher-priority pair without a relay is still being checked (one or
+    /// two check retransmissions under loss), before the relayed pair is nominated.
+    pub relay_nomination_wait: Duration,
     /// Controlled side: how long to wait for the peer's nomination after the first valid pair
     /// of a component before declaring failure (`FailureReason::NotNominated`), so a
     /// controlling peer that never nominates cannot leave the call hanging. Longer than a
@@ -111,6 +115,7 @@ impl Default for IceConfig {
             ta: DEFAULT_TA,
             nomination: NominationMode::Regular,
             nomination_wait: Duration::from_millis(0),
+            relay_nomination_wait: Duration::from_millis(1500),
             nomination_timeout: Duration::from_secs(45),
             stun_servers: Vec::new(),
             turn_servers: Vec::new(),

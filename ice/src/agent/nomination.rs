@@ -9,6 +9,7 @@ use super::checklist::PairId;
 use super::config::NominationMode;
 use super::events::{IceEvent, IceState, PairState};
 use super::{IceAgent, SelectedPath};
+use crate::candidate::CandidateKind;
 
 impl IceAgent {
     /// The best valid pair of `component` (highest valid-pair priority).
@@ -24,9 +25,54 @@ impl IceAgent {
             .map(|(i, p)| (i, p.valid_priority))
     }
 
+    /// Whether pair `id` goes through a TURN relay on either side.
+    fn is_relayed(&self, id: PairId) -> bool {
+        self.checklist.get(id).is_some_and(|p| {
+            self.locals
+                .get(p.local)
+                .is_some_and(|l| l.cand.kind == CandidateKind::Relayed)
+                || self
+                    .remotes
+                    .get(p.remote)
+                    .is_some_and(|r| r.kind == CandidateKind::Relayed)
+        })
+    }
+
+    /// How long after its first valid pair `component` may wait for a better pair before
+    /// nominating its best valid one; `None` when nothing better is still being checked.
+    ///
+    /// RFC 8445 §8.1.1 leaves the stopping criterion to the controlling agent. Any
+    /// higher-priority pair still Frozen/Waiting/In-Progress is waited for `nomination_wait`.
+    /// A relayed best pair is also held `relay_nomination_wait` for a higher-priority direct
+    /// pair: a direct check whose first send was lost succeeds on its retransmission 0.5 s or
+    /// 1.5 s later (RFC 8489 §6.2.1), and a relay costs the TURN server and a longer path. A
+    /// direct best pair is nominated at once unless `nomination_wait` says otherwise.
+    fn nomination_hold(&self, component: u16) -> Option<std::time::Duration> {
+        let (best, best_priority) = self.best_valid(component)?;
+        let best_relayed = self.is_relayed(best);
+        let mut hold: Option<std::time::Duration> = None;
+        for (id, p) in self.checklist.live() {
+            if p.component != component
+                || p.priority <= best_priority
+                || !matches!(
+                    p.state,
+                    PairState::Frozen | PairState::Waiting | PairState::InProgress
+                )
+            {
+                continue;
+            }
+            let mut wait = self.config.nomination_wait;
+            if best_relayed && !self.is_relayed(id) {
+                wait = wait.max(self.config.relay_nomination_wait);
+            }
+            hold = Some(hold.map_or(wait, |h| h.max(wait)));
+        }
+        hold
+    }
+
     /// Controlling, regular nomination: nominate a component's best valid pair once no
-    /// higher-priority pair is still being checked, or `nomination_wait` after its first
-    /// valid pair.
+    /// higher-priority pair worth waiting for is still being checked, or once the wait
+    /// (`nomination_hold`) after its first valid pair is over.
     pub(super) fn evaluate_nomination(&mut self, now: Instant) {
         if !self.controlling
             || self.config.nomination == NominationMode::Aggressive
@@ -42,20 +88,13 @@ impl IceAgent {
                 continue;
             }
             let first_valid_at = state.first_valid_at;
-            let Some((best, best_priority)) = self.best_valid(component) else {
+            let Some((best, _)) = self.best_valid(component) else {
                 continue;
             };
-            let higher_pending = self.checklist.live().any(|(_, p)| {
-                p.component == component
-                    && p.priority > best_priority
-                    && matches!(
-                        p.state,
-                        PairState::Frozen | PairState::Waiting | PairState::InProgress
-                    )
-            });
-            let waited = first_valid_at.is_some_and(|t| now >= t + self.config.nomination_wait);
-            if higher_pending && !waited {
-                continue;
+            if let Some(hold) = self.nomination_hold(component) {
+                if first_valid_at.is_none_or(|t| now < t + hold) {
+                    continue;
+                }
             }
             tracing::debug!(component, pair = best, "nominating");
             if let Some(p) = self.checklist.get_mut(best) {
@@ -76,9 +115,12 @@ impl IceAgent {
         }
         self.components
             .iter()
-            .filter(|c| !c.selected_this_session && c.nominating.is_none())
-            .filter_map(|c| c.first_valid_at)
-            .map(|t| t + self.config.nomination_wait)
+            .zip(1u16..)
+            .filter(|(c, _)| !c.selected_this_session && c.nominating.is_none())
+            .filter_map(|(c, component)| {
+                let hold = self.nomination_hold(component)?;
+                Some(c.first_valid_at? + hold)
+            })
             .min()
     }
 

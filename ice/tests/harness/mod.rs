@@ -274,6 +274,8 @@ pub struct Case {
     pub seed: u64,
     pub nomination: ice::agent::NominationMode,
     pub nomination_wait: Duration,
+    /// How long a relayed best pair is held for a pending direct one (`IceConfig`).
+    pub relay_nomination_wait: Duration,
     /// RFC 7675 consent freshness on both agents.
     pub consent: bool,
 }
@@ -343,6 +345,7 @@ pub fn build(case: &Case, t0: Instant) -> Duo {
         seed: Some(seed),
         nomination: case.nomination,
         nomination_wait: case.nomination_wait,
+        relay_nomination_wait: case.relay_nomination_wait,
         consent: ice::agent::ConsentConfig {
             enabled: case.consent,
             ..Default::default()
