@@ -1,7 +1,7 @@
 //! The `call`, `answer` and `register` commands as processes, over loopback.
 
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use icephone::media::goertzel::tone_ratio;
@@ -21,6 +21,45 @@ fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
         .collect()
+}
+
+/// Fails the test, showing the process's stderr, unless it exited with `code`.
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `answer --json --register` as dave on `port`, registering with the registrar on
+/// `reg_port` for `expires` seconds.
+fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args([
+            "answer",
+            "--json",
+            "--register",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
+        .args(["--password", "pw", "--expires", expires])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `call` to dave on `port` for `duration` seconds, run to its end.
+fn call_dave(port: u16, duration: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
+        .args(["--bind", "127.0.0.1:0", "--duration", duration])
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -46,18 +85,8 @@ fn call_and_answer_commands_talk_to_each_other() {
         .output()
         .unwrap();
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(0),
-        "call stderr:\n{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert_eq!(
-        answer.status.code(),
-        Some(0),
-        "answer stderr:\n{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
     let call_events = json_lines(&call.stdout);
     assert!(call_events
         .iter()
@@ -124,12 +153,7 @@ fn register_answers_the_digest_challenge() {
         .env("ICEPHONE_PASSWORD", "secret")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let events = json_lines(&out.stdout);
     assert!(events
         .iter()
@@ -187,12 +211,7 @@ fn ctrl_c_while_ringing_cancels() {
     assert!(status.success());
     let call = call.wait_with_output().unwrap();
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(icephone::exit::CALL.into()),
-        "{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
+    assert_exit(&call, icephone::exit::CALL.into());
     let events = json_lines(&call.stdout);
     assert!(events
         .iter()
@@ -227,12 +246,7 @@ fn register_with_a_config_file() {
         .env_remove("ICEPHONE_PASSWORD")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let seen = registrar.join().unwrap();
     assert!(
         seen[0].contains("Expires: 300") || seen[0].contains("expires=300"),
@@ -248,40 +262,13 @@ fn register_with_a_config_file() {
 fn answer_registers_first_then_takes_a_call() {
     let (reg_port, registrar) = registrar(true);
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--register",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-        .args(["--password", "pw", "--expires", "120"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = answer_registering_dave(port, reg_port, "120");
     let seen = registrar.join().unwrap();
     assert_eq!(seen.len(), 2);
-    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
-        .args(["--bind", "127.0.0.1:0", "--duration", "0.5"])
-        .output()
-        .unwrap();
+    let call = call_dave(port, "0.5");
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert_eq!(
-        answer.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
     let events = json_lines(&answer.stdout);
     let registered = events
         .iter()
@@ -339,39 +326,12 @@ fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>
 fn answer_reports_refreshes_and_unregisters_on_exit() {
     let (reg_port, registrar) = serving_registrar(2);
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--register",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-        .args(["--password", "pw", "--expires", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = answer_registering_dave(port, reg_port, "2");
     std::thread::sleep(Duration::from_millis(300));
-    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
-        .args(["--bind", "127.0.0.1:0", "--duration", "2.5"])
-        .output()
-        .unwrap();
+    let call = call_dave(port, "2.5");
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert_eq!(
-        answer.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
     let events = json_lines(&answer.stdout);
     let expiries: Vec<i64> = events
         .iter()
