@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use net::{ua_config, Net, Registrar};
 use sip::auth::Credentials;
-use sip::endpoint::{Body, ConnId, NextHop, SipEvent, TerminationReason, TransportKind};
+use sip::endpoint::{
+    Body, ConnId, DialogId, IncomingId, NextHop, SipEvent, TerminationReason, TransportKind,
+};
 
 fn pair() -> Net {
     let mut net = Net::new();
@@ -32,6 +34,25 @@ fn offsets(net: &Net, prefix: &str, from_node: usize) -> Vec<Duration> {
 
 fn ms(v: &[u64]) -> Vec<Duration> {
     v.iter().map(|m| Duration::from_millis(*m)).collect()
+}
+
+/// Alice INVITEs Bob with a 10-byte offer and the network delivers it: Alice's dialog and
+/// Bob's incoming call.
+fn alice_calls_bob(net: &mut Net) -> (DialogId, IncomingId) {
+    let now = net.now;
+    let a = net
+        .ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.deliver();
+    let incoming = net.events[1]
+        .iter()
+        .find_map(|e| match e {
+            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
+            _ => None,
+        })
+        .unwrap();
+    (a, incoming)
 }
 
 #[test]
@@ -70,18 +91,7 @@ fn invite_timeout_after_64_t1_is_reported() {
 #[test]
 fn two_xx_retransmitted_until_ack_and_ack_resent_for_each_2xx() {
     let mut net = pair();
-    let now = net.now;
-    net.ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (_, incoming) = alice_calls_bob(&mut net);
     // Alice's ACKs are lost until 2 s.
     let t0 = net.t0;
     net.set_drop(move |s| {
@@ -124,18 +134,7 @@ fn two_xx_retransmitted_until_ack_and_ack_resent_for_each_2xx() {
 #[test]
 fn no_ack_for_2xx_ends_with_bye() {
     let mut net = pair();
-    let now = net.now;
-    net.ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (_, incoming) = alice_calls_bob(&mut net);
     net.set_drop(|s| s.from_node == 0 && s.start_line().starts_with("ACK"));
     let now = net.now;
     net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
@@ -161,19 +160,7 @@ fn no_ack_for_2xx_ends_with_bye() {
 #[test]
 fn bye_retransmits_on_timer_e_capped_at_t2() {
     let mut net = pair();
-    let now = net.now;
-    let a = net
-        .ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (a, incoming) = alice_calls_bob(&mut net);
     let now = net.now;
     net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
     net.deliver();
@@ -466,19 +453,7 @@ fn tcp_framing_split_and_coalesced_segments() {
 #[test]
 fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
     let mut net = pair();
-    let now = net.now;
-    let a = net
-        .ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (a, incoming) = alice_calls_bob(&mut net);
     let now = net.now;
     net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
     net.deliver();
