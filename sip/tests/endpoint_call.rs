@@ -49,6 +49,19 @@ fn incoming_call(events: &[SipEvent]) -> Option<(IncomingId, DialogId, Option<Bo
     })
 }
 
+/// Node `ua` answers `incoming` with `status` and `body` now; the network then delivers.
+fn respond_and_deliver(
+    net: &mut Net,
+    ua: usize,
+    incoming: IncomingId,
+    status: u16,
+    body: Option<Body>,
+) {
+    let now = net.now;
+    net.ua(ua).respond(now, incoming, status, body).unwrap();
+    net.deliver();
+}
+
 /// Sets up an answered call; returns (alice's dialog, bob's dialog).
 fn establish(net: &mut Net, transport: TransportKind) -> (DialogId, DialogId) {
     let now = net.now;
@@ -169,11 +182,7 @@ fn reinvite_both_ways(transport: TransportKind) {
             _ => None,
         })
         .expect("Bob gets the re-INVITE");
-    let now = net.now;
-    net.ua(1)
-        .respond(now, incoming, 200, Some(offer("b2")))
-        .unwrap();
-    net.deliver();
+    respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("b2")));
     assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, body: Some(x), .. } if *x == offer("b2"))));
     assert!(net.events[1]
         .iter()
@@ -193,11 +202,7 @@ fn reinvite_both_ways(transport: TransportKind) {
             _ => None,
         })
         .expect("Alice gets Bob's re-INVITE");
-    let now = net.now;
-    net.ua(0)
-        .respond(now, incoming, 200, Some(offer("a3")))
-        .unwrap();
-    net.deliver();
+    respond_and_deliver(&mut net, 0, incoming, 200, Some(offer("a3")));
     assert!(net.events[1]
         .iter()
         .any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, .. })));
@@ -253,11 +258,7 @@ fn update_both_directions_and_pending_offer_rules() {
             _ => None,
         })
         .expect("Alice sees Bob's UPDATE");
-    let now = net.now;
-    net.ua(0)
-        .respond(now, incoming, 200, Some(offer("u2-answer")))
-        .unwrap();
-    net.deliver();
+    respond_and_deliver(&mut net, 0, incoming, 200, Some(offer("u2-answer")));
     assert!(net.events[1]
         .iter()
         .any(|e| matches!(e, SipEvent::UpdateResponse { status: 200, .. })));
@@ -348,9 +349,7 @@ fn cancel_gives_200_and_487() {
             .unwrap();
         net.deliver();
         let (incoming, b, _) = incoming_call(&net.events[1]).unwrap();
-        let now = net.now;
-        net.ua(1).respond(now, incoming, 180, None).unwrap();
-        net.deliver();
+        respond_and_deliver(&mut net, 1, incoming, 180, None);
         let now = net.now;
         net.ua(0).cancel(now, a).unwrap();
         net.deliver();
@@ -411,11 +410,7 @@ fn invite_without_offer_answer_in_ack() {
         net.deliver();
         let (incoming, b, body) = incoming_call(&net.events[1]).unwrap();
         assert_eq!(body, None);
-        let now = net.now;
-        net.ua(1)
-            .respond(now, incoming, 200, Some(offer("bob-offer")))
-            .unwrap();
-        net.deliver();
+        respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("bob-offer")));
         assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::CallAnswered { body: Some(x), .. } if *x == offer("bob-offer"))));
         // No ACK until the TU gives the answer.
         assert!(net.sent_matching("ACK").is_empty());
@@ -691,11 +686,7 @@ fn offerless_reinvite_answer_goes_in_the_ack() {
         })
         .expect("offerless re-INVITE");
     let acks_before = net.sent_matching("ACK").len();
-    let now = net.now;
-    net.ua(1)
-        .respond(now, incoming, 200, Some(offer("bob-new-offer")))
-        .unwrap();
-    net.deliver();
+    respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("bob-new-offer")));
     assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, body: Some(x), .. } if *x == offer("bob-new-offer"))));
     // The ACK waits for the TU's answer; Bob keeps retransmitting his 2xx meanwhile.
     assert_eq!(net.sent_matching("ACK").len(), acks_before);
