@@ -154,26 +154,21 @@ impl Endpoint {
                 }
                 d.refresh_target(&request.headers);
                 d.remote_offer_pending = has_body;
-                let incoming = IncomingId(self.next_id);
-                self.next_id = self.next_id.wrapping_add(1);
+                let incoming = IncomingId(self.next_id());
                 if let Some(d) = self.dialogs.get_mut(&id) {
                     d.reinvite_in = Some(incoming);
                 }
-                let body = body_of(&request.headers, &request.body);
-                self.new_server(
+                self.hand_to_application(
                     now,
-                    key.clone(),
-                    request,
-                    reply,
-                    Some(id),
+                    (key, request, reply),
+                    (id, incoming),
                     ServerKind::Reinvite,
+                    |incoming, dialog, body| SipEvent::IncomingReinvite {
+                        incoming,
+                        dialog,
+                        body,
+                    },
                 );
-                self.incoming.insert(incoming, key);
-                self.emit(SipEvent::IncomingReinvite {
-                    incoming,
-                    dialog: id,
-                    body,
-                });
             }
             Method::Update => {
                 // RFC 3311 §5.2: an offer while ours is unanswered → 491; while theirs is
@@ -211,23 +206,18 @@ impl Endpoint {
                     return;
                 }
                 d.remote_offer_pending = true;
-                let incoming = IncomingId(self.next_id);
-                self.next_id = self.next_id.wrapping_add(1);
-                let body = body_of(&request.headers, &request.body);
-                self.new_server(
+                let incoming = IncomingId(self.next_id());
+                self.hand_to_application(
                     now,
-                    key.clone(),
-                    request,
-                    reply,
-                    Some(id),
+                    (key, request, reply),
+                    (id, incoming),
                     ServerKind::Update,
+                    |incoming, dialog, body| SipEvent::IncomingUpdate {
+                        incoming,
+                        dialog,
+                        body,
+                    },
                 );
-                self.incoming.insert(incoming, key);
-                self.emit(SipEvent::IncomingUpdate {
-                    incoming,
-                    dialog: id,
-                    body,
-                });
             }
             Method::Bye => {
                 let local_tag = d.local_tag.clone();
@@ -289,6 +279,23 @@ impl Endpoint {
     }
 
     /// 491 or 500 + Retry-After for a request that collides with an offer in progress.
+    /// Opens the server transaction for an in-dialog request whose answer the application
+    /// chooses (a re-INVITE or an UPDATE with an offer), files it under `incoming` and tells
+    /// the application with the event `event` builds.
+    fn hand_to_application(
+        &mut self,
+        now: Instant,
+        (key, request, reply): (ServerTransactionKey, Request, Hop),
+        (dialog, incoming): (DialogId, IncomingId),
+        kind: ServerKind,
+        event: impl FnOnce(IncomingId, DialogId, Option<Body>) -> SipEvent,
+    ) {
+        let body = body_of(&request.headers, &request.body);
+        self.new_server(now, key.clone(), request, reply, Some(dialog), kind);
+        self.incoming.insert(incoming, key);
+        self.emit(event(incoming, dialog, body));
+    }
+
     pub(crate) fn reject_pending(
         &mut self,
         now: Instant,
