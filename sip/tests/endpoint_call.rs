@@ -1,10 +1,12 @@
 //! Two endpoints on the virtual network: calls, re-INVITE, UPDATE, CANCEL, INVITE without
 //! offer, OPTIONS, 501, 481, glare (virtual time).
 
+mod events;
 mod net;
 
 use std::time::Duration;
 
+use events::first_incoming;
 use net::{ua_config, Net};
 use sip::endpoint::{Body, DialogId, IncomingId, SipEvent, TerminationReason, TransportKind};
 
@@ -195,13 +197,8 @@ fn reinvite_both_ways(transport: TransportKind) {
     let now = net.now;
     net.ua(1).reinvite(now, b, Some(offer("b3"))).unwrap();
     net.deliver();
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .expect("Alice gets Bob's re-INVITE");
+    let incoming =
+        first_incoming!(net.events[0], IncomingReinvite).expect("Alice gets Bob's re-INVITE");
     respond_and_deliver(&mut net, 0, incoming, 200, Some(offer("a3")));
     assert!(net.events[1]
         .iter()
@@ -251,13 +248,7 @@ fn update_both_directions_and_pending_offer_rules() {
     let now = net.now;
     net.ua(1).update(now, b, Some(offer("u2"))).unwrap();
     net.deliver();
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingUpdate { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .expect("Alice sees Bob's UPDATE");
+    let incoming = first_incoming!(net.events[0], IncomingUpdate).expect("Alice sees Bob's UPDATE");
     respond_and_deliver(&mut net, 0, incoming, 200, Some(offer("u2-answer")));
     assert!(net.events[1]
         .iter()
@@ -277,13 +268,7 @@ fn update_offer_while_peer_offer_unanswered_gets_500_with_retry_after_then_retri
     let now = net.now;
     net.ua(1).update(now, b, Some(offer("bob-offer"))).unwrap();
     net.deliver();
-    let held = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingUpdate { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let held = first_incoming!(net.events[0], IncomingUpdate).unwrap();
     // ...and Bob's peer (Alice) can't offer now; but a raw UPDATE offer from Bob's side
     // while Alice has not answered: inject by having Bob re-send once the first is done?
     // Instead: Alice answers nothing and Bob's second UPDATE offer is refused locally.
@@ -565,13 +550,7 @@ fn glare_491_then_retry_after_rfc_backoff() {
             .any(|e| matches!(e, SipEvent::IncomingReinvite { .. })),
         0
     ));
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[0], IncomingReinvite).unwrap();
     assert!(net.now - t_glare <= Duration::from_secs(2));
     let now = net.now;
     net.ua(0)

@@ -2,11 +2,13 @@
 //! retransmission (RFC 6026), rport through a NAT, requests over the registration's
 //! flow, the MTU − 200 switch to TCP, TCP framing.
 
+mod events;
 mod net;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use events::first_incoming;
 use net::{ua_config, Net, Registrar};
 use sip::auth::Credentials;
 use sip::endpoint::{
@@ -45,13 +47,7 @@ fn alice_calls_bob(net: &mut Net) -> (DialogId, IncomingId) {
         .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
         .unwrap();
     net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[1], IncomingCall).unwrap();
     (a, incoming)
 }
 
@@ -196,13 +192,7 @@ fn server_answers_to_the_nat_binding_and_adds_received() {
         .invite(now, "sip:alice@127.0.0.1:5070", Some(sdp(10)))
         .unwrap();
     net.deliver();
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[0], IncomingCall).unwrap();
     let now = net.now;
     net.ua(0).respond(now, incoming, 200, Some(sdp(3))).unwrap();
     net.deliver();
@@ -355,13 +345,7 @@ fn request_above_mtu_minus_200_goes_over_tcp() {
     let invite = net.sent_matching("INVITE")[0];
     assert_eq!(invite.transmit.transport, TransportKind::Tcp);
     assert!(invite.text().contains("Via: SIP/2.0/TCP 127.0.0.1:5070;"));
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[1], IncomingCall).unwrap();
     let now = net.now;
     net.ua(1)
         .respond(now, incoming, 200, Some(sdp(10)))
@@ -461,13 +445,7 @@ fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
     let now = net.now;
     net.ua(0).reinvite(now, a, Some(sdp(11))).unwrap();
     net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[1], IncomingReinvite).unwrap();
     // The first ACK of the re-INVITE's 2xx is lost.
     let acks_before = net.sent_matching("ACK").len();
     let mut first = true;
