@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use icephone::media::goertzel::tone_ratio;
 use icephone::media::wav;
-use sip::message::{parse_datagram, Message, Response};
+use sip::message::{parse_datagram, Message, Request, Response};
 
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -105,10 +105,26 @@ fn call_and_answer_commands_talk_to_each_other() {
 
 /// A registrar that challenges once (401) and then accepts, or always refuses.
 fn registrar(accept: bool) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    udp_registrar(Duration::from_secs(10), move |req, _| {
+        let authorized = req.headers.get("Authorization").is_some();
+        let response = match (accept, authorized) {
+            (false, _) => Response::for_request(req, 403, "Forbidden").with_to_tag("r1"),
+            (true, false) => challenge(req),
+            (true, true) => grant(req, 120),
+        };
+        (response, !accept || authorized)
+    })
+}
+
+/// A loopback UDP registrar thread: it logs the text of every request, answers with what
+/// `answer` makes of it (and the number logged so far) and stops when `answer` says so or
+/// after `idle` without a request; the thread returns the log.
+fn udp_registrar(
+    idle: Duration,
+    mut answer: impl FnMut(&Request, usize) -> (Response, bool) + Send + 'static,
+) -> (u16, std::thread::JoinHandle<Vec<String>>) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    socket.set_read_timeout(Some(idle)).unwrap();
     let port = socket.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
         let mut seen = Vec::new();
@@ -118,30 +134,33 @@ fn registrar(accept: bool) -> (u16, std::thread::JoinHandle<Vec<String>>) {
                 continue;
             };
             seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            let authorized = req.headers.get("Authorization").is_some();
-            let response = match (accept, authorized) {
-                (false, _) => Response::for_request(&req, 403, "Forbidden").with_to_tag("r1"),
-                (true, false) => Response::for_request(&req, 401, "Unauthorized")
-                    .with_to_tag("r1")
-                    .with_header(
-                        "WWW-Authenticate",
-                        "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
-                    ),
-                (true, true) => {
-                    let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
-                    Response::for_request(&req, 200, "OK")
-                        .with_to_tag("r1")
-                        .with_header("Contact", format!("{contact};expires=120"))
-                }
-            };
+            let (response, done) = answer(&req, seen.len());
             socket.send_to(&response.to_bytes(), from).unwrap();
-            if !accept || authorized {
+            if done {
                 break;
             }
         }
         seen
     });
     (port, handle)
+}
+
+/// RFC 3261 §22.2: the 401 with a digest challenge.
+fn challenge(req: &Request) -> Response {
+    Response::for_request(req, 401, "Unauthorized")
+        .with_to_tag("r1")
+        .with_header(
+            "WWW-Authenticate",
+            "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
+        )
+}
+
+/// The 200 granting the request's Contact for `expires` seconds.
+fn grant(req: &Request, expires: u32) -> Response {
+    let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
+    Response::for_request(req, 200, "OK")
+        .with_to_tag("r1")
+        .with_header("Contact", format!("{contact};expires={expires}"))
 }
 
 #[test]
@@ -284,40 +303,15 @@ fn answer_registers_first_then_takes_a_call() {
 /// A registrar that challenges the first REGISTER, then grants every one `expires` seconds
 /// (echoing Expires 0 for a removal) until it has been idle for 3 s.
 fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 65535];
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
-            let Ok(Message::Request(req)) = parse_datagram(&buf[..n]) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let removal = req.headers.get("Expires").map(str::trim) == Some("0");
-            seen.push(text);
-            let response = if seen.len() == 1 {
-                Response::for_request(&req, 401, "Unauthorized")
-                    .with_to_tag("r1")
-                    .with_header(
-                        "WWW-Authenticate",
-                        "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
-                    )
-            } else {
-                let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
-                let granted = if removal { 0 } else { expires };
-                Response::for_request(&req, 200, "OK")
-                    .with_to_tag("r1")
-                    .with_header("Contact", format!("{contact};expires={granted}"))
-            };
-            socket.send_to(&response.to_bytes(), from).unwrap();
-        }
-        seen
-    });
-    (port, handle)
+    udp_registrar(Duration::from_secs(3), move |req, seen| {
+        let removal = req.headers.get("Expires").map(str::trim) == Some("0");
+        let response = if seen == 1 {
+            challenge(req)
+        } else {
+            grant(req, if removal { 0 } else { expires })
+        };
+        (response, false)
+    })
 }
 
 /// `answer --register` reports every refresh in `--json` (not only the first
