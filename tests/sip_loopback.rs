@@ -88,6 +88,14 @@ async fn register_and_unregister_with_digest() {
     }
 }
 
+/// Alice and Bob on loopback over `transport`, and the URI that reaches Bob.
+async fn alice_and_bob(transport: TransportKind) -> (SipDriver, sip_support::Bob, String) {
+    let alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+    let bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
+    let target = uri_of("bob", &bob.0, transport);
+    (alice, bob, target)
+}
+
 async fn answer_call(bob: &mut sip_support::Bob) -> (IncomingId, sip::endpoint::DialogId) {
     let (event, _) = wait_for(&mut bob.0, "IncomingCall", |e| {
         matches!(e, SipEvent::IncomingCall { .. })
@@ -105,9 +113,7 @@ async fn answer_call(bob: &mut sip_support::Bob) -> (IncomingId, sip::endpoint::
 #[tokio::test]
 async fn call_reinvite_update_bye() {
     for transport in BOTH {
-        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
-        let target = uri_of("bob", &bob.0, transport);
+        let (mut alice, mut bob, target) = alice_and_bob(transport).await;
         let a = run(&alice, move |ep, now| {
             ep.invite(now, &target, Some(body("alice")))
         })
@@ -218,9 +224,7 @@ async fn call_reinvite_update_bye() {
 #[tokio::test]
 async fn cancel_ringing_call() {
     for transport in BOTH {
-        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
-        let target = uri_of("bob", &bob.0, transport);
+        let (mut alice, mut bob, target) = alice_and_bob(transport).await;
         let a = run(&alice, move |ep, now| {
             ep.invite(now, &target, Some(body("a")))
         })
@@ -252,9 +256,7 @@ async fn cancel_ringing_call() {
 #[tokio::test]
 async fn invite_without_sdp_answer_in_ack() {
     for transport in BOTH {
-        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
-        let target = uri_of("bob", &bob.0, transport);
+        let (mut alice, mut bob, target) = alice_and_bob(transport).await;
         let a = run(&alice, move |ep, now| ep.invite(now, &target, None)).await;
         let (event, _) = wait_for(&mut bob.0, "IncomingCall", |e| {
             matches!(e, SipEvent::IncomingCall { .. })
