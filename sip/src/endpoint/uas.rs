@@ -124,15 +124,7 @@ impl Endpoint {
         // RFC 3261 §12.2.2: a CSeq lower than the last one → 500.
         if d.remote_cseq.is_some_and(|last| cseq <= last) {
             let response = Response::for_request(&request, 500, reason_phrase(500));
-            self.respond_new(
-                now,
-                key,
-                request,
-                reply,
-                Some(id),
-                ServerKind::Other,
-                response,
-            );
+            self.respond_in_dialog(now, key, request, reply, id, response);
             return;
         }
         d.remote_cseq = Some(cseq);
@@ -223,15 +215,7 @@ impl Endpoint {
                 let local_tag = d.local_tag.clone();
                 let pending_invite = d.invite_server.clone();
                 let response = Response::for_request(&request, 200, "OK").with_to_tag(&local_tag);
-                self.respond_new(
-                    now,
-                    key,
-                    request,
-                    reply,
-                    Some(id),
-                    ServerKind::Other,
-                    response,
-                );
+                self.respond_in_dialog(now, key, request, reply, id, response);
                 // RFC 3261 §15.1.2: a BYE in an early dialog ends the INVITE with 487.
                 if let Some(invite_key) = pending_invite {
                     let unanswered = self
@@ -251,34 +235,40 @@ impl Endpoint {
             Method::Options => {
                 let local_tag = d.local_tag.clone();
                 let response = self.options_response(&request, &local_tag);
-                self.respond_new(
-                    now,
-                    key,
-                    request,
-                    reply,
-                    Some(id),
-                    ServerKind::Other,
-                    response,
-                );
+                self.respond_in_dialog(now, key, request, reply, id, response);
             }
             _ => {
                 let local_tag = d.local_tag.clone();
                 let response = Response::for_request(&request, 405, reason_phrase(405))
                     .with_to_tag(&local_tag);
-                self.respond_new(
-                    now,
-                    key,
-                    request,
-                    reply,
-                    Some(id),
-                    ServerKind::Other,
-                    response,
-                );
+                self.respond_in_dialog(now, key, request, reply, id, response);
             }
         }
     }
 
     /// 491 or 500 + Retry-After for a request that collides with an offer in progress.
+    /// Answers an in-dialog request the endpoint settles itself (no application decision)
+    /// with `response`, in a fresh server transaction.
+    fn respond_in_dialog(
+        &mut self,
+        now: Instant,
+        key: ServerTransactionKey,
+        request: Request,
+        reply: Hop,
+        dialog: DialogId,
+        response: Response,
+    ) {
+        self.respond_new(
+            now,
+            key,
+            request,
+            reply,
+            Some(dialog),
+            ServerKind::Other,
+            response,
+        );
+    }
+
     /// Opens the server transaction for an in-dialog request whose answer the application
     /// chooses (a re-INVITE or an UPDATE with an offer), files it under `incoming` and tells
     /// the application with the event `event` builds.
