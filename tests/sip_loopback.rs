@@ -504,6 +504,10 @@ async fn glare_491_and_retry() {
     .await;
 }
 
+/// RFC 5626 §4.1: the +sip.instance of each outbound test's Alice.
+const UDP_INSTANCE: &str = "urn:uuid:00000000-0000-4000-8000-0000000000aa";
+const TCP_INSTANCE: &str = "urn:uuid:00000000-0000-4000-8000-0000000000bb";
+
 /// A registrar asking for a 1 s Flow-Timer and Alice, with `instance_id`, sending it her
 /// outbound (RFC 5626) REGISTER over `transport`.
 async fn register_outbound(transport: TransportKind, instance_id: &str) -> (TestServer, SipDriver) {
@@ -527,11 +531,7 @@ async fn register_outbound(transport: TransportKind, instance_id: &str) -> (Test
 
 #[tokio::test]
 async fn outbound_udp_stun_keepalive_detects_rebinding() {
-    let (server, mut alice) = register_outbound(
-        TransportKind::Udp,
-        "urn:uuid:00000000-0000-4000-8000-0000000000aa",
-    )
-    .await;
+    let (server, mut alice) = register_outbound(TransportKind::Udp, UDP_INSTANCE).await;
     let (event, _) = wait_for(&mut alice, "Registered", |e| {
         matches!(e, SipEvent::Registered { .. })
     })
@@ -593,11 +593,7 @@ async fn outbound_udp_stun_keepalive_detects_rebinding() {
 
 #[tokio::test]
 async fn outbound_tcp_crlf_keepalive_gets_pongs() {
-    let (server, mut alice) = register_outbound(
-        TransportKind::Tcp,
-        "urn:uuid:00000000-0000-4000-8000-0000000000bb",
-    )
-    .await;
+    let (server, mut alice) = register_outbound(TransportKind::Tcp, TCP_INSTANCE).await;
     wait_for(&mut alice, "Registered", |e| {
         matches!(e, SipEvent::Registered { outbound: true, .. })
     })

@@ -41,11 +41,8 @@ fn ms(v: &[u64]) -> Vec<Duration> {
 /// Alice INVITEs Bob with a 10-byte offer and the network delivers it: Alice's dialog and
 /// Bob's incoming call.
 fn alice_calls_bob(net: &mut Net) -> (DialogId, IncomingId) {
-    let now = net.now;
-    let a = net
-        .ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
+    let (now, bob) = (net.now, "sip:bob@127.0.0.1:5080");
+    let a = net.ua(0).invite(now, bob, Some(sdp(10))).unwrap();
     net.deliver();
     let incoming = first_incoming!(net.events[1], IncomingCall).unwrap();
     (a, incoming)

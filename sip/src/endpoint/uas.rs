@@ -124,7 +124,7 @@ impl Endpoint {
         // RFC 3261 §12.2.2: a CSeq lower than the last one → 500.
         if d.remote_cseq.is_some_and(|last| cseq <= last) {
             let response = Response::for_request(&request, 500, reason_phrase(500));
-            self.respond_in_dialog(now, key, request, reply, id, response);
+            self.respond_in_dialog(now, (key, request, reply), id, response);
             return;
         }
         d.remote_cseq = Some(cseq);
@@ -215,7 +215,7 @@ impl Endpoint {
                 let local_tag = d.local_tag.clone();
                 let pending_invite = d.invite_server.clone();
                 let response = Response::for_request(&request, 200, "OK").with_to_tag(&local_tag);
-                self.respond_in_dialog(now, key, request, reply, id, response);
+                self.respond_in_dialog(now, (key, request, reply), id, response);
                 // RFC 3261 §15.1.2: a BYE in an early dialog ends the INVITE with 487.
                 if let Some(invite_key) = pending_invite {
                     let unanswered = self
@@ -235,26 +235,23 @@ impl Endpoint {
             Method::Options => {
                 let local_tag = d.local_tag.clone();
                 let response = self.options_response(&request, &local_tag);
-                self.respond_in_dialog(now, key, request, reply, id, response);
+                self.respond_in_dialog(now, (key, request, reply), id, response);
             }
             _ => {
                 let local_tag = d.local_tag.clone();
                 let response = Response::for_request(&request, 405, reason_phrase(405))
                     .with_to_tag(&local_tag);
-                self.respond_in_dialog(now, key, request, reply, id, response);
+                self.respond_in_dialog(now, (key, request, reply), id, response);
             }
         }
     }
 
-    /// 491 or 500 + Retry-After for a request that collides with an offer in progress.
     /// Answers an in-dialog request the endpoint settles itself (no application decision)
     /// with `response`, in a fresh server transaction.
     fn respond_in_dialog(
         &mut self,
         now: Instant,
-        key: ServerTransactionKey,
-        request: Request,
-        reply: Hop,
+        (key, request, reply): (ServerTransactionKey, Request, Hop),
         dialog: DialogId,
         response: Response,
     ) {
@@ -286,6 +283,7 @@ impl Endpoint {
         self.emit(event(incoming, dialog, body));
     }
 
+    /// 491 or 500 + Retry-After for a request that collides with an offer in progress.
     pub(crate) fn reject_pending(
         &mut self,
         now: Instant,
@@ -308,15 +306,7 @@ impl Endpoint {
                 .headers
                 .push(HeaderName::RetryAfter, seconds.to_string());
         }
-        self.respond_new(
-            now,
-            key,
-            request,
-            reply,
-            Some(dialog),
-            ServerKind::Other,
-            response,
-        );
+        self.respond_in_dialog(now, (key, request, reply), dialog, response);
     }
 
     /// RFC 3261 §11.2: OPTIONS answered with Allow, Accept and Supported.
