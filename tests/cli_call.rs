@@ -34,23 +34,30 @@ fn assert_exit(out: &Output, code: i32) {
     );
 }
 
-/// `answer --json --register` as dave on `port`, registering with the registrar on
-/// `reg_port` for `expires` seconds.
-fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--register",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-        .args(["--password", "pw", "--expires", expires])
+/// Starts `command` with its stdout and stderr captured.
+fn spawn_captured(command: &mut Command) -> Child {
+    command
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// `answer --json --register` as dave on `port`, registering with the registrar on
+/// `reg_port` for `expires` seconds.
+fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
+    spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args([
+                "answer",
+                "--json",
+                "--register",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
+            .args(["--password", "pw", "--expires", expires]),
+    )
 }
 
 /// `call` to dave on `port` for `duration` seconds, run to its end.
@@ -68,15 +75,13 @@ fn call_and_answer_commands_talk_to_each_other() {
     std::fs::create_dir_all(&dir).unwrap();
     let record = dir.join("answer.wav");
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--aor", "sip:bob@127.0.0.1", "--dtmf", "7"])
-        .arg("--record")
-        .arg(&record)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1", "--dtmf", "7"])
+            .arg("--record")
+            .arg(&record),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
         .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
@@ -200,27 +205,23 @@ fn refused_registration_exits_with_its_own_code() {
 #[test]
 fn ctrl_c_while_ringing_cancels() {
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--manual",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args([
+                "answer",
+                "--json",
+                "--manual",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdin(Stdio::piped()),
+    );
     std::thread::sleep(Duration::from_millis(300));
-    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
-        .args(["--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let call = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+            .args(["--bind", "127.0.0.1:0"]),
+    );
     std::thread::sleep(Duration::from_millis(1200));
     // SIGINT to exactly the process this test started.
     let status = Command::new("kill")
