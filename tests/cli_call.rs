@@ -1,12 +1,12 @@
 //! The `call`, `answer` and `register` commands as processes, over loopback.
 
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use icephone::media::goertzel::tone_ratio;
 use icephone::media::wav;
-use sip::message::{parse_datagram, Message, Response};
+use sip::message::{parse_datagram, Message, Request, Response};
 
 fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
@@ -23,21 +23,65 @@ fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Fails the test, showing the process's stderr, unless it exited with `code`.
+#[track_caller]
+fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts `command` with its stdout and stderr captured.
+fn spawn_captured(command: &mut Command) -> Child {
+    command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `answer --json --register` as dave on `port`, registering with the registrar on
+/// `reg_port` for `expires` seconds.
+fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
+    spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args([
+                "answer",
+                "--json",
+                "--register",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
+            .args(["--password", "pw", "--expires", expires]),
+    )
+}
+
+/// `call` to dave on `port` for `duration` seconds, run to its end.
+fn call_dave(port: u16, duration: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
+        .args(["--bind", "127.0.0.1:0", "--duration", duration])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn call_and_answer_commands_talk_to_each_other() {
     let dir = std::env::temp_dir().join(format!("icephone-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let record = dir.join("answer.wav");
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--aor", "sip:bob@127.0.0.1", "--dtmf", "7"])
-        .arg("--record")
-        .arg(&record)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1", "--dtmf", "7"])
+            .arg("--record")
+            .arg(&record),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
         .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
@@ -46,18 +90,8 @@ fn call_and_answer_commands_talk_to_each_other() {
         .output()
         .unwrap();
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(0),
-        "call stderr:\n{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert_eq!(
-        answer.status.code(),
-        Some(0),
-        "answer stderr:\n{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
     let call_events = json_lines(&call.stdout);
     assert!(call_events
         .iter()
@@ -76,10 +110,26 @@ fn call_and_answer_commands_talk_to_each_other() {
 
 /// A registrar that challenges once (401) and then accepts, or always refuses.
 fn registrar(accept: bool) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    udp_registrar(Duration::from_secs(10), move |req, _| {
+        let authorized = req.headers.get("Authorization").is_some();
+        let response = match (accept, authorized) {
+            (false, _) => Response::for_request(req, 403, "Forbidden").with_to_tag("r1"),
+            (true, false) => challenge(req),
+            (true, true) => grant(req, 120),
+        };
+        (response, !accept || authorized)
+    })
+}
+
+/// A loopback UDP registrar thread: it logs the text of every request, answers with what
+/// `answer` makes of it (and the number logged so far) and stops when `answer` says so or
+/// after `idle` without a request; the thread returns the log.
+fn udp_registrar(
+    idle: Duration,
+    mut answer: impl FnMut(&Request, usize) -> (Response, bool) + Send + 'static,
+) -> (u16, std::thread::JoinHandle<Vec<String>>) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    socket.set_read_timeout(Some(idle)).unwrap();
     let port = socket.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
         let mut seen = Vec::new();
@@ -89,30 +139,33 @@ fn registrar(accept: bool) -> (u16, std::thread::JoinHandle<Vec<String>>) {
                 continue;
             };
             seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            let authorized = req.headers.get("Authorization").is_some();
-            let response = match (accept, authorized) {
-                (false, _) => Response::for_request(&req, 403, "Forbidden").with_to_tag("r1"),
-                (true, false) => Response::for_request(&req, 401, "Unauthorized")
-                    .with_to_tag("r1")
-                    .with_header(
-                        "WWW-Authenticate",
-                        "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
-                    ),
-                (true, true) => {
-                    let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
-                    Response::for_request(&req, 200, "OK")
-                        .with_to_tag("r1")
-                        .with_header("Contact", format!("{contact};expires=120"))
-                }
-            };
+            let (response, done) = answer(&req, seen.len());
             socket.send_to(&response.to_bytes(), from).unwrap();
-            if !accept || authorized {
+            if done {
                 break;
             }
         }
         seen
     });
     (port, handle)
+}
+
+/// RFC 3261 §22.2: the 401 with a digest challenge.
+fn challenge(req: &Request) -> Response {
+    Response::for_request(req, 401, "Unauthorized")
+        .with_to_tag("r1")
+        .with_header(
+            "WWW-Authenticate",
+            "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
+        )
+}
+
+/// The 200 granting the request's Contact for `expires` seconds.
+fn grant(req: &Request, expires: u32) -> Response {
+    let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
+    Response::for_request(req, 200, "OK")
+        .with_to_tag("r1")
+        .with_header("Contact", format!("{contact};expires={expires}"))
 }
 
 #[test]
@@ -124,12 +177,7 @@ fn register_answers_the_digest_challenge() {
         .env("ICEPHONE_PASSWORD", "secret")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let events = json_lines(&out.stdout);
     assert!(events
         .iter()
@@ -157,27 +205,23 @@ fn refused_registration_exits_with_its_own_code() {
 #[test]
 fn ctrl_c_while_ringing_cancels() {
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--manual",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args([
+                "answer",
+                "--json",
+                "--manual",
+                "--bind",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .stdin(Stdio::piped()),
+    );
     std::thread::sleep(Duration::from_millis(300));
-    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
-        .args(["--bind", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let call = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+            .args(["--bind", "127.0.0.1:0"]),
+    );
     std::thread::sleep(Duration::from_millis(1200));
     // SIGINT to exactly the process this test started.
     let status = Command::new("kill")
@@ -187,12 +231,7 @@ fn ctrl_c_while_ringing_cancels() {
     assert!(status.success());
     let call = call.wait_with_output().unwrap();
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(icephone::exit::CALL.into()),
-        "{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
+    assert_exit(&call, icephone::exit::CALL.into());
     let events = json_lines(&call.stdout);
     assert!(events
         .iter()
@@ -227,12 +266,7 @@ fn register_with_a_config_file() {
         .env_remove("ICEPHONE_PASSWORD")
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_exit(&out, 0);
     let seen = registrar.join().unwrap();
     assert!(
         seen[0].contains("Expires: 300") || seen[0].contains("expires=300"),
@@ -248,40 +282,13 @@ fn register_with_a_config_file() {
 fn answer_registers_first_then_takes_a_call() {
     let (reg_port, registrar) = registrar(true);
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--register",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-        .args(["--password", "pw", "--expires", "120"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = answer_registering_dave(port, reg_port, "120");
     let seen = registrar.join().unwrap();
     assert_eq!(seen.len(), 2);
-    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
-        .args(["--bind", "127.0.0.1:0", "--duration", "0.5"])
-        .output()
-        .unwrap();
+    let call = call_dave(port, "0.5");
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert_eq!(
-        answer.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
     let events = json_lines(&answer.stdout);
     let registered = events
         .iter()
@@ -297,40 +304,15 @@ fn answer_registers_first_then_takes_a_call() {
 /// A registrar that challenges the first REGISTER, then grants every one `expires` seconds
 /// (echoing Expires 0 for a removal) until it has been idle for 3 s.
 fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
-    let port = socket.local_addr().unwrap().port();
-    let handle = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        let mut buf = [0u8; 65535];
-        while let Ok((n, from)) = socket.recv_from(&mut buf) {
-            let Ok(Message::Request(req)) = parse_datagram(&buf[..n]) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-            let removal = req.headers.get("Expires").map(str::trim) == Some("0");
-            seen.push(text);
-            let response = if seen.len() == 1 {
-                Response::for_request(&req, 401, "Unauthorized")
-                    .with_to_tag("r1")
-                    .with_header(
-                        "WWW-Authenticate",
-                        "Digest realm=\"test\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5",
-                    )
-            } else {
-                let contact = req.headers.get("Contact").unwrap_or("<sip:x@127.0.0.1>");
-                let granted = if removal { 0 } else { expires };
-                Response::for_request(&req, 200, "OK")
-                    .with_to_tag("r1")
-                    .with_header("Contact", format!("{contact};expires={granted}"))
-            };
-            socket.send_to(&response.to_bytes(), from).unwrap();
-        }
-        seen
-    });
-    (port, handle)
+    udp_registrar(Duration::from_secs(3), move |req, seen| {
+        let removal = req.headers.get("Expires").map(str::trim) == Some("0");
+        let response = if seen == 1 {
+            challenge(req)
+        } else {
+            grant(req, if removal { 0 } else { expires })
+        };
+        (response, false)
+    })
 }
 
 /// `answer --register` reports every refresh in `--json` (not only the first
@@ -339,39 +321,12 @@ fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>
 fn answer_reports_refreshes_and_unregisters_on_exit() {
     let (reg_port, registrar) = serving_registrar(2);
     let port = free_udp_port();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args([
-            "answer",
-            "--json",
-            "--register",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-        .args(["--password", "pw", "--expires", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = answer_registering_dave(port, reg_port, "2");
     std::thread::sleep(Duration::from_millis(300));
-    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["call", &format!("sip:dave@127.0.0.1:{port}")])
-        .args(["--bind", "127.0.0.1:0", "--duration", "2.5"])
-        .output()
-        .unwrap();
+    let call = call_dave(port, "2.5");
     let answer = answer.wait_with_output().unwrap();
-    assert_eq!(
-        call.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&call.stderr)
-    );
-    assert_eq!(
-        answer.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&answer.stderr)
-    );
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
     let events = json_lines(&answer.stdout);
     let expiries: Vec<i64> = events
         .iter()

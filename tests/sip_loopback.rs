@@ -4,15 +4,30 @@
 
 mod sip_support;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use icephone::sip_driver::SipDriver;
 
 use sip::auth::Credentials;
-use sip::endpoint::{FlowFailure, IncomingId, NextHop, SipEvent, TerminationReason, TransportKind};
+use sip::endpoint::{
+    Endpoint, FlowFailure, IncomingId, NextHop, SipEvent, TerminationReason, TransportKind,
+};
 use sip_support::server::{Outbound, TestServer, PASSWORD, USER};
 use sip_support::{body, driver, uri_of, wait_for};
 use tokio::net::UdpSocket;
 
 const BOTH: [TransportKind; 2] = [TransportKind::Udp, TransportKind::Tcp];
+
+/// Runs `f` on `d`'s endpoint and returns its value; the driver stopping or the endpoint
+/// refusing the command fails the test.
+async fn run<T, E, F>(d: &SipDriver, f: F) -> T
+where
+    T: Send + 'static,
+    E: std::fmt::Debug + Send + 'static,
+    F: FnOnce(&mut Endpoint, Instant) -> Result<T, E> + Send + 'static,
+{
+    d.command(f).await.unwrap().unwrap()
+}
 
 fn credentials() -> Option<Credentials> {
     Some(Credentials {
@@ -35,11 +50,7 @@ async fn register_and_unregister_with_digest() {
             c.register_expires = 300;
         })
         .await;
-        alice
-            .command(|ep, now| ep.register(now))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&alice, |ep, now| ep.register(now)).await;
         let (event, _) = wait_for(&mut alice, "Registered", |e| {
             matches!(e, SipEvent::Registered { .. })
         })
@@ -62,11 +73,7 @@ async fn register_and_unregister_with_digest() {
         if transport == TransportKind::Udp {
             assert_eq!(public_address, Some(local));
         }
-        alice
-            .command(|ep, now| ep.unregister(now))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&alice, |ep, now| ep.unregister(now)).await;
         wait_for(&mut alice, "Unregistered", |e| {
             matches!(e, SipEvent::Unregistered)
         })
@@ -79,6 +86,14 @@ async fn register_and_unregister_with_digest() {
         );
         alice.shutdown(Duration::from_millis(100)).await;
     }
+}
+
+/// Alice and Bob on loopback over `transport`, and the URI that reaches Bob.
+async fn alice_and_bob(transport: TransportKind) -> (SipDriver, sip_support::Bob, String) {
+    let alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
+    let bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
+    let target = uri_of("bob", &bob.0, transport);
+    (alice, bob, target)
 }
 
 async fn answer_call(bob: &mut sip_support::Bob) -> (IncomingId, sip::endpoint::DialogId) {
@@ -98,23 +113,17 @@ async fn answer_call(bob: &mut sip_support::Bob) -> (IncomingId, sip::endpoint::
 #[tokio::test]
 async fn call_reinvite_update_bye() {
     for transport in BOTH {
-        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
-        let target = uri_of("bob", &bob.0, transport);
-        let a = alice
-            .command(move |ep, now| ep.invite(now, &target, Some(body("alice"))))
-            .await
-            .unwrap()
-            .unwrap();
+        let (mut alice, mut bob, target) = alice_and_bob(transport).await;
+        let a = run(&alice, move |ep, now| {
+            ep.invite(now, &target, Some(body("alice")))
+        })
+        .await;
         let (incoming, b) = answer_call(&mut bob).await;
-        bob.0
-            .command(move |ep, now| {
-                ep.respond(now, incoming, 180, None)?;
-                ep.respond(now, incoming, 200, Some(body("bob")))
-            })
-            .await
-            .unwrap()
-            .unwrap();
+        run(&bob.0, move |ep, now| {
+            ep.respond(now, incoming, 180, None)?;
+            ep.respond(now, incoming, 200, Some(body("bob")))
+        })
+        .await;
         let (answered, before) = wait_for(&mut alice, "CallAnswered", |e| {
             matches!(e, SipEvent::CallAnswered { .. })
         })
@@ -131,11 +140,10 @@ async fn call_reinvite_update_bye() {
         .await;
 
         // re-INVITE from Alice.
-        alice
-            .command(move |ep, now| ep.reinvite(now, a, Some(body("alice-2"))))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&alice, move |ep, now| {
+            ep.reinvite(now, a, Some(body("alice-2")))
+        })
+        .await;
         let (event, _) = wait_for(&mut bob.0, "re-INVITE", |e| {
             matches!(e, SipEvent::IncomingReinvite { .. })
         })
@@ -149,11 +157,10 @@ async fn call_reinvite_update_bye() {
             unreachable!()
         };
         assert_eq!(offer, Some(body("alice-2")));
-        bob.0
-            .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("bob-2"))))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&bob.0, move |ep, now| {
+            ep.respond(now, incoming, 200, Some(body("bob-2")))
+        })
+        .await;
         wait_for(&mut alice, "re-INVITE 200", |e| {
             matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
         })
@@ -164,11 +171,10 @@ async fn call_reinvite_update_bye() {
         .await;
 
         // UPDATE from Bob.
-        bob.0
-            .command(move |ep, now| ep.update(now, b, Some(body("bob-3"))))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&bob.0, move |ep, now| {
+            ep.update(now, b, Some(body("bob-3")))
+        })
+        .await;
         let (event, _) = wait_for(&mut alice, "UPDATE", |e| {
             matches!(e, SipEvent::IncomingUpdate { .. })
         })
@@ -176,11 +182,10 @@ async fn call_reinvite_update_bye() {
         let SipEvent::IncomingUpdate { incoming, .. } = event else {
             unreachable!()
         };
-        alice
-            .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("alice-3"))))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&alice, move |ep, now| {
+            ep.respond(now, incoming, 200, Some(body("alice-3")))
+        })
+        .await;
         let (event, _) = wait_for(&mut bob.0, "UPDATE 200", |e| {
             matches!(e, SipEvent::UpdateResponse { .. })
         })
@@ -190,11 +195,7 @@ async fn call_reinvite_update_bye() {
         );
 
         // BYE from Bob.
-        bob.0
-            .command(move |ep, now| ep.bye(now, b))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&bob.0, move |ep, now| ep.bye(now, b)).await;
         wait_for(&mut alice, "remote BYE", |e| {
             matches!(
                 e,
@@ -223,29 +224,18 @@ async fn call_reinvite_update_bye() {
 #[tokio::test]
 async fn cancel_ringing_call() {
     for transport in BOTH {
-        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
-        let target = uri_of("bob", &bob.0, transport);
-        let a = alice
-            .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
-            .await
-            .unwrap()
-            .unwrap();
+        let (mut alice, mut bob, target) = alice_and_bob(transport).await;
+        let a = run(&alice, move |ep, now| {
+            ep.invite(now, &target, Some(body("a")))
+        })
+        .await;
         let (incoming, _) = answer_call(&mut bob).await;
-        bob.0
-            .command(move |ep, now| ep.respond(now, incoming, 180, None))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&bob.0, move |ep, now| ep.respond(now, incoming, 180, None)).await;
         wait_for(&mut alice, "180", |e| {
             matches!(e, SipEvent::CallProgress { .. })
         })
         .await;
-        alice
-            .command(move |ep, now| ep.cancel(now, a))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&alice, move |ep, now| ep.cancel(now, a)).await;
         wait_for(&mut bob.0, "CANCEL", |e| {
             matches!(e, SipEvent::CancelReceived { .. })
         })
@@ -266,14 +256,8 @@ async fn cancel_ringing_call() {
 #[tokio::test]
 async fn invite_without_sdp_answer_in_ack() {
     for transport in BOTH {
-        let mut alice = driver("sip:alice@127.0.0.1", transport, |_| {}).await;
-        let mut bob = sip_support::Bob(driver("sip:bob@127.0.0.1", transport, |_| {}).await);
-        let target = uri_of("bob", &bob.0, transport);
-        let a = alice
-            .command(move |ep, now| ep.invite(now, &target, None))
-            .await
-            .unwrap()
-            .unwrap();
+        let (mut alice, mut bob, target) = alice_and_bob(transport).await;
+        let a = run(&alice, move |ep, now| ep.invite(now, &target, None)).await;
         let (event, _) = wait_for(&mut bob.0, "IncomingCall", |e| {
             matches!(e, SipEvent::IncomingCall { .. })
         })
@@ -287,11 +271,10 @@ async fn invite_without_sdp_answer_in_ack() {
             unreachable!()
         };
         assert_eq!(none, None);
-        bob.0
-            .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("offer-in-200"))))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&bob.0, move |ep, now| {
+            ep.respond(now, incoming, 200, Some(body("offer-in-200")))
+        })
+        .await;
         let (event, _) = wait_for(&mut alice, "CallAnswered", |e| {
             matches!(e, SipEvent::CallAnswered { .. })
         })
@@ -299,11 +282,10 @@ async fn invite_without_sdp_answer_in_ack() {
         assert!(
             matches!(event, SipEvent::CallAnswered { body: Some(ref x), .. } if *x == body("offer-in-200"))
         );
-        alice
-            .command(move |ep, now| ep.ack_with_body(now, a, body("answer-in-ack")))
-            .await
-            .unwrap()
-            .unwrap();
+        run(&alice, move |ep, now| {
+            ep.ack_with_body(now, a, body("answer-in-ack"))
+        })
+        .await;
         let (event, _) = wait_for(&mut bob.0, "ACK", |e| {
             matches!(e, SipEvent::AckReceived { .. })
         })
@@ -329,11 +311,10 @@ async fn invite_challenged_with_401_and_407() {
                 TransportKind::Udp => format!("sip:{user}@{}", server.udp),
                 TransportKind::Tcp => format!("sip:{user}@{};transport=tcp", server.tcp),
             };
-            let a = alice
-                .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
-                .await
-                .unwrap()
-                .unwrap();
+            let a = run(&alice, move |ep, now| {
+                ep.invite(now, &target, Some(body("a")))
+            })
+            .await;
             let (event, _) = wait_for(&mut alice, "CallAnswered after auth", |e| {
                 matches!(
                     e,
@@ -345,11 +326,7 @@ async fn invite_challenged_with_401_and_407() {
                 matches!(event, SipEvent::CallAnswered { dialog, .. } if dialog == a),
                 "{user}: {event:?}"
             );
-            alice
-                .command(move |ep, now| ep.bye(now, a))
-                .await
-                .unwrap()
-                .unwrap();
+            run(&alice, move |ep, now| ep.bye(now, a)).await;
             wait_for(&mut alice, "BYE done", |e| {
                 matches!(e, SipEvent::DialogTerminated { .. })
             })
@@ -381,11 +358,7 @@ async fn options_and_unknown_method() {
     let mut alice = driver("sip:alice@127.0.0.1", TransportKind::Udp, |_| {}).await;
     let bob = driver("sip:bob@127.0.0.1", TransportKind::Udp, |_| {}).await;
     let target = uri_of("bob", &bob, TransportKind::Udp);
-    let id = alice
-        .command(move |ep, now| ep.options(now, &target))
-        .await
-        .unwrap()
-        .unwrap();
+    let id = run(&alice, move |ep, now| ep.options(now, &target)).await;
     let (event, _) = wait_for(&mut alice, "OPTIONS 200", |e| {
         matches!(e, SipEvent::OptionsResponse { .. })
     })
@@ -437,17 +410,15 @@ async fn glare_491_and_retry() {
         sip_support::seeded_driver("sip:bob@127.0.0.1", TransportKind::Udp, GLARE_SEEDS.1).await,
     );
     let target = uri_of("bob", &bob.0, TransportKind::Udp);
-    let a = alice
-        .command(move |ep, now| ep.invite(now, &target, Some(body("a"))))
-        .await
-        .unwrap()
-        .unwrap();
+    let a = run(&alice, move |ep, now| {
+        ep.invite(now, &target, Some(body("a")))
+    })
+    .await;
     let (incoming, b) = answer_call(&mut bob).await;
-    bob.0
-        .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("b"))))
-        .await
-        .unwrap()
-        .unwrap();
+    run(&bob.0, move |ep, now| {
+        ep.respond(now, incoming, 200, Some(body("b")))
+    })
+    .await;
     wait_for(&mut alice, "answered", |e| {
         matches!(e, SipEvent::CallAnswered { .. })
     })
@@ -508,11 +479,10 @@ async fn glare_491_and_retry() {
     let SipEvent::IncomingReinvite { incoming, .. } = event else {
         unreachable!()
     };
-    alice
-        .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("a-ans"))))
-        .await
-        .unwrap()
-        .unwrap();
+    run(&alice, move |ep, now| {
+        ep.respond(now, incoming, 200, Some(body("a-ans")))
+    })
+    .await;
     wait_for(&mut bob.0, "Bob's 200", |e| {
         matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
     })
@@ -524,38 +494,44 @@ async fn glare_491_and_retry() {
     let SipEvent::IncomingReinvite { incoming, .. } = event else {
         unreachable!()
     };
-    bob.0
-        .command(move |ep, now| ep.respond(now, incoming, 200, Some(body("b-ans"))))
-        .await
-        .unwrap()
-        .unwrap();
+    run(&bob.0, move |ep, now| {
+        ep.respond(now, incoming, 200, Some(body("b-ans")))
+    })
+    .await;
     wait_for(&mut alice, "Alice's 200", |e| {
         matches!(e, SipEvent::ReinviteResponse { status: 200, .. })
     })
     .await;
 }
 
-#[tokio::test]
-async fn outbound_udp_stun_keepalive_detects_rebinding() {
+/// RFC 5626 §4.1: the +sip.instance of each outbound test's Alice.
+const UDP_INSTANCE: &str = "urn:uuid:00000000-0000-4000-8000-0000000000aa";
+const TCP_INSTANCE: &str = "urn:uuid:00000000-0000-4000-8000-0000000000bb";
+
+/// A registrar asking for a 1 s Flow-Timer and Alice, with `instance_id`, sending it her
+/// outbound (RFC 5626) REGISTER over `transport`.
+async fn register_outbound(transport: TransportKind, instance_id: &str) -> (TestServer, SipDriver) {
     let server = TestServer::start_with(Outbound {
         flow_timer: Some(1),
     })
     .await;
-    let proxy = server.udp;
-    let mut alice = driver("sip:alice@loopback.invalid", TransportKind::Udp, |c| {
+    let proxy = server.addr(transport);
+    let alice = driver("sip:alice@loopback.invalid", transport, |c| {
         c.credentials = credentials();
         c.outbound_proxy = Some(NextHop {
-            transport: TransportKind::Udp,
+            transport,
             addr: proxy,
         });
-        c.instance_id = Some("urn:uuid:00000000-0000-4000-8000-0000000000aa".into());
+        c.instance_id = Some(instance_id.into());
     })
     .await;
-    alice
-        .command(|ep, now| ep.register(now))
-        .await
-        .unwrap()
-        .unwrap();
+    run(&alice, |ep, now| ep.register(now)).await;
+    (server, alice)
+}
+
+#[tokio::test]
+async fn outbound_udp_stun_keepalive_detects_rebinding() {
+    let (server, mut alice) = register_outbound(TransportKind::Udp, UDP_INSTANCE).await;
     let (event, _) = wait_for(&mut alice, "Registered", |e| {
         matches!(e, SipEvent::Registered { .. })
     })
@@ -617,25 +593,7 @@ async fn outbound_udp_stun_keepalive_detects_rebinding() {
 
 #[tokio::test]
 async fn outbound_tcp_crlf_keepalive_gets_pongs() {
-    let server = TestServer::start_with(Outbound {
-        flow_timer: Some(1),
-    })
-    .await;
-    let proxy = server.tcp;
-    let mut alice = driver("sip:alice@loopback.invalid", TransportKind::Tcp, |c| {
-        c.credentials = credentials();
-        c.outbound_proxy = Some(NextHop {
-            transport: TransportKind::Tcp,
-            addr: proxy,
-        });
-        c.instance_id = Some("urn:uuid:00000000-0000-4000-8000-0000000000bb".into());
-    })
-    .await;
-    alice
-        .command(|ep, now| ep.register(now))
-        .await
-        .unwrap()
-        .unwrap();
+    let (server, mut alice) = register_outbound(TransportKind::Tcp, TCP_INSTANCE).await;
     wait_for(&mut alice, "Registered", |e| {
         matches!(e, SipEvent::Registered { outbound: true, .. })
     })

@@ -1,10 +1,12 @@
 //! Two endpoints on the virtual network: calls, re-INVITE, UPDATE, CANCEL, INVITE without
 //! offer, OPTIONS, 501, 481, glare (virtual time).
 
+mod events;
 mod net;
 
 use std::time::Duration;
 
+use events::first_incoming;
 use net::{ua_config, Net};
 use sip::endpoint::{Body, DialogId, IncomingId, SipEvent, TerminationReason, TransportKind};
 
@@ -47,6 +49,19 @@ fn incoming_call(events: &[SipEvent]) -> Option<(IncomingId, DialogId, Option<Bo
         } => Some((*incoming, *dialog, body.clone())),
         _ => None,
     })
+}
+
+/// Node `ua` answers `incoming` with `status` and `body` now; the network then delivers.
+fn respond_and_deliver(
+    net: &mut Net,
+    ua: usize,
+    incoming: IncomingId,
+    status: u16,
+    body: Option<Body>,
+) {
+    let now = net.now;
+    net.ua(ua).respond(now, incoming, status, body).unwrap();
+    net.deliver();
 }
 
 /// Sets up an answered call; returns (alice's dialog, bob's dialog).
@@ -169,11 +184,7 @@ fn reinvite_both_ways(transport: TransportKind) {
             _ => None,
         })
         .expect("Bob gets the re-INVITE");
-    let now = net.now;
-    net.ua(1)
-        .respond(now, incoming, 200, Some(offer("b2")))
-        .unwrap();
-    net.deliver();
+    respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("b2")));
     assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, body: Some(x), .. } if *x == offer("b2"))));
     assert!(net.events[1]
         .iter()
@@ -186,18 +197,9 @@ fn reinvite_both_ways(transport: TransportKind) {
     let now = net.now;
     net.ua(1).reinvite(now, b, Some(offer("b3"))).unwrap();
     net.deliver();
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .expect("Alice gets Bob's re-INVITE");
-    let now = net.now;
-    net.ua(0)
-        .respond(now, incoming, 200, Some(offer("a3")))
-        .unwrap();
-    net.deliver();
+    let incoming =
+        first_incoming!(net.events[0], IncomingReinvite).expect("Alice gets Bob's re-INVITE");
+    respond_and_deliver(&mut net, 0, incoming, 200, Some(offer("a3")));
     assert!(net.events[1]
         .iter()
         .any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, .. })));
@@ -246,18 +248,8 @@ fn update_both_directions_and_pending_offer_rules() {
     let now = net.now;
     net.ua(1).update(now, b, Some(offer("u2"))).unwrap();
     net.deliver();
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingUpdate { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .expect("Alice sees Bob's UPDATE");
-    let now = net.now;
-    net.ua(0)
-        .respond(now, incoming, 200, Some(offer("u2-answer")))
-        .unwrap();
-    net.deliver();
+    let incoming = first_incoming!(net.events[0], IncomingUpdate).expect("Alice sees Bob's UPDATE");
+    respond_and_deliver(&mut net, 0, incoming, 200, Some(offer("u2-answer")));
     assert!(net.events[1]
         .iter()
         .any(|e| matches!(e, SipEvent::UpdateResponse { status: 200, .. })));
@@ -276,13 +268,7 @@ fn update_offer_while_peer_offer_unanswered_gets_500_with_retry_after_then_retri
     let now = net.now;
     net.ua(1).update(now, b, Some(offer("bob-offer"))).unwrap();
     net.deliver();
-    let held = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingUpdate { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let held = first_incoming!(net.events[0], IncomingUpdate).unwrap();
     // ...and Bob's peer (Alice) can't offer now; but a raw UPDATE offer from Bob's side
     // while Alice has not answered: inject by having Bob re-send once the first is done?
     // Instead: Alice answers nothing and Bob's second UPDATE offer is refused locally.
@@ -348,9 +334,7 @@ fn cancel_gives_200_and_487() {
             .unwrap();
         net.deliver();
         let (incoming, b, _) = incoming_call(&net.events[1]).unwrap();
-        let now = net.now;
-        net.ua(1).respond(now, incoming, 180, None).unwrap();
-        net.deliver();
+        respond_and_deliver(&mut net, 1, incoming, 180, None);
         let now = net.now;
         net.ua(0).cancel(now, a).unwrap();
         net.deliver();
@@ -411,11 +395,7 @@ fn invite_without_offer_answer_in_ack() {
         net.deliver();
         let (incoming, b, body) = incoming_call(&net.events[1]).unwrap();
         assert_eq!(body, None);
-        let now = net.now;
-        net.ua(1)
-            .respond(now, incoming, 200, Some(offer("bob-offer")))
-            .unwrap();
-        net.deliver();
+        respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("bob-offer")));
         assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::CallAnswered { body: Some(x), .. } if *x == offer("bob-offer"))));
         // No ACK until the TU gives the answer.
         assert!(net.sent_matching("ACK").is_empty());
@@ -570,13 +550,7 @@ fn glare_491_then_retry_after_rfc_backoff() {
             .any(|e| matches!(e, SipEvent::IncomingReinvite { .. })),
         0
     ));
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[0], IncomingReinvite).unwrap();
     assert!(net.now - t_glare <= Duration::from_secs(2));
     let now = net.now;
     net.ua(0)
@@ -691,11 +665,7 @@ fn offerless_reinvite_answer_goes_in_the_ack() {
         })
         .expect("offerless re-INVITE");
     let acks_before = net.sent_matching("ACK").len();
-    let now = net.now;
-    net.ua(1)
-        .respond(now, incoming, 200, Some(offer("bob-new-offer")))
-        .unwrap();
-    net.deliver();
+    respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("bob-new-offer")));
     assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::ReinviteResponse { status: 200, body: Some(x), .. } if *x == offer("bob-new-offer"))));
     // The ACK waits for the TU's answer; Bob keeps retransmitting his 2xx meanwhile.
     assert_eq!(net.sent_matching("ACK").len(), acks_before);

@@ -2,14 +2,18 @@
 //! retransmission (RFC 6026), rport through a NAT, requests over the registration's
 //! flow, the MTU − 200 switch to TCP, TCP framing.
 
+mod events;
 mod net;
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use events::first_incoming;
 use net::{ua_config, Net, Registrar};
 use sip::auth::Credentials;
-use sip::endpoint::{Body, ConnId, NextHop, SipEvent, TerminationReason, TransportKind};
+use sip::endpoint::{
+    Body, ConnId, DialogId, IncomingId, NextHop, SipEvent, TerminationReason, TransportKind,
+};
 
 fn pair() -> Net {
     let mut net = Net::new();
@@ -32,6 +36,16 @@ fn offsets(net: &Net, prefix: &str, from_node: usize) -> Vec<Duration> {
 
 fn ms(v: &[u64]) -> Vec<Duration> {
     v.iter().map(|m| Duration::from_millis(*m)).collect()
+}
+
+/// Alice INVITEs Bob with a 10-byte offer and the network delivers it: Alice's dialog and
+/// Bob's incoming call.
+fn alice_calls_bob(net: &mut Net) -> (DialogId, IncomingId) {
+    let (now, bob) = (net.now, "sip:bob@127.0.0.1:5080");
+    let a = net.ua(0).invite(now, bob, Some(sdp(10))).unwrap();
+    net.deliver();
+    let incoming = first_incoming!(net.events[1], IncomingCall).unwrap();
+    (a, incoming)
 }
 
 #[test]
@@ -70,18 +84,7 @@ fn invite_timeout_after_64_t1_is_reported() {
 #[test]
 fn two_xx_retransmitted_until_ack_and_ack_resent_for_each_2xx() {
     let mut net = pair();
-    let now = net.now;
-    net.ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (_, incoming) = alice_calls_bob(&mut net);
     // Alice's ACKs are lost until 2 s.
     let t0 = net.t0;
     net.set_drop(move |s| {
@@ -124,18 +127,7 @@ fn two_xx_retransmitted_until_ack_and_ack_resent_for_each_2xx() {
 #[test]
 fn no_ack_for_2xx_ends_with_bye() {
     let mut net = pair();
-    let now = net.now;
-    net.ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (_, incoming) = alice_calls_bob(&mut net);
     net.set_drop(|s| s.from_node == 0 && s.start_line().starts_with("ACK"));
     let now = net.now;
     net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
@@ -161,19 +153,7 @@ fn no_ack_for_2xx_ends_with_bye() {
 #[test]
 fn bye_retransmits_on_timer_e_capped_at_t2() {
     let mut net = pair();
-    let now = net.now;
-    let a = net
-        .ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (a, incoming) = alice_calls_bob(&mut net);
     let now = net.now;
     net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
     net.deliver();
@@ -209,13 +189,7 @@ fn server_answers_to_the_nat_binding_and_adds_received() {
         .invite(now, "sip:alice@127.0.0.1:5070", Some(sdp(10)))
         .unwrap();
     net.deliver();
-    let incoming = net.events[0]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[0], IncomingCall).unwrap();
     let now = net.now;
     net.ua(0).respond(now, incoming, 200, Some(sdp(3))).unwrap();
     net.deliver();
@@ -368,13 +342,7 @@ fn request_above_mtu_minus_200_goes_over_tcp() {
     let invite = net.sent_matching("INVITE")[0];
     assert_eq!(invite.transmit.transport, TransportKind::Tcp);
     assert!(invite.text().contains("Via: SIP/2.0/TCP 127.0.0.1:5070;"));
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[1], IncomingCall).unwrap();
     let now = net.now;
     net.ua(1)
         .respond(now, incoming, 200, Some(sdp(10)))
@@ -466,19 +434,7 @@ fn tcp_framing_split_and_coalesced_segments() {
 #[test]
 fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
     let mut net = pair();
-    let now = net.now;
-    let a = net
-        .ua(0)
-        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
-        .unwrap();
-    net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingCall { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let (a, incoming) = alice_calls_bob(&mut net);
     let now = net.now;
     net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
     net.deliver();
@@ -486,13 +442,7 @@ fn retransmitted_2xx_to_reinvite_gets_the_same_ack_and_one_event() {
     let now = net.now;
     net.ua(0).reinvite(now, a, Some(sdp(11))).unwrap();
     net.deliver();
-    let incoming = net.events[1]
-        .iter()
-        .find_map(|e| match e {
-            SipEvent::IncomingReinvite { incoming, .. } => Some(*incoming),
-            _ => None,
-        })
-        .unwrap();
+    let incoming = first_incoming!(net.events[1], IncomingReinvite).unwrap();
     // The first ACK of the re-INVITE's 2xx is lost.
     let acks_before = net.sent_matching("ACK").len();
     let mut first = true;

@@ -124,15 +124,7 @@ impl Endpoint {
         // RFC 3261 §12.2.2: a CSeq lower than the last one → 500.
         if d.remote_cseq.is_some_and(|last| cseq <= last) {
             let response = Response::for_request(&request, 500, reason_phrase(500));
-            self.respond_new(
-                now,
-                key,
-                request,
-                reply,
-                Some(id),
-                ServerKind::Other,
-                response,
-            );
+            self.respond_in_dialog(now, (key, request, reply), id, response);
             return;
         }
         d.remote_cseq = Some(cseq);
@@ -154,26 +146,21 @@ impl Endpoint {
                 }
                 d.refresh_target(&request.headers);
                 d.remote_offer_pending = has_body;
-                let incoming = IncomingId(self.next_id);
-                self.next_id = self.next_id.wrapping_add(1);
+                let incoming = IncomingId(self.next_id());
                 if let Some(d) = self.dialogs.get_mut(&id) {
                     d.reinvite_in = Some(incoming);
                 }
-                let body = body_of(&request.headers, &request.body);
-                self.new_server(
+                self.hand_to_application(
                     now,
-                    key.clone(),
-                    request,
-                    reply,
-                    Some(id),
+                    (key, request, reply),
+                    (id, incoming),
                     ServerKind::Reinvite,
+                    |incoming, dialog, body| SipEvent::IncomingReinvite {
+                        incoming,
+                        dialog,
+                        body,
+                    },
                 );
-                self.incoming.insert(incoming, key);
-                self.emit(SipEvent::IncomingReinvite {
-                    incoming,
-                    dialog: id,
-                    body,
-                });
             }
             Method::Update => {
                 // RFC 3311 §5.2: an offer while ours is unanswered → 491; while theirs is
@@ -211,37 +198,24 @@ impl Endpoint {
                     return;
                 }
                 d.remote_offer_pending = true;
-                let incoming = IncomingId(self.next_id);
-                self.next_id = self.next_id.wrapping_add(1);
-                let body = body_of(&request.headers, &request.body);
-                self.new_server(
+                let incoming = IncomingId(self.next_id());
+                self.hand_to_application(
                     now,
-                    key.clone(),
-                    request,
-                    reply,
-                    Some(id),
+                    (key, request, reply),
+                    (id, incoming),
                     ServerKind::Update,
+                    |incoming, dialog, body| SipEvent::IncomingUpdate {
+                        incoming,
+                        dialog,
+                        body,
+                    },
                 );
-                self.incoming.insert(incoming, key);
-                self.emit(SipEvent::IncomingUpdate {
-                    incoming,
-                    dialog: id,
-                    body,
-                });
             }
             Method::Bye => {
                 let local_tag = d.local_tag.clone();
                 let pending_invite = d.invite_server.clone();
                 let response = Response::for_request(&request, 200, "OK").with_to_tag(&local_tag);
-                self.respond_new(
-                    now,
-                    key,
-                    request,
-                    reply,
-                    Some(id),
-                    ServerKind::Other,
-                    response,
-                );
+                self.respond_in_dialog(now, (key, request, reply), id, response);
                 // RFC 3261 §15.1.2: a BYE in an early dialog ends the INVITE with 487.
                 if let Some(invite_key) = pending_invite {
                     let unanswered = self
@@ -261,31 +235,52 @@ impl Endpoint {
             Method::Options => {
                 let local_tag = d.local_tag.clone();
                 let response = self.options_response(&request, &local_tag);
-                self.respond_new(
-                    now,
-                    key,
-                    request,
-                    reply,
-                    Some(id),
-                    ServerKind::Other,
-                    response,
-                );
+                self.respond_in_dialog(now, (key, request, reply), id, response);
             }
             _ => {
                 let local_tag = d.local_tag.clone();
                 let response = Response::for_request(&request, 405, reason_phrase(405))
                     .with_to_tag(&local_tag);
-                self.respond_new(
-                    now,
-                    key,
-                    request,
-                    reply,
-                    Some(id),
-                    ServerKind::Other,
-                    response,
-                );
+                self.respond_in_dialog(now, (key, request, reply), id, response);
             }
         }
+    }
+
+    /// Answers an in-dialog request the endpoint settles itself (no application decision)
+    /// with `response`, in a fresh server transaction.
+    fn respond_in_dialog(
+        &mut self,
+        now: Instant,
+        (key, request, reply): (ServerTransactionKey, Request, Hop),
+        dialog: DialogId,
+        response: Response,
+    ) {
+        self.respond_new(
+            now,
+            key,
+            request,
+            reply,
+            Some(dialog),
+            ServerKind::Other,
+            response,
+        );
+    }
+
+    /// Opens the server transaction for an in-dialog request whose answer the application
+    /// chooses (a re-INVITE or an UPDATE with an offer), files it under `incoming` and tells
+    /// the application with the event `event` builds.
+    fn hand_to_application(
+        &mut self,
+        now: Instant,
+        (key, request, reply): (ServerTransactionKey, Request, Hop),
+        (dialog, incoming): (DialogId, IncomingId),
+        kind: ServerKind,
+        event: impl FnOnce(IncomingId, DialogId, Option<Body>) -> SipEvent,
+    ) {
+        let body = body_of(&request.headers, &request.body);
+        self.new_server(now, key.clone(), request, reply, Some(dialog), kind);
+        self.incoming.insert(incoming, key);
+        self.emit(event(incoming, dialog, body));
     }
 
     /// 491 or 500 + Retry-After for a request that collides with an offer in progress.
@@ -311,15 +306,7 @@ impl Endpoint {
                 .headers
                 .push(HeaderName::RetryAfter, seconds.to_string());
         }
-        self.respond_new(
-            now,
-            key,
-            request,
-            reply,
-            Some(dialog),
-            ServerKind::Other,
-            response,
-        );
+        self.respond_in_dialog(now, (key, request, reply), dialog, response);
     }
 
     /// RFC 3261 §11.2: OPTIONS answered with Allow, Accept and Supported.
