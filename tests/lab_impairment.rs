@@ -1,0 +1,208 @@
+//! Issue 7, test 7: with 10 % loss and 50 ms delay each way on both NAT uplinks, registration
+//! and the calls of test 2 (icephone A <-> icephone B, both port-restricted) still complete:
+//! ICE completes with a reflexive pair, media flows both ways, and the updated offer goes out
+//! and is answered when the default candidate differs from the selected one.
+//!
+//! Loss makes exact counts meaningless, so media is checked against thresholds: each
+//! direction crosses two lossy uplinks (~19 % loss expected), and the thresholds are about
+//! half of what a loss-free call sends.
+//!
+//! Needs root and network namespaces: fails (never skips) without them.
+
+mod lab;
+
+use std::time::Duration;
+
+use lab::phone::{
+    account, candidates, expect, media_count, selected_pair, stun, stun_turn, Phone, EXIT_OK,
+};
+use lab::wire::{assert_wire_clean, ladder_text, rtp_packets, sip_ladder};
+use lab::{Capture, Lab, LabConfig, NatKind, KAMAILIO, NAT_A_WAN, NAT_B_WAN, TURN};
+use serde_json::Value;
+
+/// Bound on one icephone process; retransmissions under loss make calls slower.
+const PHONE_LIMIT: Duration = Duration::from_secs(90);
+/// Seconds of media per call: 300 packets at 20 ms ptime. Long enough for the callee to see
+/// an ACK: with 10 % loss on each uplink a 200/ACK round fails about a third of the time, and
+/// the 200 is retransmitted at 0.5, 1.5, 3.5 s (RFC 3261 §13.3.1.4); a 3 s call left ~4 % of
+/// callees without any ACK before the BYE.
+const CALL_SECONDS: &str = "6";
+/// RTP each way a phone must count: half of 150, well below the ~81 % of 300 that survive.
+const MIN_RTP_PER_PHONE: u64 = 75;
+
+fn joined(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn with(parts: &[&str], more: &[Vec<String>]) -> Vec<String> {
+    let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+    for m in more {
+        v.extend(m.iter().cloned());
+    }
+    v
+}
+
+fn done(phone: Phone, who: &str) -> Vec<Value> {
+    let (code, events) = phone.finish(PHONE_LIMIT);
+    assert_eq!(
+        code,
+        EXIT_OK,
+        "{who} exit code; events:\n{}",
+        joined(&events)
+    );
+    events
+}
+
+/// One call of bob (b1) to alice; `extra` are bob's STUN/TURN flags.
+fn call_alice(lab: &Lab, name: &str, extra: Vec<String>) -> Vec<Value> {
+    let bob = Phone::start(
+        lab,
+        "b1",
+        name,
+        &with(
+            &[
+                "call",
+                "sip:alice@icephone.test",
+                "--tone",
+                "440",
+                "--duration",
+                CALL_SECONDS,
+            ],
+            &[account("bob", "bobpw"), extra],
+        ),
+        PHONE_LIMIT,
+    );
+    done(bob, name)
+}
+
+/// The call completed for `who`: established, ICE completed on a reflexive pair between the
+/// two NATs, and media both ways above the threshold.
+fn assert_call_completed(events: &[Value], who: &str, local_wan: &str, remote_wan: &str) {
+    expect(events, "call", Some("established"), who);
+    expect(events, "ice", Some("completed"), who);
+    let (lt, la, rt, ra) = selected_pair(events, who);
+    assert!(
+        matches!(lt.as_str(), "srflx" | "prflx") && matches!(rt.as_str(), "srflx" | "prflx"),
+        "{who}: a reflexive pair across two port-restricted NATs: {lt} {la} -> {rt} {ra}"
+    );
+    assert!(
+        la.starts_with(local_wan) && ra.starts_with(remote_wan),
+        "{who}: {la} -> {ra}"
+    );
+    let sent = media_count(events, "rtp_sent", who);
+    let received = media_count(events, "rtp_received", who);
+    assert!(
+        sent >= MIN_RTP_PER_PHONE && received >= MIN_RTP_PER_PHONE,
+        "{who}: RTP sent {sent}, received {received} (want >= {MIN_RTP_PER_PHONE} each)"
+    );
+}
+
+#[test]
+fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_both_uplinks() {
+    let lab = Lab::up(&LabConfig {
+        nat_a: NatKind::PortRestricted,
+        nat_b: NatKind::PortRestricted,
+        loss_a: 0.1,
+        loss_b: 0.1,
+        delay_a_ms: 50,
+        delay_b_ms: 50,
+        servers: true,
+    });
+    let cap = Capture::start(&lab, "impaired");
+
+    // Registration: alice answers two calls; her REGISTER may need retransmissions.
+    let mut alice = Phone::start(
+        &lab,
+        "a1",
+        "alice",
+        &with(
+            &["answer", "--register", "--calls", "2"],
+            &[account("alice", "alicepw"), stun()],
+        ),
+        PHONE_LIMIT * 2,
+    );
+    let registered = alice.wait_event(Duration::from_secs(30), |e| {
+        e["event"] == "registered" && e["expires"].as_u64().unwrap_or(0) > 0
+    });
+    assert!(
+        registered["public_address"]
+            .as_str()
+            .is_some_and(|a| a.starts_with(NAT_A_WAN)),
+        "alice learned NAT A's address: {registered}"
+    );
+
+    // Call 1: STUN only (default = selected). Call 2: bob has TURN too, his default is the
+    // relayed candidate, so the updated offer must go out (RFC 8445 §8.1.2).
+    let bob1 = call_alice(&lab, "bob-1", stun());
+    // alice answers one call at a time: let call 1 end on her side before call 2 (a lost BYE
+    // is retransmitted by Kamailio for up to 32 s, RFC 3261 §17.1.2.2 Timer F, after bob has
+    // given up waiting for its 200).
+    alice.wait_event(Duration::from_secs(35), |e| {
+        e["event"] == "call" && e["state"] == "ended"
+    });
+    let bob2 = call_alice(&lab, "bob-2", stun_turn("bob", "bobpw"));
+    let alice_events = done(alice, "alice");
+
+    assert_call_completed(&bob1, "bob call 1", NAT_B_WAN, NAT_A_WAN);
+    assert_call_completed(&bob2, "bob call 2", NAT_B_WAN, NAT_A_WAN);
+    let established = alice_events
+        .iter()
+        .filter(|e| e["event"] == "call" && e["state"] == "established")
+        .count();
+    assert_eq!(
+        established,
+        2,
+        "alice answered both calls:\n{}",
+        joined(&alice_events)
+    );
+    let alice_media: Vec<&Value> = alice_events
+        .iter()
+        .filter(|e| e["event"] == "media")
+        .collect();
+    assert_eq!(alice_media.len(), 2, "alice's media summaries");
+    for m in alice_media {
+        let n = |f: &str| m[f].as_u64().unwrap_or(0);
+        assert!(
+            n("rtp_sent") >= MIN_RTP_PER_PHONE && n("rtp_received") >= MIN_RTP_PER_PHONE,
+            "alice: {m}"
+        );
+    }
+    let (_, default2) = candidates(&bob2, "bob call 2");
+    assert!(
+        default2.starts_with(TURN),
+        "call 2 default is relayed: {default2}"
+    );
+    let answered = bob2
+        .iter()
+        .find(|e| e["event"] == "updated_offer" && e["direction"] == "answered")
+        .unwrap_or_else(|| panic!("call 2: the updated offer was not answered: {bob2:?}"));
+    assert!(
+        answered["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("200")),
+        "{answered}"
+    );
+
+    // The wire: registration answered 200, RTP both ways between the NATs, a clean decode.
+    let pcap = cap.stop();
+    let rows = sip_ladder(&pcap);
+    assert!(
+        rows.iter()
+            .any(|r| r.src == KAMAILIO && r.dst == NAT_A_WAN && r.is_response("200", "REGISTER")),
+        "alice's registration was accepted on the wire:\n{}",
+        ladder_text(&rows)
+    );
+    let summary = assert_wire_clean(&pcap);
+    let ab = rtp_packets(&summary.rtp_streams, NAT_A_WAN, NAT_B_WAN);
+    let ba = rtp_packets(&summary.rtp_streams, NAT_B_WAN, NAT_A_WAN);
+    // Two calls of 300 packets each way, seen on br0 after one lossy uplink (~90 %).
+    assert!(
+        ab >= 2 * MIN_RTP_PER_PHONE && ba >= 2 * MIN_RTP_PER_PHONE,
+        "RTP on the wire A->B {ab}, B->A {ba}: {:?}",
+        summary.rtp_streams
+    );
+}
