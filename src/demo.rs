@@ -47,34 +47,17 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
     let firewalled = IpAddr::from(CALLER_DEFAULT_IP);
     let t1 = Duration::from_millis(500);
     let callee_ua = spawn_ua(UaConfig {
-        bind: (lo, 0).into(),
-        aor: "sip:callee@127.0.0.1".into(),
-        proxy: None,
-        credentials: None,
         t1,
-        max_calls: 1,
         capture: opts.capture.clone(),
         allow_update: !opts.callee_without_update,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
+        ..UaConfig::new((lo, 0).into(), "sip:callee@127.0.0.1")
     })
     .await?;
     let callee_addr = callee_ua.local;
     let caller_ua = spawn_ua(UaConfig {
-        bind: (lo, 0).into(),
-        aor: "sip:caller@127.0.0.1".into(),
-        proxy: None,
-        credentials: None,
         t1,
-        max_calls: 1,
         capture: opts.capture.clone(),
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
+        ..UaConfig::new((lo, 0).into(), "sip:caller@127.0.0.1")
     })
     .await?;
 

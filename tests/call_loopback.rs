@@ -42,18 +42,9 @@ fn pair(emitter: &Emitter) -> Pair {
 
 async fn run(p: Pair) -> (CallOutcome, CallOutcome) {
     let ua = |aor: &str, allow_update: bool| UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: aor.into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
         capture: p.capture.clone(),
         allow_update,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
+        ..UaConfig::new((ip(LO), 0).into(), aor)
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1", p.callee_allows_update))
         .await
@@ -441,20 +432,7 @@ async fn without_rtcp_mux_both_components_are_selected_and_rtcp_flows() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_call_while_busy_gets_486() {
     let emitter = Emitter::new(false, true);
-    let ua = |aor: &str| UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: aor.into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
-    };
+    let ua = |aor: &str| UaConfig::new((ip(LO), 0).into(), aor);
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
     let mut callee = CallOptions::new("callee", vec![ip(LO)], emitter.clone());
@@ -509,18 +487,8 @@ async fn the_callee_answers_on_command() {
 async fn a_call_with_sip_over_tcp() {
     let emitter = Emitter::new(false, true);
     let cfg = |aor: &str| UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: aor.into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
         tcp: true,
-        netns: None,
+        ..UaConfig::new((ip(LO), 0).into(), aor)
     };
     let callee_ua = spawn_ua(cfg("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{};transport=tcp", callee_ua.local);
@@ -566,43 +534,17 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     use icephone::media::rtp::RtpPacket;
     use icephone::signalling::{UaCommand, UaEvent};
     let emitter = Emitter::new(false, true);
-    let mut callee_ua = spawn_ua(UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: "sip:plain@127.0.0.1".into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
-    })
-    .await
-    .unwrap();
+    let mut callee_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:plain@127.0.0.1"))
+        .await
+        .unwrap();
     let target = format!("sip:plain@{}", callee_ua.local);
     let signalled = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let mut p = pair(&emitter);
     p.caller.duration = Some(Duration::from_millis(1200));
-    let caller_ua = spawn_ua(UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: "sip:caller@127.0.0.1".into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
-    })
-    .await
-    .unwrap();
+    let caller_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
     let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
     let offer = loop {
         match callee_ua.next().await.expect("UA running") {
@@ -768,19 +710,9 @@ async fn callee_media_does_not_wait_for_a_lost_ack_and_the_unacked_call_ends() {
     let emitter = Emitter::new(false, true);
     let p = pair(&emitter);
     let ua = |aor: &str| UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: aor.into(),
-        proxy: None,
-        credentials: None,
         // 64·T1 = 3.2 s.
         t1: Duration::from_millis(50),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
+        ..UaConfig::new((ip(LO), 0).into(), aor)
     };
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let relay = lossy_sip_relay(callee_ua.local, &["ACK", "BYE"]).await;
@@ -911,20 +843,7 @@ async fn a_lost_bye_ends_the_callee_call_when_consent_expires() {
         Duration::from_millis(300),
         Duration::from_secs(2),
     ));
-    let ua = |aor: &str| UaConfig {
-        bind: (ip(LO), 0).into(),
-        aor: aor.into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
-    };
+    let ua = |aor: &str| UaConfig::new((ip(LO), 0).into(), aor);
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let relay = lossy_sip_relay(callee_ua.local, &["BYE"]).await;
     let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();

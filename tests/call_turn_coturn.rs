@@ -22,20 +22,7 @@ async fn relay_default_host_selection_and_the_updated_offer() {
     let coturn = Coturn::start(&CoturnOptions::turn_alice());
     let emitter = Emitter::new(false, true);
     let lo = IpAddr::from([127, 0, 0, 1]);
-    let ua = |aor: &str| UaConfig {
-        bind: (lo, 0).into(),
-        aor: aor.into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
-    };
+    let ua = |aor: &str| UaConfig::new((lo, 0).into(), aor);
     let callee_ua = spawn_ua(ua("sip:callee@127.0.0.1")).await.unwrap();
     let target = format!("sip:callee@{}", callee_ua.local);
     let mut callee = CallOptions::new("callee", vec![lo], emitter.clone());

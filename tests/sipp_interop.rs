@@ -45,22 +45,9 @@ async fn sipp_uas_without_ice_gets_media_at_its_c_line() {
     opts.allow_loopback = true;
     opts.source = Source::tone(800.0);
     opts.duration = Some(Duration::from_millis(1500));
-    let ua = spawn_ua(UaConfig {
-        bind: (lo, 0).into(),
-        aor: "sip:caller@127.0.0.1".into(),
-        proxy: None,
-        credentials: None,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: true,
-        register: false,
-        register_expires: 3600,
-        tcp: false,
-        netns: None,
-    })
-    .await
-    .unwrap();
+    let ua = spawn_ua(UaConfig::new((lo, 0).into(), "sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
     let target = format!("sip:service@127.0.0.1:{sip_port}");
     let outcome = tokio::time::timeout(Duration::from_secs(20), run_caller(opts, ua, &target))
         .await

@@ -158,6 +158,28 @@ pub struct UaConfig {
     pub netns: Option<String>,
 }
 
+impl UaConfig {
+    /// A plain phone at `bind` for `aor`: no proxy, no credentials, T1 = 500 ms (RFC 3261
+    /// §17), one call at a time, UPDATE allowed, UDP, no registration, no capture, our own
+    /// network namespace. Callers change what differs with struct-update syntax.
+    pub fn new(bind: SocketAddr, aor: impl Into<String>) -> Self {
+        UaConfig {
+            bind,
+            aor: aor.into(),
+            proxy: None,
+            credentials: None,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: true,
+            register: false,
+            register_expires: 3600,
+            tcp: false,
+            netns: None,
+        }
+    }
+}
+
 /// Starts a user agent: the `sip` crate's endpoint on its tokio driver.
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     driver_ua::spawn(config).await
