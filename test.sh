@@ -57,4 +57,4 @@ cargo fmt --all -- --check
 echo "test.sh: cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "test.sh: cargo test"
-cargo test --workspace
+cargo test --workspace --no-fail-fast
