@@ -52,7 +52,7 @@ pub struct SipDriverConfig {
     /// Seed for the endpoint's randomness (tags, branches, back-off); `None` = random.
     pub seed: Option<u64>,
     /// `--pcap`: every UDP datagram the driver sends or receives (SIP and its STUN
-    /// keepalives) is written here. TCP segments are not captured (the writer frames UDP).
+    /// keepalives) and every TCP read and write (as synthesized TCP segments) go here.
     pub capture: Option<crate::pcap::Capture>,
     /// Network namespace every socket of this driver is created in (`None` = ours).
     pub netns: Option<String>,

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::stun::StunProbe;
-use super::tcp::{self, ConnEvent};
+use super::tcp::{self, ConnEvent, Opener};
 use super::Job;
 use crate::pcap::Capture;
 
@@ -31,7 +31,7 @@ pub(crate) struct Loop {
     probes: Vec<StunProbe>,
     /// The tokio clock and the std clock the endpoint uses, tied at start.
     epoch: (Instant, std::time::Instant),
-    /// The pcap tap: UDP in and out.
+    /// The pcap tap: UDP in and out here, TCP in the connection tasks.
     capture: Option<Capture>,
     /// Outbound TCP connections are made in this network namespace (`None` = ours).
     netns: Option<String>,
@@ -106,7 +106,14 @@ impl Loop {
                         let conn = self.new_conn_id();
                         let (tx, rx) = mpsc::unbounded_channel();
                         self.writers.insert(conn, tx);
-                        tcp::run_stream(conn, stream, self.conn_tx.clone(), rx);
+                        tcp::run_stream(
+                            conn,
+                            stream,
+                            self.conn_tx.clone(),
+                            rx,
+                            self.capture.as_ref(),
+                            Opener::Peer,
+                        );
                     }
                 }
                 Some(event) = self.conn_rx.recv() => self.on_conn_event(event),
@@ -264,6 +271,7 @@ impl Loop {
                             self.netns.clone(),
                             self.conn_tx.clone(),
                             rx,
+                            self.capture.clone(),
                         );
                         c
                     }

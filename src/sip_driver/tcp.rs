@@ -1,12 +1,17 @@
 //! TCP connections: one reader task and one writer task per connection, reporting to the
-//! driver loop through one channel so events stay ordered per connection.
+//! driver loop through one channel so events stay ordered per connection. With `--pcap`,
+//! both tasks feed the connection's [`TcpTap`]: writes before they go out, reads as they
+//! arrive, and a FIN for either side's close.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use sip::endpoint::ConnId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+
+use crate::pcap::{Capture, TcpTap};
 
 /// What connection tasks tell the loop.
 #[derive(Debug)]
@@ -32,18 +37,30 @@ pub(crate) enum ConnEvent {
 /// Largest read per syscall.
 const READ_CHUNK: usize = 16 * 1024;
 
+/// Which side opened a connection, for the capture's handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Opener {
+    Us,
+    Peer,
+}
+
 /// Runs a connected stream: reports `Opened`, reads until EOF (then `Closed`), writes
-/// what arrives on `writes` until that channel closes.
+/// what arrives on `writes` until that channel closes; records it all in `capture`.
 pub(crate) fn run_stream(
     conn: ConnId,
     stream: TcpStream,
     events: mpsc::UnboundedSender<ConnEvent>,
     mut writes: mpsc::UnboundedReceiver<Vec<u8>>,
+    capture: Option<&Capture>,
+    opener: Opener,
 ) {
     let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else {
         let _ = events.send(ConnEvent::Closed { conn });
         return;
     };
+    // Tapped before either task starts, so the handshake precedes every segment.
+    let tap = capture.map(|c| Arc::new(TcpTap::open(c, local, remote, opener == Opener::Us)));
+    let write_tap = tap.clone();
     let _ = stream.set_nodelay(true);
     let _ = events.send(ConnEvent::Opened {
         conn,
@@ -56,9 +73,18 @@ pub(crate) fn run_stream(
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             match reader.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
+                Ok(0) => {
+                    if let Some(tap) = &tap {
+                        tap.closed_by_peer();
+                    }
+                    break;
+                }
+                Err(_) => break,
                 Ok(n) => {
                     let bytes = buf.get(..n).unwrap_or_default().to_vec();
+                    if let Some(tap) = &tap {
+                        tap.received(&bytes);
+                    }
                     if read_events.send(ConnEvent::Data { conn, bytes }).is_err() {
                         return;
                     }
@@ -69,11 +95,20 @@ pub(crate) fn run_stream(
     });
     tokio::spawn(async move {
         while let Some(bytes) = writes.recv().await {
+            // Recorded before the write, so the peer's answer can never be captured
+            // acknowledging bytes the capture has not shown yet.
+            if let Some(tap) = &write_tap {
+                tap.sent(&bytes);
+            }
             if writer.write_all(&bytes).await.is_err() {
-                break;
+                return;
             }
         }
-        let _ = writer.shutdown().await;
+        if writer.shutdown().await.is_ok() {
+            if let Some(tap) = &write_tap {
+                tap.closed_by_us();
+            }
+        }
     });
 }
 
@@ -84,11 +119,12 @@ pub(crate) fn connect(
     netns: Option<String>,
     events: mpsc::UnboundedSender<ConnEvent>,
     writes: mpsc::UnboundedReceiver<Vec<u8>>,
+    capture: Option<Capture>,
 ) {
     tokio::spawn(async move {
         let limit = std::time::Duration::from_secs(10);
         match crate::netns::connect_tcp(netns.as_deref(), dest, limit).await {
-            Ok(stream) => run_stream(conn, stream, events, writes),
+            Ok(stream) => run_stream(conn, stream, events, writes, capture.as_ref(), Opener::Us),
             _ => {
                 let _ = events.send(ConnEvent::ConnectFailed { conn, dest });
             }
