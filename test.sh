@@ -16,7 +16,7 @@ REQUIRED=(
   "kamailio:/usr/sbin/kamcmd"       # registrar + proxy (kamailio, kamcmd; nathelper/auth built in)
   "baresip:/usr/bin/baresip"        # reference ICE softphone
   "baresip-core:/usr/lib/baresip/modules/ice.so"
-  "tshark:/usr/bin/tshark"          # wire oracle for lab captures
+  "tshark:/usr/bin/tshark"          # wire oracle for lab captures and tests/pcap_tcp.rs
   "tcpdump:/usr/bin/tcpdump"        # captures on the lab's public bridge
   "iproute2:/bin/ip"                # ip netns, veth, bridges; ss
   "iptables:/usr/sbin/iptables-restore" # the lab's NAT rules

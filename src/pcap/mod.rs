@@ -61,23 +61,26 @@ impl Capture {
     /// Records one UDP datagram.
     pub fn record(&self, from: SocketAddr, to: SocketAddr, payload: &[u8]) {
         let packet = ip_udp_packet(from, to, payload);
-        let Ok(mut inner) = self.inner.lock() else {
-            return;
-        };
-        inner.write_packets(&[packet]);
+        self.lock().write_packets(&[packet]);
     }
 
     /// Runs `f` on the TCP flows and records the segments it returns, under one lock.
     fn with_flows<R>(&self, f: impl FnOnce(&mut HashMap<FlowKey, Flow>) -> (R, Vec<Segment>)) -> R {
-        let mut inner = match self.inner.lock() {
-            Ok(inner) => inner,
-            // A writer panicked mid-record; the flows are still consistent enough to go on.
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut inner = self.lock();
         let (result, segments) = f(&mut inner.flows);
         let packets: Vec<Vec<u8>> = segments.iter().map(Segment::packet).collect();
         inner.write_packets(&packets);
         result
+    }
+}
+
+impl Capture {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A recorder panicked mid-record: at worst one record is torn; a capture must never
+        // break a call, so go on.
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
