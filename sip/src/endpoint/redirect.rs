@@ -147,6 +147,11 @@ impl Endpoint {
         let Some(d) = self.dialogs.get_mut(&dialog) else {
             return;
         };
+        if d.state == DialogState::Confirmed {
+            // A 2xx already made the call (another fork answered): nothing to redirect.
+            tracing::debug!(status, "3xx after the call was answered ignored");
+            return;
+        }
         if d.cancel_requested {
             self.end_dialog(dialog, TerminationReason::Cancelled);
             return;
