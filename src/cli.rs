@@ -118,6 +118,9 @@ pub struct CallArgs {
     /// Resume this many seconds after holding
     #[arg(long, default_value_t = 2.0)]
     pub hold_for: f64,
+    /// Report a 3xx redirect as the call's failure instead of calling its Contact
+    #[arg(long)]
+    pub no_follow_redirects: bool,
 }
 
 #[derive(Debug, Args)]

@@ -82,7 +82,7 @@ pub enum Event {
     },
     Call {
         agent: String,
-        /// incoming | ringing | established | hold | resumed | ended | failed
+        /// incoming | ringing | redirected | established | hold | resumed | ended | failed
         state: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         setup_ms: Option<u64>,

@@ -48,13 +48,15 @@ pub fn source(media: &MediaArgs) -> anyhow::Result<Source> {
     })
 }
 
-/// Starts the SIP user agent for these settings.
+/// Starts the SIP user agent for these settings. `follow_redirects`: a 3xx to our INVITE
+/// sends it on to the Contact (RFC 3261 §8.1.3.4) instead of failing the call.
 pub async fn user_agent(
     settings: &Settings,
     ip: IpAddr,
     capture: Option<Capture>,
     max_calls: usize,
     register: bool,
+    follow_redirects: bool,
 ) -> anyhow::Result<UaHandle> {
     let aor = settings
         .aor
@@ -84,6 +86,7 @@ pub async fn user_agent(
         register_expires: settings.expires,
         tcp: settings.transport == SipTransport::Tcp,
         netns: None,
+        follow_redirects,
     })
     .await
     .with_context(|| format!("cannot bind SIP to {bind}"))

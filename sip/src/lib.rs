@@ -14,7 +14,7 @@
 //!   rules (rport as client and server, responses on the request's connection, requests
 //!   over the registration's flow, MTU − 200 → TCP), transaction matching, dialogs (UAC and
 //!   UAS, route sets, target refresh, 481, 491 glare back-off), re-INVITE and UPDATE
-//!   offer/answer bookkeeping, CANCEL, OPTIONS, 501, REGISTER with digest, refresh and 423,
+//!   offer/answer bookkeeping, CANCEL, 3xx redirects (RFC 3261 §8.1.3.4), OPTIONS, 501, REGISTER with digest, refresh and 423,
 //!   RFC 5626 outbound (instance-id, reg-id, `;ob`, keepalives, flow recovery).
 //!
 //! Nothing here owns a socket or reads the clock: the program's tokio driver

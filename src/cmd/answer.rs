@@ -50,6 +50,7 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
             capture.clone(),
             args.max_calls,
             args.register,
+            true,
         )
         .await?;
         eprintln!("icephone: waiting for calls on sip {}", ua.local);

@@ -38,7 +38,8 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         .transpose()?;
     opts.hold_for = phone::seconds(args.hold_for, "--hold-for")?;
     let outcome = super::runtime()?.block_on(async {
-        let ua = phone::user_agent(&settings, ip, capture, 1, false).await?;
+        let ua =
+            phone::user_agent(&settings, ip, capture, 1, false, !args.no_follow_redirects).await?;
         run_caller(opts, ua, &args.uri).await
     })?;
     Ok(ExitCode::from(outcome.exit))

@@ -22,7 +22,7 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let emitter = Emitter::new(args.output.json, false);
     let capture = phone::capture(&args.output)?;
     let code = super::runtime()?.block_on(async {
-        let mut ua = phone::user_agent(&settings, ip, capture, 0, true).await?;
+        let mut ua = phone::user_agent(&settings, ip, capture, 0, true, true).await?;
         let mut result = exit::OK;
         let rounds: &[u32] = if args.unregister {
             &[settings.expires, 0]

@@ -199,6 +199,7 @@ async fn prepare(
         register_expires: register_step.unwrap_or(3600),
         tcp,
         netns: netns.clone(),
+        follow_redirects: true,
     })
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;

@@ -42,6 +42,11 @@ pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     endpoint.timers.t1 = config.t1;
     // `--no-update`: leave UPDATE out of Allow so the peer re-INVITEs (RFC 3311 §5.1).
     endpoint.allow_update = config.allow_update;
+    endpoint.max_redirects = if config.follow_redirects {
+        sip::endpoint::DEFAULT_MAX_REDIRECTS
+    } else {
+        0
+    };
     let mut driver_config = SipDriverConfig::new(endpoint);
     driver_config.capture = config.capture.clone();
     driver_config.netns = config.netns.clone();
@@ -263,6 +268,9 @@ impl Bridge {
                 });
             }
             SipEvent::CallProgress { status, .. } => self.emit(UaEvent::Provisional { status }),
+            SipEvent::CallRedirected {
+                status, from, to, ..
+            } => self.emit(UaEvent::Redirected { status, from, to }),
             SipEvent::CallAnswered {
                 body,
                 peer_allows_update,

@@ -65,6 +65,13 @@ pub enum UaEvent {
     Provisional {
         status: u16,
     },
+    /// Our INVITE was redirected (RFC 3261 §8.1.3.4): a new INVITE with the same offer went
+    /// to `to`. `status` is the 3xx, or the failure of the previous redirect target.
+    Redirected {
+        status: u16,
+        from: String,
+        to: String,
+    },
     /// Our INVITE was answered with a 2xx; the ACK has been sent.
     Answered {
         sdp: String,
@@ -156,12 +163,15 @@ pub struct UaConfig {
     pub tcp: bool,
     /// Network namespace (`ip netns` name) every socket of this UA is made in; `None` = ours.
     pub netns: Option<String>,
+    /// Follow 3xx responses to our INVITE (at most `sip::endpoint::DEFAULT_MAX_REDIRECTS`
+    /// new INVITEs); false reports a 3xx as the call's failure (`--no-follow-redirects`).
+    pub follow_redirects: bool,
 }
 
 impl UaConfig {
     /// A plain phone at `bind` for `aor`: no proxy, no credentials, T1 = 500 ms (RFC 3261
     /// §17), one call at a time, UPDATE allowed, UDP, no registration, no capture, our own
-    /// network namespace. Callers change what differs with struct-update syntax.
+    /// network namespace, redirects followed. Callers change what differs with struct-update syntax.
     pub fn new(bind: SocketAddr, aor: impl Into<String>) -> Self {
         UaConfig {
             bind,
@@ -176,6 +186,7 @@ impl UaConfig {
             register_expires: 3600,
             tcp: false,
             netns: None,
+            follow_redirects: true,
         }
     }
 }

@@ -86,6 +86,7 @@ impl Endpoint {
             bye_after_ack: false,
             acked_reinvite: None,
             reinvite_ack_pending: None,
+            targets: None,
         };
         self.dialogs.insert(id, dialog);
         Ok(id)
@@ -335,6 +336,8 @@ impl Endpoint {
                     let _ = self.bye(now, dialog);
                 }
             }
+            // RFC 3261 §8.1.3.4: recurse on the Contacts of a 3xx.
+            300..=399 => self.on_invite_redirect(now, dialog, request, response),
             401 | 407 => {
                 let retried = self.retry_with_credentials(
                     now,
@@ -354,8 +357,10 @@ impl Endpoint {
                             d.cancel_sent = false;
                         }
                     }
-                    None => self.end_dialog(
+                    None => self.invite_failed(
+                        now,
                         dialog,
+                        status,
                         TerminationReason::Rejected {
                             status,
                             reason: response.reason.clone(),
@@ -364,15 +369,25 @@ impl Endpoint {
                 }
             }
             _ => {
-                let reason = if status == 487 && d.cancel_requested {
-                    TerminationReason::Cancelled
-                } else {
-                    TerminationReason::Rejected {
-                        status,
-                        reason: response.reason.clone(),
-                    }
+                if d.cancel_requested {
+                    // Our CANCEL (487) or a failure after it: the user wants no more targets.
+                    let reason = if status == 487 {
+                        TerminationReason::Cancelled
+                    } else {
+                        TerminationReason::Rejected {
+                            status,
+                            reason: response.reason.clone(),
+                        }
+                    };
+                    self.end_dialog(dialog, reason);
+                    return;
+                }
+                // RFC 3261 §8.1.3.4: a failing redirect target moves on to the next one.
+                let reason = TerminationReason::Rejected {
+                    status,
+                    reason: response.reason.clone(),
                 };
-                self.end_dialog(dialog, reason);
+                self.invite_failed(now, dialog, status, reason);
             }
         }
     }

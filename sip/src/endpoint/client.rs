@@ -202,7 +202,8 @@ impl Endpoint {
     pub(crate) fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
         match purpose {
             Purpose::Register => self.on_register_failure(now),
-            Purpose::Invite(d) => self.end_dialog(d, TerminationReason::Timeout),
+            // RFC 3261 §8.1.3.4: a redirect target that does not answer is a failure too.
+            Purpose::Invite(d) => self.invite_timed_out(now, d),
             // RFC 3261 §12.2.1.2: a 408 to an in-dialog request ends the dialog.
             Purpose::Reinvite(d) | Purpose::Update(d) => {
                 self.end_dialog(d, TerminationReason::DialogGone { status: 408 })

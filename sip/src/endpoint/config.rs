@@ -58,10 +58,14 @@ pub struct EndpointConfig {
     /// (a UA that does not implement UPDATE, for interop tests); incoming UPDATEs are still
     /// answered.
     pub allow_update: bool,
+    /// Redirected INVITEs a call may send after 3xx responses (RFC 3261 §8.1.3.4); 0
+    /// reports a 3xx as the call's failure without following it.
+    pub max_redirects: u8,
 }
 
 impl EndpointConfig {
-    /// Defaults for an AOR: UDP, RFC timers, MTU 1500, 3600 s registrations, outbound off.
+    /// Defaults for an AOR: UDP, RFC timers, MTU 1500, 3600 s registrations, outbound off,
+    /// up to [`super::DEFAULT_MAX_REDIRECTS`] redirects followed.
     pub fn new(aor: impl Into<String>) -> EndpointConfig {
         EndpointConfig {
             udp_local: None,
@@ -80,6 +84,7 @@ impl EndpointConfig {
             flow_recovery: FlowRecoveryConfig::default(),
             user_agent: concat!("icephone-sip/", env!("CARGO_PKG_VERSION")).to_owned(),
             allow_update: true,
+            max_redirects: super::redirect::DEFAULT_MAX_REDIRECTS,
         }
     }
 

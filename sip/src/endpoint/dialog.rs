@@ -94,6 +94,8 @@ pub(crate) struct Dialog {
     /// CSeq of our offerless re-INVITE whose 2xx (with the offer) awaits the TU's answer
     /// for the ACK.
     pub reinvite_ack_pending: Option<u32>,
+    /// UAC: the targets learned from 3xx responses (RFC 3261 §8.1.3.4), once redirected.
+    pub targets: Option<super::redirect::TargetSet>,
 }
 
 impl Dialog {

@@ -35,6 +35,7 @@ mod hop;
 mod in_dialog;
 mod outbound;
 mod outgoing;
+mod redirect;
 mod registration;
 mod server;
 mod types;
@@ -52,6 +53,7 @@ use crate::message::{Method, StreamDecoder};
 use crate::transaction::{ClientTransactionKey, ServerTransactionKey};
 
 pub use config::{EndpointConfig, NextHop, MTU_MARGIN};
+pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use types::{
     Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, RegistrationFailure,
     RequestId, SipEvent, TerminationReason, Transmit, TransportKind,

@@ -146,6 +146,16 @@ pub enum SipEvent {
         reason: String,
         body: Option<Body>,
     },
+    /// Our INVITE was redirected (RFC 3261 §8.1.3.4): a new INVITE went to `to`. `status`
+    /// is the response that moved the call on: the 3xx, or the failure (4xx–6xx, 408 for
+    /// a timeout) of the previous target when the next Contact of a 3xx is tried. The
+    /// call keeps its `dialog`; the new target's responses follow as usual.
+    CallRedirected {
+        dialog: DialogId,
+        status: u16,
+        from: String,
+        to: String,
+    },
     /// A 2xx to our INVITE: the dialog is confirmed. When we sent the INVITE without a
     /// body, `body` holds the offer and the TU must call
     /// [`super::Endpoint::ack_with_body`]; otherwise the ACK is already sent.

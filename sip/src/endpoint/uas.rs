@@ -413,6 +413,7 @@ impl Endpoint {
             bye_after_ack: false,
             acked_reinvite: None,
             reinvite_ack_pending: None,
+            targets: None,
         };
         self.dialogs.insert(id, dialog);
         let from_text = request

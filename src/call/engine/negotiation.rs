@@ -175,6 +175,17 @@ impl Call {
                     });
                 }
             }
+            UaEvent::Redirected { status, from, to } => {
+                // RFC 3261 §8.1.3.4: the same offer (candidates, credentials) went to the
+                // new target; the call goes on.
+                self.emit(Event::Call {
+                    agent: self.label(),
+                    state: "redirected".into(),
+                    setup_ms: Some(ms_since(self.started)),
+                    status: Some(status),
+                    reason: Some(format!("{from} -> {to}")),
+                });
+            }
             UaEvent::Answered {
                 sdp,
                 peer_allows_update,
