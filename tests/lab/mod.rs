@@ -410,17 +410,28 @@ impl Capture {
     }
 }
 
+/// How every lab tshark run decodes. RTP is found by its heuristics (RTP over UDP, and inside
+/// TURN ChannelData / Send and Data indications), not by the ports SDP announced: an SDP
+/// "conversation" matches the announced address:port with *any* peer, so STUN and TURN
+/// ChannelData that share the socket (RFC 7983 demultiplexing, RFC 8656 §12) were decoded
+/// as malformed RTP when an updated offer announced that socket's mapped address. On the
+/// captures of passing runs the heuristics find exactly the RTP the conversations found.
+pub const TSHARK_DECODE: &[&str] = &[
+    "-o",
+    "sdp.establish_conversation:FALSE",
+    "--enable-heuristic",
+    "rtp_udp",
+    "--enable-heuristic",
+    "rtp_stun",
+];
+
 /// Decodes a capture with tshark: one row per packet matching `filter`, one column per field.
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
     let mut cmd = Command::new("timeout");
-    cmd.args(["30", "tshark", "-n", "-r"]).arg(pcap).args([
-        "-Y",
-        filter,
-        "-T",
-        "fields",
-        "-E",
-        "separator=~",
-    ]);
+    cmd.args(["30", "tshark", "-n", "-r"])
+        .arg(pcap)
+        .args(TSHARK_DECODE)
+        .args(["-Y", filter, "-T", "fields", "-E", "separator=~"]);
     for f in fields {
         cmd.args(["-e", f]);
     }

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use super::{tshark_fields, Lab};
+use super::{tshark_fields, Lab, TSHARK_DECODE};
 
 /// The public (address, port) a NAT maps a LAN flow to, from the NAT's conntrack table:
 /// the reply direction's destination of the entry whose original direction matches.
@@ -211,15 +211,8 @@ pub fn rtp_streams(pcap: &Path) -> Vec<RtpStream> {
     let out = Command::new("timeout")
         .args(["30", "tshark", "-n", "-r"])
         .arg(pcap)
-        .args([
-            "--enable-heuristic",
-            "rtp_udp",
-            "--enable-heuristic",
-            "rtp_stun",
-            "-q",
-            "-z",
-            "rtp,streams",
-        ])
+        .args(TSHARK_DECODE)
+        .args(["-q", "-z", "rtp,streams"])
         .output()
         .expect("could not run tshark");
     assert!(out.status.success(), "tshark rtp,streams failed");
@@ -300,18 +293,8 @@ pub fn count_frames(pcap: &Path, filter: &str) -> usize {
     let out = Command::new("timeout")
         .args(["30", "tshark", "-n", "-r"])
         .arg(pcap)
-        .args([
-            "--enable-heuristic",
-            "rtp_udp",
-            "--enable-heuristic",
-            "rtp_stun",
-            "-Y",
-            filter,
-            "-T",
-            "fields",
-            "-e",
-            "frame.number",
-        ])
+        .args(TSHARK_DECODE)
+        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
         .output()
         .expect("could not run tshark");
     assert!(
@@ -324,6 +307,49 @@ pub fn count_frames(pcap: &Path, filter: &str) -> usize {
         .lines()
         .filter(|l| !l.trim().is_empty())
         .count()
+}
+
+/// Up to `max` frames matching `filter`, one line each (number, protocols, addresses, the
+/// first bytes of the UDP payload), so a failing wire check shows what it found.
+fn first_frames(pcap: &Path, filter: &str, max: usize) -> String {
+    let out = Command::new("timeout")
+        .args(["30", "tshark", "-n", "-r"])
+        .arg(pcap)
+        .args(TSHARK_DECODE)
+        .args([
+            "-Y",
+            filter,
+            "-T",
+            "fields",
+            "-E",
+            "separator= ",
+            "-e",
+            "frame.number",
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "ip.dst",
+            "-e",
+            "udp.dstport",
+            "-e",
+            "udp.payload",
+        ])
+        .output();
+    match out {
+        Ok(out) => String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .take(max)
+            .map(|l| format!("  {}", l.chars().take(300).collect::<String>()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("  (tshark could not list them: {e})"),
+    }
 }
 
 /// What `assert_wire_clean` decoded in a capture.
@@ -381,7 +407,12 @@ pub fn assert_wire_clean(pcap: &Path) -> WireSummary {
         .iter()
         .filter_map(|(what, filter)| {
             let n = count_frames(pcap, filter);
-            (n > 0).then(|| format!("{n} {what} ({filter})"))
+            (n > 0).then(|| {
+                format!(
+                    "{n} {what} ({filter}); the first of them:\n{}",
+                    first_frames(pcap, filter, 5)
+                )
+            })
         })
         .collect();
     assert!(
