@@ -9,6 +9,8 @@ use sip::message::{parse_datagram, HeaderName, Message, Request};
 
 const ALICE: &str = "127.0.0.1:5070";
 const BOB: &str = "sip:bob@127.0.0.1:5080";
+/// Where `BOB` is reached: the first INVITE goes there.
+const BOB_ADDR: &str = "127.0.0.1:5080";
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().unwrap()
@@ -67,6 +69,40 @@ fn deliver(ep: &mut Endpoint, now: Instant, from: SocketAddr, bytes: &[u8]) {
     ep.handle_datagram(now, addr(ALICE), from, bytes);
 }
 
+/// The peer at `from` answers `request` with `status` and the given extra header lines.
+fn respond(
+    ep: &mut Endpoint,
+    now: Instant,
+    from: SocketAddr,
+    request: &Request,
+    (status, reason): (u16, &str),
+    extra: &[&str],
+) {
+    deliver(ep, now, from, &response(request, status, reason, extra));
+}
+
+/// Alice (following at most `max_redirects`) calls Bob, who answers the INVITE with
+/// `status` and the given extra header lines; returns Alice, the time and the INVITE.
+fn call_bob_who_answers(
+    max_redirects: u8,
+    status: (u16, &str),
+    extra: &[&str],
+) -> (Endpoint, Instant, Request) {
+    let t0 = Instant::now();
+    let mut ep = alice(max_redirects);
+    let (_, invite) = start(&mut ep, t0);
+    respond(&mut ep, t0, addr(BOB_ADDR), &invite, status, extra);
+    (ep, t0, invite)
+}
+
+/// The methods of every request queued now, in order.
+fn sent_methods(ep: &mut Endpoint) -> Vec<String> {
+    sent_requests(ep)
+        .iter()
+        .map(|(_, r)| r.method.to_string())
+        .collect()
+}
+
 fn branch(request: &Request) -> String {
     request
         .headers
@@ -87,7 +123,7 @@ fn start(ep: &mut Endpoint, now: Instant) -> (DialogId, Request) {
     let mut sent = sent_requests(ep);
     assert_eq!(sent.len(), 1);
     let (dest, invite) = sent.remove(0);
-    assert_eq!(dest, addr("127.0.0.1:5080"));
+    assert_eq!(dest, addr(BOB_ADDR));
     (call, invite)
 }
 
@@ -119,12 +155,20 @@ fn terminated(events: &[SipEvent]) -> Option<TerminationReason> {
     })
 }
 
+/// The status and reason the call was rejected with; fails unless it was rejected.
+fn rejection(events: &[SipEvent]) -> (u16, String) {
+    match terminated(events) {
+        Some(TerminationReason::Rejected { status, reason }) => (status, reason),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
 #[test]
 fn a_302_goes_to_the_highest_q_contact_then_the_next_after_a_404() {
     let t0 = Instant::now();
     let mut ep = alice(5);
     let (call, invite) = start(&mut ep, t0);
-    let bob = addr("127.0.0.1:5080");
+    let bob = addr(BOB_ADDR);
     let moved = response(
         &invite,
         302,
@@ -162,7 +206,7 @@ fn a_302_goes_to_the_highest_q_contact_then_the_next_after_a_404() {
 
     // Dave is not there: the next contact (q=0.5, Carol before Erin as listed).
     let t1 = t0 + Duration::from_millis(100);
-    deliver(&mut ep, t1, dest, &response(&second, 404, "Not Found", &[]));
+    respond(&mut ep, t1, dest, &second, (404, "Not Found"), &[]);
     let (dest, third) = ack_then_invite(sent_requests(&mut ep), &second);
     assert_eq!(dest, addr("127.0.0.1:5090"));
     assert_eq!(third.uri.to_string(), "sip:carol@127.0.0.1:5090");
@@ -200,47 +244,29 @@ fn a_302_goes_to_the_highest_q_contact_then_the_next_after_a_404() {
 
 #[test]
 fn a_redirect_back_to_a_tried_target_is_a_loop_and_fails() {
-    let t0 = Instant::now();
-    let mut ep = alice(5);
-    let (_, invite) = start(&mut ep, t0);
-    deliver(
-        &mut ep,
-        t0,
-        addr("127.0.0.1:5080"),
-        &response(
-            &invite,
-            302,
-            "Moved Temporarily",
-            &["Contact: <sip:carol@127.0.0.1:5090>"],
-        ),
+    let (mut ep, t0, invite) = call_bob_who_answers(
+        5,
+        (302, "Moved Temporarily"),
+        &["Contact: <sip:carol@127.0.0.1:5090>"],
     );
     let (dest, second) = ack_then_invite(sent_requests(&mut ep), &invite);
     events(&mut ep);
     // Carol sends us back to Bob (the same target, spelled with an explicit transport):
     // never the same target twice.
-    deliver(
+    respond(
         &mut ep,
         t0,
         dest,
-        &response(
-            &second,
-            301,
-            "Moved Permanently",
-            &["Contact: <sip:bob@127.0.0.1:5080;transport=UDP>"],
-        ),
+        &second,
+        (301, "Moved Permanently"),
+        &["Contact: <sip:bob@127.0.0.1:5080;transport=UDP>"],
     );
-    let sent = sent_requests(&mut ep);
-    let methods: Vec<&str> = sent.iter().map(|(_, r)| r.method.as_str()).collect();
-    assert_eq!(methods, ["ACK"], "no INVITE back to Bob");
+    assert_eq!(sent_methods(&mut ep), ["ACK"], "no INVITE back to Bob");
     let evs = events(&mut ep);
     assert!(redirected(&evs).is_empty());
-    match terminated(&evs) {
-        Some(TerminationReason::Rejected { status, reason }) => {
-            assert_eq!(status, 301);
-            assert!(reason.contains("redirect loop"), "{reason}");
-        }
-        other => panic!("expected a rejection, got {other:?}"),
-    }
+    let (status, reason) = rejection(&evs);
+    assert_eq!(status, 301);
+    assert!(reason.contains("redirect loop"), "{reason}");
 }
 
 #[test]
@@ -248,15 +274,11 @@ fn a_chain_of_redirects_stops_at_the_limit() {
     let t0 = Instant::now();
     let mut ep = alice(5);
     let (_, mut current) = start(&mut ep, t0);
-    let mut dest = addr("127.0.0.1:5080");
+    let mut dest = addr(BOB_ADDR);
     for hop in 0..5u16 {
         let contact = format!("Contact: <sip:u{hop}@127.0.0.1:{}>", 6000 + hop);
-        deliver(
-            &mut ep,
-            t0,
-            dest,
-            &response(&current, 302, "Moved Temporarily", &[&contact]),
-        );
+        let moved = (302, "Moved Temporarily");
+        respond(&mut ep, t0, dest, &current, moved, &[&contact]);
         let (d, next) = ack_then_invite(sent_requests(&mut ep), &current);
         assert_eq!(d.port(), 6000 + hop);
         assert_eq!(redirected(&events(&mut ep)).len(), 1);
@@ -264,66 +286,38 @@ fn a_chain_of_redirects_stops_at_the_limit() {
         current = next;
     }
     // The sixth 3xx: five redirects were followed already.
-    deliver(
+    respond(
         &mut ep,
         t0,
         dest,
-        &response(
-            &current,
-            302,
-            "Moved Temporarily",
-            &["Contact: <sip:last@127.0.0.1:7000>"],
-        ),
+        &current,
+        (302, "Moved Temporarily"),
+        &["Contact: <sip:last@127.0.0.1:7000>"],
     );
-    let methods: Vec<String> = sent_requests(&mut ep)
-        .iter()
-        .map(|(_, r)| r.method.to_string())
-        .collect();
-    assert_eq!(methods, ["ACK"]);
-    match terminated(&events(&mut ep)) {
-        Some(TerminationReason::Rejected { status, reason }) => {
-            assert_eq!(status, 302);
-            assert!(reason.contains("5 redirect(s) already"), "{reason}");
-        }
-        other => panic!("expected a rejection, got {other:?}"),
-    }
+    assert_eq!(sent_methods(&mut ep), ["ACK"]);
+    let (status, reason) = rejection(&events(&mut ep));
+    assert_eq!(status, 302);
+    assert!(reason.contains("5 redirect(s) already"), "{reason}");
 }
 
 #[test]
 fn the_limit_also_bounds_contacts_tried_after_failures() {
-    let t0 = Instant::now();
-    let mut ep = alice(2);
-    let (_, invite) = start(&mut ep, t0);
-    deliver(
-        &mut ep,
-        t0,
-        addr("127.0.0.1:5080"),
-        &response(
-            &invite,
-            300,
-            "Multiple Choices",
-            &["Contact: <sip:a@127.0.0.1:6001>, <sip:b@127.0.0.1:6002>, <sip:c@127.0.0.1:6003>"],
-        ),
+    let (mut ep, t0, invite) = call_bob_who_answers(
+        2,
+        (300, "Multiple Choices"),
+        &["Contact: <sip:a@127.0.0.1:6001>, <sip:b@127.0.0.1:6002>, <sip:c@127.0.0.1:6003>"],
     );
     let (dest, second) = ack_then_invite(sent_requests(&mut ep), &invite);
-    deliver(&mut ep, t0, dest, &response(&second, 486, "Busy Here", &[]));
+    respond(&mut ep, t0, dest, &second, (486, "Busy Here"), &[]);
     let (dest, third) = ack_then_invite(sent_requests(&mut ep), &second);
     assert_eq!(dest.port(), 6002);
-    deliver(
-        &mut ep,
-        t0,
-        dest,
-        &response(&third, 480, "Unavailable", &[]),
+    respond(&mut ep, t0, dest, &third, (480, "Unavailable"), &[]);
+    assert_eq!(
+        sent_methods(&mut ep),
+        ["ACK"],
+        "no third redirect with a limit of 2"
     );
-    let methods: Vec<String> = sent_requests(&mut ep)
-        .iter()
-        .map(|(_, r)| r.method.to_string())
-        .collect();
-    assert_eq!(methods, ["ACK"], "no third redirect with a limit of 2");
-    match terminated(&events(&mut ep)) {
-        Some(TerminationReason::Rejected { status, .. }) => assert_eq!(status, 480),
-        other => panic!("expected a rejection, got {other:?}"),
-    }
+    assert_eq!(rejection(&events(&mut ep)).0, 480);
 }
 
 #[test]
@@ -332,26 +326,13 @@ fn a_3xx_without_a_usable_contact_fails_with_the_reason() {
         (vec![], "no usable Contact"),
         (vec!["Contact: <tel:+15551234>"], "not a sip:/sips: URI"),
     ] {
-        let t0 = Instant::now();
-        let mut ep = alice(5);
-        let (_, invite) = start(&mut ep, t0);
-        deliver(
-            &mut ep,
-            t0,
-            addr("127.0.0.1:5080"),
-            &response(&invite, 302, "Moved Temporarily", &contacts),
-        );
-        let sent = sent_requests(&mut ep);
-        assert_eq!(sent.len(), 1);
-        assert_eq!(sent[0].1.method.as_str(), "ACK");
-        match terminated(&events(&mut ep)) {
-            Some(TerminationReason::Rejected { status, reason }) => {
-                assert_eq!(status, 302);
-                assert!(reason.contains("no usable Contact"), "{reason}");
-                assert!(reason.contains(expected), "{reason}");
-            }
-            other => panic!("expected a rejection, got {other:?}"),
-        }
+        let moved = (302, "Moved Temporarily");
+        let (mut ep, _, _) = call_bob_who_answers(5, moved, &contacts);
+        assert_eq!(sent_methods(&mut ep), ["ACK"]);
+        let (status, reason) = rejection(&events(&mut ep));
+        assert_eq!(status, 302);
+        assert!(reason.contains("no usable Contact"), "{reason}");
+        assert!(reason.contains(expected), "{reason}");
     }
 }
 
@@ -369,16 +350,13 @@ fn a_sips_call_is_never_redirected_to_sip() {
     ep.invite(t0, "sips:bob@example.com", Some(offer()))
         .unwrap();
     let (_, invite) = sent_requests(&mut ep).remove(0);
-    deliver(
+    respond(
         &mut ep,
         t0,
         addr("127.0.0.1:5060"),
-        &response(
-            &invite,
-            302,
-            "Moved Temporarily",
-            &["Contact: <sip:bob@192.0.2.7>, <sips:bob@192.0.2.8>;q=0.1"],
-        ),
+        &invite,
+        (302, "Moved Temporarily"),
+        &["Contact: <sip:bob@192.0.2.7>, <sips:bob@192.0.2.8>;q=0.1"],
     );
     let (_, second) = ack_then_invite(sent_requests(&mut ep), &invite);
     assert_eq!(second.uri.to_string(), "sips:bob@192.0.2.8");
@@ -390,48 +368,26 @@ fn use_proxy_and_disabled_following_fail_naming_the_contact() {
         (5, 305, "RFC 3261 §21.3.6"),
         (0, 302, "redirect not followed"),
     ] {
-        let t0 = Instant::now();
-        let mut ep = alice(max);
-        let (_, invite) = start(&mut ep, t0);
-        deliver(
-            &mut ep,
-            t0,
-            addr("127.0.0.1:5080"),
-            &response(
-                &invite,
-                status,
-                "Moved",
-                &["Contact: <sip:proxy@127.0.0.1:5099>"],
-            ),
+        let (mut ep, _, _) = call_bob_who_answers(
+            max,
+            (status, "Moved"),
+            &["Contact: <sip:proxy@127.0.0.1:5099>"],
         );
         let sent = sent_requests(&mut ep);
         assert_eq!(sent.len(), 1, "only the ACK");
-        match terminated(&events(&mut ep)) {
-            Some(TerminationReason::Rejected { status: s, reason }) => {
-                assert_eq!(s, status);
-                assert!(reason.contains(expected), "{reason}");
-                assert!(reason.contains("sip:proxy@127.0.0.1:5099"), "{reason}");
-            }
-            other => panic!("expected a rejection, got {other:?}"),
-        }
+        let (s, reason) = rejection(&events(&mut ep));
+        assert_eq!(s, status);
+        assert!(reason.contains(expected), "{reason}");
+        assert!(reason.contains("sip:proxy@127.0.0.1:5099"), "{reason}");
     }
 }
 
 #[test]
 fn a_silent_redirect_target_times_out_and_the_next_is_tried() {
-    let t0 = Instant::now();
-    let mut ep = alice(5);
-    let (_, invite) = start(&mut ep, t0);
-    deliver(
-        &mut ep,
-        t0,
-        addr("127.0.0.1:5080"),
-        &response(
-            &invite,
-            302,
-            "Moved Temporarily",
-            &["Contact: <sip:a@127.0.0.1:6001>, <sip:b@127.0.0.1:6002>"],
-        ),
+    let (mut ep, t0, invite) = call_bob_who_answers(
+        5,
+        (302, "Moved Temporarily"),
+        &["Contact: <sip:a@127.0.0.1:6001>, <sip:b@127.0.0.1:6002>"],
     );
     let (dest, _) = ack_then_invite(sent_requests(&mut ep), &invite);
     assert_eq!(dest.port(), 6001);
