@@ -4,44 +4,14 @@ use std::net::UdpSocket;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+#[path = "support/process.rs"]
+mod process;
+
 use icephone::media::goertzel::tone_ratio;
 use icephone::media::wav;
 use sip::message::{parse_datagram, Message, Request, Response};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
-
-/// Fails the test, showing the process's stderr, unless it exited with `code`.
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Starts `command` with its stdout and stderr captured.
-fn spawn_captured(command: &mut Command) -> Child {
-    command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
+use process::{assert_exit, free_udp_port, json_lines, spawn_captured};
 
 /// `answer --json --register` as dave on `port`, registering with the registrar on
 /// `reg_port` for `expires` seconds.

@@ -2,35 +2,14 @@
 //! Contact is a real `icephone answer`, reached with the same ICE offer.
 
 use std::net::UdpSocket;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use sip::message::{parse_datagram, Message, Response};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
-        .collect()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "support/process.rs"]
+mod process;
+use process::{assert_exit, free_udp_port, json_lines, spawn_captured};
 
 /// A redirect server: every INVITE gets `302 Moved Temporarily` with `contact`; it stops
 /// after the ACK for its 302 (or 10 s without a request) and returns the methods seen.
@@ -66,13 +45,11 @@ fn redirect_server(contact: String) -> (u16, std::thread::JoinHandle<Vec<String>
 }
 
 fn answer_bob(port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
-        .args(["--aor", "sip:bob@127.0.0.1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+    spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1"]),
+    )
 }
 
 fn call(redirector: u16, extra: &[&str]) -> Output {

@@ -6,8 +6,14 @@
 
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+#[path = "support/process.rs"]
+mod process;
+#[path = "support/tshark.rs"]
+mod tshark;
+use process::{assert_exit, spawn_captured};
 
 /// tshark preferences that make it verify every checksum (off by default).
 const CHECK_CHECKSUMS: [&str; 6] = [
@@ -51,36 +57,7 @@ fn port_free_for_both() -> u16 {
 /// Decodes `pcap` with tshark (checksums verified): one row per packet matching `filter`,
 /// one column per field.
 fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["30", "tshark", "-n", "-r"])
-        .arg(pcap)
-        .args(CHECK_CHECKSUMS)
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=~"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("could not run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed on {}: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('~').map(str::to_owned).collect())
-        .collect()
-}
-
-#[track_caller]
-fn assert_exit(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    tshark::tshark_fields(pcap, &CHECK_CHECKSUMS, filter, fields)
 }
 
 struct TempDir(PathBuf);
@@ -166,15 +143,13 @@ fn call_over_tcp_is_captured_as_a_clean_tcp_stream() {
     let callee_pcap = dir.0.join("answer.pcap");
     let caller_pcap = dir.0.join("call.pcap");
     let port = port_free_for_both();
-    let answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["answer", "--json", "--transport", "tcp"])
-        .args(["--bind", &format!("127.0.0.1:{port}")])
-        .args(["--aor", "sip:bob@127.0.0.1", "--pcap"])
-        .arg(&callee_pcap)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--transport", "tcp"])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1", "--pcap"])
+            .arg(&callee_pcap),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
         .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])

@@ -9,6 +9,8 @@
 #![allow(dead_code)]
 
 pub mod phone;
+#[path = "../support/tshark.rs"]
+mod tshark;
 pub mod wire;
 
 use std::fs;
@@ -425,28 +427,10 @@ pub const TSHARK_DECODE: &[&str] = &[
     "rtp_stun",
 ];
 
-/// Decodes a capture with tshark: one row per packet matching `filter`, one column per field.
+/// Decodes a capture with tshark (decoded as [`TSHARK_DECODE`] says): one row per packet
+/// matching `filter`, one column per field.
 pub fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    let mut cmd = Command::new("timeout");
-    cmd.args(["30", "tshark", "-n", "-r"])
-        .arg(pcap)
-        .args(TSHARK_DECODE)
-        .args(["-Y", filter, "-T", "fields", "-E", "separator=~"]);
-    for f in fields {
-        cmd.args(["-e", f]);
-    }
-    let out = cmd.output().expect("could not run tshark");
-    assert!(
-        out.status.success(),
-        "tshark failed on {}: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| l.split('~').map(str::to_owned).collect())
-        .collect()
+    tshark::tshark_fields(pcap, TSHARK_DECODE, filter, fields)
 }
 
 /// Polls `cond` every 50 ms until it holds or `limit` passes.

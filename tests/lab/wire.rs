@@ -290,23 +290,7 @@ pub fn stun_messages(pcap: &Path, filter: &str) -> Vec<StunRow> {
 /// Frames of a capture matching a display filter, decoded with the RTP heuristics on (RTP
 /// over UDP and inside TURN ChannelData), so RTP is dissected like every other protocol.
 pub fn count_frames(pcap: &Path, filter: &str) -> usize {
-    let out = Command::new("timeout")
-        .args(["30", "tshark", "-n", "-r"])
-        .arg(pcap)
-        .args(TSHARK_DECODE)
-        .args(["-Y", filter, "-T", "fields", "-e", "frame.number"])
-        .output()
-        .expect("could not run tshark");
-    assert!(
-        out.status.success(),
-        "tshark -Y {filter:?} failed on {}: {}",
-        pcap.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .count()
+    tshark_fields(pcap, filter, &["frame.number"]).len()
 }
 
 /// Up to `max` frames matching `filter`, one line each (number, protocols, addresses, the
