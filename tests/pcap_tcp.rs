@@ -92,7 +92,7 @@ fn sip_ladder_over_tcp(pcap: &Path, callee_port: u16) -> Vec<String> {
         ],
     );
     rows.iter()
-        .map(|row| {
+        .flat_map(|row| {
             let [src, dst, udp, method, code, cseq] = row.as_slice() else {
                 panic!("unexpected tshark row {row:?}");
             };
@@ -107,13 +107,41 @@ fn sip_ladder_over_tcp(pcap: &Path, callee_port: u16) -> Vec<String> {
                 "SIP not on the callee's TCP port in {}: {row:?}",
                 pcap.display()
             );
-            if method.is_empty() {
-                format!("{code} {cseq}")
-            } else {
-                method.clone()
-            }
+            frame_messages(method, code, cseq)
         })
         .collect()
+}
+
+/// The SIP messages of one frame. TCP coalesces: one read can carry several messages (a 180
+/// and a 200 arrived in one segment), and tshark then lists each field's occurrences joined by
+/// commas: `sip.Method` one per request, `sip.Status-Code` one per response, `sip.CSeq.method`
+/// one per message in order. A request's CSeq method is its own method, so taking one such
+/// occurrence out per request leaves the responses' CSeq methods in order.
+fn frame_messages(methods: &str, codes: &str, cseqs: &str) -> Vec<String> {
+    let list = |s: &str| -> Vec<String> {
+        s.split(',')
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let requests = list(methods);
+    let mut response_cseqs = list(cseqs);
+    for m in &requests {
+        if let Some(i) = response_cseqs.iter().position(|c| c == m) {
+            response_cseqs.remove(i);
+        }
+    }
+    let codes = list(codes);
+    assert_eq!(
+        codes.len(),
+        response_cseqs.len(),
+        "one CSeq per response: methods {methods:?}, codes {codes:?}, cseqs {cseqs:?}"
+    );
+    let responses = codes
+        .iter()
+        .zip(&response_cseqs)
+        .map(|(code, cseq)| format!("{code} {cseq}"));
+    requests.iter().cloned().chain(responses).collect()
 }
 
 /// The pcap records of a file: global header and each record (header + packet) as bytes.
@@ -234,4 +262,17 @@ fn call_over_tcp_is_captured_as_a_clean_tcp_stream() {
             .any(|m| m.contains("checksum")),
         "{corrupt_problems:?}"
     );
+}
+
+#[test]
+fn a_frame_with_several_sip_messages_gives_each_of_them() {
+    assert_eq!(
+        frame_messages("", "180,200", "INVITE,INVITE"),
+        ["180 INVITE", "200 INVITE"]
+    );
+    assert_eq!(
+        frame_messages("ACK,BYE", "200", "ACK,INVITE,BYE"),
+        ["ACK", "BYE", "200 INVITE"]
+    );
+    assert_eq!(frame_messages("BYE", "", "BYE"), ["BYE"]);
 }
