@@ -375,7 +375,9 @@ mod tests {
         assert_eq!(v["remote_fraction_lost"], 0.25);
         assert_eq!(v["remote_lost"], 7);
         assert!(
-            known.human().contains("RTT 1.5 ms, peer lost 7 (25.0% last interval)"),
+            known
+                .human()
+                .contains("RTT 1.5 ms, peer lost 7 (25.0% last interval)"),
             "{}",
             known.human()
         );

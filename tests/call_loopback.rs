@@ -441,10 +441,15 @@ async fn rtcp_gives_a_small_round_trip_and_no_remote_loss_on_loopback() {
     assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
     for (agent, media) in [("caller", &caller.media), ("callee", &callee.media)] {
         assert!(media.rtcp_sent >= 2, "{agent} {media:?}");
-        let rtt = media.rtt_ms.unwrap_or_else(|| panic!("{agent}: no RTT {media:?}"));
+        let rtt = media
+            .rtt_ms
+            .unwrap_or_else(|| panic!("{agent}: no RTT {media:?}"));
         // Loopback: well under a scheduling hiccup on a loaded machine.
         assert!((0.0..100.0).contains(&rtt), "{agent} rtt {rtt}");
-        assert!(media.rtt_min_ms.is_some_and(|m| m <= rtt), "{agent} {media:?}");
+        assert!(
+            media.rtt_min_ms.is_some_and(|m| m <= rtt),
+            "{agent} {media:?}"
+        );
         assert_eq!(media.remote_fraction_lost, Some(0.0), "{agent} {media:?}");
         assert_eq!(media.remote_lost, Some(0), "{agent} {media:?}");
     }

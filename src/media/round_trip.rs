@@ -62,6 +62,11 @@ pub fn ntp_short_to_ms(units: u32) -> f64 {
     f64::from(units) * 1000.0 / 65_536.0
 }
 
+/// To the microsecond: the 16.16 unit is 15.26 µs, more digits would be noise in the events.
+fn to_micros_precision(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
 /// The last SR the peer sent us, for the LSR and DLSR of our next report block.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LastSenderReport {
@@ -114,15 +119,16 @@ impl RoundTripStats {
     }
 
     pub fn last_ms(&self) -> Option<f64> {
-        self.last.map(ntp_short_to_ms)
+        self.last.map(|u| to_micros_precision(ntp_short_to_ms(u)))
     }
 
     pub fn min_ms(&self) -> Option<f64> {
-        self.min.map(ntp_short_to_ms)
+        self.min.map(|u| to_micros_precision(ntp_short_to_ms(u)))
     }
 
     pub fn mean_ms(&self) -> Option<f64> {
-        (self.count > 0).then(|| self.sum as f64 / self.count as f64 * 1000.0 / 65_536.0)
+        (self.count > 0)
+            .then(|| to_micros_precision(self.sum as f64 / self.count as f64 * 1000.0 / 65_536.0))
     }
 }
 
@@ -207,7 +213,10 @@ mod tests {
         let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 0.01);
         assert!(close(s.last_ms(), 50.0), "{:?}", s.last_ms());
         assert!(close(s.min_ms(), 20.0), "{:?}", s.min_ms());
-        assert!(close(s.mean_ms(), (6_554.0 + 1_311.0 + 3_277.0) / 3.0 * 1000.0 / 65_536.0));
+        assert!(close(
+            s.mean_ms(),
+            (6_554.0 + 1_311.0 + 3_277.0) / 3.0 * 1000.0 / 65_536.0
+        ));
         assert!(to_ntp_short(Duration::from_secs(1 << 20)) == u32::MAX);
     }
 }

@@ -299,8 +299,7 @@ impl MediaSession {
             self.summary.remote_lost = Some(i64::from(block.cumulative_lost));
             self.summary.remote_jitter_ms = Some(f64::from(block.jitter) / CLOCK_RATE_PER_MS);
             // RFC 3550 §6.4.1: RTT = A − LSR − DLSR, when the peer has had one of our SRs.
-            if let Some(rtt) = round_trip(arrival_ntp, block.last_sr, block.delay_since_last_sr)
-            {
+            if let Some(rtt) = round_trip(arrival_ntp, block.last_sr, block.delay_since_last_sr) {
                 self.round_trips.add(rtt);
                 self.summary.rtt_ms = self.round_trips.mean_ms();
                 self.summary.rtt_min_ms = self.round_trips.min_ms();
@@ -467,7 +466,10 @@ mod tests {
         assert_eq!(block.cumulative_lost, 25);
         // The extended highest sequence number, not the expected count.
         let wrapped = u32::from(last_seq < first_seq);
-        assert_eq!(block.highest_sequence, (wrapped << 16) | u32::from(last_seq));
+        assert_eq!(
+            block.highest_sequence,
+            (wrapped << 16) | u32::from(last_seq)
+        );
         // No SR from a yet: LSR and DLSR are 0.
         assert_eq!((block.last_sr, block.delay_since_last_sr), (0, 0));
         // Nothing arrived since: the next report has no block (RFC 3550 §6.4).
@@ -566,7 +568,10 @@ mod tests {
             assert!(next >= ms(2050) && next <= ms(6160), "{next:?}");
         }
         firsts.sort();
-        assert!(firsts[0] < ms(600) && firsts[299] > ms(1350), "spread over the range");
+        assert!(
+            firsts[0] < ms(600) && firsts[299] > ms(1350),
+            "spread over the range"
+        );
         let again = seeded(config(Source::Silence), t0, 1 << 40, 7);
         let once = seeded(config(Source::Silence), t0, 1 << 40, 7);
         assert_eq!(again.next_rtcp_at(), once.next_rtcp_at());
