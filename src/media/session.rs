@@ -71,6 +71,8 @@ pub struct MediaSession {
     avg_rtcp_size: f64,
     pub summary: MediaSummary,
     octets_sent: u32,
+    /// `rtp_sent` when the previous report and the one before it were built.
+    rtp_sent_at_reports: [u64; 2],
     /// Sending allowed by the negotiated direction (hold sets it false).
     pub sending: bool,
 }
@@ -127,6 +129,7 @@ impl MediaSession {
             avg_rtcp_size: INITIAL_AVG_RTCP_SIZE,
             summary,
             octets_sent: 0,
+            rtp_sent_at_reports: [0; 2],
             sending: true,
         };
         session.next_rtcp = now + session.rtcp_interval();
@@ -137,7 +140,7 @@ impl MediaSession {
     /// the session now (§6.2: the first one, before any report was sent, shorter).
     fn rtcp_interval(&mut self) -> Duration {
         let peer_heard = self.remote_ssrc.is_some() || self.summary.rtcp_received > 0;
-        let we_sent = self.summary.rtp_sent > 0;
+        let we_sent = self.is_active_sender();
         let peer_sends = self.stats.received_since_last_report() > 0;
         let inputs = IntervalInputs {
             members: 1 + u32::from(peer_heard),
@@ -324,6 +327,12 @@ impl MediaSession {
         self.next_rtcp
     }
 
+    /// RFC 3550 §6.3.8 / §6.4: an active sender (SR, sender bandwidth share) has sent RTP
+    /// since the report before the previous one; on hold we fall back to RRs.
+    fn is_active_sender(&self) -> bool {
+        self.summary.rtp_sent > self.rtp_sent_at_reports[1]
+    }
+
     /// Builds our SR or RR now (RFC 3550 §6.4) and starts the next loss interval.
     pub fn report(&mut self, now: Instant) -> Vec<u8> {
         // RFC 3550 §6.4: a block only about a source heard from since the last report.
@@ -344,13 +353,14 @@ impl MediaSession {
             }
             None => Vec::new(),
         };
-        let sender = (self.summary.rtp_sent > 0).then(|| SenderInfo {
+        let sender = self.is_active_sender().then(|| SenderInfo {
             ntp_timestamp: self.ntp.at(now),
             rtp_timestamp: self.timestamp,
             packet_count: self.summary.rtp_sent as u32,
             octet_count: self.octets_sent,
         });
         self.summary.rtcp_sent += 1;
+        self.rtp_sent_at_reports = [self.summary.rtp_sent, self.rtp_sent_at_reports[0]];
         let report = Report {
             ssrc: self.ssrc,
             sender,
@@ -423,6 +433,13 @@ mod tests {
         a.next_packet().unwrap();
         a.sending = false;
         assert!(a.next_packet().is_none());
+        assert_eq!(a.report(t0)[1], PT_SR);
+        // RFC 3550 §6.3.8: still a sender at the next report (sent since the one before the
+        // previous), no longer at the one after.
+        assert_eq!(a.report(t0)[1], PT_SR);
+        assert_eq!(a.report(t0)[1], PT_RR);
+        a.sending = true;
+        a.next_packet().unwrap();
         assert_eq!(a.report(t0)[1], PT_SR);
     }
 
