@@ -161,6 +161,17 @@ pub fn summary(r: &DemoReport, tone_hz: f64) -> String {
             o.media.frames_held_before_selection,
             o.media_sent_before_selection
         );
+        s += &format!(
+            "  RTCP {name}: sent {} received {}; RTT {}; peer reports {} lost\n",
+            o.media.rtcp_sent,
+            o.media.rtcp_received,
+            o.media
+                .rtt_ms
+                .map_or_else(|| "unknown".to_string(), |ms| format!("{ms:.1} ms")),
+            o.media
+                .remote_lost
+                .map_or_else(|| "unknown".to_string(), |n| n.to_string()),
+        );
     }
     s += &format!(
         "  callee's recording: {:.0}% of its energy at {tone_hz} Hz (Goertzel)\n",

@@ -187,13 +187,24 @@ impl Event {
                 digit, direction, ..
             } => format!("DTMF {digit} {direction}"),
             Event::Media { stats, .. } => format!(
-                "media {}: sent {} received {} lost {} jitter {:.2} ms; {} frame(s) held before ICE selection",
+                "media {}: sent {} received {} lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; RTCP sent {} received {}, RTT {}, peer lost {}",
                 stats.codec,
                 stats.rtp_sent,
                 stats.rtp_received,
                 stats.lost,
                 stats.jitter_ms,
-                stats.frames_held_before_selection
+                stats.frames_held_before_selection,
+                stats.rtcp_sent,
+                stats.rtcp_received,
+                stats
+                    .rtt_ms
+                    .map_or_else(|| "unknown".to_string(), |ms| format!("{ms:.1} ms")),
+                match (stats.remote_lost, stats.remote_fraction_lost) {
+                    (Some(lost), Some(fraction)) => {
+                        format!("{lost} ({:.1}% last interval)", fraction * 100.0)
+                    }
+                    _ => "unknown".to_string(),
+                }
             ),
             Event::IceFailed { pairs, .. } => format!(
                 "ICE failed: {}",
@@ -338,6 +349,38 @@ mod tests {
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }
+        // RTCP figures not known yet are null, not absent.
+        for key in [
+            "rtt_ms",
+            "rtt_min_ms",
+            "rtt_last_ms",
+            "remote_fraction_lost",
+            "remote_lost",
+            "remote_jitter_ms",
+        ] {
+            assert_eq!(v.get(key), Some(&serde_json::Value::Null), "{key}");
+        }
+        assert!(media.human().contains("RTT unknown, peer lost unknown"));
+        let known = Event::Media {
+            agent: "callee".into(),
+            stats: MediaSummary {
+                rtt_ms: Some(1.5),
+                remote_fraction_lost: Some(0.25),
+                remote_lost: Some(7),
+                ..MediaSummary::default()
+            },
+        };
+        let v = serde_json::to_value(&known).unwrap();
+        assert_eq!(v["rtt_ms"], 1.5);
+        assert_eq!(v["remote_fraction_lost"], 0.25);
+        assert_eq!(v["remote_lost"], 7);
+        assert!(
+            known
+                .human()
+                .contains("RTT 1.5 ms, peer lost 7 (25.0% last interval)"),
+            "{}",
+            known.human()
+        );
 
         let failed = Event::IceFailed {
             agent: "phone".into(),

@@ -428,6 +428,43 @@ async fn without_rtcp_mux_both_components_are_selected_and_rtcp_flows() {
     assert!(callee.media.rtp_received > 100);
 }
 
+/// RFC 3550 §6.4.1: over loopback each side's SR is echoed in the other's report block
+/// (LSR/DLSR), so both learn a small round-trip time, and both hear that the other lost
+/// nothing. 9 s: the first reports come within 1.5 s, the next within 6.2 s of them, so by
+/// then each side has had a peer report sent after its own first SR arrived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rtcp_gives_a_small_round_trip_and_no_remote_loss_on_loopback() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.duration = Some(Duration::from_millis(9000));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    for (agent, media) in [("caller", &caller.media), ("callee", &callee.media)] {
+        assert!(media.rtcp_sent >= 2, "{agent} {media:?}");
+        let rtt = media
+            .rtt_ms
+            .unwrap_or_else(|| panic!("{agent}: no RTT {media:?}"));
+        // Loopback: well under a scheduling hiccup on a loaded machine.
+        assert!((0.0..100.0).contains(&rtt), "{agent} rtt {rtt}");
+        assert!(
+            media.rtt_min_ms.is_some_and(|m| m <= rtt),
+            "{agent} {media:?}"
+        );
+        assert_eq!(media.remote_fraction_lost, Some(0.0), "{agent} {media:?}");
+        assert_eq!(media.remote_lost, Some(0), "{agent} {media:?}");
+    }
+    // The `media` NDJSON event carries them as fields.
+    let events = emitter.events();
+    let media_event = events_of(&events, "caller")
+        .into_iter()
+        .find(|e| matches!(e, Event::Media { .. }))
+        .expect("caller's media event");
+    let v = serde_json::to_value(media_event).unwrap();
+    assert!(v["rtt_ms"].as_f64().is_some_and(|ms| ms < 100.0), "{v}");
+    assert_eq!(v["remote_fraction_lost"], 0.0, "{v}");
+    assert_eq!(v["remote_lost"], 0, "{v}");
+}
+
 /// RFC 3261 §21.4.24: beyond `max_calls` (1) a second INVITE gets 486 Busy Here.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_call_while_busy_gets_486() {

@@ -4,7 +4,9 @@
 pub mod dtmf;
 pub mod g711;
 pub mod goertzel;
+pub mod round_trip;
 pub mod rtcp;
+pub mod rtcp_interval;
 pub mod rtp;
 pub mod session;
 pub mod source;

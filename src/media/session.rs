@@ -4,18 +4,22 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 use super::dtmf::{DtmfReceiver, DtmfSender};
 use super::g711::G711;
+use super::round_trip::{round_trip, LastSenderReport, NtpClock, RoundTripStats};
 use super::rtcp::{Report, ReportBlock, SenderInfo, PT_RR, PT_SR};
+use super::rtcp_interval::{
+    update_avg_rtcp_size, IntervalInputs, G711_RTCP_BANDWIDTH, INITIAL_AVG_RTCP_SIZE,
+};
 use super::rtp::{is_rtcp, RtpPacket};
 use super::source::{Source, FRAME_SAMPLES};
 use super::stats::{MediaSummary, ReceiveStats};
 
-/// RFC 3550 §6.2: the first report after half the minimum interval (5 s), then every 5 s.
-const RTCP_FIRST: Duration = Duration::from_millis(2500);
-const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// G.711's RTP clock: 8000 timestamp units a second.
+const CLOCK_RATE_PER_MS: f64 = 8.0;
 
 /// What the media session was set up with.
 #[derive(Debug, Clone)]
@@ -55,15 +59,42 @@ pub struct MediaSession {
     remote_ssrc: Option<u32>,
     start: Instant,
     next_rtcp: Instant,
+    /// Draws the SSRC and sequence/timestamp origins and the RTCP interval randomisation.
+    rng: StdRng,
+    /// NTP time for our SRs and for the arrival of the peer's report blocks.
+    ntp: NtpClock,
+    /// The peer's last SR, echoed in our report blocks (LSR/DLSR).
+    peer_sr: LastSenderReport,
+    /// Round trips from the peer's report blocks about our SSRC.
+    round_trips: RoundTripStats,
+    /// RFC 3550 §6.3.3 average RTCP packet size (octets with UDP/IP headers).
+    avg_rtcp_size: f64,
     pub summary: MediaSummary,
     octets_sent: u32,
+    /// `rtp_sent` when the previous report and the one before it were built.
+    rtp_sent_at_reports: [u64; 2],
     /// Sending allowed by the negotiated direction (hold sets it false).
     pub sending: bool,
 }
 
 impl MediaSession {
     pub fn new(config: MediaConfig, now: Instant) -> MediaSession {
-        let mut rng = rand::rng();
+        MediaSession::with_clock(
+            config,
+            now,
+            NtpClock::from_system_time(now),
+            StdRng::from_rng(&mut rand::rng()),
+        )
+    }
+
+    /// A session whose NTP clock and randomness the caller chooses (tests: a fixed seed and
+    /// virtual time give the same SSRC, report times and report contents every run).
+    pub fn with_clock(
+        config: MediaConfig,
+        now: Instant,
+        ntp: NtpClock,
+        mut rng: StdRng,
+    ) -> MediaSession {
         let dtmf_sender = config
             .dtmf
             .as_deref()
@@ -73,12 +104,15 @@ impl MediaSession {
             codec: config.codec.name().to_string(),
             ..MediaSummary::default()
         };
-        MediaSession {
+        let ssrc = rng.random();
+        let sequence = rng.random();
+        let timestamp = rng.random();
+        let mut session = MediaSession {
             config,
             // RFC 3550 §5.1: random SSRC, sequence and timestamp origins.
-            ssrc: rng.random(),
-            sequence: rng.random(),
-            timestamp: rng.random(),
+            ssrc,
+            sequence,
+            timestamp,
             dtmf_sender,
             dtmf_event_timestamp: 0,
             dtmf_receiver: DtmfReceiver::default(),
@@ -87,11 +121,36 @@ impl MediaSession {
             stats: ReceiveStats::default(),
             remote_ssrc: None,
             start: now,
-            next_rtcp: now + RTCP_FIRST,
+            next_rtcp: now,
+            rng,
+            ntp,
+            peer_sr: LastSenderReport::default(),
+            round_trips: RoundTripStats::default(),
+            avg_rtcp_size: INITIAL_AVG_RTCP_SIZE,
             summary,
             octets_sent: 0,
+            rtp_sent_at_reports: [0; 2],
             sending: true,
-        }
+        };
+        session.next_rtcp = now + session.rtcp_interval();
+        session
+    }
+
+    /// RFC 3550 §6.3.1: the randomised interval to the next report, from what we know of
+    /// the session now (§6.2: the first one, before any report was sent, shorter).
+    fn rtcp_interval(&mut self) -> Duration {
+        let peer_heard = self.remote_ssrc.is_some() || self.summary.rtcp_received > 0;
+        let we_sent = self.is_active_sender();
+        let peer_sends = self.stats.received_since_last_report() > 0;
+        let inputs = IntervalInputs {
+            members: 1 + u32::from(peer_heard),
+            senders: u32::from(we_sent) + u32::from(peer_sends),
+            rtcp_bandwidth: G711_RTCP_BANDWIDTH,
+            we_sent,
+            avg_rtcp_size: self.avg_rtcp_size,
+            initial: self.summary.rtcp_sent == 0,
+        };
+        inputs.randomised(&mut self.rng)
     }
 
     /// Queues DTMF digits to send (after any still being sent). False when the peer did not
@@ -180,18 +239,23 @@ impl MediaSession {
     /// A datagram from the peer's media path (RTP or, with rtcp-mux, RTCP).
     pub fn on_datagram(&mut self, now: Instant, data: &[u8]) -> Received {
         if is_rtcp(data) {
-            if Report::parse(data).is_ok() {
-                self.summary.rtcp_received += 1;
-                return Received::Rtcp;
-            }
-            return Received::Other;
+            return match Report::parse(data) {
+                Ok(report) => {
+                    self.on_report(now, &report, data.len());
+                    Received::Rtcp
+                }
+                Err(_) => Received::Other,
+            };
         }
         let Ok(packet) = RtpPacket::parse(data) else {
             return Received::Other;
         };
         let arrival = (now.saturating_duration_since(self.start).as_micros() / 125) as u32;
-        self.stats
-            .on_packet(packet.sequence, packet.timestamp, arrival);
+        // RFC 4733 §2.5.1.3: an event's packets repeat its start timestamp, so they would
+        // read as jitter; only audio feeds the RFC 3550 A.8 estimate.
+        let is_event = Some(packet.payload_type) == self.config.dtmf_payload_type;
+        let timing = (!is_event).then_some((packet.timestamp, arrival));
+        self.stats.on_packet(packet.sequence, timing);
         self.remote_ssrc = Some(packet.ssrc);
         self.summary.rtp_received = self.stats.received;
         if Some(packet.payload_type) == self.config.dtmf_payload_type {
@@ -224,13 +288,38 @@ impl MediaSession {
         Received::Audio
     }
 
-    /// An RTCP report when one is due (RFC 3550 §6.4: SR if we sent, else RR).
+    /// The peer's SR or RR (the first packet of its compound RTCP packet).
+    fn on_report(&mut self, now: Instant, report: &Report, len: usize) {
+        self.summary.rtcp_received += 1;
+        self.avg_rtcp_size = update_avg_rtcp_size(self.avg_rtcp_size, len);
+        if let Some(sender) = &report.sender {
+            // RFC 3550 §6.4.1: remembered for the LSR/DLSR of our next report block.
+            self.peer_sr.on_sender_report(sender.ntp_timestamp, now);
+        }
+        let arrival_ntp = self.ntp.at(now);
+        for block in report.blocks.iter().filter(|b| b.ssrc == self.ssrc) {
+            self.summary.remote_fraction_lost = Some(f64::from(block.fraction_lost) / 256.0);
+            self.summary.remote_lost = Some(i64::from(block.cumulative_lost));
+            self.summary.remote_jitter_ms = Some(f64::from(block.jitter) / CLOCK_RATE_PER_MS);
+            // RFC 3550 §6.4.1: RTT = A − LSR − DLSR, when the peer has had one of our SRs.
+            if let Some(rtt) = round_trip(arrival_ntp, block.last_sr, block.delay_since_last_sr) {
+                self.round_trips.add(rtt);
+                self.summary.rtt_ms = self.round_trips.mean_ms();
+                self.summary.rtt_min_ms = self.round_trips.min_ms();
+                self.summary.rtt_last_ms = self.round_trips.last_ms();
+            }
+        }
+    }
+
+    /// An RTCP report when one is due (RFC 3550 §6.4: SR if we sent, else RR), then the
+    /// next one is scheduled a fresh randomised interval later (§6.3.6).
     pub fn poll_rtcp(&mut self, now: Instant) -> Option<Vec<u8>> {
         if now < self.next_rtcp {
             return None;
         }
-        self.next_rtcp = now + RTCP_INTERVAL;
-        Some(self.report(now))
+        let report = self.report(now);
+        self.next_rtcp = now + self.rtcp_interval();
+        Some(report)
     }
 
     /// The next time `poll_rtcp` has something.
@@ -238,36 +327,50 @@ impl MediaSession {
         self.next_rtcp
     }
 
+    /// RFC 3550 §6.3.8 / §6.4: an active sender (SR, sender bandwidth share) has sent RTP
+    /// since the report before the previous one; on hold we fall back to RRs.
+    fn is_active_sender(&self) -> bool {
+        self.summary.rtp_sent > self.rtp_sent_at_reports[1]
+    }
+
+    /// Builds our SR or RR now (RFC 3550 §6.4) and starts the next loss interval.
     pub fn report(&mut self, now: Instant) -> Vec<u8> {
-        let blocks = self
-            .remote_ssrc
-            .map(|ssrc| {
+        // RFC 3550 §6.4: a block only about a source heard from since the last report.
+        let heard_since_last = self.stats.received_since_last_report() > 0;
+        let blocks = match self.remote_ssrc.filter(|_| heard_since_last) {
+            Some(ssrc) => {
+                let (last_sr, delay_since_last_sr) = self.peer_sr.lsr_dlsr(now);
+                // RFC 3550 §6.4.1 / A.3: the report block's fields.
                 vec![ReportBlock {
                     ssrc,
-                    fraction_lost: 0,
-                    cumulative_lost: self.stats.lost().min(0x7F_FFFF) as i32,
-                    highest_sequence: self.stats.expected() as u32,
+                    fraction_lost: self.stats.take_fraction_lost(),
+                    cumulative_lost: self.stats.cumulative_lost_24(),
+                    highest_sequence: self.stats.extended_max(),
                     jitter: self.stats.jitter(),
-                    last_sr: 0,
-                    delay_since_last_sr: 0,
+                    last_sr,
+                    delay_since_last_sr,
                 }]
-            })
-            .unwrap_or_default();
-        let sender = (self.summary.rtp_sent > 0).then(|| SenderInfo {
-            ntp_timestamp: ntp_now(),
+            }
+            None => Vec::new(),
+        };
+        let sender = self.is_active_sender().then(|| SenderInfo {
+            ntp_timestamp: self.ntp.at(now),
             rtp_timestamp: self.timestamp,
             packet_count: self.summary.rtp_sent as u32,
             octet_count: self.octets_sent,
         });
-        let _ = now;
         self.summary.rtcp_sent += 1;
+        self.rtp_sent_at_reports = [self.summary.rtp_sent, self.rtp_sent_at_reports[0]];
         let report = Report {
             ssrc: self.ssrc,
             sender,
             blocks,
         };
-        debug_assert!(matches!(report.encode()[1], PT_SR | PT_RR));
-        report.encode()
+        let bytes = report.encode();
+        debug_assert!(matches!(bytes[1], PT_SR | PT_RR));
+        // RFC 3550 §6.3.3: our own packets count in the average size too.
+        self.avg_rtcp_size = update_avg_rtcp_size(self.avg_rtcp_size, bytes.len());
+        bytes
     }
 
     pub fn recorded(&self) -> &[i16] {
@@ -282,19 +385,9 @@ impl MediaSession {
     pub fn finish(&mut self) -> MediaSummary {
         self.summary.rtp_received = self.stats.received;
         self.summary.lost = self.stats.lost();
-        self.summary.jitter_ms = f64::from(self.stats.jitter()) / 8.0;
+        self.summary.jitter_ms = f64::from(self.stats.jitter()) / CLOCK_RATE_PER_MS;
         self.summary.clone()
     }
-}
-
-/// RFC 3550 §4: NTP timestamp (seconds since 1900 in the upper 32 bits).
-fn ntp_now() -> u64 {
-    let since_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = since_unix.as_secs() + 2_208_988_800;
-    let frac = (u64::from(since_unix.subsec_nanos()) << 32) / 1_000_000_000;
-    (secs << 32) | frac
 }
 
 #[cfg(test)]
@@ -335,12 +428,171 @@ mod tests {
         let t0 = Instant::now();
         let mut a = MediaSession::new(config(Source::Silence), t0);
         assert!(a.poll_rtcp(t0).is_none());
-        let rr = a.poll_rtcp(t0 + RTCP_FIRST).unwrap();
+        let rr = a.poll_rtcp(a.next_rtcp_at()).unwrap();
         assert_eq!(rr[1], PT_RR);
         a.next_packet().unwrap();
         a.sending = false;
         assert!(a.next_packet().is_none());
         assert_eq!(a.report(t0)[1], PT_SR);
+        // RFC 3550 §6.3.8: still a sender at the next report (sent since the one before the
+        // previous), no longer at the one after.
+        assert_eq!(a.report(t0)[1], PT_SR);
+        assert_eq!(a.report(t0)[1], PT_RR);
+        a.sending = true;
+        a.next_packet().unwrap();
+        assert_eq!(a.report(t0)[1], PT_SR);
+    }
+
+    fn seeded(cfg: MediaConfig, t0: Instant, ntp_origin: u64, seed: u64) -> MediaSession {
+        MediaSession::with_clock(
+            cfg,
+            t0,
+            NtpClock::new(t0, ntp_origin),
+            StdRng::seed_from_u64(seed),
+        )
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn report_block_carries_the_rfc_3550_figures_of_the_interval() {
+        let t0 = Instant::now();
+        let mut a = seeded(config(Source::Silence), t0, 1 << 40, 1);
+        let mut b = seeded(config(Source::Silence), t0, 2 << 40, 2);
+        let mut first_seq = None;
+        let mut last_seq = 0u16;
+        // 100 packets, every fourth one lost on the way.
+        for i in 0..100u64 {
+            let p = a.next_packet().unwrap();
+            let seq = RtpPacket::parse(&p).unwrap().sequence;
+            first_seq.get_or_insert(seq);
+            last_seq = seq;
+            if i % 4 != 1 {
+                b.on_datagram(t0 + ms(20 * i), &p);
+            }
+        }
+        let first_seq = first_seq.unwrap();
+        let report = Report::parse(&b.report(t0 + ms(2000))).unwrap();
+        assert!(report.sender.is_none(), "b sent nothing: an RR");
+        let block = report.blocks[0];
+        assert_eq!(block.ssrc, a.ssrc());
+        // RFC 3550 A.3: 25 of 100 lost → (25 << 8) / 100.
+        assert_eq!(block.fraction_lost, 64);
+        assert_eq!(block.cumulative_lost, 25);
+        // The extended highest sequence number, not the expected count.
+        let wrapped = u32::from(last_seq < first_seq);
+        assert_eq!(
+            block.highest_sequence,
+            (wrapped << 16) | u32::from(last_seq)
+        );
+        // No SR from a yet: LSR and DLSR are 0.
+        assert_eq!((block.last_sr, block.delay_since_last_sr), (0, 0));
+        // Nothing arrived since: the next report has no block (RFC 3550 §6.4).
+        assert!(Report::parse(&b.report(t0 + ms(4000)))
+            .unwrap()
+            .blocks
+            .is_empty());
+    }
+
+    #[test]
+    fn round_trip_from_an_sr_rr_exchange_in_virtual_time() {
+        let t0 = Instant::now();
+        let mut a = seeded(config(Source::Silence), t0, 0xE000_0000_1234_0000, 3);
+        let mut b = seeded(config(Source::Silence), t0, 0x0100_0000_0000_0000, 4);
+        for i in 0..10u64 {
+            let pa = a.next_packet().unwrap();
+            let pb = b.next_packet().unwrap();
+            b.on_datagram(t0 + ms(20 * i + 15), &pa);
+            a.on_datagram(t0 + ms(20 * i + 15), &pb);
+        }
+        // a's SR leaves at 1 s and takes 15 ms.
+        let t1 = t0 + ms(1000);
+        let sr_bytes = a.report(t1);
+        let sr = Report::parse(&sr_bytes).unwrap();
+        let sr_ntp = sr.sender.unwrap().ntp_timestamp;
+        assert_eq!(sr_ntp, 0xE000_0001_1234_0000, "1 s after a's NTP origin");
+        assert_eq!(b.on_datagram(t1 + ms(15), &sr_bytes), Received::Rtcp);
+        // b reports 500 ms after receiving it; that report takes 15 ms back.
+        let t2 = t1 + ms(515);
+        let rr_bytes = b.report(t2);
+        let block = Report::parse(&rr_bytes).unwrap().blocks[0];
+        assert_eq!(block.ssrc, a.ssrc());
+        // RFC 3550 §6.4.1: LSR = middle 32 bits of the SR's NTP time; DLSR in 1/65536 s.
+        assert_eq!(block.last_sr, 0x0001_1234);
+        assert_eq!(block.delay_since_last_sr, 32_768);
+        assert_eq!(a.on_datagram(t2 + ms(15), &rr_bytes), Received::Rtcp);
+        let s = a.finish();
+        // RTT = A − LSR − DLSR = 530 ms − 500 ms = 30 ms (16.16 resolution: ±0.02 ms).
+        let rtt = s.rtt_ms.unwrap();
+        assert!((rtt - 30.0).abs() < 0.05, "{rtt}");
+        assert_eq!(s.rtt_min_ms, s.rtt_last_ms);
+        assert_eq!(s.remote_fraction_lost, Some(0.0));
+        assert_eq!(s.remote_lost, Some(0));
+        assert_eq!(s.rtcp_received, 1);
+        // b has not had a block about it with an LSR: no RTT.
+        assert_eq!(b.finish().rtt_ms, None);
+    }
+
+    #[test]
+    fn peer_reported_loss_about_our_stream_is_kept() {
+        let t0 = Instant::now();
+        let mut a = seeded(config(Source::Silence), t0, 1 << 40, 5);
+        let peer_rr = Report {
+            ssrc: 0x0BAD_CAFE,
+            sender: None,
+            blocks: vec![
+                ReportBlock {
+                    ssrc: a.ssrc() ^ 1,
+                    fraction_lost: 200,
+                    cumulative_lost: 999,
+                    ..ReportBlock::default()
+                },
+                ReportBlock {
+                    ssrc: a.ssrc(),
+                    fraction_lost: 64,
+                    cumulative_lost: -2,
+                    jitter: 80,
+                    ..ReportBlock::default()
+                },
+            ],
+        };
+        a.on_datagram(t0, &peer_rr.encode());
+        let s = a.finish();
+        // Only the block about our SSRC counts; LSR 0 gives no RTT.
+        assert_eq!(s.remote_fraction_lost, Some(0.25));
+        assert_eq!(s.remote_lost, Some(-2));
+        assert_eq!(s.remote_jitter_ms, Some(10.0));
+        assert_eq!(s.rtt_ms, None);
+    }
+
+    #[test]
+    fn report_times_are_randomised_within_bounds_and_reproducible() {
+        let t0 = Instant::now();
+        let mut firsts = Vec::new();
+        for seed in 0..300 {
+            let mut a = seeded(config(Source::Silence), t0, 1 << 40, seed);
+            let first = a.next_rtcp_at() - t0;
+            // README deviation: the first report within 1.5 s (0.49–1.48 s).
+            assert!(first >= ms(490) && first <= ms(1480), "{first:?}");
+            firsts.push(first);
+            assert!(a.poll_rtcp(a.next_rtcp_at() - ms(1)).is_none());
+            let at = a.next_rtcp_at();
+            assert!(a.poll_rtcp(at).is_some());
+            // RFC 3550 §6.3.1: then 0.5–1.5 × 5 s / (e − 3/2) = 2.05–6.16 s.
+            let next = a.next_rtcp_at() - at;
+            assert!(next >= ms(2050) && next <= ms(6160), "{next:?}");
+        }
+        firsts.sort();
+        assert!(
+            firsts[0] < ms(600) && firsts[299] > ms(1350),
+            "spread over the range"
+        );
+        let again = seeded(config(Source::Silence), t0, 1 << 40, 7);
+        let once = seeded(config(Source::Silence), t0, 1 << 40, 7);
+        assert_eq!(again.next_rtcp_at(), once.next_rtcp_at());
+        assert_eq!(again.ssrc(), once.ssrc());
     }
 
     #[test]
