@@ -5,6 +5,10 @@ use thiserror::Error;
 /// RFC 3550 §6.4.1 / §6.4.2 packet types.
 pub const PT_SR: u8 = 200;
 pub const PT_RR: u8 = 201;
+/// RFC 3550 §6.5 source description.
+pub const PT_SDES: u8 = 202;
+/// RFC 3550 §6.5.1 SDES item type CNAME.
+const SDES_CNAME: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RtcpError {
@@ -74,6 +78,14 @@ impl Report {
         out
     }
 
+    /// The compound packet we send: this report followed by an SDES with our CNAME (RFC 3550
+    /// §6.1: every compound packet MUST carry the CNAME item).
+    pub fn encode_compound(&self, cname: &str) -> Vec<u8> {
+        let mut out = self.encode();
+        out.extend_from_slice(&sdes_cname(self.ssrc, cname));
+        out
+    }
+
     /// Reads the first packet of a compound RTCP packet if it is an SR or RR.
     pub fn parse(data: &[u8]) -> Result<Report, RtcpError> {
         let word = |i: usize| -> Result<u32, RtcpError> {
@@ -122,6 +134,43 @@ impl Report {
             blocks,
         })
     }
+}
+
+/// A CNAME as RFC 7022 §4.2 recommends for a short-term identifier: 96 random bits,
+/// base64-encoded (12 octets give exactly 16 characters, no padding).
+pub fn random_cname(rng: &mut impl rand::Rng) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes: [u8; 12] = rng.random();
+    bytes
+        .chunks(3)
+        .flat_map(|c| {
+            let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
+            [18, 12, 6, 0].map(|shift| char::from(ALPHABET[((n >> shift) & 63) as usize]))
+        })
+        .collect()
+}
+
+/// An SDES packet with one chunk: `ssrc` and its CNAME (RFC 3550 §6.5, §6.5.1). The item
+/// list ends with a null octet and is padded with nulls to a 32-bit boundary; the text is
+/// cut to the 255 octets an item can hold.
+pub fn sdes_cname(ssrc: u32, cname: &str) -> Vec<u8> {
+    let text = &cname.as_bytes()[..cname.len().min(255)];
+    let mut chunk = Vec::with_capacity(8 + text.len());
+    chunk.extend_from_slice(&ssrc.to_be_bytes());
+    chunk.push(SDES_CNAME);
+    chunk.push(text.len() as u8);
+    chunk.extend_from_slice(text);
+    // RFC 3550 §6.5: at least one null octet (END), then nulls up to a word boundary.
+    chunk.push(0);
+    while chunk.len() % 4 != 0 {
+        chunk.push(0);
+    }
+    let mut out = Vec::with_capacity(4 + chunk.len());
+    out.push(0x80 | 1); // V=2, P=0, SC=1
+    out.push(PT_SDES);
+    out.extend_from_slice(&((chunk.len() / 4) as u16).to_be_bytes());
+    out.extend_from_slice(&chunk);
+    out
 }
 
 #[cfg(test)]
@@ -173,5 +222,46 @@ mod tests {
             Report::parse(&[0x81, 201, 0, 7, 0, 0, 0, 1]),
             Err(RtcpError::TooShort(_))
         ));
+    }
+
+    #[test]
+    fn random_cname_is_96_bits_of_base64() {
+        use rand::SeedableRng;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let a = random_cname(&mut rng);
+        let b = random_cname(&mut rng);
+        assert_eq!(a.len(), 16);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/'));
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn sdes_cname_is_word_aligned_and_null_terminated() {
+        // 4-octet header, SSRC, type, length, 5 octets of text, END: 4 + 12 = 16 octets.
+        let p = sdes_cname(0x0102_0304, "abcde");
+        assert_eq!(
+            p,
+            [0x81, 202, 0, 3, 1, 2, 3, 4, SDES_CNAME, 5, b'a', b'b', b'c', b'd', b'e', 0]
+        );
+        // A text that fills the word exactly still gets a null octet: a whole null word.
+        let p = sdes_cname(1, "abcdef");
+        assert_eq!(p.len(), 4 + 4 + 2 + 6 + 4);
+        assert_eq!(&p[16..], [0, 0, 0, 0]);
+        assert_eq!(u16::from_be_bytes([p[2], p[3]]) as usize, p.len() / 4 - 1);
+    }
+
+    #[test]
+    fn compound_packet_starts_with_the_report_and_still_parses() {
+        let r = Report {
+            ssrc: 9,
+            sender: None,
+            blocks: vec![],
+        };
+        let compound = r.encode_compound("cname");
+        let report_len = r.encode().len();
+        assert_eq!(compound[report_len + 1], PT_SDES);
+        assert_eq!(Report::parse(&compound).unwrap(), r);
     }
 }

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use super::dtmf::{DtmfReceiver, DtmfSender};
 use super::g711::G711;
 use super::round_trip::{round_trip, LastSenderReport, NtpClock, RoundTripStats};
-use super::rtcp::{Report, ReportBlock, SenderInfo, PT_RR, PT_SR};
+use super::rtcp::{random_cname, Report, ReportBlock, SenderInfo, PT_RR, PT_SR};
 use super::rtcp_interval::{
     update_avg_rtcp_size, IntervalInputs, G711_RTCP_BANDWIDTH, INITIAL_AVG_RTCP_SIZE,
 };
@@ -61,6 +61,8 @@ pub struct MediaSession {
     next_rtcp: Instant,
     /// Draws the SSRC and sequence/timestamp origins and the RTCP interval randomisation.
     rng: StdRng,
+    /// RFC 7022 §4.2 CNAME for our SDES: a random per-session identifier.
+    cname: String,
     /// NTP time for our SRs and for the arrival of the peer's report blocks.
     ntp: NtpClock,
     /// The peer's last SR, echoed in our report blocks (LSR/DLSR).
@@ -107,6 +109,7 @@ impl MediaSession {
         let ssrc = rng.random();
         let sequence = rng.random();
         let timestamp = rng.random();
+        let cname = random_cname(&mut rng);
         let mut session = MediaSession {
             config,
             // RFC 3550 §5.1: random SSRC, sequence and timestamp origins.
@@ -123,6 +126,7 @@ impl MediaSession {
             start: now,
             next_rtcp: now,
             rng,
+            cname,
             ntp,
             peer_sr: LastSenderReport::default(),
             round_trips: RoundTripStats::default(),
@@ -366,7 +370,8 @@ impl MediaSession {
             sender,
             blocks,
         };
-        let bytes = report.encode();
+        // RFC 3550 §6.1: a compound packet: the report first, then SDES with the CNAME.
+        let bytes = report.encode_compound(&self.cname);
         debug_assert!(matches!(bytes[1], PT_SR | PT_RR));
         // RFC 3550 §6.3.3: our own packets count in the average size too.
         self.avg_rtcp_size = update_avg_rtcp_size(self.avg_rtcp_size, bytes.len());
