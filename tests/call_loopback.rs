@@ -376,6 +376,43 @@ async fn ice_failure_ends_the_call_with_the_ice_exit_code_and_reasons() {
     );
 }
 
+/// Both check lists fail, the callee's (controlled) first: it reports the failure but leaves
+/// the BYE to the controlling caller, whose own failure follows; so the caller, too, ends
+/// with exit code 5 and "ICE failed" instead of a race deciding whether it saw a BYE first
+/// (a lab run saw the BYEs cross). The callee keeps its cause as well (exit 5, "ICE failed").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controlled_ice_failure_leaves_the_bye_to_the_controlling_side() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    // Everything arriving at the callee's media socket is dropped, so no pair works. The
+    // callee gives each check one send and 0.5 s: it fails at ≈0.5 s. Its checks reach the
+    // caller and restart the caller's check as a triggered one (RFC 8445 §7.3.1.4), two sends
+    // over 1.5 s: the caller fails at ≈2.5 s, inside CONTROLLED_ICE_FAIL_GRACE (5 s).
+    p.callee.blocked_ips = vec![ip(LO)];
+    let retransmit = |max_sends, last_wait_multiplier| ice::stun::RetransmitConfig {
+        rto: Duration::from_millis(500),
+        max_sends,
+        last_wait_multiplier,
+    };
+    p.callee.check_retransmit = Some(retransmit(1, 1));
+    p.caller.check_retransmit = Some(retransmit(2, 2));
+    p.caller.duration = Some(Duration::from_secs(20));
+    let (caller, callee) = run(p).await;
+    assert_eq!(caller.exit, exit::ICE, "{}", caller.reason);
+    assert!(caller.reason.starts_with("ICE failed"), "{}", caller.reason);
+    assert_eq!(callee.exit, exit::ICE, "{}", callee.reason);
+    assert!(callee.reason.starts_with("ICE failed"), "{}", callee.reason);
+    let events = emitter.events();
+    for who in ["caller", "callee"] {
+        assert!(
+            events_of(&events, who)
+                .iter()
+                .any(|e| matches!(e, Event::IceFailed { .. })),
+            "{who} reports its own ICE failure"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_stun_server_delays_the_call_by_at_most_its_timeout() {
     let emitter = Emitter::new(false, true);

@@ -232,6 +232,11 @@ impl Call {
                 self.ua.send(UaCommand::Cancel);
                 self.begin_ending();
             }
+            _ if self.agent.as_ref().is_some_and(|a| !a.is_controlling()) => {
+                // The controlling side fails at the same moment and ends the call; ours
+                // follows only if its BYE does not come (CONTROLLED_ICE_FAIL_GRACE).
+                self.ice_failed_bye_at = Some(Instant::now() + CONTROLLED_ICE_FAIL_GRACE);
+            }
             _ => {
                 self.ua.send(UaCommand::Bye);
                 self.begin_ending();

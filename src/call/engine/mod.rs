@@ -35,6 +35,15 @@ use control::next_command;
 const FRAME: Duration = Duration::from_millis(20);
 /// How long we wait for the answer to our BYE before leaving anyway.
 const BYE_WAIT: Duration = Duration::from_secs(2);
+/// How long a controlled agent whose checks all failed leaves the call to the controlling
+/// side before hanging up itself (RFC 8445 §8: the controlling agent concludes ICE). When
+/// neither side's checks get through, both run the same schedule offset only by the
+/// signalling delay, so the controlling agent fails within milliseconds and its BYE carries
+/// the decision; without the wait the two BYEs crossed and which side reported "ICE failed"
+/// was a race (seen in the lab). When our checks reach the peer but nothing comes back, they
+/// restart its checks as triggered ones and it fails up to one transaction timeout later;
+/// past the wait we hang up ourselves.
+const CONTROLLED_ICE_FAIL_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -93,6 +102,8 @@ struct Call {
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
     restart_offer_pending: bool,
     ending_since: Option<Instant>,
+    /// Controlled side: ICE failed, our BYE is due then unless the peer's comes first.
+    ice_failed_bye_at: Option<Instant>,
     /// A control command that has to wait (an offer is in flight).
     deferred_command: Option<crate::call::control::CallCommand>,
 }
@@ -233,6 +244,7 @@ impl Call {
             restart_offer_pending: false,
             signalled_defaults: Vec::new(),
             ending_since: None,
+            ice_failed_bye_at: None,
             deferred_command: None,
         })
     }
@@ -376,6 +388,15 @@ impl Call {
                 pairs: Vec::new(),
             });
             self.fail_ice("no pair selected in time");
+        }
+        if let Some(at) = self.ice_failed_bye_at {
+            if now >= at {
+                self.ice_failed_bye_at = None;
+                if self.media_phase() {
+                    self.ua.send(UaCommand::Bye);
+                    self.begin_ending();
+                }
+            }
         }
         self.drive_hold(now);
         if self.restart_offer_pending && !self.offer_in_flight && self.phase == Phase::Established {

@@ -242,11 +242,16 @@ impl Call {
                 sdp,
             } => self.on_offer_answered(method, status, sdp, now),
             UaEvent::RemoteHangup { cancelled } => {
-                self.outcome.reason = if cancelled {
-                    "caller cancelled".into()
-                } else {
-                    "remote hung up".into()
-                };
+                // A call we were already ending, or that had already failed (ICE), keeps
+                // its first cause: the reason matches the exit code.
+                let ours_first = self.phase == Phase::Ending || self.outcome.exit != exit::OK;
+                if !ours_first || self.outcome.reason.is_empty() {
+                    self.outcome.reason = if cancelled {
+                        "caller cancelled".into()
+                    } else {
+                        "remote hung up".into()
+                    };
+                }
                 self.phase = Phase::Done;
             }
             UaEvent::DialogEnded { reason } => {
