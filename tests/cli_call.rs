@@ -16,6 +16,11 @@ use process::{assert_exit, free_udp_port, json_lines, spawn_captured};
 /// `answer --json --register` as dave on `port`, registering with the registrar on
 /// `reg_port` for `expires` seconds.
 fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
+    answer_registering_dave_with(port, reg_port, expires, &[])
+}
+
+/// As [`answer_registering_dave`], with `extra` flags.
+fn answer_registering_dave_with(port: u16, reg_port: u16, expires: &str, extra: &[&str]) -> Child {
     spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
             .args([
@@ -26,7 +31,8 @@ fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-            .args(["--password", "pw", "--expires", expires]),
+            .args(["--password", "pw", "--expires", expires])
+            .args(extra),
     )
 }
 
@@ -289,9 +295,30 @@ fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>
 /// registration), and removes its binding (Expires: 0) when it exits.
 #[test]
 fn answer_reports_refreshes_and_unregisters_on_exit() {
+    let events = refreshes_and_unregistration(&[]);
+    assert!(events.iter().all(|e| e.get("call").is_none()), "{events:?}");
+}
+
+/// The same with `--max-calls 2`: registration lives on the user agent's main handle
+/// while the call runs on its own; only the call's events carry `call`.
+#[test]
+fn a_multi_call_answer_reports_refreshes_and_unregisters_on_exit() {
+    let events = refreshes_and_unregistration(&["--max-calls", "2"]);
+    for e in &events {
+        if e["event"] == "registered" {
+            assert!(e.get("call").is_none(), "{e}");
+        } else {
+            assert_eq!(e["call"], 1, "{e}");
+        }
+    }
+}
+
+/// `answer --register --expires 2` (with `extra` flags) takes a 2.5 s call: refreshes are
+/// reported, the binding is removed on exit. Returns the answerer's events.
+fn refreshes_and_unregistration(extra: &[&str]) -> Vec<serde_json::Value> {
     let (reg_port, registrar) = serving_registrar(2);
     let port = free_udp_port();
-    let answer = answer_registering_dave(port, reg_port, "2");
+    let answer = answer_registering_dave_with(port, reg_port, "2", extra);
     std::thread::sleep(Duration::from_millis(300));
     let call = call_dave(port, "2.5");
     let answer = answer.wait_with_output().unwrap();
@@ -317,6 +344,7 @@ fn answer_reports_refreshes_and_unregisters_on_exit() {
         "{:?}",
         seen.last()
     );
+    events
 }
 
 /// `call` from `user` to bob on `port` with `--json`, started (not waited for).
@@ -471,4 +499,67 @@ fn answer_takes_two_calls_at_once_and_turns_a_third_away_busy() {
         assert!(tone_ratio(&recorded, 500.0, 8000.0) > 0.5, "call {call}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `answer --max-calls 2`, Ctrl-C with two calls up: both calls hang up (BYE), no further
+/// call is awaited (`--calls 3` is not reached), and the answerer exits 0.
+#[test]
+fn ctrl_c_hangs_up_every_concurrent_call() {
+    use std::io::BufRead;
+    let port = free_udp_port();
+    let mut answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args([
+                "--aor",
+                "sip:bob@127.0.0.1",
+                "--max-calls",
+                "2",
+                "--calls",
+                "3",
+            ]),
+    );
+    let stdout = answer.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    std::thread::sleep(Duration::from_millis(300));
+    let alice = call_bob_from("alice", port, "30");
+    let carol = call_bob_from("carol", port, "30");
+    let mut seen = Vec::new();
+    let mut established = 0;
+    while established < 2 {
+        let line = lines.next().expect("answerer output").unwrap();
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if e["event"] == "call" && e["state"] == "established" {
+            established += 1;
+        }
+        seen.push(e);
+    }
+    // SIGINT to exactly the process this test started.
+    let status = Command::new("kill")
+        .args(["-INT", &answer.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    seen.extend(lines.map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap()));
+    let answer = answer.wait_with_output().unwrap();
+    assert_exit(&answer, 0);
+    for call in [1, 2] {
+        assert!(
+            seen.iter().any(|e| e["event"] == "call"
+                && e["state"] == "ended"
+                && e["call"] == call
+                && e["reason"] == "hung up (Ctrl-C)"),
+            "call {call}: {seen:?}"
+        );
+    }
+    for (who, caller) in [("alice", alice), ("carol", carol)] {
+        let out = caller.wait_with_output().unwrap();
+        let events = json_lines(&out.stdout);
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "call" && e["state"] == "ended"),
+            "{who}: {events:?}"
+        );
+    }
 }

@@ -11,8 +11,9 @@ use crate::exit;
 use crate::signalling::{UaEvent, UaHandle};
 
 /// Answers `total` calls, as many at a time as the user agent lets in, and returns the worst
-/// exit code among them (0 only when every call went well). `ua` is the main handle: it
-/// carries registration refreshes while calls run.
+/// (highest) exit code among them (0 only when every call went well). `ua` is the main
+/// handle: it carries registration refreshes while calls run. Ctrl-C hangs up the running
+/// calls (each engine sees it) and takes no more.
 pub(super) async fn answer_calls(
     opts: &CallOptions,
     ua: &mut UaHandle,
@@ -81,9 +82,10 @@ pub(super) async fn answer_calls(
             }
         }
     }
-    if accepted < total && worst == exit::OK {
-        // Stopped early (Ctrl-C or the UA went away): not every call was answered.
-        worst = exit::CALL;
+    if !ua_open && accepted < total {
+        // The user agent went away before every call was taken (Ctrl-C is the user's
+        // choice, not a failure).
+        worst = worst.max(exit::CALL);
     }
     worst
 }
