@@ -243,13 +243,19 @@ pub struct Emitter {
     json: bool,
     quiet: bool,
     log: Arc<Mutex<Vec<Event>>>,
+    /// `answer --max-calls N` (N > 1): which of the process's calls this emitter's events are
+    /// about, written as the `call` field (1, 2, … in order of arrival).
+    call: Option<u32>,
     /// In-process listeners (the scenario runner waits on a call's events).
     subscribers: Arc<Mutex<Vec<tokio::sync::mpsc::UnboundedSender<Event>>>>,
 }
 
 impl std::fmt::Debug for Emitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Emitter").field("json", &self.json).finish()
+        f.debug_struct("Emitter")
+            .field("json", &self.json)
+            .field("call", &self.call)
+            .finish()
     }
 }
 
@@ -260,6 +266,7 @@ impl Emitter {
             json,
             quiet,
             log: Arc::new(Mutex::new(Vec::new())),
+            call: None,
             subscribers: Arc::new(Mutex::new(Vec::new())),
         }
     }
@@ -273,9 +280,29 @@ impl Emitter {
         rx
     }
 
+    /// The same output, with every event tagged as about call number `call` of the process
+    /// (concurrent calls of `answer --max-calls N`).
+    pub fn for_call(&self, call: u32) -> Emitter {
+        Emitter {
+            call: Some(call),
+            ..self.clone()
+        }
+    }
+
+    /// The NDJSON line for `event`: its fields, plus `call` when this emitter has one.
+    /// Every event serialises as a non-empty object, so `call` goes in before its closing
+    /// brace, keeping the other fields in their order.
+    fn json_line(&self, event: &Event) -> Option<String> {
+        let line = serde_json::to_string(event).ok()?;
+        Some(match (self.call, line.strip_suffix('}')) {
+            (Some(call), Some(open)) => format!("{open},\"call\":{call}}}"),
+            _ => line,
+        })
+    }
+
     pub fn emit(&self, event: Event) {
         if self.json {
-            if let Ok(line) = serde_json::to_string(&event) {
+            if let Some(line) = self.json_line(&event) {
                 let stdout = std::io::stdout();
                 let mut out = stdout.lock();
                 let _ = writeln!(out, "{line}");
@@ -283,7 +310,10 @@ impl Emitter {
             }
         }
         if !self.quiet {
-            eprintln!("[{}] {}", event.agent(), event.human());
+            match self.call {
+                Some(call) => eprintln!("[{} call {call}] {}", event.agent(), event.human()),
+                None => eprintln!("[{}] {}", event.agent(), event.human()),
+            }
         }
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.retain(|s| s.send(event.clone()).is_ok());
@@ -435,5 +465,27 @@ mod tests {
         });
         assert_eq!(e.events().len(), 1);
         assert!(e.events()[0].human().contains("DTMF 1 sent"));
+    }
+
+    #[test]
+    fn a_call_emitter_tags_its_json_lines_with_the_call_number() {
+        let event = Event::Call {
+            agent: "phone".into(),
+            state: "established".into(),
+            setup_ms: Some(12),
+            status: None,
+            reason: None,
+        };
+        let plain = Emitter::new(true, true);
+        let line = plain.json_line(&event).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert!(v.get("call").is_none(), "{line}");
+        let tagged = plain.for_call(2).json_line(&event).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&tagged).unwrap();
+        assert_eq!(v["call"], 2, "{tagged}");
+        assert_eq!(v["event"], "call");
+        assert_eq!(v["state"], "established");
+        assert_eq!(v["setup_ms"], 12);
+        assert!(tagged.starts_with("{\"event\":\"call\""), "{tagged}");
     }
 }

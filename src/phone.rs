@@ -58,6 +58,37 @@ pub async fn user_agent(
     register: bool,
     follow_redirects: bool,
 ) -> anyhow::Result<UaHandle> {
+    let config = ua_config(settings, ip, capture, max_calls, register, follow_redirects);
+    let bind = config.bind;
+    crate::signalling::spawn(config)
+        .await
+        .with_context(|| format!("cannot bind SIP to {bind}"))
+}
+
+/// As [`user_agent`], taking up to `max_calls` incoming calls at once: each arrives on the
+/// receiver as its own handle (see [`crate::signalling::spawn_multi`]).
+pub async fn user_agent_multi(
+    settings: &Settings,
+    ip: IpAddr,
+    capture: Option<Capture>,
+    max_calls: usize,
+    register: bool,
+) -> anyhow::Result<(UaHandle, tokio::sync::mpsc::UnboundedReceiver<UaHandle>)> {
+    let config = ua_config(settings, ip, capture, max_calls, register, true);
+    let bind = config.bind;
+    crate::signalling::spawn_multi(config)
+        .await
+        .with_context(|| format!("cannot bind SIP to {bind}"))
+}
+
+fn ua_config(
+    settings: &Settings,
+    ip: IpAddr,
+    capture: Option<Capture>,
+    max_calls: usize,
+    register: bool,
+    follow_redirects: bool,
+) -> UaConfig {
     let aor = settings
         .aor
         .clone()
@@ -73,7 +104,7 @@ pub async fn user_agent(
         sip::auth::Credentials { username, password }
     });
     let bind = SocketAddr::new(ip, settings.bind.port());
-    crate::signalling::spawn(UaConfig {
+    UaConfig {
         bind,
         aor,
         proxy: settings.proxy,
@@ -87,9 +118,7 @@ pub async fn user_agent(
         tcp: settings.transport == SipTransport::Tcp,
         netns: None,
         follow_redirects,
-    })
-    .await
-    .with_context(|| format!("cannot bind SIP to {bind}"))
+    }
 }
 
 /// Call options from settings and the media flags.

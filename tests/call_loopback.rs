@@ -534,6 +534,97 @@ async fn a_second_call_while_busy_gets_486() {
         Event::Call { agent, state, status: Some(486), .. } if agent == "second" && state == "failed")));
 }
 
+/// A multi-call user agent (`answer --max-calls 2`): two calls at once, each on its own
+/// handle; the first caller's hold (an in-dialog offer) reaches only the first call's engine,
+/// so the bridge routes by dialog, not to "the" call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_concurrent_calls_keep_their_in_dialog_offers_apart() {
+    let emitter = Emitter::new(false, true);
+    let ua = |aor: &str| UaConfig::new((ip(LO), 0).into(), aor);
+    let (callee_ua, mut incoming) = icephone::signalling::spawn_multi(UaConfig {
+        max_calls: 2,
+        ..ua("sip:callee@127.0.0.1")
+    })
+    .await
+    .unwrap();
+    let target = format!("sip:callee@{}", callee_ua.local);
+    let callees = {
+        let emitter = emitter.clone();
+        tokio::spawn(async move {
+            let mut tasks = Vec::new();
+            for n in 1..=2 {
+                let handle = incoming.recv().await.expect("an incoming call");
+                let mut o = CallOptions::new(&format!("callee-{n}"), vec![ip(LO)], emitter.clone());
+                o.allow_loopback = true;
+                tasks.push(tokio::spawn(run_callee(o, handle)));
+            }
+            let mut outcomes = Vec::new();
+            for t in tasks {
+                outcomes.push(t.await.unwrap().unwrap());
+            }
+            outcomes
+        })
+    };
+    let caller = |name: &str, hold: bool| {
+        let mut o = CallOptions::new(name, vec![ip(LO)], emitter.clone());
+        o.allow_loopback = true;
+        o.duration = Some(Duration::from_millis(2500));
+        if hold {
+            o.hold_after = Some(Duration::from_millis(600));
+            o.hold_for = Duration::from_millis(800);
+        }
+        let target = target.clone();
+        let aor = format!("sip:{name}@127.0.0.1");
+        async move {
+            let ua = spawn_ua(ua(&aor)).await.unwrap();
+            run_caller(o, ua, &target).await.unwrap()
+        }
+    };
+    let holder = tokio::spawn(caller("holder", true));
+    // The holder's INVITE is the first call, so its engine is callee-1.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let plain = tokio::spawn(caller("plain", false));
+    let holder = holder.await.unwrap();
+    let plain = plain.await.unwrap();
+    let callees = tokio::time::timeout(Duration::from_secs(15), callees)
+        .await
+        .expect("both callees finished")
+        .unwrap();
+    drop(callee_ua);
+    for outcome in [&holder, &plain, &callees[0], &callees[1]] {
+        assert_eq!(outcome.exit, exit::OK, "{}", outcome.reason);
+        assert!(outcome.selected.is_some(), "ICE selected a pair");
+        assert!(outcome.media.rtp_received > 20, "{:?}", outcome.media);
+    }
+    assert_eq!(holder.hold_cycles, 1);
+    assert_eq!(
+        callees[0].hold_cycles, 1,
+        "the held call's engine saw the hold"
+    );
+    assert_eq!(
+        callees[1].hold_cycles, 0,
+        "the other call was not put on hold"
+    );
+    assert_eq!(plain.hold_cycles, 0);
+    // Two engines, two sets of media sockets.
+    let local = |o: &CallOutcome| o.selected.as_ref().map(|(l, _)| l.address);
+    assert_ne!(local(&callees[0]), local(&callees[1]));
+    // They overlapped: both callees were established before either ended.
+    let events = emitter.events();
+    let at = |agent: &str, state: &str| {
+        events
+            .iter()
+            .position(
+                |e| matches!(e, Event::Call { agent: a, state: s, .. } if a == agent && s == state),
+            )
+            .unwrap_or_else(|| panic!("{agent} {state}"))
+    };
+    assert!(
+        at("callee-1", "established").max(at("callee-2", "established"))
+            < at("callee-1", "ended").min(at("callee-2", "ended"))
+    );
+}
+
 /// `answer --manual`: the callee rings until told to answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_callee_answers_on_command() {

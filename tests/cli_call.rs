@@ -16,6 +16,11 @@ use process::{assert_exit, free_udp_port, json_lines, spawn_captured};
 /// `answer --json --register` as dave on `port`, registering with the registrar on
 /// `reg_port` for `expires` seconds.
 fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
+    answer_registering_dave_with(port, reg_port, expires, &[])
+}
+
+/// As [`answer_registering_dave`], with `extra` flags.
+fn answer_registering_dave_with(port: u16, reg_port: u16, expires: &str, extra: &[&str]) -> Child {
     spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
             .args([
@@ -26,7 +31,8 @@ fn answer_registering_dave(port: u16, reg_port: u16, expires: &str) -> Child {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(["--aor", &format!("sip:dave@127.0.0.1:{reg_port}")])
-            .args(["--password", "pw", "--expires", expires]),
+            .args(["--password", "pw", "--expires", expires])
+            .args(extra),
     )
 }
 
@@ -289,9 +295,30 @@ fn serving_registrar(expires: u32) -> (u16, std::thread::JoinHandle<Vec<String>>
 /// registration), and removes its binding (Expires: 0) when it exits.
 #[test]
 fn answer_reports_refreshes_and_unregisters_on_exit() {
+    let events = refreshes_and_unregistration(&[]);
+    assert!(events.iter().all(|e| e.get("call").is_none()), "{events:?}");
+}
+
+/// The same with `--max-calls 2`: registration lives on the user agent's main handle
+/// while the call runs on its own; only the call's events carry `call`.
+#[test]
+fn a_multi_call_answer_reports_refreshes_and_unregisters_on_exit() {
+    let events = refreshes_and_unregistration(&["--max-calls", "2"]);
+    for e in &events {
+        if e["event"] == "registered" {
+            assert!(e.get("call").is_none(), "{e}");
+        } else {
+            assert_eq!(e["call"], 1, "{e}");
+        }
+    }
+}
+
+/// `answer --register --expires 2` (with `extra` flags) takes a 2.5 s call: refreshes are
+/// reported, the binding is removed on exit. Returns the answerer's events.
+fn refreshes_and_unregistration(extra: &[&str]) -> Vec<serde_json::Value> {
     let (reg_port, registrar) = serving_registrar(2);
     let port = free_udp_port();
-    let answer = answer_registering_dave(port, reg_port, "2");
+    let answer = answer_registering_dave_with(port, reg_port, "2", extra);
     std::thread::sleep(Duration::from_millis(300));
     let call = call_dave(port, "2.5");
     let answer = answer.wait_with_output().unwrap();
@@ -317,4 +344,222 @@ fn answer_reports_refreshes_and_unregisters_on_exit() {
         "{:?}",
         seen.last()
     );
+    events
+}
+
+/// `call` from `user` to bob on `port` with `--json`, started (not waited for).
+fn call_bob_from(user: &str, port: u16, duration: &str) -> Child {
+    spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+            .args(["--bind", "127.0.0.1:0", "--aor"])
+            .arg(format!("sip:{user}@127.0.0.1"))
+            .args(["--tone", "500", "--duration", duration]),
+    )
+}
+
+/// A caller of a concurrent call: exit 0, ICE selected a pair, media came back.
+#[track_caller]
+fn assert_call_with_media(out: &Output, who: &str) {
+    assert_exit(out, 0);
+    let events = json_lines(&out.stdout);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "ice" && e["state"] == "selected"),
+        "{who}: {events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "media" && e["rtp_received"].as_u64().unwrap_or(0) > 10),
+        "{who}: {events:?}"
+    );
+}
+
+/// `answer --max-calls 2`: two calls at once, each with its own ICE and media, told apart by
+/// the `call` field; a third INVITE while both are up gets 486 Busy Here (RFC 3261
+/// §21.4.24); once they end, a later call is answered again (`--calls 3` counts the three
+/// answered calls).
+#[test]
+fn answer_takes_two_calls_at_once_and_turns_a_third_away_busy() {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("icephone-multicall-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = free_udp_port();
+    let mut answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1", "--tone", "700"])
+            .args(["--max-calls", "2", "--calls", "3", "--record"])
+            .arg(dir.join("answer.wav")),
+    );
+    // The answerer's events as they come, so the third call starts while two are up.
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    let stdout = answer.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = line_tx.send(line);
+        }
+    });
+    let mut answer_lines = Vec::new();
+    std::thread::sleep(Duration::from_millis(300));
+    let alice = call_bob_from("alice", port, "4");
+    let carol = call_bob_from("carol", port, "4");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let established = |lines: &[String]| {
+        lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["event"] == "call" && e["state"] == "established")
+            .count()
+    };
+    while established(&answer_lines) < 2 {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match line_rx.recv_timeout(left) {
+            Ok(line) => answer_lines.push(line),
+            Err(_) => panic!("two calls were not established: {answer_lines:?}"),
+        }
+    }
+    let busy = call_bob_from("mallory", port, "1")
+        .wait_with_output()
+        .unwrap();
+    assert_exit(&busy, 4);
+    let busy_events = json_lines(&busy.stdout);
+    assert!(
+        busy_events
+            .iter()
+            .any(|e| e["event"] == "call" && e["state"] == "failed" && e["status"] == 486),
+        "{busy_events:?}"
+    );
+    let alice = alice.wait_with_output().unwrap();
+    let carol = carol.wait_with_output().unwrap();
+    assert_call_with_media(&alice, "alice");
+    assert_call_with_media(&carol, "carol");
+    // Both slots are free again: the third answered call.
+    let dave = call_bob_from("dave", port, "1").wait_with_output().unwrap();
+    assert_call_with_media(&dave, "dave");
+    let answer = answer.wait_with_output().unwrap();
+    reader.join().unwrap();
+    answer_lines.extend(line_rx.try_iter());
+    assert_exit(&answer, 0);
+    let events: Vec<serde_json::Value> = answer_lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect();
+    let position = |call: u64, state: &str| {
+        events
+            .iter()
+            .position(|e| e["event"] == "call" && e["state"] == state && e["call"] == call)
+            .unwrap_or_else(|| panic!("no {state} for call {call}: {events:?}"))
+    };
+    // Overlap: both calls established before either ended.
+    let last_established = position(1, "established").max(position(2, "established"));
+    let first_ended = position(1, "ended").min(position(2, "ended"));
+    assert!(last_established < first_ended, "{events:?}");
+    // Call 3 (dave) came after both ended; the 486'd INVITE never became a call.
+    assert!(
+        position(3, "established")
+            > first_ended.max(position(2, "ended").max(position(1, "ended")))
+    );
+    for call in 1..=3u64 {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "ice" && e["state"] == "selected" && e["call"] == call),
+            "call {call}: {events:?}"
+        );
+        assert!(
+            events.iter().any(|e| e["event"] == "media"
+                && e["call"] == call
+                && e["rtp_received"].as_u64().unwrap_or(0) > 10),
+            "call {call}: {events:?}"
+        );
+    }
+    assert!(
+        events
+            .iter()
+            .all(|e| e["call"].as_u64().is_some_and(|c| (1..=3).contains(&c))),
+        "{events:?}"
+    );
+    // Each call's own media sockets: the selected local candidates differ.
+    let local_of = |call: u64| {
+        events
+            .iter()
+            .find(|e| e["event"] == "ice" && e["state"] == "selected" && e["call"] == call)
+            .map(|e| e["local"]["address"].clone())
+    };
+    assert_ne!(local_of(1), local_of(2));
+    // `--record` keeps one file per call, each with its caller's tone.
+    for call in 1..=3 {
+        let recorded = wav::read(&dir.join(format!("answer-{call}.wav")))
+            .unwrap()
+            .samples;
+        assert!(tone_ratio(&recorded, 500.0, 8000.0) > 0.5, "call {call}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `answer --max-calls 2`, Ctrl-C with two calls up: both calls hang up (BYE), no further
+/// call is awaited (`--calls 3` is not reached), and the answerer exits 0.
+#[test]
+fn ctrl_c_hangs_up_every_concurrent_call() {
+    use std::io::BufRead;
+    let port = free_udp_port();
+    let mut answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args([
+                "--aor",
+                "sip:bob@127.0.0.1",
+                "--max-calls",
+                "2",
+                "--calls",
+                "3",
+            ]),
+    );
+    let stdout = answer.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    std::thread::sleep(Duration::from_millis(300));
+    let alice = call_bob_from("alice", port, "30");
+    let carol = call_bob_from("carol", port, "30");
+    let mut seen = Vec::new();
+    let mut established = 0;
+    while established < 2 {
+        let line = lines.next().expect("answerer output").unwrap();
+        let e: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if e["event"] == "call" && e["state"] == "established" {
+            established += 1;
+        }
+        seen.push(e);
+    }
+    // SIGINT to exactly the process this test started.
+    let status = Command::new("kill")
+        .args(["-INT", &answer.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    seen.extend(lines.map(|l| serde_json::from_str::<serde_json::Value>(&l.unwrap()).unwrap()));
+    let answer = answer.wait_with_output().unwrap();
+    assert_exit(&answer, 0);
+    for call in [1, 2] {
+        assert!(
+            seen.iter().any(|e| e["event"] == "call"
+                && e["state"] == "ended"
+                && e["call"] == call
+                && e["reason"] == "hung up (Ctrl-C)"),
+            "call {call}: {seen:?}"
+        );
+    }
+    for (who, caller) in [("alice", alice), ("carol", carol)] {
+        let out = caller.wait_with_output().unwrap();
+        let events = json_lines(&out.stdout);
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "call" && e["state"] == "ended"),
+            "{who}: {events:?}"
+        );
+    }
 }

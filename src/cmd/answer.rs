@@ -1,5 +1,7 @@
 //! `icephone answer`: wait for calls and answer them (after `--answer-after`).
 
+mod concurrent;
+
 use std::process::ExitCode;
 
 use crate::call::run_callee_keeping_ua;
@@ -44,15 +46,29 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
     }
     let code = super::runtime()?.block_on(async {
         let mut last = exit::OK;
-        let mut ua = phone::user_agent(
-            &settings,
-            ip,
-            capture.clone(),
-            args.max_calls,
-            args.register,
-            true,
-        )
-        .await?;
+        // `--max-calls N` above 1: every accepted call arrives on its own handle.
+        let (mut ua, mut incoming) = if args.max_calls > 1 {
+            let (ua, incoming) = phone::user_agent_multi(
+                &settings,
+                ip,
+                capture.clone(),
+                args.max_calls,
+                args.register,
+            )
+            .await?;
+            (ua, Some(incoming))
+        } else {
+            let ua = phone::user_agent(
+                &settings,
+                ip,
+                capture.clone(),
+                args.max_calls,
+                args.register,
+                true,
+            )
+            .await?;
+            (ua, None)
+        };
         eprintln!("icephone: waiting for calls on sip {}", ua.local);
         if args.register {
             ua.send(UaCommand::Register {
@@ -74,11 +90,15 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        // One user agent for every call, so the port stays ours between calls.
-        for _ in 0..args.calls.max(1) {
-            let (outcome, next) = run_callee_keeping_ua(opts.clone(), ua).await?;
-            ua = next;
-            last = outcome.exit;
+        if let Some(incoming) = incoming.take() {
+            last = concurrent::answer_calls(&opts, &mut ua, incoming, args.calls.max(1)).await;
+        } else {
+            // One user agent for every call, so the port stays ours between calls.
+            for _ in 0..args.calls.max(1) {
+                let (outcome, next) = run_callee_keeping_ua(opts.clone(), ua).await?;
+                ua = next;
+                last = outcome.exit;
+            }
         }
         if args.register {
             // RFC 3261 §10.2.2: remove our binding on the way out (Expires: 0), whatever

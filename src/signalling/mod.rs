@@ -148,7 +148,9 @@ pub struct UaConfig {
     pub proxy: Option<SocketAddr>,
     pub credentials: Option<sip::auth::Credentials>,
     pub t1: Duration,
-    /// INVITEs beyond this many simultaneous calls get 486 (we handle one dialog).
+    /// INVITEs beyond this many simultaneous calls get 486 (RFC 3261 §21.4.24). A UA from
+    /// [`spawn`] has one call slot, so anything above 1 acts as 1; [`spawn_multi`] takes up
+    /// to this many incoming calls at once.
     pub max_calls: usize,
     /// `--pcap`: the SIP datagrams go here too.
     pub capture: Option<Capture>,
@@ -194,4 +196,14 @@ impl UaConfig {
 /// Starts a user agent: the `sip` crate's endpoint on its tokio driver.
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     driver_ua::spawn(config).await
+}
+
+/// Starts a user agent for several incoming calls at once (`answer --max-calls N`): the
+/// returned handle carries registration; each incoming INVITE accepted while fewer than
+/// `max_calls` calls are up arrives on the receiver as that call's own handle, ready for
+/// [`crate::call::run_callee`]. Dropping the receiver turns further INVITEs away with 486.
+pub async fn spawn_multi(
+    config: UaConfig,
+) -> std::io::Result<(UaHandle, mpsc::UnboundedReceiver<UaHandle>)> {
+    driver_ua::spawn_multi(config).await
 }
