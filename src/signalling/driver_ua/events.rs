@@ -1,0 +1,235 @@
+//! Endpoint events, routed to the slot owning their dialog as [`UaEvent`]s; new INVITEs
+//! get a slot or 486.
+
+use std::net::SocketAddr;
+
+use sip::endpoint::{Body, DialogId, IncomingId, SipEvent, TerminationReason};
+use tokio::sync::mpsc;
+
+use super::{sdp_of, Bridge, Slot, SlotId, MAIN};
+use crate::signalling::{OfferMethod, UaEvent, UaHandle};
+
+impl Bridge {
+    /// The slot a new incoming call goes to, or None when we are busy (RFC 3261 §21.4.24:
+    /// 486 beyond `max_calls`).
+    fn slot_for_incoming(&mut self) -> Option<SlotId> {
+        let Some(incoming) = &self.incoming else {
+            // A plain UA: its one slot, when free.
+            let free = self.slots.get(&MAIN).is_some_and(|s| s.dialog.is_none());
+            return (free && self.max_calls > 0).then_some(MAIN);
+        };
+        if self.busy_calls() >= self.max_calls {
+            return None;
+        }
+        let id = self.next_slot;
+        self.next_slot += 1;
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+        let handle = UaHandle {
+            local: self.local,
+            commands: cmd_tx,
+            events: ev_rx,
+        };
+        if incoming.send(handle).is_err() {
+            // Nobody takes calls any more.
+            return None;
+        }
+        // Tag the call's commands with its slot; tell the bridge when the call lets go.
+        let to_bridge = self.slot_commands.clone();
+        tokio::spawn(async move {
+            while let Some(c) = cmd_rx.recv().await {
+                if to_bridge.send((id, Some(c))).is_err() {
+                    return;
+                }
+            }
+            let _ = to_bridge.send((id, None));
+        });
+        self.slots.insert(id, Slot::new(ev_tx));
+        Some(id)
+    }
+
+    pub(super) async fn on_event(&mut self, event: SipEvent) {
+        match event {
+            SipEvent::IncomingCall {
+                incoming,
+                dialog,
+                from,
+                body,
+                peer_allows_update,
+                ..
+            } => {
+                let Some(slot) = self.slot_for_incoming() else {
+                    // RFC 3261 §21.4.24: busy beyond --max-calls.
+                    let _ = self.respond(incoming, 486, None).await;
+                    return;
+                };
+                if let Some(s) = self.slot_mut(slot) {
+                    s.dialog = Some(dialog);
+                    s.incoming_call = Some(incoming);
+                    s.emit(UaEvent::Incoming {
+                        from,
+                        sdp: sdp_of(body).unwrap_or_default(),
+                        peer_allows_update,
+                    });
+                }
+            }
+            SipEvent::CallProgress { status, dialog, .. } => {
+                self.emit(self.slot_of(dialog), UaEvent::Provisional { status })
+            }
+            SipEvent::CallRedirected {
+                status,
+                from,
+                to,
+                dialog,
+            } => self.emit(
+                self.slot_of(dialog),
+                UaEvent::Redirected { status, from, to },
+            ),
+            SipEvent::CallAnswered {
+                body,
+                peer_allows_update,
+                dialog,
+                ..
+            } => {
+                let slot = self.slot_of(dialog);
+                if let Some(s) = self.slot_mut(slot) {
+                    s.our_invite_pending = false;
+                    s.emit(UaEvent::Answered {
+                        sdp: sdp_of(body).unwrap_or_default(),
+                        peer_allows_update,
+                    });
+                }
+            }
+            SipEvent::AckReceived { dialog, .. } => self.emit(self.slot_of(dialog), UaEvent::Acked),
+            SipEvent::IncomingReinvite {
+                incoming,
+                body,
+                dialog,
+            } => self.offer_received(dialog, incoming, OfferMethod::Invite, body),
+            SipEvent::IncomingUpdate {
+                incoming,
+                body,
+                dialog,
+            } => self.offer_received(dialog, incoming, OfferMethod::Update, body),
+            SipEvent::ReinviteResponse {
+                status,
+                body,
+                dialog,
+            } => self.emit(
+                self.slot_of(dialog),
+                UaEvent::OfferAnswered {
+                    method: OfferMethod::Invite,
+                    status,
+                    sdp: sdp_of(body),
+                },
+            ),
+            SipEvent::UpdateResponse {
+                status,
+                body,
+                dialog,
+            } => self.emit(
+                self.slot_of(dialog),
+                UaEvent::OfferAnswered {
+                    method: OfferMethod::Update,
+                    status,
+                    sdp: sdp_of(body),
+                },
+            ),
+            SipEvent::CancelReceived { dialog } => {
+                let slot = self.slot_of(dialog);
+                if let Some(s) = self.slot_mut(slot) {
+                    s.dialog = None;
+                    s.emit(UaEvent::RemoteHangup { cancelled: true });
+                }
+            }
+            SipEvent::ByeReceived { dialog } => self.emit(
+                self.slot_of(dialog),
+                UaEvent::RemoteHangup { cancelled: false },
+            ),
+            SipEvent::DialogTerminated { reason, dialog } => self.dialog_terminated(dialog, reason),
+            SipEvent::Registered {
+                expires,
+                public_address,
+                ..
+            } => self.emit(
+                MAIN,
+                UaEvent::Registered {
+                    expires,
+                    public_address: public_address.map(|a: SocketAddr| a),
+                },
+            ),
+            SipEvent::Unregistered => self.emit(
+                MAIN,
+                UaEvent::Registered {
+                    expires: 0,
+                    public_address: None,
+                },
+            ),
+            SipEvent::RegistrationFailed { reason } => self.emit(
+                MAIN,
+                UaEvent::RegisterFailed {
+                    status: match &reason {
+                        sip::endpoint::RegistrationFailure::Status { status, .. } => *status,
+                        sip::endpoint::RegistrationFailure::Timeout => 408,
+                        _ => 401,
+                    },
+                    reason: format!("{reason:?}"),
+                },
+            ),
+            other => tracing::debug!("SIP event not used by calls: {other:?}"),
+        }
+    }
+
+    fn offer_received(
+        &mut self,
+        dialog: DialogId,
+        incoming: IncomingId,
+        method: OfferMethod,
+        body: Option<Body>,
+    ) {
+        let slot = self.slot_of(dialog);
+        if let Some(s) = self.slot_mut(slot) {
+            s.incoming_offer = Some(incoming);
+            s.emit(UaEvent::OfferReceived {
+                method,
+                sdp: sdp_of(body).unwrap_or_default(),
+            });
+        }
+    }
+
+    fn dialog_terminated(&mut self, dialog: DialogId, reason: TerminationReason) {
+        // Only a dialog a call owns (a 486'd INVITE's dialog, say, belongs to none).
+        let Some(s) = self.slots.values_mut().find(|s| s.dialog == Some(dialog)) else {
+            return;
+        };
+        s.dialog = None;
+        let pending = std::mem::take(&mut s.our_invite_pending);
+        match reason {
+            TerminationReason::LocalBye | TerminationReason::Shutdown => {
+                s.emit(UaEvent::HangupDone)
+            }
+            TerminationReason::Rejected { status, reason } if pending => {
+                s.emit(UaEvent::Failed { status, reason })
+            }
+            TerminationReason::Cancelled if pending => s.emit(UaEvent::Failed {
+                status: 487,
+                reason: "Request Terminated (cancelled)".into(),
+            }),
+            TerminationReason::Timeout if pending => s.emit(UaEvent::Failed {
+                status: 408,
+                reason: "Request Timeout (no response)".into(),
+            }),
+            // RemoteBye and CancelReceived were reported already.
+            TerminationReason::RemoteBye | TerminationReason::Cancelled => {}
+            TerminationReason::NoAck => s.emit(UaEvent::DialogEnded {
+                reason: "no ACK for our 200 within 64*T1 (RFC 3261 §13.3.1.4): BYE sent".into(),
+            }),
+            TerminationReason::DialogGone { status } => s.emit(UaEvent::DialogEnded {
+                reason: format!(
+                    "the dialog is gone: in-dialog request got {status} (RFC 3261 §12.2.1.2)"
+                ),
+            }),
+            _ => s.emit(UaEvent::RemoteHangup { cancelled: false }),
+        }
+    }
+}

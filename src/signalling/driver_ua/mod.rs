@@ -1,0 +1,240 @@
+//! The `sip-stack` driver ([`crate::sip_driver::SipDriver`] around `sip::endpoint::Endpoint`)
+//! behind the calls' channel interface: commands become endpoint calls, endpoint events
+//! become [`UaEvent`]s. Each call has a slot: its own event channel and the dialog it
+//! owns. A plain UA ([`spawn`]) has one slot, the main handle's; a multi-call UA
+//! ([`spawn_multi`]) hands every accepted incoming INVITE out as a new per-call handle.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use sip::endpoint::{Body, DialogId, EndpointConfig, IncomingId, NextHop, TransportKind};
+use tokio::sync::mpsc;
+
+use super::UaConfig;
+use super::{UaCommand, UaEvent, UaHandle};
+use crate::sip_driver::{SipDriver, SipDriverConfig};
+
+mod commands;
+mod events;
+
+const SDP: &str = "application/sdp";
+
+/// Binds the driver's UDP socket and starts the translating task: one call at a time, on
+/// the returned handle.
+pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
+    start(config, None).await
+}
+
+/// As [`spawn`], for up to `max_calls` calls at once: the main handle gets registration
+/// events only (and drives REGISTER), each accepted incoming call arrives on the receiver
+/// as its own handle. Dropping the receiver makes further INVITEs get 486.
+pub async fn spawn_multi(
+    config: UaConfig,
+) -> std::io::Result<(UaHandle, mpsc::UnboundedReceiver<UaHandle>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    Ok((start(config, Some(tx)).await?, rx))
+}
+
+async fn start(
+    config: UaConfig,
+    incoming: Option<mpsc::UnboundedSender<UaHandle>>,
+) -> std::io::Result<UaHandle> {
+    let mut endpoint = EndpointConfig::new(config.aor.clone());
+    endpoint.credentials = config.credentials.clone();
+    // Without a configured proxy, the registrar is the AOR's host (RFC 3261 §10.2: the
+    // Request-URI names the domain) when it is an address we can reach directly.
+    let registrar = config.proxy.or_else(|| {
+        let uri: sip::message::Uri = config.aor.parse().ok()?;
+        let sip_uri = uri.as_sip()?;
+        let port = sip_uri.port.unwrap_or(5060);
+        sip_uri
+            .host
+            .ip()
+            .map(|ip| SocketAddr::new(ip, port))
+            .filter(|_| config.register)
+    });
+    let transport = if config.tcp {
+        TransportKind::Tcp
+    } else {
+        TransportKind::Udp
+    };
+    endpoint.default_transport = transport;
+    endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
+    endpoint.register_expires = config.register_expires;
+    endpoint.timers.t1 = config.t1;
+    // `--no-update`: leave UPDATE out of Allow so the peer re-INVITEs (RFC 3311 §5.1).
+    endpoint.allow_update = config.allow_update;
+    endpoint.max_redirects = if config.follow_redirects {
+        sip::endpoint::DEFAULT_MAX_REDIRECTS
+    } else {
+        0
+    };
+    let mut driver_config = SipDriverConfig::new(endpoint);
+    driver_config.capture = config.capture.clone();
+    driver_config.netns = config.netns.clone();
+    let bind = if config.tcp && config.bind.port() == 0 {
+        port_free_for_both(config.netns.as_deref(), config.bind.ip()).await?
+    } else {
+        config.bind
+    };
+    driver_config.udp_bind = Some(bind);
+    if config.tcp {
+        // One port for UDP and TCP, so the Contact/Via port reaches either.
+        driver_config.tcp_bind = Some(bind);
+    }
+    let driver = SipDriver::bind(driver_config).await?;
+    let local = driver
+        .udp_local()
+        .ok_or_else(|| std::io::Error::other("the SIP driver bound no UDP socket"))?;
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+    let (slot_tx, slot_rx) = mpsc::unbounded_channel();
+    let mut slots = HashMap::new();
+    slots.insert(MAIN, Slot::new(ev_tx));
+    let bridge = Bridge {
+        driver,
+        local,
+        slots,
+        next_slot: MAIN + 1,
+        incoming,
+        slot_commands: slot_tx,
+        max_calls: config.max_calls,
+    };
+    tokio::spawn(bridge.run(cmd_rx, slot_rx));
+    Ok(UaHandle {
+        local,
+        commands: cmd_tx,
+        events: ev_rx,
+    })
+}
+
+/// An ephemeral port free for both UDP and TCP on `ip` (released again before the driver
+/// binds it; another process taking it in between makes the bind fail, never a wrong call).
+/// Probed in the UA's network namespace, where the driver will bind.
+async fn port_free_for_both(
+    netns: Option<&str>,
+    ip: std::net::IpAddr,
+) -> std::io::Result<SocketAddr> {
+    use crate::netns::{bind_tcp_listener, bind_udp};
+    for _ in 0..20 {
+        let tcp = bind_tcp_listener(netns, SocketAddr::new(ip, 0)).await?;
+        let addr = tcp.local_addr()?;
+        if bind_udp(netns, addr).await.is_ok() {
+            return Ok(addr);
+        }
+    }
+    Err(std::io::Error::other("no port free for both UDP and TCP"))
+}
+
+/// Which call a command or event belongs to.
+type SlotId = u64;
+/// The slot of the handle [`spawn`] returns: the one call of a plain UA, and registration.
+const MAIN: SlotId = 0;
+
+/// One call's share of the user agent.
+struct Slot {
+    events: mpsc::UnboundedSender<UaEvent>,
+    dialog: Option<DialogId>,
+    /// The initial INVITE we have to answer.
+    incoming_call: Option<IncomingId>,
+    /// The in-dialog offer we have to answer.
+    incoming_offer: Option<IncomingId>,
+    /// Our INVITE has no final response yet.
+    our_invite_pending: bool,
+}
+
+impl Slot {
+    fn new(events: mpsc::UnboundedSender<UaEvent>) -> Slot {
+        Slot {
+            events,
+            dialog: None,
+            incoming_call: None,
+            incoming_offer: None,
+            our_invite_pending: false,
+        }
+    }
+
+    fn emit(&self, event: UaEvent) {
+        let _ = self.events.send(event);
+    }
+}
+
+struct Bridge {
+    driver: SipDriver,
+    local: SocketAddr,
+    slots: HashMap<SlotId, Slot>,
+    next_slot: SlotId,
+    /// Multi-call UA: where new calls' handles go.
+    incoming: Option<mpsc::UnboundedSender<UaHandle>>,
+    /// Per-call handles' commands (None: that handle was dropped).
+    slot_commands: mpsc::UnboundedSender<(SlotId, Option<UaCommand>)>,
+    max_calls: usize,
+}
+
+fn sdp_of(body: Option<Body>) -> Option<String> {
+    body.map(|b| String::from_utf8_lossy(&b.bytes).into_owned())
+}
+
+impl Bridge {
+    async fn run(
+        mut self,
+        mut commands: mpsc::UnboundedReceiver<UaCommand>,
+        mut slot_commands: mpsc::UnboundedReceiver<(SlotId, Option<UaCommand>)>,
+    ) {
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(c) => self.on_command(MAIN, c).await,
+                    None => break,
+                },
+                Some((slot, command)) = slot_commands.recv() => match command {
+                    Some(c) => self.on_command(slot, c).await,
+                    None => {
+                        self.slots.remove(&slot);
+                    }
+                },
+                event = self.driver.next_event() => match event {
+                    Some(e) => self.on_event(e).await,
+                    None => break,
+                },
+            }
+        }
+        self.driver
+            .shutdown(std::time::Duration::from_secs(1))
+            .await;
+    }
+
+    fn emit(&self, slot: SlotId, event: UaEvent) {
+        if let Some(s) = self.slots.get(&slot) {
+            s.emit(event);
+        }
+    }
+
+    /// The slot owning `dialog`; the main slot when none does (a plain UA reports every
+    /// dialog event to its one call, as it always has).
+    fn slot_of(&self, dialog: DialogId) -> SlotId {
+        self.slots
+            .iter()
+            .find(|(_, s)| s.dialog == Some(dialog))
+            .map(|(id, _)| *id)
+            .unwrap_or(MAIN)
+    }
+
+    fn slot_mut(&mut self, slot: SlotId) -> Option<&mut Slot> {
+        self.slots.get_mut(&slot)
+    }
+
+    fn busy_calls(&self) -> usize {
+        self.slots.values().filter(|s| s.dialog.is_some()).count()
+    }
+}
+
+fn flatten<E: std::fmt::Display>(
+    r: Result<Result<(), E>, crate::sip_driver::DriverStopped>,
+) -> Result<(), String> {
+    match r {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
