@@ -1,5 +1,8 @@
 //! In-process calls over loopback sockets: two phones, real SIP over UDP, ICE, RTP.
 
+#[path = "support/tshark.rs"]
+mod tshark;
+
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -313,6 +316,7 @@ async fn pcap_shows_no_rtp_before_ice_and_opens_in_tshark() {
     let out = std::process::Command::new("tshark")
         .arg("-r")
         .arg(&path)
+        .args(tshark::BY_CONTENT)
         .output()
         .expect("tshark runs");
     assert!(

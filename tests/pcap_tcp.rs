@@ -57,7 +57,8 @@ fn port_free_for_both() -> u16 {
 /// Decodes `pcap` with tshark (checksums verified): one row per packet matching `filter`,
 /// one column per field.
 fn tshark_fields(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
-    tshark::tshark_fields(pcap, &CHECK_CHECKSUMS, filter, fields)
+    let options = [tshark::BY_CONTENT, &CHECK_CHECKSUMS].concat();
+    tshark::tshark_fields(pcap, &options, filter, fields)
 }
 
 struct TempDir(PathBuf);

@@ -412,20 +412,8 @@ impl Capture {
     }
 }
 
-/// How every lab tshark run decodes. RTP is found by its heuristics (RTP over UDP, and inside
-/// TURN ChannelData / Send and Data indications), not by the ports SDP announced: an SDP
-/// "conversation" matches the announced address:port with *any* peer, so STUN and TURN
-/// ChannelData that share the socket (RFC 7983 demultiplexing, RFC 8656 §12) were decoded
-/// as malformed RTP when an updated offer announced that socket's mapped address. On the
-/// captures of passing runs the heuristics find exactly the RTP the conversations found.
-pub const TSHARK_DECODE: &[&str] = &[
-    "-o",
-    "sdp.establish_conversation:FALSE",
-    "--enable-heuristic",
-    "rtp_udp",
-    "--enable-heuristic",
-    "rtp_stun",
-];
+/// How every lab tshark run decodes: by content, not by port ([`tshark::BY_CONTENT`]).
+pub const TSHARK_DECODE: &[&str] = tshark::BY_CONTENT;
 
 /// Decodes a capture with tshark (decoded as [`TSHARK_DECODE`] says): one row per packet
 /// matching `filter`, one column per field.
