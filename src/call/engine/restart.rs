@@ -14,6 +14,9 @@ impl Call {
         // RFC 8445 §9: new ufrag and password; the agent keeps the selected pairs for media
         // and answers the old session's checks until the new one selects.
         agent.restart(now);
+        let ufrag = agent.local_credentials().ufrag.clone();
+        // Reported before the offer goes, in the order things happen.
+        self.on_ice_restarted(ufrag);
         self.send_restart_offer("ICE restart on command (RFC 8445 §9)");
     }
 
@@ -41,8 +44,13 @@ impl Call {
         }
     }
 
-    /// The agent's `Restarted` event (ours or the peer's restart): the new ufrag is noted.
+    /// A restart began (ours, or the agent's `Restarted` event after the peer's): the new
+    /// ufrag is noted once.
     pub(super) fn on_ice_restarted(&mut self, ufrag: String) {
+        if self.outcome.local_ufrags.last() == Some(&ufrag) {
+            // Our own restart, already reported when it began.
+            return;
+        }
         self.outcome.local_ufrags.push(ufrag.clone());
         if self.restart_started_at.is_none() {
             self.restart_started_at = Some(Instant::now());
