@@ -19,6 +19,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("updated-offer.toml", "assert updated_offer method=UPDATE"),
     ("non-ice-peer.toml", "assert ice_used=false"),
     ("load-small.toml", "assert setup_ms <= 3000"),
+    ("ice-restart.toml", "assert ice_restarts >= 1"),
 ];
 
 #[test]

@@ -1,5 +1,5 @@
 //! Commands a running call takes from outside (the scenario runner): answer with a status,
-//! hang up, hold/resume, an UPDATE, DTMF, a new media source. The call reads them in its
+//! hang up, hold/resume, an UPDATE, an ICE restart, DTMF, a new media source. The call reads them in its
 //! loop; without a control handle it behaves exactly as before (timed options only).
 
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,10 @@ pub enum CallCommand {
     Resume,
     /// An offer in an UPDATE (RFC 3311) with the current selection.
     Update,
+    /// ICE restart (RFC 8445 §9): new local credentials and every candidate in an offer
+    /// (UPDATE when the peer allows it, else re-INVITE); media stays on the selected pair
+    /// until the new checks select one.
+    RestartIce,
     /// Send these RFC 4733 digits on the media.
     Dtmf(String),
     /// Send this audio from now on.

@@ -172,4 +172,10 @@ pub struct CallOutcome {
     pub media_datagrams_sent: u64,
     /// Whether the peer's last answer held us (hold/resume tests).
     pub hold_cycles: u32,
+    /// ICE restarts (ours or the peer's, RFC 8445 §9) after which a pair was selected again.
+    pub ice_restarts: u32,
+    /// Every local ice-ufrag this call signalled, oldest first (one more per restart).
+    pub local_ufrags: Vec<String>,
+    /// Longest time between two RTP packets received (None before the second one).
+    pub longest_rtp_gap_ms: Option<u64>,
 }

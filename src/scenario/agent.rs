@@ -195,6 +195,7 @@ impl AgentRun {
             Action::Hold => self.command(CallCommand::Hold),
             Action::Resume => self.command(CallCommand::Resume),
             Action::Update => self.command(CallCommand::Update),
+            Action::IceRestart => self.command(CallCommand::RestartIce),
             Action::HangUp => self.command(CallCommand::HangUp),
             Action::Assert(a) => {
                 self.wait_call_end(CALL_END_WAIT).await?;
@@ -516,6 +517,17 @@ pub fn check(a: &Assertion, o: &CallOutcome) -> Result<(), String> {
             Some(ms) => Err(format!("ICE took {ms} ms")),
             None => Err("ICE never selected a pair".into()),
         },
+        Assertion::IceRestarts { min } => {
+            if o.ice_restarts >= *min {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} ICE restart(s) selected a pair again (local ufrags {})",
+                    o.ice_restarts,
+                    o.local_ufrags.join(", ")
+                ))
+            }
+        }
         Assertion::DtmfReceived { digits } => {
             if &o.media.dtmf_received == digits {
                 Ok(())

@@ -171,17 +171,34 @@ pub struct Step {
 /// What a step does. Strings are substituted (`${var}`) when the step runs.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Register { expires: u32 },
-    Call { target: String },
-    Answer { status: u16, delay_ms: u64 },
+    Register {
+        expires: u32,
+    },
+    Call {
+        target: String,
+    },
+    Answer {
+        status: u16,
+        delay_ms: u64,
+    },
     Expect(Expectation),
-    Dtmf { digits: String },
-    Play { file: String },
-    Tone { hz: f64 },
-    Wait { ms: u64 },
+    Dtmf {
+        digits: String,
+    },
+    Play {
+        file: String,
+    },
+    Tone {
+        hz: f64,
+    },
+    Wait {
+        ms: u64,
+    },
     Hold,
     Resume,
     Update,
+    /// ICE restart on command (RFC 8445 §9).
+    IceRestart,
     HangUp,
     Assert(Assertion),
 }
@@ -223,6 +240,10 @@ pub enum Assertion {
     DtmfReceived {
         digits: String,
     },
+    /// At least `min` ICE restarts each selected a pair again.
+    IceRestarts {
+        min: u32,
+    },
 }
 
 impl Action {
@@ -249,6 +270,7 @@ impl Action {
             Action::Hold => "hold".into(),
             Action::Resume => "resume".into(),
             Action::Update => "update".into(),
+            Action::IceRestart => "ice_restart".into(),
             Action::HangUp => "hangup".into(),
             Action::Assert(a) => format!("assert {}", a.describe()),
         }
@@ -271,6 +293,7 @@ impl Assertion {
             Assertion::SetupMs { max } => format!("setup_ms <= {max}"),
             Assertion::IceMs { max } => format!("ice_ms <= {max}"),
             Assertion::DtmfReceived { digits } => format!("dtmf_received = {digits}"),
+            Assertion::IceRestarts { min } => format!("ice_restarts >= {min}"),
         }
     }
 }
@@ -387,6 +410,7 @@ const ACTIONS: &[&str] = &[
     "hold",
     "resume",
     "update",
+    "ice_restart",
     "hangup",
     "expect_hangup",
     "assert",
@@ -536,6 +560,7 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
         "hold" => flag(value).map(|_| Action::Hold)?,
         "resume" => flag(value).map(|_| Action::Resume)?,
         "update" => flag(value).map(|_| Action::Update)?,
+        "ice_restart" => flag(value).map(|_| Action::IceRestart)?,
         "hangup" => flag(value).map(|_| Action::HangUp)?,
         "assert" => Action::Assert(parse_assertion(t)?),
         other => return Err(format!("unknown action `{other}`")),
@@ -554,6 +579,7 @@ pub const EXPECTABLE: &[&str] = &[
     "ice.checking",
     "ice.selected",
     "ice.completed",
+    "ice.restarted",
     "ice.failed",
     "ice.not_used",
     "updated_offer.sent",
@@ -617,8 +643,12 @@ fn parse_assertion(t: &toml::Table) -> Result<Assertion, String> {
         "dtmf_received" => Assertion::DtmfReceived {
             digits: s("digits").ok_or("assert dtmf_received needs `digits`")?,
         },
+        "ice_restarts" => Assertion::IceRestarts {
+            min: u32::try_from(uint("min")?)
+                .map_err(|_| "assert ice_restarts: `min` is too large".to_string())?,
+        },
         other => return Err(format!(
-            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received"
+            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received, ice_restarts"
         )),
     })
 }
@@ -680,6 +710,27 @@ answer = 486
             Variable::PerCall(vec!["a".into(), "b".into()])
         );
         assert_eq!(s.variables["x"], Variable::Fixed("5".into()));
+    }
+
+    #[test]
+    fn ice_restart_step_and_assertion_parse() {
+        let text = "[agents.a]\nsteps = [\n  { ice_restart = true },\n  { expect = \"ice.restarted\" },\n  { assert = \"ice_restarts\", min = 2 },\n]\n";
+        let s = parse(Path::new("s.toml"), text).unwrap();
+        let steps = &s.agents[0].steps;
+        assert_eq!(steps[0].action, Action::IceRestart);
+        assert_eq!(steps[0].action.describe(), "ice_restart");
+        assert!(matches!(&steps[1].action, Action::Expect(e) if e.what == "ice.restarted"));
+        assert_eq!(
+            steps[2].action,
+            Action::Assert(Assertion::IceRestarts { min: 2 })
+        );
+        let err = parse(
+            Path::new("s.toml"),
+            "[agents.a]\nsteps = [{ assert = \"ice_restarts\" }]\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("min"), "{err}");
     }
 
     #[test]

@@ -42,9 +42,15 @@ impl Call {
                 }
             }
             CallCommand::HangUp => self.hang_up("hung up by the scenario"),
-            CallCommand::Hold | CallCommand::Resume | CallCommand::Update
+            CallCommand::Hold
+            | CallCommand::Resume
+            | CallCommand::Update
+            | CallCommand::RestartIce
                 if self.phase == Phase::Ending || self.phase == Phase::Done => {}
-            CallCommand::Hold | CallCommand::Resume | CallCommand::Update
+            CallCommand::Hold
+            | CallCommand::Resume
+            | CallCommand::Update
+            | CallCommand::RestartIce
                 if self.phase != Phase::Established || self.offer_in_flight =>
             {
                 // One offer at a time (RFC 3264 §4): send it when the current one is answered.
@@ -79,6 +85,7 @@ impl Call {
                 let selection = self.current_selection();
                 self.send_offer(OfferMethod::Update, selection, "UPDATE on command");
             }
+            CallCommand::RestartIce => self.restart_ice_on_command(now),
             CallCommand::Dtmf(digits) => match self.media.as_mut() {
                 Some(media) => {
                     if !media.send_dtmf(&digits) {

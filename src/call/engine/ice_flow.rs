@@ -58,6 +58,9 @@ impl Call {
             self.drain_agent().await;
         }
         if let Some(agent) = &self.agent {
+            self.outcome
+                .local_ufrags
+                .push(agent.local_credentials().ufrag.clone());
             let candidates = agent.local_candidates();
             let default = default_candidate(&candidates, 1).map(|c| c.address);
             self.outcome.signalled_default = default;
@@ -120,10 +123,15 @@ impl Call {
                 local,
                 remote,
             } => {
-                let ms = self.remote_known_at.map(ms_since);
+                // After a restart: the time since it began, and ice_ms keeps the first
+                // session's figure.
+                let after_restart = self.restart_selected(component);
+                let ms = after_restart.or_else(|| self.remote_known_at.map(ms_since));
                 if component == 1 {
                     self.outcome.selected = Some((local.clone(), remote.clone()));
-                    self.outcome.ice_ms = ms;
+                    if after_restart.is_none() {
+                        self.outcome.ice_ms = ms;
+                    }
                 }
                 if !self.selected_components.contains(&component) {
                     self.selected_components.push(component);
@@ -143,9 +151,10 @@ impl Call {
                     local: Some(CandidateInfo::from(&local)),
                     remote: Some(CandidateInfo::from(&remote)),
                     ms,
-                    reason: None,
+                    reason: after_restart.map(|_| "after ICE restart (RFC 8445 §9)".into()),
                 });
             }
+            IceEvent::Restarted { credentials } => self.on_ice_restarted(credentials.ufrag),
             IceEvent::Completed => {
                 self.ice_completed = true;
                 self.emit(Event::Ice {

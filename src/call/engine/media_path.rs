@@ -29,6 +29,7 @@ impl Call {
             }
         };
         let Some(bytes) = media_bytes else { return };
+        self.note_rtp_received(now, &bytes);
         let label = self.label();
         if let Some(media) = self.media.as_mut() {
             if let Received::Dtmf(d) = media.on_datagram(now, &bytes) {

@@ -6,6 +6,7 @@ mod hold;
 mod ice_flow;
 mod media_path;
 mod negotiation;
+mod restart;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -101,6 +102,12 @@ struct Call {
     signalled_defaults: Vec<(u16, SocketAddr)>,
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
     restart_offer_pending: bool,
+    /// When the current ICE restart began, until its new session selects a pair.
+    restart_started_at: Option<Instant>,
+    /// Components selected again since the restart began.
+    reselected_components: Vec<u16>,
+    /// The last RTP packet received (for the longest gap across restarts and holds).
+    last_rtp_at: Option<Instant>,
     ending_since: Option<Instant>,
     /// Controlled side: ICE failed, our BYE is due then unless the peer's comes first.
     ice_failed_bye_at: Option<Instant>,
@@ -150,6 +157,9 @@ fn empty_outcome() -> CallOutcome {
         media_sent_before_selection: 0,
         media_datagrams_sent: 0,
         hold_cycles: 0,
+        ice_restarts: 0,
+        local_ufrags: Vec::new(),
+        longest_rtp_gap_ms: None,
     }
 }
 
@@ -242,6 +252,9 @@ impl Call {
             hold_state: HoldState::Active,
             media_started_at: None,
             restart_offer_pending: false,
+            restart_started_at: None,
+            reselected_components: Vec::new(),
+            last_rtp_at: None,
             signalled_defaults: Vec::new(),
             ending_since: None,
             ice_failed_bye_at: None,
@@ -401,16 +414,7 @@ impl Call {
         self.drive_hold(now);
         if self.restart_offer_pending && !self.offer_in_flight && self.phase == Phase::Established {
             self.restart_offer_pending = false;
-            self.ice_completed = false;
-            self.selected_components.clear();
-            let method = if self.peer_allows_update {
-                OfferMethod::Update
-            } else {
-                OfferMethod::Invite
-            };
-            self.send_offer(
-                method,
-                None,
+            self.send_restart_offer(
                 "ICE restart: every losing pair of the peer's updated offer failed (RFC 8839 §4.4.2)",
             );
         }

@@ -366,6 +366,8 @@ impl Call {
                     .is_some_and(|c| *c != credentials)
                 {
                     agent.set_remote_credentials(credentials);
+                    // The peer restarted: our answer carries every candidate and no selection.
+                    self.forget_ice_session();
                 }
             }
         }
