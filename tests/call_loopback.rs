@@ -1142,11 +1142,9 @@ fn assert_restarted_and_media_kept_flowing(
     assert_ne!(caller.local_ufrags[1], callee.local_ufrags[1]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ice_restart_on_command_by_update_reselects_and_media_keeps_flowing() {
-    let (caller, callee, events) = ice_restart_case(true, true).await;
-    assert_restarted_and_media_kept_flowing(&caller, &callee, &events);
-    let sent = events_of(&events, "caller")
+/// The method of the caller's ICE-restart offer (`updated_offer` sent with that reason).
+fn restart_offer_method(events: &[Event]) -> Option<String> {
+    events_of(events, "caller")
         .into_iter()
         .find_map(|e| match e {
             Event::UpdatedOffer {
@@ -1156,7 +1154,14 @@ async fn ice_restart_on_command_by_update_reselects_and_media_keeps_flowing() {
                 ..
             } if direction == "sent" && reason.contains("ICE restart") => Some(method.clone()),
             _ => None,
-        });
+        })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_restart_on_command_by_update_reselects_and_media_keeps_flowing() {
+    let (caller, callee, events) = ice_restart_case(true, true).await;
+    assert_restarted_and_media_kept_flowing(&caller, &callee, &events);
+    let sent = restart_offer_method(&events);
     assert_eq!(sent.as_deref(), Some("UPDATE"));
 }
 
@@ -1164,17 +1169,7 @@ async fn ice_restart_on_command_by_update_reselects_and_media_keeps_flowing() {
 async fn ice_restart_on_command_by_reinvite_when_update_is_not_allowed() {
     let (caller, callee, events) = ice_restart_case(false, true).await;
     assert_restarted_and_media_kept_flowing(&caller, &callee, &events);
-    let sent = events_of(&events, "caller")
-        .into_iter()
-        .find_map(|e| match e {
-            Event::UpdatedOffer {
-                method,
-                direction,
-                reason,
-                ..
-            } if direction == "sent" && reason.contains("ICE restart") => Some(method.clone()),
-            _ => None,
-        });
+    let sent = restart_offer_method(&events);
     assert_eq!(sent.as_deref(), Some("INVITE"));
 }
 

@@ -115,26 +115,12 @@ impl Bridge {
                 status,
                 body,
                 dialog,
-            } => self.emit(
-                self.slot_of(dialog),
-                UaEvent::OfferAnswered {
-                    method: OfferMethod::Invite,
-                    status,
-                    sdp: sdp_of(body),
-                },
-            ),
+            } => self.offer_answered(dialog, OfferMethod::Invite, status, body),
             SipEvent::UpdateResponse {
                 status,
                 body,
                 dialog,
-            } => self.emit(
-                self.slot_of(dialog),
-                UaEvent::OfferAnswered {
-                    method: OfferMethod::Update,
-                    status,
-                    sdp: sdp_of(body),
-                },
-            ),
+            } => self.offer_answered(dialog, OfferMethod::Update, status, body),
             SipEvent::CancelReceived { dialog } => {
                 let slot = self.slot_of(dialog);
                 if let Some(s) = self.slot_mut(slot) {
@@ -178,6 +164,24 @@ impl Bridge {
             ),
             other => tracing::debug!("SIP event not used by calls: {other:?}"),
         }
+    }
+
+    /// The final response to the in-dialog offer of `dialog`'s call.
+    fn offer_answered(
+        &self,
+        dialog: DialogId,
+        method: OfferMethod,
+        status: u16,
+        body: Option<Body>,
+    ) {
+        self.emit(
+            self.slot_of(dialog),
+            UaEvent::OfferAnswered {
+                method,
+                status,
+                sdp: sdp_of(body),
+            },
+        );
     }
 
     fn offer_received(
