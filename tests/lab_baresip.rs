@@ -13,7 +13,7 @@ use std::fs;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use lab::phone::{account, expect, ip_port, media_count, selected_pair, stun, stun_turn, Phone};
+use lab::phone::{account, assert_reflexive_call, expect, ip_port, stun, stun_turn, Phone};
 use lab::wire::{assert_wire_clean, ladder_text, rtp_streams, sip_ladder, RtpStream};
 use lab::{wait_until, Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
 use serde_json::Value;
@@ -133,29 +133,6 @@ fn rtp_between(streams: &[RtpStream], from: &str, to: &str) -> u64 {
         .sum()
 }
 
-/// icephone's view of one call with baresip: ICE completed on a reflexive pair between the
-/// NATs and media both ways. Returns (local, remote) of the selected pair.
-fn assert_icephone_call(events: &[Value], who: &str) -> (String, String) {
-    expect(events, "call", Some("established"), who);
-    expect(events, "ice", Some("completed"), who);
-    let (lt, la, rt, ra) = selected_pair(events, who);
-    assert!(
-        matches!(lt.as_str(), "srflx" | "prflx") && matches!(rt.as_str(), "srflx" | "prflx"),
-        "{who}: a reflexive pair across two port-restricted NATs: {lt} {la} -> {rt} {ra}"
-    );
-    assert!(
-        la.starts_with(NAT_A_WAN) && ra.starts_with(NAT_B_WAN),
-        "{who}: {la} -> {ra}"
-    );
-    let sent = media_count(events, "rtp_sent", who);
-    let received = media_count(events, "rtp_received", who);
-    assert!(
-        sent >= MIN_RTP && received >= MIN_RTP,
-        "{who}: RTP sent {sent}, received {received}"
-    );
-    (la, ra)
-}
-
 #[test]
 fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {
     let lab = Lab::up(&LabConfig {
@@ -184,7 +161,12 @@ fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {
     let alice = Phone::start(&lab, "a1", "alice-calls", &args, Duration::from_secs(40));
     let (code, out_events) = alice.finish(Duration::from_secs(45));
     assert_eq!(code, 0, "alice's call to baresip: {out_events:?}");
-    let (out_local, out_remote) = assert_icephone_call(&out_events, "alice calling baresip");
+    let (out_local, out_remote) = assert_reflexive_call(
+        &out_events,
+        "alice calling baresip",
+        (NAT_A_WAN, NAT_B_WAN),
+        MIN_RTP,
+    );
     let sent = out_events
         .iter()
         .find(|e| e["event"] == "updated_offer" && e["direction"] == "sent")
@@ -227,7 +209,12 @@ fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {
     assert_baresip_connected(&outgoing, "baresip calling icephone");
     let (code, in_events) = alice.finish(Duration::from_secs(15));
     assert_eq!(code, 0, "alice answering baresip: {in_events:?}");
-    let (in_local, in_remote) = assert_icephone_call(&in_events, "alice answering baresip");
+    let (in_local, in_remote) = assert_reflexive_call(
+        &in_events,
+        "alice answering baresip",
+        (NAT_A_WAN, NAT_B_WAN),
+        MIN_RTP,
+    );
     let ended = expect(&in_events, "call", Some("ended"), "alice answering baresip");
     assert_eq!(
         ended["reason"], "remote hung up",

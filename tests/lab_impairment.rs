@@ -13,9 +13,7 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::phone::{
-    account, candidates, expect, media_count, selected_pair, stun, stun_turn, Phone, EXIT_OK,
-};
+use lab::phone::{account, assert_reflexive_call, candidates, stun, stun_turn, Phone, EXIT_OK};
 use lab::wire::{assert_wire_clean, ladder_text, rtp_packets, sip_ladder};
 use lab::{Capture, Lab, LabConfig, NatKind, KAMAILIO, NAT_A_WAN, NAT_B_WAN, TURN};
 use serde_json::Value;
@@ -82,28 +80,6 @@ fn call_alice(lab: &Lab, name: &str, extra: Vec<String>) -> Vec<Value> {
     done(bob, name)
 }
 
-/// The call completed for `who`: established, ICE completed on a reflexive pair between the
-/// two NATs, and media both ways above the threshold.
-fn assert_call_completed(events: &[Value], who: &str, local_wan: &str, remote_wan: &str) {
-    expect(events, "call", Some("established"), who);
-    expect(events, "ice", Some("completed"), who);
-    let (lt, la, rt, ra) = selected_pair(events, who);
-    assert!(
-        matches!(lt.as_str(), "srflx" | "prflx") && matches!(rt.as_str(), "srflx" | "prflx"),
-        "{who}: a reflexive pair across two port-restricted NATs: {lt} {la} -> {rt} {ra}"
-    );
-    assert!(
-        la.starts_with(local_wan) && ra.starts_with(remote_wan),
-        "{who}: {la} -> {ra}"
-    );
-    let sent = media_count(events, "rtp_sent", who);
-    let received = media_count(events, "rtp_received", who);
-    assert!(
-        sent >= MIN_RTP_PER_PHONE && received >= MIN_RTP_PER_PHONE,
-        "{who}: RTP sent {sent}, received {received} (want >= {MIN_RTP_PER_PHONE} each)"
-    );
-}
-
 #[test]
 fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_both_uplinks() {
     let lab = Lab::up(&LabConfig {
@@ -150,8 +126,18 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
     let bob2 = call_alice(&lab, "bob-2", stun_turn("bob", "bobpw"));
     let alice_events = done(alice, "alice");
 
-    assert_call_completed(&bob1, "bob call 1", NAT_B_WAN, NAT_A_WAN);
-    assert_call_completed(&bob2, "bob call 2", NAT_B_WAN, NAT_A_WAN);
+    assert_reflexive_call(
+        &bob1,
+        "bob call 1",
+        (NAT_B_WAN, NAT_A_WAN),
+        MIN_RTP_PER_PHONE,
+    );
+    assert_reflexive_call(
+        &bob2,
+        "bob call 2",
+        (NAT_B_WAN, NAT_A_WAN),
+        MIN_RTP_PER_PHONE,
+    );
     let established = alice_events
         .iter()
         .filter(|e| e["event"] == "call" && e["state"] == "established")

@@ -231,3 +231,32 @@ pub fn ip_port(addr: &str) -> (String, u16) {
             .unwrap_or_else(|e| panic!("bad port in {addr:?}: {e}")),
     )
 }
+
+/// One icephone call across two port-restricted NATs, by its own events: established, ICE
+/// completed on a reflexive pair from `local_wan` to `remote_wan`, and at least `min_rtp`
+/// RTP packets sent and received. Returns the selected pair's (local, remote) addresses.
+pub fn assert_reflexive_call(
+    events: &[Value],
+    who: &str,
+    (local_wan, remote_wan): (&str, &str),
+    min_rtp: u64,
+) -> (String, String) {
+    expect(events, "call", Some("established"), who);
+    expect(events, "ice", Some("completed"), who);
+    let (lt, la, rt, ra) = selected_pair(events, who);
+    assert!(
+        matches!(lt.as_str(), "srflx" | "prflx") && matches!(rt.as_str(), "srflx" | "prflx"),
+        "{who}: a reflexive pair across two port-restricted NATs: {lt} {la} -> {rt} {ra}"
+    );
+    assert!(
+        la.starts_with(local_wan) && ra.starts_with(remote_wan),
+        "{who}: {la} -> {ra}"
+    );
+    let sent = media_count(events, "rtp_sent", who);
+    let received = media_count(events, "rtp_received", who);
+    assert!(
+        sent >= min_rtp && received >= min_rtp,
+        "{who}: RTP sent {sent}, received {received} (want >= {min_rtp} each)"
+    );
+    (la, ra)
+}
