@@ -72,6 +72,15 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// An `a=remote-candidates` entry of the peer's updated offer that our answer did not use
+    /// (RFC 8839 §4.4.2, §5.2: one entry per component, naming our selected pair's local).
+    RemoteCandidateIgnored {
+        agent: String,
+        component: u16,
+        /// The address the peer listed, `IP:port`.
+        address: String,
+        reason: String,
+    },
     UpdatedOffer {
         agent: String,
         /// UPDATE | INVITE | none
@@ -158,6 +167,14 @@ impl Event {
                 }
                 s
             }
+            Event::RemoteCandidateIgnored {
+                component,
+                address,
+                reason,
+                ..
+            } => format!(
+                "the peer's a=remote-candidates entry {address} (component {component}) ignored: {reason}"
+            ),
             Event::UpdatedOffer {
                 method,
                 direction,
@@ -228,6 +245,7 @@ impl Event {
             Event::Registered { agent, .. }
             | Event::Candidates { agent, .. }
             | Event::Ice { agent, .. }
+            | Event::RemoteCandidateIgnored { agent, .. }
             | Event::UpdatedOffer { agent, .. }
             | Event::Call { agent, .. }
             | Event::Dtmf { agent, .. }

@@ -25,7 +25,8 @@ impl PairView for AgentPairs<'_> {
                 return PairState::Valid;
             }
         }
-        let mut state = PairState::Failed;
+        // RFC 8839 §4.4.2: a pair no check ever ran on is no losing pair (issue 12, fault 2).
+        let mut state = PairState::NotChecked;
         for (l, r, s, _) in self.0.pairs() {
             if l.component != component || !is_local(l.address) || r.address != remote {
                 continue;
@@ -35,10 +36,35 @@ impl PairView for AgentPairs<'_> {
                 AgentPairState::InProgress | AgentPairState::Waiting | AgentPairState::Frozen => {
                     state = PairState::InProgress
                 }
-                AgentPairState::Failed => {}
+                AgentPairState::Failed => {
+                    if state == PairState::NotChecked {
+                        state = PairState::Failed;
+                    }
+                }
             }
         }
         state
+    }
+
+    fn is_local_candidate(&self, _stream: usize, component: u16, address: SocketAddr) -> bool {
+        let selected = self.0.selected_pair(component).map(|(l, _)| l.address);
+        selected == Some(address)
+            || self
+                .0
+                .local_candidates()
+                .iter()
+                .any(|c| c.component == component && c.address == address)
+            || self
+                .0
+                .pairs()
+                .iter()
+                .any(|(l, _, _, _)| l.component == component && l.address == address)
+    }
+
+    fn selected_local(&self, _stream: usize, component: u16) -> Option<SocketAddr> {
+        // The selected pair's local candidate is the valid pair's (RFC 8445 §7.2.5.3.2): the
+        // mapped address the peer saw, e.g. our srflx, not its host base.
+        self.0.selected_pair(component).map(|(l, _)| l.address)
     }
 }
 
@@ -150,7 +176,10 @@ mod tests {
         assert_eq!(view.pair_state(0, 1, host, remote), PairState::InProgress);
         assert_eq!(
             view.pair_state(0, 1, addr("203.0.113.102:5000"), remote),
-            PairState::Failed
+            PairState::NotChecked
         );
+        assert!(view.is_local_candidate(0, 1, srflx));
+        assert!(view.is_local_candidate(0, 1, host));
+        assert!(!view.is_local_candidate(0, 1, addr("203.0.113.102:5000")));
     }
 }

@@ -358,6 +358,7 @@ fn short(ev: &Event) -> String {
         Event::Registered { .. } => "registered".into(),
         Event::Candidates { .. } => "candidates".into(),
         Event::Ice { state, .. } => format!("ice.{state}"),
+        Event::RemoteCandidateIgnored { .. } => "remote_candidate_ignored".into(),
         Event::UpdatedOffer { direction, .. } => format!("updated_offer.{direction}"),
         Event::Call { state, status, .. } => match status {
             Some(s) => format!("call.{state}[{s}]"),

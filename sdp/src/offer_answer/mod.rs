@@ -11,8 +11,8 @@ mod verify;
 
 pub use local::{default_candidate, LocalIce, LocalStream, Selected};
 pub use negotiated::{
-    Answer, NegotiatedStream, OfferAnswerError, PairState, PairView, RemoteIce, RemoteIceData,
-    StreamResult, UpdatedOfferResponse,
+    Answer, IgnoredBecause, IgnoredRemoteCandidate, NegotiatedStream, OfferAnswerError, PairState,
+    PairView, RemoteIce, RemoteIceData, StreamResult, UpdatedOfferResponse,
 };
 pub use session::SdpSession;
 pub use settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};

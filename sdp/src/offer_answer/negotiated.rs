@@ -76,6 +76,45 @@ pub struct Answer {
     pub sdp: SessionDescription,
     pub streams: Vec<StreamResult>,
     pub warnings: Vec<Warning>,
+    /// `a=remote-candidates` entries of an updated offer that the answer did not use, and why
+    /// (see [`IgnoredRemoteCandidate`]); empty for any other answer.
+    pub ignored_remote_candidates: Vec<IgnoredRemoteCandidate>,
+}
+
+/// An `a=remote-candidates` entry the answer left out. RFC 8839 §5.2 allows one entry per
+/// component, naming the local candidate of the offerer's selected pair; some peers (baresip)
+/// list several per component, or addresses that are none of our candidates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IgnoredRemoteCandidate {
+    pub stream: usize,
+    pub component: u16,
+    pub address: SocketAddr,
+    pub reason: IgnoredBecause,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IgnoredBecause {
+    /// The address is none of our candidates for that component.
+    NotOurCandidate,
+    /// Another entry of the same component matches our selected pair and was used.
+    NotTheSelectedPair,
+    /// Another entry of the same component was listed first and used.
+    ExtraEntry,
+    /// Ours, but no check of (offer default, it) ever ran, so it is no losing pair either.
+    NeverChecked,
+}
+
+impl std::fmt::Display for IgnoredBecause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IgnoredBecause::NotOurCandidate => "not one of our candidates",
+            IgnoredBecause::NotTheSelectedPair => {
+                "another entry of this component matches our selected pair"
+            }
+            IgnoredBecause::ExtraEntry => "more than one entry for this component",
+            IgnoredBecause::NeverChecked => "no check of this pair ever ran",
+        })
+    }
 }
 
 /// RFC 8839 §4.4.2: how an updated offer carrying `a=remote-candidates` is answered.
@@ -96,8 +135,11 @@ pub enum PairState {
     /// In the valid list.
     Valid,
     InProgress,
-    /// Failed, or not in any check list.
+    /// Checked, and the checks failed.
     Failed,
+    /// Not in any check list: no check of it ever ran (RFC 8839 §4.4.2 losing pairs are pairs
+    /// whose checks ran; a restart may only follow checks that failed).
+    NotChecked,
 }
 
 /// The caller's view of its ICE agent: the state of the pair (local, remote) of a component.
@@ -109,6 +151,18 @@ pub trait PairView {
         local: SocketAddr,
         remote: SocketAddr,
     ) -> PairState;
+
+    /// Whether `address` is one of our candidates of `component` (any kind, as the peer may
+    /// have learned it: host, server- or peer-reflexive, relayed).
+    fn is_local_candidate(&self, _stream: usize, _component: u16, _address: SocketAddr) -> bool {
+        true
+    }
+
+    /// The local candidate of our selected pair of `component`, as the peer sees it (for a
+    /// pair through a NAT: our server- or peer-reflexive address, not its host base).
+    fn selected_local(&self, _stream: usize, _component: u16) -> Option<SocketAddr> {
+        None
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]

@@ -55,8 +55,13 @@ impl SdpSession {
                                 })
                         })
                         .collect::<Result<_, _>>()?;
-                    rtp = candidates.iter().find(|c| c.component == 1).cloned();
-                    rtcp = candidates.iter().find(|c| c.component == 2).cloned();
+                    // A component without an entry keeps our own default (and its line).
+                    for (component, default) in [(1, &mut rtp), (2, &mut rtcp)] {
+                        match candidates.iter().find(|c| c.component == component) {
+                            Some(c) => *default = Some(c.clone()),
+                            None => candidates.extend(default.iter().cloned()),
+                        }
+                    }
                     remote_candidates = None;
                 }
                 let lines = IceLines {

@@ -196,6 +196,7 @@ impl SdpSession {
             sdp,
             streams: results,
             warnings,
+            ignored_remote_candidates: Vec::new(),
         })
     }
 

@@ -378,10 +378,16 @@ impl Call {
         self.direction = saved;
         let answer = match (&self.agent, has_remote_candidates) {
             (Some(agent), true) => {
-                match self
+                let response = self
                     .sdp
-                    .answer_updated_offer(&offer, &[stream], &AgentPairs(agent))
+                    .answer_updated_offer(&offer, &[stream], &AgentPairs(agent));
+                if let Ok(
+                    UpdatedOfferResponse::Answer(a) | UpdatedOfferResponse::RestartNeeded(a),
+                ) = &response
                 {
+                    self.report_ignored_remote_candidates(a);
+                }
+                match response {
                     Ok(UpdatedOfferResponse::Answer(a)) => Ok(a),
                     Ok(UpdatedOfferResponse::RestartNeeded(a)) => {
                         // RFC 8839 §4.4.2: every losing pair failed: answer as if there were
@@ -448,6 +454,18 @@ impl Call {
                 reason: format!("Not Acceptable Here ({e})"),
                 sdp: None,
             }),
+        }
+    }
+
+    /// Entries of the peer's `a=remote-candidates` our answer left out, one event each.
+    fn report_ignored_remote_candidates(&mut self, answer: &sdp::offer_answer::Answer) {
+        for ignored in &answer.ignored_remote_candidates {
+            self.emit(Event::RemoteCandidateIgnored {
+                agent: self.label(),
+                component: ignored.component,
+                address: ignored.address.to_string(),
+                reason: ignored.reason.to_string(),
+            });
         }
     }
 
