@@ -20,7 +20,7 @@ use super::Endpoint;
 /// A request still unanswered this long is reported at its next retransmission, then at most
 /// every [`PROGRESS_EVERY`], so a user sees progress instead of silence until Timer B/F.
 const PROGRESS_FIRST: Duration = Duration::from_secs(1);
-const PROGRESS_EVERY: Duration = Duration::from_secs(3);
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub(crate) enum ClientTxn {
