@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use events::first_incoming;
-use net::{ua_config, Net};
+use net::{ua_config, Net, Registrar};
+use sip::auth::Credentials;
 use sip::endpoint::{
     Body, NextHop, RegistrationFailure, SipEvent, TerminationReason, TransportFailure,
     TransportKind,
@@ -143,4 +144,36 @@ fn udp_transport_error_fails_the_register_at_once() {
         }]
     );
     assert_eq!(net.now, net.t0, "no waiting for Timer F");
+}
+
+#[test]
+fn transport_error_after_the_final_response_changes_nothing() {
+    let mut net = Net::new();
+    let registrar = addr("127.0.0.1:5060");
+    let mut config = ua_config("sip:alice@test.invalid", 5070);
+    config.outbound_proxy = Some(NextHop {
+        transport: TransportKind::Udp,
+        addr: registrar,
+    });
+    config.credentials = Some(Credentials {
+        username: "alice".into(),
+        password: "secret".into(),
+    });
+    net.add_ua(config, 4);
+    net.add_registrar(Registrar::new(registrar));
+    let now = net.now;
+    net.ua(0).register(now).unwrap();
+    net.deliver();
+    assert!(
+        matches!(net.events[0].as_slice(), [SipEvent::Registered { .. }]),
+        "{:?}",
+        net.events[0]
+    );
+    // The REGISTER transaction is Completed (Timer K absorbs retransmitted 200s): an ICMP
+    // error toward the registrar now is about some other datagram, not this request.
+    let now = net.now;
+    net.ua(0)
+        .transport_error(now, TransportKind::Udp, registrar, "ICMP port unreachable");
+    net.deliver();
+    assert_eq!(net.events[0].len(), 1, "{:?}", net.events[0]);
 }
