@@ -99,6 +99,11 @@ pub enum Event {
         status: Option<u16>,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// For `failed`: who produced `status`. `remote` when the peer sent it; `local` when
+        /// nobody did (RFC 3261 §8.1.3.1: no response, or a transport error such as an ICMP
+        /// port unreachable, counts as a 408) and `reason` says what happened.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        origin: Option<String>,
     },
     Dtmf {
         agent: String,
@@ -186,14 +191,17 @@ impl Event {
                 setup_ms,
                 status,
                 reason,
+                origin,
                 ..
             } => {
                 let mut s = format!("call {state}");
                 if let Some(ms) = setup_ms {
                     s += &format!(" in {ms} ms");
                 }
-                if let Some(st) = status {
-                    s += &format!(" [{st}]");
+                // A local failure's status was sent by nobody: the reason alone tells it.
+                match status {
+                    Some(st) if origin.as_deref() != Some("local") => s += &format!(" [{st}]"),
+                    _ => {}
                 }
                 if let Some(r) = reason {
                     s += &format!(": {r}");
@@ -458,6 +466,7 @@ mod tests {
             setup_ms: Some(5),
             status: Some(200),
             reason: None,
+            origin: None,
         };
         let v = serde_json::to_value(&call).unwrap();
         assert_eq!(v["event"], "call");
@@ -493,6 +502,7 @@ mod tests {
             setup_ms: Some(12),
             status: None,
             reason: None,
+            origin: None,
         };
         let plain = Emitter::new(true, true);
         let line = plain.json_line(&event).unwrap();

@@ -532,7 +532,7 @@ fn closed_connection_fails_the_pending_invite_at_once() {
     net.deliver();
     net.close_conns_of(1);
     net.deliver();
-    assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::DialogTerminated { dialog, reason: TerminationReason::Timeout } if *dialog == d)));
+    assert!(net.events[0].iter().any(|e| matches!(e, SipEvent::DialogTerminated { dialog, reason: TerminationReason::TransportError(f) } if *dialog == d && f.transport == TransportKind::Tcp)));
     assert_eq!(net.now, net.t0, "no waiting for Timer B");
 }
 

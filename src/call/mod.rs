@@ -100,8 +100,13 @@ impl CallOptions {
                 expires: *expires,
                 public_address: public_address.map(|a| a.to_string()),
             }),
-            UaEvent::RegisterFailed { status, reason } => {
-                tracing::warn!(%aor, "registration refresh failed: {status} {reason}")
+            UaEvent::RegisterFailed {
+                status,
+                reason,
+                local,
+            } => {
+                let why = crate::signalling::failure_text(*status, reason, *local);
+                tracing::warn!(%aor, "registration refresh failed: {why}")
             }
             _ => {}
         }

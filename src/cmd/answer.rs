@@ -122,8 +122,13 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
                         });
                         break;
                     }
-                    UaEvent::RegisterFailed { status, reason } => {
-                        eprintln!("icephone: un-REGISTER failed: {status} {reason}");
+                    UaEvent::RegisterFailed {
+                        status,
+                        reason,
+                        local,
+                    } => {
+                        let why = crate::signalling::failure_text(status, &reason, local);
+                        eprintln!("icephone: un-REGISTER failed: {why}");
                         break;
                     }
                     _ => {}

@@ -43,8 +43,13 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
                     expires,
                     public_address: public_address.map(|a| a.to_string()),
                 }),
-                Ok(Some(UaEvent::RegisterFailed { status, reason })) => {
-                    eprintln!("icephone: registration failed: {status} {reason}");
+                Ok(Some(UaEvent::RegisterFailed {
+                    status,
+                    reason,
+                    local,
+                })) => {
+                    let why = crate::signalling::failure_text(status, &reason, local);
+                    eprintln!("icephone: registration failed: {why}");
                     result = exit::REGISTRATION;
                     break;
                 }

@@ -286,8 +286,13 @@ impl AgentRun {
                     });
                     return Ok(());
                 }
-                Ok(Some(UaEvent::RegisterFailed { status, reason })) => {
-                    return Err(format!("registration failed: {status} {reason}"))
+                Ok(Some(UaEvent::RegisterFailed {
+                    status,
+                    reason,
+                    local,
+                })) => {
+                    let why = crate::signalling::failure_text(status, &reason, local);
+                    return Err(format!("registration failed: {why}"));
                 }
                 Ok(Some(other)) => tracing::debug!("while registering: {other:?}"),
             }

@@ -62,9 +62,7 @@ pub enum UaEvent {
         peer_allows_update: bool,
     },
     /// A provisional response to our INVITE (180, 183…).
-    Provisional {
-        status: u16,
-    },
+    Provisional { status: u16 },
     /// Our INVITE was redirected (RFC 3261 §8.1.3.4): a new INVITE with the same offer went
     /// to `to`. `status` is the 3xx, or the failure of the previous redirect target.
     Redirected {
@@ -78,17 +76,17 @@ pub enum UaEvent {
         peer_allows_update: bool,
     },
     /// Our INVITE failed (final non-2xx, timeout as 408, or credentials refused).
+    /// `local`: no peer sent `status`; we made it up (RFC 3261 §8.1.3.1: a timeout or a
+    /// transport error counts as a 408), and `reason` says what happened.
     Failed {
         status: u16,
         reason: String,
+        local: bool,
     },
     /// The ACK for our 2xx arrived.
     Acked,
     /// An offer inside the dialog (UPDATE or re-INVITE).
-    OfferReceived {
-        method: OfferMethod,
-        sdp: String,
-    },
+    OfferReceived { method: OfferMethod, sdp: String },
     /// The final response to our in-dialog offer.
     OfferAnswered {
         method: OfferMethod,
@@ -96,24 +94,32 @@ pub enum UaEvent {
         sdp: Option<String>,
     },
     /// The peer hung up (BYE) or cancelled before we answered.
-    RemoteHangup {
-        cancelled: bool,
-    },
+    RemoteHangup { cancelled: bool },
     /// Our BYE was answered (or timed out).
     HangupDone,
     /// The dialog ended for a reason other than a BYE: e.g. our 2xx was never ACKed
     /// (RFC 3261 §13.3.1.4, BYE sent after 64·T1) or an in-dialog request got 481/408.
-    DialogEnded {
-        reason: String,
-    },
+    DialogEnded { reason: String },
     Registered {
         expires: u32,
         public_address: Option<SocketAddr>,
     },
+    /// REGISTER failed; `local` as for [`UaEvent::Failed`].
     RegisterFailed {
         status: u16,
         reason: String,
+        local: bool,
     },
+}
+
+/// A failure as people read it: the peer's `status reason`, or only our words when the
+/// failure was local (its status was not sent by anyone).
+pub fn failure_text(status: u16, reason: &str, local: bool) -> String {
+    if local {
+        reason.to_owned()
+    } else {
+        format!("{status} {reason}")
+    }
 }
 
 /// The call's end of the channels.

@@ -22,6 +22,7 @@
 //! # let _ = call; Ok(()) }
 //! ```
 
+mod icmp;
 mod run;
 mod state_file;
 mod stun;
@@ -36,6 +37,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+pub use icmp::ICMP_PORT_UNREACHABLE;
 pub use state_file::{
     default_state_path, instance_id_from_state_file, is_instance_urn, new_instance_urn,
 };
@@ -100,6 +102,10 @@ impl SipDriver {
             }
             None => None,
         };
+        if let Some(udp) = &udp {
+            // RFC 3261 §18.4: hear of ICMP errors, so a request to a closed port fails at once.
+            icmp::enable(udp);
+        }
         let udp_local = udp.as_ref().map(UdpSocket::local_addr).transpose()?;
         let tcp_local = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
         config.endpoint.udp_local = udp_local;

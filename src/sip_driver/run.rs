@@ -8,6 +8,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::icmp;
 use super::stun::StunProbe;
 use super::tcp::{self, ConnEvent, Opener};
 use super::Job;
@@ -94,13 +95,14 @@ impl Loop {
                     }
                     None => return,
                 },
-                received = recv_udp(self.udp.as_ref(), &mut buf) => {
-                    if let Some((n, from)) = received {
+                received = recv_udp(self.udp.as_ref(), &mut buf) => match received {
+                    UdpInput::Datagram(n, from) => {
                         let bytes = buf.get(..n).unwrap_or_default().to_vec();
                         self.tap(from, false, &bytes);
                         self.on_datagram(from, &bytes);
                     }
-                }
+                    UdpInput::Error => self.on_udp_errors(),
+                },
                 accepted = accept(self.tcp.as_ref()) => {
                     if let Some(stream) = accepted {
                         let conn = self.new_conn_id();
@@ -171,6 +173,23 @@ impl Loop {
         self.endpoint.handle_datagram(now, local, from, bytes);
     }
 
+    /// The UDP socket reported an error (a receive or a send failed): read the ICMP errors
+    /// queued on it and fail the transactions they are about.
+    fn on_udp_errors(&mut self) {
+        let Some(udp) = &self.udp else {
+            return;
+        };
+        let errors = icmp::drain(udp);
+        let now = self.now();
+        for error in errors {
+            tracing::info!(dest = %error.dest, detail = %error.detail, "ICMP error on the SIP socket");
+            // RFC 3261 §18.4: an ICMP error is a transport error for the requests sent to
+            // that destination (§8.1.3.1: the TU sees a 408, generated locally).
+            self.endpoint
+                .transport_error(now, TransportKind::Udp, error.dest, &error.detail);
+        }
+    }
+
     fn on_conn_event(&mut self, event: ConnEvent) {
         let now = self.now();
         match event {
@@ -222,6 +241,7 @@ impl Loop {
         let now = Instant::now();
         let mut failed = Vec::new();
         let local = self.udp.as_ref().and_then(|s| s.local_addr().ok());
+        let mut send_failed = false;
         for probe in &mut self.probes {
             if probe.gave_up(now) {
                 failed.push(probe.flow);
@@ -231,10 +251,13 @@ impl Loop {
                     capture.record(local, probe.dest, &request);
                 }
                 if let Some(udp) = &self.udp {
-                    let _ = udp.send_to(&request, probe.dest).await;
+                    send_failed |= udp.send_to(&request, probe.dest).await.is_err();
                 }
                 probe.sent += 1;
             }
+        }
+        if send_failed {
+            self.on_udp_errors();
         }
         self.probes.retain(|p| !failed.contains(&p.flow));
         let clock = self.now();
@@ -247,10 +270,13 @@ impl Loop {
         match transmit.transport {
             TransportKind::Udp => {
                 self.tap(transmit.dest, true, &transmit.bytes);
-                if let Some(udp) = &self.udp {
-                    if let Err(e) = udp.send_to(&transmit.bytes, transmit.dest).await {
-                        tracing::info!(error = %e, dest = %transmit.dest, "UDP send failed");
-                    }
+                let Some(udp) = &self.udp else {
+                    return;
+                };
+                if let Err(e) = udp.send_to(&transmit.bytes, transmit.dest).await {
+                    // A pending ICMP error can surface on a send (Linux, IP_RECVERR).
+                    tracing::info!(error = %e, dest = %transmit.dest, "UDP send failed");
+                    self.on_udp_errors();
                 }
             }
             TransportKind::Tcp => {
@@ -290,14 +316,21 @@ impl Loop {
     }
 }
 
-async fn recv_udp(udp: Option<&UdpSocket>, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+/// What a read of the UDP socket gave.
+enum UdpInput {
+    Datagram(usize, SocketAddr),
+    /// The read failed: with IP_RECVERR an ICMP error shows up as ECONNREFUSED and the like
+    /// (its details wait in the error queue). The socket stays usable; the loop goes on.
+    Error,
+}
+
+async fn recv_udp(udp: Option<&UdpSocket>, buf: &mut [u8]) -> UdpInput {
     match udp {
         Some(socket) => match socket.recv_from(buf).await {
-            Ok(r) => Some(r),
+            Ok((n, from)) => UdpInput::Datagram(n, from),
             Err(e) => {
-                // ICMP port unreachable shows up here on some systems; keep going.
                 tracing::debug!(error = %e, "UDP receive error");
-                None
+                UdpInput::Error
             }
         },
         None => std::future::pending().await,

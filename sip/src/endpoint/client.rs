@@ -1,16 +1,26 @@
 //! Client transactions as the endpoint runs them: matching responses (RFC 3261 §17.1.3),
 //! executing transaction actions, and handing results to the request's purpose.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::message::{HeaderName, Method, Request, Response};
-use crate::transaction::{Action, ClientTransactionKey, InviteClient, NonInviteClient};
+use crate::transaction::{
+    Action, ClientTransactionKey, InviteClient, InviteClientState, NonInviteClient,
+    NonInviteClientState,
+};
 
 use super::hop::{Arrival, Hop};
-use super::types::{DialogId, EndpointError, RequestId, SipEvent, TerminationReason};
+use super::types::{
+    DialogId, EndpointError, RequestId, SipEvent, TerminationReason, TransportFailure,
+};
 use super::Endpoint;
+
+/// A request still unanswered this long is reported at its next retransmission, then at most
+/// every [`PROGRESS_EVERY`], so a user sees progress instead of silence until Timer B/F.
+const PROGRESS_FIRST: Duration = Duration::from_secs(1);
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub(crate) enum ClientTxn {
@@ -39,13 +49,61 @@ pub(crate) struct ClientEntry {
     pub request: Request,
     pub hop: Hop,
     pub purpose: Purpose,
+    /// When the request was first sent.
+    pub started: Instant,
+    /// When "no answer yet" was last reported.
+    pub reported: Option<Instant>,
+    /// Set when the transport failed toward the hop, for the TU's reason.
+    pub failure: Option<TransportFailure>,
 }
 
 impl ClientEntry {
+    pub fn new(txn: ClientTxn, request: Request, hop: Hop, purpose: Purpose, now: Instant) -> Self {
+        ClientEntry {
+            txn,
+            request,
+            hop,
+            purpose,
+            started: now,
+            reported: None,
+            failure: None,
+        }
+    }
+
     pub fn poll_timeout(&self) -> Option<Instant> {
         match &self.txn {
             ClientTxn::Invite(t) => t.poll_timeout(),
             ClientTxn::NonInvite(t) => t.poll_timeout(),
+        }
+    }
+
+    /// No response at all yet (INVITE Calling, non-INVITE Trying).
+    fn unanswered(&self) -> bool {
+        match &self.txn {
+            ClientTxn::Invite(t) => t.state() == InviteClientState::Calling,
+            ClientTxn::NonInvite(t) => t.state() == NonInviteClientState::Trying,
+        }
+    }
+
+    /// Whether a retransmission at `now` should say that no answer came yet.
+    fn progress_due(&self, now: Instant) -> bool {
+        match self.reported {
+            None => now.saturating_duration_since(self.started) >= PROGRESS_FIRST,
+            Some(at) => now.saturating_duration_since(at) >= PROGRESS_EVERY,
+        }
+    }
+
+    /// Still waiting for a final response: a transport error is this transaction's.
+    fn awaiting_final(&self) -> bool {
+        match &self.txn {
+            ClientTxn::Invite(t) => matches!(
+                t.state(),
+                InviteClientState::Calling | InviteClientState::Proceeding
+            ),
+            ClientTxn::NonInvite(t) => matches!(
+                t.state(),
+                NonInviteClientState::Trying | NonInviteClientState::Proceeding
+            ),
         }
     }
 }
@@ -124,10 +182,10 @@ impl Endpoint {
             actions.insert(0, ack);
         }
         // What the TU needs survives the transaction: on TCP the ACK above ends it at once.
-        let Some((purpose, request, hop)) = self
+        let Some((purpose, request, hop, failure)) = self
             .clients
             .get(key)
-            .map(|e| (e.purpose, e.request.clone(), e.hop))
+            .map(|e| (e.purpose, e.request.clone(), e.hop, e.failure.clone()))
         else {
             return;
         };
@@ -156,9 +214,11 @@ impl Endpoint {
                 }
                 Action::Timeout(kind) => {
                     tracing::debug!(?kind, "client transaction timed out");
-                    self.on_client_failure(now, purpose);
+                    self.on_client_failure(now, purpose, None);
                 }
-                Action::TransportError => self.on_client_failure(now, purpose),
+                Action::TransportError => {
+                    self.on_client_failure(now, purpose, failure.clone());
+                }
                 Action::Terminated => {
                     self.clients.remove(key);
                 }
@@ -175,20 +235,41 @@ impl Endpoint {
             ClientTxn::Invite(t) => t.handle_timeout(now),
             ClientTxn::NonInvite(t) => t.handle_timeout(now),
         };
+        let retransmits = actions.iter().any(|a| matches!(a, Action::Transmit(_)));
+        if retransmits && entry.unanswered() && entry.progress_due(now) {
+            entry.reported = Some(now);
+            let waited = now.saturating_duration_since(entry.started);
+            tracing::warn!(
+                "{} sent to {} ({}), no answer yet after {:.1} s, retransmitting",
+                entry.request.method,
+                entry.hop.dest,
+                entry.hop.transport.as_str(),
+                waited.as_secs_f64()
+            );
+        }
         self.run_client_actions(now, &key, actions, None);
     }
 
-    /// RFC 3261 §17.1.4: the TCP connection to `dest` failed or closed; transactions
-    /// waiting on it fail now instead of at Timer B/F.
-    pub(crate) fn fail_transactions_to(&mut self, now: Instant, dest: std::net::SocketAddr) {
+    /// RFC 3261 §17.1.4 / §18.4: the transport toward `failure.dest` failed (TCP connect
+    /// failed or connection closed, ICMP error on UDP); client transactions sent there over
+    /// that transport and still waiting for a final response fail now instead of at Timer
+    /// B/F. Only client transactions: responses we send are retransmitted by the peer's
+    /// request retransmissions, and dialogs end through their own requests.
+    pub(crate) fn fail_transactions_to(&mut self, now: Instant, failure: &TransportFailure) {
         let keys: Vec<ClientTransactionKey> = self
             .clients
             .iter()
-            .filter(|(_, e)| e.hop.dest == dest && e.hop.transport == super::TransportKind::Tcp)
+            .filter(|(_, e)| {
+                e.hop.dest == failure.dest
+                    && e.hop.transport == failure.transport
+                    && e.awaiting_final()
+            })
             .map(|(k, _)| k.clone())
             .collect();
         for key in keys {
             if let Some(entry) = self.clients.get_mut(&key) {
+                tracing::debug!(method = %entry.request.method, %failure, "transport error fails the transaction");
+                entry.failure = Some(failure.clone());
                 let actions = match &mut entry.txn {
                     ClientTxn::Invite(t) => t.on_transport_error(),
                     ClientTxn::NonInvite(t) => t.on_transport_error(),
@@ -198,12 +279,18 @@ impl Endpoint {
         }
     }
 
-    /// Timer B/F or a transport error: the TU sees a 408 (RFC 3261 §8.1.3.1).
-    pub(crate) fn on_client_failure(&mut self, now: Instant, purpose: Purpose) {
+    /// Timer B/F (`failure: None`) or a transport error: the TU sees a 408 (RFC 3261
+    /// §8.1.3.1), with the transport failure when there was one.
+    pub(crate) fn on_client_failure(
+        &mut self,
+        now: Instant,
+        purpose: Purpose,
+        failure: Option<TransportFailure>,
+    ) {
         match purpose {
-            Purpose::Register => self.on_register_failure(now),
+            Purpose::Register => self.on_register_failure(now, failure),
             // RFC 3261 §8.1.3.4: a redirect target that does not answer is a failure too.
-            Purpose::Invite(d) => self.invite_timed_out(now, d),
+            Purpose::Invite(d) => self.invite_timed_out(now, d, failure),
             // RFC 3261 §12.2.1.2: a 408 to an in-dialog request ends the dialog.
             Purpose::Reinvite(d) | Purpose::Update(d) => {
                 self.end_dialog(d, TerminationReason::DialogGone { status: 408 })

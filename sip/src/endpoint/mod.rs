@@ -56,7 +56,7 @@ pub use config::{EndpointConfig, NextHop, MTU_MARGIN};
 pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use types::{
     Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, RegistrationFailure,
-    RequestId, SipEvent, TerminationReason, Transmit, TransportKind,
+    RequestId, SipEvent, TerminationReason, Transmit, TransportFailure, TransportKind,
 };
 
 use client::ClientEntry;
@@ -244,14 +244,41 @@ impl Endpoint {
         if let Some(closed) = self.conns.remove(&conn) {
             self.flow_connection_closed(now, conn);
             if self.conn_to(closed.remote).is_none() {
-                self.fail_transactions_to(now, closed.remote);
+                self.transport_error(
+                    now,
+                    TransportKind::Tcp,
+                    closed.remote,
+                    "the TCP connection closed",
+                );
             }
         }
     }
 
     /// A TCP connect to `dest` failed: transactions waiting on it fail (RFC 3261 §17.1.4).
     pub fn connect_failed(&mut self, now: Instant, dest: SocketAddr) {
-        self.fail_transactions_to(now, dest);
+        self.transport_error(now, TransportKind::Tcp, dest, "the TCP connection failed");
+    }
+
+    /// The transport toward `dest` failed; `detail` says how, in words (for UDP, an ICMP
+    /// error such as `ICMP port unreachable` that the driver read from its socket).
+    ///
+    /// RFC 3261 §18.4 / §17.1.4: client transactions sent to `dest` over `transport` that
+    /// still wait for a response fail now, as a locally generated 408 (§8.1.3.1), instead of
+    /// at Timer B/F; the TU sees [`TerminationReason::TransportError`] or
+    /// [`RegistrationFailure::Transport`]. Server transactions and dialogs are untouched.
+    pub fn transport_error(
+        &mut self,
+        now: Instant,
+        transport: TransportKind,
+        dest: SocketAddr,
+        detail: &str,
+    ) {
+        let failure = TransportFailure {
+            transport,
+            dest,
+            detail: detail.to_owned(),
+        };
+        self.fail_transactions_to(now, &failure);
     }
 
     fn next_id(&mut self) -> u64 {

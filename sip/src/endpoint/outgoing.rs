@@ -198,12 +198,7 @@ impl Endpoint {
             (ClientTxn::NonInvite(t), a)
         };
         tracing::debug!(method = %request.method, uri = %request.uri, dest = %hop.dest, transport = ?hop.transport, "sending request");
-        let entry = ClientEntry {
-            txn,
-            request,
-            hop,
-            purpose,
-        };
+        let entry = ClientEntry::new(txn, request, hop, purpose, now);
         self.clients.insert(key.clone(), entry);
         self.run_client_actions(now, &key, actions, None);
         Ok(key)

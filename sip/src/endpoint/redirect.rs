@@ -11,7 +11,7 @@ use crate::message::{CSeq, Contacts, HeaderName, NameAddr, Request, Response, Ur
 
 use super::client::Purpose;
 use super::dialog::DialogState;
-use super::types::{DialogId, SipEvent, TerminationReason};
+use super::types::{DialogId, SipEvent, TerminationReason, TransportFailure};
 use super::Endpoint;
 
 /// Redirected INVITEs a call may send by default: bounds a redirect chain and a 3xx
@@ -244,15 +244,24 @@ impl Endpoint {
 
     /// Timer B or a transport error on our INVITE: a 408 for the target set (RFC 3261
     /// §8.1.3.1), unless the user cancelled.
-    pub(crate) fn invite_timed_out(&mut self, now: Instant, dialog: DialogId) {
+    pub(crate) fn invite_timed_out(
+        &mut self,
+        now: Instant,
+        dialog: DialogId,
+        failure: Option<TransportFailure>,
+    ) {
         let cancelled = self
             .dialogs
             .get(&dialog)
             .is_some_and(|d| d.cancel_requested);
+        let reason = match failure {
+            Some(failure) => TerminationReason::TransportError(failure),
+            None => TerminationReason::Timeout,
+        };
         if cancelled {
-            self.end_dialog(dialog, TerminationReason::Timeout);
+            self.end_dialog(dialog, reason);
         } else {
-            self.invite_failed(now, dialog, 408, TerminationReason::Timeout);
+            self.invite_failed(now, dialog, 408, reason);
         }
     }
 

@@ -17,7 +17,8 @@ use super::client::Purpose;
 use super::config::NextHop;
 use super::hop::{Arrival, Hop};
 use super::types::{
-    EndpointError, FlowFailure, FlowId, RegistrationFailure, SipEvent, TransportKind,
+    EndpointError, FlowFailure, FlowId, RegistrationFailure, SipEvent, TransportFailure,
+    TransportKind,
 };
 use super::Endpoint;
 
@@ -410,7 +411,8 @@ impl Endpoint {
         }
     }
 
-    pub(crate) fn on_register_failure(&mut self, now: Instant) {
+    /// Timer F (`failure: None`) or a transport error on our REGISTER (RFC 3261 §8.1.3.1).
+    pub(crate) fn on_register_failure(&mut self, now: Instant, failure: Option<TransportFailure>) {
         let unregistering = self
             .registration
             .as_ref()
@@ -422,7 +424,11 @@ impl Endpoint {
             self.emit(SipEvent::Unregistered);
             return;
         }
-        self.registration_failed(now, RegistrationFailure::Timeout);
+        let reason = match failure {
+            Some(failure) => RegistrationFailure::Transport(failure),
+            None => RegistrationFailure::Timeout,
+        };
+        self.registration_failed(now, reason);
     }
 
     pub(crate) fn registration_failed(&mut self, now: Instant, reason: RegistrationFailure) {

@@ -77,6 +77,28 @@ pub struct Transmit {
     pub bytes: Vec<u8>,
 }
 
+/// A transport failure toward a destination, as the driver reported it with
+/// [`super::Endpoint::transport_error`] (RFC 3261 §18.4: e.g. ICMP port unreachable on UDP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransportFailure {
+    pub transport: TransportKind,
+    pub dest: SocketAddr,
+    /// What the driver saw, in words (e.g. `ICMP port unreachable`).
+    pub detail: String,
+}
+
+impl std::fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} toward {} failed: {}",
+            self.transport.as_str(),
+            self.dest,
+            self.detail
+        )
+    }
+}
+
 /// Why a dialog ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TerminationReason {
@@ -88,8 +110,12 @@ pub enum TerminationReason {
     Cancelled,
     /// The INVITE got a final non-2xx response (or we sent one).
     Rejected { status: u16, reason: String },
-    /// No response (Timer B / F) or transport failure.
+    /// No response within Timer B / F.
     Timeout,
+    /// The transport reported a failure toward the INVITE's destination (RFC 3261 §8.1.3.1,
+    /// §18.4): an ICMP error on UDP, a failed or closed TCP connection. Treated as a 408,
+    /// generated locally.
+    TransportError(TransportFailure),
     /// We sent a 2xx and the ACK never came (RFC 3261 §13.3.1.4); a BYE was sent.
     NoAck,
     /// An in-dialog request got 481 or 408 (RFC 3261 §12.2.1.2): the dialog is gone.
@@ -105,8 +131,10 @@ pub enum RegistrationFailure {
     Status { status: u16, reason: String },
     /// Digest credentials rejected or unusable.
     Auth(String),
-    /// No response (Timer F) or the transport failed.
+    /// No response within Timer F.
     Timeout,
+    /// The transport reported a failure toward the registrar (RFC 3261 §8.1.3.1, §18.4).
+    Transport(TransportFailure),
     /// 423 without a usable Min-Expires.
     IntervalTooBrief,
 }

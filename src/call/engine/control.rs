@@ -35,6 +35,7 @@ impl Call {
                         setup_ms: None,
                         status: Some(status),
                         reason: Some("rejected by the scenario".into()),
+                        origin: None,
                     });
                     self.outcome.exit = exit::CALL;
                     self.outcome.reason = format!("rejected with {status}");
@@ -79,6 +80,7 @@ impl Call {
                         "re-INVITE a={}",
                         if hold { "sendonly" } else { "sendrecv" }
                     )),
+                    origin: None,
                 });
             }
             CallCommand::Update => {

@@ -24,6 +24,7 @@ impl Call {
                     setup_ms: None,
                     status: None,
                     reason: Some("re-INVITE a=sendonly".into()),
+                    origin: None,
                 });
             }
             HoldState::Held if now >= est + after + self.opts.hold_for => {
@@ -37,6 +38,7 @@ impl Call {
                     setup_ms: None,
                     status: None,
                     reason: Some("re-INVITE a=sendrecv".into()),
+                    origin: None,
                 });
             }
             _ => {}

@@ -475,6 +475,7 @@ impl Call {
             } else {
                 self.outcome.reason.clone()
             }),
+            origin: None,
         });
         self.sockets.close();
         (self.outcome, self.ua)
@@ -549,6 +550,7 @@ pub async fn run_callee_keeping_ua(
         setup_ms: None,
         status: None,
         reason: Some(format!("from {from}")),
+        origin: None,
     });
     let offer = match sdp::parse(&offer_text) {
         Ok(o) => o,

@@ -134,6 +134,7 @@ impl Call {
             setup_ms: Some(setup),
             status: Some(200),
             reason: None,
+            origin: None,
         });
         self.start_media(now);
         self.maybe_send_updated_offer();
@@ -152,6 +153,7 @@ impl Call {
             setup_ms: None,
             status: Some(180),
             reason: None,
+            origin: None,
         });
         // Answered by command: no timer, the loop waits for the notification.
         if self.opts.answer_on_command.is_none() {
@@ -172,6 +174,7 @@ impl Call {
                         setup_ms: Some(ms_since(self.started)),
                         status: Some(status),
                         reason: None,
+                        origin: None,
                     });
                 }
             }
@@ -184,6 +187,7 @@ impl Call {
                     setup_ms: Some(ms_since(self.started)),
                     status: Some(status),
                     reason: Some(format!("{from} -> {to}")),
+                    origin: None,
                 });
             }
             UaEvent::Answered {
@@ -208,17 +212,22 @@ impl Call {
                     (_, None) => self.fail_call(exit::CALL, "answer without an offer"),
                 }
             }
-            UaEvent::Failed { status, reason } => {
+            UaEvent::Failed {
+                status,
+                reason,
+                local,
+            } => {
                 self.emit(Event::Call {
                     agent: self.label(),
                     state: "failed".into(),
                     setup_ms: None,
                     status: Some(status),
                     reason: Some(reason.clone()),
+                    origin: Some(if local { "local" } else { "remote" }.into()),
                 });
                 if self.outcome.exit == exit::OK {
                     self.outcome.exit = exit::CALL;
-                    self.outcome.reason = format!("{status} {reason}");
+                    self.outcome.reason = crate::signalling::failure_text(status, &reason, local);
                 }
                 self.phase = Phase::Done;
             }
@@ -438,6 +447,7 @@ impl Call {
                         setup_ms: None,
                         status: None,
                         reason: Some(format!("peer offered {}", self.direction.as_str())),
+                        origin: None,
                     });
                 } else if !was_sending && sending {
                     self.emit(Event::Call {
@@ -446,6 +456,7 @@ impl Call {
                         setup_ms: None,
                         status: None,
                         reason: None,
+                        origin: None,
                     });
                 }
             }

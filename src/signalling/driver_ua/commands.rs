@@ -32,6 +32,7 @@ impl Bridge {
                             UaEvent::Failed {
                                 status: 400,
                                 reason: e.to_string(),
+                                local: true,
                             },
                         );
                         Ok(())
@@ -99,6 +100,7 @@ impl Bridge {
                         UaEvent::RegisterFailed {
                             status: 400,
                             reason: reason.clone(),
+                            local: true,
                         },
                     );
                 }

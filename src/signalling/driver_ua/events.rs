@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use sip::endpoint::{Body, DialogId, IncomingId, SipEvent, TerminationReason};
 use tokio::sync::mpsc;
 
+use super::failure::{self, LOCAL_TIMEOUT};
 use super::{sdp_of, Bridge, Slot, SlotId, MAIN};
 use crate::signalling::{OfferMethod, UaEvent, UaHandle};
 
@@ -151,17 +152,17 @@ impl Bridge {
                     public_address: None,
                 },
             ),
-            SipEvent::RegistrationFailed { reason } => self.emit(
-                MAIN,
-                UaEvent::RegisterFailed {
-                    status: match &reason {
-                        sip::endpoint::RegistrationFailure::Status { status, .. } => *status,
-                        sip::endpoint::RegistrationFailure::Timeout => 408,
-                        _ => 401,
+            SipEvent::RegistrationFailed { reason } => {
+                let (status, reason, local) = failure::registration(&reason);
+                self.emit(
+                    MAIN,
+                    UaEvent::RegisterFailed {
+                        status,
+                        reason,
+                        local,
                     },
-                    reason: format!("{reason:?}"),
-                },
-            ),
+                )
+            }
             other => tracing::debug!("SIP event not used by calls: {other:?}"),
         }
     }
@@ -212,16 +213,26 @@ impl Bridge {
             TerminationReason::LocalBye | TerminationReason::Shutdown => {
                 s.emit(UaEvent::HangupDone)
             }
-            TerminationReason::Rejected { status, reason } if pending => {
-                s.emit(UaEvent::Failed { status, reason })
-            }
+            TerminationReason::Rejected { status, reason } if pending => s.emit(UaEvent::Failed {
+                status,
+                reason,
+                local: false,
+            }),
             TerminationReason::Cancelled if pending => s.emit(UaEvent::Failed {
                 status: 487,
                 reason: "Request Terminated (cancelled)".into(),
+                local: false,
             }),
+            // RFC 3261 §8.1.3.1: Timer B or a transport error is a 408 nobody sent.
             TerminationReason::Timeout if pending => s.emit(UaEvent::Failed {
-                status: 408,
-                reason: "Request Timeout (no response)".into(),
+                status: LOCAL_TIMEOUT,
+                reason: "Request Timeout (no response within 64*T1, Timer B)".into(),
+                local: true,
+            }),
+            TerminationReason::TransportError(f) if pending => s.emit(UaEvent::Failed {
+                status: LOCAL_TIMEOUT,
+                reason: failure::transport(&f),
+                local: true,
             }),
             // RemoteBye and CancelReceived were reported already.
             TerminationReason::RemoteBye | TerminationReason::Cancelled => {}

@@ -16,6 +16,7 @@ use crate::sip_driver::{SipDriver, SipDriverConfig};
 
 mod commands;
 mod events;
+mod failure;
 
 const SDP: &str = "application/sdp";
 
