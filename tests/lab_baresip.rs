@@ -10,128 +10,19 @@ mod lab;
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::process::{Child, Command};
 use std::time::Duration;
 
-use lab::phone::{account, assert_reflexive_call, expect, ip_port, stun, stun_turn, Phone};
-use lab::wire::{assert_wire_clean, ladder_text, rtp_streams, sip_ladder, RtpStream};
-use lab::{wait_until, Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
-use serde_json::Value;
+use lab::peer::{
+    assert_baresip_connected, control, control_events, rtp_between, start_baresip, stop,
+};
+use lab::phone::{account, assert_reflexive_call, expect, stun, stun_turn, Phone};
+use lab::wire::{assert_wire_clean, ladder_text, rtp_streams, sip_ladder};
+use lab::{Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
 
 /// Seconds of media in each call.
 const MEDIA_SECONDS: &str = "3";
 /// 20 ms packets over most of the media time.
 const MIN_RTP: u64 = 100;
-
-/// Starts baresip in `role` with the lab's config template, registered as `user`
-/// (answermode auto, PCMU, ICE with coturn as STUN server); waits until Kamailio has it.
-fn start_baresip(lab: &Lab, role: &str, ip: &str, user: &str, password: &str) -> Child {
-    let dir = lab.run_dir().join(format!("baresip-{user}"));
-    fs::create_dir_all(&dir).expect("baresip config dir");
-    let template = fs::read_to_string(lab::lab_dir().join("baresip/config"))
-        .expect("tests/lab/baresip/config");
-    fs::write(dir.join("config"), template.replace("@IP@", ip)).expect("write baresip config");
-    fs::write(
-        dir.join("accounts"),
-        format!(
-            "<sip:{user}@{KAMAILIO};transport=udp>;auth_pass={password};answermode=auto;\
-             audio_codecs=PCMU;regint=60;medianat=ice;stunserver=stun:{}:3478\n",
-            lab::TURN
-        ),
-    )
-    .expect("write baresip accounts");
-    let dir_arg = dir.display().to_string();
-    let child = lab.spawn(
-        role,
-        &["baresip", "-f", &dir_arg, "-v"],
-        &format!("baresip-{user}"),
-        Duration::from_secs(90),
-    );
-    let registered = wait_until(Duration::from_secs(10), || {
-        lab.kamcmd(&["ul.dump"])
-            .lines()
-            .any(|l| l.trim() == format!("AoR: {user}"))
-    });
-    assert!(registered, "baresip did not register as {user}");
-    child
-}
-
-/// Ends our baresip (SIGTERM to its PID; `timeout` passes it on) and waits, bounded.
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    if !wait_until(Duration::from_secs(5), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    }) {
-        let _ = child.kill();
-    }
-    let _ = child.wait();
-}
-
-/// baresipctl.py in baresip's namespace: its events go to `<name>.out`.
-fn control(lab: &Lab, role: &str, name: &str, extra: &[&str]) -> Child {
-    let script = lab::lab_dir().join("baresipctl.py").display().to_string();
-    let mut args = vec!["/usr/bin/python3", &script, "--timeout", "40"];
-    args.extend_from_slice(extra);
-    let child = lab.spawn_split(role, &args, name, Duration::from_secs(45));
-    // Events go only to ctrl_tcp's newest connection: nothing may call before it is ours.
-    let out = lab.run_dir().join(format!("{name}.out"));
-    let connected = wait_until(Duration::from_secs(10), || {
-        fs::read_to_string(&out).is_ok_and(|t| t.contains("\"baresipctl\": \"connected\""))
-    });
-    assert!(connected, "{name}: baresipctl did not connect to ctrl_tcp");
-    child
-}
-
-/// Waits for a baresipctl to end (it ends after CALL_CLOSED) and returns baresip's events.
-fn control_events(lab: &Lab, mut ctl: Child, name: &str) -> Vec<Value> {
-    let ended = wait_until(Duration::from_secs(45), || {
-        matches!(ctl.try_wait(), Ok(Some(_)))
-    });
-    if !ended {
-        let _ = ctl.kill();
-    }
-    let status = ctl.wait().expect("reap baresipctl");
-    let out = fs::read_to_string(lab.run_dir().join(format!("{name}.out"))).unwrap_or_default();
-    assert!(
-        status.success(),
-        "{name}: baresip did not report its call closed ({status}):\n{out}"
-    );
-    out.lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn event_types(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| e["type"].as_str().map(str::to_owned))
-        .collect()
-}
-
-/// baresip's side: its call was established, its ICE connected (CALL_RTPESTAB) and it
-/// closed the call.
-fn assert_baresip_connected(events: &[Value], who: &str) {
-    let types = event_types(events);
-    for t in ["CALL_ESTABLISHED", "CALL_RTPESTAB", "CALL_CLOSED"] {
-        assert!(
-            types.iter().any(|x| x == t),
-            "{who}: baresip reported {t}: {types:?}"
-        );
-    }
-}
-
-/// RTP packets on the wire between two exact transport addresses, in one direction.
-fn rtp_between(streams: &[RtpStream], from: &str, to: &str) -> u64 {
-    let (fi, fp) = ip_port(from);
-    let (ti, tp) = ip_port(to);
-    streams
-        .iter()
-        .filter(|s| s.src == fi && s.sport == fp && s.dst == ti && s.dport == tp)
-        .map(|s| s.packets)
-        .sum()
-}
 
 #[test]
 fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {

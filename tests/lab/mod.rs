@@ -8,6 +8,7 @@
 //! Shared by several test binaries, each using a different part of it.
 #![allow(dead_code)]
 
+pub mod peer;
 pub mod phone;
 #[path = "../support/tshark.rs"]
 mod tshark;

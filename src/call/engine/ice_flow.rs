@@ -170,6 +170,19 @@ impl Call {
                 self.retry_waiting_offer();
             }
             IceEvent::Failed { reasons } => {
+                let not_nominated = reasons
+                    .iter()
+                    .filter(|p| p.reason == ice::agent::FailureReason::NotNominated)
+                    .count();
+                // The controlled side with valid pairs that were never nominated says so: the
+                // peer's ICE, not the path, is what failed (issue 12, fault 4).
+                let summary = if not_nominated > 0 {
+                    format!(
+                        "peer never nominated: {not_nominated} valid pair(s), no USE-CANDIDATE (RFC 8445 §8.1.1)"
+                    )
+                } else {
+                    format!("every candidate pair failed: {} pair(s)", reasons.len())
+                };
                 self.emit(Event::IceFailed {
                     agent: label.clone(),
                     pairs: reasons
@@ -188,9 +201,9 @@ impl Call {
                     local: None,
                     remote: None,
                     ms: self.remote_known_at.map(ms_since),
-                    reason: Some(format!("{} pair(s) failed", reasons.len())),
+                    reason: Some(summary.clone()),
                 });
-                self.fail_ice("every candidate pair failed");
+                self.fail_ice(&summary);
             }
             IceEvent::ConsentLost { component } => {
                 self.emit(Event::Ice {
