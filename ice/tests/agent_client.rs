@@ -435,13 +435,15 @@ fn a_controlled_agent_never_nominated_fails_with_not_nominated_instead_of_hangin
     let ok = success_response(reqs[0].2.transaction_id, reqs[0].1.from, &peer_key());
     let t1 = t0 + Duration::from_millis(40);
     a.handle_packet(t1, reqs[0].1.from, reqs[0].1.to, &ok);
-    // Valid, waiting for the controlling peer's USE-CANDIDATE, which never comes.
-    run(&mut a, t1, t1 + Duration::from_secs(30));
+    // Valid, waiting for the controlling peer's USE-CANDIDATE, which never comes. Every check
+    // is done, so the peer gets the grace and no more (issue 12, fault 4: not 15 s or 45 s).
+    let grace = ice::agent::DEFAULT_NOMINATION_GRACE;
+    run(&mut a, t1, t1 + grace - Duration::from_millis(10));
     assert_eq!(a.state(), ice::agent::IceState::Checking);
     run(
         &mut a,
-        t1 + Duration::from_secs(30),
-        t1 + Duration::from_secs(60),
+        t1 + grace - Duration::from_millis(10),
+        t1 + grace + Duration::from_millis(10),
     );
     assert_eq!(a.state(), ice::agent::IceState::Failed);
     let reasons = failure_reasons(&mut a).expect("failed");

@@ -19,6 +19,9 @@ fn relayed_selections(relay_nomination_wait: Duration) -> (usize, Duration) {
     let mut relayed = 0;
     let mut slowest = Duration::ZERO;
     for seed in SEEDS {
+        if std::env::var("DBG_HOLD").is_ok() {
+            eprintln!("seed {seed}");
+        }
         let t0 = Instant::now();
         let case = Case {
             a_nat: Some(NatKind::PortRestricted),

@@ -3,6 +3,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::net::IpAddr;
+use std::time::Instant;
 
 use super::candidates::{LocalCandidate, LocalId, Origin};
 use super::events::{FailureReason, PairState};
@@ -42,6 +43,8 @@ pub(crate) struct Pair {
     /// Extra rounds of our check granted because `peer_checked`.
     pub retry_rounds: u8,
     pub transaction: Option<TransactionId>,
+    /// When the current transaction of this pair's check was first sent.
+    pub check_started: Option<Instant>,
     /// Removed from the check list after nomination (RFC 8445 §8.1.2) or by the pair limit.
     pub removed: bool,
 }
@@ -166,6 +169,7 @@ impl CheckList {
             nomination_rounds: 0,
             peer_checked: false,
             retry_rounds: 0,
+            check_started: None,
             transaction: None,
             removed: false,
         });

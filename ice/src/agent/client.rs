@@ -89,6 +89,7 @@ impl IceAgent {
         );
         if let Some(p) = self.checklist.get_mut(id) {
             p.transaction = Some(tid);
+            p.check_started = Some(now);
         }
         if pair.state != PairState::Succeeded {
             self.set_pair_state(id, PairState::InProgress);
@@ -126,6 +127,11 @@ impl IceAgent {
         let Some(mut txn) = self.transactions.remove(&tid) else {
             return Handled::Dropped(DropReason::UnknownTransaction);
         };
+        // Karn's rule: only a check answered on its first send measures the round trip.
+        let first_send_answer = txn.client.sends() == 1;
+        // Answered only after a retransmission: this network loses datagrams (or holds them
+        // longer than an RTO), so a silent check may still be a working path.
+        self.loss_seen |= !first_send_answer;
         let _ = txn.client.handle_response(msg.clone());
         self.stats.responses_received += 1;
         let TxnKind::Check {
@@ -144,6 +150,12 @@ impl IceAgent {
         if current {
             if let Some(p) = self.checklist.get_mut(id) {
                 p.transaction = None;
+                if first_send_answer && msg.class == Class::Success {
+                    if let Some(started) = p.check_started {
+                        let rtt = now.saturating_duration_since(started);
+                        self.check_rtt = Some(self.check_rtt.map_or(rtt, |r| r.max(rtt)));
+                    }
+                }
             }
         }
         if self.checklist.get(id).is_none_or(|p| p.removed) {

@@ -42,8 +42,11 @@ pub enum FailureReason {
     /// Any other error response (its code).
     Error(u16),
     /// Controlled side: the pair was valid but the controlling peer never nominated a pair
-    /// within `IceConfig::nomination_timeout`.
+    /// in time (`IceConfig::nomination_grace`, `IceConfig::nomination_timeout`).
     NotNominated,
+    /// Never finished: another component of the stream had no pair left that could succeed,
+    /// so the stream failed before this pair's check was done (see ASSUMPTIONS.md).
+    Cancelled,
 }
 
 impl FailureReason {
@@ -69,6 +72,9 @@ impl fmt::Display for FailureReason {
             FailureReason::Error(code) => write!(f, "error response {code}"),
             FailureReason::NotNominated => {
                 f.write_str("valid, but the controlling peer never nominated")
+            }
+            FailureReason::Cancelled => {
+                f.write_str("not finished: another component of the stream had already failed")
             }
         }
     }
@@ -187,8 +193,6 @@ pub enum DropReason {
 pub enum SendError {
     #[error("component {0} has no selected pair (RFC 8445 §12.1: no media before selection)")]
     NotSelected(u16),
-    #[error("not every component has a selected pair yet (RFC 8445 §12.1)")]
-    NotAllSelected,
     #[error("consent lost on component {0} (RFC 7675)")]
     ConsentLost(u16),
     #[error("the relay of the selected pair refused the data")]

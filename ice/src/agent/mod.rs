@@ -70,8 +70,8 @@ use rand_chacha::ChaCha20Rng;
 
 pub use candidates::HostError;
 pub use config::{
-    ConsentConfig, IceConfig, NominationMode, TurnServer, DEFAULT_TA, MIN_KEEPALIVE_INTERVAL,
-    MIN_RTO,
+    ConsentConfig, IceConfig, NominationMode, TurnServer, DEFAULT_CHECK_RETRANSMIT,
+    DEFAULT_NOMINATION_GRACE, DEFAULT_TA, MIN_KEEPALIVE_INTERVAL, MIN_RTO,
 };
 pub use demux::{classify, PacketKind};
 pub use events::{
@@ -202,6 +202,12 @@ pub struct IceAgent {
     prflx_counter: u32,
     /// The latest `now` any input carried.
     last_now: Instant,
+    /// Since when no pair is Frozen, Waiting or In-Progress (controlled nomination grace).
+    checks_idle_since: Option<Instant>,
+    /// The longest round trip measured by a check answered on its first send (Karn's rule).
+    check_rtt: Option<std::time::Duration>,
+    /// Some STUN transaction of ours was answered only after a retransmission.
+    loss_seen: bool,
 }
 
 impl IceAgent {
@@ -247,6 +253,9 @@ impl IceAgent {
             stats: AgentStats::default(),
             prflx_counter: 0,
             last_now: now,
+            checks_idle_since: None,
+            check_rtt: None,
+            loss_seen: false,
             rng,
             config,
         }
@@ -422,13 +431,9 @@ impl IceAgent {
         if self.state == IceState::Closed {
             return Err(SendError::Closed);
         }
-        // RFC 8445 §12.1: no data on a stream until every component has a selected pair.
-        if self.components.iter().any(|c| c.selected.is_none()) {
-            return match self.component(component) {
-                Some(c) if c.selected.is_some() => Err(SendError::NotAllSelected),
-                _ => Err(SendError::NotSelected(component)),
-            };
-        }
+        // RFC 8445 §12.1: data on a component goes over that component's selected pair, and
+        // pairs are selected per component: RTP does not wait for the RTCP component (a peer
+        // without rtcp-mux may select it seconds later).
         let state = self
             .component(component)
             .ok_or(SendError::NotSelected(component))?;
@@ -486,7 +491,7 @@ impl IceAgent {
         consider(self.nomination_deadline());
         if !self.controlling && self.state == IceState::Checking {
             for c in self.components.iter().filter(|c| !c.selected_this_session) {
-                consider(c.first_valid_at.map(|t| t + self.config.nomination_timeout));
+                consider(self.nomination_deadline_controlled(c));
             }
         }
         for c in &self.components {

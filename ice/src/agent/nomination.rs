@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use super::checklist::PairId;
-use super::config::NominationMode;
+use super::config::{NominationMode, MIN_RTO};
 use super::events::{IceEvent, IceState, PairState};
 use super::{IceAgent, SelectedPath};
 use crate::candidate::CandidateKind;
@@ -38,36 +38,99 @@ impl IceAgent {
         })
     }
 
-    /// How long after its first valid pair `component` may wait for a better pair before
-    /// nominating its best valid one; `None` when nothing better is still being checked.
+    /// Until when `component` may wait for a better pair before nominating its best valid
+    /// one; `None` when nothing better is worth waiting for.
     ///
     /// RFC 8445 §8.1.1 leaves the stopping criterion to the controlling agent. Any
-    /// higher-priority pair still Frozen/Waiting/In-Progress is waited for `nomination_wait`.
-    /// A relayed best pair is also held `relay_nomination_wait` for a higher-priority direct
-    /// pair: a direct check whose first send was lost succeeds on its retransmission 0.5 s or
-    /// 1.5 s later (RFC 8489 §6.2.1), and a relay costs the TURN server and a longer path. A
-    /// direct best pair is nominated at once unless `nomination_wait` says otherwise.
-    fn nomination_hold(&self, component: u16) -> Option<std::time::Duration> {
+    /// higher-priority pair still Frozen/Waiting/In-Progress is waited for `nomination_wait`
+    /// after the first valid pair. A relayed best pair is also held for a higher-priority
+    /// direct pair (a relay costs the TURN server and a longer path), but only as long as that
+    /// pair can still be expected to answer (`direct_pair_expected_until`), and never beyond
+    /// `relay_nomination_wait`. The hold ends as soon as every such pair has failed.
+    fn nomination_hold_until(&self, component: u16) -> Option<Instant> {
         let (best, best_priority) = self.best_valid(component)?;
+        let first_valid_at = self.component(component)?.first_valid_at?;
         let best_relayed = self.is_relayed(best);
-        let mut hold: Option<std::time::Duration> = None;
-        for (id, p) in self.checklist.live() {
-            if p.component != component
-                || p.priority <= best_priority
-                || !matches!(
-                    p.state,
-                    PairState::Frozen | PairState::Waiting | PairState::InProgress
-                )
-            {
-                continue;
-            }
-            let mut wait = self.config.nomination_wait;
-            if best_relayed && !self.is_relayed(id) {
-                wait = wait.max(self.config.relay_nomination_wait);
-            }
-            hold = Some(hold.map_or(wait, |h| h.max(wait)));
+        let pending: Vec<(PairId, &super::checklist::Pair)> = self
+            .checklist
+            .live()
+            .filter(|(_, p)| {
+                p.component == component
+                    && p.priority > best_priority
+                    && matches!(
+                        p.state,
+                        PairState::Frozen | PairState::Waiting | PairState::InProgress
+                    )
+            })
+            .collect();
+        if pending.is_empty() {
+            return None;
         }
-        hold
+        let mut until = first_valid_at + self.config.nomination_wait;
+        if best_relayed {
+            let cap = first_valid_at + self.config.relay_nomination_wait;
+            // Pairs not sent yet leave one per Ta (RFC 8445 §6.1.4.2), in priority order.
+            let mut unsent = 0u32;
+            for (id, p) in pending.iter().rev() {
+                if self.is_relayed(*id) {
+                    continue;
+                }
+                if p.check_started.is_none() {
+                    unsent += 1;
+                }
+                let expected = self.direct_pair_expected_until(p, first_valid_at, unsent);
+                until = until.max(expected.min(cap));
+            }
+        }
+        Some(until)
+    }
+
+    /// How long a higher-priority direct pair is worth waiting for while a relayed pair is
+    /// valid, never beyond `relay_nomination_wait` after the first valid pair (the caller caps).
+    ///
+    /// - A pair the peer's checks already reached (`peer_checked`) works toward us; if a send
+    ///   was lost it answers on a retransmission: it is waited for up to the cap.
+    /// - When neither side's NAT is seen to map endpoint-dependently (`symmetric_nat_seen`),
+    ///   two reflexive addresses can always reach each other once both sides have sent
+    ///   (RFC 4787 §4.1), so a silent check was most likely lost: it is given the answer to
+    ///   its second retransmission (sends at 0, RTO and 3 RTO, RFC 8489 §6.2.1) plus a round
+    ///   trip — under 10 % loss a relay otherwise wins that race in about one call in five.
+    /// - Otherwise the direct path is most likely blocked (a symmetric NAT), so the pair is
+    ///   expected to answer one measured round trip (plus a Ta of slack) after its check left,
+    ///   or, if its check has not left yet, after its turn in the pacing order; one RTO more
+    ///   on a network seen losing datagrams (`loss_seen`).
+    fn direct_pair_expected_until(
+        &self,
+        p: &super::checklist::Pair,
+        first_valid_at: Instant,
+        unsent_rank: u32,
+    ) -> Instant {
+        if p.peer_checked {
+            return first_valid_at + self.config.relay_nomination_wait;
+        }
+        let rto = self.config.check_retransmit.rto.max(MIN_RTO);
+        let rtt = self.check_rtt.unwrap_or(MIN_RTO);
+        let slack = self.config.ta;
+        let retransmissions = if !self.symmetric_nat_seen() {
+            rto * 3
+        } else if self.loss_seen {
+            rto
+        } else {
+            std::time::Duration::ZERO
+        };
+        let sent = p
+            .check_started
+            .unwrap_or(first_valid_at + self.config.ta * unsent_rank);
+        sent + retransmissions + rtt + slack
+    }
+
+    /// Whether our NAT or the peer's maps endpoint-dependently (RFC 4787 §4.1, "symmetric"):
+    /// a relayed candidate's mapped address (its related address, RFC 8445 §5.1.1.2) differs
+    /// from a server-reflexive address on the same public IP, because the TURN server saw
+    /// another mapping than the STUN server. Only visible when STUN and TURN servers differ.
+    fn symmetric_nat_seen(&self) -> bool {
+        let locals = self.local_candidates();
+        endpoint_dependent_mapping(&locals) || endpoint_dependent_mapping(&self.remotes)
     }
 
     /// Controlling, regular nomination: nominate a component's best valid pair once no
@@ -87,14 +150,14 @@ impl IceAgent {
             if state.selected_this_session || state.nominating.is_some() {
                 continue;
             }
-            let first_valid_at = state.first_valid_at;
             let Some((best, _)) = self.best_valid(component) else {
                 continue;
             };
-            if let Some(hold) = self.nomination_hold(component) {
-                if first_valid_at.is_none_or(|t| now < t + hold) {
-                    continue;
-                }
+            if self
+                .nomination_hold_until(component)
+                .is_some_and(|until| now < until)
+            {
+                continue;
             }
             tracing::debug!(component, pair = best, "nominating");
             if let Some(p) = self.checklist.get_mut(best) {
@@ -117,10 +180,8 @@ impl IceAgent {
             .iter()
             .zip(1u16..)
             .filter(|(c, _)| !c.selected_this_session && c.nominating.is_none())
-            .filter_map(|(c, component)| {
-                let hold = self.nomination_hold(component)?;
-                Some(c.first_valid_at? + hold)
-            })
+            .filter(|(c, _)| c.first_valid_at.is_some())
+            .filter_map(|(_, component)| self.nomination_hold_until(component))
             .min()
     }
 
@@ -231,4 +292,20 @@ impl IceAgent {
             self.events.push_back(IceEvent::Completed);
         }
     }
+}
+
+/// See `IceAgent::symmetric_nat_seen`: one side's candidates show two mappings of one NAT.
+fn endpoint_dependent_mapping(candidates: &[crate::Candidate]) -> bool {
+    candidates
+        .iter()
+        .filter(|c| c.kind == CandidateKind::Relayed)
+        .filter_map(|r| r.related.map(|mapped| (r.component, mapped)))
+        .any(|(component, mapped)| {
+            candidates.iter().any(|s| {
+                s.kind == CandidateKind::ServerReflexive
+                    && s.component == component
+                    && s.address.ip() == mapped.ip()
+                    && s.address.port() != mapped.port()
+            })
+        })
 }

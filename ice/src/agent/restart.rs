@@ -30,6 +30,7 @@ impl IceAgent {
             c.first_valid_at = None;
         }
         self.initial_unfreeze_done = false;
+        self.checks_idle_since = None;
         self.end_of_remote_candidates = false;
         if self.state != IceState::Closed {
             self.state = IceState::New;

@@ -84,6 +84,8 @@ impl IceAgent {
                     return Handled::Dropped(DropReason::UnknownTransaction);
                 }
                 if let Some(mut txn) = self.transactions.remove(&msg.transaction_id) {
+                    // Answered only after a retransmission: this network loses datagrams.
+                    self.loss_seen |= txn.client.sends() > 1;
                     let _ = txn.client.handle_response(msg.clone());
                 }
                 self.on_gather_outcome(server, base, rank, Outcome::Response(msg));

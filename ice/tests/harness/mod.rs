@@ -288,6 +288,12 @@ pub const TURN_USER: (&str, &str) = ("alice", "turn-secret");
 
 /// The network and two agents of `case` (A controlling, B controlled), hosts added.
 pub fn build(case: &Case, t0: Instant) -> Duo {
+    build_components(case, t0, 1)
+}
+
+/// As [`build`], with `components` components (2: RTP and RTCP without rtcp-mux, the RTCP
+/// socket on the next port of the same host).
+pub fn build_components(case: &Case, t0: Instant, components: u16) -> Duo {
     use crate::sim::LinkConditions;
     use ice::agent::{IceConfig, TurnServer};
     let mut net = Network::new(case.seed, t0);
@@ -357,6 +363,7 @@ pub fn build(case: &Case, t0: Instant) -> Duo {
         } else {
             IceConfig::default().gather_retransmit
         },
+        components,
         stun_servers: vec![stun],
         turn_servers: if case.turn {
             vec![TurnServer {
@@ -374,7 +381,10 @@ pub fn build(case: &Case, t0: Instant) -> Duo {
         config(false, case.seed.wrapping_mul(2) + 1),
         t0,
     ));
-    a.add_host(1, a_addr);
-    b.add_host(1, b_addr);
+    for component in 1..=components {
+        let next = |addr: SocketAddr| SocketAddr::new(addr.ip(), addr.port() + component - 1);
+        a.add_host(component, next(a_addr));
+        b.add_host(component, next(b_addr));
+    }
     Duo::new(net, a, b)
 }

@@ -198,7 +198,9 @@ impl Call {
                         password: t.password.clone(),
                     })
                     .collect(),
-                check_retransmit: opts.check_retransmit.unwrap_or_default(),
+                check_retransmit: opts
+                    .check_retransmit
+                    .unwrap_or(ice::agent::DEFAULT_CHECK_RETRANSMIT),
                 consent: opts.consent.unwrap_or_default(),
                 ..IceConfig::default()
             };
@@ -396,9 +398,24 @@ impl Call {
                 .remote_known_at
                 .is_some_and(|t| now >= t + self.opts.ice_timeout)
         {
+            // Every pair with its state, so the report never claims no pair could be formed.
+            let pairs = self.agent.as_ref().map_or_else(Vec::new, |agent| {
+                agent
+                    .pairs()
+                    .into_iter()
+                    .map(|(local, remote, state, failure)| PairFailureInfo {
+                        local: CandidateInfo::from(&local),
+                        remote: CandidateInfo::from(&remote),
+                        reason: failure.map_or_else(
+                            || format!("{state:?} when the call's ICE timeout expired"),
+                            |f| f.to_string(),
+                        ),
+                    })
+                    .collect()
+            });
             self.emit(Event::IceFailed {
                 agent: self.label(),
-                pairs: Vec::new(),
+                pairs,
             });
             self.fail_ice("no pair selected in time");
         }
