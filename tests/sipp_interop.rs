@@ -251,3 +251,93 @@ async fn an_unanswered_update_keeps_the_call_and_it_ends_with_our_bye() {
     let (code, errors) = sipp.finish().await;
     assert_eq!(code, Some(0), "sipp: {errors}");
 }
+
+/// The `ms` of our caller's first `selected` event for `component`.
+fn selected_ms(events: &[Event], component: u16) -> Option<u64> {
+    events.iter().find_map(|e| match e {
+        Event::Ice {
+            agent,
+            state,
+            component: Some(c),
+            ms,
+            ..
+        } if agent == "caller" && state == "selected" && *c == component => *ms,
+        _ => None,
+    })
+}
+
+/// Issue 12, fault 6: a peer that refuses rtcp-mux (baresip, many PBXs) and whose RTCP
+/// component's checks get through only later (its socket ignores them for 1 s). RFC 8445
+/// §12.1: selected pairs are per component, so RTP starts when component 1 is selected and
+/// RTCP when component 2 is; before the fix RTP waited for component 2 (232 frames held in
+/// the field).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_rtcp_mux_rtp_starts_before_the_rtcp_component_is_selected() {
+    let rtp = ice_peer::IcePeerSocket::start(Duration::ZERO).await;
+    let rtcp = ice_peer::IcePeerSocket::start(Duration::from_secs(1)).await;
+    let mut sipp = SippUas::start(
+        "uas_ice_no_mux.xml",
+        &[
+            ("rtp_port", rtp.addr.port().to_string()),
+            ("rtcp_port", rtcp.addr.port().to_string()),
+        ],
+    );
+    let (outcome, events) = call_sipp(
+        &sipp,
+        |o| o.duration = Some(Duration::from_secs(4)),
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(outcome.exit, exit::OK, "{}", outcome.reason);
+    let first = selected_ms(&events, 1).expect("component 1 selected");
+    let second = selected_ms(&events, 2).expect("component 2 selected");
+    assert!(
+        second > first + 1000,
+        "component 2 at {second} ms, 1 at {first} ms"
+    );
+    // Frames were held only until component 1's selection (20 ms each; a tick of slack).
+    let held_ms = outcome.media.frames_held_before_selection * 20;
+    assert!(
+        held_ms <= first + 100,
+        "{held_ms} ms of frames held; component 1 selected at {first} ms, 2 at {second} ms"
+    );
+    assert_eq!(outcome.media_sent_before_selection, 0);
+    // The peer's view: RTP arrived before its RTCP socket answered any check, and RTCP
+    // only on the RTCP socket, only after that (no RTCP before component 2 could be
+    // selected), and every report we counted as sent arrived.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rtcp_ready = rtcp
+        .first(ice_peer::Arrival::Check { answered: true })
+        .expect("component 2 checks answered");
+    let first_rtp = rtp.first(ice_peer::Arrival::Rtp).expect("RTP arrived");
+    assert!(
+        first_rtp < rtcp_ready,
+        "RTP first at {:?}, RTCP socket answered at {:?}; {:?}",
+        first_rtp.duration_since(rtp.started),
+        rtcp_ready.duration_since(rtcp.started),
+        rtcp.log()
+            .iter()
+            .map(|l| (l.at.duration_since(rtcp.started), l.what))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(rtp.count(ice_peer::Arrival::Rtcp), 0);
+    assert!(
+        rtcp.count(ice_peer::Arrival::Rtcp) >= 1,
+        "{:?}",
+        outcome.media
+    );
+    assert!(rtcp
+        .log()
+        .iter()
+        .filter(|l| l.what == ice_peer::Arrival::Rtcp)
+        .all(|l| l.at > rtcp_ready));
+    assert_eq!(
+        rtcp.count(ice_peer::Arrival::Rtcp) as u64,
+        outcome.media.rtcp_sent,
+        "{:?}",
+        outcome.media
+    );
+    assert!(rtp.count(ice_peer::Arrival::Rtp) as u64 >= outcome.media.rtp_sent - 1);
+    let (code, errors) = sipp.finish().await;
+    assert_eq!(code, Some(0), "sipp: {errors}");
+}

@@ -39,6 +39,8 @@ pub struct Logged {
 /// One socket of the peer (one ICE component).
 pub struct IcePeerSocket {
     pub addr: SocketAddr,
+    /// When it started listening.
+    pub started: Instant,
     log: Arc<Mutex<Vec<Logged>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -50,8 +52,8 @@ impl Drop for IcePeerSocket {
 }
 
 impl IcePeerSocket {
-    /// Binds 127.0.0.1 on an ephemeral port; checks arriving in the first `deaf_for` are
-    /// dropped unanswered (a component whose checks get through only later).
+    /// Binds 127.0.0.1 on an ephemeral port; checks arriving within `deaf_for` of the first
+    /// one are dropped unanswered (a component whose checks get through only later).
     pub async fn start(deaf_for: Duration) -> IcePeerSocket {
         let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
         let addr = socket.local_addr().expect("local address");
@@ -61,6 +63,7 @@ impl IcePeerSocket {
         let task = tokio::spawn(async move {
             let key = IntegrityKey::short_term(PWD);
             let mut buf = vec![0u8; 65535];
+            let mut first_check: Option<Instant> = None;
             while let Ok((n, from)) = socket.recv_from(&mut buf).await {
                 let data = &buf[..n];
                 let at = Instant::now();
@@ -72,7 +75,7 @@ impl IcePeerSocket {
                                 && ice::stun::verify_integrity(data, &key).is_ok()
                         });
                         let Some(request) = request else { continue };
-                        let answered = at >= started + deaf_for;
+                        let answered = at >= *first_check.get_or_insert(at) + deaf_for;
                         if answered {
                             let response = Message::new(
                                 Class::Success,
@@ -93,7 +96,12 @@ impl IcePeerSocket {
                 task_log.lock().unwrap().push(Logged { at, from, what });
             }
         });
-        IcePeerSocket { addr, log, task }
+        IcePeerSocket {
+            addr,
+            started,
+            log,
+            task,
+        }
     }
 
     pub fn log(&self) -> Vec<Logged> {
