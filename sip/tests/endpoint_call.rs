@@ -684,3 +684,69 @@ fn offerless_reinvite_answer_goes_in_the_ack() {
     net.run_for(Duration::from_secs(5));
     assert_eq!(net.events[0].len(), events);
 }
+
+/// Issue 12, fault 3: an UPDATE the peer never answers times out (Timer F) as a 408 to the
+/// offer and the dialog stays, so the call can still end with a BYE (ASSUMPTIONS.md: only
+/// 481 ends the dialog).
+#[test]
+fn an_update_timeout_fails_the_offer_and_keeps_the_dialog() {
+    let mut net = pair(TransportKind::Udp);
+    let (a, b) = establish(&mut net, TransportKind::Udp);
+    net.set_drop(|s| s.start_line().starts_with("UPDATE"));
+    let now = net.now;
+    net.ua(0).update(now, a, Some(offer("u1"))).unwrap();
+    let timed_out = net.run_until(
+        Duration::from_secs(40),
+        |events| {
+            events.iter().any(|e| {
+                matches!(
+                    e,
+                    SipEvent::UpdateResponse {
+                        status: 408,
+                        body: None,
+                        ..
+                    }
+                )
+            })
+        },
+        0,
+    );
+    assert!(timed_out, "{:?}", net.events[0]);
+    assert!(!net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::DialogTerminated { .. })));
+    assert_eq!(net.ua(0).dialog_ids(), vec![a]);
+    net.clear_drop();
+    // No offer is pending any more, and the BYE goes out in the dialog.
+    let now = net.now;
+    net.ua(0).bye(now, a).unwrap();
+    net.deliver();
+    assert!(net.events[1]
+        .iter()
+        .any(|e| matches!(e, SipEvent::ByeReceived { dialog } if *dialog == b)));
+}
+
+/// A 408 response to a re-INVITE fails the offer only; a 481 ends the dialog (RFC 5057 §5.1).
+#[test]
+fn a_408_to_a_reinvite_keeps_the_dialog_and_a_481_ends_it() {
+    let mut net = pair(TransportKind::Udp);
+    let (a, _) = establish(&mut net, TransportKind::Udp);
+    for (status, gone) in [(408u16, false), (481, true)] {
+        let now = net.now;
+        net.ua(0).reinvite(now, a, Some(offer("r"))).unwrap();
+        net.deliver();
+        let incoming =
+            first_incoming!(net.events[1], IncomingReinvite).expect("Bob sees the re-INVITE");
+        net.take_events(1);
+        respond_and_deliver(&mut net, 1, incoming, status, None);
+        let events = net.take_events(0);
+        let ended = events.iter().any(|e| {
+            matches!(e, SipEvent::DialogTerminated { reason: TerminationReason::DialogGone { status: s }, .. } if *s == status)
+        });
+        let reported = events
+            .iter()
+            .any(|e| matches!(e, SipEvent::ReinviteResponse { status: s, .. } if *s == status));
+        assert_eq!((ended, reported), (gone, !gone), "{status}: {events:?}");
+        assert_eq!(net.ua(0).dialog_ids().is_empty(), gone, "{status}");
+    }
+}

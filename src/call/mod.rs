@@ -171,7 +171,8 @@ pub struct CallOutcome {
     /// Whether ICE ran for the call, and if not why.
     pub ice_used: bool,
     pub ice_not_used_reason: Option<String>,
-    /// RTP/RTCP datagrams that left a socket while no pair was selected (must be 0 with ICE).
+    /// RTP/RTCP datagrams that left a socket before component 1's pair was selected (must be
+    /// 0 with ICE; RFC 8445 §12.1).
     pub media_sent_before_selection: u64,
     /// Datagrams that left, in total, that were RTP/RTCP (RFC 7983 first byte).
     pub media_datagrams_sent: u64,

@@ -209,8 +209,8 @@ pub struct MediaSummary {
     pub jitter_ms: f64,
     pub rtcp_sent: u64,
     pub rtcp_received: u64,
-    /// Frames the source produced while ICE had not selected a pair yet: never sent
-    /// (RFC 8445 §12.1).
+    /// Frames the source produced while ICE had not selected component 1's pair yet: never
+    /// sent (RFC 8445 §12.1; RTCP's component 2 does not hold RTP back).
     pub frames_held_before_selection: u64,
     pub dtmf_sent: String,
     pub dtmf_received: String,

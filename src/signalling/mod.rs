@@ -87,7 +87,7 @@ pub enum UaEvent {
     Acked,
     /// An offer inside the dialog (UPDATE or re-INVITE).
     OfferReceived { method: OfferMethod, sdp: String },
-    /// The final response to our in-dialog offer.
+    /// The final response to our in-dialog offer; 408 when it timed out (RFC 3261 §8.1.3.1).
     OfferAnswered {
         method: OfferMethod,
         status: u16,
@@ -98,7 +98,9 @@ pub enum UaEvent {
     /// Our BYE was answered (or timed out).
     HangupDone,
     /// The dialog ended for a reason other than a BYE: e.g. our 2xx was never ACKed
-    /// (RFC 3261 §13.3.1.4, BYE sent after 64·T1) or an in-dialog request got 481/408.
+    /// (RFC 3261 §13.3.1.4, BYE sent after 64·T1) or an in-dialog request got 481 (the
+    /// dialog is gone: no BYE). A 408 or timeout of our offer is an [`UaEvent::OfferAnswered`]
+    /// with status 408 instead, and the call goes on.
     DialogEnded { reason: String },
     Registered {
         expires: u32,

@@ -16,8 +16,8 @@ use super::{lab_dir, wait_until, Lab, KAMAILIO, TURN};
 pub fn start_baresip(lab: &Lab, role: &str, ip: &str, user: &str, password: &str) -> Child {
     let dir = lab.run_dir().join(format!("baresip-{user}"));
     fs::create_dir_all(&dir).expect("baresip config dir");
-    let template = fs::read_to_string(lab_dir().join("baresip/config"))
-        .expect("tests/lab/baresip/config");
+    let template =
+        fs::read_to_string(lab_dir().join("baresip/config")).expect("tests/lab/baresip/config");
     fs::write(dir.join("config"), template.replace("@IP@", ip)).expect("write baresip config");
     fs::write(
         dir.join("accounts"),
@@ -120,4 +120,3 @@ pub fn rtp_between(streams: &[RtpStream], from: &str, to: &str) -> u64 {
         .map(|s| s.packets)
         .sum()
 }
-

@@ -291,10 +291,11 @@ impl Endpoint {
             Purpose::Register => self.on_register_failure(now, failure),
             // RFC 3261 §8.1.3.4: a redirect target that does not answer is a failure too.
             Purpose::Invite(d) => self.invite_timed_out(now, d, failure),
-            // RFC 3261 §12.2.1.2: a 408 to an in-dialog request ends the dialog.
-            Purpose::Reinvite(d) | Purpose::Update(d) => {
-                self.end_dialog(d, TerminationReason::DialogGone { status: 408 })
-            }
+            // RFC 3261 §8.1.3.1: a timeout or transport error is a 408 to the TU. It ends the
+            // offer, not the dialog (ASSUMPTIONS.md: only 481 does); the TU decides about the
+            // call.
+            Purpose::Reinvite(d) => self.offer_failed(d, Method::Invite, 408),
+            Purpose::Update(d) => self.offer_failed(d, Method::Update, 408),
             Purpose::Bye(d) => self.end_dialog(d, TerminationReason::LocalBye),
             Purpose::Cancel(_) | Purpose::ForkBye => {}
             Purpose::Options(request) => self.emit(SipEvent::OptionsResponse {

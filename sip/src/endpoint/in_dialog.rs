@@ -224,7 +224,9 @@ impl Endpoint {
                 }
             }
             491 => self.schedule_retry(now, dialog, Method::Invite, request, None),
-            408 | 481 => self.end_dialog(dialog, TerminationReason::DialogGone { status }),
+            // RFC 5057 §5.1: 481, the dialog is gone. A 408 only fails this offer
+            // (ASSUMPTIONS.md): it falls through to the other failures.
+            481 => self.end_dialog(dialog, TerminationReason::DialogGone { status }),
             _ => self.finish_reinvite(dialog, status, response),
         }
     }
@@ -287,7 +289,8 @@ impl Endpoint {
                 }
                 _ => self.finish_update(dialog, status, response),
             },
-            408 | 481 => self.end_dialog(dialog, TerminationReason::DialogGone { status }),
+            // RFC 5057 §5.1: 481, the dialog is gone; a 408 only fails this offer.
+            481 => self.end_dialog(dialog, TerminationReason::DialogGone { status }),
             _ => self.finish_update(dialog, status, response),
         }
     }
@@ -302,6 +305,31 @@ impl Endpoint {
             status,
             body: body_of(&response.headers, &response.body),
         });
+    }
+
+    /// Our re-INVITE or UPDATE got no response (Timer B/F, a transport error): reported as
+    /// its `status` (408, RFC 3261 §8.1.3.1) with no body; the dialog stays.
+    pub(crate) fn offer_failed(&mut self, dialog: DialogId, method: Method, status: u16) {
+        let Some(d) = self.dialogs.get_mut(&dialog) else {
+            return;
+        };
+        d.local_offer_pending = false;
+        let event = if method == Method::Invite {
+            d.reinvite_out = None;
+            SipEvent::ReinviteResponse {
+                dialog,
+                status,
+                body: None,
+            }
+        } else {
+            d.update_out = None;
+            SipEvent::UpdateResponse {
+                dialog,
+                status,
+                body: None,
+            }
+        };
+        self.emit(event);
     }
 
     /// RFC 3261 §14.1 (and RFC 3311 §5.2 for UPDATE): after 491 wait 2.1-4 s when we own

@@ -118,7 +118,8 @@ pub enum TerminationReason {
     TransportError(TransportFailure),
     /// We sent a 2xx and the ACK never came (RFC 3261 §13.3.1.4); a BYE was sent.
     NoAck,
-    /// An in-dialog request got 481 or 408 (RFC 3261 §12.2.1.2): the dialog is gone.
+    /// An in-dialog request got 481 (RFC 5057 §5.1): the dialog is gone. A 408 or a
+    /// timeout of a re-INVITE/UPDATE is reported as its response instead (ASSUMPTIONS.md).
     DialogGone { status: u16 },
     /// Endpoint shutdown.
     Shutdown,

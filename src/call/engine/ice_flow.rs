@@ -135,11 +135,10 @@ impl Call {
                 }
                 if !self.selected_components.contains(&component) {
                     self.selected_components.push(component);
-                    let all = self.agent.as_ref().is_some_and(|a| {
-                        self.selected_components.len() == usize::from(a.config().components)
-                    });
-                    if all {
-                        // Independent of the gate's own logic: what the sockets saw leave.
+                    // RFC 8445 §12.1: media starts with component 1's pair (RTCP on component
+                    // 2 has its own gate). Independent of the gate's own logic: what the
+                    // sockets saw leave before it.
+                    if component == 1 {
                         self.outcome.media_sent_before_selection =
                             self.sockets.media_datagrams_sent;
                     }

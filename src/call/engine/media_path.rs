@@ -1,5 +1,5 @@
 //! The media path of a call: what arrives on the sockets, and the 20 ms send slot with the
-//! ICE gate (RFC 8445 §12.1).
+//! ICE gate per component (RFC 8445 §12.1).
 
 use super::*;
 
@@ -61,14 +61,17 @@ impl Call {
         };
         match self.agent.as_mut() {
             Some(agent) => {
-                // RFC 8445 §12.1: no media until every component has a selected pair; the
-                // agent refuses send_data until then, and we do not even build the packet.
-                let all_selected =
-                    (1..=agent.config().components).all(|c| agent.selected_pair(c).is_some());
-                if !all_selected {
+                // RFC 8445 §12.1: selected pairs are per component. RTP (component 1) waits
+                // for component 1's pair only, not for RTCP's: the agent refuses send_data
+                // until then, and we do not even build the packet.
+                if agent.selected_pair(1).is_none() {
                     media.hold_frame();
                     return;
                 }
+                let rtcp_component = if self.rtcp_mux { 1 } else { 2 };
+                // RFC 8445 §12.1: RTCP without mux waits for component 2's own pair; its
+                // report stays due (not built, not counted) until then.
+                let rtcp_ready = agent.selected_pair(rtcp_component).is_some();
                 let sent_before = media.summary.dtmf_sent.len();
                 if let Some(packet) = media.next_packet() {
                     match agent.send_data(now, 1, &packet) {
@@ -89,11 +92,10 @@ impl Call {
                         Err(e) => tracing::debug!("media not sent: {e}"),
                     }
                 }
-                let component = if self.rtcp_mux { 1 } else { 2 };
-                if let Some(media) = self.media.as_mut() {
+                if let Some(media) = self.media.as_mut().filter(|_| rtcp_ready) {
                     if let Some(report) = media.poll_rtcp(now) {
                         if let Some(agent) = self.agent.as_mut() {
-                            if let Ok(t) = agent.send_data(now, component, &report) {
+                            if let Ok(t) = agent.send_data(now, rtcp_component, &report) {
                                 self.sockets.send(t.from, t.to, &t.data).await;
                             }
                         }

@@ -241,7 +241,7 @@ impl Bridge {
             }),
             TerminationReason::DialogGone { status } => s.emit(UaEvent::DialogEnded {
                 reason: format!(
-                    "the dialog is gone: in-dialog request got {status} (RFC 3261 §12.2.1.2)"
+                    "the dialog is gone: in-dialog request got {status} (RFC 5057 §5.1)"
                 ),
             }),
             _ => s.emit(UaEvent::RemoteHangup { cancelled: false }),
