@@ -561,9 +561,11 @@ fn address_restricted_to_symmetric_completes_through_a_peer_reflexive_candidate(
 fn symmetric_both_sides_fail_clearly_without_turn_and_relay_through_coturn_with_it() {
     let lab = lab_with(NatKind::Symmetric, NatKind::Symmetric);
     let cap = Capture::start(&lab, "sym-sym");
-    // Two calls at once (the failing one takes the RFC 8489 check timeout, ~40 s):
+    // Two calls at once:
     // bob (b1) -> alice (a1) with STUN only, icephone2 (b2) -> carol (a2) with TURN.
-    let alice = answering(&lab, "a1", "alice", "alicepw", &[stun()]);
+    // bob and alice refuse rtcp-mux: two components, as with baresip and many PBXs.
+    let no_mux = || vec!["--rtcp-mux".to_string(), "false".to_string()];
+    let alice = answering(&lab, "a1", "alice", "alicepw", &[stun(), no_mux()]);
     let carol = answering(
         &lab,
         "a2",
@@ -571,7 +573,15 @@ fn symmetric_both_sides_fail_clearly_without_turn_and_relay_through_coturn_with_
         "carolpw",
         &[stun_turn("carol", "carolpw")],
     );
-    let bob = calling(&lab, "b1", "bob", ("bob", "bobpw"), "alice", "2", &[stun()]);
+    let bob = calling(
+        &lab,
+        "b1",
+        "bob",
+        ("bob", "bobpw"),
+        "alice",
+        "2",
+        &[stun(), no_mux()],
+    );
     let dave = calling(
         &lab,
         "b2",
@@ -631,6 +641,18 @@ fn symmetric_both_sides_fail_clearly_without_turn_and_relay_through_coturn_with_
     assert!(
         state["reason"].as_str().is_some_and(|r| !r.is_empty()),
         "{state}"
+    );
+    // Issue 12, fault 5: the failure is concluded once every pair has failed (checks on the
+    // RFC 8445 §14.3 schedule, ~5 s), not at the 40 s watchdog with no pairs.
+    let failed_ms = state["ms"].as_u64().unwrap_or(u64::MAX);
+    eprintln!("sym-sym without TURN: bob's ICE failed {failed_ms} ms after the answer");
+    assert!(
+        failed_ms <= 10_000,
+        "ICE failure within 10 s of the remote candidates, not {failed_ms} ms: {state}"
+    );
+    assert!(
+        pairs.iter().any(|p| p["local"]["component"] == 2),
+        "the RTCP component's pairs are reported too: {failed}"
     );
     let ended = expect(&bob_events, "call", Some("ended"), "bob");
     assert!(

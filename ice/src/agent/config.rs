@@ -93,7 +93,8 @@ pub struct IceConfig {
     /// Controlled side: the longest wait for the peer's nomination after the first valid pair
     /// of a component before declaring failure (`FailureReason::NotNominated`), so a
     /// controlling peer that never nominates cannot leave the call hanging, even while checks
-    /// keep running. Usually `nomination_grace` ends the wait much sooner.
+    /// keep running (10 s, as pjnath's controlled agent waits for a nomination). Usually
+    /// `nomination_grace` ends the wait sooner.
     pub nomination_timeout: Duration,
     /// Controlled side: once a component has a valid pair and no check of ours is pending
     /// (every pair answered, failed or triggered by the peer's checks), the peer has seen what
@@ -135,7 +136,7 @@ impl Default for IceConfig {
             nomination: NominationMode::Regular,
             nomination_wait: Duration::from_millis(0),
             relay_nomination_wait: Duration::from_millis(1500),
-            nomination_timeout: Duration::from_secs(45),
+            nomination_timeout: Duration::from_secs(10),
             nomination_grace: DEFAULT_NOMINATION_GRACE,
             stun_servers: Vec::new(),
             turn_servers: Vec::new(),

@@ -127,9 +127,16 @@ fn pick(
         }
     }
     let selected = pairs.selected_local(stream, component);
+    // The entry of our selected pair; else one whose pair is valid, or still being checked.
+    let state = |rc: &RemoteCandidate| pairs.pair_state(stream, component, rc.address, remote);
     let preferred = ours
         .iter()
         .position(|rc| Some(rc.address) == selected)
+        .or_else(|| ours.iter().position(|rc| state(rc) == PairState::Valid))
+        .or_else(|| {
+            ours.iter()
+                .position(|rc| state(rc) == PairState::InProgress)
+        })
         .unwrap_or(0);
     let Some(&candidate) = ours.get(preferred) else {
         return Pick::Nothing;

@@ -429,13 +429,20 @@ impl Call {
                 });
                 if has_remote_candidates {
                     self.outcome.updated_offer_received = Some(method.as_str().into());
+                    // Name the default we answered with: the peer sends its media there.
+                    let default = a
+                        .sdp
+                        .media
+                        .first()
+                        .and_then(|m| sdp::offer_answer::remote_default(&a.sdp, m))
+                        .map_or_else(|| "none".to_string(), |d| d.to_string());
                     self.emit(Event::UpdatedOffer {
                         agent: self.label(),
                         method: method.as_str().into(),
                         direction: "received".into(),
-                        reason:
-                            "answered with the remote-candidates as our default (RFC 8839 §4.4.2)"
-                                .into(),
+                        reason: format!(
+                            "answered with default {default}, our selected pair's local candidate from the remote-candidates (RFC 8839 §4.4.2)"
+                        ),
                     });
                 }
                 let sending = self.direction.sends();
