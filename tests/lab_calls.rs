@@ -611,6 +611,16 @@ fn symmetric_both_sides_fail_clearly_without_turn_and_relay_through_coturn_with_
         "both see one pair"
     );
     assert_media_both_ways(&[("icephone2", &dave_events), ("carol", &carol_events)], 80);
+    // Issue 12, fault 7: the controlling side does not hold the relay pair 1.5 s for direct
+    // pairs that a symmetric NAT blocks (seen from the peer-reflexive address of the peer's
+    // checks through our relay); it took 1.6 s here before.
+    let dave_selected = expect(&dave_events, "ice", Some("selected"), "icephone2");
+    let selected_ms = dave_selected["ms"].as_u64().unwrap_or(u64::MAX);
+    eprintln!("sym-sym with TURN: icephone2 (controlling) selected after {selected_ms} ms");
+    assert!(
+        selected_ms < 1_000,
+        "relay selected without the 1.5 s hold: {dave_selected}"
+    );
 
     // Without TURN: ICE fails with its reason, exit code 5, and not one RTP packet left.
     let bob_events = done(bob, "bob (no TURN)", EXIT_ICE_FAILED);

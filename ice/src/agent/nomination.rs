@@ -129,7 +129,10 @@ impl IceAgent {
     /// from a server-reflexive address on the same public IP, because the TURN server saw
     /// another mapping than the STUN server. Only visible when STUN and TURN servers differ.
     fn symmetric_nat_seen(&self) -> bool {
-        let locals = self.local_candidates();
+        // Every local candidate, peer-reflexive ones included (learned from our checks'
+        // XOR-MAPPED-ADDRESS, RFC 8445 §7.2.5.3.1).
+        let locals: Vec<crate::Candidate> =
+            self.locals.iter().map(|(_, l)| l.cand.clone()).collect();
         endpoint_dependent_mapping(&locals) || endpoint_dependent_mapping(&self.remotes)
     }
 
@@ -294,12 +297,20 @@ impl IceAgent {
     }
 }
 
-/// See `IceAgent::symmetric_nat_seen`: one side's candidates show two mappings of one NAT.
+/// See `IceAgent::symmetric_nat_seen`: one side's candidates show two mappings of one NAT
+/// for one base: a relayed candidate's mapped address (its raddr), or a peer-reflexive
+/// candidate (the address a check came from, or was seen from, RFC 8445 §7.2.5.3.1,
+/// §7.3.1.3), on the IP of a server-reflexive candidate of the same component, with another
+/// port. With coturn as STUN and TURN server on one address only the peer-reflexive case shows.
 fn endpoint_dependent_mapping(candidates: &[crate::Candidate]) -> bool {
-    candidates
-        .iter()
-        .filter(|c| c.kind == CandidateKind::Relayed)
-        .filter_map(|r| r.related.map(|mapped| (r.component, mapped)))
+    let mapped = candidates.iter().filter_map(|c| match c.kind {
+        CandidateKind::Relayed => c.related.map(|m| (c.component, m)),
+        CandidateKind::PeerReflexive => Some((c.component, c.address)),
+        _ => None,
+    });
+    mapped
+        .collect::<Vec<_>>()
+        .into_iter()
         .any(|(component, mapped)| {
             candidates.iter().any(|s| {
                 s.kind == CandidateKind::ServerReflexive
