@@ -146,12 +146,30 @@ pub fn call_options(
         crate::media::dtmf::DtmfSender::new(d).context("--dtmf")?;
     }
     o.echo = media.echo;
+    if let Some(path) = &media.record {
+        check_recording_path(path)?;
+    }
     o.record = media.record.clone();
     o.alert_after_ice = media.alert_after_ice;
     o.capture = capture;
     o.handle_ctrl_c = true;
     o.gather_timeout = Duration::from_secs(5);
     Ok(o)
+}
+
+/// `--record FILE`: create the file now, before any call, so a path that cannot be written
+/// fails the command (exit 1, naming the path) instead of losing the recording at hang-up.
+/// It is left as a valid empty WAV; the call streams into it once media starts.
+pub fn check_recording_path(path: &std::path::Path) -> anyhow::Result<()> {
+    crate::media::wav_writer::WavWriter::create(path, 8000)
+        .and_then(|w| w.finish())
+        // The io error is the whole story; `WavError`'s own wording would repeat it.
+        .map_err(|e| match e {
+            crate::media::wav::WavError::Io(io) => anyhow::Error::new(io),
+            other => anyhow::Error::new(other),
+        })
+        .with_context(|| format!("--record {}: cannot create the recording", path.display()))?;
+    Ok(())
 }
 
 pub fn seconds(s: f64, what: &str) -> anyhow::Result<Duration> {

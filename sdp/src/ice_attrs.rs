@@ -1,10 +1,11 @@
 //! The ICE attributes of RFC 8839 §5 read into typed values, with session-level versus
 //! media-level precedence applied, and written back.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use ice::candidate::is_ice_string;
-use ice::{Candidate, Credentials};
+use ice::{Candidate, CandidateKind, Credentials};
 use serde::Serialize;
 
 use crate::candidate_attr::{
@@ -108,18 +109,20 @@ pub fn read_ice(sd: &SessionDescription) -> Result<IceView, SdpError> {
         .iter()
         .map(|m| read_stream(&session, m, &mut warnings))
         .collect::<Result<Vec<_>, _>>()?;
-    // RFC 8839 §5.4: identical ufrags imply identical passwords.
-    for (i, a) in streams.iter().enumerate() {
-        for b in streams.iter().skip(i + 1) {
-            if let (Some(ca), Some(cb)) = (&a.credentials, &b.credentials) {
-                if ca.ufrag == cb.ufrag && ca.pwd != cb.pwd {
-                    warn(
-                        &mut warnings,
-                        0,
-                        format!("ufrag {} used with two passwords", ca.ufrag),
-                    );
-                }
-            }
+    // RFC 8839 §5.4: identical ufrags imply identical passwords. One pass with a map (a
+    // pairwise comparison made `sdp check` quadratic in the number of m= lines).
+    let mut first_pwd: HashMap<&str, &str> = HashMap::new();
+    for (stream, m) in streams.iter().zip(&sd.media) {
+        let Some(c) = &stream.credentials else {
+            continue;
+        };
+        let pwd = *first_pwd.entry(c.ufrag.as_str()).or_insert(c.pwd.as_str());
+        if pwd != c.pwd {
+            warn(
+                &mut warnings,
+                m.line,
+                format!("ufrag {} used with two passwords", c.ufrag),
+            );
         }
     }
     Ok(IceView {
@@ -148,10 +151,11 @@ fn read_session(
         lite: sd.has_attribute("ice-lite"),
         ..SessionIce::default()
     };
+    let mut seen = CredentialLines::default();
     for a in sd.attributes() {
         match a.name.as_str() {
-            "ice-ufrag" => s.ufrag = Some(check_ufrag(a)?),
-            "ice-pwd" => s.pwd = Some(check_pwd(a)?),
+            "ice-ufrag" => s.ufrag = Some(seen.ufrag(a, check_ufrag(a)?)?),
+            "ice-pwd" => s.pwd = Some(seen.pwd(a, check_pwd(a)?)?),
             "ice-options" => s.options = parse_options(a)?,
             // RFC 8839 §5.5: ice-pacing is session level.
             "ice-pacing" => {
@@ -185,19 +189,17 @@ fn read_stream(
         options: session.options.clone(),
         ..StreamIce::default()
     };
+    let mut seen = CredentialLines::default();
     for a in m.attributes() {
         match a.name.as_str() {
-            "ice-ufrag" => ufrag = Some(check_ufrag(a)?),
-            "ice-pwd" => pwd = Some(check_pwd(a)?),
+            "ice-ufrag" => ufrag = Some(seen.ufrag(a, check_ufrag(a)?)?),
+            "ice-pwd" => pwd = Some(seen.pwd(a, check_pwd(a)?)?),
             "ice-options" => s.options = parse_options(a)?,
-            "candidate" => match parse_candidate(a.line, value(a)?)? {
-                CandidateRead::Candidate(c) => s.candidates.push(c),
-                CandidateRead::Ignored { reason } => warn(
-                    warnings,
-                    a.line,
-                    format!("remote candidate ignored: {reason}"),
-                ),
-            },
+            "candidate" => {
+                if let Some(c) = read_candidate(a, warnings) {
+                    s.candidates.push(c);
+                }
+            }
             "remote-candidates" => {
                 s.remote_candidates = Some(parse_remote_candidates(a.line, value(a)?)?)
             }
@@ -236,6 +238,72 @@ fn read_stream(
         }
     };
     Ok(s)
+}
+
+/// One remote `a=candidate`. Like pjnath, a truncated or malformed line costs only that
+/// candidate: it is ignored with a warning naming the line instead of failing the whole SDP
+/// (and so the call). RFC 8839 §5.1 already ignores candidates we cannot use (FQDN,
+/// unknown transport); see ASSUMPTIONS.md for why malformed ones join them.
+fn read_candidate(a: &Attribute, warnings: &mut Vec<Warning>) -> Option<Candidate> {
+    let read = value(a).and_then(|v| parse_candidate(a.line, v));
+    let reason = match read {
+        // A host candidate on port 0 cannot receive anything (RFC 8445 §5.1.1.1: a host
+        // candidate is a bound transport address).
+        Ok(CandidateRead::Candidate(c))
+            if c.kind == CandidateKind::Host && c.address.port() == 0 =>
+        {
+            "host candidate with port 0".to_string()
+        }
+        Ok(CandidateRead::Candidate(c)) => return Some(c),
+        Ok(CandidateRead::Ignored { reason }) => reason,
+        Err(SdpError::InvalidAttribute { reason, .. }) => format!("malformed: {reason}"),
+        Err(other) => format!("malformed: {other}"),
+    };
+    warn(
+        warnings,
+        a.line,
+        format!("remote candidate ignored: {reason}"),
+    );
+    None
+}
+
+/// The `a=ice-ufrag` / `a=ice-pwd` lines seen at one level (session or one media section):
+/// a second line with a different value is an error naming both lines, never "last wins".
+#[derive(Default)]
+struct CredentialLines {
+    ufrag: Option<(usize, String)>,
+    pwd: Option<(usize, String)>,
+}
+
+impl CredentialLines {
+    fn ufrag(&mut self, a: &Attribute, value: String) -> Result<String, SdpError> {
+        Self::once(&mut self.ufrag, a, value)
+    }
+
+    fn pwd(&mut self, a: &Attribute, value: String) -> Result<String, SdpError> {
+        Self::once(&mut self.pwd, a, value)
+    }
+
+    /// RFC 8839 §5.4: one ufrag and one pwd per level; which of two conflicting values the
+    /// peer meant cannot be guessed.
+    fn once(
+        slot: &mut Option<(usize, String)>,
+        a: &Attribute,
+        value: String,
+    ) -> Result<String, SdpError> {
+        match slot {
+            Some((first, earlier)) if *earlier != value => Err(SdpError::attr(
+                a.line,
+                &a.name,
+                format!("conflicts with a={} on line {first}", a.name),
+            )),
+            Some(_) => Ok(value),
+            None => {
+                *slot = Some((a.line, value.clone()));
+                Ok(value)
+            }
+        }
+    }
 }
 
 /// RFC 8839 §5.4: `ice-ufrag = 4*256ice-char`.

@@ -11,7 +11,9 @@
 //! - [`ice_attrs::read_ice`] gives the typed ICE view ([`ice_attrs::IceView`]): session-level
 //!   lite/options/pacing, and per stream the credentials (media level wins), candidates,
 //!   remote-candidates, ice-mismatch, end-of-candidates, rtcp and rtcp-mux. Candidates RFC 8839
-//!   says to ignore (FQDN, unknown family) become [`ice_attrs::Warning`]s.
+//!   says to ignore (FQDN, unknown family), malformed or truncated ones and host candidates on
+//!   port 0 become [`ice_attrs::Warning`]s naming their line; conflicting ufrag/pwd lines at
+//!   one level are an error.
 //!   [`candidate_attr`] holds the `a=candidate` and `a=remote-candidates` grammar.
 //! - [`audio`]: PCMU/PCMA/telephone-event formats, ptime, direction and its RFC 3264 answer rule.
 //! - [`offer_answer::SdpSession`] is one call's SDP state: `create_offer` (initial, hold,

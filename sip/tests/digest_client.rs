@@ -305,3 +305,49 @@ fn combined_header_value_with_basic_and_two_digests_picks_the_strongest() {
     assert_eq!(h.len(), 1);
     assert_eq!(param(&h[0].value, "nonce"), Some("\"s\""));
 }
+
+const SHA: &str = "Digest realm=\"example.com\", nonce=\"n1\", qop=\"auth\", algorithm=SHA-256";
+
+#[test]
+fn a_stale_md5_only_challenge_after_sha256_is_a_downgrade() {
+    let mut c = client();
+    c.on_challenge(401, &[SHA]).unwrap();
+    let h = c
+        .authorization_headers("REGISTER", "sip:example.com", b"")
+        .unwrap();
+    assert!(h[0].value.contains("algorithm=SHA-256"));
+    let stale_md5 =
+        "Digest realm=\"example.com\", nonce=\"n2\", qop=\"auth\", algorithm=MD5, stale=true";
+    let refused = c.on_challenge(401, &[stale_md5]).unwrap_err();
+    assert!(
+        matches!(&refused, AuthError::AlgorithmDowngrade { realm, .. } if realm == "example.com"),
+        "{refused:?}"
+    );
+    let text = refused.to_string();
+    assert!(text.contains("SHA-256") && text.contains("MD5"), "{text}");
+    // The SHA-256 state is untouched: the next request still uses it.
+    let h = c
+        .authorization_headers("REGISTER", "sip:example.com", b"")
+        .unwrap();
+    assert!(h[0].value.contains("algorithm=SHA-256"));
+    assert!(h[0].value.contains("nonce=\"n1\""));
+    // Offering SHA-256 next to MD5 is fine: the strongest is chosen.
+    let both = "Digest realm=\"example.com\", nonce=\"n3\", qop=\"auth\", algorithm=MD5, stale=true, Digest realm=\"example.com\", nonce=\"n3\", qop=\"auth\", algorithm=SHA-256, stale=true";
+    c.on_challenge(401, &[both]).unwrap();
+}
+
+#[test]
+fn forgetting_unproven_realms_keeps_the_algorithm_floor() {
+    let mut c = client();
+    c.on_challenge(401, &[SHA]).unwrap();
+    let _ = c
+        .authorization_headers("REGISTER", "sip:example.com", b"")
+        .unwrap();
+    c.forget_unproven();
+    assert_eq!(c.realms().count(), 0);
+    let md5 = "Digest realm=\"example.com\", nonce=\"n2\", qop=\"auth\", algorithm=MD5";
+    assert!(matches!(
+        c.on_challenge(401, &[md5]),
+        Err(AuthError::AlgorithmDowngrade { .. })
+    ));
+}

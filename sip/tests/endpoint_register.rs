@@ -359,3 +359,94 @@ fn udp_stun_keepalive_detects_mapping_change() {
         SipEvent::FlowFailed { reason: FlowFailure::MappingChanged { was, now }, .. } if *was == mapped && *now == rebound
     )));
 }
+
+fn auth_failure(events: &[SipEvent]) -> Option<String> {
+    events.iter().find_map(|e| match e {
+        SipEvent::RegistrationFailed {
+            reason: RegistrationFailure::Auth(detail),
+        } => Some(detail.clone()),
+        _ => None,
+    })
+}
+
+/// Issue 14 item 5: a registrar naming a new realm in every 401 once got 255 REGISTERs in
+/// 10 s, the last with 254 Authorization headers. Now: a few rounds, then a failure that
+/// says why.
+#[test]
+fn a_new_realm_in_every_challenge_stops_after_a_few_rounds() {
+    let mut net = setup(TransportKind::Udp, false, |r| {
+        r.new_realm_each_challenge = true
+    });
+    let now = net.now;
+    net.ua(0).register(now).unwrap();
+    net.run_for(Duration::from_secs(10));
+    let registers = &net.registrar(1).registers;
+    assert!(
+        registers.len() <= 5,
+        "{} REGISTERs sent to a realm-cycling registrar",
+        registers.len()
+    );
+    let most_credentials = registers
+        .iter()
+        .map(|(r, _, _)| r.headers.get_all("Authorization").count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        most_credentials <= 4,
+        "{most_credentials} Authorization headers"
+    );
+    let detail =
+        auth_failure(&net.events[0]).unwrap_or_else(|| panic!("no failure: {:?}", net.events[0]));
+    assert!(detail.contains("challenge rounds"), "{detail}");
+    assert!(registered(&net.events[0]).is_empty());
+    // A later attempt does not carry the abandoned realms' credentials up front.
+    net.take_events(0);
+    let before = net.registrar(1).registers.len();
+    let now = net.now;
+    net.ua(0).register(now).unwrap();
+    net.deliver();
+    let first_again = &net.registrar(1).registers[before].0;
+    assert_eq!(first_again.headers.get_all("Authorization").count(), 0);
+}
+
+/// Issue 14 item 5: after a SHA-256 registration, a refresh answered by `stale=true` with
+/// only MD5 must not weaken the algorithm for the realm.
+#[test]
+fn a_stale_md5_challenge_after_sha256_is_refused_as_a_downgrade() {
+    let mut net = setup(TransportKind::Udp, false, |r| {
+        r.algorithm = sip::auth::Algorithm::Sha256
+    });
+    let now = net.now;
+    net.ua(0).register(now).unwrap();
+    net.deliver();
+    assert_eq!(registered(&net.events[0]).len(), 1, "{:?}", net.events[0]);
+    let sha = &net.registrar(1).registers[1].0;
+    assert!(sha
+        .headers
+        .get("Authorization")
+        .unwrap()
+        .contains("SHA-256"));
+    net.take_events(0);
+    {
+        let r = net.registrar(1);
+        r.algorithm = sip::auth::Algorithm::Md5;
+        r.stale = true;
+        r.nonce = "nonce-2".into();
+    }
+    let n = net.registrar(1).registers.len();
+    assert!(net.run_until(Duration::from_secs(600), |e| auth_failure(e).is_some(), 0));
+    let detail = auth_failure(&net.events[0]).unwrap();
+    assert!(detail.contains("downgrade"), "{detail}");
+    assert!(
+        detail.contains("SHA-256") && detail.contains("MD5"),
+        "{detail}"
+    );
+    // The refresh was sent once (with SHA-256 credentials) and never retried with MD5.
+    let after: Vec<_> = net.registrar(1).registers[n..].iter().collect();
+    assert_eq!(after.len(), 1);
+    assert!(after.iter().all(|(r, _, _)| !r
+        .headers
+        .get("Authorization")
+        .unwrap_or("")
+        .contains("MD5")));
+}

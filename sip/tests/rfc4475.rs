@@ -61,8 +61,9 @@ const TABLE: &[(&str, Outcome, Outcome)] = &[
     ("mismatch01.dat", Reject(400), Reject(400)),
     ("mismatch02.dat", Reject(501), Reject(501)),
     ("bigcode.dat", UnparsableResponse, UnparsableResponse),
-    // §3.2 transaction layer
-    ("badbranch.dat", Reject(400), Reject(400)),
+    // §3.2 transaction layer: a branch that is only the magic cookie is well formed; the
+    // element falls back to RFC 2543 transaction matching and processes it normally.
+    ("badbranch.dat", Accept, Accept),
     // §3.3 application layer
     ("insuf.dat", Reject(400), Reject(400)),
     ("unkscm.dat", Reject(416), Reject(416)),
@@ -218,7 +219,6 @@ fn rejections_name_the_right_cause() {
     );
     assert!(why("badaspec.dat").contains("Uri") || why("badaspec.dat").contains("URI"));
     assert!(why("mismatch01.dat").contains("CSeq"));
-    assert!(why("badbranch.dat").contains("magic cookie"));
     assert!(why("insuf.dat").contains("missing"), "{}", why("insuf.dat"));
     assert!(
         why("multi01.dat").contains("more than once"),
@@ -517,4 +517,62 @@ fn valid_messages_survive_a_serialize_parse_round_trip() {
         };
         assert_eq!(names(&first), names(&again), "{name}");
     }
+}
+
+/// Endpoint-level: what a peer actually gets back on the wire for `name`, sent over UDP.
+fn endpoint_answers(datagrams: &[Vec<u8>]) -> Vec<sip::message::Response> {
+    use sip::endpoint::{Endpoint, EndpointConfig};
+    let mut c = EndpointConfig::new("sip:user@example.com");
+    c.udp_local = Some("127.0.0.1:5080".parse().unwrap());
+    let mut ep = Endpoint::with_seed(c, 3);
+    let now = std::time::Instant::now();
+    let from: std::net::SocketAddr = "127.0.0.1:5070".parse().unwrap();
+    let mut out = Vec::new();
+    for bytes in datagrams {
+        ep.handle_datagram(now, "127.0.0.1:5080".parse().unwrap(), from, bytes);
+        while let Some(t) = ep.poll_transmit() {
+            match parse_datagram(&t.bytes) {
+                Ok(Message::Response(r)) => out.push(r),
+                other => panic!("not a response: {other:?}"),
+            }
+        }
+    }
+    out
+}
+
+/// RFC 4475 §3.1.2.16 / RFC 3261 §21.5.6: SIP/7.0 (in the request line and the Via) gets a
+/// 505 on the wire, not silence.
+#[test]
+fn endpoint_answers_an_unknown_version_with_505() {
+    let answers = endpoint_answers(&[read("badvers.dat")]);
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].status, 505);
+    assert_eq!(answers[0].reason, "Version Not Supported");
+    assert_eq!(
+        answers[0].headers.call_id().unwrap(),
+        "badvers.31417@c.example.com"
+    );
+}
+
+/// RFC 4475 §3.2.1: a branch of only the magic cookie is answered normally, with RFC 2543
+/// matching: a retransmission is absorbed (same answer), another request is a new
+/// transaction.
+#[test]
+fn endpoint_processes_a_bare_magic_cookie_branch_normally() {
+    let first = read("badbranch.dat");
+    let text = String::from_utf8(first.clone()).unwrap();
+    let second = text
+        .replace("CSeq: 8 OPTIONS", "CSeq: 9 OPTIONS")
+        .into_bytes();
+    let answers = endpoint_answers(&[first.clone(), first, second]);
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, vec![200, 200, 200], "{answers:?}");
+    let cseqs: Vec<u32> = answers
+        .iter()
+        .map(|r| r.headers.cseq().unwrap().seq)
+        .collect();
+    assert_eq!(cseqs, vec![8, 8, 9]);
+    // The retransmission got the very same response (same To tag): one transaction.
+    let tag = |r: &sip::message::Response| r.headers.to_addr().unwrap().tag().map(str::to_owned);
+    assert_eq!(tag(&answers[0]), tag(&answers[1]));
 }

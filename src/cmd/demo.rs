@@ -17,6 +17,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(crate::exit::USAGE));
     }
+    if let Some(path) = &args.record {
+        crate::phone::check_recording_path(path)?;
+    }
     let report = super::runtime()?.block_on(run_demo(DemoOptions {
         tone_hz: args.tone,
         seconds,

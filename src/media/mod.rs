@@ -12,3 +12,4 @@ pub mod session;
 pub mod source;
 pub mod stats;
 pub mod wav;
+pub mod wav_writer;

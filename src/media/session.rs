@@ -1,6 +1,7 @@
 //! One call's media, sans-IO: what to send each 20 ms and what to do with what arrives. The
 //! caller decides *whether* a packet may leave (ICE gating) and *where* it goes.
 
+use super::wav_writer::WavWriter;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,8 @@ pub struct MediaConfig {
     pub dtmf: Option<String>,
     /// Send back what arrives instead of the source.
     pub echo: bool,
-    /// Keep the decoded received audio (for `--record`).
+    /// Keep the decoded received audio in memory (`CallOutcome::recorded`, the demo's
+    /// tone check). `--record FILE` streams to a [`WavWriter`] instead.
     pub record: bool,
 }
 
@@ -55,6 +57,8 @@ pub struct MediaSession {
     dtmf_receiver: DtmfReceiver,
     echo_queue: VecDeque<Vec<i16>>,
     recorded: Vec<i16>,
+    /// `--record FILE`: received audio streamed to disk as it arrives.
+    recorder: Option<WavWriter>,
     stats: ReceiveStats,
     remote_ssrc: Option<u32>,
     start: Instant,
@@ -121,6 +125,7 @@ impl MediaSession {
             dtmf_receiver: DtmfReceiver::default(),
             echo_queue: VecDeque::new(),
             recorded: Vec::new(),
+            recorder: None,
             stats: ReceiveStats::default(),
             remote_ssrc: None,
             start: now,
@@ -281,6 +286,12 @@ impl MediaSession {
         if self.config.record {
             self.recorded.extend_from_slice(&samples);
         }
+        if let Some(recorder) = &mut self.recorder {
+            if let Err(e) = recorder.write_samples(&samples) {
+                tracing::warn!("recording to {} stopped: {e}", recorder.path().display());
+                self.recorder = None;
+            }
+        }
         if self.config.echo {
             self.echo_queue.push_back(samples);
             // Bound the queue: a peer sending faster than 50 packets a second is not echoed
@@ -380,6 +391,16 @@ impl MediaSession {
 
     pub fn recorded(&self) -> &[i16] {
         &self.recorded
+    }
+
+    /// Streams the received audio to `writer` from now on.
+    pub fn set_recorder(&mut self, writer: WavWriter) {
+        self.recorder = Some(writer);
+    }
+
+    /// The recorder, to finish it when the call ends.
+    pub fn take_recorder(&mut self) -> Option<WavWriter> {
+        self.recorder.take()
     }
 
     pub fn dtmf_done(&self) -> bool {

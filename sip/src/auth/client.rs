@@ -5,13 +5,17 @@ use std::fmt;
 use tracing::debug;
 
 use super::{
-    compute_response, parse_challenges, random_cnonce, AuthError, Authorization, Challenge,
-    ChallengeError, DigestInput, Qop,
+    compute_response, parse_challenges, random_cnonce, Algorithm, AuthError, Authorization,
+    Challenge, ChallengeError, DigestInput, Qop,
 };
 
 /// RFC 7616 §3.3 lets a server answer `stale=true` repeatedly; after this many in a row for
 /// one realm we stop instead of looping.
 const MAX_CONSECUTIVE_STALE: u32 = 3;
+
+/// How many realms' algorithm floors are remembered (oldest forgotten first), so a server
+/// inventing realms cannot grow the client without bound.
+const MAX_FLOORS: usize = 32;
 
 /// User name and password.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,6 +116,8 @@ struct RealmState {
 pub struct DigestClient {
     credentials: Credentials,
     realms: Vec<RealmState>,
+    /// Per realm, the strongest algorithm we have answered with: never go below it.
+    floors: Vec<(String, Algorithm)>,
     cnonce_source: Box<dyn FnMut() -> String + Send>,
 }
 
@@ -138,6 +144,7 @@ impl DigestClient {
         DigestClient {
             credentials,
             realms: Vec::new(),
+            floors: Vec::new(),
             cnonce_source: source,
         }
     }
@@ -146,14 +153,60 @@ impl DigestClient {
     /// `Proxy-Authenticate` value, in order).
     ///
     /// Errors: [`AuthError::WrongCredentials`] when a realm we just answered challenges
-    /// again without `stale=true`; the caller must then stop retrying.
+    /// again without `stale=true`, [`AuthError::AlgorithmDowngrade`] when a realm we
+    /// answered with a stronger algorithm now offers only weaker ones; the caller must then
+    /// stop retrying. On an error no realm's state changes.
     pub fn on_challenge(&mut self, status: u16, values: &[&str]) -> Result<(), AuthError> {
         let kind = ChallengeKind::from_status(status)?;
         let chosen = choose_per_realm(values)?;
+        for challenge in &chosen {
+            self.check_no_downgrade(challenge)?;
+        }
         for challenge in chosen {
             self.accept(kind, challenge)?;
         }
         Ok(())
+    }
+
+    /// RFC 8760 §2.4 / RFC 7616 §5.8: a man in the middle (or a confused server) must not
+    /// talk us down from SHA-256 to MD5 within a realm, e.g. with a `stale=true` MD5-only
+    /// challenge.
+    fn check_no_downgrade(&self, challenge: &Challenge) -> Result<(), AuthError> {
+        let floor = self
+            .floors
+            .iter()
+            .find(|(realm, _)| *realm == challenge.realm)
+            .map(|(_, algorithm)| *algorithm);
+        match floor {
+            Some(used) if challenge.algorithm.strength() < used.strength() => {
+                tracing::warn!(
+                    realm = %challenge.realm,
+                    used = used.token(),
+                    offered = challenge.algorithm.token(),
+                    "digest algorithm downgrade refused"
+                );
+                Err(AuthError::AlgorithmDowngrade {
+                    realm: challenge.realm.clone(),
+                    used: used.token(),
+                    offered: challenge.algorithm.token(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Remember that `algorithm` was used for `realm`.
+    fn raise_floor(floors: &mut Vec<(String, Algorithm)>, realm: &str, algorithm: Algorithm) {
+        match floors.iter_mut().find(|(r, _)| r == realm) {
+            Some((_, floor)) if algorithm.strength() > floor.strength() => *floor = algorithm,
+            Some(_) => {}
+            None => {
+                if floors.len() >= MAX_FLOORS {
+                    floors.remove(0);
+                }
+                floors.push((realm.to_owned(), algorithm));
+            }
+        }
     }
 
     fn accept(&mut self, kind: ChallengeKind, challenge: Challenge) -> Result<(), AuthError> {
@@ -247,6 +300,7 @@ impl DigestClient {
             if state.phase == Phase::Fresh {
                 state.phase = Phase::Tried;
             }
+            Self::raise_floor(&mut self.floors, &challenge.realm, challenge.algorithm);
             headers.push(AuthHeader {
                 name: state.kind.authorization_header(),
                 value: authorization.to_header_value(),
@@ -262,6 +316,13 @@ impl DigestClient {
             state.phase = Phase::Proven;
             state.consecutive_stale = 0;
         }
+    }
+
+    /// Drop every realm whose credentials never succeeded, e.g. after giving up on a
+    /// server that invents realms, so later requests do not carry their credentials up
+    /// front. The algorithm floors stay: a forgotten realm still cannot be downgraded.
+    pub fn forget_unproven(&mut self) {
+        self.realms.retain(|r| r.phase == Phase::Proven);
     }
 
     /// Realms currently known, for diagnostics.

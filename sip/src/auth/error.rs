@@ -67,6 +67,29 @@ pub enum AuthError {
         /// The realm.
         realm: String,
     },
+    /// A challenge for a realm we already answered with a stronger algorithm offers only
+    /// weaker ones (e.g. a `stale=true` MD5 challenge after SHA-256): answering it would
+    /// let an attacker downgrade the protection (RFC 8760 §2.4, RFC 7616 §5.8).
+    #[error(
+        "refusing {offered} for realm {realm:?}: {used} was already used there (algorithm downgrade)"
+    )]
+    AlgorithmDowngrade {
+        /// The realm.
+        realm: String,
+        /// The strongest algorithm already used for the realm.
+        used: &'static str,
+        /// The strongest algorithm the new challenge offers.
+        offered: &'static str,
+    },
+    /// One request was challenged too many times (e.g. a server naming a new realm in
+    /// every 401); retrying more would loop.
+    #[error("gave up after {rounds} challenge rounds for one request (realms {realms})")]
+    TooManyChallengeRounds {
+        /// Challenges answered for the request.
+        rounds: u32,
+        /// The realms the last challenge named, comma-separated.
+        realms: String,
+    },
     /// The nonce count (8 hex digits) would wrap; a new challenge is needed.
     #[error("nonce count exhausted for realm {realm:?}")]
     NonceCountExhausted {

@@ -3,11 +3,10 @@
 
 use std::time::Instant;
 
-use crate::message::{HeaderName, Method, NameAddr, Request, Response, Uri};
+use crate::message::{HeaderName, Method, NameAddr, Response, Uri};
 
-use super::client::Purpose;
+use super::client::{Purpose, Sent};
 use super::dialog::{body_of, put_body, Dialog, DialogState, Role};
-use super::hop::Hop;
 use super::types::{Body, DialogId, EndpointError, RequestId, SipEvent, TerminationReason};
 use super::Endpoint;
 
@@ -246,10 +245,10 @@ impl Endpoint {
         &mut self,
         now: Instant,
         dialog: DialogId,
-        request: &Request,
-        hop: Hop,
+        sent: Sent<'_>,
         response: &Response,
     ) {
+        let request = sent.request;
         let status = response.status;
         let to_tag = response
             .headers
@@ -339,15 +338,10 @@ impl Endpoint {
             // RFC 3261 §8.1.3.4: recurse on the Contacts of a 3xx.
             300..=399 => self.on_invite_redirect(now, dialog, request, response),
             401 | 407 => {
-                let retried = self.retry_with_credentials(
-                    now,
-                    request,
-                    hop,
-                    response,
-                    Purpose::Invite(dialog),
-                );
+                let retried =
+                    self.retry_with_credentials(now, sent, response, Purpose::Invite(dialog));
                 match retried {
-                    Some((key, cseq)) => {
+                    Ok((key, cseq)) => {
                         let sent = self.clients.get(&key).map(|e| e.request.clone());
                         if let Some(d) = self.dialogs.get_mut(&dialog) {
                             d.invite_key = Some(key);
@@ -357,7 +351,7 @@ impl Endpoint {
                             d.cancel_sent = false;
                         }
                     }
-                    None => self.invite_failed(
+                    Err(_) => self.invite_failed(
                         now,
                         dialog,
                         status,

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::auth::AuthError;
 use crate::message::{HeaderName, Method, Request, Response};
 use crate::transaction::{
     Action, ClientTransactionKey, InviteClient, InviteClientState, NonInviteClient,
@@ -21,6 +22,33 @@ use super::Endpoint;
 /// every [`PROGRESS_EVERY`], so a user sees progress instead of silence until Timer B/F.
 const PROGRESS_FIRST: Duration = Duration::from_secs(1);
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// Challenge rounds answered per request before giving up (issue 14: a server naming a
+/// new realm in every 401 once drew 255 REGISTERs in 10 s).
+pub(crate) const MAX_AUTH_ROUNDS: u32 = 4;
+
+/// A request we sent, as its response handler needs it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sent<'a> {
+    /// The request as sent (with its Via).
+    pub request: &'a Request,
+    pub hop: Hop,
+    /// Challenges this request already answered.
+    pub auth_rounds: u32,
+}
+
+/// Why a 401/407 was not answered with credentials.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RetryRefused {
+    #[error("no credentials configured")]
+    NoCredentials,
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error("the request's CSeq cannot be incremented")]
+    CSeq,
+    #[error("the retry could not be sent: {0}")]
+    Send(EndpointError),
+}
 
 #[derive(Debug)]
 pub(crate) enum ClientTxn {
@@ -55,6 +83,8 @@ pub(crate) struct ClientEntry {
     pub reported: Option<Instant>,
     /// Set when the transport failed toward the hop, for the TU's reason.
     pub failure: Option<TransportFailure>,
+    /// How many 401/407 challenges the request already answered (0 for a first try).
+    pub auth_rounds: u32,
 }
 
 impl ClientEntry {
@@ -67,6 +97,7 @@ impl ClientEntry {
             started: now,
             reported: None,
             failure: None,
+            auth_rounds: 0,
         }
     }
 
@@ -182,11 +213,15 @@ impl Endpoint {
             actions.insert(0, ack);
         }
         // What the TU needs survives the transaction: on TCP the ACK above ends it at once.
-        let Some((purpose, request, hop, failure)) = self
-            .clients
-            .get(key)
-            .map(|e| (e.purpose, e.request.clone(), e.hop, e.failure.clone()))
-        else {
+        let Some((purpose, request, hop, failure, auth_rounds)) = self.clients.get(key).map(|e| {
+            (
+                e.purpose,
+                e.request.clone(),
+                e.hop,
+                e.failure.clone(),
+                e.auth_rounds,
+            )
+        }) else {
             return;
         };
         for action in actions {
@@ -194,7 +229,12 @@ impl Endpoint {
                 Action::Transmit(bytes) => self.send_on(&hop, bytes.to_vec()),
                 Action::PassToTu => {
                     if let Some((response, arrival)) = response {
-                        self.on_client_response(now, purpose, &request, hop, response, arrival);
+                        let sent = Sent {
+                            request: &request,
+                            hop,
+                            auth_rounds,
+                        };
+                        self.on_client_response(now, purpose, sent, response, arrival);
                     }
                 }
                 Action::SendAckForNon2xx => {
@@ -311,16 +351,15 @@ impl Endpoint {
         &mut self,
         now: Instant,
         purpose: Purpose,
-        request: &Request,
-        hop: Hop,
+        sent: Sent<'_>,
         response: &Response,
         arrival: Arrival,
     ) {
         match purpose {
-            Purpose::Register => self.on_register_response(now, request, hop, response, arrival),
-            Purpose::Invite(d) => self.on_invite_response(now, d, request, hop, response),
-            Purpose::Reinvite(d) => self.on_reinvite_response(now, d, request, hop, response),
-            Purpose::Update(d) => self.on_update_response(now, d, request, hop, response),
+            Purpose::Register => self.on_register_response(now, sent, response, arrival),
+            Purpose::Invite(d) => self.on_invite_response(now, d, sent, response),
+            Purpose::Reinvite(d) => self.on_reinvite_response(now, d, sent, response),
+            Purpose::Update(d) => self.on_update_response(now, d, sent, response),
             Purpose::Bye(d) => {
                 if response.is_final() {
                     self.end_dialog(d, TerminationReason::LocalBye);
@@ -347,33 +386,61 @@ impl Endpoint {
     }
 
     /// RFC 3261 §22.2 / §22.3: answer a 401/407 by resending the request with credentials
-    /// and CSeq + 1. Returns the new transaction's key, or `None` when we cannot (no
-    /// credentials, or the digest client says the credentials are wrong).
+    /// and CSeq + 1. Returns the new transaction's key and CSeq, or why we cannot (no
+    /// credentials, wrong credentials, a downgrade, too many rounds).
     pub(crate) fn retry_with_credentials(
         &mut self,
         now: Instant,
-        request: &Request,
-        hop: Hop,
+        sent: Sent<'_>,
         response: &Response,
         purpose: Purpose,
-    ) -> Option<(ClientTransactionKey, u32)> {
-        let digest = self.digest.as_mut()?;
+    ) -> Result<(ClientTransactionKey, u32), RetryRefused> {
+        let Sent {
+            request,
+            hop,
+            auth_rounds,
+        } = sent;
+        let digest = self.digest.as_mut().ok_or(RetryRefused::NoCredentials)?;
         let kind_header = if response.status == 401 {
             HeaderName::WwwAuthenticate
         } else {
             HeaderName::ProxyAuthenticate
         };
         let values: Vec<&str> = response.headers.get_all(kind_header).collect();
+        // A request is answered for at most MAX_AUTH_ROUNDS challenges: with one realm per
+        // proxy and registrar plus a stale nonce that is plenty, and a server that names a
+        // new realm in every 401 cannot make us loop.
+        if auth_rounds >= MAX_AUTH_ROUNDS {
+            let realms = values
+                .iter()
+                .flat_map(|v| crate::auth::parse_challenges(v))
+                .filter_map(Result::ok)
+                .map(|c| c.realm)
+                .collect::<Vec<_>>()
+                .join(", ");
+            digest.forget_unproven();
+            let e = AuthError::TooManyChallengeRounds {
+                rounds: auth_rounds,
+                realms,
+            };
+            tracing::warn!(error = %e, method = %request.method, "not answering digest challenge");
+            return Err(RetryRefused::Auth(e));
+        }
         if let Err(e) = digest.on_challenge(response.status, &values) {
-            tracing::info!(error = %e, "cannot answer digest challenge");
-            return None;
+            tracing::warn!(error = %e, method = %request.method, "cannot answer digest challenge");
+            return Err(RetryRefused::Auth(e));
         }
         let mut retry = request.clone();
         retry.headers.remove(HeaderName::Via);
         retry.headers.remove(HeaderName::Authorization);
         retry.headers.remove(HeaderName::ProxyAuthorization);
         // RFC 3261 §22.1 (RFC-CHECKLIST 10.12): the retry MUST increment CSeq.
-        let cseq = request.headers.cseq().ok()?.seq.checked_add(1)?;
+        let cseq = request
+            .headers
+            .cseq()
+            .ok()
+            .and_then(|c| c.seq.checked_add(1))
+            .ok_or(RetryRefused::CSeq)?;
         let method = retry.method.clone();
         retry.headers.set(
             HeaderName::CSeq,
@@ -384,21 +451,25 @@ impl Endpoint {
             .to_string(),
         );
         let uri = retry.uri.to_string();
-        let headers = match digest.authorization_headers(method.as_str(), &uri, &retry.body) {
-            Ok(h) => h,
-            Err(e) => {
+        let headers = digest
+            .authorization_headers(method.as_str(), &uri, &retry.body)
+            .map_err(|e| {
                 tracing::info!(error = %e, "cannot compute digest response");
-                return None;
-            }
-        };
+                RetryRefused::Auth(e)
+            })?;
         for h in headers {
             retry.headers.push(h.name, h.value);
         }
         match self.send_request(now, retry, hop, purpose) {
-            Ok(key) => Some((key, cseq)),
+            Ok(key) => {
+                if let Some(entry) = self.clients.get_mut(&key) {
+                    entry.auth_rounds = auth_rounds.saturating_add(1);
+                }
+                Ok((key, cseq))
+            }
             Err(e) => {
                 tracing::info!(error = %e, "authenticated retry failed");
-                None
+                Err(RetryRefused::Send(e))
             }
         }
     }

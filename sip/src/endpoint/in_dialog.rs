@@ -7,9 +7,8 @@ use crate::message::{HeaderName, Method, Request, Response};
 use crate::timers::glare::glare_retry_delay;
 use crate::transaction::{Action, ClientTransactionKey};
 
-use super::client::Purpose;
+use super::client::{Purpose, Sent};
 use super::dialog::{body_of, put_body, DialogState, PendingRetry, Role};
-use super::hop::Hop;
 use super::types::{Body, DialogId, EndpointError, SipEvent, TerminationReason};
 use super::Endpoint;
 
@@ -162,10 +161,10 @@ impl Endpoint {
         &mut self,
         now: Instant,
         dialog: DialogId,
-        request: &Request,
-        hop: Hop,
+        sent: Sent<'_>,
         response: &Response,
     ) {
+        let request = sent.request;
         if response.is_provisional() {
             return;
         }
@@ -207,20 +206,14 @@ impl Endpoint {
                 });
             }
             401 | 407 => {
-                match self.retry_with_credentials(
-                    now,
-                    request,
-                    hop,
-                    response,
-                    Purpose::Reinvite(dialog),
-                ) {
-                    Some((key, cseq)) => {
+                match self.retry_with_credentials(now, sent, response, Purpose::Reinvite(dialog)) {
+                    Ok((key, cseq)) => {
                         if let Some(d) = self.dialogs.get_mut(&dialog) {
                             d.reinvite_out = Some(key);
                             d.local_cseq = d.local_cseq.max(cseq);
                         }
                     }
-                    None => self.finish_reinvite(dialog, status, response),
+                    Err(_) => self.finish_reinvite(dialog, status, response),
                 }
             }
             491 => self.schedule_retry(now, dialog, Method::Invite, request, None),
@@ -247,10 +240,10 @@ impl Endpoint {
         &mut self,
         now: Instant,
         dialog: DialogId,
-        request: &Request,
-        hop: Hop,
+        sent: Sent<'_>,
         response: &Response,
     ) {
+        let request = sent.request;
         if response.is_provisional() {
             return;
         }
@@ -264,20 +257,14 @@ impl Endpoint {
                 self.finish_update(dialog, status, response);
             }
             401 | 407 => {
-                match self.retry_with_credentials(
-                    now,
-                    request,
-                    hop,
-                    response,
-                    Purpose::Update(dialog),
-                ) {
-                    Some((key, cseq)) => {
+                match self.retry_with_credentials(now, sent, response, Purpose::Update(dialog)) {
+                    Ok((key, cseq)) => {
                         if let Some(d) = self.dialogs.get_mut(&dialog) {
                             d.update_out = Some(key);
                             d.local_cseq = d.local_cseq.max(cseq);
                         }
                     }
-                    None => self.finish_update(dialog, status, response),
+                    Err(_) => self.finish_update(dialog, status, response),
                 }
             }
             491 => self.schedule_retry(now, dialog, Method::Update, request, None),

@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::message::{
-    learned_public_address, Contacts, HeaderName, Method, NameAddr, Request, Response, Uri,
+    learned_public_address, Contacts, HeaderName, Method, NameAddr, Response, Uri,
 };
 use crate::timers::outbound::keepalive_interval;
 use crate::timers::registration::{
     expires_after_interval_too_brief, granted_expires, refresh_delay,
 };
 
-use super::client::Purpose;
+use super::client::{Purpose, Sent};
 use super::config::NextHop;
 use super::hop::{Arrival, Hop};
 use super::types::{
@@ -255,11 +255,11 @@ impl Endpoint {
     pub(crate) fn on_register_response(
         &mut self,
         now: Instant,
-        request: &Request,
-        hop: Hop,
+        sent: Sent<'_>,
         response: &Response,
         arrival: Arrival,
     ) {
+        let request = sent.request;
         if response.is_provisional() {
             return;
         }
@@ -268,17 +268,14 @@ impl Endpoint {
         match status {
             200..=299 => self.on_register_success(now, requested, response, arrival),
             401 | 407 => {
-                match self.retry_with_credentials(now, request, hop, response, Purpose::Register) {
-                    Some((_, cseq)) => {
+                match self.retry_with_credentials(now, sent, response, Purpose::Register) {
+                    Ok((_, cseq)) => {
                         if let Some(reg) = self.registration.as_mut() {
                             reg.cseq = cseq;
                         }
                     }
-                    None => {
-                        let detail = format!(
-                            "{status} {}: credentials missing or rejected",
-                            response.reason
-                        );
+                    Err(why) => {
+                        let detail = format!("{status} {}: {why}", response.reason);
                         self.registration_failed(now, RegistrationFailure::Auth(detail));
                     }
                 }

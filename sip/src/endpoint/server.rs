@@ -9,7 +9,7 @@ use bytes::Bytes;
 use crate::message::{
     error_response_for_unparsable, fill_received_rport, parse_datagram, response_destination,
     validate_request, validate_response, Message, Method, Request, Response, StreamEvent,
-    UasPolicy,
+    UasPolicy, Version,
 };
 use crate::transaction::{Action, InviteServer, NonInviteServer, ServerTransactionKey};
 
@@ -184,6 +184,10 @@ impl Endpoint {
     pub(crate) fn handle_message(&mut self, now: Instant, message: Message, arrival: Arrival) {
         match message {
             Message::Request(mut request) => {
+                if request.version != Version::SIP_2_0 {
+                    self.reject_version(&request, arrival);
+                    return;
+                }
                 // RFC 3581 §4 / RFC 3261 §18.2.1: record where the request came from.
                 if let Err(e) = fill_received_rport(&mut request, arrival.remote) {
                     tracing::debug!(error = %e, "request without usable Via dropped");
@@ -196,6 +200,19 @@ impl Endpoint {
                 Err(e) => tracing::debug!(error = %e, "response discarded"),
             },
         }
+    }
+
+    /// RFC 4475 §3.1.2.16 / RFC 3261 §21.5.6: a request of another SIP version gets 505,
+    /// sent statelessly to where it came from (its Via may not even parse, as in
+    /// `SIP/7.0/UDP`, so neither a transaction key nor §18.2.2 routing applies).
+    fn reject_version(&mut self, request: &Request, arrival: Arrival) {
+        let Err(rejection) = validate_request(request, &uas_policy()) else {
+            return;
+        };
+        tracing::debug!(version = %request.version, remote = %arrival.remote, "request of unsupported version answered 505");
+        let tag = self.random_token(12);
+        let response = rejection.to_response(request).with_to_tag(&tag);
+        self.send_on(&arrival.hop(), response.to_bytes());
     }
 
     /// RFC 3581 §4: to the source IP and port when rport was present; TCP: the same
@@ -224,7 +241,21 @@ impl Endpoint {
         let Ok(via) = request.headers.top_via() else {
             return;
         };
-        let branch = via.branch().unwrap_or_default().to_owned();
+        // RFC 3261 §17.2.3 / RFC 4475 §3.2.1: without an RFC 3261 branch (none, RFC 2543
+        // style, or only the magic cookie) the transaction is identified RFC 2543 style.
+        let branch = ServerTransactionKey::transaction_id(
+            via.branch().unwrap_or_default(),
+            &request.uri.to_string(),
+            request
+                .headers
+                .from_addr()
+                .ok()
+                .and_then(|f| f.tag().map(str::to_owned))
+                .as_deref()
+                .unwrap_or_default(),
+            request.headers.call_id().unwrap_or_default(),
+            request.headers.cseq().map(|c| c.seq).unwrap_or_default(),
+        );
         let sent_by = match via.port {
             Some(port) => format!("{}:{}", via.host, port),
             None => via.host.to_string(),

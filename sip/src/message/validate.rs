@@ -7,7 +7,6 @@ use super::method::Method;
 use super::model::{Request, Response, Version};
 use super::parse::salvage_headers;
 use super::uri::Uri;
-use super::via::BRANCH_MAGIC_COOKIE;
 
 /// What this UAS implements, used to pick 405/415/420/501.
 #[derive(Debug, Clone)]
@@ -217,15 +216,9 @@ fn check_syntax(request: &Request) -> Result<(), ParseError> {
     // Max-Forwards may be absent (RFC 2543 peers, RFC 4475 §3.4.1).
     h.max_forwards()?;
     let vias = h.vias()?;
-    let top = vias.first().ok_or(ParseError::MissingHeader("Via"))?;
-    // RFC 4475 §3.2.1: a branch that is only the magic cookie has no transaction id.
-    if top.branch() == Some(BRANCH_MAGIC_COOKIE) {
-        return Err(ParseError::header(
-            "Via",
-            BRANCH_MAGIC_COOKIE,
-            "branch has no id after the magic cookie",
-        ));
-    }
+    // RFC 4475 §3.2.1: a branch that is only the magic cookie is well formed; the
+    // transaction layer falls back to RFC 2543 matching for it (`transaction_id`).
+    vias.first().ok_or(ParseError::MissingHeader("Via"))?;
     h.contacts()?;
     h.routes()?;
     h.record_routes()?;

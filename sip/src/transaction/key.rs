@@ -1,5 +1,7 @@
 //! Transaction keys (RFC 3261 §17.1.3, §17.2.3) from plain strings.
 
+use super::branch::{is_rfc3261_branch, MAGIC_COOKIE};
+
 /// Identifies a client transaction. RFC 3261 §17.1.3: a response matches when the top
 /// Via branch equals the request's branch and the CSeq method equals the request's method
 /// (so a CANCEL's response does not match the INVITE with the same branch).
@@ -51,6 +53,28 @@ impl ServerTransactionKey {
             sent_by: sent_by.to_ascii_lowercase(),
             method: method.to_owned(),
         }
+    }
+
+    /// The transaction id to use for a request's top Via `branch`: the branch itself when it
+    /// is an RFC 3261 branch (the magic cookie plus an id, §8.1.1.7). Otherwise (no branch,
+    /// an RFC 2543 branch, or only the cookie, RFC 4475 §3.2.1) RFC 3261 §17.2.3's backward
+    /// compatible rule: the Request-URI, From tag, Call-ID and CSeq number identify the
+    /// transaction, combined here into one string that no RFC 3261 branch can equal. The
+    /// top Via's sent-by and the method complete the key in [`Self::for_request`] as
+    /// usual. The To tag is left out so the ACK of a non-2xx (which carries our tag) still
+    /// matches its INVITE.
+    pub fn transaction_id(
+        branch: &str,
+        request_uri: &str,
+        from_tag: &str,
+        call_id: &str,
+        cseq: u32,
+    ) -> String {
+        if is_rfc3261_branch(branch) && branch.len() > MAGIC_COOKIE.len() {
+            return branch.to_owned();
+        }
+        // Space is not a token character, so this never collides with a real branch.
+        format!("rfc2543 {request_uri} {from_tag} {call_id} {cseq}")
     }
 
     /// Key of the INVITE transaction a CANCEL with this branch and sent-by cancels

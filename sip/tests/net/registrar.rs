@@ -23,6 +23,13 @@ pub struct Registrar {
     pub outbound: bool,
     pub flow_timer: Option<u32>,
     pub answer_pings: bool,
+    /// The algorithm the registrar challenges with and verifies.
+    pub algorithm: Algorithm,
+    /// Challenges say `stale=true`.
+    pub stale: bool,
+    /// A hostile registrar: every challenge names a new realm (`realm-1`, `realm-2`, …).
+    pub new_realm_each_challenge: bool,
+    pub challenges_sent: u32,
     pub outbox: VecDeque<Transmit>,
     /// Every REGISTER received, with how it came.
     pub registers: Vec<(Request, TransportKind, SocketAddr)>,
@@ -60,6 +67,10 @@ impl Registrar {
             outbound: false,
             flow_timer: None,
             answer_pings: true,
+            algorithm: Algorithm::Md5,
+            stale: false,
+            new_realm_each_challenge: false,
+            challenges_sent: 0,
             outbox: VecDeque::new(),
             registers: Vec::new(),
             other: Vec::new(),
@@ -148,6 +159,10 @@ impl Registrar {
         } else {
             HeaderName::Authorization
         };
+        if self.new_realm_each_challenge {
+            // Whatever the credentials, the next challenge names a realm not yet answered.
+            return false;
+        }
         let Some(value) = request.headers.get(header) else {
             return false;
         };
@@ -155,7 +170,7 @@ impl Registrar {
         let get = |k: &str| p.get(k).map(String::as_str).unwrap_or("");
         let nc = u32::from_str_radix(get("nc"), 16).unwrap_or(0);
         let expected = compute_response(&DigestInput {
-            algorithm: Algorithm::Md5,
+            algorithm: self.algorithm,
             username: &self.user,
             realm: &self.realm,
             password: &self.password,
@@ -170,9 +185,14 @@ impl Registrar {
         get("username") == self.user && get("nonce") == self.nonce && get("response") == expected
     }
 
-    fn answer(&self, request: &Request) -> Response {
+    fn answer(&mut self, request: &Request) -> Response {
         let tag = "reg-tag";
         if !self.authorized(request) {
+            self.challenges_sent += 1;
+            if self.new_realm_each_challenge {
+                self.realm = format!("realm-{}", self.challenges_sent);
+            }
+            let stale = if self.stale { ", stale=true" } else { "" };
             let (reason, header) = if self.challenge_status == 407 {
                 (
                     "Proxy Authentication Required",
@@ -186,8 +206,10 @@ impl Registrar {
                 .with_header(
                     header,
                     format!(
-                        "Digest realm=\"{}\", nonce=\"{}\", qop=\"auth\", algorithm=MD5",
-                        self.realm, self.nonce
+                        "Digest realm=\"{}\", nonce=\"{}\", qop=\"auth\", algorithm={}{stale}",
+                        self.realm,
+                        self.nonce,
+                        self.algorithm.token()
                     ),
                 );
         }

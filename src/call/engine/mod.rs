@@ -28,7 +28,7 @@ use crate::events::{CandidateInfo, Event, PairFailureInfo};
 use crate::exit;
 use crate::media::g711::G711;
 use crate::media::session::{MediaConfig, MediaSession, Received};
-use crate::media::wav;
+
 use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
 use control::next_command;
 
@@ -453,16 +453,20 @@ impl Call {
         if let Some(mut media) = self.media.take() {
             let summary = media.finish();
             self.outcome.recorded = media.recorded().to_vec();
+            if let Some(recorder) = media.take_recorder() {
+                let path = recorder.path().to_path_buf();
+                match recorder.finish() {
+                    Ok(samples) => {
+                        tracing::info!("recorded {samples} samples to {}", path.display())
+                    }
+                    Err(e) => tracing::warn!("cannot finish {}: {e}", path.display()),
+                }
+            }
             self.outcome.media = summary.clone();
             self.emit(Event::Media {
                 agent: self.label(),
                 stats: summary,
             });
-        }
-        if let Some(path) = &self.opts.record {
-            if let Err(e) = wav::write(path, &self.outcome.recorded, 8000) {
-                tracing::warn!("cannot write {}: {e}", path.display());
-            }
         }
         self.outcome.media_datagrams_sent = self.sockets.media_datagrams_sent;
         self.emit(Event::Call {

@@ -2,6 +2,7 @@
 //! peer's offers (updated offers with the losing-pair rules, RFC 8839 §4.4.2).
 
 use super::*;
+use crate::media::wav_writer::WavWriter;
 
 impl Call {
     // ----- offer/answer results ----------------------------------------------------------
@@ -115,10 +116,18 @@ impl Call {
                 source: self.opts.source.clone(),
                 dtmf: self.opts.dtmf.clone(),
                 echo: self.opts.echo,
-                record: self.opts.record.is_some() || self.opts.keep_audio,
+                record: self.opts.keep_audio,
             },
             now,
         );
+        if let Some(path) = &self.opts.record {
+            // The command already created the file before the call (`phone::call_options`);
+            // a failure here (the directory vanished) costs the recording, not the call.
+            match WavWriter::create(path, 8000) {
+                Ok(writer) => media.set_recorder(writer),
+                Err(e) => tracing::warn!("cannot record to {}: {e}", path.display()),
+            }
+        }
         media.sending = self.direction.sends();
         self.media = Some(media);
     }
