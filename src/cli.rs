@@ -143,9 +143,9 @@ pub struct AnswerArgs {
     /// Register the AOR before waiting for calls
     #[arg(long)]
     pub register: bool,
-    /// Exit after this many calls (default: 1)
-    #[arg(long, default_value_t = 1)]
-    pub calls: usize,
+    /// Exit after this many calls (at least 1); without it, answer until Ctrl-C
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub calls: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -176,8 +176,11 @@ pub struct RegisterArgs {
     pub account: crate::config::AccountArgs,
     #[command(flatten)]
     pub output: OutputArgs,
-    /// Remove the binding (Expires: 0) after registering
+    /// Register once and exit, instead of staying registered until Ctrl-C
     #[arg(long)]
+    pub once: bool,
+    /// With --once: remove the binding (Expires: 0) after registering
+    #[arg(long, requires = "once")]
     pub unregister: bool,
 }
 

@@ -92,6 +92,18 @@ pub struct AccountArgs {
     /// REGISTER expiry in seconds
     #[arg(long)]
     pub expires: Option<u32>,
+    /// Seconds between CRLFCRLF keepalives on SIP flows that RFC 5626 outbound does not keep
+    /// alive (a registrar without outbound, every dialog's flow); 0 turns them off [default: 25]
+    #[arg(long, value_name = "SECS")]
+    pub keepalive: Option<u64>,
+    /// RFC 5626 outbound on registrations (+sip.instance, reg-id, ;ob, STUN/CRLF keepalives
+    /// with failure detection): true or false [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub outbound: Option<bool>,
+    /// Re-REGISTER with the public address the registrar reports (received/rport) as Contact,
+    /// and use it in calls: true or false [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub contact_rewrite: Option<bool>,
 }
 
 /// The file's shape: same names as the flags, with underscores.
@@ -116,7 +128,18 @@ pub struct FileConfig {
     pub rtcp_mux_only: Option<bool>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
+    pub keepalive: Option<u64>,
+    pub outbound: Option<bool>,
+    pub contact_rewrite: Option<bool>,
 }
+
+/// `keepalive` when neither flag nor file sets it: like pjsua's --ka-interval (15 s) and
+/// Linux's 30 s UDP binding lifetime for a flow seen one way, 25 s stays under the shortest
+/// common NAT timeouts with one datagram to spare.
+pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(25);
+
+/// RFC 3261 §19.1.2: the default SIP port, bound when no `bind` is given and it is free.
+pub const DEFAULT_SIP_PORT: u16 = 5060;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SipTransport {
@@ -139,7 +162,10 @@ pub struct Settings {
     pub auth_user: Option<String>,
     pub proxy: Option<SocketAddr>,
     pub transport: SipTransport,
+    /// Where SIP listens; an unspecified IP (0.0.0.0, ::) listens on every address.
     pub bind: SocketAddr,
+    /// No `bind` was given: port 5060 is a wish, an ephemeral port when it is taken.
+    pub bind_default: bool,
     pub media_ip: Option<std::net::IpAddr>,
     pub stun: Option<SocketAddr>,
     pub turn: Option<TurnSettings>,
@@ -151,6 +177,12 @@ pub struct Settings {
     pub rtcp_mux_only: bool,
     pub t1: Duration,
     pub expires: u32,
+    /// CRLFCRLF keepalive interval; `None` = off (`keepalive = 0`).
+    pub keepalive: Option<Duration>,
+    /// RFC 5626 outbound on registrations.
+    pub outbound: bool,
+    /// Contact learning from received/rport (re-REGISTER once per change).
+    pub contact_rewrite: bool,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -230,10 +262,10 @@ pub fn merge(
             value: b.clone(),
             why: "expected IP:PORT".into(),
         })?,
-        (None, None) => "0.0.0.0:0"
-            .parse()
-            .unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0))),
+        // Like pjsua and baresip: every address, port 5060 when it is free (`bind_default`).
+        (None, None) => SocketAddr::from(([0, 0, 0, 0], DEFAULT_SIP_PORT)),
     };
+    let bind_default = flags.bind.is_none() && file.bind.is_none();
     let media_ip = match (flags.media_ip, &file.media_ip) {
         (Some(ip), _) => Some(ip),
         (None, Some(s)) => Some(s.parse().map_err(|_| ConfigError::Invalid {
@@ -296,6 +328,7 @@ pub fn merge(
         proxy,
         transport,
         bind,
+        bind_default,
         media_ip,
         stun,
         turn,
@@ -306,6 +339,16 @@ pub fn merge(
         rtcp_mux_only: flags.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
         t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500).max(1)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
+        keepalive: match flags.keepalive.or(file.keepalive) {
+            Some(0) => None,
+            Some(secs) => Some(Duration::from_secs(secs)),
+            None => Some(DEFAULT_KEEPALIVE),
+        },
+        outbound: flags.outbound.or(file.outbound).unwrap_or(true),
+        contact_rewrite: flags
+            .contact_rewrite
+            .or(file.contact_rewrite)
+            .unwrap_or(true),
     })
 }
 

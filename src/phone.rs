@@ -89,10 +89,7 @@ fn ua_config(
     register: bool,
     follow_redirects: bool,
 ) -> UaConfig {
-    let aor = settings
-        .aor
-        .clone()
-        .unwrap_or_else(|| format!("sip:icephone@{ip}"));
+    let aor = settings.aor.clone().unwrap_or_else(|| default_aor(ip));
     let credentials = settings.password.clone().map(|password| {
         let username = settings.auth_user.clone().unwrap_or_else(|| {
             aor.trim_start_matches("sip:")
@@ -103,8 +100,23 @@ fn ua_config(
         });
         sip::auth::Credentials { username, password }
     });
-    let bind = SocketAddr::new(ip, settings.bind.port());
+    // `--bind 0.0.0.0:PORT` (and the default) listens on every address; Via and Contact then
+    // name `ip`, the address of the route toward the registrar or proxy.
+    let wildcard = settings.bind.ip().is_unspecified();
+    let bind = if wildcard {
+        settings.bind
+    } else {
+        SocketAddr::new(ip, settings.bind.port())
+    };
+    let instance_id = (settings.outbound && register)
+        .then(persisted_instance_id)
+        .flatten();
     UaConfig {
+        keepalive: settings.keepalive,
+        instance_id,
+        contact_rewrite: settings.contact_rewrite,
+        advertise: wildcard.then_some(ip),
+        port_fallback: settings.bind_default,
         bind,
         aor,
         proxy: settings.proxy,
@@ -174,4 +186,49 @@ pub fn check_recording_path(path: &std::path::Path) -> anyhow::Result<()> {
 
 pub fn seconds(s: f64, what: &str) -> anyhow::Result<Duration> {
     Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("{what}: {s} is not a duration"))
+}
+
+/// `sip:icephone@IP`, with the brackets an IPv6 host needs (RFC 3261 §25.1 `IPv6reference`).
+pub fn default_aor(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("sip:icephone@{v4}"),
+        IpAddr::V6(v6) => format!("sip:icephone@[{v6}]"),
+    }
+}
+
+/// RFC 5626 §4.1: the `+sip.instance` URN, kept in the state file so it survives restarts.
+/// Without a usable state file outbound is off for this run, and the user is told why.
+fn persisted_instance_id() -> Option<String> {
+    let Some(path) = crate::sip_driver::default_state_path() else {
+        eprintln!(
+            "icephone: warning: no state directory (XDG_STATE_HOME, HOME): RFC 5626 outbound is off"
+        );
+        return None;
+    };
+    match crate::sip_driver::instance_id_from_state_file(&path) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            eprintln!(
+                "icephone: warning: {}: {e}: RFC 5626 outbound is off (--outbound false silences this)",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod aor_tests {
+    use super::*;
+
+    #[test]
+    fn the_default_aor_brackets_an_ipv6_host() {
+        assert_eq!(
+            default_aor("127.0.0.1".parse().unwrap()),
+            "sip:icephone@127.0.0.1"
+        );
+        let v6 = default_aor("::1".parse().unwrap());
+        assert_eq!(v6, "sip:icephone@[::1]");
+        assert!(v6.parse::<sip::message::Uri>().is_ok(), "{v6} parses");
+    }
 }

@@ -25,6 +25,8 @@ fn answer_registering_dave_with(port: u16, reg_port: u16, expires: &str, extra: 
         Command::new(env!("CARGO_BIN_EXE_icephone"))
             .args([
                 "answer",
+                "--calls",
+                "1",
                 "--json",
                 "--register",
                 "--bind",
@@ -53,7 +55,8 @@ fn call_and_answer_commands_talk_to_each_other() {
     let port = free_udp_port();
     let answer = spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
-            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["answer", "--calls", "1", "--json"])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
             .args(["--aor", "sip:bob@127.0.0.1", "--dtmf", "7"])
             .arg("--record")
             .arg(&record),
@@ -148,7 +151,7 @@ fn grant(req: &Request, expires: u32) -> Response {
 fn register_answers_the_digest_challenge() {
     let (port, registrar) = registrar(true);
     let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["register", "--json", "--bind", "127.0.0.1:0"])
+        .args(["register", "--once", "--json", "--bind", "127.0.0.1:0"])
         .args(["--aor", &format!("sip:alice@127.0.0.1:{port}")])
         .env("ICEPHONE_PASSWORD", "secret")
         .output()
@@ -168,7 +171,7 @@ fn register_answers_the_digest_challenge() {
 fn refused_registration_exits_with_its_own_code() {
     let (port, registrar) = registrar(false);
     let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["register", "--bind", "127.0.0.1:0"])
+        .args(["register", "--once", "--bind", "127.0.0.1:0"])
         .args(["--aor", &format!("sip:alice@127.0.0.1:{port}")])
         .output()
         .unwrap();
@@ -185,6 +188,8 @@ fn ctrl_c_while_ringing_cancels() {
         Command::new(env!("CARGO_BIN_EXE_icephone"))
             .args([
                 "answer",
+                "--calls",
+                "1",
                 "--json",
                 "--manual",
                 "--bind",
@@ -237,7 +242,7 @@ fn register_with_a_config_file() {
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_icephone"))
-        .args(["register", "--json", "--config"])
+        .args(["register", "--once", "--json", "--config"])
         .arg(&conf)
         .env_remove("ICEPHONE_PASSWORD")
         .output()
@@ -509,7 +514,8 @@ fn ctrl_c_hangs_up_every_concurrent_call() {
     let port = free_udp_port();
     let mut answer = spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
-            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["answer", "--json"])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
             .args([
                 "--aor",
                 "sip:bob@127.0.0.1",

@@ -47,7 +47,8 @@ fn redirect_server(contact: String) -> (u16, std::thread::JoinHandle<Vec<String>
 fn answer_bob(port: u16) -> Child {
     spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
-            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["answer", "--calls", "1", "--json"])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
             .args(["--aor", "sip:bob@127.0.0.1"]),
     )
 }

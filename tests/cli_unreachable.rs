@@ -80,7 +80,7 @@ fn register_to_a_closed_port_fails_at_once_saying_nothing_listens() {
     let started = Instant::now();
     let child = spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
-            .args(["register", "--bind", "127.0.0.1:0"])
+            .args(["register", "--once", "--bind", "127.0.0.1:0"])
             .args(["--aor", &format!("sip:alice@127.0.0.1:{port}")]),
     );
     let (out, elapsed) = finish_within_limit(child, started);

@@ -80,7 +80,12 @@ fn icephone_and_baresip_call_each_other_across_port_restricted_nats() {
     assert_baresip_connected(&incoming, "baresip called by icephone");
 
     // --- baresip calls icephone (alice answering, a1) ---------------------------------------
-    let mut args: Vec<String> = vec!["answer".into(), "--register".into()];
+    let mut args: Vec<String> = vec![
+        "answer".into(),
+        "--register".into(),
+        "--calls".into(),
+        "1".into(),
+    ];
     args.extend(account("alice", "alicepw"));
     args.extend(stun());
     let mut alice = Phone::start(&lab, "a1", "alice-answers", &args, Duration::from_secs(40));

@@ -86,7 +86,12 @@ fn alice_calls_baresip(lab: &Lab, name: &str, ice: Vec<String>) -> Vec<Value> {
 
 /// baresip calls alice (a1, `answer --register`); returns alice's exit code and events.
 fn baresip_calls_alice(lab: &Lab, name: &str, ice: Vec<String>) -> (i32, Vec<Value>) {
-    let mut args: Vec<String> = vec!["answer".into(), "--register".into()];
+    let mut args: Vec<String> = vec![
+        "answer".into(),
+        "--register".into(),
+        "--calls".into(),
+        "1".into(),
+    ];
     args.extend(account("alice", "alicepw"));
     args.extend(ice);
     let mut alice = Phone::start(lab, "a1", name, &args, Duration::from_secs(40));

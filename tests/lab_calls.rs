@@ -53,7 +53,7 @@ fn answering(lab: &Lab, role: &str, user: &str, pw: &str, extra: &[Vec<String>])
         lab,
         role,
         user,
-        &args(&["answer", "--register"], &more),
+        &args(&["answer", "--register", "--calls", "1"], &more),
         PHONE_LIMIT,
     );
     phone.wait_event(Duration::from_secs(10), |e| {

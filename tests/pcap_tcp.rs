@@ -174,7 +174,7 @@ fn call_over_tcp_is_captured_as_a_clean_tcp_stream() {
     let port = port_free_for_both();
     let answer = spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
-            .args(["answer", "--json", "--transport", "tcp"])
+            .args(["answer", "--calls", "1", "--json", "--transport", "tcp"])
             .args(["--bind", &format!("127.0.0.1:{port}")])
             .args(["--aor", "sip:bob@127.0.0.1", "--pcap"])
             .arg(&callee_pcap),

@@ -750,3 +750,49 @@ fn a_408_to_a_reinvite_keeps_the_dialog_and_a_481_ends_it() {
         assert_eq!(net.ua(0).dialog_ids().is_empty(), gone, "{status}");
     }
 }
+
+/// Issue 13: with `keepalive` set, both sides of an established call send CRLFCRLF to the
+/// dialog's next hop every interval, so the flow's NAT binding survives a long silence and
+/// the peer's BYE still reaches us; with `keepalive: None`, nothing.
+#[test]
+fn dialogs_get_crlf_keepalives_on_their_flow() {
+    for keepalive in [Some(Duration::from_secs(25)), None] {
+        let mut net = Net::new();
+        let mut a = ua_config("sip:alice@127.0.0.1", ALICE);
+        a.keepalive = keepalive;
+        let mut b = ua_config("sip:bob@127.0.0.1", BOB);
+        b.keepalive = keepalive;
+        net.add_ua(a, 1);
+        net.add_ua(b, 2);
+        let (alice_dialog, _) = establish(&mut net, TransportKind::Udp);
+        let start = net.now;
+        net.run_for(Duration::from_secs(60));
+        let pings = |node: usize| -> Vec<std::net::SocketAddr> {
+            net.wire
+                .iter()
+                .filter(|s| s.from_node == node && s.at > start && s.transmit.bytes == b"\r\n\r\n")
+                .map(|s| s.transmit.dest)
+                .collect()
+        };
+        match keepalive {
+            Some(_) => {
+                let bob: std::net::SocketAddr = format!("127.0.0.1:{BOB}").parse().unwrap();
+                let alice: std::net::SocketAddr = format!("127.0.0.1:{ALICE}").parse().unwrap();
+                assert_eq!(pings(0), [bob, bob], "alice pings bob at 25 and 50 s");
+                assert_eq!(pings(1), [alice, alice], "bob pings alice");
+            }
+            None => assert!(pings(0).is_empty() && pings(1).is_empty()),
+        }
+        // The call still ends normally afterwards.
+        let now = net.now;
+        net.ua(0).bye(now, alice_dialog).unwrap();
+        net.deliver();
+        assert!(net.events[1].iter().any(|e| matches!(
+            e,
+            SipEvent::DialogTerminated {
+                reason: TerminationReason::RemoteBye,
+                ..
+            }
+        )));
+    }
+}

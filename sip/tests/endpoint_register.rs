@@ -19,6 +19,16 @@ fn registrar_addr() -> SocketAddr {
 
 /// Alice (node 0) registering with the registrar (node 1).
 fn setup(transport: TransportKind, outbound: bool, tweak: impl FnOnce(&mut Registrar)) -> Net {
+    setup_with(transport, outbound, |_| {}, tweak)
+}
+
+/// As `setup`, with a change to alice's configuration.
+fn setup_with(
+    transport: TransportKind,
+    outbound: bool,
+    configure: impl FnOnce(&mut sip::endpoint::EndpointConfig),
+    tweak: impl FnOnce(&mut Registrar),
+) -> Net {
     let mut net = Net::new();
     let mut config = ua_config("sip:alice@test.invalid", 5070);
     config.credentials = Some(Credentials {
@@ -33,6 +43,7 @@ fn setup(transport: TransportKind, outbound: bool, tweak: impl FnOnce(&mut Regis
     if outbound {
         config.instance_id = Some(UUID.into());
     }
+    configure(&mut config);
     net.add_ua(config, 7);
     let mut registrar = Registrar::new(registrar_addr());
     registrar.outbound = outbound;
@@ -449,4 +460,39 @@ fn a_stale_md5_challenge_after_sha256_is_refused_as_a_downgrade() {
         .get("Authorization")
         .unwrap_or("")
         .contains("MD5")));
+}
+
+/// Issue 13: a registrar without outbound gets a CRLFCRLF on the registration's flow every
+/// `keepalive` (pjsua's --ka-interval), over UDP and TCP; with `keepalive: None`, nothing.
+#[test]
+fn without_outbound_the_flow_gets_crlf_keepalives_at_the_configured_interval() {
+    for (transport, keepalive) in [
+        (TransportKind::Udp, Some(Duration::from_secs(25))),
+        (TransportKind::Tcp, Some(Duration::from_secs(25))),
+        (TransportKind::Udp, None),
+    ] {
+        let mut net = setup_with(transport, false, |c| c.keepalive = keepalive, |_| {});
+        let t0 = net.now;
+        net.ua(0).register(t0).unwrap();
+        net.deliver();
+        assert_eq!(registered(&net.events[0]).len(), 1, "{transport:?}");
+        net.run_for(Duration::from_secs(80));
+        let pings: Vec<_> = net
+            .wire
+            .iter()
+            .filter(|s| s.from_node == 0 && s.transmit.bytes == b"\r\n\r\n")
+            .collect();
+        match keepalive {
+            Some(_) => {
+                assert_eq!(pings.len(), 3, "{transport:?}: at 25, 50 and 75 s");
+                assert!(pings.iter().all(|s| s.transmit.dest == registrar_addr()));
+                let first = pings[0].at - t0;
+                assert!(
+                    first >= Duration::from_secs(25) && first < Duration::from_secs(26),
+                    "{first:?}"
+                );
+            }
+            None => assert!(pings.is_empty(), "no keepalive when turned off"),
+        }
+    }
 }

@@ -11,7 +11,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use engine::{run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua};
+pub use engine::{
+    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, STOPPED_WAITING,
+};
 
 use crate::config::TurnSettings;
 use crate::events::{Emitter, Event};

@@ -4,7 +4,7 @@ mod concurrent;
 
 use std::process::ExitCode;
 
-use crate::call::run_callee_keeping_ua;
+use crate::call::{run_callee_keeping_ua, STOPPED_WAITING};
 use crate::cli::AnswerArgs;
 use crate::events::{Emitter, Event};
 use crate::exit;
@@ -90,14 +90,27 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        // `--calls N`: stop after N calls; without it, answer until Ctrl-C (as pjsua and
+        // baresip do), registered the whole time.
+        let limit = args
+            .calls
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         if let Some(incoming) = incoming.take() {
-            last = concurrent::answer_calls(&opts, &mut ua, incoming, args.calls.max(1)).await;
+            last = concurrent::answer_calls(&opts, &mut ua, incoming, limit).await;
         } else {
             // One user agent for every call, so the port stays ours between calls.
-            for _ in 0..args.calls.max(1) {
+            let mut answered = 0usize;
+            while answered < limit {
                 let (outcome, next) = run_callee_keeping_ua(opts.clone(), ua).await?;
                 ua = next;
+                if outcome.reason == STOPPED_WAITING {
+                    break;
+                }
+                answered += 1;
                 last = outcome.exit;
+                if outcome.reason.contains("Ctrl-C") {
+                    break;
+                }
             }
         }
         if args.register {

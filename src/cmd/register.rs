@@ -1,4 +1,6 @@
-//! `icephone register`: REGISTER the AOR (with digest authentication) and report the binding.
+//! `icephone register`: REGISTER the AOR (with digest authentication) and stay registered —
+//! refreshing before expiry, keeping the flow alive, printing each refresh — until Ctrl-C,
+//! which removes the binding. `--once` registers and exits (for scripts).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -7,7 +9,7 @@ use crate::cli::RegisterArgs;
 use crate::events::{Emitter, Event};
 use crate::exit;
 use crate::phone;
-use crate::signalling::{UaCommand, UaEvent};
+use crate::signalling::{UaCommand, UaEvent, UaHandle};
 
 pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let settings = match super::load_settings(&args.account) {
@@ -23,44 +25,121 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
     let capture = phone::capture(&args.output)?;
     let code = super::runtime()?.block_on(async {
         let mut ua = phone::user_agent(&settings, ip, capture, 0, true, true).await?;
-        let mut result = exit::OK;
-        let rounds: &[u32] = if args.unregister {
-            &[settings.expires, 0]
-        } else {
-            &[settings.expires]
+        // Timer F (64·T1) bounds a transaction; this bounds the wait on top of it.
+        let wait = settings.t1 * 64 + Duration::from_secs(1);
+        let report = |expires, public_address: Option<std::net::SocketAddr>| {
+            emitter.emit(Event::Registered {
+                agent: "phone".into(),
+                aor: aor.clone(),
+                expires,
+                public_address: public_address.map(|a| a.to_string()),
+            })
         };
-        for expires in rounds {
-            ua.send(UaCommand::Register { expires: *expires });
-            // Timer F (64·T1) bounds the transaction; this bounds the wait on top of it.
-            let wait = settings.t1 * 64 + Duration::from_secs(1);
-            match tokio::time::timeout(wait, ua.next()).await {
-                Ok(Some(UaEvent::Registered {
-                    expires,
-                    public_address,
-                })) => emitter.emit(Event::Registered {
-                    agent: "phone".into(),
-                    aor: aor.clone(),
-                    expires,
-                    public_address: public_address.map(|a| a.to_string()),
-                }),
-                Ok(Some(UaEvent::RegisterFailed {
-                    status,
-                    reason,
-                    local,
-                })) => {
-                    let why = crate::signalling::failure_text(status, &reason, local);
-                    eprintln!("icephone: registration failed: {why}");
-                    result = exit::REGISTRATION;
-                    break;
-                }
-                other => {
-                    eprintln!("icephone: registration failed: {other:?}");
-                    result = exit::REGISTRATION;
-                    break;
-                }
-            }
+        ua.send(UaCommand::Register {
+            expires: settings.expires,
+        });
+        if let Err(code) = first_registration(&mut ua, wait, &report).await {
+            return Ok::<u8, anyhow::Error>(code);
         }
-        Ok::<u8, anyhow::Error>(result)
+        if args.once {
+            if args.unregister {
+                return Ok(unregister(&mut ua, wait, &report).await);
+            }
+            return Ok(exit::OK);
+        }
+        eprintln!("icephone: registered; refreshing before expiry until Ctrl-C");
+        stay_registered(&mut ua, &report).await;
+        Ok(unregister(&mut ua, wait, &report).await)
     })?;
     Ok(ExitCode::from(code))
+}
+
+/// The first REGISTER's outcome (several `Registered` may follow while a learned Contact is
+/// registered again; the first success is what counts here).
+async fn first_registration(
+    ua: &mut UaHandle,
+    wait: Duration,
+    report: &impl Fn(u32, Option<std::net::SocketAddr>),
+) -> Result<(), u8> {
+    match tokio::time::timeout(wait, ua.next()).await {
+        Ok(Some(UaEvent::Registered {
+            expires,
+            public_address,
+        })) => {
+            report(expires, public_address);
+            Ok(())
+        }
+        Ok(Some(UaEvent::RegisterFailed {
+            status,
+            reason,
+            local,
+        })) => {
+            let why = crate::signalling::failure_text(status, &reason, local);
+            eprintln!("icephone: registration failed: {why}");
+            Err(exit::REGISTRATION)
+        }
+        other => {
+            eprintln!("icephone: registration failed: {other:?}");
+            Err(exit::REGISTRATION)
+        }
+    }
+}
+
+/// Until Ctrl-C: every refresh (and re-registration with a learned Contact) is reported;
+/// a failed refresh is said and the endpoint's own retry (RFC 5626 §4.5 back-off, or the
+/// next refresh) goes on.
+async fn stay_registered(ua: &mut UaHandle, report: &impl Fn(u32, Option<std::net::SocketAddr>)) {
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("icephone: Ctrl-C: removing the binding");
+                return;
+            }
+            event = ua.next() => match event {
+                Some(UaEvent::Registered { expires, public_address }) => {
+                    eprintln!("icephone: registration refreshed for {expires} s");
+                    report(expires, public_address);
+                }
+                Some(UaEvent::RegisterFailed { status, reason, local }) => {
+                    let why = crate::signalling::failure_text(status, &reason, local);
+                    eprintln!("icephone: registration refresh failed: {why}");
+                }
+                Some(_) => {}
+                None => return,
+            }
+        }
+    }
+}
+
+/// RFC 3261 §10.2.2: Expires 0 removes our binding; bounded by Timer F.
+async fn unregister(
+    ua: &mut UaHandle,
+    wait: Duration,
+    report: &impl Fn(u32, Option<std::net::SocketAddr>),
+) -> u8 {
+    ua.send(UaCommand::Register { expires: 0 });
+    let deadline = tokio::time::Instant::now() + wait;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, ua.next()).await {
+        match event {
+            UaEvent::Registered {
+                expires: 0,
+                public_address,
+            } => {
+                report(0, public_address);
+                return exit::OK;
+            }
+            UaEvent::RegisterFailed {
+                status,
+                reason,
+                local,
+            } => {
+                let why = crate::signalling::failure_text(status, &reason, local);
+                eprintln!("icephone: un-REGISTER failed: {why}");
+                return exit::REGISTRATION;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("icephone: un-REGISTER got no answer");
+    exit::REGISTRATION
 }

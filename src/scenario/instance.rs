@@ -200,6 +200,11 @@ async fn prepare(
         tcp,
         netns: netns.clone(),
         follow_redirects: true,
+        keepalive: Some(crate::config::DEFAULT_KEEPALIVE),
+        instance_id: None,
+        contact_rewrite: false,
+        advertise: None,
+        port_fallback: false,
     })
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;

@@ -176,6 +176,18 @@ pub struct UaConfig {
     /// Follow 3xx responses to our INVITE (at most `sip::endpoint::DEFAULT_MAX_REDIRECTS`
     /// new INVITEs); false reports a 3xx as the call's failure (`--no-follow-redirects`).
     pub follow_redirects: bool,
+    /// CRLFCRLF keepalives on flows outbound does not cover (`--keepalive`); `None` = off.
+    pub keepalive: Option<Duration>,
+    /// RFC 5626 outbound on registrations, with this `+sip.instance` (`None` = off).
+    pub instance_id: Option<String>,
+    /// Contact learning from the registrar's received/rport (`--contact-rewrite`).
+    pub contact_rewrite: bool,
+    /// The address for Via and Contact when `bind` is a wildcard (0.0.0.0 / ::): the
+    /// address of the route toward the registrar or proxy.
+    pub advertise: Option<std::net::IpAddr>,
+    /// `bind`'s port is only a wish (5060 by default): when it is taken, bind an ephemeral
+    /// port instead and say so on stderr.
+    pub port_fallback: bool,
 }
 
 impl UaConfig {
@@ -197,6 +209,11 @@ impl UaConfig {
             tcp: false,
             netns: None,
             follow_redirects: true,
+            keepalive: None,
+            instance_id: None,
+            contact_rewrite: false,
+            advertise: None,
+            port_fallback: false,
         }
     }
 }

@@ -58,6 +58,8 @@ pub struct SipDriverConfig {
     pub capture: Option<crate::pcap::Capture>,
     /// Network namespace every socket of this driver is created in (`None` = ours).
     pub netns: Option<String>,
+    /// The address Via and Contact name when a socket is bound to a wildcard address.
+    pub advertise: Option<std::net::IpAddr>,
 }
 
 impl SipDriverConfig {
@@ -69,6 +71,7 @@ impl SipDriverConfig {
             seed: None,
             capture: None,
             netns: None,
+            advertise: None,
         }
     }
 }
@@ -106,8 +109,22 @@ impl SipDriver {
             // RFC 3261 §18.4: hear of ICMP errors, so a request to a closed port fails at once.
             icmp::enable(udp);
         }
-        let udp_local = udp.as_ref().map(UdpSocket::local_addr).transpose()?;
-        let tcp_local = tcp.as_ref().map(TcpListener::local_addr).transpose()?;
+        // A wildcard bind (0.0.0.0, ::) hears every address; Via and Contact need one we can
+        // be reached at: the advertised address, with the bound port.
+        let named = |a: SocketAddr| match config.advertise {
+            Some(ip) if a.ip().is_unspecified() => SocketAddr::new(ip, a.port()),
+            _ => a,
+        };
+        let udp_local = udp
+            .as_ref()
+            .map(UdpSocket::local_addr)
+            .transpose()?
+            .map(named);
+        let tcp_local = tcp
+            .as_ref()
+            .map(TcpListener::local_addr)
+            .transpose()?
+            .map(named);
         config.endpoint.udp_local = udp_local;
         config.endpoint.tcp_local = tcp_local;
         let endpoint = match config.seed {

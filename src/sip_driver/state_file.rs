@@ -74,9 +74,20 @@ pub fn instance_id_from_state_file(path: &Path) -> io::Result<String> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
+            // Written to a temporary file and linked into place, so two icephones starting
+            // at once never read a half-written file: the first link wins, the other reads it.
             let id = new_instance_urn();
-            std::fs::write(path, format!("{id}\n"))?;
-            Ok(id)
+            let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+            std::fs::write(&tmp, format!("{id}\n"))?;
+            let linked = std::fs::hard_link(&tmp, path);
+            let _ = std::fs::remove_file(&tmp);
+            match linked {
+                Ok(()) => Ok(id),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                    instance_id_from_state_file(path)
+                }
+                Err(e) => Err(e),
+            }
         }
         Err(e) => Err(e),
     }

@@ -86,6 +86,7 @@ impl Endpoint {
             acked_reinvite: None,
             reinvite_ack_pending: None,
             targets: None,
+            keepalive_at: self.config.keepalive.map(|k| now + k),
         };
         self.dialogs.insert(id, dialog);
         Ok(id)

@@ -61,6 +61,10 @@ pub struct EndpointConfig {
     /// Redirected INVITEs a call may send after 3xx responses (RFC 3261 §8.1.3.4); 0
     /// reports a 3xx as the call's failure without following it.
     pub max_redirects: u8,
+    /// CRLFCRLF keepalive interval on flows RFC 5626 does not keep alive: the registration's
+    /// flow when the registrar lacks outbound, and the flow of every dialog (registered or
+    /// not), so NAT bindings survive long silences (as pjsua's --ka-interval). `None` = off.
+    pub keepalive: Option<std::time::Duration>,
 }
 
 impl EndpointConfig {
@@ -85,6 +89,7 @@ impl EndpointConfig {
             user_agent: concat!("icephone-sip/", env!("CARGO_PKG_VERSION")).to_owned(),
             allow_update: true,
             max_redirects: super::redirect::DEFAULT_MAX_REDIRECTS,
+            keepalive: None,
         }
     }
 

@@ -96,6 +96,8 @@ pub(crate) struct Dialog {
     pub reinvite_ack_pending: Option<u32>,
     /// UAC: the targets learned from 3xx responses (RFC 3261 §8.1.3.4), once redirected.
     pub targets: Option<super::redirect::TargetSet>,
+    /// When the next CRLFCRLF keepalive goes to the dialog's next hop (`keepalive` config).
+    pub keepalive_at: Option<Instant>,
 }
 
 impl Dialog {
@@ -105,7 +107,10 @@ impl Dialog {
             .as_ref()
             .and_then(|t| t.retransmitter.poll_timeout());
         let retry = self.retry.as_ref().map(|r| r.at);
-        [two_xx, retry].into_iter().flatten().min()
+        [two_xx, retry, self.keepalive_at]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next hop for an in-dialog request (RFC 3261 §12.2.1.1): the first route when

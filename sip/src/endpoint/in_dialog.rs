@@ -349,6 +349,7 @@ impl Endpoint {
 
     /// Dialog timers: the UAS 2xx retransmission and glare retries.
     pub(crate) fn dialog_timeout(&mut self, now: Instant, dialog: DialogId) {
+        self.dialog_keepalive(now, dialog);
         let Some(d) = self.dialogs.get_mut(&dialog) else {
             return;
         };

@@ -33,6 +33,7 @@ mod config;
 mod dialog;
 mod hop;
 mod in_dialog;
+mod keepalive;
 mod outbound;
 mod outgoing;
 mod redirect;

@@ -21,6 +21,12 @@ impl Endpoint {
             reg.keepalive_at = None;
             return;
         };
+        if !(reg.outbound && self.config.instance_id.is_some()) {
+            // The registrar lacks outbound: a plain CRLFCRLF, no answer expected.
+            reg.keepalive_at = self.config.keepalive.map(|k| now + k);
+            self.send_on(&flow, super::keepalive::CRLFCRLF.to_vec());
+            return;
+        }
         let interval = keepalive_interval(reg.flow_timer, flow.reliability(), &mut self.rng);
         reg.keepalive_at = Some(now + interval);
         match flow.transport {

@@ -374,6 +374,12 @@ impl Endpoint {
             if let Some(reg) = self.registration.as_mut() {
                 reg.keepalive_at = Some(now + interval);
             }
+        } else if let Some(interval) = self.config.keepalive {
+            // No outbound at the registrar: plain CRLFCRLF keepalives keep the NAT binding
+            // that incoming requests use (see `keepalive.rs`).
+            if let Some(reg) = self.registration.as_mut() {
+                reg.keepalive_at = Some(now + interval);
+            }
         }
         let (flow, outbound) = self
             .registration

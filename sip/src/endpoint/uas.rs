@@ -414,6 +414,7 @@ impl Endpoint {
             acked_reinvite: None,
             reinvite_ack_pending: None,
             targets: None,
+            keepalive_at: self.config.keepalive.map(|k| now + k),
         };
         self.dialogs.insert(id, dialog);
         let from_text = request

@@ -529,12 +529,30 @@ pub async fn run_callee(opts: CallOptions, ua: UaHandle) -> anyhow::Result<CallO
 }
 
 /// As [`run_callee`], and gives the user agent back for the next call (`answer --calls N`).
+/// The outcome's reason when Ctrl-C ended the wait for a call (no call took place).
+pub const STOPPED_WAITING: &str = "stopped waiting for calls (Ctrl-C)";
+
 pub async fn run_callee_keeping_ua(
     opts: CallOptions,
     mut ua: UaHandle,
 ) -> anyhow::Result<(CallOutcome, UaHandle)> {
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    let mut ctrl_c_done = !opts.handle_ctrl_c;
     let (offer_text, peer_allows_update, from) = loop {
-        match ua.next().await {
+        let event = tokio::select! {
+            event = ua.next() => event,
+            r = &mut ctrl_c, if !ctrl_c_done => {
+                ctrl_c_done = true;
+                if r.is_ok() {
+                    let mut outcome = empty_outcome();
+                    outcome.reason = STOPPED_WAITING.into();
+                    return Ok((outcome, ua));
+                }
+                continue;
+            }
+        };
+        match event {
             Some(UaEvent::Incoming {
                 sdp,
                 peer_allows_update,

@@ -145,6 +145,17 @@ impl Bridge {
                     public_address: public_address.map(|a: SocketAddr| a),
                 },
             ),
+            SipEvent::FlowFailed {
+                reason,
+                retry_after,
+                ..
+            } => {
+                // RFC 5626 §4.5: said on stderr, the endpoint re-registers on its own.
+                eprintln!(
+                    "icephone: registration flow failed ({reason:?}); re-registering in {:.1} s (RFC 5626 §4.5)",
+                    retry_after.as_secs_f64()
+                );
+            }
             SipEvent::Unregistered => self.emit(
                 MAIN,
                 UaEvent::Registered {

@@ -62,6 +62,10 @@ async fn start(
     endpoint.default_transport = transport;
     endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
     endpoint.register_expires = config.register_expires;
+    endpoint.keepalive = config.keepalive;
+    endpoint.use_learned_contact = config.contact_rewrite;
+    // RFC 5626 §4.1/§4.2: outbound only where we register (+sip.instance, reg-id 1, ;ob).
+    endpoint.instance_id = config.instance_id.clone().filter(|_| config.register);
     endpoint.timers.t1 = config.t1;
     // `--no-update`: leave UPDATE out of Allow so the peer re-INVITEs (RFC 3311 §5.1).
     endpoint.allow_update = config.allow_update;
@@ -73,17 +77,22 @@ async fn start(
     let mut driver_config = SipDriverConfig::new(endpoint);
     driver_config.capture = config.capture.clone();
     driver_config.netns = config.netns.clone();
-    let bind = if config.tcp && config.bind.port() == 0 {
-        port_free_for_both(config.netns.as_deref(), config.bind.ip()).await?
-    } else {
-        config.bind
+    driver_config.advertise = config.advertise;
+    let driver = match bind_driver(&config, driver_config.clone(), config.bind).await {
+        Err(e) if config.port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
+            let any_port = SocketAddr::new(config.bind.ip(), 0);
+            let driver = bind_driver(&config, driver_config, any_port).await?;
+            if let Some(local) = driver.udp_local() {
+                eprintln!(
+                    "icephone: SIP port {} is in use; listening on port {} instead",
+                    config.bind.port(),
+                    local.port()
+                );
+            }
+            driver
+        }
+        other => other?,
     };
-    driver_config.udp_bind = Some(bind);
-    if config.tcp {
-        // One port for UDP and TCP, so the Contact/Via port reaches either.
-        driver_config.tcp_bind = Some(bind);
-    }
-    let driver = SipDriver::bind(driver_config).await?;
     let local = driver
         .udp_local()
         .ok_or_else(|| std::io::Error::other("the SIP driver bound no UDP socket"))?;
@@ -107,6 +116,25 @@ async fn start(
         commands: cmd_tx,
         events: ev_rx,
     })
+}
+
+/// Binds the driver's sockets at `bind` (UDP, and TCP on the same port with `config.tcp`).
+async fn bind_driver(
+    config: &UaConfig,
+    mut driver_config: SipDriverConfig,
+    bind: SocketAddr,
+) -> std::io::Result<SipDriver> {
+    let bind = if config.tcp && bind.port() == 0 {
+        port_free_for_both(config.netns.as_deref(), bind.ip()).await?
+    } else {
+        bind
+    };
+    driver_config.udp_bind = Some(bind);
+    if config.tcp {
+        // One port for UDP and TCP, so the Contact/Via port reaches either.
+        driver_config.tcp_bind = Some(bind);
+    }
+    SipDriver::bind(driver_config).await
 }
 
 /// An ephemeral port free for both UDP and TCP on `ip` (released again before the driver
