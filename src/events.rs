@@ -212,13 +212,14 @@ impl Event {
                 digit, direction, ..
             } => format!("DTMF {digit} {direction}"),
             Event::Media { stats, .. } => format!(
-                "media {}: sent {} received {} lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; RTCP sent {} received {}, RTT {}, peer lost {}",
+                "media {}: sent {} received {} lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; {} packet(s) from unknown sources dropped; RTCP sent {} received {}, RTT {}, peer lost {}",
                 stats.codec,
                 stats.rtp_sent,
                 stats.rtp_received,
                 stats.lost,
                 stats.jitter_ms,
                 stats.frames_held_before_selection,
+                stats.rtp_dropped_unknown_source,
                 stats.rtcp_sent,
                 stats.rtcp_received,
                 stats
@@ -402,6 +403,7 @@ mod tests {
             "lost",
             "jitter_ms",
             "frames_held_before_selection",
+            "rtp_dropped_unknown_source",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }

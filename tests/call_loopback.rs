@@ -1192,3 +1192,207 @@ async fn ice_restart_without_rtcp_mux_reselects_both_components() {
     }
     assert!(caller.media.rtcp_received > 0 && callee.media.rtcp_received > 0);
 }
+
+/// A stranger's RTP from a third socket at `target` (20 ms apart, at most `max` packets, until
+/// `stop` is set): a 1500 Hz PCMU tone with its own SSRC, and every 5th packet an RFC 4733
+/// "9" (payload type 101) ending a new event. Returns how many packets it sent.
+async fn spray_stranger(
+    target: std::net::SocketAddr,
+    max: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> u16 {
+    use icephone::media::dtmf::EventPayload;
+    use icephone::media::g711::G711;
+    use icephone::media::rtp::RtpPacket;
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut tone = Source::tone(1500.0);
+    let mut sent = 0;
+    for seq in 0..max {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        let timestamp = u32::from(seq) * 160;
+        let (payload_type, payload) = if seq % 5 == 4 {
+            let event = EventPayload {
+                event: 9,
+                end: true,
+                volume: 10,
+                duration: 800,
+            };
+            (101, event.encode().to_vec())
+        } else {
+            (0, G711::Ulaw.encode(&tone.next_frame()))
+        };
+        let packet = RtpPacket {
+            marker: false,
+            payload_type,
+            sequence: 1000 + seq,
+            timestamp,
+            ssrc: 0x5742_A9E0,
+            payload,
+        };
+        let _ = socket.send_to(&packet.encode(), target).await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sent
+}
+
+/// 100 ms frames of `samples` where `theirs` carries more energy than `ours`.
+fn frames_dominated_by(samples: &[i16], theirs: f64, ours: f64) -> usize {
+    samples
+        .chunks(800)
+        .filter(|f| f.len() == 800)
+        .filter(|f| tone_ratio(f, theirs, 8000.0) > tone_ratio(f, ours, 8000.0))
+        .count()
+}
+
+/// Issue 14 item 3: during an ICE call, RTP from an address that is the remote of no valid
+/// pair is neither played, nor reported as digits, nor counted in the RTP statistics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ice_drops_media_from_a_stranger() {
+    let emitter = Emitter::new(false, true);
+    let mut p = pair(&emitter);
+    p.caller.source = Source::tone(600.0);
+    p.caller.duration = Some(Duration::from_millis(1500));
+    p.callee.keep_audio = true;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stranger = {
+        let emitter = emitter.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            // The callee's RTP socket, from its candidates event.
+            let target = loop {
+                let found = emitter.events().iter().find_map(|e| match e {
+                    Event::Candidates {
+                        agent, candidates, ..
+                    } if agent == "callee" => candidates
+                        .iter()
+                        .find(|c| c.component == 1)
+                        .and_then(|c| c.address.parse::<std::net::SocketAddr>().ok()),
+                    _ => None,
+                });
+                if let Some(t) = found {
+                    break t;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            };
+            spray_stranger(target, 100, stop).await
+        })
+    };
+    let (caller, callee) = run(p).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let sprayed = stranger.await.unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(sprayed > 20, "the stranger sent only {sprayed} packets");
+    let dominated = frames_dominated_by(&callee.recorded, 1500.0, 600.0);
+    assert_eq!(
+        dominated,
+        0,
+        "{dominated} of {} 100-ms frames carry the stranger's tone",
+        callee.recorded.len() / 800
+    );
+    assert!(tone_ratio(&callee.recorded, 600.0, 8000.0) > 0.5);
+    assert_eq!(callee.media.dtmf_received, "", "{:?}", callee.media);
+    // Only the caller's packets are counted; the stranger's are dropped and counted apart.
+    assert!(
+        callee.media.rtp_received <= caller.media.rtp_sent,
+        "{:?}",
+        callee.media
+    );
+    assert!(
+        callee.media.rtp_dropped_unknown_source > 0,
+        "{:?}",
+        callee.media
+    );
+    assert_eq!(
+        caller.media.rtp_dropped_unknown_source, 0,
+        "{:?}",
+        caller.media
+    );
+}
+
+/// Issue 14 item 3 without ICE: the caller latches once onto the peer's first source and
+/// SSRC; a stranger's RTP mid-call neither moves our media to it nor gets counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_media_does_not_relatch_to_a_stranger() {
+    use icephone::media::rtp::RtpPacket;
+    use icephone::signalling::{UaCommand, UaEvent};
+    let emitter = Emitter::new(false, true);
+    let mut callee_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:plain@127.0.0.1"))
+        .await
+        .unwrap();
+    let target = format!("sip:plain@{}", callee_ua.local);
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut p = pair(&emitter);
+    p.caller.ice = false;
+    p.caller.duration = Some(Duration::from_millis(1200));
+    let caller_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:caller@127.0.0.1"))
+        .await
+        .unwrap();
+    let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
+    let offer = loop {
+        match callee_ua.next().await.expect("UA running") {
+            UaEvent::Incoming { sdp, .. } => break sdp,
+            _ => continue,
+        }
+    };
+    let offer = sdp::parse(&offer).unwrap();
+    let m = &offer.media[0];
+    let c = m.connection.as_ref().or(offer.connection.as_ref()).unwrap();
+    let caller_rtp = std::net::SocketAddr::new(c.address.ip().unwrap(), m.port);
+    let answer = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
+        peer.local_addr().unwrap().port()
+    );
+    callee_ua.send(UaCommand::Respond {
+        status: 200,
+        reason: "OK".into(),
+        sdp: Some(answer),
+    });
+    // The peer sends from its signalled port throughout; from the 15th packet on, a stranger
+    // sprays RTP with another SSRC, twice as often.
+    let (mut at_peer, mut at_stranger) = (0, 0);
+    let mut buf = [0u8; 2048];
+    for seq in 0..50u16 {
+        let packet = |ssrc: u32, seq: u16| RtpPacket {
+            marker: seq == 0,
+            payload_type: 0,
+            sequence: seq,
+            timestamp: u32::from(seq) * 160,
+            ssrc,
+            payload: vec![0xFF; 160],
+        };
+        peer.send_to(&packet(0x1234, seq).encode(), caller_rtp)
+            .await
+            .unwrap();
+        if seq >= 15 {
+            for k in 0..2 {
+                let s = 5000 + 2 * seq + k;
+                stranger
+                    .send_to(&packet(0xBAD, s).encode(), caller_rtp)
+                    .await
+                    .unwrap();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while peer.try_recv_from(&mut buf).is_ok() {
+            at_peer += 1;
+        }
+        while stranger.try_recv_from(&mut buf).is_ok() {
+            at_stranger += 1;
+        }
+    }
+    let caller = caller.await.unwrap().unwrap();
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert!(!caller.ice_used);
+    assert_eq!(at_stranger, 0, "our media went to the stranger");
+    assert!(at_peer >= 20, "only {at_peer} packets reached the peer");
+    assert!(caller.media.rtp_received <= 50, "{:?}", caller.media);
+    assert!(
+        caller.media.rtp_dropped_unknown_source >= 60,
+        "{:?}",
+        caller.media
+    );
+}

@@ -569,3 +569,98 @@ fn ctrl_c_hangs_up_every_concurrent_call() {
         );
     }
 }
+
+/// Issue 14 item 4, the voice hammer (RFC 5245 §18.5.1): an unauthenticated INVITE without
+/// ICE whose c=/m= names a third party, never ACKed, gets no media sent to that third party,
+/// and the call ends when the 2xx retransmissions time out (64·T1).
+#[test]
+fn an_unacked_invite_without_ice_sends_no_media_to_its_c_line() {
+    const T1_MS: u64 = 50;
+    let port = free_udp_port();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1", "--tone", "500"])
+            .args(["--t1-ms", &T1_MS.to_string()]),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sip_port = sip.local_addr().unwrap().port();
+    let victim = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let victim_port = victim.local_addr().unwrap().port();
+    let body = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {victim_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+    );
+    let invite = format!(
+        "INVITE sip:bob@127.0.0.1:{port} SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{sip_port};branch=z9hG4bK-hammer-1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:mallory@127.0.0.1>;tag=m1\r\n\
+         To: <sip:bob@127.0.0.1>\r\n\
+         Call-ID: hammer-1@127.0.0.1\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:mallory@127.0.0.1:{sip_port}>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let sent_at = std::time::Instant::now();
+    sip.send_to(invite.as_bytes(), ("127.0.0.1", port)).unwrap();
+    // Watch both sockets for 64·T1 and a margin; answer a BYE, never ACK the 200.
+    let window = Duration::from_millis(64 * T1_MS + 1500);
+    sip.set_nonblocking(true).unwrap();
+    victim.set_nonblocking(true).unwrap();
+    let (mut victim_bytes, mut oks, mut last_ok) = (0usize, 0, None);
+    let mut buf = [0u8; 65535];
+    while sent_at.elapsed() < window {
+        while let Ok((n, _)) = victim.recv_from(&mut buf) {
+            victim_bytes += n;
+        }
+        while let Ok((n, from)) = sip.recv_from(&mut buf) {
+            match parse_datagram(&buf[..n]) {
+                Ok(Message::Response(r)) if r.status == 200 => {
+                    oks += 1;
+                    last_ok = Some(sent_at.elapsed());
+                }
+                Ok(Message::Request(req)) if req.method.as_str() == "BYE" => {
+                    let ok = Response::for_request(&req, 200, "OK");
+                    let _ = sip.send_to(&ok.to_bytes(), from);
+                }
+                _ => {}
+            }
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut answer = answer;
+    let exited = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        answer.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = answer.kill();
+    }
+    let out = answer.wait_with_output().unwrap();
+    assert!(oks >= 2, "the 200 was sent {oks} time(s)");
+    assert!(
+        victim_bytes <= invite.len(),
+        "{victim_bytes} bytes of media reached the third party for a {}-byte INVITE",
+        invite.len()
+    );
+    let last_ok = last_ok.unwrap();
+    assert!(
+        last_ok <= Duration::from_millis(64 * T1_MS),
+        "200 retransmitted until {last_ok:?}"
+    );
+    assert!(
+        exited,
+        "answer still running after {window:?}; stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = json_lines(&out.stdout);
+    assert!(
+        events.iter().any(|e| e["event"] == "call"
+            && e["state"] == "ended"
+            && e["reason"].as_str().is_some_and(|r| r.contains("ACK"))),
+        "{events:?}"
+    );
+}

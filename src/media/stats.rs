@@ -212,6 +212,10 @@ pub struct MediaSummary {
     /// Frames the source produced while ICE had not selected component 1's pair yet: never
     /// sent (RFC 8445 §12.1; RTCP's component 2 does not hold RTP back).
     pub frames_held_before_selection: u64,
+    /// RTP and RTCP packets dropped because they came from nobody we talk to: with ICE, not
+    /// from the remote of a valid pair on its local base; without ICE, not from the source
+    /// (address and SSRC) latched at the start of the call.
+    pub rtp_dropped_unknown_source: u64,
     pub dtmf_sent: String,
     pub dtmf_received: String,
     /// Mean round-trip time from the peer's report blocks (RFC 3550 §6.4.1: A − LSR − DLSR);

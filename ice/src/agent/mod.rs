@@ -587,6 +587,33 @@ impl IceAgent {
         self.component(component)?.selected.as_ref().map(|p| p.base)
     }
 
+    /// Whether media for `component` that arrived on `local` (a host base, or a relayed
+    /// address when it came through TURN) from `from` comes from the peer: `from` is the remote
+    /// of a valid pair of that component whose local base is `local`, of the selected pair
+    /// (kept across a restart), or of a pair the peer proved with an authenticated check of
+    /// its own (a peer that nominates aggressively may send on it before our triggered check
+    /// succeeds). Hardening beyond RFC 8445 §12.2, which asks receivers to accept data on any
+    /// candidate: the caller drops the rest (ASSUMPTIONS.md, "Receiving").
+    pub fn is_valid_source(&self, component: u16, local: SocketAddr, from: SocketAddr) -> bool {
+        let selected = self
+            .component(component)
+            .and_then(|c| c.selected.as_ref())
+            .is_some_and(|s| s.base == local && s.remote.address == from);
+        // Removed pairs count too: the controlling agent removes every other pair once it
+        // selected (RFC 8445 §8.1.2), but a valid pair stays one, and the peer may have
+        // settled on it.
+        selected
+            || self.checklist.pairs.iter().any(|p| {
+                p.component == component
+                    && (p.state == PairState::Succeeded || p.peer_checked)
+                    && self.locals.get(p.local).is_some_and(|l| l.base == local)
+                    && self
+                        .remotes
+                        .get(p.remote)
+                        .is_some_and(|r| r.address == from)
+            })
+    }
+
     /// Every candidate pair: (local, remote, state, failure reason if failed).
     pub fn pairs(&self) -> Vec<(Candidate, Candidate, PairState, Option<FailureReason>)> {
         self.checklist

@@ -10,23 +10,32 @@ impl Call {
         let now = Instant::now();
         let media_bytes = match self.agent.as_mut() {
             Some(agent) => match agent.handle_packet(now, local, from, &data) {
-                Handled::Media { data, .. } => Some(data),
+                Handled::Media {
+                    component,
+                    local,
+                    from,
+                    data,
+                } => {
+                    // Hardening beyond RFC 8445 §12.2 (ice/ASSUMPTIONS.md): media only from
+                    // the remote of a valid pair of its component, on that pair's base.
+                    if agent.is_valid_source(component, local, from) {
+                        Some(data)
+                    } else {
+                        self.drop_unknown_source(from, "not the remote of a valid pair");
+                        None
+                    }
+                }
                 _ => None,
             },
-            None => {
-                // Symmetric RTP (RFC 4961): latch onto where the peer's media comes from.
-                if matches!(data.first(), Some(128..=191)) {
-                    if crate::media::rtp::is_rtcp(&data) {
-                        self.plain_rtcp_destination = Some(from);
-                    } else if self.plain_destination != Some(from) {
-                        tracing::debug!(%from, "latching media destination");
-                        self.plain_destination = Some(from);
-                    }
+            None if matches!(data.first(), Some(128..=191)) => {
+                if self.accept_plain(now, from, &data) {
                     Some(data)
                 } else {
+                    self.drop_unknown_source(from, "not the latched source");
                     None
                 }
             }
+            None => None,
         };
         let Some(bytes) = media_bytes else { return };
         self.note_rtp_received(now, &bytes);
@@ -56,6 +65,7 @@ impl Call {
     }
 
     pub(super) async fn media_slot(&mut self, now: Instant) {
+        let plain_target = self.plain_target();
         let Some(media) = self.media.as_mut() else {
             return;
         };
@@ -103,8 +113,7 @@ impl Call {
                 }
             }
             None => {
-                let Some(dest) = self.plain_destination else {
-                    media.hold_frame();
+                let Some(dest) = plain_target else {
                     return;
                 };
                 let Some(from) = self.sockets.first_base(1) else {
@@ -117,7 +126,10 @@ impl Call {
                     let (rtcp_from, rtcp_to) = if self.rtcp_mux {
                         (Some(from), Some(dest))
                     } else {
-                        (self.sockets.first_base(2), self.plain_rtcp_destination)
+                        (
+                            self.sockets.first_base(2),
+                            self.plain_rtcp_latch.or(self.plain_rtcp_destination),
+                        )
                     };
                     if let (Some(f), Some(t)) = (rtcp_from, rtcp_to) {
                         self.sockets.send(f, t, &report).await;
@@ -125,5 +137,76 @@ impl Call {
                 }
             }
         }
+    }
+
+    fn drop_unknown_source(&mut self, from: SocketAddr, why: &str) {
+        self.rtp_dropped_unknown_source += 1;
+        if self.rtp_dropped_unknown_source == 1 {
+            tracing::info!(%from, "media from an unknown source dropped: {why}");
+        } else {
+            tracing::trace!(%from, "media from an unknown source dropped: {why}");
+        }
+    }
+
+    /// Without ICE, symmetric RTP (RFC 4961) latched once: the first RTP source and SSRC (the
+    /// signalled address at any time, another one only early in the media phase, for a peer
+    /// behind a NAT) is the only one accepted and sent to, until an offer/answer names a new
+    /// address. RTCP is accepted from that address, or from its host with its SSRC.
+    fn accept_plain(&mut self, now: Instant, from: SocketAddr, data: &[u8]) -> bool {
+        if crate::media::rtp::is_rtcp(data) {
+            let ssrc = data
+                .get(4..8)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes);
+            let accepted = match self.plain_latch {
+                Some((addr, latched)) => {
+                    from == addr || (from.ip() == addr.ip() && latched.is_some() && ssrc == latched)
+                }
+                None => {
+                    Some(from) == self.plain_rtcp_destination
+                        || Some(from) == self.plain_destination
+                }
+            };
+            if accepted && !self.rtcp_mux && self.plain_rtcp_latch.is_none() {
+                self.plain_rtcp_latch = Some(from);
+            }
+            return accepted;
+        }
+        let Ok(packet) = crate::media::rtp::RtpPacket::parse(data) else {
+            return false;
+        };
+        match self.plain_latch {
+            Some((addr, Some(ssrc))) => (addr, ssrc) == (from, packet.ssrc),
+            // A new offer/answer kept the address: the peer may have a new SSRC.
+            Some((addr, None)) if addr == from => {
+                self.plain_latch = Some((addr, Some(packet.ssrc)));
+                true
+            }
+            Some((_, None)) => false,
+            None => {
+                let early = self.plain_latch_until.is_some_and(|t| now <= t);
+                if Some(from) != self.plain_destination && !early {
+                    return false;
+                }
+                tracing::debug!(%from, ssrc = packet.ssrc, "latching media destination");
+                self.plain_latch = Some((from, Some(packet.ssrc)));
+                true
+            }
+        }
+    }
+
+    /// Without ICE, where RTP goes now. RFC 5245 §18.5.1 (voice hammer): a callee sends to the
+    /// address of an offer nobody authenticated only once the ACK arrived or the peer's own
+    /// media came from that address; then to the latched source, else the signalled one.
+    fn plain_target(&self) -> Option<SocketAddr> {
+        let heard_from_signalled = self
+            .plain_latch
+            .is_some_and(|(addr, _)| Some(addr) == self.plain_destination);
+        if self.phase != Phase::Established && !heard_from_signalled {
+            return None;
+        }
+        self.plain_latch
+            .map(|(addr, _)| addr)
+            .or(self.plain_destination)
     }
 }

@@ -34,6 +34,9 @@ use control::next_command;
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
+/// Without ICE: how long after media starts (or an offer/answer names a new address) a
+/// source other than the signalled address may be latched (a peer behind a NAT).
+const PLAIN_LATCH_WINDOW: Duration = Duration::from_secs(5);
 /// How long we wait for the answer to our BYE before leaving anyway.
 const BYE_WAIT: Duration = Duration::from_secs(2);
 /// How long a controlled agent whose checks all failed leaves the call to the controlling
@@ -74,9 +77,20 @@ struct Call {
     outcome: CallOutcome,
     /// Our last offer, to read its answer.
     last_offer: Option<SessionDescription>,
-    /// Without ICE: where media goes (latched to the source of what arrives, symmetric RTP).
+    /// Without ICE: the peer's signalled RTP and RTCP addresses (c=/m=, a=rtcp).
     plain_destination: Option<SocketAddr>,
     plain_rtcp_destination: Option<SocketAddr>,
+    /// Without ICE: the one RTP source (address, SSRC) we accept and send to, latched once
+    /// (symmetric RTP, RFC 4961); reset only by an offer/answer with a new address.
+    /// The SSRC is None after an offer/answer that kept the address, until the next packet.
+    plain_latch: Option<(SocketAddr, Option<u32>)>,
+    /// Without ICE: until when a source other than the signalled address may be latched.
+    plain_latch_until: Option<Instant>,
+    /// Without ICE and without rtcp-mux: the peer's RTCP source, latched once.
+    plain_rtcp_latch: Option<SocketAddr>,
+    /// RTP/RTCP dropped because it came from nobody we talk to (the `media` event's
+    /// `rtp_dropped_unknown_source`).
+    rtp_dropped_unknown_source: u64,
     peer_allows_update: bool,
     remote_known_at: Option<Instant>,
     established_at: Option<Instant>,
@@ -235,6 +249,10 @@ impl Call {
             last_offer: None,
             plain_destination: None,
             plain_rtcp_destination: None,
+            plain_latch: None,
+            plain_latch_until: None,
+            plain_rtcp_latch: None,
+            rtp_dropped_unknown_source: 0,
             peer_allows_update: false,
             remote_known_at: None,
             established_at: None,
@@ -451,7 +469,8 @@ impl Call {
             }
         }
         if let Some(mut media) = self.media.take() {
-            let summary = media.finish();
+            let mut summary = media.finish();
+            summary.rtp_dropped_unknown_source = self.rtp_dropped_unknown_source;
             self.outcome.recorded = media.recorded().to_vec();
             if let Some(recorder) = media.take_recorder() {
                 let path = recorder.path().to_path_buf();

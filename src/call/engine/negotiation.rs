@@ -99,6 +99,17 @@ impl Call {
                         )),
                     });
                 }
+                if self.plain_destination != stream.remote_rtp {
+                    // A new address: latch again, early in its media as at the start.
+                    self.plain_latch = None;
+                    self.plain_rtcp_latch = None;
+                    if self.media.is_some() {
+                        self.plain_latch_until = Some(now + PLAIN_LATCH_WINDOW);
+                    }
+                } else if let Some((addr, _)) = self.plain_latch {
+                    // The same address: keep it, but the peer may start a new SSRC.
+                    self.plain_latch = Some((addr, None));
+                }
                 self.plain_destination = stream.remote_rtp;
                 self.plain_rtcp_destination = stream.remote_rtcp;
             }
@@ -130,6 +141,9 @@ impl Call {
         }
         media.sending = self.direction.sends();
         self.media = Some(media);
+        if self.agent.is_none() {
+            self.plain_latch_until = Some(now + PLAIN_LATCH_WINDOW);
+        }
     }
 
     pub(super) fn mark_established(&mut self, now: Instant) {
