@@ -25,7 +25,7 @@ impl Endpoint {
             let Some(d) = self.dialogs.get(&dialog) else {
                 return;
             };
-            if !d.keepalive_at.is_some_and(|t| t <= now) {
+            if d.keepalive_at.is_none_or(|t| t > now) {
                 return;
             }
             d.next_hop(|transport, dest| self.hop_to(transport, dest))
