@@ -134,6 +134,9 @@ pub struct AnswerArgs {
     /// Seconds of ringing before answering
     #[arg(long, default_value_t = 0.0)]
     pub answer_after: f64,
+    /// Hang up each call after this many seconds of media (as pjsua's --duration)
+    #[arg(long)]
+    pub duration: Option<f64>,
     /// Answer when Enter is pressed on standard input (instead of --answer-after)
     #[arg(long)]
     pub manual: bool,

@@ -90,6 +90,7 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
         delay_a_ms: 50,
         delay_b_ms: 50,
         servers: true,
+        ..LabConfig::default()
     });
     let cap = Capture::start(&lab, "impaired");
 

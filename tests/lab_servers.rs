@@ -403,6 +403,7 @@ fn sipp_registers_over_udp_and_tcp_through_lossy_delayed_uplinks() {
         delay_a_ms: 50,
         delay_b_ms: 50,
         servers: true,
+        ..LabConfig::default()
     });
     // sipp retransmits REGISTER over UDP (retrans 500 ms, doubling); TCP recovers by itself.
     let register = |host: &str, ip: &str, user: &str, pass: &str, transport: &str| {

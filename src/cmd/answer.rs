@@ -28,6 +28,10 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
         capture.clone(),
     )?;
     opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
+    opts.duration = args
+        .duration
+        .map(|d| phone::seconds(d, "--duration"))
+        .transpose()?;
     if args.register {
         opts.registered_aor = Some(settings.aor.clone().unwrap_or_default());
     }

@@ -2,7 +2,7 @@
 # icephone network lab: network namespaces, NAT routers, Kamailio and coturn.
 #
 #   lab.sh up    [--id ID] [--nat-a KIND] [--nat-b KIND] [--loss-a P] [--loss-b P]
-#                [--delay-a MS] [--delay-b MS] [--servers]
+#                [--delay-a MS] [--delay-b MS] [--servers] [--no-natping] [--nat-timeout S]
 #   lab.sh down  [--id ID]
 #   lab.sh nat   [--id ID] a|b KIND [--loss P] [--delay MS]
 #                                                change a running NAT (flushes its mappings)
@@ -13,6 +13,9 @@
 # KIND: prc (port-restricted cone), sym (symmetric), arc (address-restricted cone),
 #       fc (full cone). P: drop probability 0..1 on the NAT's wan link, both directions.
 #       MS: delay in milliseconds on the NAT's wan link, each direction (NFQUEUE + delayq.py).
+#       --no-natping: Kamailio does not ping registered NATed contacts.
+#       --nat-timeout S: both NATs drop an idle UDP or TCP mapping after S seconds (Linux: 30 s
+#       for UDP seen one way, 120 s both ways, 5 days for TCP).
 # ROLE: sw kam turn probe nata natb a1 a2 b1 b2 (see README.md for the addresses).
 #
 # ID is `icl<owner-pid>` optionally followed by [a-z0-9]; the lab belongs to process
@@ -279,10 +282,12 @@ start_probe_server() {
 }
 
 start_servers() {
+  local natping=$1 defines=()
+  [ -n "$natping" ] || defines=(-A NO_NATPING)
   sed "s#@RUNDIR@#$RUN#g" "$LAB_DIR/turnserver.conf" >"$RUN/turnserver.conf"
   cp "$LAB_DIR/kamailio.cfg" "$RUN/kamailio.cfg"
   start_bg turn turnserver turnserver -c "$RUN/turnserver.conf"
-  start_bg kam kamailio kamailio -f "$RUN/kamailio.cfg" -DD -E -Y "$RUN/kamailio-run"
+  start_bg kam kamailio kamailio -f "$RUN/kamailio.cfg" "${defines[@]}" -DD -E -Y "$RUN/kamailio-run"
   wait_server 100 kamailio udp_listening kam 203.0.113.10 5060 ||
     die_log kamailio "kamailio did not start"
   wait_server 100 kamailio tcp_listening kam 203.0.113.10 5060 ||
@@ -309,7 +314,8 @@ preflight() {
 }
 
 cmd_up() {
-  local nat_a=prc nat_b=prc loss_a=0 loss_b=0 delay_a=0 delay_b=0 servers=""
+  local nat_a=prc nat_b=prc loss_a=0 loss_b=0 delay_a=0 delay_b=0 servers="" natping=1
+  local nat_timeout=0
   while [ $# -gt 0 ]; do
     case "$1" in
       --nat-a) nat_a=$2; shift 2 ;;
@@ -319,6 +325,8 @@ cmd_up() {
       --delay-a) delay_a=$2; shift 2 ;;
       --delay-b) delay_b=$2; shift 2 ;;
       --servers) servers=1; shift ;;
+      --no-natping) natping=""; shift ;;
+      --nat-timeout) nat_timeout=$2; shift 2 ;;
       *) die "up: unknown option $1" ;;
     esac
   done
@@ -380,9 +388,19 @@ cmd_up() {
   done
   apply_nat a "$nat_a" "$loss_a" "$delay_a"
   apply_nat b "$nat_b" "$loss_b" "$delay_b"
+  [[ "$nat_timeout" =~ ^[0-9]+$ ]] || die "bad --nat-timeout $nat_timeout"
+  if [ "$nat_timeout" -gt 0 ]; then
+    for side in a b; do
+      ip netns exec "$(ns_of "nat$side")" sh -c "
+        echo $nat_timeout > /proc/sys/net/netfilter/nf_conntrack_udp_timeout
+        echo $nat_timeout > /proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream
+        echo $nat_timeout > /proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established
+      " || die "cannot set the NAT mapping timeout in nat$side"
+    done
+  fi
 
   start_probe_server
-  [ -n "$servers" ] && start_servers
+  [ -n "$servers" ] && start_servers "$natping"
   echo "$ID" >"$RUN/id"
   trap - EXIT
   log "lab $ID is up (NAT A $nat_a, NAT B $nat_b$([ -n "$servers" ] && echo ", servers")); run dir $RUN"

@@ -85,6 +85,10 @@ pub struct LabConfig {
     pub delay_b_ms: u32,
     /// Start Kamailio and coturn.
     pub servers: bool,
+    /// Kamailio pings registered NATed contacts every 30 s (false: a registrar that does not).
+    pub natping: bool,
+    /// Seconds after which both NATs drop an idle UDP or TCP mapping (0: the kernel's).
+    pub nat_timeout_s: u32,
 }
 
 impl Default for LabConfig {
@@ -97,6 +101,8 @@ impl Default for LabConfig {
             delay_a_ms: 0,
             delay_b_ms: 0,
             servers: false,
+            natping: true,
+            nat_timeout_s: 0,
         }
     }
 }
@@ -181,6 +187,10 @@ impl Lab {
         if cfg.servers {
             cmd.arg("--servers");
         }
+        if !cfg.natping {
+            cmd.arg("--no-natping");
+        }
+        cmd.args(["--nat-timeout", &cfg.nat_timeout_s.to_string()]);
         let out = cmd
             .output()
             .expect("could not run tests/lab/lab.sh with bash");
