@@ -6,6 +6,7 @@ use crate::auth::Credentials;
 use crate::timers::outbound::FlowRecoveryConfig;
 use crate::timers::TimerConfig;
 
+use super::limits::ServerLimits;
 use super::types::TransportKind;
 
 /// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP.
@@ -61,6 +62,9 @@ pub struct EndpointConfig {
     /// Redirected INVITEs a call may send after 3xx responses (RFC 3261 §8.1.3.4); 0
     /// reports a 3xx as the call's failure without following it.
     pub max_redirects: u8,
+    /// Caps on server transactions, in total and per source IP; a request over a cap gets
+    /// 503 with Retry-After (RFC 3261 §21.5.4).
+    pub server_limits: ServerLimits,
 }
 
 impl EndpointConfig {
@@ -85,6 +89,7 @@ impl EndpointConfig {
             user_agent: concat!("icephone-sip/", env!("CARGO_PKG_VERSION")).to_owned(),
             allow_update: true,
             max_redirects: super::redirect::DEFAULT_MAX_REDIRECTS,
+            server_limits: ServerLimits::default(),
         }
     }
 

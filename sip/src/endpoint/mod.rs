@@ -33,6 +33,7 @@ mod config;
 mod dialog;
 mod hop;
 mod in_dialog;
+mod limits;
 mod outbound;
 mod outgoing;
 mod redirect;
@@ -53,6 +54,10 @@ use crate::message::{Method, StreamDecoder};
 use crate::transaction::{ClientTransactionKey, ServerTransactionKey};
 
 pub use config::{EndpointConfig, NextHop, MTU_MARGIN};
+pub use limits::{
+    ServerLimits, DEFAULT_MAX_SERVER_TRANSACTIONS, DEFAULT_MAX_SERVER_TRANSACTIONS_PER_SOURCE,
+    DEFAULT_OVERLOAD_RETRY_AFTER,
+};
 pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use types::{
     Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, RegistrationFailure,
@@ -95,6 +100,12 @@ pub struct Endpoint {
     events: VecDeque<SipEvent>,
     clients: HashMap<ClientTransactionKey, ClientEntry>,
     servers: HashMap<ServerTransactionKey, ServerEntry>,
+    /// Live server transactions per source IP, for [`EndpointConfig::server_limits`].
+    server_sources: limits::SourceCounts,
+    /// The source IP of the request being handled (its transactions are counted there).
+    request_source: Option<std::net::IpAddr>,
+    /// Requests answered 503 because a cap was reached (for rate-limited logging).
+    overload_rejections: u64,
     incoming: HashMap<IncomingId, ServerTransactionKey>,
     dialogs: HashMap<DialogId, Dialog>,
     conns: HashMap<ConnId, Connection>,
@@ -130,6 +141,9 @@ impl Endpoint {
             events: VecDeque::new(),
             clients: HashMap::new(),
             servers: HashMap::new(),
+            server_sources: limits::SourceCounts::default(),
+            request_source: None,
+            overload_rejections: 0,
             incoming: HashMap::new(),
             dialogs: HashMap::new(),
             conns: HashMap::new(),
@@ -158,6 +172,11 @@ impl Endpoint {
     /// The public address learned from received/rport of the last REGISTER response.
     pub fn learned_public_address(&self) -> Option<SocketAddr> {
         self.registration.as_ref().and_then(|r| r.learned)
+    }
+
+    /// Server transactions alive now.
+    pub fn server_transaction_count(&self) -> usize {
+        self.servers.len()
     }
 
     /// The ids of the dialogs (calls) the endpoint still tracks.
@@ -237,6 +256,21 @@ impl Endpoint {
                 decoder: StreamDecoder::default(),
             },
         );
+    }
+
+    /// Bytes of a partly received message held for connection `conn` (0 between
+    /// messages), so the driver can time out a message that never completes.
+    pub fn stream_buffered(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn).map_or(0, |c| c.decoder.buffered())
+    }
+
+    /// Whether a transaction or a dialog still sends over connection `conn`: closing it for
+    /// idleness would cut them off.
+    pub fn connection_in_use(&self, conn: ConnId) -> bool {
+        let on = |hop: &hop::Hop| hop.conn == Some(conn);
+        self.servers.values().any(|e| on(&e.hop))
+            || self.clients.values().any(|e| on(&e.hop))
+            || self.dialogs.values().any(|d| on(&d.hop))
     }
 
     /// A TCP connection closed (either side) or failed.
