@@ -92,6 +92,8 @@ pub struct AccountArgs {
     /// REGISTER expiry in seconds
     #[arg(long)]
     pub expires: Option<u32>,
+    #[command(flatten)]
+    pub limits: crate::limits_config::LimitArgs,
 }
 
 /// The file's shape: same names as the flags, with underscores.
@@ -116,6 +118,8 @@ pub struct FileConfig {
     pub rtcp_mux_only: Option<bool>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
+    /// `[limits]`: resource bounds (see [`crate::limits_config`]).
+    pub limits: Option<crate::limits_config::LimitsFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +155,8 @@ pub struct Settings {
     pub rtcp_mux_only: bool,
     pub t1: Duration,
     pub expires: u32,
+    /// What peers may make us hold (connections, queues, transactions).
+    pub limits: crate::sip_driver::Limits,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -306,6 +312,10 @@ pub fn merge(
         rtcp_mux_only: flags.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
         t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500).max(1)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
+        limits: crate::limits_config::merge(
+            &flags.limits,
+            &file.limits.clone().unwrap_or_default(),
+        ),
     })
 }
 

@@ -200,6 +200,7 @@ async fn prepare(
         tcp,
         netns: netns.clone(),
         follow_redirects: true,
+        limits: crate::sip_driver::Limits::default(),
     })
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;

@@ -176,6 +176,8 @@ pub struct UaConfig {
     /// Follow 3xx responses to our INVITE (at most `sip::endpoint::DEFAULT_MAX_REDIRECTS`
     /// new INVITEs); false reports a 3xx as the call's failure (`--no-follow-redirects`).
     pub follow_redirects: bool,
+    /// What peers may make the SIP driver hold.
+    pub limits: crate::sip_driver::Limits,
 }
 
 impl UaConfig {
@@ -197,6 +199,7 @@ impl UaConfig {
             tcp: false,
             netns: None,
             follow_redirects: true,
+            limits: crate::sip_driver::Limits::default(),
         }
     }
 }

@@ -264,13 +264,13 @@ impl Endpoint {
         self.conns.get(&conn).map_or(0, |c| c.decoder.buffered())
     }
 
-    /// Whether a transaction or a dialog still sends over connection `conn`: closing it for
+    /// The connections a transaction or a dialog still sends over: closing one of them for
     /// idleness would cut them off.
-    pub fn connection_in_use(&self, conn: ConnId) -> bool {
-        let on = |hop: &hop::Hop| hop.conn == Some(conn);
-        self.servers.values().any(|e| on(&e.hop))
-            || self.clients.values().any(|e| on(&e.hop))
-            || self.dialogs.values().any(|d| on(&d.hop))
+    pub fn connections_in_use(&self) -> std::collections::HashSet<ConnId> {
+        let servers = self.servers.values().map(|e| e.hop.conn);
+        let clients = self.clients.values().map(|e| e.hop.conn);
+        let dialogs = self.dialogs.values().map(|d| d.hop.conn);
+        servers.chain(clients).chain(dialogs).flatten().collect()
     }
 
     /// A TCP connection closed (either side) or failed.

@@ -73,6 +73,7 @@ async fn start(
     let mut driver_config = SipDriverConfig::new(endpoint);
     driver_config.capture = config.capture.clone();
     driver_config.netns = config.netns.clone();
+    driver_config.limits = config.limits;
     let bind = if config.tcp && config.bind.port() == 0 {
         port_free_for_both(config.netns.as_deref(), config.bind.ip()).await?
     } else {
