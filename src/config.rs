@@ -104,6 +104,8 @@ pub struct AccountArgs {
     /// and use it in calls: true or false [default: true]
     #[arg(long, value_name = "BOOL")]
     pub contact_rewrite: Option<bool>,
+    #[command(flatten)]
+    pub limits: crate::limits_config::LimitArgs,
 }
 
 /// The file's shape: same names as the flags, with underscores.
@@ -131,6 +133,8 @@ pub struct FileConfig {
     pub keepalive: Option<u64>,
     pub outbound: Option<bool>,
     pub contact_rewrite: Option<bool>,
+    /// `[limits]`: resource bounds (see [`crate::limits_config`]).
+    pub limits: Option<crate::limits_config::LimitsFile>,
 }
 
 /// `keepalive` when neither flag nor file sets it: like pjsua's --ka-interval (15 s) and
@@ -183,6 +187,8 @@ pub struct Settings {
     pub outbound: bool,
     /// Contact learning from received/rport (re-REGISTER once per change).
     pub contact_rewrite: bool,
+    /// What peers may make us hold (connections, queues, transactions).
+    pub limits: crate::sip_driver::Limits,
 }
 
 pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -349,6 +355,10 @@ pub fn merge(
             .contact_rewrite
             .or(file.contact_rewrite)
             .unwrap_or(true),
+        limits: crate::limits_config::merge(
+            &flags.limits,
+            &file.limits.clone().unwrap_or_default(),
+        ),
     })
 }
 

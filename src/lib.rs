@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod events;
 pub mod exit;
+pub mod limits_config;
 pub mod logging;
 pub mod media;
 pub mod netns;

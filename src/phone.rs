@@ -130,6 +130,7 @@ fn ua_config(
         tcp: settings.transport == SipTransport::Tcp,
         netns: None,
         follow_redirects,
+        limits: settings.limits,
     }
 }
 

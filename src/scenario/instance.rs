@@ -205,6 +205,7 @@ async fn prepare(
         contact_rewrite: false,
         advertise: None,
         port_fallback: false,
+        limits: crate::sip_driver::Limits::default(),
     })
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;

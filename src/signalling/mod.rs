@@ -188,6 +188,8 @@ pub struct UaConfig {
     /// `bind`'s port is only a wish (5060 by default): when it is taken, bind an ephemeral
     /// port instead and say so on stderr.
     pub port_fallback: bool,
+    /// What peers may make the SIP driver hold.
+    pub limits: crate::sip_driver::Limits,
 }
 
 impl UaConfig {
@@ -214,6 +216,7 @@ impl UaConfig {
             contact_rewrite: false,
             advertise: None,
             port_fallback: false,
+            limits: crate::sip_driver::Limits::default(),
         }
     }
 }

@@ -22,11 +22,15 @@
 //! # let _ = call; Ok(()) }
 //! ```
 
+mod accept;
+mod conn_table;
 mod icmp;
+mod limits;
 mod run;
 mod state_file;
 mod stun;
 mod tcp;
+mod udp_buffer;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -38,6 +42,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use icmp::ICMP_PORT_UNREACHABLE;
+pub use limits::*;
 pub use state_file::{
     default_state_path, instance_id_from_state_file, is_instance_urn, new_instance_urn,
 };
@@ -60,6 +65,8 @@ pub struct SipDriverConfig {
     pub netns: Option<String>,
     /// The address Via and Contact name when a socket is bound to a wildcard address.
     pub advertise: Option<std::net::IpAddr>,
+    /// What peers may make the driver hold (connections, queues, transactions).
+    pub limits: Limits,
 }
 
 impl SipDriverConfig {
@@ -72,6 +79,7 @@ impl SipDriverConfig {
             capture: None,
             netns: None,
             advertise: None,
+            limits: Limits::default(),
         }
     }
 }
@@ -108,6 +116,7 @@ impl SipDriver {
         if let Some(udp) = &udp {
             // RFC 3261 §18.4: hear of ICMP errors, so a request to a closed port fails at once.
             icmp::enable(udp);
+            udp_buffer::raise(udp, config.limits.udp_receive_buffer);
         }
         // A wildcard bind (0.0.0.0, ::) hears every address; Via and Contact need one we can
         // be reached at: the advertised address, with the bound port.
@@ -127,6 +136,7 @@ impl SipDriver {
             .map(named);
         config.endpoint.udp_local = udp_local;
         config.endpoint.tcp_local = tcp_local;
+        config.endpoint.server_limits = config.limits.server;
         let endpoint = match config.seed {
             Some(seed) => Endpoint::with_seed(config.endpoint, seed),
             None => Endpoint::new(config.endpoint),
@@ -134,9 +144,17 @@ impl SipDriver {
         let (jobs, job_rx) = mpsc::unbounded_channel();
         let (event_tx, events) = mpsc::unbounded_channel();
         let task = tokio::spawn(
-            run::Loop::new(endpoint, udp, tcp, job_rx, event_tx, config.capture)
-                .in_netns(config.netns)
-                .run(),
+            run::Loop::new(
+                endpoint,
+                udp,
+                tcp,
+                job_rx,
+                event_tx,
+                config.capture,
+                config.limits,
+            )
+            .in_netns(config.netns)
+            .run(),
         );
         Ok(SipDriver {
             jobs,

@@ -8,14 +8,21 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::accept::Acceptor;
+use super::conn_table::ConnTable;
 use super::icmp;
+use super::limits::Limits;
 use super::stun::StunProbe;
-use super::tcp::{self, ConnEvent, Opener};
+use super::tcp::{self, ConnEvent, ConnHandle, Opener};
 use super::Job;
 use crate::pcap::Capture;
 
 /// Largest UDP datagram we read.
 const UDP_BUFFER: usize = 65_535;
+
+/// Datagrams read in one go before the transmits they caused are sent: draining the socket
+/// in batches keeps up with bursts (one wake-up per batch, not per datagram).
+const UDP_BATCH: usize = 256;
 
 pub(crate) struct Loop {
     endpoint: Endpoint,
@@ -23,9 +30,13 @@ pub(crate) struct Loop {
     tcp: Option<TcpListener>,
     jobs: mpsc::UnboundedReceiver<Job>,
     events: mpsc::UnboundedSender<SipEvent>,
-    conn_tx: mpsc::UnboundedSender<ConnEvent>,
-    conn_rx: mpsc::UnboundedReceiver<ConnEvent>,
-    writers: HashMap<ConnId, mpsc::UnboundedSender<Vec<u8>>>,
+    conn_tx: mpsc::Sender<ConnEvent>,
+    conn_rx: mpsc::Receiver<ConnEvent>,
+    writers: HashMap<ConnId, ConnHandle>,
+    /// Open connections, for the caps and timeouts.
+    table: ConnTable,
+    acceptor: Acceptor,
+    limits: Limits,
     /// Outbound connections by destination, including ones still connecting.
     by_dest: HashMap<SocketAddr, ConnId>,
     next_conn: u64,
@@ -46,8 +57,9 @@ impl Loop {
         jobs: mpsc::UnboundedReceiver<Job>,
         events: mpsc::UnboundedSender<SipEvent>,
         capture: Option<Capture>,
+        limits: Limits,
     ) -> Loop {
-        let (conn_tx, conn_rx) = mpsc::unbounded_channel();
+        let (conn_tx, conn_rx) = mpsc::channel(tcp::EVENT_QUEUE);
         Loop {
             endpoint,
             udp,
@@ -57,6 +69,9 @@ impl Loop {
             conn_tx,
             conn_rx,
             writers: HashMap::new(),
+            table: ConnTable::default(),
+            acceptor: Acceptor::default(),
+            limits,
             by_dest: HashMap::new(),
             next_conn: 1,
             probes: Vec::new(),
@@ -76,6 +91,8 @@ impl Loop {
 
     pub async fn run(mut self) {
         let mut buf = vec![0u8; UDP_BUFFER];
+        let mut sweep = tokio::time::interval(self.limits.sweep_period());
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.flush().await;
             let endpoint_at = self.endpoint.poll_timeout().map(|t| self.to_tokio(t));
@@ -97,28 +114,14 @@ impl Loop {
                 },
                 received = recv_udp(self.udp.as_ref(), &mut buf) => match received {
                     UdpInput::Datagram(n, from) => {
-                        let bytes = buf.get(..n).unwrap_or_default().to_vec();
-                        self.tap(from, false, &bytes);
-                        self.on_datagram(from, &bytes);
+                        self.on_udp_input(&buf, n, from);
+                        self.drain_udp(&mut buf);
                     }
                     UdpInput::Error => self.on_udp_errors(),
                 },
-                accepted = accept(self.tcp.as_ref()) => {
-                    if let Some(stream) = accepted {
-                        let conn = self.new_conn_id();
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        self.writers.insert(conn, tx);
-                        tcp::run_stream(
-                            conn,
-                            stream,
-                            self.conn_tx.clone(),
-                            rx,
-                            self.capture.as_ref(),
-                            Opener::Peer,
-                        );
-                    }
-                }
+                (stream, _) = self.acceptor.accept(self.tcp.as_ref()) => self.on_accept(stream),
                 Some(event) = self.conn_rx.recv() => self.on_conn_event(event),
+                _ = sweep.tick() => self.sweep(),
                 () = sleep => {
                     let now = self.now();
                     self.endpoint.handle_timeout(now);
@@ -154,6 +157,82 @@ impl Loop {
         } else {
             capture.record(peer, local, bytes);
         }
+    }
+
+    fn on_udp_input(&mut self, buf: &[u8], n: usize, from: SocketAddr) {
+        let bytes = buf.get(..n).unwrap_or_default();
+        self.tap(from, false, bytes);
+        self.on_datagram(from, bytes);
+    }
+
+    /// Reads what else waits on the UDP socket, up to [`UDP_BATCH`] datagrams.
+    fn drain_udp(&mut self, buf: &mut [u8]) {
+        for _ in 0..UDP_BATCH {
+            let Some(udp) = &self.udp else {
+                return;
+            };
+            match udp.try_recv_from(buf) {
+                Ok((n, from)) => self.on_udp_input(buf, n, from),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(_) => {
+                    self.on_udp_errors();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A peer connected to our listener: run it, then close what the caps make room from.
+    fn on_accept(&mut self, stream: tokio::net::TcpStream) {
+        let conn = self.new_conn_id();
+        let (handle, tasks) = tcp::pair(self.limits.tcp_send_timeout);
+        let events = self.conn_tx.clone();
+        let capture = self.capture.as_ref();
+        let Some((local, remote)) =
+            tcp::run_stream(conn, stream, events, tasks, capture, Opener::Peer, false)
+        else {
+            return;
+        };
+        let now = self.now();
+        self.writers.insert(conn, handle);
+        self.table.insert(conn, remote.ip(), true, now);
+        self.endpoint.connection_opened(conn, local, remote);
+        let in_use = self.endpoint.connections_in_use();
+        let victims = self
+            .table
+            .make_room(conn, remote.ip(), &self.limits, |c| in_use.contains(&c));
+        for (victim, reason) in victims {
+            tracing::info!(conn = ?victim, ?reason, new = %remote, "closing a TCP connection to make room");
+            self.close_conn(victim);
+        }
+    }
+
+    /// Closes the connections past their idle or header-completion timeout.
+    fn sweep(&mut self) {
+        if self.writers.is_empty() {
+            return;
+        }
+        let now = self.now();
+        let in_use = self.endpoint.connections_in_use();
+        for (conn, reason) in self
+            .table
+            .expired(now, &self.limits, |c| in_use.contains(&c))
+        {
+            tracing::info!(?conn, ?reason, "closing a TCP connection after its timeout");
+            self.close_conn(conn);
+        }
+    }
+
+    /// Closes `conn` at once (both tasks stop; queued writes are dropped) and tells the
+    /// endpoint.
+    fn close_conn(&mut self, conn: ConnId) {
+        if let Some(handle) = self.writers.remove(&conn) {
+            handle.abort();
+        }
+        self.by_dest.retain(|_, c| *c != conn);
+        self.table.remove(conn);
+        let now = self.now();
+        self.endpoint.connection_closed(now, conn);
     }
 
     fn on_datagram(&mut self, from: SocketAddr, bytes: &[u8]) {
@@ -197,14 +276,24 @@ impl Loop {
                 conn,
                 local,
                 remote,
-            } => self.endpoint.connection_opened(conn, local, remote),
-            ConnEvent::Data { conn, bytes } => self.endpoint.handle_stream(now, conn, &bytes),
+            } => {
+                self.table.insert(conn, remote.ip(), false, now);
+                self.endpoint.connection_opened(conn, local, remote);
+            }
+            ConnEvent::Data { conn, bytes } => {
+                self.endpoint.handle_stream(now, conn, &bytes);
+                let buffered = self.endpoint.stream_buffered(conn);
+                self.table.on_read(conn, now, buffered);
+            }
+            ConnEvent::WriteFailed { conn } => self.close_conn(conn),
             ConnEvent::Closed { conn } => {
+                self.table.remove(conn);
                 self.writers.remove(&conn);
                 self.by_dest.retain(|_, c| *c != conn);
                 self.endpoint.connection_closed(now, conn);
             }
             ConnEvent::ConnectFailed { conn, dest } => {
+                self.table.remove(conn);
                 self.writers.remove(&conn);
                 self.by_dest.retain(|_, c| *c != conn);
                 self.endpoint.connect_failed(now, dest);
@@ -215,7 +304,11 @@ impl Loop {
     /// Executes every transmit and forwards every event; STUN keepalives start here.
     async fn flush(&mut self) {
         while let Some(conn) = self.endpoint.poll_close() {
-            self.writers.remove(&conn);
+            // A framing error: send what is queued (the error response), then close.
+            if let Some(handle) = self.writers.remove(&conn) {
+                handle.close_gracefully();
+            }
+            self.table.remove(conn);
             self.by_dest.retain(|_, c| *c != conn);
         }
         while let Some(transmit) = self.endpoint.poll_transmit() {
@@ -274,9 +367,18 @@ impl Loop {
                     return;
                 };
                 if let Err(e) = udp.send_to(&transmit.bytes, transmit.dest).await {
-                    // A pending ICMP error can surface on a send (Linux, IP_RECVERR).
-                    tracing::info!(error = %e, dest = %transmit.dest, "UDP send failed");
+                    // A pending ICMP error can surface on a send (Linux, IP_RECVERR), about an
+                    // earlier datagram to anywhere, and this one is then not sent: read the
+                    // errors and send it again, once (else a flood answered to dead ports
+                    // costs the legitimate responses between them).
+                    tracing::debug!(error = %e, dest = %transmit.dest, "UDP send failed");
                     self.on_udp_errors();
+                    if let Some(udp) = &self.udp {
+                        if let Err(e) = udp.send_to(&transmit.bytes, transmit.dest).await {
+                            tracing::info!(error = %e, dest = %transmit.dest, "UDP send failed");
+                            self.on_udp_errors();
+                        }
+                    }
                 }
             }
             TransportKind::Tcp => {
@@ -288,15 +390,15 @@ impl Loop {
                     Some(c) => c,
                     None => {
                         let c = self.new_conn_id();
-                        let (tx, rx) = mpsc::unbounded_channel();
-                        self.writers.insert(c, tx);
+                        let (handle, tasks) = tcp::pair(self.limits.tcp_send_timeout);
+                        self.writers.insert(c, handle);
                         self.by_dest.insert(transmit.dest, c);
                         tcp::connect(
                             c,
                             transmit.dest,
                             self.netns.clone(),
                             self.conn_tx.clone(),
-                            rx,
+                            tasks,
                             self.capture.clone(),
                         );
                         c
@@ -304,7 +406,12 @@ impl Loop {
                 };
                 match self.writers.get(&conn) {
                     Some(writer) => {
-                        let _ = writer.send(transmit.bytes);
+                        if !writer.send(transmit.bytes, self.limits.tcp_max_write_queue) {
+                            // The peer does not read what we send: its queue would grow
+                            // without bound (Kamailio's tcp_conn_wq_max).
+                            tracing::info!(?conn, queued = writer.queued(), dest = %transmit.dest, "TCP write queue full; closing");
+                            self.close_conn(conn);
+                        }
                     }
                     None => {
                         let now = self.now();
@@ -333,13 +440,6 @@ async fn recv_udp(udp: Option<&UdpSocket>, buf: &mut [u8]) -> UdpInput {
                 UdpInput::Error
             }
         },
-        None => std::future::pending().await,
-    }
-}
-
-async fn accept(listener: Option<&TcpListener>) -> Option<tokio::net::TcpStream> {
-    match listener {
-        Some(l) => l.accept().await.ok().map(|(s, _)| s),
         None => std::future::pending().await,
     }
 }

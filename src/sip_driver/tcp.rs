@@ -1,15 +1,20 @@
 //! TCP connections: one reader task and one writer task per connection, reporting to the
-//! driver loop through one channel so events stay ordered per connection. With `--pcap`,
+//! driver loop through one bounded channel, so events stay ordered per connection and a
+//! peer that sends faster than we parse is slowed down by TCP itself instead of growing a
+//! queue. Writes are counted ([`ConnHandle::queued`]) so the loop can cap them, and a write
+//! that does not complete within the send timeout closes the connection. With `--pcap`,
 //! both tasks feed the connection's [`TcpTap`]: writes before they go out, reads as they
 //! arrive, and a FIN for either side's close.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use sip::endpoint::ConnId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::pcap::{Capture, TcpTap};
 
@@ -32,10 +37,17 @@ pub(crate) enum ConnEvent {
         conn: ConnId,
         dest: SocketAddr,
     },
+    /// A write failed or did not complete within the send timeout.
+    WriteFailed {
+        conn: ConnId,
+    },
 }
 
 /// Largest read per syscall.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// Events waiting for the loop, from every connection; a full channel stops the readers.
+pub(crate) const EVENT_QUEUE: usize = 64;
 
 /// Which side opened a connection, for the capture's handshake.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,35 +56,138 @@ pub(crate) enum Opener {
     Peer,
 }
 
-/// Runs a connected stream: reports `Opened`, reads until EOF (then `Closed`), writes
-/// what arrives on `writes` until that channel closes; records it all in `capture`.
+/// How the loop ends a connection's tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Running,
+    /// Stop reading; the writer sends what is queued, then shuts down.
+    Reading,
+    /// Stop both at once (the socket closes when they drop it).
+    All,
+}
+
+/// The loop's side of a connection.
+#[derive(Debug)]
+pub(crate) struct ConnHandle {
+    writes: mpsc::UnboundedSender<Vec<u8>>,
+    /// Bytes handed to the writer and not written yet.
+    queued: Arc<AtomicUsize>,
+    stop: watch::Sender<Stop>,
+}
+
+/// The tasks' side of a connection.
+pub(crate) struct ConnTasks {
+    writes: mpsc::UnboundedReceiver<Vec<u8>>,
+    queued: Arc<AtomicUsize>,
+    stop: watch::Receiver<Stop>,
+    send_timeout: Duration,
+}
+
+/// A connection's two ends, before its tasks run.
+pub(crate) fn pair(send_timeout: Duration) -> (ConnHandle, ConnTasks) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let (stop_tx, stop_rx) = watch::channel(Stop::Running);
+    (
+        ConnHandle {
+            writes: tx,
+            queued: queued.clone(),
+            stop: stop_tx,
+        },
+        ConnTasks {
+            writes: rx,
+            queued,
+            stop: stop_rx,
+            send_timeout,
+        },
+    )
+}
+
+impl ConnHandle {
+    /// Queues `bytes` unless that would put more than `max_queue` bytes in waiting; `false`
+    /// means the peer does not drain and the connection must close.
+    pub fn send(&self, bytes: Vec<u8>, max_queue: usize) -> bool {
+        let len = bytes.len();
+        let before = self.queued.fetch_add(len, Ordering::Relaxed);
+        if before.saturating_add(len) > max_queue {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            return false;
+        }
+        if self.writes.send(bytes).is_err() {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Bytes waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Stops reading and lets the writer flush what is queued (bounded by the send
+    /// timeout), then close; the handle is consumed.
+    pub fn close_gracefully(self) {
+        let _ = self.stop.send(Stop::Reading);
+    }
+
+    /// Stops both tasks now; the socket closes.
+    pub fn abort(self) {
+        let _ = self.stop.send(Stop::All);
+    }
+}
+
+/// Runs a connected stream: with `announce`, reports `Opened` first; reads until EOF (then
+/// `Closed`), writes what arrives on the handle until it is dropped or stopped; records it
+/// all in `capture`. The addresses, or `None` (and `Closed`) when the socket has none.
 pub(crate) fn run_stream(
     conn: ConnId,
     stream: TcpStream,
-    events: mpsc::UnboundedSender<ConnEvent>,
-    mut writes: mpsc::UnboundedReceiver<Vec<u8>>,
+    events: mpsc::Sender<ConnEvent>,
+    tasks: ConnTasks,
     capture: Option<&Capture>,
     opener: Opener,
-) {
+    announce: bool,
+) -> Option<(SocketAddr, SocketAddr)> {
     let (Ok(local), Ok(remote)) = (stream.local_addr(), stream.peer_addr()) else {
-        let _ = events.send(ConnEvent::Closed { conn });
-        return;
+        tokio::spawn(async move {
+            let _ = events.send(ConnEvent::Closed { conn }).await;
+        });
+        return None;
     };
     // Tapped before either task starts, so the handshake precedes every segment.
     let tap = capture.map(|c| Arc::new(TcpTap::open(c, local, remote, opener == Opener::Us)));
     let write_tap = tap.clone();
     let _ = stream.set_nodelay(true);
-    let _ = events.send(ConnEvent::Opened {
-        conn,
-        local,
-        remote,
-    });
     let (mut reader, mut writer) = stream.into_split();
     let read_events = events.clone();
+    let ConnTasks {
+        mut writes,
+        queued,
+        stop,
+        send_timeout,
+    } = tasks;
+    let mut read_stop = stop.clone();
+    let mut write_stop = stop;
     tokio::spawn(async move {
+        if announce
+            && read_events
+                .send(ConnEvent::Opened {
+                    conn,
+                    local,
+                    remote,
+                })
+                .await
+                .is_err()
+        {
+            return;
+        }
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
-            match reader.read(&mut buf).await {
+            let read = tokio::select! {
+                read = reader.read(&mut buf) => read,
+                _ = read_stop.wait_for(|s| *s != Stop::Running) => return,
+            };
+            match read {
                 Ok(0) => {
                     if let Some(tap) = &tap {
                         tap.closed_by_peer();
@@ -85,31 +200,56 @@ pub(crate) fn run_stream(
                     if let Some(tap) = &tap {
                         tap.received(&bytes);
                     }
-                    if read_events.send(ConnEvent::Data { conn, bytes }).is_err() {
+                    // Awaited: a full queue stops this reader, and TCP slows the peer.
+                    if read_events
+                        .send(ConnEvent::Data { conn, bytes })
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
             }
         }
-        let _ = read_events.send(ConnEvent::Closed { conn });
+        let _ = read_events.send(ConnEvent::Closed { conn }).await;
     });
     tokio::spawn(async move {
-        while let Some(bytes) = writes.recv().await {
+        loop {
+            let next = tokio::select! {
+                next = writes.recv() => next,
+                _ = write_stop.wait_for(|s| *s == Stop::All) => return,
+            };
+            let Some(bytes) = next else {
+                break;
+            };
             // Recorded before the write, so the peer's answer can never be captured
             // acknowledging bytes the capture has not shown yet.
             if let Some(tap) = &write_tap {
                 tap.sent(&bytes);
             }
-            if writer.write_all(&bytes).await.is_err() {
+            let written = tokio::select! {
+                w = tokio::time::timeout(send_timeout, writer.write_all(&bytes)) => w,
+                _ = write_stop.wait_for(|s| *s == Stop::All) => return,
+            };
+            queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+            if !matches!(written, Ok(Ok(()))) {
+                tracing::info!(
+                    ?conn,
+                    timed_out = written.is_err(),
+                    "TCP write failed; closing"
+                );
+                let _ = events.send(ConnEvent::WriteFailed { conn }).await;
                 return;
             }
         }
-        if writer.shutdown().await.is_ok() {
+        let shutdown = tokio::time::timeout(send_timeout, writer.shutdown()).await;
+        if matches!(shutdown, Ok(Ok(()))) {
             if let Some(tap) = &write_tap {
                 tap.closed_by_us();
             }
         }
     });
+    Some((local, remote))
 }
 
 /// Connects to `dest`, then runs the stream; a failed connect is reported.
@@ -117,16 +257,26 @@ pub(crate) fn connect(
     conn: ConnId,
     dest: SocketAddr,
     netns: Option<String>,
-    events: mpsc::UnboundedSender<ConnEvent>,
-    writes: mpsc::UnboundedReceiver<Vec<u8>>,
+    events: mpsc::Sender<ConnEvent>,
+    tasks: ConnTasks,
     capture: Option<Capture>,
 ) {
     tokio::spawn(async move {
         let limit = std::time::Duration::from_secs(10);
         match crate::netns::connect_tcp(netns.as_deref(), dest, limit).await {
-            Ok(stream) => run_stream(conn, stream, events, writes, capture.as_ref(), Opener::Us),
+            Ok(stream) => {
+                run_stream(
+                    conn,
+                    stream,
+                    events,
+                    tasks,
+                    capture.as_ref(),
+                    Opener::Us,
+                    true,
+                );
+            }
             _ => {
-                let _ = events.send(ConnEvent::ConnectFailed { conn, dest });
+                let _ = events.send(ConnEvent::ConnectFailed { conn, dest }).await;
             }
         }
     });

@@ -6,6 +6,7 @@ use crate::auth::Credentials;
 use crate::timers::outbound::FlowRecoveryConfig;
 use crate::timers::TimerConfig;
 
+use super::limits::ServerLimits;
 use super::types::TransportKind;
 
 /// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP.
@@ -65,6 +66,9 @@ pub struct EndpointConfig {
     /// flow when the registrar lacks outbound, and the flow of every dialog (registered or
     /// not), so NAT bindings survive long silences (as pjsua's --ka-interval). `None` = off.
     pub keepalive: Option<std::time::Duration>,
+    /// Caps on server transactions, in total and per source IP; a request over a cap gets
+    /// 503 with Retry-After (RFC 3261 §21.5.4).
+    pub server_limits: ServerLimits,
 }
 
 impl EndpointConfig {
@@ -90,6 +94,7 @@ impl EndpointConfig {
             allow_update: true,
             max_redirects: super::redirect::DEFAULT_MAX_REDIRECTS,
             keepalive: None,
+            server_limits: ServerLimits::default(),
         }
     }
 

@@ -34,6 +34,7 @@ mod dialog;
 mod hop;
 mod in_dialog;
 mod keepalive;
+mod limits;
 mod outbound;
 mod outgoing;
 mod redirect;
@@ -54,6 +55,10 @@ use crate::message::{Method, StreamDecoder};
 use crate::transaction::{ClientTransactionKey, ServerTransactionKey};
 
 pub use config::{EndpointConfig, NextHop, MTU_MARGIN};
+pub use limits::{
+    ServerLimits, DEFAULT_MAX_SERVER_TRANSACTIONS, DEFAULT_MAX_SERVER_TRANSACTIONS_PER_SOURCE,
+    DEFAULT_OVERLOAD_RETRY_AFTER,
+};
 pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use types::{
     Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, RegistrationFailure,
@@ -96,6 +101,12 @@ pub struct Endpoint {
     events: VecDeque<SipEvent>,
     clients: HashMap<ClientTransactionKey, ClientEntry>,
     servers: HashMap<ServerTransactionKey, ServerEntry>,
+    /// Live server transactions per source IP, for [`EndpointConfig::server_limits`].
+    server_sources: limits::SourceCounts,
+    /// The source IP of the request being handled (its transactions are counted there).
+    request_source: Option<std::net::IpAddr>,
+    /// Requests answered 503 because a cap was reached (for rate-limited logging).
+    overload_rejections: u64,
     incoming: HashMap<IncomingId, ServerTransactionKey>,
     dialogs: HashMap<DialogId, Dialog>,
     conns: HashMap<ConnId, Connection>,
@@ -131,6 +142,9 @@ impl Endpoint {
             events: VecDeque::new(),
             clients: HashMap::new(),
             servers: HashMap::new(),
+            server_sources: limits::SourceCounts::default(),
+            request_source: None,
+            overload_rejections: 0,
             incoming: HashMap::new(),
             dialogs: HashMap::new(),
             conns: HashMap::new(),
@@ -159,6 +173,11 @@ impl Endpoint {
     /// The public address learned from received/rport of the last REGISTER response.
     pub fn learned_public_address(&self) -> Option<SocketAddr> {
         self.registration.as_ref().and_then(|r| r.learned)
+    }
+
+    /// Server transactions alive now.
+    pub fn server_transaction_count(&self) -> usize {
+        self.servers.len()
     }
 
     /// The ids of the dialogs (calls) the endpoint still tracks.
@@ -238,6 +257,21 @@ impl Endpoint {
                 decoder: StreamDecoder::default(),
             },
         );
+    }
+
+    /// Bytes of a partly received message held for connection `conn` (0 between
+    /// messages), so the driver can time out a message that never completes.
+    pub fn stream_buffered(&self, conn: ConnId) -> usize {
+        self.conns.get(&conn).map_or(0, |c| c.decoder.buffered())
+    }
+
+    /// The connections a transaction or a dialog still sends over: closing one of them for
+    /// idleness would cut them off.
+    pub fn connections_in_use(&self) -> std::collections::HashSet<ConnId> {
+        let servers = self.servers.values().map(|e| e.hop.conn);
+        let clients = self.clients.values().map(|e| e.hop.conn);
+        let dialogs = self.dialogs.values().map(|d| d.hop.conn);
+        servers.chain(clients).chain(dialogs).flatten().collect()
     }
 
     /// A TCP connection closed (either side) or failed.

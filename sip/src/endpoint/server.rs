@@ -1,19 +1,20 @@
 //! Incoming messages: framing, server transactions (RFC 3261 §17.2.3 matching), the UAS
 //! core (RFC 3261 §8.2, §12.2.2, §14.2, §15, RFC 3311 §5.2) and [`Endpoint::respond`].
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::message::{
     error_response_for_unparsable, fill_received_rport, parse_datagram, response_destination,
-    validate_request, validate_response, Message, Method, Request, Response, StreamEvent,
-    UasPolicy, Version,
+    validate_request, validate_response, HeaderName, Message, Method, Request, Response,
+    StreamEvent, UasPolicy, Version,
 };
 use crate::transaction::{Action, InviteServer, NonInviteServer, ServerTransactionKey};
 
 use super::hop::{Arrival, Hop};
+use super::limits::Overload;
 use super::types::{ConnId, DialogId, TransportKind};
 use super::{Endpoint, ALLOWED_METHODS, SUPPORTED_TAGS};
 
@@ -42,6 +43,8 @@ pub(crate) struct ServerEntry {
     pub dialog: Option<DialogId>,
     pub kind: ServerKind,
     pub answered: bool,
+    /// The IP the request came from, counted against the per-source cap.
+    pub source: IpAddr,
 }
 
 impl ServerEntry {
@@ -281,6 +284,16 @@ impl Endpoint {
             return;
         }
         let reply = Self::reply_hop(&request, arrival);
+        let source = arrival.remote.ip();
+        let limits = self.config.server_limits;
+        if let Some(overload) = self
+            .server_sources
+            .check(&limits, self.servers.len(), source)
+        {
+            self.reject_overload(&request, &reply, overload, source);
+            return;
+        }
+        self.request_source = Some(source);
         if let Err(rejection) = validate_request(&request, &uas_policy()) {
             tracing::debug!(status = rejection.status, detail = %rejection.detail, "request rejected");
             let tag = self.random_token(12);
@@ -301,6 +314,30 @@ impl Endpoint {
             Some(_) => self.on_in_dialog_request(now, key, request, reply),
             None => self.on_out_of_dialog_request(now, key, request, reply, arrival),
         }
+    }
+
+    /// RFC 3261 §21.5.4: over a transaction cap, a 503 with Retry-After, sent statelessly
+    /// so the request leaves no state behind.
+    fn reject_overload(
+        &mut self,
+        request: &Request,
+        reply: &Hop,
+        overload: Overload,
+        source: IpAddr,
+    ) {
+        self.overload_rejections = self.overload_rejections.wrapping_add(1);
+        // One line per power of two, so a flood does not flood the log too.
+        if self.overload_rejections.is_power_of_two() {
+            tracing::info!(?overload, %source, rejected = self.overload_rejections, "server transaction cap reached; answering 503");
+        }
+        let tag = self.random_token(12);
+        let mut response =
+            Response::for_request(request, 503, reason_phrase(503)).with_to_tag(&tag);
+        response.headers.push(
+            HeaderName::RetryAfter,
+            self.config.server_limits.retry_after.to_string(),
+        );
+        self.send_on(reply, response.to_bytes());
     }
 
     /// Creates a server transaction for `request` and sends `response` in it at once.
@@ -337,17 +374,20 @@ impl Endpoint {
         } else {
             ServerTxn::NonInvite(NonInviteServer::new(hop.reliability(), self.config.timers))
         };
-        self.servers.insert(
-            key,
-            ServerEntry {
-                txn,
-                request,
-                hop,
-                dialog,
-                kind,
-                answered: false,
-            },
-        );
+        let source = self.request_source.unwrap_or(hop.dest.ip());
+        let entry = ServerEntry {
+            txn,
+            request,
+            hop,
+            dialog,
+            kind,
+            answered: false,
+            source,
+        };
+        self.server_sources.add(source);
+        if let Some(old) = self.servers.insert(key, entry) {
+            self.server_sources.remove(old.source);
+        }
     }
 
     pub(crate) fn send_server_response(
@@ -388,11 +428,19 @@ impl Endpoint {
                 Action::Timeout(kind) => {
                     tracing::debug!(?kind, "server transaction timed out");
                 }
-                Action::Terminated => {
-                    self.servers.remove(key);
-                }
+                Action::Terminated => self.remove_server(key),
                 Action::PassToTu | Action::TransportError | Action::SendAckForNon2xx => {}
             }
+        }
+    }
+
+    fn remove_server(&mut self, key: &ServerTransactionKey) {
+        if let Some(entry) = self.servers.remove(key) {
+            self.server_sources.remove(entry.source);
+        }
+        // After a flood, give the table's memory back.
+        if self.servers.capacity() > 64 && self.servers.len() < self.servers.capacity() / 8 {
+            self.servers.shrink_to_fit();
         }
     }
 

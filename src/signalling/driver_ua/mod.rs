@@ -77,6 +77,7 @@ async fn start(
     let mut driver_config = SipDriverConfig::new(endpoint);
     driver_config.capture = config.capture.clone();
     driver_config.netns = config.netns.clone();
+    driver_config.limits = config.limits;
     driver_config.advertise = config.advertise;
     let driver = match bind_driver(&config, driver_config.clone(), config.bind).await {
         Err(e) if config.port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
