@@ -213,3 +213,138 @@ fn registered_phones_behind_nat_stay_reachable_and_calls_keep_their_flow() {
 
     drop(cap);
 }
+
+/// The registrar's log lines of `kind` (`register`, `stun`, `ping`) from `src_ip`, each with
+/// its time (seconds since the epoch) and source address.
+fn registrar_log(lab: &Lab, kind: &str, src_ip: &str) -> Vec<(f64, String)> {
+    std::fs::read_to_string(lab.run_dir().join("outbound-registrar.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["kind"] == kind)
+        .filter_map(|v| Some((v["t"].as_f64()?, v["src"].as_str()?.to_string())))
+        .filter(|(_, src)| src.starts_with(&format!("{src_ip}:")))
+        .collect()
+}
+
+fn epoch_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// RFC 5626 with a registrar that supports outbound (`Require: outbound`, `Flow-Timer: 5`):
+/// STUN keepalives on UDP and CRLF pings on TCP every 4–5 s; after the NAT's mappings are
+/// flushed (`conntrack -F`, a symmetric NAT: the next mapping gets a new port), the UDP flow's
+/// STUN keepalive sees the changed mapping and the TCP flow loses its connection, and both
+/// register again after the §4.5 back-off (30–60 s after a first failure).
+#[test]
+fn an_outbound_registrar_gets_keepalives_and_a_flushed_mapping_is_registered_again() {
+    let lab = Lab::up(&LabConfig {
+        nat_a: NatKind::PortRestricted,
+        nat_b: NatKind::Symmetric,
+        servers: true,
+        ..LabConfig::default()
+    });
+    let script = lab::lab_dir().join("outbound_registrar.py");
+    let script = script.display().to_string();
+    let _registrar = lab.spawn(
+        "kam",
+        &["/usr/bin/python3", &script, lab::KAMAILIO, "5070", "5"],
+        "outbound-registrar",
+        Duration::from_secs(240),
+    );
+    assert!(
+        lab::wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(lab.run_dir().join("outbound-registrar.log"))
+                .is_ok_and(|t| t.contains("\"ready\""))
+        }),
+        "the outbound registrar did not start"
+    );
+    let register = |role: &str, user: &str, extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "register",
+            "--aor",
+            &format!("sip:{user}@icephone.test"),
+            "--proxy",
+            &format!("{}:5070", lab::KAMAILIO),
+            "--expires",
+            "600",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut phone = Phone::start(
+            &lab,
+            role,
+            &format!("{user}-outbound"),
+            &args,
+            Duration::from_secs(200),
+        );
+        phone.wait_event(Duration::from_secs(10), |e| e["event"] == "registered");
+        phone
+    };
+    let udp = register("b1", "bob", &[]);
+    let tcp = register("b2", "icephone2", &["--transport", "tcp"]);
+    thread::sleep(Duration::from_secs(12));
+    let nat_b = lab::NAT_B_WAN;
+    let stun = registrar_log(&lab, "stun", nat_b);
+    let pings = registrar_log(&lab, "ping", nat_b);
+    assert!(
+        stun.len() >= 2,
+        "STUN keepalives on the UDP flow every 80-100 % of Flow-Timer 5 s: {stun:?}"
+    );
+    assert!(!pings.is_empty(), "CRLF pings on the TCP flow: {pings:?}");
+    let before: Vec<String> = registrar_log(&lab, "register", nat_b)
+        .into_iter()
+        .map(|(_, src)| src)
+        .collect();
+
+    lab.run_ok("natb", &["conntrack", "-F"], Duration::from_secs(10));
+    let flushed = epoch_now();
+    let mut recovered: Vec<(String, f64)> = Vec::new();
+    let transport_of = |src: &str| {
+        std::fs::read_to_string(lab.run_dir().join("outbound-registrar.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["kind"] == "register" && v["src"] == src)
+            .and_then(|v| v["transport"].as_str().map(str::to_string))
+            .unwrap_or_default()
+    };
+    let done = lab::wait_until(Duration::from_secs(90), || {
+        recovered = registrar_log(&lab, "register", nat_b)
+            .into_iter()
+            .filter(|(t, _)| *t > flushed)
+            .map(|(t, src)| (src, t - flushed))
+            .collect();
+        let transports: Vec<String> = recovered.iter().map(|(src, _)| transport_of(src)).collect();
+        transports.iter().any(|t| t == "udp") && transports.iter().any(|t| t == "tcp")
+    });
+    for (src, secs) in &recovered {
+        eprintln!(
+            "re-registered {} from {src} {secs:.1} s after the flush (RFC 5626 §4.5 back-off)",
+            transport_of(src)
+        );
+    }
+    assert!(
+        done,
+        "both flows registered again within 90 s of the flush: {recovered:?}\nUDP phone:\n{}\nTCP phone:\n{}",
+        udp.stderr(),
+        tcp.stderr()
+    );
+    for (src, _) in &recovered {
+        assert!(
+            !before.contains(src),
+            "a new flow (new NAT mapping) for the re-registration: {src} was used before ({before:?})"
+        );
+    }
+    for (who, phone) in [("UDP", &udp), ("TCP", &tcp)] {
+        assert!(
+            phone.stderr().contains("registration flow failed"),
+            "{who}: the flow failure is said: {}",
+            phone.stderr()
+        );
+    }
+}
