@@ -49,11 +49,15 @@ fn args(parts: &[&str], more: &[Vec<String>]) -> Vec<String> {
 fn answering(lab: &Lab, role: &str, user: &str, pw: &str, extra: &[Vec<String>]) -> Phone {
     let mut more = vec![account(user, pw)];
     more.extend(extra.iter().cloned());
+    // One call unless the test says how many (`answer` otherwise runs until Ctrl-C).
+    if !extra.iter().flatten().any(|a| a == "--calls") {
+        more.push(vec!["--calls".into(), "1".into()]);
+    }
     let mut phone = Phone::start(
         lab,
         role,
         user,
-        &args(&["answer", "--register", "--calls", "1"], &more),
+        &args(&["answer", "--register"], &more),
         PHONE_LIMIT,
     );
     phone.wait_event(Duration::from_secs(10), |e| {
@@ -284,13 +288,20 @@ fn registration_behind_nat_a_learns_the_mapping_is_refreshed_and_reached_through
             r.user
         );
         assert!(
-            registers.len() >= 3 && oks.len() >= 2,
-            "{}: REGISTER, challenge, authenticated REGISTER and a refresh, all on {} from \
-             {NAT_A_WAN}:{port}:\n{ladder}",
+            registers.len() >= 4 && oks.len() >= 3,
+            "{}: REGISTER, challenge, authenticated REGISTER, the Contact-learning REGISTER and \
+             a refresh, all on {} from {NAT_A_WAN}:{port}:\n{ladder}",
             r.user,
             r.transport
         );
-        let gap = oks[1].time - oks[0].time;
+        // Issue 13: the 200 names a public address that differs from our Contact, so one more
+        // REGISTER goes at once with it as Contact (one per change); then the refresh.
+        assert!(
+            oks[1].time - oks[0].time < 1.0,
+            "{}: the Contact-learning REGISTER follows the first 200 at once:\n{ladder}",
+            r.user
+        );
+        let gap = oks[2].time - oks[1].time;
         assert!(
             (8.0..=15.0).contains(&gap),
             "{}: the refresh came {gap:.1} s after the registration (expected ~10 s of \

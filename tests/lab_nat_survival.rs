@@ -248,7 +248,7 @@ fn an_outbound_registrar_gets_keepalives_and_a_flushed_mapping_is_registered_aga
     });
     let script = lab::lab_dir().join("outbound_registrar.py");
     let script = script.display().to_string();
-    let _registrar = lab.spawn(
+    let mut registrar = lab.spawn(
         "kam",
         &["/usr/bin/python3", &script, lab::KAMAILIO, "5070", "5"],
         "outbound-registrar",
@@ -347,4 +347,7 @@ fn an_outbound_registrar_gets_keepalives_and_a_flushed_mapping_is_registered_aga
             phone.stderr()
         );
     }
+    // Our own child, by PID (the lab's teardown would end it too).
+    let _ = registrar.kill();
+    let _ = registrar.wait();
 }
