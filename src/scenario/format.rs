@@ -107,6 +107,16 @@ pub struct AgentSpec {
     /// List UPDATE in Allow (false: the peer changes the session by re-INVITE).
     #[serde(default = "yes")]
     pub allow_update: bool,
+    /// CRLFCRLF keepalives on flows outbound does not cover, every this many seconds (0: off),
+    /// as the softphone's `--keepalive`.
+    #[serde(default = "default_keepalive")]
+    pub keepalive: u64,
+    /// RFC 5626 outbound on the agent's registration (`--outbound`).
+    #[serde(default = "yes")]
+    pub outbound: bool,
+    /// Contact learning from received/rport (`--contact-rewrite`).
+    #[serde(default = "yes")]
+    pub contact_rewrite: bool,
     /// Audio sent from the start: a sine tone in Hz, or a WAV file.
     pub tone: Option<f64>,
     pub play: Option<String>,
@@ -120,6 +130,9 @@ fn yes() -> bool {
 }
 fn regular() -> String {
     "regular".into()
+}
+fn default_keepalive() -> u64 {
+    crate::config::DEFAULT_KEEPALIVE.as_secs()
 }
 fn default_ice_timeout() -> u64 {
     10_000
