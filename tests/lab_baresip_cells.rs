@@ -14,7 +14,9 @@ mod lab;
 use std::time::Duration;
 
 use lab::peer::{assert_baresip_connected, control, control_events, start_baresip, stop};
-use lab::phone::{account, expect, find, media_count, stun, stun_turn, Phone};
+use lab::phone::{
+    account, event_lines as lines, expect, find, media_count, stun, stun_turn, Phone,
+};
 use lab::{Lab, LabConfig, NatKind, B1, KAMAILIO};
 use serde_json::Value;
 
@@ -32,14 +34,6 @@ fn lab(nat_a: NatKind, nat_b: NatKind) -> Lab {
         servers: true,
         ..LabConfig::default()
     })
-}
-
-fn lines(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// icephone's side of a good call: established, a pair selected, media both ways, and no ICE

@@ -18,7 +18,7 @@ mod lab;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use lab::phone::{account, find, media_count, stun_turn, Phone};
+use lab::phone::{account, event_lines as lines, find, media_count, stun_turn, Phone};
 use lab::{Capture, Lab, LabConfig, NatKind, NAT_A_WAN};
 use serde_json::Value;
 
@@ -30,14 +30,6 @@ const NAT_TIMEOUT_S: u32 = 20;
 const KEEPALIVE: &str = "10";
 /// Seconds of media in the unregistered call, after which the callee hangs up.
 const LONG_CALL: &str = "60";
-
-fn lines(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// `answer --register --calls 1` as `user` in `role`, with TURN (a symmetric NAT needs it).
 fn answerer(lab: &Lab, role: &str, user: &str, keepalive: &str, extra: &[&str]) -> Phone {

@@ -118,39 +118,19 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
             }
         }
         if args.register {
-            // RFC 3261 §10.2.2: remove our binding on the way out (Expires: 0), whatever
-            // the transport.
-            ua.send(UaCommand::Register { expires: 0 });
             // Bounded by Timer F, and by a few seconds: exiting must not hang on a registrar
-            // that went away.
+            // that went away. A failed removal is said; the calls' exit code stands.
             let wait = (settings.t1 * 64).min(std::time::Duration::from_secs(4));
-            let deadline = tokio::time::Instant::now() + wait;
-            while let Ok(Some(event)) = tokio::time::timeout_at(deadline, ua.next()).await {
-                match event {
-                    UaEvent::Registered {
-                        expires: 0,
-                        public_address,
-                    } => {
-                        emitter.emit(Event::Registered {
-                            agent: "phone".into(),
-                            aor: settings.aor.clone().unwrap_or_default(),
-                            expires: 0,
-                            public_address: public_address.map(|a| a.to_string()),
-                        });
-                        break;
-                    }
-                    UaEvent::RegisterFailed {
-                        status,
-                        reason,
-                        local,
-                    } => {
-                        let why = crate::signalling::failure_text(status, &reason, local);
-                        eprintln!("icephone: un-REGISTER failed: {why}");
-                        break;
-                    }
-                    _ => {}
-                }
-            }
+            let aor = settings.aor.clone().unwrap_or_default();
+            let report = |expires, public_address: Option<std::net::SocketAddr>| {
+                emitter.emit(Event::Registered {
+                    agent: "phone".into(),
+                    aor: aor.clone(),
+                    expires,
+                    public_address: public_address.map(|a| a.to_string()),
+                })
+            };
+            super::register::unregister(&mut ua, wait, &report).await;
         }
         Ok(last)
     })?;

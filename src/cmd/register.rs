@@ -111,8 +111,9 @@ async fn stay_registered(ua: &mut UaHandle, report: &impl Fn(u32, Option<std::ne
     }
 }
 
-/// RFC 3261 §10.2.2: Expires 0 removes our binding; bounded by Timer F.
-async fn unregister(
+/// RFC 3261 §10.2.2: Expires 0 removes our binding (whatever the transport); bounded by
+/// `wait`. Returns the exit code the removal deserves.
+pub(super) async fn unregister(
     ua: &mut UaHandle,
     wait: Duration,
     report: &impl Fn(u32, Option<std::net::SocketAddr>),

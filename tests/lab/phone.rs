@@ -260,3 +260,12 @@ pub fn assert_reflexive_call(
     );
     (la, ra)
 }
+
+/// Events one per line, for failure messages.
+pub fn event_lines(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
