@@ -42,7 +42,10 @@ fn usage_error(args: &[&str], flag: &str) {
     let out = icephone(args);
     assert_exit(&out, 2);
     let err = stderr(&out);
-    assert!(err.contains(flag), "{args:?}: stderr does not name {flag}:\n{err}");
+    assert!(
+        err.contains(flag),
+        "{args:?}: stderr does not name {flag}:\n{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -96,7 +99,10 @@ fn bad_numbers_and_lists_are_usage_errors_naming_the_flag() {
     std::fs::write(&scenario, "").unwrap();
     let s = scenario.to_str().unwrap();
     usage_error(&["run", s, "--calls", "2", "--rate", "0"], "--rate");
-    usage_error(&["run", s, "--calls", "2", "--concurrency", "0"], "--concurrency");
+    usage_error(
+        &["run", s, "--calls", "2", "--concurrency", "0"],
+        "--concurrency",
+    );
     usage_error(&["run", s, "--calls", "0"], "--calls");
 }
 
@@ -125,10 +131,12 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 #[test]
 fn a_missing_wav_is_said_once_with_its_path() {
-    let out = icephone(&call_with(&["--play", "/nonexistent/missing.wav"])
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>());
+    let out = icephone(
+        &call_with(&["--play", "/nonexistent/missing.wav"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
     assert_exit(&out, 1);
     let err = stderr(&out);
     assert!(err.contains("/nonexistent/missing.wav"), "{err}");
@@ -159,7 +167,10 @@ fn a_local_failure_does_not_look_like_a_peer_answer() {
         .find(|e| e["event"] == "call" && e["state"] == "failed")
         .unwrap_or_else(|| panic!("no failed call event in {events:?}"));
     assert_eq!(failed["origin"], "local", "{failed}");
-    assert!(failed.get("status").is_none(), "a local failure has no SIP status: {failed}");
+    assert!(
+        failed.get("status").is_none(),
+        "a local failure has no SIP status: {failed}"
+    );
     let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("nonexistent.invalid"), "{failed}");
     assert!(!stderr(&out).contains("[400]"), "{}", stderr(&out));
@@ -193,21 +204,51 @@ fn help_is_per_subcommand_and_grouped() {
     };
     let register = help("register");
     for flag in [
-        "--play", "--tone", "--record", "--dtmf", "--echo", "--stun", "--turn", "--no-ice",
-        "--nomination", "--codecs", "--rtcp-mux", "--media-ip", "--alert-after-ice",
+        "--play",
+        "--tone",
+        "--record",
+        "--dtmf",
+        "--echo",
+        "--stun",
+        "--turn",
+        "--no-ice",
+        "--nomination",
+        "--codecs",
+        "--rtcp-mux",
+        "--media-ip",
+        "--alert-after-ice",
     ] {
-        assert!(!register.contains(flag), "register --help lists {flag}:\n{register}");
+        assert!(
+            !register.contains(flag),
+            "register --help lists {flag}:\n{register}"
+        );
     }
     for heading in ["Account:", "Network:", "Output:", "Examples:"] {
-        assert!(register.contains(heading), "register --help lacks {heading}:\n{register}");
+        assert!(
+            register.contains(heading),
+            "register --help lacks {heading}:\n{register}"
+        );
     }
     let call = help("call");
-    for heading in ["Account:", "Network:", "ICE:", "Media:", "Output:", "Examples:"] {
-        assert!(call.contains(heading), "call --help lacks {heading}:\n{call}");
+    for heading in [
+        "Account:",
+        "Network:",
+        "ICE:",
+        "Media:",
+        "Output:",
+        "Examples:",
+    ] {
+        assert!(
+            call.contains(heading),
+            "call --help lacks {heading}:\n{call}"
+        );
     }
     for flag in ["--turn-user <", "--turn-password <"] {
         let line = call.lines().find(|l| l.contains(flag)).unwrap();
-        let described = line.split('>').nth(1).is_some_and(|rest| !rest.trim().is_empty());
+        let described = line
+            .split('>')
+            .nth(1)
+            .is_some_and(|rest| !rest.trim().is_empty());
         assert!(described, "{flag} has no description: {line}");
     }
     assert!(!call.contains("--max-calls"), "{call}");
