@@ -61,9 +61,20 @@ fn config_print_shows_each_setting_and_where_it_came_from() {
     // The password is never printed, only where it came from.
     let pw = line(&printed, "password");
     assert!(pw.ends_with("# environment ICEPHONE_PASSWORD"), "{pw}");
-    assert!(!printed.contains("from-env") && !printed.contains("from-file"), "{printed}");
+    assert!(
+        !printed.contains("from-env") && !printed.contains("from-file"),
+        "{printed}"
+    );
     // Every key the file accepts is printed.
-    for key in ["aor", "transport", "bind", "codecs", "rtcp_mux", "outbound", "expires"] {
+    for key in [
+        "aor",
+        "transport",
+        "bind",
+        "codecs",
+        "rtcp_mux",
+        "outbound",
+        "expires",
+    ] {
         line(&printed, key);
     }
 }
@@ -73,8 +84,14 @@ fn config_print_without_a_file_shows_defaults() {
     let out = icephone(&["config", "--print"], None);
     assert_exit(&out, 0);
     let printed = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(line(&printed, "transport"), "transport = \"udp\"  # default");
-    assert_eq!(line(&printed, "codecs"), "codecs = [\"pcmu\", \"pcma\"]  # default");
+    assert_eq!(
+        line(&printed, "transport"),
+        "transport = \"udp\"  # default"
+    );
+    assert_eq!(
+        line(&printed, "codecs"),
+        "codecs = [\"pcmu\", \"pcma\"]  # default"
+    );
 }
 
 /// Keys the file does not take are refused with exit 2, naming the key and the README's list.
@@ -83,7 +100,10 @@ fn a_key_the_file_does_not_take_is_named() {
     let dir = scratch("unknown");
     let file = dir.join("phone.toml");
     std::fs::write(&file, "duration = 3\n").unwrap();
-    let out = icephone(&["config", "--print", "--config", file.to_str().unwrap()], None);
+    let out = icephone(
+        &["config", "--print", "--config", file.to_str().unwrap()],
+        None,
+    );
     assert_exit(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("`duration`"), "{err}");
@@ -94,14 +114,20 @@ fn a_key_the_file_does_not_take_is_named() {
 /// that every flag has a key.
 #[test]
 fn the_readme_example_config_is_accepted() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(!readme.contains("Every flag can be given in a TOML file"));
-    let start = readme.find("```toml\naor = ").expect("the README's config example");
+    let start = readme
+        .find("```toml\naor = ")
+        .expect("the README's config example");
     let body = &readme[start + "```toml\n".len()..];
     let example = &body[..body.find("```").unwrap()];
     let dir = scratch("readme");
     let file = dir.join("readme.toml");
     std::fs::write(&file, example).unwrap();
-    let out = icephone(&["config", "--print", "--config", file.to_str().unwrap()], None);
+    let out = icephone(
+        &["config", "--print", "--config", file.to_str().unwrap()],
+        None,
+    );
     assert_exit(&out, 0);
 }

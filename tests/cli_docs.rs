@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-const SUBCOMMANDS: &[&str] = &["demo", "call", "answer", "register", "run", "stun", "sdp", "config"];
+const SUBCOMMANDS: &[&str] = &[
+    "demo", "call", "answer", "register", "run", "stun", "sdp", "config",
+];
 
 fn generate(args: &[&str]) -> String {
     let out = Command::new("timeout")
@@ -37,15 +39,27 @@ fn completions_name_every_subcommand_and_bash_accepts_them() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("bash");
-    child.stdin.take().unwrap().write_all(bash.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(bash.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "bash -n: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
 fn man_page_names_every_subcommand() {
     let man = generate(&["man"]);
-    assert!(man.starts_with(".ie") || man.contains(".TH"), "roff expected:\n{man}");
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH"),
+        "roff expected:\n{man}"
+    );
     assert!(man.contains("icephone"));
 }
 

@@ -8,7 +8,8 @@ mod tshark;
 
 /// The `tshark ... -r FILE` line of the README, split into words.
 fn readme_command() -> Vec<String> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let line = readme
         .lines()
         .map(str::trim)
@@ -30,7 +31,12 @@ fn the_readme_tshark_command_finds_rtp_both_ways_in_a_demo_capture() {
         .arg(&pcap)
         .output()
         .unwrap();
-    assert_eq!(demo.status.code(), Some(0), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert_eq!(
+        demo.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
     // tshark's options from the README: everything between the program and `-r`.
     let options: Vec<&str> = words[1..]
         .iter()
@@ -38,11 +44,14 @@ fn the_readme_tshark_command_finds_rtp_both_ways_in_a_demo_capture() {
         .map(String::as_str)
         .collect();
     let rows = tshark::tshark_fields(&pcap, &options, "rtp", &["udp.srcport", "udp.dstport"]);
-    let mut flows: Vec<(String, String)> = rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
+    let mut flows: Vec<(String, String)> =
+        rows.iter().map(|r| (r[0].clone(), r[1].clone())).collect();
     flows.sort();
     flows.dedup();
     assert!(
-        flows.iter().any(|(s, d)| flows.contains(&(d.clone(), s.clone()))),
+        flows
+            .iter()
+            .any(|(s, d)| flows.contains(&(d.clone(), s.clone()))),
         "RTP in one direction only: {flows:?}"
     );
     let data = tshark::tshark_fields(&pcap, &options, "data", &["frame.number"]);
