@@ -1,15 +1,21 @@
-//! The command line.
+//! The command line. Each subcommand lists only the flags it uses, grouped under headings
+//! (account, network, limits, ICE, media, output), with examples at the end of its help.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::cli_values::{
+    dtmf_digits, non_negative_seconds, positive_rate, positive_seconds, tone_hz,
+};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "icephone",
     version,
     about = "SIP softphone whose media only flows over network paths that ICE has proved",
-    long_about = None
+    long_about = None,
+    after_help = "Examples:\n  icephone demo\n  icephone call sip:bob@192.0.2.20:5060 --tone 440 --duration 10"
 )]
 pub struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace). RUST_LOG overrides.
@@ -37,174 +43,243 @@ pub enum Command {
     /// SDP diagnostics
     #[command(subcommand)]
     Sdp(SdpCommand),
+    /// Show the effective settings (defaults, then the config file, then flags)
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish, …) on stdout
+    #[command(
+        after_help = "Examples:\n  icephone completions bash > /etc/bash_completion.d/icephone\n  icephone completions zsh > ~/.zfunc/_icephone"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout
+    #[command(after_help = "Examples:\n  icephone man > icephone.1 && man ./icephone.1")]
+    Man,
 }
 
 /// Output options shared by the softphone commands.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Output")]
 pub struct OutputArgs {
     /// One JSON object per event on stdout (NDJSON; schema in the README)
     #[arg(long)]
     pub json: bool,
     /// Write every SIP, STUN and RTP packet sent or received to this pcap file
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
 }
 
 /// What a call sends and what it does with what it receives.
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Media")]
 pub struct MediaArgs {
     /// Send this WAV file (16-bit PCM mono, 8 or 16 kHz)
-    #[arg(long, conflicts_with = "tone")]
+    #[arg(long, value_name = "FILE", conflicts_with = "tone")]
     pub play: Option<PathBuf>,
-    /// Send a sine tone of this frequency in Hz
-    #[arg(long)]
+    /// Send a sine tone of this frequency in Hz (above 0, below 4000)
+    #[arg(long, value_name = "HZ", value_parser = tone_hz)]
     pub tone: Option<f64>,
     /// Write the received audio to this WAV file (8 kHz, 16-bit mono)
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
     /// Send back what arrives
     #[arg(long)]
     pub echo: bool,
-    /// Send these DTMF digits (RFC 4733) once media flows, e.g. 123#
-    #[arg(long)]
+    /// Send these DTMF digits (RFC 4733: 0-9, *, #, A-D) once media flows, e.g. 123#
+    #[arg(long, value_name = "DIGITS", value_parser = dtmf_digits)]
     pub dtmf: Option<String>,
-    /// Callee: send 180 only once ICE has a valid pair (RFC 8839 §7.1)
-    #[arg(long)]
-    pub alert_after_ice: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone demo\n  icephone demo --json --seconds 1 --pcap demo.pcap"
+)]
 pub struct DemoArgs {
-    #[command(flatten)]
-    pub output: OutputArgs,
     /// Tone frequency the caller plays, in Hz
-    #[arg(long, default_value_t = 440.0)]
+    #[arg(long, default_value_t = 440.0, value_parser = tone_hz, help_heading = "Media")]
     pub tone: f64,
     /// Seconds of media before the caller hangs up
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = 3.0, value_parser = positive_seconds, help_heading = "Media")]
     pub seconds: f64,
     /// Also write the callee's recording to this WAV file
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Media")]
     pub record: Option<PathBuf>,
     /// The callee does not list UPDATE in Allow, so the updated offer is a re-INVITE
-    #[arg(long)]
+    #[arg(long, help_heading = "Network")]
     pub no_update: bool,
     /// A TURN server on loopback (HOST:PORT): the caller's default becomes its relayed
     /// candidate instead of the firewalled 127.0.0.2
-    #[arg(long)]
+    #[arg(long, help_heading = "ICE")]
     pub turn: Option<std::net::SocketAddr>,
-    #[arg(long, default_value = "")]
+    /// User name for the TURN server's long-term credentials (RFC 8489 §9.2)
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        help_heading = "ICE"
+    )]
     pub turn_user: String,
-    #[arg(long, default_value = "")]
+    /// Password for the TURN server's long-term credentials
+    #[arg(
+        long,
+        default_value = "",
+        hide_default_value = true,
+        help_heading = "ICE"
+    )]
     pub turn_password: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone call sip:bob@192.0.2.20:5060 --play hello.wav --duration 10\n  icephone call sip:bob@example.com --proxy 192.0.2.10 --config alice.toml --json --pcap call.pcap"
+)]
 pub struct CallArgs {
     /// Who to call, e.g. sip:bob@192.0.2.20:5060
     pub uri: String,
     #[command(flatten)]
     pub account: crate::config::AccountArgs,
     #[command(flatten)]
-    pub media: MediaArgs,
+    pub ice: crate::config::IceArgs,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub media: MediaArgs,
     /// Hang up after this many seconds of media
-    #[arg(long)]
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds, help_heading = "Call")]
     pub duration: Option<f64>,
     /// Put the call on hold (re-INVITE a=sendonly) after this many seconds of media
-    #[arg(long)]
+    #[arg(long, value_name = "SECS", value_parser = non_negative_seconds, help_heading = "Call")]
     pub hold_after: Option<f64>,
     /// Resume this many seconds after holding
-    #[arg(long, default_value_t = 2.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = positive_seconds, help_heading = "Call")]
     pub hold_for: f64,
     /// Report a 3xx redirect as the call's failure instead of calling its Contact
-    #[arg(long)]
+    #[arg(long, help_heading = "Call")]
     pub no_follow_redirects: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone answer --bind 192.0.2.20:5060 --answer-after 2 --record in.wav --dtmf 42\n  icephone answer --config bob.toml --register --max-calls 4 --json"
+)]
 pub struct AnswerArgs {
     #[command(flatten)]
     pub account: crate::config::AccountArgs,
     #[command(flatten)]
-    pub media: MediaArgs,
+    pub ice: crate::config::IceArgs,
     #[command(flatten)]
-    pub output: OutputArgs,
+    pub media: MediaArgs,
     /// Seconds of ringing before answering
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0.0, value_parser = non_negative_seconds, help_heading = "Call")]
     pub answer_after: f64,
     /// Hang up each call after this many seconds of media (as pjsua's --duration)
-    #[arg(long)]
+    #[arg(long, value_name = "SECS", value_parser = positive_seconds, help_heading = "Call")]
     pub duration: Option<f64>,
     /// Answer when Enter is pressed on standard input (instead of --answer-after)
-    #[arg(long)]
+    #[arg(long, help_heading = "Call")]
     pub manual: bool,
-    /// Calls at once; further INVITEs get 486 Busy Here
-    #[arg(long, default_value_t = 1)]
+    /// Send 180 only once ICE has a valid pair (RFC 8839 §7.1)
+    #[arg(long, help_heading = "Call")]
+    pub alert_after_ice: bool,
+    /// Calls at once (at least 1); further INVITEs get 486 Busy Here
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Call")]
     pub max_calls: usize,
     /// Register the AOR before waiting for calls
-    #[arg(long)]
+    #[arg(long, help_heading = "Call")]
     pub register: bool,
     /// Exit after this many calls (at least 1); without it, answer until Ctrl-C
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Call")]
     pub calls: Option<u64>,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone run scenarios/basic-call.toml --junit report.xml\n  icephone run scenarios/basic-call.toml --calls 100 --rate 20 --concurrency 10"
+)]
 pub struct RunArgs {
     /// Scenario files (TOML)
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Events and step results as NDJSON on stdout
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Write a JUnit XML report to this file
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
-    /// Load mode: run each scenario this many times (like sipp -m)
-    #[arg(long)]
+    /// Load mode: run each scenario this many times, at least 1 (like sipp -m)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Load")]
     pub calls: Option<u64>,
-    /// Load mode: new calls per second (like sipp -r)
-    #[arg(long, default_value_t = 10.0)]
+    /// Load mode: new calls per second, above 0 (like sipp -r)
+    #[arg(long, default_value_t = 10.0, value_parser = positive_rate, help_heading = "Load")]
     pub rate: f64,
-    /// Load mode: calls at once at most (like sipp -l)
-    #[arg(long, default_value_t = 10)]
+    /// Load mode: calls at once at most, at least 1 (like sipp -l)
+    #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Load")]
     pub concurrency: usize,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  ICEPHONE_PASSWORD=secret icephone register --aor sip:alice@192.0.2.10 --json\n  icephone register --config alice.toml --once --unregister"
+)]
 pub struct RegisterArgs {
     #[command(flatten)]
     pub account: crate::config::AccountArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
     /// Register once and exit, instead of staying registered until Ctrl-C
-    #[arg(long)]
+    #[arg(long, help_heading = "Account")]
     pub once: bool,
     /// With --once: remove the binding (Expires: 0) after registering
-    #[arg(long, requires = "once")]
+    #[arg(long, requires = "once", help_heading = "Account")]
     pub unregister: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone config --print --config alice.toml\n  icephone config --print --config alice.toml --proxy 192.0.2.10 --t1-ms 250"
+)]
+pub struct ConfigArgs {
+    /// Print each setting with where it came from: default, file or flag
+    #[arg(long, required = true)]
+    pub print: bool,
+    #[command(flatten)]
+    pub account: crate::config::AccountArgs,
+    #[command(flatten)]
+    pub ice: crate::config::IceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone stun 127.0.0.1:3478\n  icephone stun stun.example.net --timeout 2 --json"
+)]
 pub struct StunArgs {
     /// STUN server as HOST:PORT (port 3478 when omitted)
     pub server: String,
     /// Give up after this many seconds
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
     pub timeout: f64,
     /// Print one JSON object on stdout instead of text
-    #[arg(long)]
+    #[arg(long, help_heading = "Output")]
     pub json: bool,
     /// Local address to bind (default: an ephemeral port on the unspecified address)
-    #[arg(long)]
+    #[arg(long, help_heading = "Network")]
     pub bind: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SdpCommand {
     /// Parse an SDP and print a summary: media, codecs, default address, ICE data
+    #[command(
+        after_help = "Examples:\n  icephone sdp check offer.sdp\n  printf 'v=0\\n...' | icephone sdp check - --json"
+    )]
     Check(SdpCheckArgs),
 }
 

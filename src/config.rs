@@ -6,7 +6,6 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::Duration;
 
-use clap::Args;
 use serde::Deserialize;
 use thiserror::Error;
 
@@ -32,81 +31,7 @@ pub enum ConfigError {
     },
 }
 
-/// The flags shared by `call`, `answer` and `register`. Every one may also be set in the file.
-#[derive(Debug, Clone, Default, Args)]
-pub struct AccountArgs {
-    /// TOML file with the same settings as the flags (flags win)
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
-    /// Our address of record, e.g. sip:alice@example.com
-    #[arg(long)]
-    pub aor: Option<String>,
-    /// SIP password (also from ICEPHONE_PASSWORD)
-    #[arg(long)]
-    pub password: Option<String>,
-    /// Authentication user name when it differs from the AOR's user part
-    #[arg(long)]
-    pub auth_user: Option<String>,
-    /// Send every request to this HOST:PORT (outbound proxy / registrar)
-    #[arg(long)]
-    pub proxy: Option<String>,
-    /// SIP transport: udp or tcp
-    #[arg(long)]
-    pub transport: Option<String>,
-    /// Local address for SIP (IP:PORT; port 0 picks one)
-    #[arg(long)]
-    pub bind: Option<SocketAddr>,
-    /// IP address for media host candidates (default: the address SIP binds to, or the
-    /// address of the default route)
-    #[arg(long)]
-    pub media_ip: Option<std::net::IpAddr>,
-    /// STUN server HOST:PORT for server-reflexive candidates
-    #[arg(long)]
-    pub stun: Option<String>,
-    /// TURN server HOST:PORT for relayed candidates
-    #[arg(long)]
-    pub turn: Option<String>,
-    #[arg(long)]
-    pub turn_user: Option<String>,
-    #[arg(long)]
-    pub turn_password: Option<String>,
-    /// Plain RFC 3264 media without ICE
-    #[arg(long)]
-    pub no_ice: bool,
-    /// ICE nomination: regular or aggressive
-    #[arg(long)]
-    pub nomination: Option<String>,
-    /// Codecs in preference order, comma separated: pcmu,pcma
-    #[arg(long)]
-    pub codecs: Option<String>,
-    /// Offer RTP and RTCP on one port (RFC 5761): true or false
-    #[arg(long)]
-    pub rtcp_mux: Option<bool>,
-    /// Offer rtcp-mux without RTCP candidates (RFC 8445 §5.1.1.1 mux-only agent); by
-    /// default the offer also carries component 2 for peers that do not mux (RFC 5761 §5.1.3)
-    #[arg(long)]
-    pub rtcp_mux_only: bool,
-    /// SIP timer T1 in ms (RFC 3261 §17: 500)
-    #[arg(long)]
-    pub t1_ms: Option<u64>,
-    /// REGISTER expiry in seconds
-    #[arg(long)]
-    pub expires: Option<u32>,
-    /// Seconds between CRLFCRLF keepalives on SIP flows that RFC 5626 outbound does not keep
-    /// alive (a registrar without outbound, every dialog's flow); 0 turns them off [default: 25]
-    #[arg(long, value_name = "SECS")]
-    pub keepalive: Option<u64>,
-    /// RFC 5626 outbound on registrations (+sip.instance, reg-id, ;ob, STUN/CRLF keepalives
-    /// with failure detection): true or false [default: true]
-    #[arg(long, value_name = "BOOL")]
-    pub outbound: Option<bool>,
-    /// Re-REGISTER with the public address the registrar reports (received/rport) as Contact,
-    /// and use it in calls: true or false [default: true]
-    #[arg(long, value_name = "BOOL")]
-    pub contact_rewrite: Option<bool>,
-    #[command(flatten)]
-    pub limits: crate::limits_config::LimitArgs,
-}
+pub use crate::config_args::{AccountArgs, IceArgs};
 
 /// The file's shape: same names as the flags, with underscores.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -198,8 +123,21 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message: match unknown_key(e.message()) {
+            Some(key) => format!(
+                "`{key}` is not a config file key: the file takes the account, network, ICE \
+                 and codec settings and a [limits] table (README, \"Configuration file\"); \
+                 give per-run flags such as --duration on the command line"
+            ),
+            None => e.to_string(),
+        },
     })
+}
+
+/// The key serde refused as an unknown field, if that is the error.
+fn unknown_key(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next()
 }
 
 fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
@@ -227,21 +165,10 @@ fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<Socket
         })
 }
 
-fn parse_codec(name: &str) -> Result<G711, ConfigError> {
-    match name.trim().to_ascii_lowercase().as_str() {
-        "pcmu" => Ok(G711::Ulaw),
-        "pcma" => Ok(G711::Alaw),
-        other => Err(ConfigError::Invalid {
-            field: "codecs",
-            value: other.into(),
-            why: "supported: pcmu, pcma".into(),
-        }),
-    }
-}
-
 /// Flags over environment over file over defaults.
 pub fn merge(
     flags: &AccountArgs,
+    ice: &IceArgs,
     file: &FileConfig,
     env_password: Option<String>,
 ) -> Result<Settings, ConfigError> {
@@ -272,7 +199,7 @@ pub fn merge(
         (None, None) => SocketAddr::from(([0, 0, 0, 0], DEFAULT_SIP_PORT)),
     };
     let bind_default = flags.bind.is_none() && file.bind.is_none();
-    let media_ip = match (flags.media_ip, &file.media_ip) {
+    let media_ip = match (ice.media_ip, &file.media_ip) {
         (Some(ip), _) => Some(ip),
         (None, Some(s)) => Some(s.parse().map_err(|_| ConfigError::Invalid {
             field: "media_ip",
@@ -284,18 +211,18 @@ pub fn merge(
     let proxy = pick(&flags.proxy, &file.proxy)
         .map(|p| resolve("proxy", &p, 5060))
         .transpose()?;
-    let stun = pick(&flags.stun, &file.stun)
+    let stun = pick(&ice.stun, &file.stun)
         .map(|s| resolve("stun", &s, 3478))
         .transpose()?;
-    let turn = match pick(&flags.turn, &file.turn) {
+    let turn = match pick(&ice.turn, &file.turn) {
         None => None,
         Some(t) => Some(TurnSettings {
             server: resolve("turn", &t, 3478)?,
-            user: pick(&flags.turn_user, &file.turn_user).unwrap_or_default(),
-            password: pick(&flags.turn_password, &file.turn_password).unwrap_or_default(),
+            user: pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
+            password: pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
         }),
     };
-    let nomination = pick(&flags.nomination, &file.nomination).unwrap_or_else(|| "regular".into());
+    let nomination = pick(&ice.nomination, &file.nomination).unwrap_or_else(|| "regular".into());
     let aggressive_nomination = match nomination.to_ascii_lowercase().as_str() {
         "regular" => false,
         "aggressive" => true,
@@ -307,20 +234,24 @@ pub fn merge(
             })
         }
     };
-    let codec_names: Vec<String> = match (&flags.codecs, &file.codecs) {
-        (Some(list), _) => list.split(',').map(str::to_string).collect(),
-        (None, Some(list)) => list.clone(),
-        (None, None) => vec!["pcmu".into(), "pcma".into()],
-    };
-    let codecs = codec_names
-        .iter()
-        .map(|c| parse_codec(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    if codecs.is_empty() {
+    let codecs = match (&ice.codecs, &file.codecs) {
+        (Some(list), _) => crate::cli_values::parse_codecs(list.split(',')),
+        (None, Some(list)) => crate::cli_values::parse_codecs(list.iter().map(String::as_str)),
+        (None, None) => Ok(vec![G711::Ulaw, G711::Alaw]),
+    }
+    .map_err(|why| ConfigError::Invalid {
+        field: "codecs",
+        value: ice
+            .codecs
+            .clone()
+            .unwrap_or_else(|| file.codecs.clone().unwrap_or_default().join(",")),
+        why,
+    })?;
+    if file.t1_ms == Some(0) {
         return Err(ConfigError::Invalid {
-            field: "codecs",
-            value: String::new(),
-            why: "at least one codec".into(),
+            field: "t1_ms",
+            value: "0".into(),
+            why: "at least 1 ms".into(),
         });
     }
     Ok(Settings {
@@ -338,12 +269,12 @@ pub fn merge(
         media_ip,
         stun,
         turn,
-        ice: !(flags.no_ice || file.no_ice.unwrap_or(false)),
+        ice: !(ice.no_ice || file.no_ice.unwrap_or(false)),
         aggressive_nomination,
         codecs,
-        rtcp_mux: flags.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
-        rtcp_mux_only: flags.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
-        t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500).max(1)),
+        rtcp_mux: ice.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
+        rtcp_mux_only: ice.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
+        t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
         keepalive: match flags.keepalive.or(file.keepalive) {
             Some(0) => None,
@@ -358,17 +289,17 @@ pub fn merge(
         limits: crate::limits_config::merge(
             &flags.limits,
             &file.limits.clone().unwrap_or_default(),
-        ),
+        )?,
     })
 }
 
 /// Reads `--config` (if any), the environment, and the flags.
-pub fn load(flags: &AccountArgs) -> Result<Settings, ConfigError> {
+pub fn load(flags: &AccountArgs, ice: &IceArgs) -> Result<Settings, ConfigError> {
     let file = match &flags.config {
         Some(path) => read_file(path)?,
         None => FileConfig::default(),
     };
-    merge(flags, &file, std::env::var(PASSWORD_ENV).ok())
+    merge(flags, ice, &file, std::env::var(PASSWORD_ENV).ok())
 }
 
 #[cfg(test)]
@@ -390,7 +321,7 @@ t1_ms = 250
     #[test]
     fn file_values_apply_when_no_flag() {
         let file: FileConfig = toml::from_str(FILE).unwrap();
-        let s = merge(&AccountArgs::default(), &file, None).unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
         assert_eq!(s.aor.as_deref(), Some("sip:alice@example.com"));
         assert_eq!(s.password.as_deref(), Some("from-file"));
         assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
@@ -408,12 +339,15 @@ t1_ms = 250
         let flags = AccountArgs {
             aor: Some("sip:bob@example.com".into()),
             transport: Some("udp".into()),
+            ..AccountArgs::default()
+        };
+        let ice = IceArgs {
             codecs: Some("pcmu,pcma".into()),
             rtcp_mux: Some(true),
             no_ice: true,
-            ..AccountArgs::default()
+            ..IceArgs::default()
         };
-        let s = merge(&flags, &file, Some("from-env".into())).unwrap();
+        let s = merge(&flags, &ice, &file, Some("from-env".into())).unwrap();
         assert_eq!(s.aor.as_deref(), Some("sip:bob@example.com"));
         assert_eq!(s.password.as_deref(), Some("from-env"));
         assert_eq!(s.transport, SipTransport::Udp);
@@ -424,27 +358,33 @@ t1_ms = 250
             password: Some("from-flag".into()),
             ..AccountArgs::default()
         };
-        let s = merge(&flags, &file, Some("from-env".into())).unwrap();
+        let s = merge(&flags, &IceArgs::default(), &file, Some("from-env".into())).unwrap();
         assert_eq!(s.password.as_deref(), Some("from-flag"));
     }
 
     #[test]
     fn bad_values_name_the_field() {
         let file: FileConfig = toml::from_str("transport = \"sctp\"").unwrap();
-        let err = merge(&AccountArgs::default(), &file, None).unwrap_err();
+        let err = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap_err();
         assert!(err.to_string().starts_with("transport"), "{err}");
-        let flags = AccountArgs {
+        let ice = IceArgs {
             codecs: Some("opus".into()),
-            ..AccountArgs::default()
+            ..IceArgs::default()
         };
-        let err = merge(&flags, &FileConfig::default(), None).unwrap_err();
+        let err = merge(&AccountArgs::default(), &ice, &FileConfig::default(), None).unwrap_err();
         assert!(err.to_string().contains("opus"), "{err}");
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
     }
 
     #[test]
     fn defaults() {
-        let s = merge(&AccountArgs::default(), &FileConfig::default(), None).unwrap();
+        let s = merge(
+            &AccountArgs::default(),
+            &IceArgs::default(),
+            &FileConfig::default(),
+            None,
+        )
+        .unwrap();
         assert_eq!(s.transport, SipTransport::Udp);
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));

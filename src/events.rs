@@ -212,10 +212,12 @@ impl Event {
                 digit, direction, ..
             } => format!("DTMF {digit} {direction}"),
             Event::Media { stats, .. } => format!(
-                "media {}: sent {} received {} lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; {} packet(s) from unknown sources dropped; RTCP sent {} received {}, RTT {}, peer lost {}",
+                "media {}: sent {} received {} (audio; DTMF packets sent {} received {}) lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; {} packet(s) from unknown sources dropped; RTCP sent {} received {}, RTT {}, peer lost {}",
                 stats.codec,
                 stats.rtp_sent,
                 stats.rtp_received,
+                stats.dtmf_packets_sent,
+                stats.dtmf_packets_received,
                 stats.lost,
                 stats.jitter_ms,
                 stats.frames_held_before_selection,
@@ -400,6 +402,8 @@ mod tests {
         assert_eq!(v["codec"], "PCMU");
         for key in [
             "rtp_received",
+            "dtmf_packets_sent",
+            "dtmf_packets_received",
             "lost",
             "jitter_ms",
             "frames_held_before_selection",

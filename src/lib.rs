@@ -3,8 +3,11 @@
 
 pub mod call;
 pub mod cli;
+pub mod cli_values;
 pub mod cmd;
 pub mod config;
+pub mod config_args;
+pub mod config_print;
 pub mod demo;
 pub mod events;
 pub mod exit;

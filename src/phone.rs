@@ -40,6 +40,11 @@ pub fn source(media: &MediaArgs) -> anyhow::Result<Source> {
     Ok(match (&media.play, media.tone) {
         (Some(path), _) => Source::samples(
             wav::read(path)
+                // An io error says it all; `WavError::Io`'s own words would repeat it.
+                .map_err(|e| match e {
+                    wav::WavError::Io(io) => anyhow::Error::new(io),
+                    other => anyhow::Error::new(other),
+                })
                 .with_context(|| format!("--play {}", path.display()))?
                 .samples,
         ),
@@ -163,7 +168,6 @@ pub fn call_options(
         check_recording_path(path)?;
     }
     o.record = media.record.clone();
-    o.alert_after_ice = media.alert_after_ice;
     o.capture = capture;
     o.handle_ctrl_c = true;
     o.gather_timeout = Duration::from_secs(5);

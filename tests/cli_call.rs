@@ -588,6 +588,7 @@ fn an_unacked_invite_without_ice_sends_no_media_to_its_c_line() {
                 &format!("127.0.0.1:{port}"),
             ])
             .args(["--aor", "sip:bob@127.0.0.1", "--tone", "500"])
+            .args(["--calls", "1"])
             .args(["--t1-ms", &T1_MS.to_string()]),
     );
     std::thread::sleep(Duration::from_millis(300));

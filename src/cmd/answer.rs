@@ -12,7 +12,7 @@ use crate::phone;
 use crate::signalling::{UaCommand, UaEvent};
 
 pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
-    let settings = match super::load_settings(&args.account) {
+    let settings = match super::load_settings(&args.account, &args.ice) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -27,6 +27,7 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
         emitter.clone(),
         capture.clone(),
     )?;
+    opts.alert_after_ice = args.alert_after_ice;
     opts.answer_after = phone::seconds(args.answer_after, "--answer-after")?;
     opts.duration = args
         .duration

@@ -8,7 +8,7 @@ use crate::events::Emitter;
 use crate::phone;
 
 pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
-    let settings = match super::load_settings(&args.account) {
+    let settings = match super::load_settings(&args.account, &args.ice) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };

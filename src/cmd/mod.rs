@@ -2,7 +2,9 @@
 
 mod answer;
 mod call;
+mod config;
 mod demo;
+mod docs;
 mod register;
 mod run;
 mod sdp_check;
@@ -22,6 +24,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Answer(args) => answer::run(args),
         Command::Register(args) => register::run(args),
         Command::Run(args) => run::run(args),
+        Command::Config(args) => config::run(args),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man => docs::man(),
     }
 }
 
@@ -36,8 +41,9 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 /// Settings errors are usage errors (exit code 2), reported on stderr.
 fn load_settings(
     account: &crate::config::AccountArgs,
+    ice: &crate::config::IceArgs,
 ) -> Result<crate::config::Settings, ExitCode> {
-    let settings = crate::config::load(account).map_err(|e| {
+    let settings = crate::config::load(account, ice).map_err(|e| {
         eprintln!("icephone: {e}");
         ExitCode::from(exit::USAGE)
     })?;

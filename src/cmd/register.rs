@@ -12,7 +12,7 @@ use crate::phone;
 use crate::signalling::{UaCommand, UaEvent, UaHandle};
 
 pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
-    let settings = match super::load_settings(&args.account) {
+    let settings = match super::load_settings(&args.account, &crate::config::IceArgs::default()) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };

@@ -77,7 +77,9 @@ pub struct MediaSession {
     avg_rtcp_size: f64,
     pub summary: MediaSummary,
     octets_sent: u32,
-    /// `rtp_sent` when the previous report and the one before it were built.
+    /// Every RTP packet sent, audio and RFC 4733 (the SR's packet count, RFC 3550 §6.4.1).
+    packets_sent: u64,
+    /// `packets_sent` when the previous report and the one before it were built.
     rtp_sent_at_reports: [u64; 2],
     /// Sending allowed by the negotiated direction (hold sets it false).
     pub sending: bool,
@@ -138,6 +140,7 @@ impl MediaSession {
             avg_rtcp_size: INITIAL_AVG_RTCP_SIZE,
             summary,
             octets_sent: 0,
+            packets_sent: 0,
             rtp_sent_at_reports: [0; 2],
             sending: true,
         };
@@ -212,6 +215,7 @@ impl MediaSession {
                         self.summary.dtmf_sent.push(d);
                     }
                 }
+                self.summary.dtmf_packets_sent += 1;
                 RtpPacket {
                     marker: ev.marker,
                     payload_type: pt,
@@ -229,8 +233,9 @@ impl MediaSession {
                 } else {
                     self.config.source.next_frame().to_vec()
                 };
+                self.summary.rtp_sent += 1;
                 RtpPacket {
-                    marker: self.summary.rtp_sent == 0,
+                    marker: self.packets_sent == 0,
                     payload_type: self.config.codec.payload_type(),
                     sequence: self.sequence,
                     timestamp: ts,
@@ -240,7 +245,7 @@ impl MediaSession {
             }
         };
         self.sequence = self.sequence.wrapping_add(1);
-        self.summary.rtp_sent += 1;
+        self.packets_sent += 1;
         self.octets_sent = self.octets_sent.wrapping_add(packet.payload.len() as u32);
         Some(packet.encode())
     }
@@ -266,8 +271,14 @@ impl MediaSession {
         let timing = (!is_event).then_some((packet.timestamp, arrival));
         self.stats.on_packet(packet.sequence, timing);
         self.remote_ssrc = Some(packet.ssrc);
-        self.summary.rtp_received = self.stats.received;
-        if Some(packet.payload_type) == self.config.dtmf_payload_type {
+        if is_event {
+            self.summary.dtmf_packets_received += 1;
+        }
+        self.summary.rtp_received = self
+            .stats
+            .received
+            .saturating_sub(self.summary.dtmf_packets_received);
+        if is_event {
             return match self
                 .dtmf_receiver
                 .on_packet(packet.timestamp, &packet.payload)
@@ -345,7 +356,7 @@ impl MediaSession {
     /// RFC 3550 §6.3.8 / §6.4: an active sender (SR, sender bandwidth share) has sent RTP
     /// since the report before the previous one; on hold we fall back to RRs.
     fn is_active_sender(&self) -> bool {
-        self.summary.rtp_sent > self.rtp_sent_at_reports[1]
+        self.packets_sent > self.rtp_sent_at_reports[1]
     }
 
     /// Builds our SR or RR now (RFC 3550 §6.4) and starts the next loss interval.
@@ -371,11 +382,11 @@ impl MediaSession {
         let sender = self.is_active_sender().then(|| SenderInfo {
             ntp_timestamp: self.ntp.at(now),
             rtp_timestamp: self.timestamp,
-            packet_count: self.summary.rtp_sent as u32,
+            packet_count: self.packets_sent as u32,
             octet_count: self.octets_sent,
         });
         self.summary.rtcp_sent += 1;
-        self.rtp_sent_at_reports = [self.summary.rtp_sent, self.rtp_sent_at_reports[0]];
+        self.rtp_sent_at_reports = [self.packets_sent, self.rtp_sent_at_reports[0]];
         let report = Report {
             ssrc: self.ssrc,
             sender,
@@ -409,7 +420,10 @@ impl MediaSession {
 
     /// Final figures.
     pub fn finish(&mut self) -> MediaSummary {
-        self.summary.rtp_received = self.stats.received;
+        self.summary.rtp_received = self
+            .stats
+            .received
+            .saturating_sub(self.summary.dtmf_packets_received);
         self.summary.lost = self.stats.lost();
         self.summary.jitter_ms = f64::from(self.stats.jitter()) / CLOCK_RATE_PER_MS;
         self.summary.clone()

@@ -202,8 +202,14 @@ impl ReceiveStats {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MediaSummary {
     pub codec: String,
+    /// Audio RTP packets sent and received; RFC 4733 packets are counted apart below.
     pub rtp_sent: u64,
     pub rtp_received: u64,
+    /// RFC 4733 telephone-event packets sent and received (each digit takes several).
+    pub dtmf_packets_sent: u64,
+    pub dtmf_packets_received: u64,
+    /// Packets of the peer's stream that never arrived (audio and RFC 4733 alike: one
+    /// sequence space, RFC 3550 A.3).
     pub lost: u64,
     /// Interarrival jitter in milliseconds (RFC 3550 A.8, 8 kHz clock).
     pub jitter_ms: f64,

@@ -498,7 +498,7 @@ pub fn check(a: &Assertion, o: &CallOutcome) -> Result<(), String> {
             }
         }
         Assertion::LossPercent { max } => {
-            let expected = o.media.rtp_received + o.media.lost;
+            let expected = o.media.rtp_received + o.media.dtmf_packets_received + o.media.lost;
             let loss = if expected == 0 {
                 100.0
             } else {

@@ -56,9 +56,15 @@ impl Call {
         if !self.media_phase() {
             return;
         }
-        let sent_before = self.media.as_ref().map_or(0, |m| m.summary.rtp_sent);
+        let sent_before = self
+            .media
+            .as_ref()
+            .map_or(0, |m| m.summary.rtp_sent + m.summary.dtmf_packets_sent);
         self.media_slot(now).await;
-        let sent_after = self.media.as_ref().map_or(0, |m| m.summary.rtp_sent);
+        let sent_after = self
+            .media
+            .as_ref()
+            .map_or(0, |m| m.summary.rtp_sent + m.summary.dtmf_packets_sent);
         if sent_after > sent_before && self.media_started_at.is_none() {
             self.media_started_at = Some(now);
         }

@@ -244,7 +244,9 @@ impl Call {
                     agent: self.label(),
                     state: "failed".into(),
                     setup_ms: None,
-                    status: Some(status),
+                    // A local failure (no response, transport error, no route) has no SIP
+                    // status: nobody sent one, and it must not read as the peer's answer.
+                    status: (!local).then_some(status),
                     reason: Some(reason.clone()),
                     origin: Some(if local { "local" } else { "remote" }.into()),
                 });

@@ -1,0 +1,106 @@
+//! Value parsers for flags that take a number or a list: a bad value is a usage error (exit
+//! 2) that clap reports naming the flag, before any socket is opened.
+
+use std::time::Duration;
+
+use crate::media::g711::G711;
+
+/// A positive, finite number of seconds (`--duration`, `--seconds`, `--timeout`, …).
+pub fn positive_seconds(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 && Duration::try_from_secs_f64(v).is_ok() {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not a positive number of seconds"))
+    }
+}
+
+/// Zero or more seconds, finite (`--answer-after`, `--hold-after`).
+pub fn non_negative_seconds(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v >= 0.0 && Duration::try_from_secs_f64(v).is_ok() {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not zero or a positive number of seconds"))
+    }
+}
+
+/// A tone frequency: above 0 and below the 4 kHz Nyquist limit of 8 kHz audio.
+pub fn tone_hz(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 && v < 4000.0 {
+        Ok(v)
+    } else {
+        Err(format!(
+            "`{s}` Hz is not a frequency above 0 and below 4000"
+        ))
+    }
+}
+
+/// A positive, finite rate (`run --rate`, calls per second).
+pub fn positive_rate(s: &str) -> Result<f64, String> {
+    let v = number(s)?;
+    if v > 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(format!("`{s}` is not a positive rate"))
+    }
+}
+
+/// RFC 4733 digits to send: 0-9, *, #, A-D, at least one.
+pub fn dtmf_digits(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("no digits (0-9, *, #, A-D)".into());
+    }
+    crate::media::dtmf::DtmfSender::new(s).map_err(|e| e.to_string())?;
+    Ok(s.to_string())
+}
+
+/// `--codecs`: a comma-separated, non-empty list of known codec names, kept as written.
+pub fn codec_list(s: &str) -> Result<String, String> {
+    parse_codecs(s.split(',')).map(|_| s.to_string())
+}
+
+/// Codec names to codecs: every name known, at least one.
+pub fn parse_codecs<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<G711>, String> {
+    let codecs = names
+        .into_iter()
+        .map(|name| match name.trim().to_ascii_lowercase().as_str() {
+            "pcmu" => Ok(G711::Ulaw),
+            "pcma" => Ok(G711::Alaw),
+            "" => Err("an empty codec name (supported: pcmu, pcma)".to_string()),
+            other => Err(format!("unknown codec `{other}` (supported: pcmu, pcma)")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if codecs.is_empty() {
+        return Err("at least one codec is needed (pcmu, pcma)".into());
+    }
+    Ok(codecs)
+}
+
+fn number(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .map_err(|_| format!("`{s}` is not a number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        assert!(positive_seconds("0").is_err());
+        assert!(positive_seconds("-1").is_err());
+        assert!(positive_seconds("nan").is_err());
+        assert!(positive_seconds("inf").is_err());
+        assert_eq!(positive_seconds("1.5"), Ok(1.5));
+        assert_eq!(non_negative_seconds("0"), Ok(0.0));
+        assert!(tone_hz("4000").is_err());
+        assert!(dtmf_digits("12X").is_err());
+        assert!(dtmf_digits("").is_err());
+        assert!(codec_list("").is_err());
+        assert!(codec_list("pcmu,,pcma").is_err());
+        assert_eq!(parse_codecs(["PCMA"]), Ok(vec![G711::Alaw]));
+    }
+}
