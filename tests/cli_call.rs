@@ -579,14 +579,7 @@ fn an_unacked_invite_without_ice_sends_no_media_to_its_c_line() {
     let port = free_udp_port();
     let answer = spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
-            .args([
-                "answer",
-                "--calls",
-                "1",
-                "--json",
-                "--bind",
-                &format!("127.0.0.1:{port}"),
-            ])
+            .args(["answer", "--json", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--aor", "sip:bob@127.0.0.1", "--tone", "500"])
             .args(["--calls", "1"])
             .args(["--t1-ms", &T1_MS.to_string()]),
