@@ -87,3 +87,27 @@ fn a_relayed_pair_is_not_held_for_direct_pairs_that_cannot_answer() {
     // endpoint-dependently (each side's TURN mapping differs from its STUN mapping).
     assert!(took < Duration::from_millis(600), "{took:?}");
 }
+
+/// The best valid pair's local candidate is named as the peer sees it (issue 12, fault 1: a
+/// controlling peer's updated offer may come before our own selection, and the answer's default
+/// must then be our srflx/prflx address, never the host base the check left from).
+#[test]
+fn the_best_valid_local_is_the_reflexive_address_not_the_host_base() {
+    let t0 = Instant::now();
+    let mut duo = build_components(
+        &Case {
+            a_nat: Some(NatKind::PortRestricted),
+            b_nat: Some(NatKind::PortRestricted),
+            ..case(false)
+        },
+        t0,
+        1,
+    );
+    assert!(duo.run_until(Duration::from_secs(30), |d| d.both_completed()));
+    for side in [&duo.a, &duo.b] {
+        let best = side.agent.best_valid_local(1).expect("a valid pair");
+        let (selected, _) = side.agent.selected_pair(1).expect("selected");
+        assert_eq!(best.address, selected.address);
+        assert_ne!(best.kind, CandidateKind::Host, "{best:?}");
+    }
+}

@@ -63,8 +63,13 @@ impl PairView for AgentPairs<'_> {
 
     fn selected_local(&self, _stream: usize, component: u16) -> Option<SocketAddr> {
         // The selected pair's local candidate is the valid pair's (RFC 8445 §7.2.5.3.2): the
-        // mapped address the peer saw, e.g. our srflx, not its host base.
-        self.0.selected_pair(component).map(|(l, _)| l.address)
+        // mapped address the peer saw, e.g. our srflx, not its host base. A controlling peer
+        // may send its updated offer before our own check of its nominated pair succeeded
+        // (RFC 8445 §7.3.1.5): then our best valid pair's local is the one it selected.
+        self.0
+            .selected_pair(component)
+            .map(|(l, _)| l.address)
+            .or_else(|| self.0.best_valid_local(component).map(|c| c.address))
     }
 }
 

@@ -12,6 +12,15 @@ use super::{IceAgent, SelectedPath};
 use crate::candidate::CandidateKind;
 
 impl IceAgent {
+    /// The local candidate of `component`'s best valid pair as the peer sees it (the valid
+    /// pair's local, e.g. our srflx or prflx address, not the host base its check left from),
+    /// whether or not it has been nominated yet.
+    pub fn best_valid_local(&self, component: u16) -> Option<crate::Candidate> {
+        let (best, _) = self.best_valid(component)?;
+        let local = self.checklist.get(best)?.valid_local?;
+        self.local_candidate(local)
+    }
+
     /// The best valid pair of `component` (highest valid-pair priority).
     fn best_valid(&self, component: u16) -> Option<(PairId, u64)> {
         self.checklist
