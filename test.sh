@@ -3,6 +3,7 @@
 #
 # 1. Installs the Debian packages the tests need, if any is missing (apt-get update only then).
 # 2. cargo fmt --check, cargo clippy -D warnings, cargo test --workspace.
+# 3. fuzz/run.sh: each fuzz target for 20 s (cargo-fuzz, stable with RUSTC_BOOTSTRAP=1).
 #
 # Tests that need a package fail loudly when it is missing; they never skip.
 set -euo pipefail
@@ -58,3 +59,7 @@ echo "test.sh: cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "test.sh: cargo test"
 cargo test --workspace --no-fail-fast
+# Coverage-guided fuzzing (fuzz/, its own workspace): every target 20 s from the seed corpus,
+# installing cargo-fuzz first if missing. Fails on any crash. See README "Fuzzing".
+echo "test.sh: fuzz"
+./fuzz/run.sh
