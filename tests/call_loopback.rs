@@ -690,20 +690,26 @@ async fn echo_sends_back_what_arrives() {
     assert!(tone_ratio(&caller.recorded, 900.0, 8000.0) > 0.5);
 }
 
-/// Symmetric RTP (RFC 4961) toward a peer without ICE whose media comes from another port
-/// than its m= line says (a NAT, say): the caller latches onto the source and sends there.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plain_media_latches_onto_where_the_peer_sends_from() {
-    use icephone::media::rtp::RtpPacket;
+/// A caller (offering ICE or not) calling a bare SIP user agent that answers 200 with a
+/// plain RFC 3264 SDP naming 127.0.0.1:`answer_port`, and runs no media of its own. Returns
+/// the running caller, the caller's RTP address from its offer, and the answering user agent
+/// (kept alive for the call).
+async fn call_a_plain_answerer(
+    emitter: &Emitter,
+    caller_ice: bool,
+    answer_port: u16,
+) -> (
+    tokio::task::JoinHandle<anyhow::Result<CallOutcome>>,
+    std::net::SocketAddr,
+    icephone::signalling::UaHandle,
+) {
     use icephone::signalling::{UaCommand, UaEvent};
-    let emitter = Emitter::new(false, true);
     let mut callee_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:plain@127.0.0.1"))
         .await
         .unwrap();
     let target = format!("sip:plain@{}", callee_ua.local);
-    let signalled = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut p = pair(&emitter);
+    let mut p = pair(emitter);
+    p.caller.ice = caller_ice;
     p.caller.duration = Some(Duration::from_millis(1200));
     let caller_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:caller@127.0.0.1"))
         .await
@@ -720,14 +726,26 @@ async fn plain_media_latches_onto_where_the_peer_sends_from() {
     let c = m.connection.as_ref().or(offer.connection.as_ref()).unwrap();
     let caller_rtp = std::net::SocketAddr::new(c.address.ip().unwrap(), m.port);
     let answer = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
-        signalled.local_addr().unwrap().port()
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {answer_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
     );
     callee_ua.send(UaCommand::Respond {
         status: 200,
         reason: "OK".into(),
         sdp: Some(answer),
     });
+    (caller, caller_rtp, callee_ua)
+}
+
+/// Symmetric RTP (RFC 4961) toward a peer without ICE whose media comes from another port
+/// than its m= line says (a NAT, say): the caller latches onto the source and sends there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_media_latches_onto_where_the_peer_sends_from() {
+    use icephone::media::rtp::RtpPacket;
+    let emitter = Emitter::new(false, true);
+    let signalled = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let actual = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let port = signalled.local_addr().unwrap().port();
+    let (caller, caller_rtp, _callee_ua) = call_a_plain_answerer(&emitter, true, port).await;
     // RTP from the port the SDP did not mention, 20 ms apart, while counting what arrives.
     let mut at_actual = 0;
     let mut buf = [0u8; 2048];
@@ -1317,40 +1335,11 @@ async fn ice_drops_media_from_a_stranger() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plain_media_does_not_relatch_to_a_stranger() {
     use icephone::media::rtp::RtpPacket;
-    use icephone::signalling::{UaCommand, UaEvent};
     let emitter = Emitter::new(false, true);
-    let mut callee_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:plain@127.0.0.1"))
-        .await
-        .unwrap();
-    let target = format!("sip:plain@{}", callee_ua.local);
     let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let stranger = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut p = pair(&emitter);
-    p.caller.ice = false;
-    p.caller.duration = Some(Duration::from_millis(1200));
-    let caller_ua = spawn_ua(UaConfig::new((ip(LO), 0).into(), "sip:caller@127.0.0.1"))
-        .await
-        .unwrap();
-    let caller = tokio::spawn(async move { run_caller(p.caller, caller_ua, &target).await });
-    let offer = loop {
-        match callee_ua.next().await.expect("UA running") {
-            UaEvent::Incoming { sdp, .. } => break sdp,
-            _ => continue,
-        }
-    };
-    let offer = sdp::parse(&offer).unwrap();
-    let m = &offer.media[0];
-    let c = m.connection.as_ref().or(offer.connection.as_ref()).unwrap();
-    let caller_rtp = std::net::SocketAddr::new(c.address.ip().unwrap(), m.port);
-    let answer = format!(
-        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n",
-        peer.local_addr().unwrap().port()
-    );
-    callee_ua.send(UaCommand::Respond {
-        status: 200,
-        reason: "OK".into(),
-        sdp: Some(answer),
-    });
+    let port = peer.local_addr().unwrap().port();
+    let (caller, caller_rtp, _callee_ua) = call_a_plain_answerer(&emitter, false, port).await;
     // The peer sends from its signalled port throughout; from the 15th packet on, a stranger
     // sprays RTP with another SSRC, twice as often.
     let (mut at_peer, mut at_stranger) = (0, 0);

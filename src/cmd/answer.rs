@@ -123,14 +123,7 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
             // that went away. A failed removal is said; the calls' exit code stands.
             let wait = (settings.t1 * 64).min(std::time::Duration::from_secs(4));
             let aor = settings.aor.clone().unwrap_or_default();
-            let report = |expires, public_address: Option<std::net::SocketAddr>| {
-                emitter.emit(Event::Registered {
-                    agent: "phone".into(),
-                    aor: aor.clone(),
-                    expires,
-                    public_address: public_address.map(|a| a.to_string()),
-                })
-            };
+            let report = super::register::reporter(&emitter, &aor);
             super::register::unregister(&mut ua, wait, &report).await;
         }
         Ok(last)

@@ -27,14 +27,7 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
         let mut ua = phone::user_agent(&settings, ip, capture, 0, true, true).await?;
         // Timer F (64·T1) bounds a transaction; this bounds the wait on top of it.
         let wait = settings.t1 * 64 + Duration::from_secs(1);
-        let report = |expires, public_address: Option<std::net::SocketAddr>| {
-            emitter.emit(Event::Registered {
-                agent: "phone".into(),
-                aor: aor.clone(),
-                expires,
-                public_address: public_address.map(|a| a.to_string()),
-            })
-        };
+        let report = reporter(&emitter, &aor);
         ua.send(UaCommand::Register {
             expires: settings.expires,
         });
@@ -52,6 +45,21 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
         Ok(unregister(&mut ua, wait, &report).await)
     })?;
     Ok(ExitCode::from(code))
+}
+
+/// A `registered` event for our AOR with this expiry and learned public address.
+pub(super) fn reporter<'a>(
+    emitter: &'a Emitter,
+    aor: &'a str,
+) -> impl Fn(u32, Option<std::net::SocketAddr>) + 'a {
+    move |expires, public_address| {
+        emitter.emit(Event::Registered {
+            agent: "phone".into(),
+            aor: aor.to_string(),
+            expires,
+            public_address: public_address.map(|a| a.to_string()),
+        })
+    }
 }
 
 /// The first REGISTER's outcome (several `Registered` may follow while a learned Contact is
