@@ -22,11 +22,21 @@ fn offer(tag: &str) -> Body {
 
 /// Alice (node 0) and Bob (node 1) on 127.0.0.1.
 fn pair(transport: TransportKind) -> Net {
+    pair_with(transport, |_| {})
+}
+
+/// As [`pair`], with a change to both configurations.
+fn pair_with(
+    transport: TransportKind,
+    configure: impl Fn(&mut sip::endpoint::EndpointConfig),
+) -> Net {
     let mut net = Net::new();
     let mut a = ua_config("sip:alice@127.0.0.1", ALICE);
     a.default_transport = transport;
+    configure(&mut a);
     let mut b = ua_config("sip:bob@127.0.0.1", BOB);
     b.default_transport = transport;
+    configure(&mut b);
     net.add_ua(a, 1);
     net.add_ua(b, 2);
     net
@@ -757,13 +767,7 @@ fn a_408_to_a_reinvite_keeps_the_dialog_and_a_481_ends_it() {
 #[test]
 fn dialogs_get_crlf_keepalives_on_their_flow() {
     for keepalive in [Some(Duration::from_secs(25)), None] {
-        let mut net = Net::new();
-        let mut a = ua_config("sip:alice@127.0.0.1", ALICE);
-        a.keepalive = keepalive;
-        let mut b = ua_config("sip:bob@127.0.0.1", BOB);
-        b.keepalive = keepalive;
-        net.add_ua(a, 1);
-        net.add_ua(b, 2);
+        let mut net = pair_with(TransportKind::Udp, |c| c.keepalive = keepalive);
         let (alice_dialog, _) = establish(&mut net, TransportKind::Udp);
         let start = net.now;
         net.run_for(Duration::from_secs(60));
