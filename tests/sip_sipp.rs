@@ -482,12 +482,21 @@ async fn our_uac_cancels_ringing_sipp_over_tcp() {
 
 /// Waits (bounded, 5 s) until sipp holds `port`.
 async fn wait_until_bound(transport: TransportKind, port: u16, sipp: &SippGuard) {
+    // The port must be held by *this* sipp (`ss -p` names the owner): a port that is merely
+    // busy may be another test's probe socket, and an INVITE sent before sipp listens now
+    // fails at once on the ICMP port unreachable (RFC 3261 §18.4) instead of being resent.
+    let pid = format!("pid={},", sipp.child.id());
+    let flags = match transport {
+        TransportKind::Udp => "-Hlunp",
+        TransportKind::Tcp => "-Hltnp",
+    };
     for _ in 0..100 {
-        let busy = match transport {
-            TransportKind::Udp => UdpSocket::bind(("127.0.0.1", port)).is_err(),
-            TransportKind::Tcp => TcpListener::bind(("127.0.0.1", port)).is_err(),
-        };
-        if busy {
+        let held = std::process::Command::new("ss")
+            .args([flags, &format!("sport = :{port}")])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&pid))
+            .unwrap_or(false);
+        if held {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
