@@ -61,7 +61,7 @@ fn call_and_answer_commands_talk_to_each_other() {
             .arg("--record")
             .arg(&record),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
         .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
         .args(["--bind", "127.0.0.1:0", "--aor", "sip:alice@127.0.0.1"])
@@ -197,7 +197,7 @@ fn ctrl_c_while_ringing_cancels() {
             ])
             .stdin(Stdio::piped()),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let call = spawn_captured(
         Command::new(env!("CARGO_BIN_EXE_icephone"))
             .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
@@ -324,7 +324,7 @@ fn refreshes_and_unregistration(extra: &[&str]) -> Vec<serde_json::Value> {
     let (reg_port, registrar) = serving_registrar(2);
     let port = free_udp_port();
     let answer = answer_registering_dave_with(port, reg_port, "2", extra);
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let call = call_dave(port, "2.5");
     let answer = answer.wait_with_output().unwrap();
     assert_exit(&call, 0);
@@ -409,7 +409,7 @@ fn answer_takes_two_calls_at_once_and_turns_a_third_away_busy() {
         }
     });
     let mut answer_lines = Vec::new();
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let alice = call_bob_from("alice", port, "4");
     let carol = call_bob_from("carol", port, "4");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
@@ -527,7 +527,7 @@ fn ctrl_c_hangs_up_every_concurrent_call() {
     );
     let stdout = answer.stdout.take().unwrap();
     let mut lines = std::io::BufReader::new(stdout).lines();
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let alice = call_bob_from("alice", port, "30");
     let carol = call_bob_from("carol", port, "30");
     let mut seen = Vec::new();
@@ -584,7 +584,7 @@ fn an_unacked_invite_without_ice_sends_no_media_to_its_c_line() {
             .args(["--calls", "1"])
             .args(["--t1-ms", &T1_MS.to_string()]),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
     let sip_port = sip.local_addr().unwrap().port();
     let victim = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -2,7 +2,6 @@
 //! DTMF between two processes on loopback.
 
 use std::process::Command;
-use std::time::Duration;
 
 #[path = "support/process.rs"]
 mod process;
@@ -33,7 +32,7 @@ fn audio_and_dtmf_packets_are_counted_apart() {
             .args(["answer", "--calls", "1", "--json"])
             .args(["--bind", &format!("127.0.0.1:{port}")]),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let call = Command::new("timeout")
         .arg("30")
         .arg(env!("CARGO_BIN_EXE_icephone"))

@@ -191,7 +191,7 @@ fn answer_keeps_answering_until_ctrl_c() {
         "--aor",
         "sip:bob@127.0.0.1",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     for n in 1..=2 {
         let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
             .args(["call", &format!("sip:bob@127.0.0.1:{port}")])
@@ -235,7 +235,7 @@ fn a_wildcard_bind_answers_on_every_address() {
         "--aor",
         "sip:bob@127.0.0.1",
     ]);
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
     probe
         .set_read_timeout(Some(Duration::from_secs(2)))

@@ -77,7 +77,7 @@ fn a_302_is_followed_to_the_answering_phone_and_media_flows() {
     let answer = answer_bob(answer_port);
     let contact = format!("<sip:bob@127.0.0.1:{answer_port}>");
     let (redirector, server) = redirect_server(contact);
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(answer_port);
     let out = call(redirector, &[]);
     let answer = answer.wait_with_output().unwrap();
     assert_exit(&out, 0);

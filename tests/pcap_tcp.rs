@@ -7,7 +7,6 @@
 use std::net::{Ipv4Addr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 #[path = "support/process.rs"]
 mod process;
@@ -179,7 +178,7 @@ fn call_over_tcp_is_captured_as_a_clean_tcp_stream() {
             .args(["--aor", "sip:bob@127.0.0.1", "--pcap"])
             .arg(&callee_pcap),
     );
-    std::thread::sleep(Duration::from_millis(300));
+    process::wait_listening(port);
     let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
         .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
         .args(["--transport", "tcp", "--bind", "127.0.0.1:0"])

@@ -46,3 +46,21 @@ pub fn spawn_captured(command: &mut Command) -> Child {
         .spawn()
         .unwrap()
 }
+
+/// Waits (bounded by 10 s) until something listens on 127.0.0.1:`port` (UDP or TCP), as `ss`
+/// sees it: a request sent earlier would fail at once on the ICMP port unreachable (RFC 3261
+/// §18.4) instead of being retransmitted until the peer is up.
+pub fn wait_listening(port: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let listening = std::process::Command::new("ss")
+            .args(["-Hlutn", &format!("sport = :{port}")])
+            .output()
+            .is_ok_and(|o| !o.stdout.is_empty());
+        if listening {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("nothing listens on port {port} after 10 s");
+}
