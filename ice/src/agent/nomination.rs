@@ -78,6 +78,8 @@ impl IceAgent {
         let mut until = first_valid_at + self.config.nomination_wait;
         if best_relayed {
             let cap = first_valid_at + self.config.relay_nomination_wait;
+            // Once per evaluation, not per pair: this runs after every input while checking.
+            let symmetric = self.symmetric_nat_seen();
             // Pairs not sent yet leave one per Ta (RFC 8445 §6.1.4.2), in priority order.
             let mut unsent = 0u32;
             for (id, p) in pending.iter().rev() {
@@ -87,7 +89,8 @@ impl IceAgent {
                 if p.check_started.is_none() {
                     unsent += 1;
                 }
-                let expected = self.direct_pair_expected_until(p, first_valid_at, unsent);
+                let expected =
+                    self.direct_pair_expected_until(p, first_valid_at, unsent, symmetric);
                 until = until.max(expected.min(cap));
             }
         }
@@ -113,6 +116,7 @@ impl IceAgent {
         p: &super::checklist::Pair,
         first_valid_at: Instant,
         unsent_rank: u32,
+        symmetric_nat_seen: bool,
     ) -> Instant {
         if p.peer_checked {
             return first_valid_at + self.config.relay_nomination_wait;
@@ -120,7 +124,7 @@ impl IceAgent {
         let rto = self.config.check_retransmit.rto.max(MIN_RTO);
         let rtt = self.check_rtt.unwrap_or(MIN_RTO);
         let slack = self.config.ta;
-        let retransmissions = if !self.symmetric_nat_seen() {
+        let retransmissions = if !symmetric_nat_seen {
             rto * 3
         } else if self.loss_seen {
             rto
@@ -134,15 +138,12 @@ impl IceAgent {
     }
 
     /// Whether our NAT or the peer's maps endpoint-dependently (RFC 4787 §4.1, "symmetric"):
-    /// a relayed candidate's mapped address (its related address, RFC 8445 §5.1.1.2) differs
-    /// from a server-reflexive address on the same public IP, because the TURN server saw
-    /// another mapping than the STUN server. Only visible when STUN and TURN servers differ.
+    /// see `endpoint_dependent_mapping`.
     fn symmetric_nat_seen(&self) -> bool {
         // Every local candidate, peer-reflexive ones included (learned from our checks'
         // XOR-MAPPED-ADDRESS, RFC 8445 §7.2.5.3.1).
-        let locals: Vec<crate::Candidate> =
-            self.locals.iter().map(|(_, l)| l.cand.clone()).collect();
-        endpoint_dependent_mapping(&locals) || endpoint_dependent_mapping(&self.remotes)
+        endpoint_dependent_mapping(|| self.locals.iter().map(|(_, l)| &l.cand))
+            || endpoint_dependent_mapping(|| self.remotes.iter())
     }
 
     /// Controlling, regular nomination: nominate a component's best valid pair once no
@@ -311,17 +312,17 @@ impl IceAgent {
 /// candidate (the address a check came from, or was seen from, RFC 8445 §7.2.5.3.1,
 /// §7.3.1.3), on the IP of a server-reflexive candidate of the same component, with another
 /// port. With coturn as STUN and TURN server on one address only the peer-reflexive case shows.
-fn endpoint_dependent_mapping(candidates: &[crate::Candidate]) -> bool {
-    let mapped = candidates.iter().filter_map(|c| match c.kind {
-        CandidateKind::Relayed => c.related.map(|m| (c.component, m)),
-        CandidateKind::PeerReflexive => Some((c.component, c.address)),
-        _ => None,
-    });
-    mapped
-        .collect::<Vec<_>>()
-        .into_iter()
+fn endpoint_dependent_mapping<'a, I: Iterator<Item = &'a crate::Candidate>>(
+    candidates: impl Fn() -> I,
+) -> bool {
+    candidates()
+        .filter_map(|c| match c.kind {
+            CandidateKind::Relayed => c.related.map(|m| (c.component, m)),
+            CandidateKind::PeerReflexive => Some((c.component, c.address)),
+            _ => None,
+        })
         .any(|(component, mapped)| {
-            candidates.iter().any(|s| {
+            candidates().any(|s| {
                 s.kind == CandidateKind::ServerReflexive
                     && s.component == component
                     && s.address.ip() == mapped.ip()
