@@ -46,19 +46,15 @@ impl PairView for AgentPairs<'_> {
         state
     }
 
-    fn is_local_candidate(&self, _stream: usize, component: u16, address: SocketAddr) -> bool {
-        let selected = self.0.selected_pair(component).map(|(l, _)| l.address);
-        selected == Some(address)
+    fn is_local_candidate(&self, stream: usize, component: u16, address: SocketAddr) -> bool {
+        // Signalled candidates, and the valid local the peer may name before or after our
+        // selection (a peer-reflexive one is never signalled).
+        self.selected_local(stream, component) == Some(address)
             || self
                 .0
                 .local_candidates()
                 .iter()
                 .any(|c| c.component == component && c.address == address)
-            || self
-                .0
-                .pairs()
-                .iter()
-                .any(|(l, _, _, _)| l.component == component && l.address == address)
     }
 
     fn selected_local(&self, _stream: usize, component: u16) -> Option<SocketAddr> {
