@@ -127,6 +127,19 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
     let bob2 = call_alice(&lab, "bob-2", stun_turn("bob", "bobpw"));
     let alice_events = done(alice, "alice");
 
+    // The capture ends here so that a failure below can show the SIP ladder (which UPDATE,
+    // 200 or ACK was lost, or whether alice held her answer back).
+    let pcap = cap.stop();
+    let rows = sip_ladder(&pcap);
+    let context = || {
+        format!(
+            "bob call 1:\n{}\nbob call 2:\n{}\nalice:\n{}\nladder:\n{}",
+            joined(&bob1),
+            joined(&bob2),
+            joined(&alice_events),
+            ladder_text(&rows)
+        )
+    };
     assert_reflexive_call(
         &bob1,
         "bob call 1",
@@ -139,15 +152,31 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
         (NAT_B_WAN, NAT_A_WAN),
         MIN_RTP_PER_PHONE,
     );
+    // Alice answered both calls and bob hung both up. "established" (200 sent and ACK
+    // received) is not required of each: every SIP message crosses both lossy NATs twice
+    // (P = 0.81 each way), so a 200/ACK round fails with P ≈ 0.34 and all five rounds of a
+    // 10 s call (RFC 3261 §13.3.1.4 retransmissions at 0.5, 1.5, 3.5, 7.5 s) with ≈ 0.5 %;
+    // seen once in CI. The media summaries below show the call was up either way.
+    let answered_calls = alice_events
+        .iter()
+        .filter(|e| {
+            e["event"] == "call" && e["state"] == "ended" && e["reason"] == "remote hung up"
+        })
+        .count();
+    assert_eq!(
+        answered_calls,
+        2,
+        "alice answered both calls:\n{}",
+        context()
+    );
     let established = alice_events
         .iter()
         .filter(|e| e["event"] == "call" && e["state"] == "established")
         .count();
-    assert_eq!(
-        established,
-        2,
-        "alice answered both calls:\n{}",
-        joined(&alice_events)
+    assert!(
+        established >= 1,
+        "no ACK reached alice in either call:\n{}",
+        context()
     );
     let alice_media: Vec<&Value> = alice_events
         .iter()
@@ -166,21 +195,10 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
         default2.starts_with(TURN),
         "call 2 default is relayed: {default2}"
     );
-    // The capture ends here so that a failure below can show the SIP ladder (which UPDATE
-    // or 200 was lost, or whether alice held her answer back).
-    let pcap = cap.stop();
-    let rows = sip_ladder(&pcap);
     let answered = bob2
         .iter()
         .find(|e| e["event"] == "updated_offer" && e["direction"] == "answered")
-        .unwrap_or_else(|| {
-            panic!(
-                "call 2: the updated offer was not answered; bob:\n{}\nalice:\n{}\nladder:\n{}",
-                joined(&bob2),
-                joined(&alice_events),
-                ladder_text(&rows)
-            )
-        });
+        .unwrap_or_else(|| panic!("call 2: the updated offer was not answered:\n{}", context()));
     assert!(
         answered["reason"]
             .as_str()

@@ -800,3 +800,55 @@ fn dialogs_get_crlf_keepalives_on_their_flow() {
         )));
     }
 }
+
+/// Seen once in the lab (10 % loss, Kamailio between): the caller's ACK was lost and its
+/// UPDATE (sent right after the ACK) arrived first. The callee must still learn of the ACK
+/// from the one the caller resends for the retransmitted 2xx (RFC 3261 §13.3.1.4).
+#[test]
+fn a_lost_ack_overtaken_by_an_update_is_recovered_by_the_2xx_retransmission() {
+    let mut net = pair(TransportKind::Udp);
+    let now = net.now;
+    let a = net
+        .ua(0)
+        .invite(now, &bob_uri(TransportKind::Udp), Some(offer("a1")))
+        .unwrap();
+    net.deliver();
+    let (incoming, b, _) = incoming_call(&net.events[1]).expect("Bob sees the INVITE");
+    // The first ACK is lost.
+    let mut dropped = false;
+    net.set_drop(move |s| {
+        let lost = !dropped && s.start_line().starts_with("ACK ");
+        dropped |= lost;
+        lost
+    });
+    respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("b1")));
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::CallAnswered { dialog, .. } if *dialog == a)));
+    assert!(!net.events[1]
+        .iter()
+        .any(|e| matches!(e, SipEvent::AckReceived { .. })));
+    // Alice's updated offer goes out at once and is answered before any retransmission.
+    let now = net.now;
+    net.ua(0).update(now, a, Some(offer("u1"))).unwrap();
+    net.deliver();
+    let update = first_incoming!(net.events[1], IncomingUpdate).expect("Bob sees the UPDATE");
+    respond_and_deliver(&mut net, 1, update, 200, Some(offer("u1-answer")));
+    assert!(net.events[0]
+        .iter()
+        .any(|e| matches!(e, SipEvent::UpdateResponse { status: 200, .. })));
+    // Bob resends his 200 after T1; Alice ACKs it again and Bob sees that ACK.
+    net.run_for(Duration::from_secs(2));
+    assert!(
+        net.events[1]
+            .iter()
+            .any(|e| matches!(e, SipEvent::AckReceived { dialog, .. } if *dialog == b)),
+        "Bob got the resent ACK: {:?}",
+        net.events[1]
+    );
+    assert_eq!(
+        net.sent_matching("ACK ").len(),
+        2,
+        "the lost ACK and its resend"
+    );
+}
