@@ -20,3 +20,4 @@ pub mod phone;
 pub mod scenario;
 pub mod signalling;
 pub mod sip_driver;
+pub mod tls;
