@@ -86,11 +86,10 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsCon
     if roots.is_empty() {
         return Err(TlsConfigError::NoRoots);
     }
-    let builder =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots);
+    let builder = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots);
     let config = match (&settings.cert_file, &settings.key_file) {
         (None, None) => builder.with_no_client_auth(),
         (Some(_), None) => {
