@@ -86,6 +86,10 @@ pub fn client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsCon
     if roots.is_empty() {
         return Err(TlsConfigError::NoRoots);
     }
+    // ring rather than rustls' default aws-lc-rs: no C/cmake build of aws-lc on every CI
+    // run; rustls deprecates it only for lacking post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
     let builder = ClientConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()
         .expect("ring supports the default protocol versions")
