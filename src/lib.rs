@@ -9,6 +9,7 @@ pub mod config;
 pub mod config_args;
 pub mod config_print;
 pub mod demo;
+pub mod dns;
 pub mod events;
 pub mod exit;
 pub mod limits_config;
