@@ -7,16 +7,16 @@ pub mod rfc3263;
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::config::LookupIpStrategy;
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::NetError;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::TokioResolver;
 use rand::Rng;
 
-pub use rfc3263::{Plan, PlanError, Service, UriTarget};
 use rfc3263::{order_srv, usable_naptrs, NaptrRecord, SrvRecord};
+pub use rfc3263::{Plan, PlanError, Service, UriTarget};
 
 /// One place to send SIP: the service (transport), the address, and the host name a TLS
 /// certificate is checked against (RFC 5922 §7.2: the SRV target or the URI's host).
@@ -91,7 +91,9 @@ impl Resolver {
                     provider,
                 )
             }
-            None => TokioResolver::builder(provider).map_err(|e| DnsError::Config(e.to_string()))?,
+            None => {
+                TokioResolver::builder(provider).map_err(|e| DnsError::Config(e.to_string()))?
+            }
         };
         let options = builder.options_mut();
         options.ip_strategy = match family {
@@ -171,7 +173,9 @@ impl Resolver {
             (Err(_), Some(port)) => self.addresses(host, port, &mut records).await?,
             (Err(_), None) => {
                 let srv_name = format!("{srv_prefix}.{host}");
-                let srvs = self.srv_targets(&srv_name, Service::SipUdp, &mut records).await?;
+                let srvs = self
+                    .srv_targets(&srv_name, Service::SipUdp, &mut records)
+                    .await?;
                 if srvs.is_empty() {
                     self.addresses(host, default_port, &mut records).await?
                 } else {

@@ -99,7 +99,10 @@ pub enum Plan {
     /// §4.1: a transport parameter without a port: SRV for that transport, then A/AAAA.
     Srv { host: String, service: Service },
     /// §4.1: neither: NAPTR, else SRV for each supported service, else A/AAAA.
-    Naptr { host: String, services: Vec<Service> },
+    Naptr {
+        host: String,
+        services: Vec<Service>,
+    },
 }
 
 impl Plan {
@@ -306,11 +309,11 @@ mod tests {
                 services: vec![Service::SipsTcp]
             }
         );
-        let err = Plan::for_target(&target("pbx.test", None, Some("udp"), true), "sips:x")
-            .unwrap_err();
+        let err =
+            Plan::for_target(&target("pbx.test", None, Some("udp"), true), "sips:x").unwrap_err();
         assert!(matches!(err, PlanError::InsecureTransportForSips { .. }));
-        let err = Plan::for_target(&target("pbx.test", None, Some("sctp"), false), "sip:x")
-            .unwrap_err();
+        let err =
+            Plan::for_target(&target("pbx.test", None, Some("sctp"), false), "sip:x").unwrap_err();
         assert!(err.to_string().contains("sctp"), "{err}");
     }
 
