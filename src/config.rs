@@ -2,7 +2,7 @@
 //! flag given on the command line wins over the file. The password may also come from the
 //! environment variable `ICEPHONE_PASSWORD` (flag > environment > file).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +29,13 @@ pub enum ConfigError {
         value: String,
         why: String,
     },
+    /// A name in the settings did not resolve (exit code [`crate::exit::NAME`]).
+    #[error("{field} `{value}`: {source}")]
+    Dns {
+        field: &'static str,
+        value: String,
+        source: crate::dns::DnsError,
+    },
 }
 
 pub use crate::config_args::{AccountArgs, IceArgs};
@@ -41,6 +48,7 @@ pub struct FileConfig {
     pub password: Option<String>,
     pub auth_user: Option<String>,
     pub proxy: Option<String>,
+    pub dns: Option<String>,
     pub transport: Option<String>,
     pub bind: Option<String>,
     pub media_ip: Option<String>,
@@ -76,6 +84,14 @@ pub enum SipTransport {
     Tcp,
 }
 
+/// One name the program resolved: which setting it was, and the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `proxy`, `registrar`, `target`, `stun` or `turn`.
+    pub role: &'static str,
+    pub resolution: crate::dns::Resolution,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnSettings {
     pub server: SocketAddr,
@@ -98,6 +114,14 @@ pub struct Settings {
     pub media_ip: Option<std::net::IpAddr>,
     pub stun: Option<SocketAddr>,
     pub turn: Option<TurnSettings>,
+    /// `--dns`: the DNS server for every name; `None` = the system's resolv.conf.
+    pub dns: Option<SocketAddr>,
+    /// RFC 3263 §4.3: the proxy name's further targets, tried after `proxy` fails.
+    pub proxy_alternates: Vec<SocketAddr>,
+    /// Names resolved so far and what they gave (reported as `resolved` events).
+    pub resolutions: Vec<Resolved>,
+    /// Domains of request targets resolved by RFC 3263 (sent there when no proxy is set).
+    pub resolved_hosts: Vec<(String, Vec<(SipTransport, SocketAddr)>)>,
     pub ice: bool,
     pub aggressive_nomination: bool,
     pub codecs: Vec<G711>,
@@ -138,31 +162,6 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 fn unknown_key(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("unknown field `")?;
     rest.split('`').next()
-}
-
-fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
-    let with_port = if value.parse::<SocketAddr>().is_ok() {
-        value.to_string()
-    } else if let Ok(ip) = value.parse::<std::net::IpAddr>() {
-        SocketAddr::new(ip, default_port).to_string()
-    } else if value.contains(':') {
-        value.to_string()
-    } else {
-        format!("{value}:{default_port}")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| ConfigError::Invalid {
-            field,
-            value: value.into(),
-            why: e.to_string(),
-        })?
-        .next()
-        .ok_or_else(|| ConfigError::Invalid {
-            field,
-            value: value.into(),
-            why: "no address".into(),
-        })
 }
 
 /// Flags over environment over file over defaults.
@@ -208,16 +207,38 @@ pub fn merge(
         })?),
         (None, None) => None,
     };
-    let proxy = pick(&flags.proxy, &file.proxy)
-        .map(|p| resolve("proxy", &p, 5060))
-        .transpose()?;
+    let dns = match (flags.dns, &file.dns) {
+        (Some(d), _) => Some(d),
+        (None, Some(d)) => Some(d.parse().map_err(|_| ConfigError::Invalid {
+            field: "dns",
+            value: d.clone(),
+            why: "expected IP:PORT".into(),
+        })?),
+        (None, None) => None,
+    };
+    let names = crate::names::Names {
+        dns,
+        family: crate::dns::Family::of(&bind),
+    };
+    let mut resolutions = Vec::new();
+    let (proxy, proxy_alternates, transport) = match pick(&flags.proxy, &file.proxy) {
+        None => (None, Vec::new(), transport),
+        Some(p) => {
+            let (targets, resolution) = names.proxy(&p, transport, "proxy")?;
+            let mut addrs = targets.iter().map(|(_, a)| *a);
+            let first = addrs.next();
+            let chosen = targets.first().map_or(transport, |(t, _)| *t);
+            resolutions.extend(resolution);
+            (first, addrs.collect(), chosen)
+        }
+    };
     let stun = pick(&ice.stun, &file.stun)
-        .map(|s| resolve("stun", &s, 3478))
+        .map(|s| names.server(&s, "stun", "_stun._udp", 3478, &mut resolutions))
         .transpose()?;
     let turn = match pick(&ice.turn, &file.turn) {
         None => None,
         Some(t) => Some(TurnSettings {
-            server: resolve("turn", &t, 3478)?,
+            server: names.server(&t, "turn", "_turn._udp", 3478, &mut resolutions)?,
             user: pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
             password: pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
         }),
@@ -263,6 +284,10 @@ pub fn merge(
             .or_else(|| file.password.clone()),
         auth_user: pick(&flags.auth_user, &file.auth_user),
         proxy,
+        proxy_alternates,
+        dns,
+        resolutions,
+        resolved_hosts: Vec::new(),
         transport,
         bind,
         bind_default,
@@ -389,6 +414,16 @@ t1_ms = 250
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
-        assert_eq!(resolve("stun", "127.0.0.1", 3478).unwrap().port(), 3478);
+        let names = crate::names::Names {
+            dns: None,
+            family: crate::dns::Family::V4,
+        };
+        let mut resolutions = Vec::new();
+        let stun = names.server("127.0.0.1", "stun", "_stun._udp", 3478, &mut resolutions);
+        assert_eq!(stun.unwrap().port(), 3478);
+        assert!(resolutions.is_empty(), "an IP literal is not looked up");
+        assert!(names
+            .server("bad host", "stun", "_stun._udp", 3478, &mut resolutions)
+            .is_err());
     }
 }

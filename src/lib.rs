@@ -15,6 +15,7 @@ pub mod exit;
 pub mod limits_config;
 pub mod logging;
 pub mod media;
+pub mod names;
 pub mod netns;
 pub mod pcap;
 pub mod phone;

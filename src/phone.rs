@@ -125,6 +125,8 @@ fn ua_config(
         bind,
         aor,
         proxy: settings.proxy,
+        proxy_alternates: settings.proxy_alternates.clone(),
+        resolved_hosts: settings.resolved_hosts.clone(),
         credentials,
         t1: settings.t1,
         max_calls,

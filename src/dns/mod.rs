@@ -403,3 +403,93 @@ fn classify(host: &str, e: &NetError) -> DnsError {
         }
     }
 }
+
+/// Resolves with a resolver of its own on a one-off runtime, for the command-line paths
+/// that run before the program's runtime exists (settings, routes). Must not be called from
+/// inside a tokio runtime.
+pub fn blocking<T>(
+    server: Option<SocketAddr>,
+    family: Family,
+    work: impl AsyncFnOnce(&Resolver) -> Result<T, DnsError>,
+) -> Result<T, DnsError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| DnsError::Config(e.to_string()))?;
+    runtime.block_on(async {
+        let resolver = Resolver::new(server, family)?;
+        work(&resolver).await
+    })
+}
+
+/// `host`, `host:port`, `IP`, `IP:port` or `[IPv6]:port` as (host, port); `None` when the
+/// value is none of these.
+pub fn split_host_port(value: &str) -> Option<(String, Option<u16>)> {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return Some((addr.ip().to_string(), Some(addr.port())));
+    }
+    if let Ok(ip) = value
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
+        return Some((ip.to_string(), None));
+    }
+    let (host, port) = match value.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
+        None => (value, None),
+    };
+    let valid = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    valid.then(|| (host.to_owned(), port))
+}
+
+/// The RFC 3263 view of a sip:/sips: URI.
+pub fn uri_target(uri: &sip::message::Uri) -> Option<UriTarget> {
+    let sip = uri.as_sip()?;
+    let host = sip.host.to_string();
+    Some(UriTarget {
+        host: host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned(),
+        port: sip.port,
+        transport: sip.transport().map(|t| t.to_ascii_lowercase()),
+        secure: sip.secure,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(split_host_port("pbx.test"), Some(("pbx.test".into(), None)));
+        assert_eq!(
+            split_host_port("pbx.test:5080"),
+            Some(("pbx.test".into(), Some(5080)))
+        );
+        assert_eq!(
+            split_host_port("[2001:db8::1]:5060"),
+            Some(("2001:db8::1".into(), Some(5060)))
+        );
+        assert_eq!(
+            split_host_port("2001:db8::1"),
+            Some(("2001:db8::1".into(), None))
+        );
+        assert_eq!(split_host_port("bad host"), None);
+        assert_eq!(split_host_port("pbx.test:port"), None);
+    }
+
+    #[test]
+    fn uri_targets_keep_transport_and_security() {
+        let uri: sip::message::Uri = "sips:bob@PBX.test;transport=TCP".parse().unwrap();
+        let t = uri_target(&uri).unwrap();
+        assert!(t.secure);
+        assert_eq!(t.transport.as_deref(), Some("tcp"));
+        assert_eq!(t.port, None);
+    }
+}

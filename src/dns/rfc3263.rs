@@ -207,7 +207,7 @@ pub struct SrvRecord {
 pub fn order_srv(records: &[SrvRecord], mut pick: impl FnMut(u32) -> u32) -> Vec<SrvRecord> {
     let mut remaining: Vec<SrvRecord> = records
         .iter()
-        .filter(|r| r.target.trim_end_matches('.') != "")
+        .filter(|r| !r.target.trim_end_matches('.').is_empty())
         .cloned()
         .collect();
     remaining.sort_by_key(|r| r.priority);

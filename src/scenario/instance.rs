@@ -190,6 +190,8 @@ async fn prepare(
         bind,
         aor: aor.clone(),
         proxy,
+        proxy_alternates: Vec::new(),
+        resolved_hosts: Vec::new(),
         credentials,
         t1: Duration::from_millis(500),
         max_calls: 1,

@@ -137,6 +137,11 @@ impl Endpoint {
     }
 
     fn with_rng(config: EndpointConfig, rng: StdRng) -> Endpoint {
+        let resolved = config
+            .resolved_hosts
+            .iter()
+            .map(|(host, targets)| (host.to_ascii_lowercase(), targets.clone()))
+            .collect();
         let digest = config.credentials.clone().map(DigestClient::new);
         Endpoint {
             config,
@@ -156,7 +161,7 @@ impl Endpoint {
             registration: None,
             digest,
             learned_contact: None,
-            resolved: HashMap::new(),
+            resolved,
         }
     }
 

@@ -61,6 +61,28 @@ async fn start(
     };
     endpoint.default_transport = transport;
     endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
+    endpoint.proxy_alternates = config
+        .proxy_alternates
+        .iter()
+        .map(|&addr| NextHop { transport, addr })
+        .collect();
+    endpoint.resolved_hosts = config
+        .resolved_hosts
+        .iter()
+        .map(|(host, targets)| {
+            let hops = targets
+                .iter()
+                .map(|&(t, addr)| NextHop {
+                    transport: match t {
+                        crate::config::SipTransport::Udp => TransportKind::Udp,
+                        crate::config::SipTransport::Tcp => TransportKind::Tcp,
+                    },
+                    addr,
+                })
+                .collect();
+            (host.clone(), hops)
+        })
+        .collect();
     endpoint.register_expires = config.register_expires;
     endpoint.keepalive = config.keepalive;
     endpoint.use_learned_contact = config.contact_rewrite;
