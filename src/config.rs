@@ -114,6 +114,8 @@ pub struct Settings {
     pub media_ip: Option<std::net::IpAddr>,
     pub stun: Option<SocketAddr>,
     pub turn: Option<TurnSettings>,
+    /// `transport` was given (flag or file): names are resolved for it (SRV), not by NAPTR.
+    pub transport_given: bool,
     /// `--dns`: the DNS server for every name; `None` = the system's resolv.conf.
     pub dns: Option<SocketAddr>,
     /// RFC 3263 §4.3: the proxy name's further targets, tried after `proxy` fails.
@@ -224,7 +226,8 @@ pub fn merge(
     let (proxy, proxy_alternates, transport) = match pick(&flags.proxy, &file.proxy) {
         None => (None, Vec::new(), transport),
         Some(p) => {
-            let (targets, resolution) = names.proxy(&p, transport, "proxy")?;
+            let given = pick(&flags.transport, &file.transport).map(|_| transport);
+            let (targets, resolution) = names.proxy(&p, given, "proxy")?;
             let mut addrs = targets.iter().map(|(_, a)| *a);
             let first = addrs.next();
             let chosen = targets.first().map_or(transport, |(t, _)| *t);
@@ -285,6 +288,7 @@ pub fn merge(
         auth_user: pick(&flags.auth_user, &file.auth_user),
         proxy,
         proxy_alternates,
+        transport_given: pick(&flags.transport, &file.transport).is_some(),
         dns,
         resolutions,
         resolved_hosts: Vec::new(),

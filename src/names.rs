@@ -37,13 +37,13 @@ fn service_of(transport: SipTransport) -> Service {
 }
 
 impl Names {
-    /// `--proxy`: `HOST[:PORT]` resolved for the configured transport (SRV
-    /// `_sip._udp`/`_sip._tcp`, else A/AAAA), or a sip:/sips: URI resolved in full (NAPTR).
-    /// The targets are ordered; they all use the first target's transport.
+    /// `--proxy`: `HOST[:PORT]` or a sip:/sips: URI, resolved by RFC 3263: with a
+    /// `transport` given (`--transport`), SRV for it, else NAPTR. The targets are ordered;
+    /// they all use the first target's transport.
     pub fn proxy(
         &self,
         value: &str,
-        transport: SipTransport,
+        transport: Option<SipTransport>,
         field: &'static str,
     ) -> Result<Routed, ConfigError> {
         let target = if value.starts_with("sip:") || value.starts_with("sips:") {
@@ -66,7 +66,7 @@ impl Names {
             UriTarget {
                 host,
                 port,
-                transport: Some(service_of(transport).transport_param().into()),
+                transport: transport.map(|t| service_of(t).transport_param().into()),
                 secure: false,
             }
         };
@@ -180,7 +180,8 @@ pub fn complete_routes(
         let Some(aor) = settings.aor.clone() else {
             return Ok(());
         };
-        let Some(domain) = registrar_target(&aor, settings.transport) else {
+        let given = settings.transport_given.then_some(settings.transport);
+        let Some(domain) = registrar_target(&aor, given) else {
             return Ok(());
         };
         if domain.host.parse::<std::net::IpAddr>().is_ok() {
@@ -209,13 +210,13 @@ pub fn complete_routes(
     Ok(())
 }
 
-/// The registrar of an AOR: its domain, with the configured transport (RFC 3261 §10.2.6:
-/// the Request-URI of REGISTER is the AOR's domain).
-fn registrar_target(aor: &str, transport: SipTransport) -> Option<UriTarget> {
+/// The registrar of an AOR: its domain (RFC 3261 §10.2.6: the Request-URI of REGISTER is
+/// the AOR's domain), with the configured transport when one was given.
+fn registrar_target(aor: &str, transport: Option<SipTransport>) -> Option<UriTarget> {
     let uri: sip::message::Uri = aor.parse().ok()?;
     let mut target = dns::uri_target(&uri)?;
     if target.transport.is_none() && !target.secure {
-        target.transport = Some(service_of(transport).transport_param().into());
+        target.transport = transport.map(|t| service_of(t).transport_param().into());
     }
     Some(target)
 }

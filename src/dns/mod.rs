@@ -237,9 +237,15 @@ impl Resolver {
         service: Service,
         records: &mut Vec<String>,
     ) -> Result<Vec<Target>, DnsError> {
-        Ok(self
-            .addresses(host, service.default_port(), records)
-            .await?
+        let addrs = match self.addresses(host, service.default_port(), records).await {
+            // The caller reports every record it looked up, not only this last one.
+            Err(DnsError::NoRecords { .. }) => {
+                records.push(format!("A/AAAA {host}: none"));
+                Vec::new()
+            }
+            other => other?,
+        };
+        Ok(addrs
             .into_iter()
             .map(|addr| Target {
                 service,

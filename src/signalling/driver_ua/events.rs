@@ -178,7 +178,7 @@ impl Bridge {
                 let why = if status == 503 {
                     "503 Service Unavailable"
                 } else {
-                    "no answer"
+                    "no answer (timeout or transport error)"
                 };
                 eprintln!(
                     "icephone: {why} from {from}; trying the next DNS target {to} (RFC 3263 §4.3)"
