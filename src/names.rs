@@ -58,10 +58,10 @@ impl Names {
                 why: "not a SIP URI".into(),
             })?
         } else {
-            let (host, port) = dns::split_host_port(value).ok_or_else(|| ConfigError::Invalid {
+            let (host, port) = dns::split_host_port(value).map_err(|why| ConfigError::Invalid {
                 field,
                 value: value.into(),
-                why: "expected HOST[:PORT] or a sip: URI".into(),
+                why: format!("{why}; expected HOST[:PORT] or a sip: URI"),
             })?;
             UriTarget {
                 host,
@@ -135,10 +135,10 @@ impl Names {
         default_port: u16,
         resolutions: &mut Vec<Resolved>,
     ) -> Result<SocketAddr, ConfigError> {
-        let (host, port) = dns::split_host_port(value).ok_or_else(|| ConfigError::Invalid {
+        let (host, port) = dns::split_host_port(value).map_err(|why| ConfigError::Invalid {
             field,
             value: value.into(),
-            why: "expected HOST[:PORT]".into(),
+            why: format!("{why}; expected HOST[:PORT]"),
         })?;
         if let Ok(ip) = host.parse::<std::net::IpAddr>() {
             return Ok(SocketAddr::new(ip, port.unwrap_or(default_port)));

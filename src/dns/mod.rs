@@ -428,28 +428,45 @@ pub fn blocking<T>(
     })
 }
 
-/// `host`, `host:port`, `IP`, `IP:port` or `[IPv6]:port` as (host, port); `None` when the
-/// value is none of these.
-pub fn split_host_port(value: &str) -> Option<(String, Option<u16>)> {
-    if let Ok(addr) = value.parse::<SocketAddr>() {
-        return Some((addr.ip().to_string(), Some(addr.port())));
+/// `HOST`, `HOST:PORT`, `IP`, `IP:PORT`, `IPV6`, `[IPV6]` or `[IPV6]:PORT` as (host, port),
+/// the port `None` when not given (a name without a port is looked up by SRV); the error
+/// says what is wrong with the value.
+pub fn split_host_port(value: &str) -> Result<(String, Option<u16>), String> {
+    let port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("bad port {p:?} in {value:?}"))
+    };
+    if let Some(rest) = value.strip_prefix('[') {
+        let (ip, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("missing ']' in {value:?}"))?;
+        ip.parse::<std::net::Ipv6Addr>()
+            .map_err(|_| format!("{ip:?} in {value:?} is not an IPv6 address"))?;
+        return match after {
+            "" => Ok((ip.to_owned(), None)),
+            _ => match after.strip_prefix(':') {
+                Some(p) => Ok((ip.to_owned(), Some(port(p)?))),
+                None => Err(format!("unexpected text after ']' in {value:?}")),
+            },
+        };
     }
-    if let Ok(ip) = value
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse::<IpAddr>()
-    {
-        return Some((ip.to_string(), None));
+    if value.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok((value.to_owned(), None)); // a bare IPv6 address has no port
     }
     let (host, port) = match value.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port.parse::<u16>().ok()?)),
+        Some((host, p)) => (host, Some(port(p)?)),
         None => (value, None),
     };
-    let valid = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
-    valid.then(|| (host.to_owned(), port))
+    if host.is_empty() {
+        return Err(format!("missing host in {value:?}"));
+    }
+    let valid = host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !valid {
+        return Err(format!("{host:?} is not a host name or IP address"));
+    }
+    Ok((host.to_owned(), port))
 }
 
 /// The RFC 3263 view of a sip:/sips: URI.
@@ -473,21 +490,27 @@ mod tests {
 
     #[test]
     fn host_port_forms() {
-        assert_eq!(split_host_port("pbx.test"), Some(("pbx.test".into(), None)));
-        assert_eq!(
-            split_host_port("pbx.test:5080"),
-            Some(("pbx.test".into(), Some(5080)))
-        );
-        assert_eq!(
-            split_host_port("[2001:db8::1]:5060"),
-            Some(("2001:db8::1".into(), Some(5060)))
-        );
-        assert_eq!(
-            split_host_port("2001:db8::1"),
-            Some(("2001:db8::1".into(), None))
-        );
-        assert_eq!(split_host_port("bad host"), None);
-        assert_eq!(split_host_port("pbx.test:port"), None);
+        let ok = |v: &str, host: &str, port: Option<u16>| {
+            assert_eq!(split_host_port(v), Ok((host.to_owned(), port)), "{v}");
+        };
+        ok("pbx.test", "pbx.test", None);
+        ok("pbx.test:5080", "pbx.test", Some(5080));
+        ok("192.0.2.1:3479", "192.0.2.1", Some(3479));
+        ok("192.0.2.1", "192.0.2.1", None);
+        ok("[2001:db8::1]:5060", "2001:db8::1", Some(5060));
+        ok("[2001:db8::1]", "2001:db8::1", None);
+        ok("2001:db8::1", "2001:db8::1", None);
+        for bad in [
+            "",
+            ":3478",
+            "host:port",
+            "host:70000",
+            "[2001:db8::1",
+            "[2001:db8::1]x",
+            "bad host",
+        ] {
+            assert!(split_host_port(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]
