@@ -109,7 +109,7 @@ pub fn lines(
         "dns",
         s(&flags.dns.map(|d| d.to_string())),
         s(&file.dns),
-        quote("system (/etc/resolv.conf)"),
+        UNSET.into(),
     );
     p.add(
         "transport",
