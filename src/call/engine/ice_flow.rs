@@ -226,7 +226,7 @@ impl Call {
                 }
             }
             IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(),
-            IceEvent::ServerFailed { server, reason } => {
+            IceEvent::ServerFailed { server, reason, .. } => {
                 tracing::warn!(%server, "STUN/TURN server gave nothing: {reason}");
             }
             _ => {}

@@ -210,6 +210,7 @@ impl Call {
                         addr: t.server,
                         username: t.user.clone(),
                         password: t.password.clone(),
+                        transport: ice::agent::TurnTransport::Udp,
                     })
                     .collect(),
                 check_retransmit: opts
