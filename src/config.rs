@@ -10,6 +10,8 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::media::g711::G711;
+use crate::tls::TlsSettings;
+use ice::agent::TurnTransport;
 
 /// Environment variable holding the SIP password.
 pub const PASSWORD_ENV: &str = "ICEPHONE_PASSWORD";
@@ -48,6 +50,7 @@ pub struct FileConfig {
     pub turn: Option<String>,
     pub turn_user: Option<String>,
     pub turn_password: Option<String>,
+    pub turn_transport: Option<String>,
     pub no_ice: Option<bool>,
     pub nomination: Option<String>,
     pub codecs: Option<Vec<String>>,
@@ -81,6 +84,27 @@ pub struct TurnSettings {
     pub server: SocketAddr,
     pub user: String,
     pub password: String,
+    /// How the server is reached (RFC 8656 §3.1); the relayed candidates are UDP either way.
+    pub transport: TurnTransport,
+    /// The host as `--turn` names it (no brackets): over TLS the server's certificate must
+    /// carry this name or IP address.
+    pub host: String,
+    /// Trust anchors (system roots + `--tls-ca`) and client identity for TURN over TLS.
+    pub tls: TlsSettings,
+}
+
+impl TurnSettings {
+    /// A TURN server over UDP (tests and the demo, which name it by address).
+    pub fn udp(server: SocketAddr, user: &str, password: &str) -> TurnSettings {
+        TurnSettings {
+            server,
+            user: user.into(),
+            password: password.into(),
+            transport: TurnTransport::Udp,
+            host: server.ip().to_string(),
+            tls: TlsSettings::default(),
+        }
+    }
 }
 
 /// Everything resolved: what the program runs with.
@@ -165,6 +189,47 @@ fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<Socket
         })
 }
 
+/// The TURN server of `--turn` (a `turn:`/`turns:` URI or `HOST[:PORT]`) reached over the
+/// transport the URI names or `--turn-transport` gives (UDP when neither does). The two must
+/// agree: a `turns:` server is never reached in clear because of a flag.
+pub fn turn_settings(
+    value: &str,
+    flag: Option<TurnTransport>,
+    user: String,
+    password: String,
+    tls: TlsSettings,
+) -> Result<TurnSettings, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid {
+        field: "turn",
+        value: value.into(),
+        why,
+    };
+    let target = crate::turn_uri::parse(value).map_err(invalid)?;
+    let transport = match (target.transport, flag) {
+        (Some(uri), Some(flag)) if uri != flag => {
+            return Err(invalid(format!(
+                "the URI says {uri} but turn_transport says {flag}"
+            )))
+        }
+        (uri, flag) => uri.or(flag).unwrap_or(TurnTransport::Udp),
+    };
+    let host_port = target.host_port(transport);
+    let server = resolve("turn", &host_port, crate::turn_uri::default_port(transport)).map_err(
+        |e| match e {
+            ConfigError::Invalid { why, .. } => invalid(why),
+            other => other,
+        },
+    )?;
+    Ok(TurnSettings {
+        server,
+        user,
+        password,
+        transport,
+        host: target.host,
+        tls,
+    })
+}
+
 /// Flags over environment over file over defaults.
 pub fn merge(
     flags: &AccountArgs,
@@ -214,13 +279,26 @@ pub fn merge(
     let stun = pick(&ice.stun, &file.stun)
         .map(|s| resolve("stun", &s, 3478))
         .transpose()?;
+    let turn_transport = pick(&ice.turn_transport, &file.turn_transport)
+        .map(|t| {
+            crate::turn_uri::parse_transport(&t).map_err(|why| ConfigError::Invalid {
+                field: "turn_transport",
+                value: t.clone(),
+                why,
+            })
+        })
+        .transpose()?;
     let turn = match pick(&ice.turn, &file.turn) {
         None => None,
-        Some(t) => Some(TurnSettings {
-            server: resolve("turn", &t, 3478)?,
-            user: pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
-            password: pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
-        }),
+        Some(t) => Some(turn_settings(
+            &t,
+            turn_transport,
+            pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
+            pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
+            // One TLS configuration for SIP and TURN: the `--tls-ca`/`--tls-cert`/`--tls-key`
+            // settings belong here once the flags exist; until then the system's roots.
+            TlsSettings::default(),
+        )?),
     };
     let nomination = pick(&ice.nomination, &file.nomination).unwrap_or_else(|| "regular".into());
     let aggressive_nomination = match nomination.to_ascii_lowercase().as_str() {
@@ -374,6 +452,57 @@ t1_ms = 250
         let err = merge(&AccountArgs::default(), &ice, &FileConfig::default(), None).unwrap_err();
         assert!(err.to_string().contains("opus"), "{err}");
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+
+    fn turn_of(turn: &str, flag: Option<&str>) -> Result<TurnSettings, ConfigError> {
+        let ice = IceArgs {
+            turn: Some(turn.into()),
+            turn_transport: flag.map(str::to_owned),
+            turn_user: Some("alice".into()),
+            ..IceArgs::default()
+        };
+        merge(&AccountArgs::default(), &ice, &FileConfig::default(), None)
+            .map(|s| s.turn.expect("turn configured"))
+    }
+
+    #[test]
+    fn turn_transport_from_the_uri_the_flag_or_udp() {
+        let t = turn_of("192.0.2.7", None).unwrap();
+        assert_eq!(
+            (t.transport, t.server, t.host.as_str()),
+            (
+                TurnTransport::Udp,
+                "192.0.2.7:3478".parse().unwrap(),
+                "192.0.2.7"
+            )
+        );
+        let t = turn_of("192.0.2.7", Some("TLS")).unwrap();
+        assert_eq!((t.transport, t.server.port()), (TurnTransport::Tls, 5349));
+        let t = turn_of("turn:192.0.2.7:3479?transport=tcp", None).unwrap();
+        assert_eq!((t.transport, t.server.port()), (TurnTransport::Tcp, 3479));
+        let t = turn_of("turns:[::1]", Some("tls")).unwrap();
+        assert_eq!(t.transport, TurnTransport::Tls);
+        assert_eq!(t.server, "[::1]:5349".parse().unwrap());
+        assert_eq!(t.host, "::1");
+        let file: FileConfig =
+            toml::from_str("turn = \"192.0.2.7:9\"\nturn_transport = \"tcp\"").unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.turn.map(|t| t.transport), Some(TurnTransport::Tcp));
+    }
+
+    #[test]
+    fn turn_settings_that_disagree_are_refused() {
+        // A turns: server is never reached in clear because of a flag.
+        let err = turn_of("turns:192.0.2.7", Some("udp"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("turn:") && err.contains("tls"), "{err}");
+        let err = turn_of("192.0.2.7", Some("dtls")).unwrap_err().to_string();
+        assert!(err.starts_with("turn_transport"), "{err}");
+        let err = turn_of("turns:192.0.2.7?transport=udp", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DTLS"), "{err}");
     }
 
     #[test]
