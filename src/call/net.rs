@@ -55,6 +55,9 @@ pub struct MediaSockets {
     incoming: mpsc::UnboundedReceiver<Inbound>,
     /// The connections to a TURN server over TCP/TLS, when `--turn-transport` says so.
     turn_streams: Option<TurnStreams>,
+    /// The UDP TURN server whose ICMP errors are reported (IP_RECVERR is on), and where.
+    icmp_watch: Vec<SocketAddr>,
+    inbound: mpsc::UnboundedSender<Inbound>,
     capture: Option<Capture>,
     /// Counters: datagrams sent that were RTP/RTCP (first byte 128..=191, RFC 7983).
     pub media_datagrams_sent: u64,
@@ -164,6 +167,8 @@ impl MediaSockets {
             bases,
             incoming: rx,
             turn_streams,
+            icmp_watch,
+            inbound: tx,
             capture,
             media_datagrams_sent: 0,
             readers,
@@ -200,6 +205,19 @@ impl MediaSockets {
         }
         if let Err(e) = socket.send_to(data, to).await {
             tracing::debug!(%from, %to, "media send failed: {e}");
+            // With IP_RECVERR a pending ICMP error can surface on a send instead of a read:
+            // read its queue here, or it would fill the socket's receive buffer.
+            if !self.icmp_watch.is_empty() {
+                for e in icmp::drain(socket) {
+                    if self.icmp_watch.contains(&e.dest) {
+                        let _ = self.inbound.send(Inbound::Unreachable {
+                            local: from,
+                            dest: e.dest,
+                            detail: e.detail,
+                        });
+                    }
+                }
+            }
         }
     }
 
