@@ -12,7 +12,10 @@
 //! - feeds every datagram received on those sockets to [`IceAgent::handle_packet`] (STUN
 //!   checks, STUN/TURN server traffic, and media, which is handed back as [`Handled::Media`]);
 //! - calls [`IceAgent::handle_timeout`] when [`IceAgent::poll_timeout`] says so;
-//! - sends what [`IceAgent::poll_transmit`] returns, from the socket bound to `Transmit::from`;
+//! - sends what [`IceAgent::poll_transmit`] returns, from the socket bound to `Transmit::from`
+//!   (or, for a TURN server over TCP/TLS, on that base's connection to it: `Transmit::transport`
+//!   says which, and [`IceAgent::handle_turn_stream`] / [`IceAgent::turn_stream_failed`] take
+//!   what comes back);
 //! - reacts to [`IceEvent`]s from [`IceAgent::poll_event`] (signal candidates, start media…);
 //! - sends media with [`IceAgent::send_data`], which refuses until every component has a
 //!   selected pair (RFC 8445 §12.1).
