@@ -12,6 +12,7 @@ cd "$(dirname "$0")"
 # package -> a file it installs, used to tell whether it is present.
 REQUIRED=(
   "coturn:/usr/bin/turnserver"      # real STUN/TURN server for tests/stun_cli.rs, tests/turn_coturn.rs
+  "openssl:/usr/bin/openssl"        # test CA and certificates (tests/support/test_pki.rs)
   "sip-tester:/usr/bin/sipp"        # sipp, an independent SIP peer for interop tests
   # The network lab (tests/lab/, tests/lab_*.rs): namespaces, NATs, servers, wire oracle.
   "kamailio:/usr/sbin/kamcmd"       # registrar + proxy (kamailio, kamcmd; nathelper/auth built in)

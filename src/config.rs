@@ -10,6 +10,8 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::media::g711::G711;
+use crate::tls::TlsSettings;
+use ice::agent::TurnTransport;
 
 /// Environment variable holding the SIP password.
 pub const PASSWORD_ENV: &str = "ICEPHONE_PASSWORD";
@@ -56,6 +58,7 @@ pub struct FileConfig {
     pub turn: Option<String>,
     pub turn_user: Option<String>,
     pub turn_password: Option<String>,
+    pub turn_transport: Option<String>,
     pub no_ice: Option<bool>,
     pub nomination: Option<String>,
     pub codecs: Option<Vec<String>>,
@@ -97,6 +100,27 @@ pub struct TurnSettings {
     pub server: SocketAddr,
     pub user: String,
     pub password: String,
+    /// How the server is reached (RFC 8656 §3.1); the relayed candidates are UDP either way.
+    pub transport: TurnTransport,
+    /// The host as `--turn` names it (no brackets): over TLS the server's certificate must
+    /// carry this name or IP address.
+    pub host: String,
+    /// Trust anchors (system roots + `--tls-ca`) and client identity for TURN over TLS.
+    pub tls: TlsSettings,
+}
+
+impl TurnSettings {
+    /// A TURN server over UDP (tests and the demo, which name it by address).
+    pub fn udp(server: SocketAddr, user: &str, password: &str) -> TurnSettings {
+        TurnSettings {
+            server,
+            user: user.into(),
+            password: password.into(),
+            transport: TurnTransport::Udp,
+            host: server.ip().to_string(),
+            tls: TlsSettings::default(),
+        }
+    }
 }
 
 /// Everything resolved: what the program runs with.
@@ -164,6 +188,60 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 fn unknown_key(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("unknown field `")?;
     rest.split('`').next()
+}
+
+/// The TURN server of `--turn` (a `turn:`/`turns:` URI or `HOST[:PORT]`) reached over the
+/// transport the URI names or `--turn-transport` gives (UDP when neither does). The two must
+/// agree: a `turns:` server is never reached in clear because of a flag.
+pub fn turn_settings(
+    value: &str,
+    flag: Option<TurnTransport>,
+    user: String,
+    password: String,
+    tls: TlsSettings,
+    names: &crate::names::Names,
+    resolutions: &mut Vec<Resolved>,
+) -> Result<TurnSettings, ConfigError> {
+    let invalid = |why: String| ConfigError::Invalid {
+        field: "turn",
+        value: value.into(),
+        why,
+    };
+    let target = crate::turn_uri::parse(value).map_err(invalid)?;
+    let transport = match (target.transport, flag) {
+        (Some(uri), Some(flag)) if uri != flag => {
+            return Err(invalid(format!(
+                "the URI says {uri} but turn_transport says {flag}"
+            )))
+        }
+        (uri, flag) => uri.or(flag).unwrap_or(TurnTransport::Udp),
+    };
+    // RFC 8656 §4 (RFC 5928): a name without a port is looked up by SRV for the transport.
+    let srv_prefix = match transport {
+        TurnTransport::Udp => "_turn._udp",
+        TurnTransport::Tcp => "_turn._tcp",
+        TurnTransport::Tls => "_turns._tcp",
+    };
+    let host_port = match target.port {
+        Some(_) => target.host_port(transport),
+        None if target.host.contains(':') => format!("[{}]", target.host),
+        None => target.host.clone(),
+    };
+    let server = names.server(
+        &host_port,
+        "turn",
+        srv_prefix,
+        crate::turn_uri::default_port(transport),
+        resolutions,
+    )?;
+    Ok(TurnSettings {
+        server,
+        user,
+        password,
+        transport,
+        host: target.host,
+        tls,
+    })
 }
 
 /// Flags over environment over file over defaults.
@@ -238,13 +316,28 @@ pub fn merge(
     let stun = pick(&ice.stun, &file.stun)
         .map(|s| names.server(&s, "stun", "_stun._udp", 3478, &mut resolutions))
         .transpose()?;
+    let turn_transport = pick(&ice.turn_transport, &file.turn_transport)
+        .map(|t| {
+            crate::turn_uri::parse_transport(&t).map_err(|why| ConfigError::Invalid {
+                field: "turn_transport",
+                value: t.clone(),
+                why,
+            })
+        })
+        .transpose()?;
     let turn = match pick(&ice.turn, &file.turn) {
         None => None,
-        Some(t) => Some(TurnSettings {
-            server: names.server(&t, "turn", "_turn._udp", 3478, &mut resolutions)?,
-            user: pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
-            password: pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
-        }),
+        Some(t) => Some(turn_settings(
+            &t,
+            turn_transport,
+            pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
+            pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
+            // One TLS configuration for SIP and TURN: the `--tls-ca`/`--tls-cert`/`--tls-key`
+            // settings belong here once the flags exist; until then the system's roots.
+            TlsSettings::default(),
+            &names,
+            &mut resolutions,
+        )?),
     };
     let nomination = pick(&ice.nomination, &file.nomination).unwrap_or_else(|| "regular".into());
     let aggressive_nomination = match nomination.to_ascii_lowercase().as_str() {
@@ -403,6 +496,57 @@ t1_ms = 250
         let err = merge(&AccountArgs::default(), &ice, &FileConfig::default(), None).unwrap_err();
         assert!(err.to_string().contains("opus"), "{err}");
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
+    }
+
+    fn turn_of(turn: &str, flag: Option<&str>) -> Result<TurnSettings, ConfigError> {
+        let ice = IceArgs {
+            turn: Some(turn.into()),
+            turn_transport: flag.map(str::to_owned),
+            turn_user: Some("alice".into()),
+            ..IceArgs::default()
+        };
+        merge(&AccountArgs::default(), &ice, &FileConfig::default(), None)
+            .map(|s| s.turn.expect("turn configured"))
+    }
+
+    #[test]
+    fn turn_transport_from_the_uri_the_flag_or_udp() {
+        let t = turn_of("192.0.2.7", None).unwrap();
+        assert_eq!(
+            (t.transport, t.server, t.host.as_str()),
+            (
+                TurnTransport::Udp,
+                "192.0.2.7:3478".parse().unwrap(),
+                "192.0.2.7"
+            )
+        );
+        let t = turn_of("192.0.2.7", Some("TLS")).unwrap();
+        assert_eq!((t.transport, t.server.port()), (TurnTransport::Tls, 5349));
+        let t = turn_of("turn:192.0.2.7:3479?transport=tcp", None).unwrap();
+        assert_eq!((t.transport, t.server.port()), (TurnTransport::Tcp, 3479));
+        let t = turn_of("turns:[::1]", Some("tls")).unwrap();
+        assert_eq!(t.transport, TurnTransport::Tls);
+        assert_eq!(t.server, "[::1]:5349".parse().unwrap());
+        assert_eq!(t.host, "::1");
+        let file: FileConfig =
+            toml::from_str("turn = \"192.0.2.7:9\"\nturn_transport = \"tcp\"").unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.turn.map(|t| t.transport), Some(TurnTransport::Tcp));
+    }
+
+    #[test]
+    fn turn_settings_that_disagree_are_refused() {
+        // A turns: server is never reached in clear because of a flag.
+        let err = turn_of("turns:192.0.2.7", Some("udp"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("turn:") && err.contains("tls"), "{err}");
+        let err = turn_of("192.0.2.7", Some("dtls")).unwrap_err().to_string();
+        assert!(err.starts_with("turn_transport"), "{err}");
+        let err = turn_of("turns:192.0.2.7?transport=udp", None)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("DTLS"), "{err}");
     }
 
     #[test]

@@ -71,9 +71,14 @@ pub struct IceArgs {
     /// STUN server HOST:PORT for server-reflexive candidates
     #[arg(long)]
     pub stun: Option<String>,
-    /// TURN server HOST:PORT for relayed candidates
+    /// TURN server for relayed candidates: HOST[:PORT], or a turn:/turns: URI (RFC 7065), e.g.
+    /// turn:HOST?transport=tcp or turns:HOST (TLS, port 5349)
     #[arg(long)]
     pub turn: Option<String>,
+    /// How to reach the TURN server: udp, tcp or tls (RFC 8656 §3.1); the relay is UDP either
+    /// way [default: udp, or what the turn: URI says]
+    #[arg(long, value_name = "udp|tcp|tls")]
+    pub turn_transport: Option<String>,
     /// User name for the TURN server's long-term credentials (RFC 8489 §9.2)
     #[arg(long)]
     pub turn_user: Option<String>,

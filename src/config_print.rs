@@ -143,6 +143,12 @@ pub fn lines(
         hidden(&file.turn_password),
         UNSET.into(),
     );
+    p.add(
+        "turn_transport",
+        s(&ice.turn_transport),
+        s(&file.turn_transport),
+        quote("udp"),
+    );
     p.add("no_ice", switch(ice.no_ice), n(file.no_ice), "false".into());
     p.add(
         "nomination",

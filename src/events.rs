@@ -129,6 +129,18 @@ pub enum Event {
         agent: String,
         pairs: Vec<PairFailureInfo>,
     },
+    /// A STUN or TURN server gave no candidate (or a TURN allocation was lost): the call goes
+    /// on without it, and this says why.
+    ServerFailed {
+        agent: String,
+        /// `stun` | `turn`
+        kind: String,
+        /// `IP:port` of the server.
+        server: String,
+        /// How the server was reached: `udp` | `tcp` | `tls`.
+        transport: String,
+        reason: String,
+    },
 }
 
 impl Event {
@@ -256,6 +268,23 @@ impl Event {
                     _ => "unknown".to_string(),
                 }
             ),
+            Event::ServerFailed {
+                kind,
+                server,
+                transport,
+                reason,
+                ..
+            } => {
+                let lost = if kind == "turn" {
+                    "no relayed candidate"
+                } else {
+                    "no server-reflexive candidate"
+                };
+                format!(
+                    "{} server {server} ({transport}) failed: {reason}; {lost} from it",
+                    kind.to_ascii_uppercase()
+                )
+            }
             Event::IceFailed { pairs, .. } => format!(
                 "ICE failed: {}",
                 if pairs.is_empty() {
@@ -284,7 +313,8 @@ impl Event {
             | Event::Call { agent, .. }
             | Event::Dtmf { agent, .. }
             | Event::Media { agent, .. }
-            | Event::IceFailed { agent, .. } => agent,
+            | Event::IceFailed { agent, .. }
+            | Event::ServerFailed { agent, .. } => agent,
         }
     }
 }

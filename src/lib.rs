@@ -23,3 +23,4 @@ pub mod scenario;
 pub mod signalling;
 pub mod sip_driver;
 pub mod tls;
+pub mod turn_uri;

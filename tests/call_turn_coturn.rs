@@ -30,11 +30,7 @@ async fn relay_default_host_selection_and_the_updated_offer() {
     let callee_task = tokio::spawn(run_callee(callee, callee_ua));
     let mut caller = CallOptions::new("caller", vec![lo], emitter.clone());
     caller.allow_loopback = true;
-    caller.turn = Some(TurnSettings {
-        server: coturn.addr,
-        user: "alice".into(),
-        password: "secret".into(),
-    });
+    caller.turn = Some(TurnSettings::udp(coturn.addr, "alice", "secret"));
     caller.duration = Some(Duration::from_millis(800));
     let caller_ua = spawn_ua(ua("sip:caller@127.0.0.1")).await.unwrap();
     let outcome = tokio::time::timeout(

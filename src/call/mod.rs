@@ -6,6 +6,7 @@ pub mod control;
 mod engine;
 mod ice_view;
 pub mod net;
+mod turn_stream;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;

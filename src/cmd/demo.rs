@@ -27,10 +27,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         capture,
         record: args.record.clone(),
         callee_without_update: args.no_update,
-        turn: args.turn.map(|server| crate::config::TurnSettings {
-            server,
-            user: args.turn_user.clone(),
-            password: args.turn_password.clone(),
+        turn: args.turn.map(|server| {
+            crate::config::TurnSettings::udp(server, &args.turn_user, &args.turn_password)
         }),
     }))?;
     let text = summary(&report, args.tone);

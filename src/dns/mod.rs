@@ -410,21 +410,28 @@ fn classify(host: &str, e: &NetError) -> DnsError {
     }
 }
 
-/// Resolves with a resolver of its own on a one-off runtime, for the command-line paths
-/// that run before the program's runtime exists (settings, routes). Must not be called from
-/// inside a tokio runtime.
-pub fn blocking<T>(
+/// Resolves with a resolver of its own on a one-off runtime in a thread of its own, for the
+/// setup paths that are not async (settings, routes, scenario agents): it works whether or
+/// not the caller runs inside a tokio runtime, and blocks the caller until done.
+pub fn blocking<T: Send>(
     server: Option<SocketAddr>,
     family: Family,
-    work: impl AsyncFnOnce(&Resolver) -> Result<T, DnsError>,
+    work: impl AsyncFnOnce(&Resolver) -> Result<T, DnsError> + Send,
 ) -> Result<T, DnsError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| DnsError::Config(e.to_string()))?;
-    runtime.block_on(async {
-        let resolver = Resolver::new(server, family)?;
-        work(&resolver).await
+    std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| DnsError::Config(e.to_string()))?;
+                runtime.block_on(async {
+                    let resolver = Resolver::new(server, family)?;
+                    work(&resolver).await
+                })
+            })
+            .join()
+            .unwrap_or_else(|_| Err(DnsError::Config("the resolver thread panicked".into())))
     })
 }
 

@@ -375,6 +375,7 @@ fn short(ev: &Event) -> String {
         } => format!("dtmf.{direction}[{digit}]"),
         Event::Media { .. } => "media".into(),
         Event::IceFailed { .. } => "ice_failed".into(),
+        Event::ServerFailed { kind, .. } => format!("server_failed.{kind}"),
     }
 }
 

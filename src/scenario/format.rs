@@ -94,6 +94,8 @@ pub struct AgentSpec {
     pub turn: Option<String>,
     pub turn_user: Option<String>,
     pub turn_password: Option<String>,
+    /// `udp`, `tcp` or `tls` (or a `turn:`/`turns:` URI in `turn`).
+    pub turn_transport: Option<String>,
     #[serde(default = "yes")]
     pub ice: bool,
     /// `regular` or `aggressive`.

@@ -10,7 +10,6 @@ use super::registrar;
 use super::report::{AgentReport, Printer, RunReport};
 use super::vars::Vars;
 use crate::call::CallOptions;
-use crate::config::TurnSettings;
 use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::signalling::UaConfig;
@@ -238,11 +237,29 @@ async fn prepare(
         .map(|s| addr(vars, "stun", s))
         .transpose()?;
     o.turn = match &spec.turn {
-        Some(t) => Some(TurnSettings {
-            server: addr(vars, "turn", t)?,
-            user: vars.substitute(spec.turn_user.as_deref().unwrap_or(""))?,
-            password: vars.substitute(spec.turn_password.as_deref().unwrap_or(""))?,
-        }),
+        Some(t) => {
+            let transport = spec
+                .turn_transport
+                .as_deref()
+                .map(crate::turn_uri::parse_transport)
+                .transpose()
+                .map_err(|why| format!("{who}: turn_transport: {why}"))?;
+            Some(
+                crate::config::turn_settings(
+                    &vars.substitute(t)?,
+                    transport,
+                    vars.substitute(spec.turn_user.as_deref().unwrap_or(""))?,
+                    vars.substitute(spec.turn_password.as_deref().unwrap_or(""))?,
+                    crate::tls::TlsSettings::default(),
+                    &crate::names::Names {
+                        dns: None,
+                        family: crate::dns::Family::of(&ua.local),
+                    },
+                    &mut Vec::new(),
+                )
+                .map_err(|e| format!("{who}: {e}"))?,
+            )
+        }
         None => None,
     };
     o.aggressive_nomination = match spec.nomination.as_str() {

@@ -24,7 +24,7 @@
 
 mod accept;
 mod conn_table;
-mod icmp;
+pub(crate) mod icmp;
 mod limits;
 mod run;
 mod state_file;

@@ -30,6 +30,10 @@ pub struct CoturnOptions {
     pub allow_loopback_peers: bool,
     /// UDP only: `no-tcp` and `no-tcp-relay`.
     pub udp_only: bool,
+    /// A TLS listener (`tls-listening-port`) with this certificate chain and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// `verbose`: each request processed is logged (what a test reads with `log_text`).
+    pub verbose: bool,
 }
 
 impl CoturnOptions {
@@ -40,6 +44,26 @@ impl CoturnOptions {
             relay_range: true,
             allow_loopback_peers: true,
             udp_only: true,
+            tls: None,
+            verbose: false,
+        }
+    }
+
+    /// `turn_alice` with its TCP listener on the same port (TURN over TCP, RFC 8656 §3.1);
+    /// relays stay UDP (`no-tcp-relay`).
+    pub fn turn_alice_tcp() -> Self {
+        CoturnOptions {
+            udp_only: false,
+            verbose: true,
+            ..Self::turn_alice()
+        }
+    }
+
+    /// `turn_alice_tcp` plus a TLS listener with `cert` (chain) and `key`.
+    pub fn turn_alice_tls(cert: PathBuf, key: PathBuf) -> Self {
+        CoturnOptions {
+            tls: Some((cert, key)),
+            ..Self::turn_alice_tcp()
         }
     }
 }
@@ -49,6 +73,8 @@ pub struct Coturn {
     child: Child,
     dir: PathBuf,
     pub addr: SocketAddr,
+    /// The TLS listener, when asked for.
+    pub tls_addr: Option<SocketAddr>,
 }
 
 impl Drop for Coturn {
@@ -82,7 +108,7 @@ fn unique_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn config_text(options: &CoturnOptions, port: u16, dir: &Path) -> String {
+fn config_text(options: &CoturnOptions, port: u16, tls_port: u16, dir: &Path) -> String {
     let mut conf = format!("listening-ip=127.0.0.1\nlistening-port={port}\n");
     if options.relay_range {
         // A relay range of its own near an ephemeral port (40 ports is plenty for a test).
@@ -97,13 +123,26 @@ fn config_text(options: &CoturnOptions, port: u16, dir: &Path) -> String {
     }
     conf.push_str(&format!(
         "realm={REALM}\nuserdb={}\npidfile={}\nlog-file={}\n\
-         simple-log\nno-stdout-log\nno-tls\nno-dtls\nno-cli\nno-rfc5780\n",
+         simple-log\nno-stdout-log\nno-dtls\nno-cli\nno-rfc5780\n",
         dir.join("turndb").display(),
         dir.join("turnserver.pid").display(),
         dir.join("turnserver.log").display(),
     ));
     if options.udp_only {
         conf.push_str("no-tcp\nno-tcp-relay\n");
+    } else {
+        conf.push_str("no-tcp-relay\n");
+    }
+    match &options.tls {
+        Some((cert, key)) => conf.push_str(&format!(
+            "tls-listening-port={tls_port}\ncert={}\npkey={}\n",
+            cert.display(),
+            key.display()
+        )),
+        None => conf.push_str("no-tls\n"),
+    }
+    if options.verbose {
+        conf.push_str("verbose\n");
     }
     if options.allow_loopback_peers {
         conf.push_str("allow-loopback-peers\n");
@@ -121,8 +160,10 @@ impl Coturn {
         );
         let dir = unique_dir("coturn");
         let port = free_port();
+        let tls_port = free_port();
         let conf_path = dir.join("turnserver.conf");
-        fs::write(&conf_path, config_text(options, port, &dir)).expect("write coturn config");
+        fs::write(&conf_path, config_text(options, port, tls_port, &dir))
+            .expect("write coturn config");
         // Output before coturn's own log is open (bad config, port in use) lands here.
         let stdout = fs::File::create(dir.join("stdout.log")).expect("create coturn stdout log");
         let stderr = stdout.try_clone().expect("clone coturn stdout log");
@@ -138,9 +179,27 @@ impl Coturn {
             child,
             dir,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            tls_addr: options
+                .tls
+                .as_ref()
+                .map(|_| SocketAddr::from(([127, 0, 0, 1], tls_port))),
         };
         coturn.wait_ready();
+        // The stream listeners too, so a test's first connection is not refused.
+        let mut streams = Vec::new();
+        if !options.udp_only {
+            streams.push(coturn.addr);
+        }
+        streams.extend(coturn.tls_addr);
+        for addr in streams {
+            coturn.wait_listening(addr);
+        }
         coturn
+    }
+
+    /// coturn's whole log file (with `verbose`, a line per request processed).
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(self.dir.join("turnserver.log")).unwrap_or_default()
     }
 
     /// coturn's captured stdout and the tail of its log file, for failure messages.
@@ -153,6 +212,21 @@ impl Coturn {
             read("stdout.log"),
             log.get(start..).unwrap_or("")
         )
+    }
+
+    /// Poll with TCP connects until `addr` accepts.
+    fn wait_listening(&mut self, addr: SocketAddr) {
+        let deadline = Instant::now() + STARTUP_DEADLINE;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "coturn does not accept TCP on {addr} within {STARTUP_DEADLINE:?}\n{}",
+            self.logs()
+        );
     }
 
     /// Poll with STUN Binding requests until coturn answers.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::candidate::Credentials;
 use crate::stun::RetransmitConfig;
+use crate::turn::TurnTransport;
 
 /// How the controlling agent nominates (RFC 8445 §8.1.1; RFC 5245 §8.1.1.2 for aggressive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,6 +24,10 @@ pub struct TurnServer {
     pub addr: SocketAddr,
     pub username: String,
     pub password: String,
+    /// How the server is reached (RFC 8656 §3.1). Over TCP/TLS the caller opens one connection
+    /// per host base (each allocation has its own 5-tuple); the relayed candidate is UDP either
+    /// way (REQUESTED-TRANSPORT UDP, RFC 8656 §7.1).
+    pub transport: TurnTransport,
 }
 
 /// Consent freshness (RFC 7675).
@@ -118,10 +123,11 @@ pub struct IceConfig {
     /// Retransmission of connectivity checks (RFC 8489 §6.2.1; the RTO is raised per
     /// RFC 8445 §14.3 and never below 500 ms).
     pub check_retransmit: RetransmitConfig,
-    /// Retransmission of gathering requests to STUN servers. Fewer sends than the RFC 8489
-    /// default so an unreachable server is given up in 4.5 s, within the softphone's 5 s
-    /// gathering cap; 4 sends so a lossy path (10 % each way) rarely loses its srflx candidate
-    /// (see ASSUMPTIONS.md).
+    /// Retransmission of gathering requests to STUN servers and of the Allocate exchange with
+    /// TURN servers (over TCP/TLS only its total counts, RFC 8489 §6.2.2). Fewer sends than
+    /// the RFC 8489 default so an unreachable server is given up, and reported, in 4.5 s,
+    /// within the softphone's 5 s gathering cap; 4 sends so a lossy path (10 % each way)
+    /// rarely loses its srflx candidate (see ASSUMPTIONS.md).
     pub gather_retransmit: RetransmitConfig,
 }
 

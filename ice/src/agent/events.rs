@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::SocketAddr;
 
 use crate::candidate::{Candidate, Credentials};
+use crate::turn::TurnTransport;
 
 /// A datagram to send from the local socket bound to `from` (always a base: a host address,
 /// or the host socket a TURN allocation runs on).
@@ -12,6 +13,21 @@ pub struct Transmit {
     pub from: SocketAddr,
     pub to: SocketAddr,
     pub data: Vec<u8>,
+    /// `Udp` for every datagram (checks, media, STUN, TURN over UDP). `Tcp`/`Tls`: `data` is
+    /// one whole message for the stream to the TURN server `to` that belongs to the host base
+    /// `from` (RFC 8656 §3.1); the caller opens that connection on its first message, and
+    /// feeds back what it reads with `IceAgent::handle_turn_stream` or reports its failure
+    /// with `IceAgent::turn_stream_failed`.
+    pub transport: TurnTransport,
+}
+
+/// Which kind of server an `IceEvent::ServerFailed` is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServerKind {
+    /// A STUN server asked for a server-reflexive candidate (RFC 8445 §5.1.1.2).
+    Stun,
+    /// A TURN server asked for a relayed candidate, over this transport.
+    Turn(TurnTransport),
 }
 
 /// Candidate pair states (RFC 8445 §6.1.2.6).
@@ -120,8 +136,15 @@ pub enum IceState {
 pub enum IceEvent {
     /// A local candidate to signal to the peer.
     LocalCandidate(Candidate),
-    /// A STUN or TURN server gave nothing (it is skipped; the other candidates are unaffected).
-    ServerFailed { server: SocketAddr, reason: String },
+    /// A STUN or TURN server gave nothing, or a TURN allocation was lost (it is skipped; the
+    /// other candidates are unaffected). `reason` says what happened: "timeout", the server's
+    /// error ("401 wrong credentials: Unauthorized", "403 Forbidden"), or what the caller
+    /// reported about the connection ("connection refused", a TLS certificate error).
+    ServerFailed {
+        server: SocketAddr,
+        kind: ServerKind,
+        reason: String,
+    },
     /// Every server answered or was given up: the local candidate set is final.
     GatheringComplete,
     PairStateChanged {

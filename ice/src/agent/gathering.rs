@@ -9,12 +9,12 @@ use std::time::Instant;
 
 use super::candidates::{LocalId, Origin};
 use super::config::IceConfig;
-use super::events::{DropReason, Handled, IceEvent, Transmit};
+use super::events::{DropReason, Handled, IceEvent, ServerKind, Transmit};
 use super::{IceAgent, Txn, TxnKind};
 use crate::stun::{
     Attribute, Class, ClientTransaction, Message, Method, Outcome, RetransmitConfig,
 };
-use crate::turn::{TurnClient, TurnCredentials, TurnEvent};
+use crate::turn::{TurnClient, TurnClientOptions, TurnCredentials, TurnEvent};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GatherJob {
@@ -101,11 +101,23 @@ impl Gathering {
         self.jobs.is_empty() && self.pending_stun == 0 && self.turns.iter().all(|t| t.settled)
     }
 
-    /// The TURN client whose 5-tuple is (`local`, `from`).
+    /// The TURN client over UDP whose 5-tuple is (`local`, `from`): a datagram from a server
+    /// reached over TCP/TLS is not its traffic.
     pub fn turn_for(&self, local: SocketAddr, from: SocketAddr) -> Option<usize> {
-        self.turns
-            .iter()
-            .position(|t| t.client.local() == local && t.client.server() == from)
+        self.turns.iter().position(|t| {
+            t.client.local() == local
+                && t.client.server() == from
+                && !t.client.transport().is_stream()
+        })
+    }
+
+    /// The TURN client over TCP/TLS whose connection belongs to host base `local` and `server`.
+    pub fn stream_turn_for(&self, local: SocketAddr, server: SocketAddr) -> Option<usize> {
+        self.turns.iter().position(|t| {
+            t.client.local() == local
+                && t.client.server() == server
+                && t.client.transport().is_stream()
+        })
     }
 
     pub fn owns_socket(&self, local: SocketAddr) -> bool {
@@ -146,8 +158,14 @@ impl Gathering {
 
     fn flush(slot: &mut TurnSlot, out: &mut VecDeque<Transmit>) {
         let from = slot.client.local();
+        let transport = slot.client.transport();
         while let Some((to, data)) = slot.client.poll_transmit() {
-            out.push_back(Transmit { from, to, data });
+            out.push_back(Transmit {
+                from,
+                to,
+                data,
+                transport,
+            });
         }
     }
 
@@ -174,6 +192,7 @@ impl Gathering {
             from,
             to,
             data: bytes,
+            transport: slot.client.transport(),
         })
     }
 
@@ -237,7 +256,14 @@ impl IceAgent {
                     username: cfg.username.clone(),
                     password: cfg.password.clone(),
                 };
-                let client = TurnClient::new(base, cfg.addr, credentials, now, seed);
+                let options = TurnClientOptions {
+                    transport: cfg.transport,
+                    // Given up (and reported) as soon as an unanswered STUN server would be.
+                    allocate_retransmit: self.config.gather_retransmit,
+                    ..TurnClientOptions::default()
+                };
+                let client =
+                    TurnClient::with_options(base, cfg.addr, credentials, now, seed, options);
                 self.gathering.turns.push(TurnSlot {
                     client,
                     host_base: base,
@@ -247,7 +273,7 @@ impl IceAgent {
                     relay_local: None,
                     permissions: HashSet::new(),
                 });
-                tracing::debug!(%base, server = %cfg.addr, "TURN allocation started");
+                tracing::debug!(%base, server = %cfg.addr, transport = %cfg.transport, "TURN allocation started");
             }
         }
     }
@@ -273,6 +299,7 @@ impl IceAgent {
                 }
                 None => self.events.push_back(IceEvent::ServerFailed {
                     server,
+                    kind: ServerKind::Stun,
                     reason: "Binding response without XOR-MAPPED-ADDRESS".into(),
                 }),
             },
@@ -281,13 +308,17 @@ impl IceAgent {
                     Some((code, text)) => format!("error {code} {text}"),
                     None => "error response".into(),
                 };
-                self.events
-                    .push_back(IceEvent::ServerFailed { server, reason });
+                self.events.push_back(IceEvent::ServerFailed {
+                    server,
+                    kind: ServerKind::Stun,
+                    reason,
+                });
             }
             Outcome::TimedOut => {
                 tracing::info!(%server, "STUN server did not answer; skipped");
                 self.events.push_back(IceEvent::ServerFailed {
                     server,
+                    kind: ServerKind::Stun,
                     reason: "timeout".into(),
                 });
             }
@@ -370,6 +401,7 @@ impl IceAgent {
             return;
         };
         let (host_base, server, rank) = (slot.host_base, slot.server, slot.rank);
+        let transport = slot.client.transport();
         match event {
             TurnEvent::Allocated {
                 relayed, mapped, ..
@@ -377,11 +409,15 @@ impl IceAgent {
                 if let Some(slot) = self.gathering.turns.get_mut(turn) {
                     slot.settled = true;
                 }
-                // The mapped address of the allocation is a server-reflexive candidate too.
-                if let Some(id) = self
-                    .locals
-                    .add_server_reflexive(host_base, mapped, server, rank)
-                {
+                // Over UDP the mapped address of the allocation is a server-reflexive candidate
+                // too. Over TCP/TLS it is the connection's address, which no UDP check can use.
+                let srflx = if transport.is_stream() {
+                    None
+                } else {
+                    self.locals
+                        .add_server_reflexive(host_base, mapped, server, rank)
+                };
+                if let Some(id) = srflx {
                     if let Some(c) = self.local_candidate(id) {
                         self.events.push_back(IceEvent::LocalCandidate(c));
                     }
@@ -411,9 +447,12 @@ impl IceAgent {
                 if let Some(slot) = self.gathering.turns.get_mut(turn) {
                     slot.settled = true;
                 }
-                tracing::info!(%server, %reason, "TURN allocation failed; skipped");
-                self.events
-                    .push_back(IceEvent::ServerFailed { server, reason });
+                tracing::info!(%server, %transport, %reason, "TURN allocation failed; skipped");
+                self.events.push_back(IceEvent::ServerFailed {
+                    server,
+                    kind: ServerKind::Turn(transport),
+                    reason,
+                });
             }
             TurnEvent::PermissionFailed { peer, reason } => {
                 tracing::info!(%peer, %reason, "TURN permission refused");

@@ -12,7 +12,10 @@
 //! - feeds every datagram received on those sockets to [`IceAgent::handle_packet`] (STUN
 //!   checks, STUN/TURN server traffic, and media, which is handed back as [`Handled::Media`]);
 //! - calls [`IceAgent::handle_timeout`] when [`IceAgent::poll_timeout`] says so;
-//! - sends what [`IceAgent::poll_transmit`] returns, from the socket bound to `Transmit::from`;
+//! - sends what [`IceAgent::poll_transmit`] returns, from the socket bound to `Transmit::from`
+//!   (or, for a TURN server over TCP/TLS, on that base's connection to it: `Transmit::transport`
+//!   says which, and [`IceAgent::handle_turn_stream`] / [`IceAgent::turn_stream_failed`] take
+//!   what comes back);
 //! - reacts to [`IceEvent`]s from [`IceAgent::poll_event`] (signal candidates, start media…);
 //! - sends media with [`IceAgent::send_data`], which refuses until every component has a
 //!   selected pair (RFC 8445 §12.1).
@@ -68,6 +71,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+pub use crate::turn::TurnTransport;
 pub use candidates::HostError;
 pub use config::{
     ConsentConfig, IceConfig, NominationMode, TurnServer, DEFAULT_CHECK_RETRANSMIT,
@@ -76,7 +80,7 @@ pub use config::{
 pub use demux::{classify, PacketKind};
 pub use events::{
     DropReason, FailureReason, Handled, IceEvent, IceState, PairFailure, PairState, SendError,
-    Transmit,
+    ServerKind, Transmit,
 };
 pub use streams::IceStreams;
 
@@ -397,6 +401,57 @@ impl IceAgent {
         for pair in failing {
             self.fail_pair(pair, FailureReason::Unreachable);
         }
+        // A TURN server over UDP that nothing listens for is reported now, not after the
+        // Allocate's retransmissions. Once allocated, the server has answered: an ICMP error
+        // then is more likely transient than the allocation gone, so refreshes decide.
+        if let Some(turn) = self.gathering.turn_for(from, to) {
+            if let Some(slot) = self.gathering.turns.get_mut(turn) {
+                if slot.client.relayed_address().is_none() {
+                    slot.client.transport_failed("unreachable (ICMP error)");
+                }
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// One whole message read from the TCP/TLS connection to the TURN server `server` that
+    /// belongs to the host base `local` (cut from the stream with
+    /// [`StreamDeframer`](crate::turn::StreamDeframer)). Relayed media comes back as
+    /// [`Handled::Media`], as from `handle_packet`.
+    pub fn handle_turn_stream(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        server: SocketAddr,
+        message: &[u8],
+    ) -> Handled {
+        if self.state == IceState::Closed && !self.gathering.has_turn_traffic() {
+            return Handled::Dropped(DropReason::Closed);
+        }
+        let handled = match self.gathering.stream_turn_for(local, server) {
+            Some(turn) => self.handle_turn_packet(now, turn, server, message),
+            None => Handled::Dropped(DropReason::UnknownLocal(local)),
+        };
+        self.after_input(now);
+        handled
+    }
+
+    /// The TCP/TLS connection to the TURN server `server` for host base `local` could not be
+    /// opened (refused, TLS certificate not verified, …), broke, or was closed, or what came
+    /// on it could not be framed. Its allocation is gone with it: `IceEvent::ServerFailed`
+    /// says so with `reason`, and gathering no longer waits for it.
+    pub fn turn_stream_failed(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        server: SocketAddr,
+        reason: &str,
+    ) {
+        if let Some(turn) = self.gathering.stream_turn_for(local, server) {
+            if let Some(slot) = self.gathering.turns.get_mut(turn) {
+                slot.client.transport_failed(reason);
+            }
+        }
         self.after_input(now);
     }
 
@@ -670,6 +725,7 @@ impl IceAgent {
                 from: base,
                 to,
                 data,
+                transport: TurnTransport::Udp,
             }),
         }
     }

@@ -1,4 +1,4 @@
-//! The TURN client state machine (RFC 8656 over UDP).
+//! The TURN client state machine (RFC 8656 over UDP, TCP or TLS).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
@@ -12,7 +12,7 @@ use super::timing::{
     refresh_delay, CHANNEL_LIFETIME, MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME,
     REQUESTED_LIFETIME,
 };
-use super::{TurnCredentials, TurnError, TurnEvent, TurnReceived};
+use super::{TurnCredentials, TurnError, TurnEvent, TurnReceived, TurnTransport};
 use crate::stun::{
     decode_channel_data, encode_channel_data, verify_integrity, Attribute, Class,
     ClientTransaction, IntegrityKey, Message, Method, Outcome, RetransmitConfig, TransactionId,
@@ -63,13 +63,37 @@ struct Channel {
     refresh_at: Option<Instant>,
 }
 
+/// How a [`TurnClient`] talks to its server.
+#[derive(Clone, Copy, Debug)]
+pub struct TurnClientOptions {
+    pub transport: TurnTransport,
+    /// Refresh, CreatePermission and ChannelBind: RFC 8489 §6.2.1 retransmissions over UDP;
+    /// over a stream only its total (Ti, 39.5 s by default, §6.2.2) counts.
+    pub retransmit: RetransmitConfig,
+    /// The Allocate exchange. A gatherer gives it the schedule of its other servers, so a
+    /// TURN server that does not answer is given up as soon as a STUN server would be.
+    pub allocate_retransmit: RetransmitConfig,
+}
+
+impl Default for TurnClientOptions {
+    fn default() -> Self {
+        TurnClientOptions {
+            transport: TurnTransport::Udp,
+            retransmit: RetransmitConfig::default(),
+            allocate_retransmit: RetransmitConfig::default(),
+        }
+    }
+}
+
 /// One allocation on one TURN server, from one local socket (the 5-tuple is fixed, RFC 8656 §2).
+/// Over TCP or TLS `local` names the host socket the allocation belongs to; the caller keeps
+/// one connection per (local, server).
 pub struct TurnClient {
     local: SocketAddr,
     server: SocketAddr,
     credentials: TurnCredentials,
     rng: ChaCha8Rng,
-    retransmit: RetransmitConfig,
+    options: TurnClientOptions,
     state: State,
     /// close() was called before the allocation completed: delete it as soon as it exists.
     close_requested: bool,
@@ -112,12 +136,29 @@ impl TurnClient {
         rng_seed: u64,
         retransmit: RetransmitConfig,
     ) -> Self {
+        let options = TurnClientOptions {
+            retransmit,
+            allocate_retransmit: retransmit,
+            ..TurnClientOptions::default()
+        };
+        Self::with_options(local, server, credentials, now, rng_seed, options)
+    }
+
+    /// As [`TurnClient::new`], over `options.transport` and with its schedules.
+    pub fn with_options(
+        local: SocketAddr,
+        server: SocketAddr,
+        credentials: TurnCredentials,
+        now: Instant,
+        rng_seed: u64,
+        options: TurnClientOptions,
+    ) -> Self {
         let mut client = Self {
             local,
             server,
             credentials,
             rng: ChaCha8Rng::seed_from_u64(rng_seed),
-            retransmit,
+            options,
             state: State::Allocating,
             close_requested: false,
             auth: None,
@@ -144,6 +185,10 @@ impl TurnClient {
 
     pub fn local(&self) -> SocketAddr {
         self.local
+    }
+
+    pub fn transport(&self) -> TurnTransport {
+        self.options.transport
     }
 
     pub fn relayed_address(&self) -> Option<SocketAddr> {
@@ -335,9 +380,11 @@ impl TurnClient {
             return Err(TurnError::NotAllocated);
         }
         if let Some(channel) = self.channels.get(&peer).filter(|c| c.bound) {
-            // RFC 8656 §12.5: over UDP the ChannelData need not be padded.
+            // RFC 8656 §12.5: over TCP/TLS ChannelData is padded to a multiple of 4 bytes so
+            // the next message starts aligned; over UDP it need not be.
+            let pad = self.options.transport.is_stream();
             self.indications
-                .push_back(encode_channel_data(channel.number, data, false));
+                .push_back(encode_channel_data(channel.number, data, pad));
             return Ok(());
         }
         if !self.has_permission(peer.ip()) {
@@ -369,6 +416,34 @@ impl TurnClient {
         }
     }
 
+    /// The path to the server failed: over TCP/TLS the connection could not be opened (refused,
+    /// TLS certificate not verified…) or closed; over UDP an ICMP error said nothing listens.
+    /// The allocation's 5-tuple (RFC 8656 §2) is gone with it: whatever was in flight fails,
+    /// and `AllocationFailed` names `reason` (nothing more when already failed or closed).
+    pub fn transport_failed(&mut self, reason: &str) {
+        match self.state {
+            State::Allocating => {
+                self.failed(Request::Allocate { lifetime: 0 }, reason.to_owned());
+            }
+            State::Allocated { .. } => {
+                self.state = State::Failed;
+                self.transactions.clear();
+                self.permissions.clear();
+                self.channels.clear();
+                self.events.push_back(TurnEvent::AllocationFailed {
+                    reason: format!("allocation lost: {reason}"),
+                });
+            }
+            State::Closing => {
+                // The allocation we were deleting went away with its connection.
+                self.transactions.clear();
+                self.state = State::Closed;
+                self.events.push_back(TurnEvent::Deallocated);
+            }
+            State::Failed | State::Closed => {}
+        }
+    }
+
     fn start(&mut self, now: Instant, request: Request, stale_retries: u8) {
         let id = TransactionId::random(&mut self.rng);
         let mut message = request.message(id);
@@ -389,8 +464,14 @@ impl TurnClient {
             authenticated,
             "TURN client: sending"
         );
-        // RFC 8489 §6.2.1: retransmission over UDP is the transaction's job.
-        let transaction = ClientTransaction::new(&message, encoded, now, self.retransmit, false);
+        // RFC 8489 §6.2.1: retransmission over UDP is the transaction's job; §6.2.2: over
+        // TCP/TLS the request is sent once and times out after Ti.
+        let schedule = match request {
+            Request::Allocate { .. } => self.options.allocate_retransmit,
+            _ => self.options.retransmit,
+        };
+        let reliable = self.options.transport.is_stream();
+        let transaction = ClientTransaction::new(&message, encoded, now, schedule, reliable);
         self.transactions.push(Pending {
             request,
             transaction,

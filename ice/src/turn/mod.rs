@@ -1,5 +1,7 @@
-//! A sans-IO TURN client (RFC 8656) over UDP: one allocation on one server, driven by the
-//! caller's datagrams and clock.
+//! A sans-IO TURN client (RFC 8656) over UDP, TCP or TLS (RFC 8656 §3.1): one allocation on
+//! one server, driven by the caller's messages and clock. Over TCP/TLS the caller owns the
+//! connection, cuts what it reads into messages with [`StreamDeframer`] and reports a
+//! connection that failed with [`TurnClient::transport_failed`]; the relay is UDP either way.
 //!
 //! [`TurnClient::new`] starts the Allocate exchange at once: the first request is sent without
 //! credentials, the server's 401 gives REALM and NONCE, and the request is repeated with the
@@ -16,16 +18,20 @@
 
 mod client;
 mod request;
+mod stream;
 mod timing;
+mod transport;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-pub use client::TurnClient;
+pub use client::{TurnClient, TurnClientOptions};
+pub use stream::{StreamDeframer, StreamFramingError};
 pub use timing::{
     refresh_delay, CHANNEL_LIFETIME, MAX_STALE_NONCE_RETRIES, PERMISSION_LIFETIME, REFRESH_MARGIN,
     REQUESTED_LIFETIME,
 };
+pub use transport::TurnTransport;
 
 /// Long-term credentials for the TURN server (RFC 8489 §9.2).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -370,6 +370,7 @@ pub fn build_components(case: &Case, t0: Instant, components: u16) -> Duo {
                 addr: turn,
                 username: TURN_USER.0.into(),
                 password: TURN_USER.1.into(),
+                transport: ice::agent::TurnTransport::Udp,
             }]
         } else {
             Vec::new()

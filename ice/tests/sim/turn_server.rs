@@ -1,6 +1,9 @@
-//! A TURN server (RFC 8656, UDP only) inside the simulated network: long-term credentials
+//! A TURN server (RFC 8656) inside the simulated network: long-term credentials
 //! (RFC 8489 §9.2) with realm and expiring nonces, Allocate, Refresh, CreatePermission,
 //! ChannelBind, Send/Data indications and ChannelData, permissions enforced on both directions.
+//!
+//! Clients reach it over UDP, or over a stream the test emulates (`serve_over_stream`: each
+//! message arrives whole, ChannelData to the client is padded, RFC 8656 §12.5).
 //!
 //! Simplifications (test support, documented here): one listening address; UDP relays only; no
 //! EVEN-PORT / RESERVATION-TOKEN / DONT-FRAGMENT; a channel number is free again as soon as its
@@ -32,6 +35,8 @@ pub struct TurnServerConfig {
     /// RFC 8656 §12: 600 s.
     pub channel_lifetime: Duration,
     pub software: String,
+    /// Answer every authenticated Allocate with this error code (e.g. 403 Forbidden).
+    pub refuse_allocate: Option<u16>,
 }
 
 impl Default for TurnServerConfig {
@@ -43,6 +48,7 @@ impl Default for TurnServerConfig {
             permission_lifetime: Duration::from_secs(300),
             channel_lifetime: Duration::from_secs(600),
             software: "icephone-sim TURN".into(),
+            refuse_allocate: None,
         }
     }
 }
@@ -108,6 +114,8 @@ pub struct TurnServer {
     client_by_relay_port: HashMap<u16, SocketAddr>,
     next_relay_port: u16,
     stats: TurnStats,
+    /// Clients whose transport is a stream: ChannelData to them is padded.
+    stream_clients: std::collections::HashSet<SocketAddr>,
 }
 
 /// Why a request failed authentication (RFC 8489 §9.2.4).
@@ -143,7 +151,13 @@ impl TurnServer {
             client_by_relay_port: HashMap::new(),
             next_relay_port: FIRST_RELAY_PORT,
             stats: TurnStats::default(),
+            stream_clients: std::collections::HashSet::new(),
         }
+    }
+
+    /// `client` (the address of its emulated TCP/TLS connection) talks over a stream.
+    pub fn serve_over_stream(&mut self, client: SocketAddr) {
+        self.stream_clients.insert(client);
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -371,6 +385,9 @@ impl TurnServer {
         msg: &Message,
         key: &IntegrityKey,
     ) -> Result<Message, (u16, &'static str)> {
+        if let Some(code) = self.config.refuse_allocate {
+            return Err((code, "Forbidden"));
+        }
         if let Some(existing) = self.allocations.get(&from) {
             // A retransmitted Allocate gets the same success again; anything else is 437.
             if existing.allocate_transaction != msg.transaction_id {
@@ -598,8 +615,11 @@ impl TurnServer {
             return Vec::new();
         }
         let bytes = match alloc.channel_for(peer, now) {
-            // UDP: no padding (RFC 8656 §12.5).
-            Some(channel) => encode_channel_data(channel, data, false),
+            // RFC 8656 §12.5: padded over a stream, not over UDP.
+            Some(channel) => {
+                let pad = self.stream_clients.contains(&alloc.client);
+                encode_channel_data(channel, data, pad)
+            }
             None => {
                 // Indications still need a transaction ID; a counter keeps them unique and the
                 // simulation free of extra randomness.

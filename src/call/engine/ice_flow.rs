@@ -19,7 +19,7 @@ impl Call {
                 None
             };
             match (transmit, event) {
-                (Some(t), _) => self.sockets.send(t.from, t.to, &t.data).await,
+                (Some(t), _) => self.sockets.transmit(t).await,
                 (None, Some(e)) => self.on_ice_event(e).await,
                 (None, None) => return,
             }
@@ -44,9 +44,9 @@ impl Call {
                 .unwrap_or(deadline)
                 .min(deadline);
             tokio::select! {
-                d = self.sockets.recv() => {
-                    if let (Some(d), Some(agent)) = (d, self.agent.as_mut()) {
-                        agent.handle_packet(Instant::now(), d.local, d.from, &d.data);
+                inbound = self.sockets.recv() => {
+                    if let Some(inbound) = inbound {
+                        self.on_inbound(inbound).await;
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
@@ -226,8 +226,27 @@ impl Call {
                 }
             }
             IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(),
-            IceEvent::ServerFailed { server, reason } => {
-                tracing::warn!(%server, "STUN/TURN server gave nothing: {reason}");
+            IceEvent::ServerFailed {
+                server,
+                kind,
+                reason,
+            } => {
+                let key = (server, reason.clone());
+                if self.servers_failed.contains(&key) {
+                    return;
+                }
+                self.servers_failed.push(key);
+                let (kind, transport) = match kind {
+                    ServerKind::Stun => ("stun", "udp"),
+                    ServerKind::Turn(t) => ("turn", t.as_str()),
+                };
+                self.emit(Event::ServerFailed {
+                    agent: label,
+                    kind: kind.into(),
+                    server: server.to_string(),
+                    transport: transport.into(),
+                    reason,
+                });
             }
             _ => {}
         }

@@ -6,10 +6,54 @@ use super::*;
 impl Call {
     // ----- media -------------------------------------------------------------------------
 
-    pub(super) async fn on_datagram(&mut self, local: SocketAddr, from: SocketAddr, data: Vec<u8>) {
+    /// What the sockets and TURN connections brought: datagrams and TURN messages go to the
+    /// agent (media to the session), failures of the path to the TURN server too.
+    pub(super) async fn on_inbound(&mut self, inbound: Inbound) {
+        let now = Instant::now();
+        match inbound {
+            Inbound::Datagram(d) => self.on_datagram(d.local, d.from, d.data, false).await,
+            Inbound::TurnMessage {
+                local,
+                server,
+                data,
+            } => self.on_datagram(local, server, data, true).await,
+            Inbound::TurnStreamFailed {
+                local,
+                server,
+                reason,
+            } => {
+                if let Some(agent) = self.agent.as_mut() {
+                    agent.turn_stream_failed(now, local, server, &reason);
+                }
+            }
+            Inbound::Unreachable {
+                local,
+                dest,
+                detail,
+            } => {
+                tracing::debug!(%local, %dest, "{detail} from the TURN server");
+                if let Some(agent) = self.agent.as_mut() {
+                    agent.handle_unreachable(now, local, dest);
+                }
+            }
+        }
+    }
+
+    /// `turn_stream`: a message from the TURN connection of base `local` to server `from`.
+    async fn on_datagram(
+        &mut self,
+        local: SocketAddr,
+        from: SocketAddr,
+        data: Vec<u8>,
+        turn_stream: bool,
+    ) {
         let now = Instant::now();
         let media_bytes = match self.agent.as_mut() {
-            Some(agent) => match agent.handle_packet(now, local, from, &data) {
+            Some(agent) => match if turn_stream {
+                agent.handle_turn_stream(now, local, from, &data)
+            } else {
+                agent.handle_packet(now, local, from, &data)
+            } {
                 Handled::Media {
                     component,
                     local,
@@ -94,7 +138,7 @@ impl Call {
                         Ok(t) => {
                             let dtmf_now = media.summary.dtmf_sent.len() > sent_before;
                             let digit = media.summary.dtmf_sent.chars().last();
-                            self.sockets.send(t.from, t.to, &t.data).await;
+                            self.sockets.transmit(t).await;
                             if dtmf_now {
                                 if let Some(d) = digit {
                                     self.emit(Event::Dtmf {
@@ -112,7 +156,7 @@ impl Call {
                     if let Some(report) = media.poll_rtcp(now) {
                         if let Some(agent) = self.agent.as_mut() {
                             if let Ok(t) = agent.send_data(now, rtcp_component, &report) {
-                                self.sockets.send(t.from, t.to, &t.data).await;
+                                self.sockets.transmit(t).await;
                             }
                         }
                     }

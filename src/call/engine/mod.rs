@@ -11,7 +11,7 @@ mod restart;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ice::agent::{IceConfig, NominationMode, TurnServer};
+use ice::agent::{IceConfig, NominationMode, ServerKind, TurnServer};
 use ice::{Candidate, Handled, IceAgent, IceEvent};
 use sdp::audio::{AudioCodec, Direction};
 use sdp::candidate_attr::RemoteCandidate;
@@ -22,7 +22,7 @@ use sdp::offer_answer::{
 use sdp::SessionDescription;
 
 use super::ice_view::AgentPairs;
-use super::net::MediaSockets;
+use super::net::{Inbound, MediaSockets};
 use super::{CallOptions, CallOutcome};
 use crate::events::{CandidateInfo, Event, PairFailureInfo};
 use crate::exit;
@@ -127,6 +127,9 @@ struct Call {
     ice_failed_bye_at: Option<Instant>,
     /// A control command that has to wait (an offer is in flight).
     deferred_command: Option<crate::call::control::CallCommand>,
+    /// Server failures reported (server, reason): the allocations of both components fail
+    /// alike, and the user needs to hear it once.
+    servers_failed: Vec<(SocketAddr, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,6 +193,7 @@ impl Call {
             &opts.blocked_ips,
             opts.capture.clone(),
             opts.netns.as_deref(),
+            opts.turn.as_ref(),
         )
         .await?;
         let agent = if opts.ice {
@@ -210,6 +214,7 @@ impl Call {
                         addr: t.server,
                         username: t.user.clone(),
                         password: t.password.clone(),
+                        transport: t.transport,
                     })
                     .collect(),
                 check_retransmit: opts
@@ -279,6 +284,7 @@ impl Call {
             ending_since: None,
             ice_failed_bye_at: None,
             deferred_command: None,
+            servers_failed: Vec::new(),
         })
     }
 
@@ -321,9 +327,9 @@ impl Call {
                         self.phase = Phase::Done;
                     }
                 },
-                d = self.sockets.recv() => {
-                    if let Some(d) = d {
-                        self.on_datagram(d.local, d.from, d.data).await;
+                inbound = self.sockets.recv() => {
+                    if let Some(inbound) = inbound {
+                        self.on_inbound(inbound).await;
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => {
@@ -465,7 +471,7 @@ impl Call {
             // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
             agent.close(now);
             while let Some(t) = agent.poll_transmit() {
-                self.sockets.send(t.from, t.to, &t.data).await;
+                self.sockets.transmit(t).await;
             }
         }
         if let Some(mut media) = self.media.take() {
