@@ -58,6 +58,10 @@ pub struct FileConfig {
     pub keepalive: Option<u64>,
     pub outbound: Option<bool>,
     pub contact_rewrite: Option<bool>,
+    /// SIP over TLS: extra trust anchors, optional client certificate and key (PEM files).
+    pub tls_ca: Option<std::path::PathBuf>,
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
     /// `[limits]`: resource bounds (see [`crate::limits_config`]).
     pub limits: Option<crate::limits_config::LimitsFile>,
 }
@@ -70,10 +74,14 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(25);
 /// RFC 3261 §19.1.2: the default SIP port, bound when no `bind` is given and it is free.
 pub const DEFAULT_SIP_PORT: u16 = 5060;
 
+/// RFC 3261 §19.1.2: the default port of SIP over TLS (the proxy's, when none is given).
+pub const DEFAULT_SIPS_PORT: u16 = 5061;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SipTransport {
     Udp,
     Tcp,
+    Tls,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +98,12 @@ pub struct Settings {
     pub password: Option<String>,
     pub auth_user: Option<String>,
     pub proxy: Option<SocketAddr>,
+    /// The proxy's host as the user wrote it: a TLS proxy's certificate is verified against
+    /// this name (RFC 5922 §7.2), not against the address it resolved to.
+    pub proxy_host: Option<String>,
     pub transport: SipTransport,
+    /// `--tls-ca`, `--tls-cert`, `--tls-key`.
+    pub tls: crate::tls::TlsSettings,
     /// Where SIP listens; an unspecified IP (0.0.0.0, ::) listens on every address.
     pub bind: SocketAddr,
     /// No `bind` was given: port 5060 is a wish, an ephemeral port when it is taken.
@@ -165,6 +178,23 @@ fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<Socket
         })
 }
 
+/// The host of `HOST[:PORT]`, `IP`, `IP:PORT` or `[IPv6]:PORT`, as written.
+pub fn host_part(value: &str) -> String {
+    if let Ok(addr) = value.parse::<SocketAddr>() {
+        return addr.ip().to_string();
+    }
+    if value.parse::<std::net::IpAddr>().is_ok() {
+        return value.to_owned();
+    }
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest).to_owned();
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host.to_owned(),
+        _ => value.to_owned(),
+    }
+}
+
 /// Flags over environment over file over defaults.
 pub fn merge(
     flags: &AccountArgs,
@@ -180,11 +210,12 @@ pub fn merge(
     {
         "udp" => SipTransport::Udp,
         "tcp" => SipTransport::Tcp,
+        "tls" => SipTransport::Tls,
         other => {
             return Err(ConfigError::Invalid {
                 field: "transport",
                 value: other.into(),
-                why: "udp or tcp".into(),
+                why: "udp, tcp or tls".into(),
             })
         }
     };
@@ -208,8 +239,14 @@ pub fn merge(
         })?),
         (None, None) => None,
     };
-    let proxy = pick(&flags.proxy, &file.proxy)
-        .map(|p| resolve("proxy", &p, 5060))
+    let proxy_text = pick(&flags.proxy, &file.proxy);
+    let proxy_port = match transport {
+        SipTransport::Tls => DEFAULT_SIPS_PORT,
+        _ => DEFAULT_SIP_PORT,
+    };
+    let proxy = proxy_text
+        .as_deref()
+        .map(|p| resolve("proxy", p, proxy_port))
         .transpose()?;
     let stun = pick(&ice.stun, &file.stun)
         .map(|s| resolve("stun", &s, 3478))
@@ -263,7 +300,13 @@ pub fn merge(
             .or_else(|| file.password.clone()),
         auth_user: pick(&flags.auth_user, &file.auth_user),
         proxy,
+        proxy_host: proxy_text.as_deref().map(host_part),
         transport,
+        tls: crate::tls::TlsSettings {
+            ca_file: flags.tls_ca.clone().or_else(|| file.tls_ca.clone()),
+            cert_file: flags.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+            key_file: flags.tls_key.clone().or_else(|| file.tls_key.clone()),
+        },
         bind,
         bind_default,
         media_ip,
@@ -390,5 +433,36 @@ t1_ms = 250
         assert_eq!(s.t1, Duration::from_millis(500));
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
         assert_eq!(resolve("stun", "127.0.0.1", 3478).unwrap().port(), 3478);
+        assert_eq!(s.tls, crate::tls::TlsSettings::default());
+    }
+
+    #[test]
+    fn tls_transport_defaults_the_proxy_port_to_5061_and_keeps_its_name() {
+        let file: FileConfig =
+            toml::from_str("transport = \"tls\"\nproxy = \"localhost\"\ntls_ca = \"/etc/ca.pem\"")
+                .unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.transport, SipTransport::Tls);
+        assert_eq!(s.proxy.map(|p| p.port()), Some(5061));
+        assert_eq!(s.proxy_host.as_deref(), Some("localhost"));
+        assert_eq!(s.tls.ca_file, Some("/etc/ca.pem".into()));
+        let flags = AccountArgs {
+            proxy: Some("127.0.0.1:5070".into()),
+            tls_cert: Some("/c.pem".into()),
+            ..AccountArgs::default()
+        };
+        let s = merge(&flags, &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
+        assert_eq!(s.proxy_host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(s.tls.cert_file, Some("/c.pem".into()));
+        for (value, host) in [
+            ("pbx.test:5061", "pbx.test"),
+            ("pbx.test", "pbx.test"),
+            ("[2001:db8::1]:5061", "2001:db8::1"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("203.0.113.10:5061", "203.0.113.10"),
+        ] {
+            assert_eq!(host_part(value), host, "{value}");
+        }
     }
 }
