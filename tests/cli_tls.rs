@@ -283,3 +283,32 @@ fn a_sips_call_to_a_port_without_tls_fails_at_once() {
     let first = peer.join().unwrap();
     assert_eq!(first[0], 0x16, "{first:?}");
 }
+
+#[test]
+fn a_scenario_agent_registers_over_tls() {
+    let dir = scratch("scenario");
+    let ca = certs::make_ca(&dir, "ca");
+    let cert = certs::make_server_cert(&dir, &ca, "registrar", &["IP:127.0.0.1"]);
+    let (registrar, seen) = tls_registrar(&cert);
+    let scenario = dir.join("tls.toml");
+    std::fs::write(
+        &scenario,
+        format!(
+            "name = \"tls register\"\n\n[agents.alice]\ntransport = \"tls\"\n\
+             tls_ca = \"{}\"\nproxy = \"{registrar}\"\noutbound = false\n\
+             steps = [\n  {{ register = 60 }},\n]\n",
+            ca.cert.display()
+        ),
+    )
+    .unwrap();
+    let out = icephone(&["run", scenario.to_str().unwrap()]);
+    assert_exit(&out, 0);
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.requests
+            .iter()
+            .any(|r| r.starts_with("REGISTER ") && r.contains("Via: SIP/2.0/TLS ")),
+        "{:?}",
+        seen.requests
+    );
+}
