@@ -26,6 +26,7 @@ REQUIRED=(
   "conntrack:/usr/sbin/conntrack"   # NAT mapping table, flushing mappings
   "iputils-ping:/bin/ping"          # loss check on NAT uplinks
   "python3-minimal:/usr/bin/python3" # tests/lab/natprobe.py
+  "dnsmasq-base:/usr/sbin/dnsmasq"  # real DNS server (NAPTR/SRV/A) for tests/cli_dns.rs and the lab
 )
 
 missing=()

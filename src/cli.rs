@@ -261,7 +261,7 @@ pub struct CompletionsArgs {
     after_help = "Examples:\n  icephone stun 127.0.0.1:3478\n  icephone stun stun.example.net --timeout 2 --json"
 )]
 pub struct StunArgs {
-    /// STUN server as HOST:PORT (port 3478 when omitted)
+    /// STUN server as HOST:PORT (a name without a port: `_stun._udp` SRV, else port 3478)
     pub server: String,
     /// Give up after this many seconds
     #[arg(long, value_name = "SECS", default_value_t = 5.0, value_parser = positive_seconds)]
@@ -272,6 +272,10 @@ pub struct StunArgs {
     /// Local address to bind (default: an ephemeral port on the unspecified address)
     #[arg(long, help_heading = "Network")]
     pub bind: Option<std::net::SocketAddr>,
+    /// DNS server IP:PORT for a STUN server given by name (default: /etc/resolv.conf);
+    /// a name without a port is looked up by `_stun._udp` SRV first
+    #[arg(long, value_name = "IP:PORT", help_heading = "Network")]
+    pub dns: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,7 +2,7 @@
 //! flag given on the command line wins over the file. The password may also come from the
 //! environment variable `ICEPHONE_PASSWORD` (flag > environment > file).
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
@@ -29,6 +29,13 @@ pub enum ConfigError {
         value: String,
         why: String,
     },
+    /// A name in the settings did not resolve (exit code [`crate::exit::NAME`]).
+    #[error("{field} `{value}`: {source}")]
+    Dns {
+        field: &'static str,
+        value: String,
+        source: crate::dns::DnsError,
+    },
 }
 
 pub use crate::config_args::{AccountArgs, IceArgs};
@@ -41,6 +48,7 @@ pub struct FileConfig {
     pub password: Option<String>,
     pub auth_user: Option<String>,
     pub proxy: Option<String>,
+    pub dns: Option<String>,
     pub transport: Option<String>,
     pub bind: Option<String>,
     pub media_ip: Option<String>,
@@ -74,14 +82,19 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(25);
 /// RFC 3261 §19.1.2: the default SIP port, bound when no `bind` is given and it is free.
 pub const DEFAULT_SIP_PORT: u16 = 5060;
 
-/// RFC 3261 §19.1.2: the default port of SIP over TLS (the proxy's, when none is given).
-pub const DEFAULT_SIPS_PORT: u16 = 5061;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SipTransport {
     Udp,
     Tcp,
     Tls,
+}
+
+/// One name the program resolved: which setting it was, and the outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// `proxy`, `registrar`, `target`, `stun` or `turn`.
+    pub role: &'static str,
+    pub resolution: crate::dns::Resolution,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,9 +111,6 @@ pub struct Settings {
     pub password: Option<String>,
     pub auth_user: Option<String>,
     pub proxy: Option<SocketAddr>,
-    /// The proxy's host as the user wrote it: a TLS proxy's certificate is verified against
-    /// this name (RFC 5922 §7.2), not against the address it resolved to.
-    pub proxy_host: Option<String>,
     pub transport: SipTransport,
     /// `--tls-ca`, `--tls-cert`, `--tls-key`.
     pub tls: crate::tls::TlsSettings,
@@ -111,6 +121,16 @@ pub struct Settings {
     pub media_ip: Option<std::net::IpAddr>,
     pub stun: Option<SocketAddr>,
     pub turn: Option<TurnSettings>,
+    /// `transport` was given (flag or file): names are resolved for it (SRV), not by NAPTR.
+    pub transport_given: bool,
+    /// `--dns`: the DNS server for every name; `None` = the system's resolv.conf.
+    pub dns: Option<SocketAddr>,
+    /// RFC 3263 §4.3: the proxy name's further targets, tried after `proxy` fails.
+    pub proxy_alternates: Vec<SocketAddr>,
+    /// Names resolved so far and what they gave (reported as `resolved` events).
+    pub resolutions: Vec<Resolved>,
+    /// Domains of request targets resolved by RFC 3263 (sent there when no proxy is set).
+    pub resolved_hosts: Vec<(String, Vec<(SipTransport, SocketAddr)>)>,
     pub ice: bool,
     pub aggressive_nomination: bool,
     pub codecs: Vec<G711>,
@@ -151,48 +171,6 @@ pub fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
 fn unknown_key(message: &str) -> Option<&str> {
     let rest = message.strip_prefix("unknown field `")?;
     rest.split('`').next()
-}
-
-fn resolve(field: &'static str, value: &str, default_port: u16) -> Result<SocketAddr, ConfigError> {
-    let with_port = if value.parse::<SocketAddr>().is_ok() {
-        value.to_string()
-    } else if let Ok(ip) = value.parse::<std::net::IpAddr>() {
-        SocketAddr::new(ip, default_port).to_string()
-    } else if value.contains(':') {
-        value.to_string()
-    } else {
-        format!("{value}:{default_port}")
-    };
-    with_port
-        .to_socket_addrs()
-        .map_err(|e| ConfigError::Invalid {
-            field,
-            value: value.into(),
-            why: e.to_string(),
-        })?
-        .next()
-        .ok_or_else(|| ConfigError::Invalid {
-            field,
-            value: value.into(),
-            why: "no address".into(),
-        })
-}
-
-/// The host of `HOST[:PORT]`, `IP`, `IP:PORT` or `[IPv6]:PORT`, as written.
-pub fn host_part(value: &str) -> String {
-    if let Ok(addr) = value.parse::<SocketAddr>() {
-        return addr.ip().to_string();
-    }
-    if value.parse::<std::net::IpAddr>().is_ok() {
-        return value.to_owned();
-    }
-    if let Some(rest) = value.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest).to_owned();
-    }
-    match value.rsplit_once(':') {
-        Some((host, port)) if port.parse::<u16>().is_ok() => host.to_owned(),
-        _ => value.to_owned(),
-    }
 }
 
 /// Flags over environment over file over defaults.
@@ -239,22 +217,39 @@ pub fn merge(
         })?),
         (None, None) => None,
     };
-    let proxy_text = pick(&flags.proxy, &file.proxy);
-    let proxy_port = match transport {
-        SipTransport::Tls => DEFAULT_SIPS_PORT,
-        _ => DEFAULT_SIP_PORT,
+    let dns = match (flags.dns, &file.dns) {
+        (Some(d), _) => Some(d),
+        (None, Some(d)) => Some(d.parse().map_err(|_| ConfigError::Invalid {
+            field: "dns",
+            value: d.clone(),
+            why: "expected IP:PORT".into(),
+        })?),
+        (None, None) => None,
     };
-    let proxy = proxy_text
-        .as_deref()
-        .map(|p| resolve("proxy", p, proxy_port))
-        .transpose()?;
+    let names = crate::names::Names {
+        dns,
+        family: crate::dns::Family::of(&bind),
+    };
+    let mut resolutions = Vec::new();
+    let (proxy, proxy_alternates, transport) = match pick(&flags.proxy, &file.proxy) {
+        None => (None, Vec::new(), transport),
+        Some(p) => {
+            let given = pick(&flags.transport, &file.transport).map(|_| transport);
+            let (targets, resolution) = names.proxy(&p, given, "proxy")?;
+            let mut addrs = targets.iter().map(|(_, a)| *a);
+            let first = addrs.next();
+            let chosen = targets.first().map_or(transport, |(t, _)| *t);
+            resolutions.extend(resolution);
+            (first, addrs.collect(), chosen)
+        }
+    };
     let stun = pick(&ice.stun, &file.stun)
-        .map(|s| resolve("stun", &s, 3478))
+        .map(|s| names.server(&s, "stun", "_stun._udp", 3478, &mut resolutions))
         .transpose()?;
     let turn = match pick(&ice.turn, &file.turn) {
         None => None,
         Some(t) => Some(TurnSettings {
-            server: resolve("turn", &t, 3478)?,
+            server: names.server(&t, "turn", "_turn._udp", 3478, &mut resolutions)?,
             user: pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
             password: pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
         }),
@@ -300,7 +295,11 @@ pub fn merge(
             .or_else(|| file.password.clone()),
         auth_user: pick(&flags.auth_user, &file.auth_user),
         proxy,
-        proxy_host: proxy_text.as_deref().map(host_part),
+        proxy_alternates,
+        transport_given: pick(&flags.transport, &file.transport).is_some(),
+        dns,
+        resolutions,
+        resolved_hosts: Vec::new(),
         transport,
         tls: crate::tls::TlsSettings {
             ca_file: flags.tls_ca.clone().or_else(|| file.tls_ca.clone()),
@@ -432,19 +431,29 @@ t1_ms = 250
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
-        assert_eq!(resolve("stun", "127.0.0.1", 3478).unwrap().port(), 3478);
+        let names = crate::names::Names {
+            dns: None,
+            family: crate::dns::Family::V4,
+        };
+        let mut resolutions = Vec::new();
+        let stun = names.server("127.0.0.1", "stun", "_stun._udp", 3478, &mut resolutions);
+        assert_eq!(stun.unwrap().port(), 3478);
+        assert!(resolutions.is_empty(), "an IP literal is not looked up");
+        assert!(names
+            .server("bad host", "stun", "_stun._udp", 3478, &mut resolutions)
+            .is_err());
         assert_eq!(s.tls, crate::tls::TlsSettings::default());
     }
 
     #[test]
-    fn tls_transport_defaults_the_proxy_port_to_5061_and_keeps_its_name() {
+    fn tls_transport_takes_port_5061_and_the_tls_files() {
         let file: FileConfig =
-            toml::from_str("transport = \"tls\"\nproxy = \"localhost\"\ntls_ca = \"/etc/ca.pem\"")
+            toml::from_str("transport = \"tls\"\nproxy = \"127.0.0.1\"\ntls_ca = \"/etc/ca.pem\"")
                 .unwrap();
         let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
         assert_eq!(s.transport, SipTransport::Tls);
-        assert_eq!(s.proxy.map(|p| p.port()), Some(5061));
-        assert_eq!(s.proxy_host.as_deref(), Some("localhost"));
+        // RFC 3261 §19.1.2: 5061 for TLS.
+        assert_eq!(s.proxy, Some("127.0.0.1:5061".parse().unwrap()));
         assert_eq!(s.tls.ca_file, Some("/etc/ca.pem".into()));
         let flags = AccountArgs {
             proxy: Some("127.0.0.1:5070".into()),
@@ -453,16 +462,7 @@ t1_ms = 250
         };
         let s = merge(&flags, &IceArgs::default(), &file, None).unwrap();
         assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
-        assert_eq!(s.proxy_host.as_deref(), Some("127.0.0.1"));
+        assert_eq!(s.transport, SipTransport::Tls);
         assert_eq!(s.tls.cert_file, Some("/c.pem".into()));
-        for (value, host) in [
-            ("pbx.test:5061", "pbx.test"),
-            ("pbx.test", "pbx.test"),
-            ("[2001:db8::1]:5061", "2001:db8::1"),
-            ("2001:db8::1", "2001:db8::1"),
-            ("203.0.113.10:5061", "203.0.113.10"),
-        ] {
-            assert_eq!(host_part(value), host, "{value}");
-        }
     }
 }

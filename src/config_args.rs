@@ -26,9 +26,14 @@ pub struct AccountArgs {
     /// REGISTER expiry in seconds [default: 3600]
     #[arg(long, value_name = "SECS")]
     pub expires: Option<u32>,
-    /// Send every request to this HOST:PORT (outbound proxy / registrar)
+    /// Send every request to this proxy / registrar: HOST[:PORT] or a sip:/sips: URI,
+    /// resolved by RFC 3263 (SRV for --transport, NAPTR for a URI) with failover
     #[arg(long, help_heading = "Network")]
     pub proxy: Option<String>,
+    /// DNS server IP:PORT for every name (proxy, registrar, targets, STUN, TURN) instead of
+    /// the system's resolv.conf
+    #[arg(long, value_name = "IP:PORT", help_heading = "Network")]
+    pub dns: Option<SocketAddr>,
     /// SIP transport: udp, tcp or tls (SIP over TLS, proxy port 5061 by default) [default: udp]
     #[arg(long, help_heading = "Network")]
     pub transport: Option<String>,

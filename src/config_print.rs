@@ -106,6 +106,12 @@ pub fn lines(
     );
     p.add("proxy", s(&flags.proxy), s(&file.proxy), UNSET.into());
     p.add(
+        "dns",
+        s(&flags.dns.map(|d| d.to_string())),
+        s(&file.dns),
+        UNSET.into(),
+    );
+    p.add(
         "transport",
         s(&flags.transport),
         s(&file.transport),

@@ -43,6 +43,15 @@ pub struct PairFailureInfo {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A name resolved (RFC 3263 for SIP, SRV for STUN/TURN): the targets in the order
+    /// they are tried (the first is used) and the DNS records behind them.
+    Resolved {
+        agent: String,
+        role: String,
+        name: String,
+        targets: Vec<String>,
+        records: Vec<String>,
+    },
     Registered {
         agent: String,
         aor: String,
@@ -126,6 +135,19 @@ impl Event {
     /// One human-readable line for stderr.
     pub fn human(&self) -> String {
         match self {
+            Event::Resolved {
+                role,
+                name,
+                targets,
+                ..
+            } => format!(
+                "{role} {name} resolved to {}",
+                if targets.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    targets.join(", ")
+                }
+            ),
             Event::Registered {
                 aor,
                 expires,
@@ -253,7 +275,8 @@ impl Event {
 
     pub fn agent(&self) -> &str {
         match self {
-            Event::Registered { agent, .. }
+            Event::Resolved { agent, .. }
+            | Event::Registered { agent, .. }
             | Event::Candidates { agent, .. }
             | Event::Ice { agent, .. }
             | Event::RemoteCandidateIgnored { agent, .. }

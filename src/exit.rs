@@ -12,3 +12,5 @@ pub const REGISTRATION: u8 = 3;
 pub const CALL: u8 = 4;
 /// ICE failed: no candidate pair worked, so no media could flow (RFC 8445 §8.1.2).
 pub const ICE: u8 = 5;
+/// A name did not resolve: NXDOMAIN, no SRV and no address, or no answer from the DNS.
+pub const NAME: u8 = 6;

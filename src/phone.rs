@@ -126,6 +126,8 @@ fn ua_config(
         bind,
         aor,
         proxy: settings.proxy,
+        proxy_alternates: settings.proxy_alternates.clone(),
+        resolved_hosts: settings.resolved_hosts.clone(),
         credentials,
         t1: settings.t1,
         max_calls,
@@ -145,8 +147,9 @@ fn ua_config(
 /// TLS for SIP: always available for sips: and `;transport=tls` targets. With `--transport
 /// tls` or a TLS file given, the client configuration is built now, so a bad file stops the
 /// program before anything is sent; otherwise on the first TLS connection (its failure then
-/// fails that request, with the reason). The proxy's certificate is verified against the
-/// host the user wrote (RFC 5922 §7.2).
+/// fails that request, with the reason). RFC 5922 §7.2: each resolved target's certificate is
+/// checked against the name it was found by (the URI's host or the SRV target), an IP-literal
+/// target against its IP.
 pub fn sip_tls(settings: &Settings) -> anyhow::Result<crate::sip_driver::SipTls> {
     let mut tls = crate::sip_driver::SipTls {
         settings: settings.tls.clone(),
@@ -158,8 +161,10 @@ pub fn sip_tls(settings: &Settings) -> anyhow::Result<crate::sip_driver::SipTls>
         let config = crate::tls::client_config(&settings.tls).context("SIP over TLS")?;
         tls.config = Some(config);
     }
-    if let (Some(proxy), Some(host)) = (settings.proxy, &settings.proxy_host) {
-        tls.names.insert(proxy, host.clone());
+    for resolved in &settings.resolutions {
+        for target in &resolved.resolution.targets {
+            tls.names.insert(target.addr, target.host.clone());
+        }
     }
     Ok(tls)
 }

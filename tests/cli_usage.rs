@@ -147,13 +147,20 @@ fn a_missing_wav_is_said_once_with_its_path() {
     );
 }
 
-/// A host name that cannot be resolved fails the call locally: `origin: "local"`, no SIP
-/// `status` (nobody sent one), and a human line without a SIP code.
+/// A target where nothing listens fails the call locally: `origin: "local"`, no SIP
+/// `status` (nobody sent one), and a human line without a SIP code. (A name that does not
+/// resolve never gets that far: exit code 6, tests/cli_dns.rs.)
 #[test]
 fn a_local_failure_does_not_look_like_a_peer_answer() {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("sip:bob@127.0.0.1:{closed}");
     let out = icephone(&[
         "call",
-        "sip:bob@nonexistent.invalid",
+        &target,
         "--bind",
         "127.0.0.1:0",
         "--json",
@@ -172,8 +179,8 @@ fn a_local_failure_does_not_look_like_a_peer_answer() {
         "a local failure has no SIP status: {failed}"
     );
     let reason = failed["reason"].as_str().unwrap_or_default();
-    assert!(reason.contains("nonexistent.invalid"), "{failed}");
-    assert!(!stderr(&out).contains("[400]"), "{}", stderr(&out));
+    assert!(reason.contains(&format!("127.0.0.1:{closed}")), "{failed}");
+    assert!(!stderr(&out).contains("[408]"), "{}", stderr(&out));
 }
 
 /// Warnings and errors on stderr carry no ANSI colour codes when stderr is not a terminal.

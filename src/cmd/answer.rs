@@ -12,12 +12,16 @@ use crate::phone;
 use crate::signalling::{UaCommand, UaEvent};
 
 pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
-    let settings = match super::load_settings(&args.account, &args.ice) {
+    let mut settings = match super::load_settings(&args.account, &args.ice) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if let Err(code) = super::complete_routes(&mut settings, args.register, None) {
+        return Ok(code);
+    }
     let ip = phone::local_ip(&settings, settings.proxy);
     let emitter = Emitter::new(args.output.json, false);
+    super::report_resolutions(&emitter, &settings);
     let capture = phone::capture(&args.output)?;
     let mut opts = phone::call_options(
         "phone",

@@ -8,7 +8,7 @@ use crate::events::Emitter;
 use crate::phone;
 
 pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
-    let settings = match super::load_settings(&args.account, &args.ice) {
+    let mut settings = match super::load_settings(&args.account, &args.ice) {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -16,9 +16,18 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
         eprintln!("icephone: `{}` is not a sip: URI", args.uri);
         return Ok(ExitCode::from(crate::exit::USAGE));
     }
-    let toward = settings.proxy.or_else(|| target_address(&args.uri));
+    if let Err(code) = super::complete_routes(&mut settings, false, Some(&args.uri)) {
+        return Ok(code);
+    }
+    let toward = settings.proxy.or_else(|| {
+        let first_resolved = settings.resolved_hosts.first();
+        first_resolved
+            .and_then(|(_, targets)| targets.first().map(|(_, a)| *a))
+            .or_else(|| target_address(&args.uri))
+    });
     let ip = phone::local_ip(&settings, toward);
     let emitter = Emitter::new(args.output.json, false);
+    super::report_resolutions(&emitter, &settings);
     let capture = phone::capture(&args.output)?;
     let mut opts = phone::call_options(
         "phone",
@@ -45,16 +54,11 @@ pub fn run(args: CallArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(outcome.exit))
 }
 
-/// host:port of a sip: URI when it is an IP literal or resolvable name.
+/// host:port of a sip: URI whose host is an IP literal (names go through
+/// [`crate::names::complete_routes`]).
 fn target_address(uri: &str) -> Option<std::net::SocketAddr> {
-    use std::net::ToSocketAddrs;
     let parsed: sip::message::Uri = uri.parse().ok()?;
     let sip = parsed.as_sip()?;
-    let port = sip.port.unwrap_or(5060);
-    let host = sip.host.to_string();
-    let host = host
-        .trim_start_matches('[')
-        .trim_end_matches(']')
-        .to_string();
-    (host.as_str(), port).to_socket_addrs().ok()?.next()
+    let ip = sip.host.ip()?;
+    Some(std::net::SocketAddr::new(ip, sip.port.unwrap_or(5060)))
 }

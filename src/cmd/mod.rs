@@ -38,6 +38,41 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .build()?)
 }
 
+/// Resolves the registrar (AOR domain) or the call target's domain when no proxy is set
+/// (see [`crate::names::complete_routes`]); a name that does not resolve exits with
+/// [`exit::NAME`].
+fn complete_routes(
+    settings: &mut crate::config::Settings,
+    register: bool,
+    target: Option<&str>,
+) -> Result<(), ExitCode> {
+    crate::names::complete_routes(settings, register, target).map_err(|e| {
+        eprintln!("icephone: {e}");
+        match e {
+            crate::config::ConfigError::Dns { .. } => ExitCode::from(exit::NAME),
+            _ => ExitCode::from(exit::USAGE),
+        }
+    })
+}
+
+/// One `resolved` event per name the settings resolved.
+fn report_resolutions(emitter: &crate::events::Emitter, settings: &crate::config::Settings) {
+    for r in &settings.resolutions {
+        emitter.emit(crate::events::Event::Resolved {
+            agent: "phone".into(),
+            role: r.role.into(),
+            name: r.resolution.name.clone(),
+            targets: r
+                .resolution
+                .targets
+                .iter()
+                .map(|t| format!("{} {}", t.service.transport_param(), t.addr))
+                .collect(),
+            records: r.resolution.records.clone(),
+        });
+    }
+}
+
 /// Settings errors are usage errors (exit code 2), reported on stderr.
 fn load_settings(
     account: &crate::config::AccountArgs,
@@ -45,7 +80,10 @@ fn load_settings(
 ) -> Result<crate::config::Settings, ExitCode> {
     let settings = crate::config::load(account, ice).map_err(|e| {
         eprintln!("icephone: {e}");
-        ExitCode::from(exit::USAGE)
+        match e {
+            crate::config::ConfigError::Dns { .. } => ExitCode::from(exit::NAME),
+            _ => ExitCode::from(exit::USAGE),
+        }
     })?;
     Ok(settings)
 }

@@ -12,16 +12,21 @@ use crate::phone;
 use crate::signalling::{UaCommand, UaEvent, UaHandle};
 
 pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
-    let settings = match super::load_settings(&args.account, &crate::config::IceArgs::default()) {
+    let mut settings = match super::load_settings(&args.account, &crate::config::IceArgs::default())
+    {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
+    if let Err(code) = super::complete_routes(&mut settings, true, None) {
+        return Ok(code);
+    }
     let Some(aor) = settings.aor.clone() else {
         eprintln!("icephone: register needs --aor (or aor in the config file)");
         return Ok(ExitCode::from(exit::USAGE));
     };
     let ip = phone::local_ip(&settings, settings.proxy);
     let emitter = Emitter::new(args.output.json, false);
+    super::report_resolutions(&emitter, &settings);
     let capture = phone::capture(&args.output)?;
     let code = super::runtime()?.block_on(async {
         let mut ua = phone::user_agent(&settings, ip, capture, 0, true, true).await?;

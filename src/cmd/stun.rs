@@ -5,7 +5,7 @@
 //! sans-IO `ClientTransaction`; this file only owns the socket, the clock and the output.
 
 use std::io::ErrorKind;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ pub fn run(args: StunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(exit::USAGE));
         }
     };
-    let server = resolve(&args.server, args.bind)?;
+    let server = resolve(&args.server, args.bind, args.dns)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -77,57 +77,34 @@ pub fn run(args: StunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Turn `HOST:PORT`, `HOST`, `IP`, `[IPV6]` or `[IPV6]:PORT` into one address, with port 3478
-/// when none is given. With `--bind`, the address must be of the bound family.
-fn resolve(server: &str, bind: Option<SocketAddr>) -> anyhow::Result<SocketAddr> {
-    let (host, port) = split_host_port(server)?;
-    let candidates: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => (host, port)
-            .to_socket_addrs()
-            .with_context(|| format!("resolving STUN server {host:?}"))?
-            .collect(),
+/// Turn `HOST:PORT`, `HOST`, `IP`, `[IPV6]` or `[IPV6]:PORT` into one address: an IP is used
+/// as it is (port 3478 when omitted); a name is looked up by DNS (`--dns` or resolv.conf),
+/// through `_stun._udp` SRV first when no port is given (RFC 8489 §8). With `--bind`, the
+/// address must be of the bound family.
+fn resolve(
+    server: &str,
+    bind: Option<SocketAddr>,
+    dns: Option<SocketAddr>,
+) -> anyhow::Result<SocketAddr> {
+    let (host, port) =
+        crate::dns::split_host_port(server).map_err(|why| anyhow!("STUN server: {why}"))?;
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        let addr = SocketAddr::new(ip, port.unwrap_or(DEFAULT_PORT));
+        if bind.is_some_and(|b| b.is_ipv4() != addr.is_ipv4()) {
+            bail!("STUN server {server} has no address of the same family as --bind {bind:?}");
+        }
+        return Ok(addr);
+    }
+    let family = match bind {
+        Some(b) if b.is_ipv6() => crate::dns::Family::V6,
+        _ => crate::dns::Family::V4,
     };
-    let wanted_family = |addr: &&SocketAddr| bind.is_none_or(|b| b.is_ipv4() == addr.is_ipv4());
-    candidates
-        .iter()
-        .find(wanted_family)
-        .copied()
-        .ok_or_else(|| match bind {
-            Some(bind) => {
-                anyhow!("STUN server {server} has no address of the same family as --bind {bind}")
-            }
-            None => anyhow!("STUN server {server} resolved to no address"),
-        })
-}
-
-fn split_host_port(server: &str) -> anyhow::Result<(&str, u16)> {
-    let port = |p: &str| {
-        p.parse::<u16>()
-            .with_context(|| format!("bad port {p:?} in STUN server {server:?}"))
-    };
-    if let Some(rest) = server.strip_prefix('[') {
-        // [IPv6] or [IPv6]:PORT
-        let (ip, after) = rest
-            .split_once(']')
-            .with_context(|| format!("missing ']' in STUN server {server:?}"))?;
-        return match after {
-            "" => Ok((ip, DEFAULT_PORT)),
-            _ => match after.strip_prefix(':') {
-                Some(p) => Ok((ip, port(p)?)),
-                None => bail!("unexpected text after ']' in STUN server {server:?}"),
-            },
-        };
-    }
-    if server.parse::<Ipv6Addr>().is_ok() {
-        return Ok((server, DEFAULT_PORT)); // a bare IPv6 address has no port
-    }
-    match server.rsplit_once(':') {
-        Some((host, p)) if !host.is_empty() => Ok((host, port(p)?)),
-        Some(_) => bail!("missing host in STUN server {server:?}"),
-        None if server.is_empty() => bail!("empty STUN server"),
-        None => Ok((server, DEFAULT_PORT)),
-    }
+    let resolution = crate::dns::blocking(dns, family, async |r| {
+        r.resolve_server(&host, port, "_stun._udp", DEFAULT_PORT)
+            .await
+    })
+    .with_context(|| format!("resolving STUN server {server:?}"))?;
+    Ok(resolution.targets[0].addr)
 }
 
 /// Run one Binding transaction against `server`, giving up at `timeout` overall.
@@ -282,56 +259,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_and_port_forms() {
-        assert_eq!(
-            split_host_port("192.0.2.1:3479").unwrap(),
-            ("192.0.2.1", 3479)
-        );
-        assert_eq!(split_host_port("192.0.2.1").unwrap(), ("192.0.2.1", 3478));
-        assert_eq!(
-            split_host_port("stun.example.org").unwrap(),
-            ("stun.example.org", 3478)
-        );
-        assert_eq!(
-            split_host_port("stun.example.org:19302").unwrap(),
-            ("stun.example.org", 19302)
-        );
-        assert_eq!(
-            split_host_port("[2001:db8::1]:5000").unwrap(),
-            ("2001:db8::1", 5000)
-        );
-        assert_eq!(
-            split_host_port("[2001:db8::1]").unwrap(),
-            ("2001:db8::1", 3478)
-        );
-        assert_eq!(
-            split_host_port("2001:db8::1").unwrap(),
-            ("2001:db8::1", 3478)
-        );
-        for bad in [
-            "",
-            ":3478",
-            "host:port",
-            "host:70000",
-            "[2001:db8::1",
-            "[2001:db8::1]x",
-        ] {
-            assert!(split_host_port(bad).is_err(), "{bad:?} should be rejected");
-        }
-    }
-
-    #[test]
     fn numeric_addresses_resolve_without_dns_and_respect_bind_family() {
         assert_eq!(
-            resolve("192.0.2.1", None).unwrap(),
+            resolve("192.0.2.1", None, None).unwrap(),
             "192.0.2.1:3478".parse().unwrap()
         );
         assert_eq!(
-            resolve("[2001:db8::1]:9", None).unwrap(),
+            resolve("[2001:db8::1]:9", None, None).unwrap(),
             "[2001:db8::1]:9".parse().unwrap()
         );
         let v6_bind = Some("[::1]:0".parse().unwrap());
-        let err = resolve("192.0.2.1", v6_bind).unwrap_err().to_string();
+        let err = resolve("192.0.2.1", v6_bind, None).unwrap_err().to_string();
         assert!(err.contains("same family"), "{err}");
     }
 

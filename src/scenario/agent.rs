@@ -360,6 +360,7 @@ impl AgentRun {
 /// `call.established`-style name of an event.
 fn short(ev: &Event) -> String {
     match ev {
+        Event::Resolved { role, .. } => format!("resolved.{role}"),
         Event::Registered { .. } => "registered".into(),
         Event::Candidates { .. } => "candidates".into(),
         Event::Ice { state, .. } => format!("ice.{state}"),

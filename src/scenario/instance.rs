@@ -202,13 +202,16 @@ async fn prepare(
     }
     if let (Some(text), Some(addr)) = (&spec.proxy, proxy) {
         // RFC 5922 §7.2: the proxy's certificate names the host as written.
-        let host = crate::config::host_part(&vars.substitute(text)?);
+        let (host, _) = crate::dns::split_host_port(&vars.substitute(text)?)
+            .map_err(|e| format!("{who}: proxy: {e}"))?;
         tls.names.insert(addr, host);
     }
     let ua = crate::signalling::spawn(UaConfig {
         bind,
         aor: aor.clone(),
         proxy,
+        proxy_alternates: Vec::new(),
+        resolved_hosts: Vec::new(),
         credentials,
         t1: Duration::from_millis(500),
         max_calls: 1,

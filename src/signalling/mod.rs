@@ -154,6 +154,10 @@ pub struct UaConfig {
     pub aor: String,
     /// The outbound proxy (and registrar): every out-of-dialog request goes here when set.
     pub proxy: Option<SocketAddr>,
+    /// RFC 3263 §4.3: the proxy name's further targets, tried in turn on failure.
+    pub proxy_alternates: Vec<SocketAddr>,
+    /// Domains of request targets and their RFC 3263 targets (used without a proxy).
+    pub resolved_hosts: Vec<(String, Vec<(crate::config::SipTransport, SocketAddr)>)>,
     pub credentials: Option<sip::auth::Credentials>,
     pub t1: Duration,
     /// INVITEs beyond this many simultaneous calls get 486 (RFC 3261 §21.4.24). A UA from
@@ -207,6 +211,8 @@ impl UaConfig {
             bind,
             aor: aor.into(),
             proxy: None,
+            proxy_alternates: Vec::new(),
+            resolved_hosts: Vec::new(),
             credentials: None,
             t1: Duration::from_millis(500),
             max_calls: 1,

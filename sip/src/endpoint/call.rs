@@ -27,7 +27,10 @@ impl Endpoint {
                     uri: target.to_owned(),
                     detail: e.to_string(),
                 })?;
-        let hop = self.hop_for_uri(&uri)?;
+        let mut hops: std::collections::VecDeque<_> = self.hops_for_uri(&uri)?.into();
+        let hop = hops
+            .pop_front()
+            .ok_or_else(|| EndpointError::NoRoute(uri.to_string()))?;
         let call_id = self.random_token(24);
         let local_tag = self.random_token(12);
         let from = self.local_name_addr(Some(&local_tag))?;
@@ -89,6 +92,7 @@ impl Endpoint {
             acked_reinvite: None,
             reinvite_ack_pending: None,
             targets: None,
+            failover: hops,
             keepalive_at: self.config.keepalive.map(|k| now + k),
         };
         self.dialogs.insert(id, dialog);
@@ -378,6 +382,10 @@ impl Endpoint {
                         }
                     };
                     self.end_dialog(dialog, reason);
+                    return;
+                }
+                // RFC 3263 §4.3: a 503 moves on to the next DNS target of the same URI.
+                if status == 503 && self.invite_failover(now, dialog, status) {
                     return;
                 }
                 // RFC 3261 §8.1.3.4: a failing redirect target moves on to the next one.

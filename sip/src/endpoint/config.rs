@@ -41,6 +41,12 @@ pub struct EndpointConfig {
     /// request, whatever its target (RFC 3261 §8.1.2); in-dialog requests follow the
     /// dialog's route set and remote target.
     pub outbound_proxy: Option<NextHop>,
+    /// RFC 3263 §4.3: the outbound proxy's further DNS targets, best first. A request
+    /// that times out, meets a transport error or gets 503 is sent again to the next.
+    pub proxy_alternates: Vec<NextHop>,
+    /// RFC 3263 targets the TU resolved for domain names, best first (see
+    /// [`super::Endpoint::set_resolved`]); the endpoint itself does no DNS.
+    pub resolved_hosts: Vec<(String, Vec<NextHop>)>,
     /// Transport for requests whose URI names none.
     pub default_transport: TransportKind,
     /// RFC 3261 §17 T1/T2/T4.
@@ -88,6 +94,8 @@ impl EndpointConfig {
             display_name: None,
             credentials: None,
             outbound_proxy: None,
+            proxy_alternates: Vec::new(),
+            resolved_hosts: Vec::new(),
             default_transport: TransportKind::Udp,
             timers: TimerConfig::default(),
             mtu: 1500,

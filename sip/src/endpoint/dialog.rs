@@ -99,6 +99,9 @@ pub(crate) struct Dialog {
     pub reinvite_ack_pending: Option<u32>,
     /// UAC: the targets learned from 3xx responses (RFC 3261 §8.1.3.4), once redirected.
     pub targets: Option<super::redirect::TargetSet>,
+    /// UAC: further hops for the INVITE's target (RFC 3263 §4.3), tried on timeout,
+    /// transport error or 503 before giving up.
+    pub failover: std::collections::VecDeque<Hop>,
     /// When the next CRLFCRLF keepalive goes to the dialog's next hop (`keepalive` config).
     pub keepalive_at: Option<Instant>,
 }

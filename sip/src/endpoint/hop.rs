@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use crate::message::{Host, Uri};
 use crate::timers::Reliability;
 
+use super::config::NextHop;
 use super::types::{ConnId, EndpointError, Transmit, TransportKind};
 use super::Endpoint;
 
@@ -124,20 +125,54 @@ impl Endpoint {
     /// the URI itself when its host is an IP literal (§8.1.2 / RFC 3263 without DNS).
     /// Refused when `uri` needs TLS and the hop is not TLS (RFC 3261 §26.2.2).
     pub(crate) fn hop_for_uri(&self, uri: &Uri) -> Result<Hop, EndpointError> {
-        let hop = self.first_hop(uri)?;
-        self.require_tls(uri, &hop)?;
-        Ok(hop)
+        let mut hops = self.hops_for_uri(uri)?;
+        Ok(hops.remove(0))
     }
 
-    fn first_hop(&self, uri: &Uri) -> Result<Hop, EndpointError> {
+    /// Every hop a new out-of-dialog request to `uri` may use, best first (never empty):
+    /// the outbound proxy and its RFC 3263 alternates, else the registration's flow, else
+    /// the URI's IP literal or the targets the TU resolved for its domain
+    /// ([`Endpoint::set_resolved`]). RFC 3261 §26.2.2: for a `uri` that needs TLS the first
+    /// hop must be TLS (else the request is refused) and failover never leaves TLS.
+    pub(crate) fn hops_for_uri(&self, uri: &Uri) -> Result<Vec<Hop>, EndpointError> {
+        let mut hops = self.candidate_hops(uri)?;
+        if let Some(first) = hops.first() {
+            self.require_tls(uri, first)?;
+        }
+        if needs_tls(uri) {
+            hops.retain(|h| h.transport == TransportKind::Tls);
+        }
+        Ok(hops)
+    }
+
+    fn candidate_hops(&self, uri: &Uri) -> Result<Vec<Hop>, EndpointError> {
         if let Some(proxy) = self.config.outbound_proxy {
-            return Ok(self.hop_to(proxy.transport, proxy.addr));
+            // After a REGISTER failed over, the target that answered leads (RFC 3263 §4.3).
+            let (first, rest): (NextHop, Vec<NextHop>) = match self.registration.as_ref() {
+                Some(reg) => (reg.registrar, reg.alternates.iter().copied().collect()),
+                None => (proxy, self.config.proxy_alternates.clone()),
+            };
+            let mut hops = vec![self.hop_to(first.transport, first.addr)];
+            hops.extend(rest.iter().map(|alt| self.hop_to(alt.transport, alt.addr)));
+            return Ok(hops);
         }
         if let Some(flow) = self.registration.as_ref().and_then(|r| r.flow_hop()) {
-            return Ok(flow);
+            return Ok(vec![flow]);
+        }
+        if let Some(host) = uri.as_sip().and_then(|s| match &s.host {
+            Host::Domain(name) => Some(name.to_ascii_lowercase()),
+            _ => None,
+        }) {
+            return match self.resolved.get(&host) {
+                Some(targets) if !targets.is_empty() => Ok(targets
+                    .iter()
+                    .map(|t| self.hop_to(t.transport, t.addr))
+                    .collect()),
+                _ => Err(EndpointError::NoRoute(uri.to_string())),
+            };
         }
         match uri_target(uri, self.config.default_transport) {
-            Some((transport, dest)) => Ok(self.hop_to(transport, dest)),
+            Some((transport, dest)) => Ok(vec![self.hop_to(transport, dest)]),
             None => Err(EndpointError::NoRoute(uri.to_string())),
         }
     }
@@ -164,6 +199,12 @@ impl Endpoint {
             uri: uri.to_string(),
             detail,
         })
+    }
+
+    /// The RFC 3263 targets of a domain name, best first, as the TU resolved them: requests
+    /// to URIs with that host go to the first, and fail over to the next (§4.3).
+    pub fn set_resolved(&mut self, host: &str, targets: Vec<NextHop>) {
+        self.resolved.insert(host.to_ascii_lowercase(), targets);
     }
 
     /// A hop to `dest`: over the registration's flow when it goes there (RFC 5626 §4.3),

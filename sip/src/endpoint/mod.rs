@@ -31,6 +31,7 @@ mod call;
 mod client;
 mod config;
 mod dialog;
+mod failover;
 mod hop;
 mod in_dialog;
 mod keepalive;
@@ -119,6 +120,9 @@ pub struct Endpoint {
     /// RFC 3581 §3: the public address learned from the registrar, used in Contact when
     /// `use_learned_contact` is set.
     learned_contact: Option<SocketAddr>,
+    /// RFC 3263 targets the TU resolved for domain names (lowercase host → hops, best
+    /// first): the endpoint does no DNS itself.
+    resolved: HashMap<String, Vec<NextHop>>,
 }
 
 impl Endpoint {
@@ -134,6 +138,11 @@ impl Endpoint {
     }
 
     fn with_rng(config: EndpointConfig, rng: StdRng) -> Endpoint {
+        let resolved = config
+            .resolved_hosts
+            .iter()
+            .map(|(host, targets)| (host.to_ascii_lowercase(), targets.clone()))
+            .collect();
         let digest = config.credentials.clone().map(DigestClient::new);
         Endpoint {
             config,
@@ -153,6 +162,7 @@ impl Endpoint {
             registration: None,
             digest,
             learned_contact: None,
+            resolved,
         }
     }
 

@@ -260,7 +260,7 @@ impl Endpoint {
         };
         if cancelled {
             self.end_dialog(dialog, reason);
-        } else {
+        } else if !self.invite_failover(now, dialog, 408) {
             self.invite_failed(now, dialog, 408, reason);
         }
     }
@@ -347,7 +347,12 @@ impl Endpoint {
 }
 
 /// The INVITE for a redirect target, from the INVITE as last sent.
-fn redirected_invite(previous: &Request, target: &Uri, to: &NameAddr, cseq: u32) -> Request {
+pub(crate) fn redirected_invite(
+    previous: &Request,
+    target: &Uri,
+    to: &NameAddr,
+    cseq: u32,
+) -> Request {
     let mut request = previous.clone();
     request.uri = target.clone();
     // A new transaction gets its own Via; credentials were for the previous target.

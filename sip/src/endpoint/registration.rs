@@ -38,6 +38,9 @@ pub(crate) enum RegState {
 #[derive(Debug)]
 pub(crate) struct Registration {
     pub registrar: NextHop,
+    /// RFC 3263 §4.3: the registrar name's further targets, tried in turn on timeout,
+    /// transport error or 503.
+    pub alternates: std::collections::VecDeque<NextHop>,
     pub call_id: String,
     pub local_tag: String,
     pub cseq: u32,
@@ -105,6 +108,7 @@ impl Endpoint {
             let flow_id = FlowId(self.next_id());
             self.registration = Some(Registration {
                 registrar,
+                alternates: self.config.proxy_alternates.iter().copied().collect(),
                 call_id,
                 local_tag,
                 cseq: 0,
@@ -298,6 +302,8 @@ impl Endpoint {
                     }
                 }
             }
+            // RFC 3263 §4.3: a 503 moves on to the registrar's next DNS target.
+            503 if self.register_failover(now, status) => {}
             _ => self.registration_failed(
                 now,
                 RegistrationFailure::Status {
@@ -305,6 +311,34 @@ impl Endpoint {
                     reason: response.reason.clone(),
                 },
             ),
+        }
+    }
+
+    /// Sends the REGISTER to the registrar's next DNS target, if one is left (RFC 3263
+    /// §4.3); the flow starts over there. Returns whether it went out.
+    fn register_failover(&mut self, now: Instant, status: u16) -> bool {
+        let Some(reg) = self.registration.as_mut() else {
+            return false;
+        };
+        let Some(next) = reg.alternates.pop_front() else {
+            return false;
+        };
+        let from = reg.registrar.addr;
+        reg.registrar = next;
+        reg.flow = None;
+        reg.clear_keepalive();
+        tracing::info!(status, %from, to = %next.addr, "REGISTER failed over to the next DNS target");
+        self.emit(SipEvent::FailedOver {
+            status,
+            from,
+            to: next.addr,
+        });
+        match self.send_register(now, false) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::info!(error = %e, "REGISTER to the next DNS target not sent");
+                false
+            }
         }
     }
 
@@ -426,6 +460,9 @@ impl Endpoint {
                 reg.state = RegState::Idle;
             }
             self.emit(SipEvent::Unregistered);
+            return;
+        }
+        if self.register_failover(now, 408) {
             return;
         }
         let reason = match failure {

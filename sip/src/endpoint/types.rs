@@ -207,6 +207,14 @@ pub enum SipEvent {
         from: String,
         to: String,
     },
+    /// RFC 3263 §4.3: a request (INVITE or REGISTER) got no answer, a transport error or a
+    /// 503 (`status`: 408 for the first two) from `from`, and went again to the next DNS
+    /// target `to`.
+    FailedOver {
+        status: u16,
+        from: SocketAddr,
+        to: SocketAddr,
+    },
     /// A 2xx to our INVITE: the dialog is confirmed. When we sent the INVITE without a
     /// body, `body` holds the offer and the TU must call
     /// [`super::Endpoint::ack_with_body`]; otherwise the ACK is already sent.

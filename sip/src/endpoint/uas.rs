@@ -427,6 +427,7 @@ impl Endpoint {
             acked_reinvite: None,
             reinvite_ack_pending: None,
             targets: None,
+            failover: std::collections::VecDeque::new(),
             keepalive_at: self.config.keepalive.map(|k| now + k),
         };
         self.dialogs.insert(id, dialog);

@@ -174,6 +174,16 @@ impl Bridge {
                     },
                 )
             }
+            SipEvent::FailedOver { status, from, to } => {
+                let why = if status == 503 {
+                    "503 Service Unavailable"
+                } else {
+                    "no answer (timeout or transport error)"
+                };
+                eprintln!(
+                    "icephone: {why} from {from}; trying the next DNS target {to} (RFC 3263 §4.3)"
+                );
+            }
             other => tracing::debug!("SIP event not used by calls: {other:?}"),
         }
     }

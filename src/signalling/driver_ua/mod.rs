@@ -73,6 +73,29 @@ async fn start(
         transport: registrar_transport,
         addr,
     });
+    endpoint.proxy_alternates = config
+        .proxy_alternates
+        .iter()
+        .map(|&addr| NextHop { transport, addr })
+        .collect();
+    endpoint.resolved_hosts = config
+        .resolved_hosts
+        .iter()
+        .map(|(host, targets)| {
+            let hops = targets
+                .iter()
+                .map(|&(t, addr)| NextHop {
+                    transport: match t {
+                        crate::config::SipTransport::Udp => TransportKind::Udp,
+                        crate::config::SipTransport::Tcp => TransportKind::Tcp,
+                        crate::config::SipTransport::Tls => TransportKind::Tls,
+                    },
+                    addr,
+                })
+                .collect();
+            (host.clone(), hops)
+        })
+        .collect();
     endpoint.register_expires = config.register_expires;
     endpoint.keepalive = config.keepalive;
     endpoint.use_learned_contact = config.contact_rewrite;
