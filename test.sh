@@ -16,6 +16,8 @@ REQUIRED=(
   "sip-tester:/usr/bin/sipp"        # sipp, an independent SIP peer for interop tests
   # The network lab (tests/lab/, tests/lab_*.rs): namespaces, NATs, servers, wire oracle.
   "kamailio:/usr/sbin/kamcmd"       # registrar + proxy (kamailio, kamcmd; nathelper/auth built in)
+  "kamailio-tls-modules:/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so" # SIP over TLS (tests/lab_tls.rs)
+  "openssl:/usr/bin/openssl"        # test CAs and certificates (tests/cli_tls.rs, lab --tls)
   "baresip:/usr/bin/baresip"        # reference ICE softphone
   "baresip-core:/usr/lib/baresip/modules/ice.so"
   "tshark:/usr/bin/tshark"          # wire oracle for lab captures and tests/pcap_tcp.rs

@@ -69,6 +69,10 @@ pub struct FileConfig {
     pub keepalive: Option<u64>,
     pub outbound: Option<bool>,
     pub contact_rewrite: Option<bool>,
+    /// SIP over TLS: extra trust anchors, optional client certificate and key (PEM files).
+    pub tls_ca: Option<std::path::PathBuf>,
+    pub tls_cert: Option<std::path::PathBuf>,
+    pub tls_key: Option<std::path::PathBuf>,
     /// `[limits]`: resource bounds (see [`crate::limits_config`]).
     pub limits: Option<crate::limits_config::LimitsFile>,
 }
@@ -85,6 +89,7 @@ pub const DEFAULT_SIP_PORT: u16 = 5060;
 pub enum SipTransport {
     Udp,
     Tcp,
+    Tls,
 }
 
 /// One name the program resolved: which setting it was, and the outcome.
@@ -131,6 +136,8 @@ pub struct Settings {
     pub auth_user: Option<String>,
     pub proxy: Option<SocketAddr>,
     pub transport: SipTransport,
+    /// `--tls-ca`, `--tls-cert`, `--tls-key`.
+    pub tls: crate::tls::TlsSettings,
     /// Where SIP listens; an unspecified IP (0.0.0.0, ::) listens on every address.
     pub bind: SocketAddr,
     /// No `bind` was given: port 5060 is a wish, an ephemeral port when it is taken.
@@ -259,11 +266,12 @@ pub fn merge(
     {
         "udp" => SipTransport::Udp,
         "tcp" => SipTransport::Tcp,
+        "tls" => SipTransport::Tls,
         other => {
             return Err(ConfigError::Invalid {
                 field: "transport",
                 value: other.into(),
-                why: "udp or tcp".into(),
+                why: "udp, tcp or tls".into(),
             })
         }
     };
@@ -325,6 +333,11 @@ pub fn merge(
             })
         })
         .transpose()?;
+    let tls = crate::tls::TlsSettings {
+        ca_file: flags.tls_ca.clone().or_else(|| file.tls_ca.clone()),
+        cert_file: flags.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+        key_file: flags.tls_key.clone().or_else(|| file.tls_key.clone()),
+    };
     let turn = match pick(&ice.turn, &file.turn) {
         None => None,
         Some(t) => Some(turn_settings(
@@ -332,9 +345,8 @@ pub fn merge(
             turn_transport,
             pick(&ice.turn_user, &file.turn_user).unwrap_or_default(),
             pick(&ice.turn_password, &file.turn_password).unwrap_or_default(),
-            // One TLS configuration for SIP and TURN: the `--tls-ca`/`--tls-cert`/`--tls-key`
-            // settings belong here once the flags exist; until then the system's roots.
-            TlsSettings::default(),
+            // One TLS configuration for SIP and TURN (`--tls-ca`, `--tls-cert`, `--tls-key`).
+            tls.clone(),
             &names,
             &mut resolutions,
         )?),
@@ -386,6 +398,7 @@ pub fn merge(
         resolutions,
         resolved_hosts: Vec::new(),
         transport,
+        tls,
         bind,
         bind_default,
         media_ip,
@@ -573,5 +586,27 @@ t1_ms = 250
         assert!(names
             .server("bad host", "stun", "_stun._udp", 3478, &mut resolutions)
             .is_err());
+        assert_eq!(s.tls, crate::tls::TlsSettings::default());
+    }
+
+    #[test]
+    fn tls_transport_takes_port_5061_and_the_tls_files() {
+        let file: FileConfig =
+            toml::from_str("transport = \"tls\"\nproxy = \"127.0.0.1\"\ntls_ca = \"/etc/ca.pem\"")
+                .unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.transport, SipTransport::Tls);
+        // RFC 3261 §19.1.2: 5061 for TLS.
+        assert_eq!(s.proxy, Some("127.0.0.1:5061".parse().unwrap()));
+        assert_eq!(s.tls.ca_file, Some("/etc/ca.pem".into()));
+        let flags = AccountArgs {
+            proxy: Some("127.0.0.1:5070".into()),
+            tls_cert: Some("/c.pem".into()),
+            ..AccountArgs::default()
+        };
+        let s = merge(&flags, &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
+        assert_eq!(s.transport, SipTransport::Tls);
+        assert_eq!(s.tls.cert_file, Some("/c.pem".into()));
     }
 }

@@ -34,9 +34,18 @@ pub struct AccountArgs {
     /// the system's resolv.conf
     #[arg(long, value_name = "IP:PORT", help_heading = "Network")]
     pub dns: Option<SocketAddr>,
-    /// SIP transport: udp or tcp [default: udp]
+    /// SIP transport: udp, tcp or tls (SIP over TLS, proxy port 5061 by default) [default: udp]
     #[arg(long, help_heading = "Network")]
     pub transport: Option<String>,
+    /// PEM file of CA certificates trusted for SIP over TLS, besides the system's
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// PEM client certificate (chain) for SIP over TLS, sent when the server asks
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", help_heading = "Network")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Local address for SIP (IP:PORT; port 0 picks one) [default: 0.0.0.0:5060, or an
     /// ephemeral port when 5060 is taken]
     #[arg(long, help_heading = "Network")]

@@ -117,6 +117,25 @@ pub fn lines(
         s(&file.transport),
         quote("udp"),
     );
+    let path = |v: &Option<std::path::PathBuf>| v.as_ref().map(|p| quote(&p.display().to_string()));
+    p.add(
+        "tls_ca",
+        path(&flags.tls_ca),
+        path(&file.tls_ca),
+        UNSET.into(),
+    );
+    p.add(
+        "tls_cert",
+        path(&flags.tls_cert),
+        path(&file.tls_cert),
+        UNSET.into(),
+    );
+    p.add(
+        "tls_key",
+        path(&flags.tls_key),
+        path(&file.tls_key),
+        UNSET.into(),
+    );
     p.add(
         "bind",
         flags.bind.map(|b| quote(&b.to_string())),
@@ -296,5 +315,22 @@ mod tests {
         assert_eq!(get("proxy"), "proxy = \"h:5070\"  # file /x.toml");
         assert_eq!(get("keepalive"), "keepalive = 25  # default");
         assert_eq!(get("password"), "password = (unset)  # default");
+        assert_eq!(get("tls_ca"), "tls_ca = (unset)  # default");
+        let file: FileConfig = toml::from_str("tls_ca = \"/ca.pem\"").unwrap();
+        let flags = AccountArgs {
+            tls_key: Some("/k.pem".into()),
+            ..AccountArgs::default()
+        };
+        let out = lines(
+            &flags,
+            &IceArgs::default(),
+            &file,
+            Some(Path::new("/x.toml")),
+            None,
+        );
+        let get = |k: &str| out.iter().find(|l| l.key == k).unwrap().to_string();
+        assert_eq!(get("tls_ca"), "tls_ca = \"/ca.pem\"  # file /x.toml");
+        assert_eq!(get("tls_key"), "tls_key = \"/k.pem\"  # flag");
+        assert_eq!(get("tls_cert"), "tls_cert = (unset)  # default");
     }
 }

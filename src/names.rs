@@ -24,8 +24,9 @@ pub struct Names {
 fn transport_of(service: Service) -> SipTransport {
     match service {
         Service::SipUdp => SipTransport::Udp,
-        // SIPS+D2T needs TLS; until the driver has it, these targets are dropped below.
-        Service::SipTcp | Service::SipsTcp => SipTransport::Tcp,
+        Service::SipTcp => SipTransport::Tcp,
+        // SIPS+D2T, `_sips._tcp`: TLS over TCP (RFC 3263 §4.1).
+        Service::SipsTcp => SipTransport::Tls,
     }
 }
 
@@ -33,6 +34,7 @@ fn service_of(transport: SipTransport) -> Service {
     match transport {
         SipTransport::Udp => Service::SipUdp,
         SipTransport::Tcp => Service::SipTcp,
+        SipTransport::Tls => Service::SipsTcp,
     }
 }
 
@@ -83,13 +85,6 @@ impl Names {
     ) -> Result<Routed, ConfigError> {
         // An IP literal needs no DNS (RFC 3263 §4.1), and is not reported as resolved.
         if let Ok(dns::Plan::Literal { ip, port, service }) = dns::Plan::for_target(target, value) {
-            if service == Service::SipsTcp {
-                return Err(ConfigError::Invalid {
-                    field,
-                    value: value.into(),
-                    why: "sips: needs SIP over TLS, which this build does not have".into(),
-                });
-            }
             return Ok((
                 vec![(transport_of(service), SocketAddr::new(ip, port))],
                 None,
@@ -106,8 +101,6 @@ impl Names {
         let mut targets: SipTargets = resolution
             .targets
             .iter()
-            // No SIP over TLS in this build: a sips: target never downgrades, it fails.
-            .filter(|t| t.service != Service::SipsTcp)
             .map(|t| (transport_of(t.service), t.addr))
             .collect();
         if let Some(first) = targets.first().map(|(t, _)| *t) {

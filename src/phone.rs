@@ -63,7 +63,7 @@ pub async fn user_agent(
     register: bool,
     follow_redirects: bool,
 ) -> anyhow::Result<UaHandle> {
-    let config = ua_config(settings, ip, capture, max_calls, register, follow_redirects);
+    let config = ua_config(settings, ip, capture, max_calls, register, follow_redirects)?;
     let bind = config.bind;
     crate::signalling::spawn(config)
         .await
@@ -79,7 +79,7 @@ pub async fn user_agent_multi(
     max_calls: usize,
     register: bool,
 ) -> anyhow::Result<(UaHandle, tokio::sync::mpsc::UnboundedReceiver<UaHandle>)> {
-    let config = ua_config(settings, ip, capture, max_calls, register, true);
+    let config = ua_config(settings, ip, capture, max_calls, register, true)?;
     let bind = config.bind;
     crate::signalling::spawn_multi(config)
         .await
@@ -93,11 +93,12 @@ fn ua_config(
     max_calls: usize,
     register: bool,
     follow_redirects: bool,
-) -> UaConfig {
+) -> anyhow::Result<UaConfig> {
     let aor = settings.aor.clone().unwrap_or_else(|| default_aor(ip));
     let credentials = settings.password.clone().map(|password| {
         let username = settings.auth_user.clone().unwrap_or_else(|| {
-            aor.trim_start_matches("sip:")
+            aor.trim_start_matches("sips:")
+                .trim_start_matches("sip:")
                 .split('@')
                 .next()
                 .unwrap_or("icephone")
@@ -116,7 +117,7 @@ fn ua_config(
     let instance_id = (settings.outbound && register)
         .then(persisted_instance_id)
         .flatten();
-    UaConfig {
+    Ok(UaConfig {
         keepalive: settings.keepalive,
         instance_id,
         contact_rewrite: settings.contact_rewrite,
@@ -135,10 +136,39 @@ fn ua_config(
         register,
         register_expires: settings.expires,
         tcp: settings.transport == SipTransport::Tcp,
+        tls_transport: settings.transport == SipTransport::Tls,
+        tls: Some(sip_tls(settings)?),
         netns: None,
         follow_redirects,
         limits: settings.limits,
+    })
+}
+
+/// TLS for SIP: always available for sips: and `;transport=tls` targets. With `--transport
+/// tls` or a TLS file given, the client configuration is built now, so a bad file stops the
+/// program before anything is sent; otherwise on the first TLS connection (its failure then
+/// fails that request, with the reason). RFC 5922: each resolved target's certificate is
+/// checked against the SIP domain the lookup started from (the URI's or `--proxy`'s host),
+/// not the NAPTR/SRV target, which a spoofed DNS answer could name; an IP-literal target
+/// against its IP.
+pub fn sip_tls(settings: &Settings) -> anyhow::Result<crate::sip_driver::SipTls> {
+    let mut tls = crate::sip_driver::SipTls {
+        settings: settings.tls.clone(),
+        ..Default::default()
+    };
+    let wanted = settings.transport == SipTransport::Tls
+        || settings.tls != crate::tls::TlsSettings::default();
+    if wanted {
+        let config = crate::tls::client_config(&settings.tls).context("SIP over TLS")?;
+        tls.config = Some(config);
     }
+    for resolved in &settings.resolutions {
+        for target in &resolved.resolution.targets {
+            tls.names
+                .insert(target.addr, resolved.resolution.name.clone());
+        }
+    }
+    Ok(tls)
 }
 
 /// Call options from settings and the media flags.

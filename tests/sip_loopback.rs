@@ -68,6 +68,7 @@ async fn register_and_unregister_with_digest() {
         let local = match transport {
             TransportKind::Udp => alice.udp_local().unwrap(),
             TransportKind::Tcp => alice.tcp_local().unwrap(),
+            TransportKind::Tls => unreachable!("these tests run over UDP and TCP"),
         };
         assert_eq!(public_address.map(|a| a.ip()), Some(local.ip()));
         if transport == TransportKind::Udp {
@@ -310,6 +311,7 @@ async fn invite_challenged_with_401_and_407() {
             let target = match transport {
                 TransportKind::Udp => format!("sip:{user}@{}", server.udp),
                 TransportKind::Tcp => format!("sip:{user}@{};transport=tcp", server.tcp),
+                TransportKind::Tls => unreachable!("these tests run over UDP and TCP"),
             };
             let a = run(&alice, move |ep, now| {
                 ep.invite(now, &target, Some(body("a")))

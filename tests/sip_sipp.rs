@@ -105,6 +105,7 @@ fn transport_flag(transport: TransportKind) -> &'static str {
     match transport {
         TransportKind::Udp => "u1",
         TransportKind::Tcp => "t1",
+        TransportKind::Tls => unreachable!("sipp runs over UDP and TCP here"),
     }
 }
 
@@ -148,6 +149,7 @@ fn sipp_target(transport: TransportKind, port: u16) -> String {
     match transport {
         TransportKind::Udp => format!("sip:service@127.0.0.1:{port}"),
         TransportKind::Tcp => format!("sip:service@127.0.0.1:{port};transport=tcp"),
+        TransportKind::Tls => unreachable!("sipp runs over UDP and TCP here"),
     }
 }
 
@@ -240,6 +242,7 @@ async fn sipp_calls_us_with(
     let ours = match transport {
         TransportKind::Udp => bob.udp_local().unwrap(),
         TransportKind::Tcp => bob.tcp_local().unwrap(),
+        TransportKind::Tls => unreachable!("sipp runs over UDP and TCP here"),
     };
     let answering = tokio::spawn(auto_answer(bob, call_status));
     let port = free_port();
@@ -489,6 +492,7 @@ async fn wait_until_bound(transport: TransportKind, port: u16, sipp: &SippGuard)
     let flags = match transport {
         TransportKind::Udp => "-Hlunp",
         TransportKind::Tcp => "-Hltnp",
+        TransportKind::Tls => unreachable!("sipp runs over UDP and TCP here"),
     };
     for _ in 0..100 {
         let held = std::process::Command::new("ss")

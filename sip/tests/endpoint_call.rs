@@ -46,6 +46,7 @@ fn bob_uri(transport: TransportKind) -> String {
     match transport {
         TransportKind::Udp => format!("sip:bob@127.0.0.1:{BOB}"),
         TransportKind::Tcp => format!("sip:bob@127.0.0.1:{BOB};transport=tcp"),
+        TransportKind::Tls => format!("sip:bob@127.0.0.1:{BOB};transport=tls"),
     }
 }
 

@@ -340,24 +340,33 @@ fn a_3xx_without_a_usable_contact_fails_with_the_reason() {
 fn a_sips_call_is_never_redirected_to_sip() {
     let t0 = Instant::now();
     let mut ep = alice(5);
-    // No TLS here, but the 3xx handling is reached through an outbound proxy.
+    // The 3xx handling is reached through an outbound proxy over TLS (RFC 3261 §26.2.2: a
+    // sips: call goes nowhere else).
+    let proxy = addr("127.0.0.1:5061");
     let mut config = ep.config().clone();
+    config.tls_local = Some(addr(ALICE));
     config.outbound_proxy = Some(sip::endpoint::NextHop {
-        transport: sip::endpoint::TransportKind::Udp,
-        addr: addr("127.0.0.1:5060"),
+        transport: sip::endpoint::TransportKind::Tls,
+        addr: proxy,
     });
     ep = Endpoint::with_seed(config, 7);
+    let conn = sip::endpoint::ConnId(1);
+    ep.stream_opened(
+        conn,
+        sip::endpoint::TransportKind::Tls,
+        addr("127.0.0.1:40000"),
+        proxy,
+    );
     ep.invite(t0, "sips:bob@example.com", Some(offer()))
         .unwrap();
     let (_, invite) = sent_requests(&mut ep).remove(0);
-    respond(
-        &mut ep,
-        t0,
-        addr("127.0.0.1:5060"),
+    let moved = response(
         &invite,
-        (302, "Moved Temporarily"),
+        302,
+        "Moved Temporarily",
         &["Contact: <sip:bob@192.0.2.7>, <sips:bob@192.0.2.8>;q=0.1"],
     );
+    ep.handle_stream(t0, conn, &moved);
     let (_, second) = ack_then_invite(sent_requests(&mut ep), &invite);
     assert_eq!(second.uri.to_string(), "sips:bob@192.0.2.8");
 }

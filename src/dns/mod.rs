@@ -18,8 +18,9 @@ use rand::Rng;
 use rfc3263::{order_srv, usable_naptrs, NaptrRecord, SrvRecord};
 pub use rfc3263::{Plan, PlanError, Service, UriTarget};
 
-/// One place to send SIP: the service (transport), the address, and the host name a TLS
-/// certificate is checked against (RFC 5922 §7.2: the SRV target or the URI's host).
+/// One place to send SIP: the service (transport), the address, and the host it was found
+/// at (the SRV target, or the URI's host). A TLS certificate is checked against the
+/// resolution's `name`, the domain the lookup started from (RFC 5922), not this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub service: Service,

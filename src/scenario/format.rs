@@ -74,9 +74,12 @@ pub struct AgentSpec {
     pub auth_user: Option<String>,
     /// Outbound proxy / registrar HOST:PORT.
     pub proxy: Option<String>,
-    /// `udp` or `tcp` (tcp: the driver engine; a TCP listener shares the UDP port).
+    /// `udp`, `tcp` (a TCP listener shares the UDP port) or `tls` (no listener; the proxy's
+    /// certificate is verified against its host as written).
     #[serde(default = "udp")]
     pub transport: String,
+    /// PEM file of CA certificates trusted for SIP over TLS, besides the system's.
+    pub tls_ca: Option<String>,
     /// SIP bind address (default 127.0.0.1:0).
     #[serde(default = "loopback_any")]
     pub bind: String,

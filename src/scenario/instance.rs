@@ -142,10 +142,15 @@ async fn prepare(
 ) -> Result<(crate::signalling::UaHandle, CallOptions, Emitter), String> {
     let spec = &agent.spec;
     let who = format!("agent `{}`", agent.name);
-    let tcp = match spec.transport.as_str() {
-        "udp" => false,
-        "tcp" => true,
-        other => return Err(format!("{who}: transport `{other}`: expected udp or tcp")),
+    let (tcp, tls_transport) = match spec.transport.as_str() {
+        "udp" => (false, false),
+        "tcp" => (true, false),
+        "tls" => (false, true),
+        other => {
+            return Err(format!(
+                "{who}: transport `{other}`: expected udp, tcp or tls"
+            ))
+        }
     };
     let mut bind = addr(vars, "bind", &spec.bind).map_err(|e| format!("{who}: {e}"))?;
     let proxy = spec
@@ -185,6 +190,21 @@ async fn prepare(
         Action::Register { expires } => Some(expires),
         _ => None,
     });
+    let mut tls = crate::sip_driver::SipTls::default();
+    if let Some(ca) = &spec.tls_ca {
+        tls.settings.ca_file = Some(vars.substitute(ca)?.into());
+    }
+    if tls_transport || spec.tls_ca.is_some() {
+        let config = crate::tls::client_config(&tls.settings)
+            .map_err(|e| format!("{who}: SIP over TLS: {e}"))?;
+        tls.config = Some(config);
+    }
+    if let (Some(text), Some(addr)) = (&spec.proxy, proxy) {
+        // RFC 5922: the proxy's certificate names the host as written.
+        let (host, _) = crate::dns::split_host_port(&vars.substitute(text)?)
+            .map_err(|e| format!("{who}: proxy: {e}"))?;
+        tls.names.insert(addr, host);
+    }
     let ua = crate::signalling::spawn(UaConfig {
         bind,
         aor: aor.clone(),
@@ -199,6 +219,8 @@ async fn prepare(
         register: register_step.is_some(),
         register_expires: register_step.unwrap_or(3600),
         tcp,
+        tls_transport,
+        tls: Some(tls),
         netns: netns.clone(),
         follow_redirects: true,
         keepalive: (spec.keepalive > 0).then(|| Duration::from_secs(spec.keepalive)),

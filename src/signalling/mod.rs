@@ -175,6 +175,12 @@ pub struct UaConfig {
     /// SIP over TCP: requests whose URI names no transport use TCP, and a TCP listener
     /// shares the UDP port.
     pub tcp: bool,
+    /// SIP over TLS (`--transport tls`): the proxy/registrar and requests whose URI names no
+    /// transport use TLS; default port 5061 (RFC 3261 §19.1.2). No TLS listener.
+    pub tls_transport: bool,
+    /// TLS client settings for `tls_transport`, sips: and `;transport=tls` targets; `None`:
+    /// no TLS at all (such targets fail with the reason, never downgraded).
+    pub tls: Option<crate::sip_driver::SipTls>,
     /// Network namespace (`ip netns` name) every socket of this UA is made in; `None` = ours.
     pub netns: Option<String>,
     /// Follow 3xx responses to our INVITE (at most `sip::endpoint::DEFAULT_MAX_REDIRECTS`
@@ -215,6 +221,8 @@ impl UaConfig {
             register: false,
             register_expires: 3600,
             tcp: false,
+            tls_transport: false,
+            tls: None,
             netns: None,
             follow_redirects: true,
             keepalive: None,

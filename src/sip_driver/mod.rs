@@ -1,7 +1,7 @@
 //! The tokio driver for the sans-IO [`sip::endpoint::Endpoint`]: one UDP socket that both
-//! sends and receives (RFC 3581 symmetric), a TCP listener plus outbound connections,
-//! each framed by the endpoint's `StreamDecoder`, and the UDP STUN keepalive (RFC 5626
-//! §4.4.2) sent with the `ice` crate's codec.
+//! sends and receives (RFC 3581 symmetric), a TCP listener plus outbound connections, outbound
+//! TLS connections (rustls; no TLS listener), each framed by the endpoint's `StreamDecoder`,
+//! and the UDP STUN keepalive (RFC 5626 §4.4.2) sent with the `ice` crate's codec.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -30,6 +30,7 @@ mod run;
 mod state_file;
 mod stun;
 mod tcp;
+mod tls_conn;
 mod udp_buffer;
 
 use std::net::SocketAddr;
@@ -46,9 +47,10 @@ pub use limits::*;
 pub use state_file::{
     default_state_path, instance_id_from_state_file, is_instance_urn, new_instance_urn,
 };
+pub use tls_conn::SipTls;
 
 /// What to bind and how the endpoint behaves. `endpoint.udp_local` / `tcp_local` are
-/// filled in with the bound addresses.
+/// filled in with the bound addresses, and `tls_local` when `tls` is set.
 #[derive(Debug, Clone)]
 pub struct SipDriverConfig {
     pub endpoint: EndpointConfig,
@@ -67,6 +69,9 @@ pub struct SipDriverConfig {
     pub advertise: Option<std::net::IpAddr>,
     /// What peers may make the driver hold (connections, queues, transactions).
     pub limits: Limits,
+    /// SIP over TLS (client side only: outbound connections, no listener); `None` = no TLS,
+    /// and sips: targets fail with `EndpointError::TlsRequired`.
+    pub tls: Option<SipTls>,
 }
 
 impl SipDriverConfig {
@@ -80,6 +85,7 @@ impl SipDriverConfig {
             netns: None,
             advertise: None,
             limits: Limits::default(),
+            tls: None,
         }
     }
 }
@@ -136,6 +142,9 @@ impl SipDriver {
             .map(named);
         config.endpoint.udp_local = udp_local;
         config.endpoint.tcp_local = tcp_local;
+        // No TLS listener: Via and Contact name our host with the SIP port; peers answer and
+        // send requests on the connections we open (RFC 3261 §18.2.2, RFC 5626).
+        config.endpoint.tls_local = config.tls.as_ref().and(udp_local.or(tcp_local));
         config.endpoint.server_limits = config.limits.server;
         let endpoint = match config.seed {
             Some(seed) => Endpoint::with_seed(config.endpoint, seed),
@@ -154,6 +163,7 @@ impl SipDriver {
                 config.limits,
             )
             .in_netns(config.netns)
+            .with_tls(config.tls)
             .run(),
         );
         Ok(SipDriver {

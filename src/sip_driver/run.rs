@@ -14,6 +14,7 @@ use super::icmp;
 use super::limits::Limits;
 use super::stun::StunProbe;
 use super::tcp::{self, ConnEvent, ConnHandle, Opener};
+use super::tls_conn::{self, SipTls};
 use super::Job;
 use crate::pcap::Capture;
 
@@ -37,8 +38,11 @@ pub(crate) struct Loop {
     table: ConnTable,
     acceptor: Acceptor,
     limits: Limits,
-    /// Outbound connections by destination, including ones still connecting.
-    by_dest: HashMap<SocketAddr, ConnId>,
+    /// Outbound connections by transport and destination, including ones still connecting
+    /// (a TCP connection never carries TLS, nor the reverse).
+    by_dest: HashMap<(TransportKind, SocketAddr), ConnId>,
+    /// SIP over TLS: the client configuration and the names to verify; `None` = no TLS.
+    tls: Option<SipTls>,
     next_conn: u64,
     probes: Vec<StunProbe>,
     /// The tokio clock and the std clock the endpoint uses, tied at start.
@@ -73,6 +77,7 @@ impl Loop {
             acceptor: Acceptor::default(),
             limits,
             by_dest: HashMap::new(),
+            tls: None,
             next_conn: 1,
             probes: Vec::new(),
             epoch: (Instant::now(), std::time::Instant::now()),
@@ -137,6 +142,12 @@ impl Loop {
         self
     }
 
+    /// Connects to TLS destinations with these settings.
+    pub fn with_tls(mut self, tls: Option<SipTls>) -> Loop {
+        self.tls = tls;
+        self
+    }
+
     fn new_conn_id(&mut self) -> ConnId {
         let id = ConnId(self.next_conn);
         self.next_conn += 1;
@@ -189,7 +200,7 @@ impl Loop {
         let events = self.conn_tx.clone();
         let capture = self.capture.as_ref();
         let Some((local, remote)) =
-            tcp::run_stream(conn, stream, events, tasks, capture, Opener::Peer, false)
+            tcp::run_tcp(conn, stream, events, tasks, capture, Opener::Peer, false)
         else {
             return;
         };
@@ -274,11 +285,12 @@ impl Loop {
         match event {
             ConnEvent::Opened {
                 conn,
+                transport,
                 local,
                 remote,
             } => {
                 self.table.insert(conn, remote.ip(), false, now);
-                self.endpoint.connection_opened(conn, local, remote);
+                self.endpoint.stream_opened(conn, transport, local, remote);
             }
             ConnEvent::Data { conn, bytes } => {
                 self.endpoint.handle_stream(now, conn, &bytes);
@@ -292,11 +304,25 @@ impl Loop {
                 self.by_dest.retain(|_, c| *c != conn);
                 self.endpoint.connection_closed(now, conn);
             }
-            ConnEvent::ConnectFailed { conn, dest } => {
+            ConnEvent::ConnectFailed {
+                conn,
+                transport,
+                dest,
+                detail,
+            } => {
                 self.table.remove(conn);
                 self.writers.remove(&conn);
                 self.by_dest.retain(|_, c| *c != conn);
-                self.endpoint.connect_failed(now, dest);
+                match transport {
+                    TransportKind::Tls => {
+                        // The reason reaches the user: e.g. the certificate did not verify.
+                        self.endpoint.transport_error(now, transport, dest, &detail)
+                    }
+                    _ => {
+                        tracing::debug!(%dest, %detail, "TCP connect failed");
+                        self.endpoint.connect_failed(now, dest);
+                    }
+                }
             }
         }
     }
@@ -381,43 +407,78 @@ impl Loop {
                     }
                 }
             }
-            TransportKind::Tcp => {
-                let conn = transmit
-                    .conn
-                    .filter(|c| self.writers.contains_key(c))
-                    .or_else(|| self.by_dest.get(&transmit.dest).copied());
-                let conn = match conn {
-                    Some(c) => c,
-                    None => {
-                        let c = self.new_conn_id();
-                        let (handle, tasks) = tcp::pair(self.limits.tcp_send_timeout);
-                        self.writers.insert(c, handle);
-                        self.by_dest.insert(transmit.dest, c);
-                        tcp::connect(
+            TransportKind::Tcp | TransportKind::Tls => self.write_stream(transmit),
+        }
+    }
+
+    /// Writes a TCP or TLS transmit on its connection, opening one first when there is
+    /// none to the destination.
+    fn write_stream(&mut self, transmit: Transmit) {
+        let key = (transmit.transport, transmit.dest);
+        let conn = transmit
+            .conn
+            .filter(|c| self.writers.contains_key(c))
+            .or_else(|| self.by_dest.get(&key).copied());
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let c = self.new_conn_id();
+                let (handle, tasks) = tcp::pair(self.limits.tcp_send_timeout);
+                self.writers.insert(c, handle);
+                self.by_dest.insert(key, c);
+                let (netns, events, capture) = (
+                    self.netns.clone(),
+                    self.conn_tx.clone(),
+                    self.capture.clone(),
+                );
+                match (transmit.transport, &mut self.tls) {
+                    (TransportKind::Tls, Some(tls)) => {
+                        let name = tls.name_for(transmit.dest);
+                        let client = tls.client();
+                        tls_conn::connect(
                             c,
                             transmit.dest,
-                            self.netns.clone(),
-                            self.conn_tx.clone(),
+                            name,
+                            client,
+                            netns,
+                            events,
                             tasks,
-                            self.capture.clone(),
+                            capture,
                         );
-                        c
                     }
-                };
-                match self.writers.get(&conn) {
-                    Some(writer) => {
-                        if !writer.send(transmit.bytes, self.limits.tcp_max_write_queue) {
-                            // The peer does not read what we send: its queue would grow
-                            // without bound (Kamailio's tcp_conn_wq_max).
-                            tracing::info!(?conn, queued = writer.queued(), dest = %transmit.dest, "TCP write queue full; closing");
-                            self.close_conn(conn);
-                        }
+                    (TransportKind::Tls, None) => {
+                        let client = Err("TLS is not enabled in this driver".to_owned());
+                        let name = transmit.dest.ip().to_string();
+                        tls_conn::connect(
+                            c,
+                            transmit.dest,
+                            name,
+                            client,
+                            netns,
+                            events,
+                            tasks,
+                            capture,
+                        );
                     }
-                    None => {
-                        let now = self.now();
-                        self.endpoint.connect_failed(now, transmit.dest);
-                    }
+                    _ => tcp::connect(c, transmit.dest, netns, events, tasks, capture),
                 }
+                c
+            }
+        };
+        match self.writers.get(&conn) {
+            Some(writer) => {
+                if !writer.send(transmit.bytes, self.limits.tcp_max_write_queue) {
+                    // The peer does not read what we send: its queue would grow
+                    // without bound (Kamailio's tcp_conn_wq_max).
+                    tracing::info!(?conn, queued = writer.queued(), dest = %transmit.dest, "write queue full; closing");
+                    self.close_conn(conn);
+                }
+            }
+            None => {
+                let now = self.now();
+                let detail = format!("the {} connection is gone", transmit.transport.as_str());
+                self.endpoint
+                    .transport_error(now, transmit.transport, transmit.dest, &detail);
             }
         }
     }

@@ -1,18 +1,19 @@
-//! TCP connections: one reader task and one writer task per connection, reporting to the
+//! TCP and TLS connections: one reader task and one writer task per connection, reporting to the
 //! driver loop through one bounded channel, so events stay ordered per connection and a
 //! peer that sends faster than we parse is slowed down by TCP itself instead of growing a
 //! queue. Writes are counted ([`ConnHandle::queued`]) so the loop can cap them, and a write
 //! that does not complete within the send timeout closes the connection. With `--pcap`,
 //! both tasks feed the connection's [`TcpTap`]: writes before they go out, reads as they
-//! arrive, and a FIN for either side's close.
+//! arrive, and a FIN for either side's close. Over TLS the tasks see (and the tap records)
+//! the plaintext SIP; the TLS records on the wire are rustls' business.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use sip::endpoint::ConnId;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use sip::endpoint::{ConnId, TransportKind};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
@@ -23,6 +24,7 @@ use crate::pcap::{Capture, TcpTap};
 pub(crate) enum ConnEvent {
     Opened {
         conn: ConnId,
+        transport: TransportKind,
         local: SocketAddr,
         remote: SocketAddr,
     },
@@ -33,9 +35,12 @@ pub(crate) enum ConnEvent {
     Closed {
         conn: ConnId,
     },
+    /// A connect (TCP), or a connect or handshake (TLS), failed; `detail` says how.
     ConnectFailed {
         conn: ConnId,
+        transport: TransportKind,
         dest: SocketAddr,
+        detail: String,
     },
     /// A write failed or did not complete within the send timeout.
     WriteFailed {
@@ -136,10 +141,9 @@ impl ConnHandle {
     }
 }
 
-/// Runs a connected stream: with `announce`, reports `Opened` first; reads until EOF (then
-/// `Closed`), writes what arrives on the handle until it is dropped or stopped; records it
-/// all in `capture`. The addresses, or `None` (and `Closed`) when the socket has none.
-pub(crate) fn run_stream(
+/// Runs a connected TCP stream (see [`run_stream`]). The addresses, or `None` (and
+/// `Closed`) when the socket has none.
+pub(crate) fn run_tcp(
     conn: ConnId,
     stream: TcpStream,
     events: mpsc::Sender<ConnEvent>,
@@ -154,11 +158,50 @@ pub(crate) fn run_stream(
         });
         return None;
     };
+    let _ = stream.set_nodelay(true);
+    let link = Link {
+        conn,
+        transport: TransportKind::Tcp,
+        local,
+        remote,
+    };
+    run_stream(link, stream, events, tasks, capture, opener, announce);
+    Some((local, remote))
+}
+
+/// Which connection a stream is, for the loop and the capture.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Link {
+    pub conn: ConnId,
+    pub transport: TransportKind,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+}
+
+/// Runs a connected stream (TCP, or TLS after its handshake): with `announce`, reports
+/// `Opened` first; reads until EOF (then `Closed`), writes what arrives on the handle until
+/// it is dropped or stopped; records it all in `capture`.
+pub(crate) fn run_stream<S>(
+    link: Link,
+    stream: S,
+    events: mpsc::Sender<ConnEvent>,
+    tasks: ConnTasks,
+    capture: Option<&Capture>,
+    opener: Opener,
+    announce: bool,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let Link {
+        conn,
+        transport,
+        local,
+        remote,
+    } = link;
     // Tapped before either task starts, so the handshake precedes every segment.
     let tap = capture.map(|c| Arc::new(TcpTap::open(c, local, remote, opener == Opener::Us)));
     let write_tap = tap.clone();
-    let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let read_events = events.clone();
     let ConnTasks {
         mut writes,
@@ -173,6 +216,7 @@ pub(crate) fn run_stream(
             && read_events
                 .send(ConnEvent::Opened {
                     conn,
+                    transport,
                     local,
                     remote,
                 })
@@ -235,8 +279,9 @@ pub(crate) fn run_stream(
             if !matches!(written, Ok(Ok(()))) {
                 tracing::info!(
                     ?conn,
+                    transport = transport.as_str(),
                     timed_out = written.is_err(),
-                    "TCP write failed; closing"
+                    "write failed; closing"
                 );
                 let _ = events.send(ConnEvent::WriteFailed { conn }).await;
                 return;
@@ -249,7 +294,6 @@ pub(crate) fn run_stream(
             }
         }
     });
-    Some((local, remote))
 }
 
 /// Connects to `dest`, then runs the stream; a failed connect is reported.
@@ -265,7 +309,7 @@ pub(crate) fn connect(
         let limit = std::time::Duration::from_secs(10);
         match crate::netns::connect_tcp(netns.as_deref(), dest, limit).await {
             Ok(stream) => {
-                run_stream(
+                run_tcp(
                     conn,
                     stream,
                     events,
@@ -275,8 +319,15 @@ pub(crate) fn connect(
                     true,
                 );
             }
-            _ => {
-                let _ = events.send(ConnEvent::ConnectFailed { conn, dest }).await;
+            Err(e) => {
+                let _ = events
+                    .send(ConnEvent::ConnectFailed {
+                        conn,
+                        transport: TransportKind::Tcp,
+                        dest,
+                        detail: e.to_string(),
+                    })
+                    .await;
             }
         }
     });

@@ -3,6 +3,7 @@
 #
 #   lab.sh up    [--id ID] [--nat-a KIND] [--nat-b KIND] [--loss-a P] [--loss-b P]
 #                [--delay-a MS] [--delay-b MS] [--servers] [--no-natping] [--nat-timeout S]
+#                [--tls]
 #   lab.sh down  [--id ID]
 #   lab.sh nat   [--id ID] a|b KIND [--loss P] [--delay MS]
 #                                                change a running NAT (flushes its mappings)
@@ -16,6 +17,9 @@
 #       --no-natping: Kamailio does not ping registered NATed contacts.
 #       --nat-timeout S: both NATs drop an idle UDP or TCP mapping after S seconds (Linux: 30 s
 #       for UDP seen one way, 120 s both ways, 5 days for TCP).
+#       --tls: Kamailio also listens for SIP over TLS on 203.0.113.10:5061, with a CA and a
+#       server certificate (icephone.test, kamailio.lab, 203.0.113.10) made now in RUN/tls
+#       (clients trust RUN/tls/ca.pem).
 # ROLE: sw kam turn probe nata natb a1 a2 b1 b2 (see README.md for the addresses).
 #
 # ID is `icl<owner-pid>` optionally followed by [a-z0-9]; the lab belongs to process
@@ -281,9 +285,47 @@ start_probe_server() {
     die_log natprobe-server "NAT probe server did not start"
 }
 
+# A CA and Kamailio's server certificate (subjectAltName: the names and the address clients
+# may verify, RFC 5922 §7.2), and Kamailio's tls.cfg, in RUN/tls. EC P-256 keys: quick to make.
+make_tls() {
+  local dir="$RUN/tls" out
+  mkdir -p "$dir"
+  out=$(
+    cd "$dir" &&
+      openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj "/CN=icephone lab CA" -keyout ca.key -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>&1 &&
+      printf '%s\n' "subjectAltName=DNS:icephone.test,DNS:kamailio.lab,IP:203.0.113.10" \
+        "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" >kamailio.ext &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=icephone.test" -keyout kamailio.key -out kamailio.csr 2>&1 &&
+      openssl x509 -req -in kamailio.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile kamailio.ext -out kamailio.pem 2>&1
+  ) || die "could not make the lab's TLS certificates with openssl: $out"
+  cat >"$RUN/tls.cfg" <<EOF
+[server:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+private_key = $dir/kamailio.key
+certificate = $dir/kamailio.pem
+
+[client:default]
+method = TLSv1.2+
+verify_certificate = no
+require_certificate = no
+EOF
+}
+
 start_servers() {
-  local natping=$1 defines=()
+  local natping=$1 tls=$2 defines=()
   [ -n "$natping" ] || defines=(-A NO_NATPING)
+  if [ -n "$tls" ]; then
+    make_tls
+    defines+=(-A WITH_TLS -A "TLS_CFG=\"$RUN/tls.cfg\"")
+  fi
   sed "s#@RUNDIR@#$RUN#g" "$LAB_DIR/turnserver.conf" >"$RUN/turnserver.conf"
   cp "$LAB_DIR/kamailio.cfg" "$RUN/kamailio.cfg"
   start_bg turn turnserver turnserver -c "$RUN/turnserver.conf"
@@ -292,6 +334,10 @@ start_servers() {
     die_log kamailio "kamailio did not start"
   wait_server 100 kamailio tcp_listening kam 203.0.113.10 5060 ||
     die_log kamailio "kamailio did not listen on TCP"
+  if [ -n "$tls" ]; then
+    wait_server 100 kamailio tcp_listening kam 203.0.113.10 5061 ||
+      die_log kamailio "kamailio did not listen on TLS"
+  fi
   wait_server 100 turnserver udp_listening turn 203.0.113.21 3479 ||
     die_log turnserver "turnserver did not start"
 }
@@ -315,7 +361,7 @@ preflight() {
 
 cmd_up() {
   local nat_a=prc nat_b=prc loss_a=0 loss_b=0 delay_a=0 delay_b=0 servers="" natping=1
-  local nat_timeout=0
+  local nat_timeout=0 tls=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --nat-a) nat_a=$2; shift 2 ;;
@@ -327,6 +373,7 @@ cmd_up() {
       --servers) servers=1; shift ;;
       --no-natping) natping=""; shift ;;
       --nat-timeout) nat_timeout=$2; shift 2 ;;
+      --tls) tls=1; shift ;;
       *) die "up: unknown option $1" ;;
     esac
   done
@@ -400,7 +447,8 @@ cmd_up() {
   fi
 
   start_probe_server
-  [ -n "$servers" ] && start_servers "$natping"
+  [ -n "$tls" ] && [ -z "$servers" ] && die "--tls needs --servers (it is Kamailio's)"
+  [ -n "$servers" ] && start_servers "$natping" "$tls"
   echo "$ID" >"$RUN/id"
   trap - EXIT
   log "lab $ID is up (NAT A $nat_a, NAT B $nat_b$([ -n "$servers" ] && echo ", servers")); run dir $RUN"

@@ -89,6 +89,9 @@ pub struct LabConfig {
     pub natping: bool,
     /// Seconds after which both NATs drop an idle UDP or TCP mapping (0: the kernel's).
     pub nat_timeout_s: u32,
+    /// Kamailio also takes SIP over TLS on 5061 (needs `servers`); clients trust
+    /// [`Lab::tls_ca`].
+    pub tls: bool,
 }
 
 impl Default for LabConfig {
@@ -103,6 +106,7 @@ impl Default for LabConfig {
             servers: false,
             natping: true,
             nat_timeout_s: 0,
+            tls: false,
         }
     }
 }
@@ -167,6 +171,22 @@ fn preflight() {
     }
 }
 
+/// Kamailio's TLS module (Debian `kamailio-tls-modules`) and openssl for the certificates.
+fn preflight_tls() {
+    let module = Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/tls.so");
+    assert!(
+        module.exists(),
+        "a TLS lab needs Kamailio's TLS module {}: ./test.sh installs the Debian package \
+         kamailio-tls-modules",
+        module.display()
+    );
+    let openssl = Command::new("openssl").arg("version").output();
+    assert!(
+        openssl.is_ok_and(|o| o.status.success()),
+        "a TLS lab makes its certificates with the openssl CLI (Debian package openssl)"
+    );
+}
+
 impl Lab {
     /// Builds a lab (namespaces, NATs, probe server, optionally Kamailio and coturn).
     pub fn up(cfg: &LabConfig) -> Lab {
@@ -174,6 +194,9 @@ impl Lab {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         preflight();
+        if cfg.tls {
+            preflight_tls();
+        }
         let seq = LAB_SEQ.fetch_add(1, Ordering::Relaxed);
         let id = format!("icl{}x{}", std::process::id(), seq);
         let mut cmd = Command::new("bash");
@@ -191,6 +214,9 @@ impl Lab {
             cmd.arg("--no-natping");
         }
         cmd.args(["--nat-timeout", &cfg.nat_timeout_s.to_string()]);
+        if cfg.tls {
+            cmd.arg("--tls");
+        }
         let out = cmd
             .output()
             .expect("could not run tests/lab/lab.sh with bash");
@@ -213,6 +239,11 @@ impl Lab {
     /// Where this lab keeps configs, logs and captures.
     pub fn run_dir(&self) -> &Path {
         &self.run_dir
+    }
+
+    /// The CA that signed Kamailio's TLS certificate (a lab made with `tls`).
+    pub fn tls_ca(&self) -> PathBuf {
+        self.run_dir.join("tls/ca.pem")
     }
 
     /// The namespace of a role (sw kam turn probe nata natb a1 a2 b1 b2).

@@ -55,6 +55,7 @@ pub fn uri_of(user: &str, d: &SipDriver, transport: TransportKind) -> String {
     match transport {
         TransportKind::Udp => format!("sip:{user}@{}", d.udp_local().unwrap()),
         TransportKind::Tcp => format!("sip:{user}@{};transport=tcp", d.tcp_local().unwrap()),
+        TransportKind::Tls => panic!("the driver has no TLS listener"),
     }
 }
 

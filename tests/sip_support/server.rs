@@ -277,6 +277,7 @@ impl TestServer {
         match transport {
             sip::endpoint::TransportKind::Udp => self.udp,
             sip::endpoint::TransportKind::Tcp => self.tcp,
+            sip::endpoint::TransportKind::Tls => panic!("the test server has no TLS listener"),
         }
     }
 

@@ -36,9 +36,11 @@ impl Endpoint {
         let from = self.local_name_addr(Some(&local_tag))?;
         let to = NameAddr::new(uri.clone());
         let mut request = self.base_request(Method::Invite, uri.clone(), &from, &to, &call_id, 1);
+        // RFC 3261 §8.1.1.8: a sips: Request-URI makes the Contact sips: too.
+        let secure = uri.as_sip().is_some_and(|u| u.secure);
         request.headers.push(
             HeaderName::Contact,
-            self.contact(hop.transport)?.to_string(),
+            self.contact(hop.transport, secure)?.to_string(),
         );
         self.add_capabilities(&mut request.headers);
         put_body(&mut request, body.as_ref());
@@ -67,6 +69,7 @@ impl Endpoint {
             remote_target: uri,
             route_set: Vec::new(),
             hop: used_hop,
+            secure,
             peer_allows_update: false,
             invite: Some(sent),
             invite_key: Some(key),

@@ -26,6 +26,11 @@ pub struct EndpointConfig {
     pub udp_local: Option<SocketAddr>,
     /// The TCP listener's address, if TCP is enabled.
     pub tcp_local: Option<SocketAddr>,
+    /// The address Via and Contact name for TLS; `Some` enables TLS (sips: and
+    /// `;transport=tls` targets, or `default_transport`). There need not be a TLS listener:
+    /// peers answer and send requests on the connections we open (RFC 3261 §18.2.2,
+    /// RFC 5626 flows), so this names our host for them.
+    pub tls_local: Option<SocketAddr>,
     /// Our address of record, e.g. `sip:alice@example.com` (From, To of REGISTER).
     pub aor: String,
     /// Display name for From.
@@ -84,6 +89,7 @@ impl EndpointConfig {
         EndpointConfig {
             udp_local: None,
             tcp_local: None,
+            tls_local: None,
             aor: aor.into(),
             display_name: None,
             credentials: None,
@@ -115,6 +121,7 @@ impl EndpointConfig {
         match transport {
             TransportKind::Udp => self.udp_local,
             TransportKind::Tcp => self.tcp_local,
+            TransportKind::Tls => self.tls_local,
         }
     }
 }

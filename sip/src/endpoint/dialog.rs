@@ -61,6 +61,9 @@ pub(crate) struct Dialog {
     pub route_set: Vec<NameAddr>,
     /// The transport association the dialog was formed over.
     pub hop: Hop,
+    /// RFC 3261 §12.1.1 / §12.1.2: the dialog was formed by a sips: request over TLS; our
+    /// Contact is sips: and its requests go over TLS on every hop we control (§26.2.2).
+    pub secure: bool,
     pub peer_allows_update: bool,
     /// UAC: the initial INVITE as sent (for CANCEL and the 2xx ACK) and its transaction.
     pub invite: Option<Request>,
@@ -131,6 +134,11 @@ impl Dialog {
             None => &self.remote_target,
         };
         match uri_target(next, self.hop.transport) {
+            // RFC 3261 §26.2.2: a secure dialog never leaves TLS; a target or route that would
+            // is reached over the dialog's own TLS flow instead.
+            Some((transport, _)) if self.secure && transport != super::TransportKind::Tls => {
+                self.hop
+            }
             // Same peer as the dialog's flow: keep the flow (connection reuse).
             Some((transport, dest)) if dest == self.hop.dest && transport == self.hop.transport => {
                 self.hop

@@ -91,8 +91,8 @@ impl Endpoint {
     ) -> Result<ClientTransactionKey, EndpointError> {
         let contact = {
             let d = self.dialog_mut(dialog)?;
-            let transport = d.hop.transport;
-            self.contact(transport)?
+            let (transport, secure) = (d.hop.transport, d.secure);
+            self.contact(transport, secure)?
         };
         let user_agent = self.config.user_agent.clone();
         let (request, hop) = {

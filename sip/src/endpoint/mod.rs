@@ -84,9 +84,10 @@ pub const ALLOWED_METHODS: &[Method] = &[
 /// Option tags we list in Supported (RFC 5626 §4.2.1: outbound and path).
 pub const SUPPORTED_TAGS: &[&str] = &["outbound", "path"];
 
-/// An open TCP connection as the endpoint sees it.
+/// An open TCP or TLS connection as the endpoint sees it.
 #[derive(Debug)]
 struct Connection {
+    transport: TransportKind,
     local: SocketAddr,
     remote: SocketAddr,
     decoder: StreamDecoder,
@@ -259,9 +260,21 @@ impl Endpoint {
 
     /// A TCP connection is up (accepted by our listener or opened for a transmit).
     pub fn connection_opened(&mut self, conn: ConnId, local: SocketAddr, remote: SocketAddr) {
+        self.stream_opened(conn, TransportKind::Tcp, local, remote);
+    }
+
+    /// A stream connection of `transport` (TCP, or TLS once its handshake completed) is up.
+    pub fn stream_opened(
+        &mut self,
+        conn: ConnId,
+        transport: TransportKind,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
         self.conns.insert(
             conn,
             Connection {
+                transport,
                 local,
                 remote,
                 decoder: StreamDecoder::default(),
@@ -284,17 +297,13 @@ impl Endpoint {
         servers.chain(clients).chain(dialogs).flatten().collect()
     }
 
-    /// A TCP connection closed (either side) or failed.
+    /// A TCP or TLS connection closed (either side) or failed.
     pub fn connection_closed(&mut self, now: Instant, conn: ConnId) {
         if let Some(closed) = self.conns.remove(&conn) {
             self.flow_connection_closed(now, conn);
-            if self.conn_to(closed.remote).is_none() {
-                self.transport_error(
-                    now,
-                    TransportKind::Tcp,
-                    closed.remote,
-                    "the TCP connection closed",
-                );
+            if self.conn_to(closed.transport, closed.remote).is_none() {
+                let detail = format!("the {} connection closed", closed.transport.as_str());
+                self.transport_error(now, closed.transport, closed.remote, &detail);
             }
         }
     }

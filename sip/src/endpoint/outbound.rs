@@ -1,4 +1,4 @@
-//! RFC 5626 outbound flow maintenance: keepalives (CRLF ping/pong on TCP §4.4.1, STUN on
+//! RFC 5626 outbound flow maintenance: keepalives (CRLF ping/pong on TCP and TLS §4.4.1, STUN on
 //! UDP §4.4.2 via the driver), flow failure and recovery back-off (§4.5).
 
 use std::net::SocketAddr;
@@ -11,7 +11,7 @@ use super::types::{ConnId, FlowFailure, FlowId, SipEvent, TransportKind};
 use super::Endpoint;
 
 impl Endpoint {
-    /// RFC 5626 §4.4.1 (CRLFCRLF ping on TCP) / §4.4.2 (STUN Binding on UDP, sent by the
+    /// RFC 5626 §4.4.1 (CRLFCRLF ping on TCP and TLS) / §4.4.2 (STUN Binding on UDP, sent by the
     /// driver, which owns the STUN codec).
     pub(crate) fn send_keepalive(&mut self, now: Instant) {
         let Some(reg) = self.registration.as_mut() else {
@@ -30,7 +30,7 @@ impl Endpoint {
         let interval = keepalive_interval(reg.flow_timer, flow.reliability(), &mut self.rng);
         reg.keepalive_at = Some(now + interval);
         match flow.transport {
-            TransportKind::Tcp => {
+            TransportKind::Tcp | TransportKind::Tls => {
                 reg.pong_deadline = Some(now + PONG_TIMEOUT);
                 self.send_on(&flow, b"\r\n\r\n".to_vec());
             }

@@ -9,7 +9,7 @@ use crate::message::{HeaderName, Host, Method, NameAddr, Request, SipUri, Transp
 use crate::transaction::{generate_branch, ClientTransactionKey, InviteClient, NonInviteClient};
 
 use super::client::{ClientEntry, ClientTxn, Purpose};
-use super::hop::Hop;
+use super::hop::{needs_tls, Hop};
 use super::types::{EndpointError, TransportKind};
 use super::{Endpoint, ALLOWED_METHODS, SUPPORTED_TAGS};
 
@@ -20,6 +20,7 @@ fn via_transport(kind: TransportKind) -> Transport {
     match kind {
         TransportKind::Udp => Transport::Udp,
         TransportKind::Tcp => Transport::Tcp,
+        TransportKind::Tls => Transport::Tls,
     }
 }
 
@@ -60,9 +61,15 @@ impl Endpoint {
     }
 
     /// Our Contact for a transport: the learned public address when configured and known,
-    /// else the local socket; `;transport=tcp` on TCP; `;ob` when outbound is on
-    /// (RFC 5626 §4.3).
-    pub(crate) fn contact(&self, transport: TransportKind) -> Result<NameAddr, EndpointError> {
+    /// else the local socket; `;transport=tcp` on TCP, `;transport=tls` on TLS; `;ob` when
+    /// outbound is on (RFC 5626 §4.3). `secure`: the request or dialog is sips:, so the
+    /// Contact is a sips: URI too (RFC 3261 §8.1.1.8, §12.1.1), which already means TLS
+    /// (RFC 5630 §3.1.3: no transport parameter).
+    pub(crate) fn contact(
+        &self,
+        transport: TransportKind,
+        secure: bool,
+    ) -> Result<NameAddr, EndpointError> {
         let local = self
             .config
             .local_addr(transport)
@@ -74,8 +81,11 @@ impl Endpoint {
         let user = self.aor_uri().ok().and_then(|u| u.user.clone());
         let mut uri = SipUri::new(user.as_deref(), Host::from(addr.ip()));
         uri.port = Some(addr.port());
-        if transport == TransportKind::Tcp {
-            uri.params.set("transport", Some("tcp"));
+        match transport {
+            _ if secure => uri.secure = true,
+            TransportKind::Tcp => uri.params.set("transport", Some("tcp")),
+            TransportKind::Tls => uri.params.set("transport", Some("tls")),
+            TransportKind::Udp => {}
         }
         if self.config.instance_id.is_some() {
             uri.params.set("ob", None);
@@ -122,6 +132,22 @@ impl Endpoint {
         Ok(())
     }
 
+    /// RFC 3261 §26.2.2: a request to a sips: URI, or routed through one, goes over TLS on
+    /// every hop we control, and so does one whose URI says `;transport=tls` (RFC 3261
+    /// §19.1.1). Any other first hop is refused, never used as a silent downgrade.
+    fn check_tls(&self, request: &Request, hop: &Hop) -> Result<(), EndpointError> {
+        self.require_tls(&request.uri, hop)?;
+        match request
+            .headers
+            .routes()
+            .ok()
+            .and_then(|r| r.into_iter().next())
+        {
+            Some(route) if needs_tls(&route.uri) => self.require_tls(&route.uri, hop),
+            _ => Ok(()),
+        }
+    }
+
     /// Adds the Via and encodes; RFC 3261 §18.1.1: a UDP request larger than MTU − 200
     /// bytes goes over TCP to the same address when we have TCP. Returns the hop used.
     pub(crate) fn finish_request(
@@ -130,6 +156,7 @@ impl Endpoint {
         hop: Hop,
         branch: &str,
     ) -> Result<(Hop, Vec<u8>), EndpointError> {
+        self.check_tls(request, &hop)?;
         self.set_via(request, &hop, branch)?;
         let bytes = request.to_bytes();
         if hop.transport == TransportKind::Udp
@@ -141,7 +168,7 @@ impl Endpoint {
             let tcp = Hop {
                 transport: TransportKind::Tcp,
                 dest: hop.dest,
-                conn: self.conn_to(hop.dest),
+                conn: self.conn_to(TransportKind::Tcp, hop.dest),
                 local: None,
             };
             tracing::debug!(len = bytes.len(), dest = %hop.dest, "request exceeds MTU - 200, switching to TCP");

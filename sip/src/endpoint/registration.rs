@@ -203,7 +203,8 @@ impl Endpoint {
         let to = self.local_name_addr(None)?;
         let mut request =
             self.base_request(Method::Register, Uri::Sip(ruri), &from, &to, &call_id, cseq);
-        let mut contact = self.contact(registrar.transport)?;
+        // RFC 3261 §8.1.1.8: a sips: AOR (so Request-URI) makes the Contact sips: too.
+        let mut contact = self.contact(registrar.transport, aor.secure)?;
         if let Some(instance) = &instance {
             // RFC 5626 §4.2: +sip.instance and reg-id on the REGISTER Contact.
             contact
@@ -240,8 +241,7 @@ impl Endpoint {
         // RFC 5626 §4.2: refreshes go over the same flow.
         let hop = flow
             .filter(|f| {
-                f.transport != TransportKind::Tcp
-                    || f.conn.is_some_and(|c| self.conns.contains_key(&c))
+                !f.transport.is_stream() || f.conn.is_some_and(|c| self.conns.contains_key(&c))
             })
             .unwrap_or_else(|| Hop {
                 transport: registrar.transport,
@@ -352,7 +352,8 @@ impl Endpoint {
         if let Some(digest) = self.digest.as_mut() {
             digest.on_success();
         }
-        let our_contact = self.contact(arrival.transport).ok();
+        let secure = self.aor_uri().is_ok_and(|a| a.secure);
+        let our_contact = self.contact(arrival.transport, secure).ok();
         let Some(reg) = self.registration.as_mut() else {
             return;
         };

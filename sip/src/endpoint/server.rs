@@ -140,7 +140,7 @@ impl Endpoint {
         }
     }
 
-    /// Bytes arrived on TCP connection `conn` (any segmentation).
+    /// Bytes arrived on TCP or TLS (decrypted) connection `conn` (any segmentation).
     pub fn handle_stream(&mut self, now: Instant, conn: ConnId, bytes: &[u8]) {
         let Some(c) = self.conns.get_mut(&conn) else {
             tracing::debug!(?conn, "bytes on unknown connection");
@@ -148,7 +148,7 @@ impl Endpoint {
         };
         c.decoder.push(bytes);
         let arrival = Arrival {
-            transport: TransportKind::Tcp,
+            transport: c.transport,
             local: c.local,
             remote: c.remote,
             conn: Some(conn),
@@ -218,11 +218,11 @@ impl Endpoint {
         self.send_on(&arrival.hop(), response.to_bytes());
     }
 
-    /// RFC 3581 §4: to the source IP and port when rport was present; TCP: the same
-    /// connection (RFC 3261 §18.2.2).
+    /// RFC 3581 §4: to the source IP and port when rport was present; TCP and TLS: the
+    /// same connection (RFC 3261 §18.2.2).
     pub(crate) fn reply_hop(request: &Request, arrival: Arrival) -> Hop {
         match arrival.transport {
-            TransportKind::Tcp => arrival.hop(),
+            TransportKind::Tcp | TransportKind::Tls => arrival.hop(),
             TransportKind::Udp => {
                 let dest = request
                     .headers

@@ -8,7 +8,7 @@ use thiserror::Error;
 use crate::auth::AuthError;
 use crate::message::ParseError;
 
-/// A TCP connection, numbered by the driver that owns it.
+/// A TCP or TLS connection, numbered by the driver that owns it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
 
@@ -29,11 +29,13 @@ pub struct RequestId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowId(pub u64);
 
-/// The transports the endpoint speaks.
+/// The transports the endpoint speaks. TLS is a stream like TCP (framing, connection reuse,
+/// CRLF keepalives); the driver does the handshake and verifies the server's certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TransportKind {
     Udp,
     Tcp,
+    Tls,
 }
 
 impl TransportKind {
@@ -42,6 +44,22 @@ impl TransportKind {
         match self {
             TransportKind::Udp => "UDP",
             TransportKind::Tcp => "TCP",
+            TransportKind::Tls => "TLS",
+        }
+    }
+
+    /// A connection-oriented stream (TCP, TLS): framed by Content-Length, answered on the
+    /// connection the request came on (RFC 3261 §18.2.2), kept alive with CRLF (RFC 5626
+    /// §3.5.1).
+    pub fn is_stream(self) -> bool {
+        matches!(self, TransportKind::Tcp | TransportKind::Tls)
+    }
+
+    /// RFC 3261 §19.1.2: 5061 for TLS, 5060 otherwise.
+    pub fn default_port(self) -> u16 {
+        match self {
+            TransportKind::Tls => 5061,
+            TransportKind::Udp | TransportKind::Tcp => 5060,
         }
     }
 }
@@ -68,6 +86,10 @@ impl Body {
 /// - `Tcp` with `conn: Some(c)`: write on connection `c` (it exists).
 /// - `Tcp` with `conn: None`: write on an open connection to `dest` if the driver has
 ///   one, else connect to `dest`, report [`super::Endpoint::connection_opened`], then write.
+/// - `Tls`: as `Tcp`, over TLS connections only; a new one is connected and its handshake
+///   (with the server certificate verified) completed before
+///   [`super::Endpoint::stream_opened`] and the write. A failed handshake is reported with
+///   [`super::Endpoint::transport_error`] and the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transmit {
     pub transport: TransportKind,
@@ -149,7 +171,7 @@ pub enum FlowFailure {
     StunTimeout,
     /// The STUN keepalive saw a different mapped address (NAT rebinding).
     MappingChanged { was: SocketAddr, now: SocketAddr },
-    /// The TCP connection closed.
+    /// The TCP or TLS connection closed.
     ConnectionClosed,
 }
 
@@ -301,6 +323,10 @@ pub enum EndpointError {
     NoRoute(String),
     #[error("no local {0:?} address configured")]
     TransportUnavailable(TransportKind),
+    /// RFC 3261 §26.2.2: a request to a sips: URI (or one with `;transport=tls`) goes over TLS
+    /// on every hop we control; it is refused rather than sent over another transport.
+    #[error("{uri} needs TLS on every hop (RFC 3261 §26.2.2), but {detail}; not sent")]
+    TlsRequired { uri: String, detail: String },
     #[error("invalid status {0}")]
     InvalidStatus(u16),
     #[error("operation {operation} not allowed: {detail}")]

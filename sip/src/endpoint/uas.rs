@@ -12,7 +12,9 @@ use crate::transaction::{ServerTransactionKey, TwoXxRetransmitter};
 use super::dialog::{body_of, Dialog, DialogState, Role, TwoXx};
 use super::hop::{Arrival, Hop};
 use super::server::{reason_phrase, ServerKind};
-use super::types::{Body, DialogId, EndpointError, IncomingId, SipEvent, TerminationReason};
+use super::types::{
+    Body, DialogId, EndpointError, IncomingId, SipEvent, TerminationReason, TransportKind,
+};
 use super::Endpoint;
 
 impl Endpoint {
@@ -177,10 +179,10 @@ impl Endpoint {
                 d.refresh_target(&request.headers);
                 if !has_body {
                     let local_tag = d.local_tag.clone();
-                    let transport = d.hop.transport;
+                    let (transport, secure) = (d.hop.transport, d.secure);
                     let mut response =
                         Response::for_request(&request, 200, "OK").with_to_tag(&local_tag);
-                    if let Ok(contact) = self.contact(transport) {
+                    if let Ok(contact) = self.contact(transport, secure) {
                         response
                             .headers
                             .push(HeaderName::Contact, contact.to_string());
@@ -377,6 +379,16 @@ impl Endpoint {
         .unwrap_or_else(|| from.uri.clone());
         let peer_allows_update = Dialog::allow_lists_update(&request.headers);
         let body = body_of(&request.headers, &request.body);
+        // RFC 3261 §12.1.1: secure when the request came over TLS with a sips: Request-URI
+        // (or top Record-Route).
+        let sips = |uri: &crate::message::Uri| uri.as_sip().is_some_and(|u| u.secure);
+        let top_record_route = request
+            .headers
+            .record_routes()
+            .ok()
+            .and_then(|r| r.into_iter().next());
+        let secure = arrival.transport == TransportKind::Tls
+            && (sips(&request.uri) || top_record_route.is_some_and(|r| sips(&r.uri)));
         let dialog = Dialog {
             id,
             role: Role::Uas,
@@ -392,6 +404,7 @@ impl Endpoint {
             // RFC 3261 §12.1.1: the UAS route set is Record-Route in order.
             route_set: request.headers.record_routes().unwrap_or_default(),
             hop: arrival.hop(),
+            secure,
             peer_allows_update,
             invite: None,
             invite_key: None,
@@ -481,16 +494,17 @@ impl Endpoint {
             .ok_or(EndpointError::UnknownDialog(dialog))?;
         let mut response = Response::for_request(&request, status, reason_phrase(status))
             .with_to_tag(&d.local_tag);
-        let transport = d.hop.transport;
+        let (transport, secure) = (d.hop.transport, d.secure);
         let creates = status < 300
             && matches!(
                 kind,
                 ServerKind::InitialInvite | ServerKind::Reinvite | ServerKind::Update
             );
         if creates {
-            response
-                .headers
-                .push(HeaderName::Contact, self.contact(transport)?.to_string());
+            response.headers.push(
+                HeaderName::Contact,
+                self.contact(transport, secure)?.to_string(),
+            );
             self.add_capabilities(&mut response.headers);
             if kind == ServerKind::InitialInvite {
                 // RFC 3261 §12.1.1: copy Record-Route into dialog-creating responses.

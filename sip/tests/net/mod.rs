@@ -43,11 +43,12 @@ pub struct Net {
     pub t0: Instant,
     pub now: Instant,
     pub nodes: Vec<Node>,
-    /// Per node: UDP and TCP addresses.
-    addrs: Vec<(Option<SocketAddr>, Option<SocketAddr>)>,
+    /// Per node: UDP, TCP and TLS addresses.
+    addrs: Vec<NodeAddrs>,
     /// (node, conn) → (peer node, peer conn).
     links: HashMap<(usize, ConnId), (usize, ConnId)>,
-    conn_addrs: HashMap<(usize, ConnId), (SocketAddr, SocketAddr)>,
+    /// (node, conn) → (transport, local, remote).
+    conn_addrs: HashMap<(usize, ConnId), (TransportKind, SocketAddr, SocketAddr)>,
     next_conn: u64,
     next_port: u16,
     pub wire: Vec<Sent>,
@@ -57,10 +58,36 @@ pub struct Net {
     pub udp_nat: HashMap<usize, SocketAddr>,
 }
 
+/// Where a node listens, per transport (a TLS "listener" stands for a server that accepts
+/// TLS; the virtual network carries the plaintext, as the driver hands it over).
+#[derive(Debug, Clone, Copy)]
+struct NodeAddrs {
+    udp: Option<SocketAddr>,
+    tcp: Option<SocketAddr>,
+    tls: Option<SocketAddr>,
+}
+
+impl NodeAddrs {
+    fn get(&self, transport: TransportKind) -> Option<SocketAddr> {
+        match transport {
+            TransportKind::Udp => self.udp,
+            TransportKind::Tcp => self.tcp,
+            TransportKind::Tls => self.tls,
+        }
+    }
+}
+
 pub fn ua_config(aor: &str, port: u16) -> EndpointConfig {
     let mut c = EndpointConfig::new(aor);
     c.udp_local = Some(SocketAddr::from(([127, 0, 0, 1], port)));
     c.tcp_local = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    c
+}
+
+/// As [`ua_config`], with TLS too (on the same address).
+pub fn ua_config_tls(aor: &str, port: u16) -> EndpointConfig {
+    let mut c = ua_config(aor, port);
+    c.tls_local = Some(SocketAddr::from(([127, 0, 0, 1], port)));
     c
 }
 
@@ -84,7 +111,11 @@ impl Net {
     }
 
     pub fn add_ua(&mut self, config: EndpointConfig, seed: u64) -> usize {
-        let addrs = (config.udp_local, config.tcp_local);
+        let addrs = NodeAddrs {
+            udp: config.udp_local,
+            tcp: config.tcp_local,
+            tls: config.tls_local,
+        };
         self.nodes
             .push(Node::Ua(Box::new(Endpoint::with_seed(config, seed))));
         self.addrs.push(addrs);
@@ -95,7 +126,11 @@ impl Net {
     pub fn add_registrar(&mut self, registrar: Registrar) -> usize {
         let a = Some(registrar.addr);
         self.nodes.push(Node::Registrar(Box::new(registrar)));
-        self.addrs.push((a, a));
+        self.addrs.push(NodeAddrs {
+            udp: a,
+            tcp: a,
+            tls: a,
+        });
         self.events.push(Vec::new());
         self.nodes.len() - 1
     }
@@ -123,10 +158,9 @@ impl Net {
     }
 
     fn node_for(&self, transport: TransportKind, dest: SocketAddr) -> Option<usize> {
-        self.addrs.iter().position(|(u, t)| match transport {
-            TransportKind::Udp => *u == Some(dest),
-            TransportKind::Tcp => *t == Some(dest),
-        })
+        self.addrs
+            .iter()
+            .position(|a| a.get(transport) == Some(dest))
     }
 
     /// Delivers every queued transmit (and whatever they cause) at the current time.
@@ -168,13 +202,13 @@ impl Net {
             sent.dropped = rule(&sent);
         }
         let dropped = sent.dropped;
-        // For TCP without a connection, open one now (both ends learn it).
-        if transmit.transport == TransportKind::Tcp {
+        // For TCP or TLS without a connection, open one now (both ends learn it).
+        if transmit.transport.is_stream() {
             let conn = match transmit.conn {
                 Some(c) if self.links.contains_key(&(from_node, c)) => c,
-                _ => match self.find_conn(from_node, transmit.dest) {
+                _ => match self.find_conn(from_node, transmit.transport, transmit.dest) {
                     Some(c) => c,
-                    None => match self.open_conn(from_node, transmit.dest) {
+                    None => match self.open_stream(from_node, transmit.transport, transmit.dest) {
                         Some(c) => c,
                         None => {
                             self.wire.push(sent);
@@ -205,13 +239,13 @@ impl Net {
                 else {
                     return;
                 };
-                let local_addr = self.addrs[to].0.unwrap_or(transmit.dest);
+                let local_addr = self.addrs[to].udp.unwrap_or(transmit.dest);
                 let source = self
                     .udp_nat
                     .get(&from_node)
                     .copied()
                     .or(transmit.local)
-                    .or(self.addrs[from_node].0)
+                    .or(self.addrs[from_node].udp)
                     .expect("sender has a UDP address");
                 let local = local_addr;
                 match &mut self.nodes[to] {
@@ -221,7 +255,7 @@ impl Net {
                     }
                 }
             }
-            TransportKind::Tcp => {
+            TransportKind::Tcp | TransportKind::Tls => {
                 let Some(conn) = transmit.conn else { return };
                 let Some(&(peer, peer_conn)) = self.links.get(&(from_node, conn)) else {
                     return;
@@ -229,23 +263,26 @@ impl Net {
                 let remote = self
                     .conn_addrs
                     .get(&(peer, peer_conn))
-                    .map(|a| a.1)
+                    .map(|a| a.2)
                     .expect("conn addrs");
                 match &mut self.nodes[peer] {
                     Node::Ua(e) => e.handle_stream(now, peer_conn, &transmit.bytes),
                     Node::Registrar(r) => {
-                        r.on_bytes(TransportKind::Tcp, remote, Some(peer_conn), &transmit.bytes)
+                        r.on_bytes(transmit.transport, remote, Some(peer_conn), &transmit.bytes)
                     }
                 }
             }
         }
     }
 
-    fn find_conn(&self, node: usize, dest: SocketAddr) -> Option<ConnId> {
+    fn find_conn(&self, node: usize, transport: TransportKind, dest: SocketAddr) -> Option<ConnId> {
         self.conn_addrs
             .iter()
-            .filter(|((n, c), (_, remote))| {
-                *n == node && *remote == dest && self.links.contains_key(&(*n, *c))
+            .filter(|((n, c), (t, _, remote))| {
+                *n == node
+                    && *t == transport
+                    && *remote == dest
+                    && self.links.contains_key(&(*n, *c))
             })
             .map(|((_, c), _)| *c)
             .min()
@@ -253,7 +290,18 @@ impl Net {
 
     /// A TCP connection from `node` to `dest` (both ends told).
     pub fn open_conn(&mut self, node: usize, dest: SocketAddr) -> Option<ConnId> {
-        let peer = self.node_for(TransportKind::Tcp, dest)?;
+        self.open_stream(node, TransportKind::Tcp, dest)
+    }
+
+    /// A TCP or TLS connection from `node` to `dest` (both ends told; a TLS one as the
+    /// driver reports it, after the handshake).
+    pub fn open_stream(
+        &mut self,
+        node: usize,
+        transport: TransportKind,
+        dest: SocketAddr,
+    ) -> Option<ConnId> {
+        let peer = self.node_for(transport, dest)?;
         let a = ConnId(self.next_conn);
         let b = ConnId(self.next_conn + 1);
         self.next_conn += 2;
@@ -261,13 +309,15 @@ impl Net {
         self.next_port += 1;
         self.links.insert((node, a), (peer, b));
         self.links.insert((peer, b), (node, a));
-        self.conn_addrs.insert((node, a), (ephemeral, dest));
-        self.conn_addrs.insert((peer, b), (dest, ephemeral));
+        self.conn_addrs
+            .insert((node, a), (transport, ephemeral, dest));
+        self.conn_addrs
+            .insert((peer, b), (transport, dest, ephemeral));
         if let Node::Ua(e) = &mut self.nodes[node] {
-            e.connection_opened(a, ephemeral, dest);
+            e.stream_opened(a, transport, ephemeral, dest);
         }
         if let Node::Ua(e) = &mut self.nodes[peer] {
-            e.connection_opened(b, dest, ephemeral);
+            e.stream_opened(b, transport, dest, ephemeral);
         }
         Some(a)
     }

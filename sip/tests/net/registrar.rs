@@ -114,7 +114,7 @@ impl Registrar {
         bytes: &[u8],
     ) {
         let messages = match (transport, conn) {
-            (TransportKind::Tcp, Some(c)) => {
+            (TransportKind::Tcp | TransportKind::Tls, Some(c)) => {
                 let mut decoder = self.decoders.remove(&c).unwrap_or_default();
                 decoder.push(bytes);
                 let mut out = Vec::new();
@@ -142,11 +142,7 @@ impl Registrar {
                     self.last_flow = Some((transport, source, conn));
                     self.registers.push((r.clone(), transport, source));
                     let response = self.answer(&r);
-                    let dest = match transport {
-                        TransportKind::Udp => source,
-                        TransportKind::Tcp => source,
-                    };
-                    self.send(transport, dest, conn, response.to_bytes());
+                    self.send(transport, source, conn, response.to_bytes());
                 }
                 other => self.other.push(other),
             }

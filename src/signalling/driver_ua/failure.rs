@@ -16,6 +16,10 @@ pub(super) fn transport(failure: &TransportFailure) -> String {
             "nothing is listening at {} ({ICMP_PORT_UNREACHABLE})",
             failure.dest
         )
+    } else if failure.transport == TransportKind::Tls && failure.detail.starts_with("TLS to ") {
+        // The driver's words already name the address, the verified name and the reason,
+        // e.g. "TLS to 203.0.113.10:5061 (pbx.test): certificate not valid: UnknownIssuer".
+        failure.detail.clone()
     } else {
         format!(
             "cannot reach {} over {}: {}",

@@ -44,23 +44,35 @@ async fn start(
     endpoint.credentials = config.credentials.clone();
     // Without a configured proxy, the registrar is the AOR's host (RFC 3261 §10.2: the
     // Request-URI names the domain) when it is an address we can reach directly.
+    let transport = if config.tcp {
+        TransportKind::Tcp
+    } else if config.tls_transport {
+        TransportKind::Tls
+    } else {
+        TransportKind::Udp
+    };
+    // A registrar taken from a sips: AOR is reached over TLS (RFC 3261 §26.2.2); a
+    // configured proxy keeps the configured transport (a mismatch is refused, not hidden).
+    let mut registrar_transport = transport;
     let registrar = config.proxy.or_else(|| {
         let uri: sip::message::Uri = config.aor.parse().ok()?;
         let sip_uri = uri.as_sip()?;
-        let port = sip_uri.port.unwrap_or(5060);
+        if sip_uri.secure {
+            registrar_transport = TransportKind::Tls;
+        }
+        // RFC 3261 §19.1.2: 5061 for TLS.
+        let port = sip_uri.port.unwrap_or(registrar_transport.default_port());
         sip_uri
             .host
             .ip()
             .map(|ip| SocketAddr::new(ip, port))
             .filter(|_| config.register)
     });
-    let transport = if config.tcp {
-        TransportKind::Tcp
-    } else {
-        TransportKind::Udp
-    };
     endpoint.default_transport = transport;
-    endpoint.outbound_proxy = registrar.map(|addr| NextHop { transport, addr });
+    endpoint.outbound_proxy = registrar.map(|addr| NextHop {
+        transport: registrar_transport,
+        addr,
+    });
     endpoint.proxy_alternates = config
         .proxy_alternates
         .iter()
@@ -76,6 +88,7 @@ async fn start(
                     transport: match t {
                         crate::config::SipTransport::Udp => TransportKind::Udp,
                         crate::config::SipTransport::Tcp => TransportKind::Tcp,
+                        crate::config::SipTransport::Tls => TransportKind::Tls,
                     },
                     addr,
                 })
@@ -101,6 +114,7 @@ async fn start(
     driver_config.netns = config.netns.clone();
     driver_config.limits = config.limits;
     driver_config.advertise = config.advertise;
+    driver_config.tls = config.tls.clone();
     let driver = match bind_driver(&config, driver_config.clone(), config.bind).await {
         Err(e) if config.port_fallback && e.kind() == std::io::ErrorKind::AddrInUse => {
             let any_port = SocketAddr::new(config.bind.ip(), 0);
