@@ -9,8 +9,8 @@
 
 #[path = "support/coturn.rs"]
 mod coturn;
-#[path = "support/test_pki.rs"]
-mod test_pki;
+#[path = "support/certs.rs"]
+mod certs;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -24,7 +24,42 @@ use icephone::events::{Emitter, Event};
 use icephone::exit;
 use icephone::signalling::{spawn as spawn_ua, UaConfig};
 use icephone::tls::TlsSettings;
-use test_pki::TestPki;
+
+/// A CA that signed coturn's certificate (for 127.0.0.1 and localhost), an unrelated CA
+/// ("the wrong CA"), in a directory removed on drop.
+struct TestPki {
+    dir: std::path::PathBuf,
+    ca: std::path::PathBuf,
+    other_ca: std::path::PathBuf,
+    server_cert: std::path::PathBuf,
+    server_key: std::path::PathBuf,
+}
+
+impl TestPki {
+    fn new() -> TestPki {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join(format!("icephone-pki-{}-{nanos}", std::process::id()));
+        let ca = certs::make_ca(&dir, "ca");
+        let other = certs::make_ca(&dir, "other-ca");
+        let server =
+            certs::make_server_cert(&dir, &ca, "server", &["IP:127.0.0.1", "DNS:localhost"]);
+        TestPki {
+            ca: ca.cert,
+            other_ca: other.cert,
+            server_cert: server.cert,
+            server_key: server.key,
+            dir,
+        }
+    }
+}
+
+impl Drop for TestPki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
 
 const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
 /// The caller's firewalled host address.

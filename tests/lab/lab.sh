@@ -19,7 +19,8 @@
 #       for UDP seen one way, 120 s both ways, 5 days for TCP).
 #       --tls: Kamailio also listens for SIP over TLS on 203.0.113.10:5061, with a CA and a
 #       server certificate (icephone.test, kamailio.lab, 203.0.113.10) made now in RUN/tls
-#       (clients trust RUN/tls/ca.pem).
+#       (clients trust RUN/tls/ca.pem); coturn also listens for TURN over TLS on
+#       203.0.113.20:5349 (certificate for turn.icephone.test and 203.0.113.20).
 # ROLE: sw kam turn probe nata natb a1 a2 b1 b2 (see README.md for the addresses).
 #
 # ID is `icl<owner-pid>` optionally followed by [a-z0-9]; the lab belongs to process
@@ -302,7 +303,15 @@ make_tls() {
       openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
         -subj "/CN=icephone.test" -keyout kamailio.key -out kamailio.csr 2>&1 &&
       openssl x509 -req -in kamailio.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile kamailio.ext -out kamailio.pem 2>&1
+        -extfile kamailio.ext -out kamailio.pem 2>&1 &&
+      printf '%s\n' "subjectAltName=DNS:turn.icephone.test,IP:203.0.113.20" \
+        "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" >turn.ext &&
+      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=turn.icephone.test" -keyout turn.key -out turn.csr 2>&1 &&
+      openssl x509 -req -in turn.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+        -extfile turn.ext -out turn.pem 2>&1 &&
+      chmod 644 turn.key
   ) || die "could not make the lab's TLS certificates with openssl: $out"
   cat >"$RUN/tls.cfg" <<EOF
 [server:default]
@@ -327,6 +336,12 @@ start_servers() {
     defines+=(-A WITH_TLS -A "TLS_CFG=\"$RUN/tls.cfg\"")
   fi
   sed "s#@RUNDIR@#$RUN#g" "$LAB_DIR/turnserver.conf" >"$RUN/turnserver.conf"
+  if [ -n "$tls" ]; then
+    # TURN over TLS too (RFC 8656 §3.1): coturn's TLS listener on 5349, same CA.
+    sed -i '/^no-tls$/d' "$RUN/turnserver.conf"
+    printf '%s\n' "tls-listening-port=5349" "cert=$RUN/tls/turn.pem" \
+      "pkey=$RUN/tls/turn.key" >>"$RUN/turnserver.conf"
+  fi
   cp "$LAB_DIR/kamailio.cfg" "$RUN/kamailio.cfg"
   start_bg turn turnserver turnserver -c "$RUN/turnserver.conf"
   start_bg kam kamailio kamailio -f "$RUN/kamailio.cfg" "${defines[@]}" -DD -E -Y "$RUN/kamailio-run"
@@ -340,6 +355,10 @@ start_servers() {
   fi
   wait_server 100 turnserver udp_listening turn 203.0.113.21 3479 ||
     die_log turnserver "turnserver did not start"
+  if [ -n "$tls" ]; then
+    wait_server 100 turnserver tcp_listening turn 203.0.113.20 5349 ||
+      die_log turnserver "turnserver did not listen on TLS"
+  fi
 }
 
 link_host() { # parent-ns parent-ifname host-ns host-ifname bridge
