@@ -7,10 +7,10 @@
 //! can only come over its TCP/TLS connection to coturn. The TLS certificate comes from a CA
 //! made at test time; the caller trusts it through `TurnSettings::tls` (what `--tls-ca` sets).
 
-#[path = "support/coturn.rs"]
-mod coturn;
 #[path = "support/certs.rs"]
 mod certs;
+#[path = "support/coturn.rs"]
+mod coturn;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -11,16 +11,19 @@
 
 mod lab;
 
+#[path = "support/dnsmasq.rs"]
+mod dnsmasq;
+
 use std::fs;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lab::phone::{Phone, EXIT_OK};
+use lab::phone::{joined, Phone, EXIT_OK};
 use lab::{Lab, LabConfig, KAMAILIO, TURN};
 use serde_json::Value;
 
 const PHONE_LIMIT: Duration = Duration::from_secs(60);
-const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+use dnsmasq::DNSMASQ;
 
 /// /etc/netns/<ns>/resolv.conf files made for the test, removed when dropped (also when the
 /// test fails).
@@ -51,14 +54,6 @@ impl Drop for Resolvconfs {
     }
 }
 
-fn joined(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[test]
 fn registration_and_calls_by_name_fail_over_past_a_dead_srv_target() {
     assert!(
@@ -79,21 +74,8 @@ fn registration_and_calls_by_name_fail_over_past_a_dead_srv_target() {
         format!("--host-record=sip.icephone.test,{KAMAILIO}"),
         format!("--host-record=stun.icephone.test,{TURN}"),
     ];
-    let mut args = vec![
-        DNSMASQ.to_string(),
-        "--no-daemon".into(),
-        "--port=53".into(),
-        format!("--listen-address={KAMAILIO}"),
-        "--bind-interfaces".into(),
-        "--no-resolv".into(),
-        "--no-hosts".into(),
-        "--no-poll".into(),
-        "--conf-file=/dev/null".into(),
-        "--pid-file=".into(),
-        "--local=/test/".into(),
-        "--log-queries".into(),
-    ];
-    args.extend(records);
+    let mut args = vec![DNSMASQ.to_string()];
+    args.extend(dnsmasq::args(KAMAILIO, 53, &records));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut dns = lab.spawn("kam", &argv, "dnsmasq", PHONE_LIMIT * 2);
     let _resolv = Resolvconfs::point_at(&lab, &["a1", "b1"], KAMAILIO);

@@ -13,7 +13,9 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::phone::{account, assert_reflexive_call, candidates, stun, stun_turn, Phone, EXIT_OK};
+use lab::phone::{
+    account, assert_reflexive_call, candidates, joined, stun, stun_turn, Phone, EXIT_OK,
+};
 use lab::wire::{assert_wire_clean, ladder_text, rtp_packets, sip_ladder};
 use lab::{Capture, Lab, LabConfig, NatKind, KAMAILIO, NAT_A_WAN, NAT_B_WAN, TURN};
 use serde_json::Value;
@@ -30,14 +32,6 @@ const PHONE_LIMIT: Duration = Duration::from_secs(90);
 const CALL_SECONDS: &str = "10";
 /// RTP each way a phone must count: well below the ~81 % of 500 that survive two uplinks.
 const MIN_RTP_PER_PHONE: u64 = 75;
-
-fn joined(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn with(parts: &[&str], more: &[Vec<String>]) -> Vec<String> {
     let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();

@@ -11,20 +11,11 @@ mod lab;
 
 use std::time::Duration;
 
-use lab::phone::{account, candidates, media_count, selected_pair, Phone, EXIT_OK};
+use lab::phone::{account, candidates, joined, media_count, selected_pair, Phone, EXIT_OK};
 use lab::wire::count_frames;
 use lab::{Capture, Lab, LabConfig, NatKind, NAT_A_WAN, NAT_B_WAN, TURN};
-use serde_json::Value;
 
 const PHONE_LIMIT: Duration = Duration::from_secs(60);
-
-fn joined(events: &[Value]) -> String {
-    events
-        .iter()
-        .map(Value::to_string)
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 fn args(parts: &[&str], more: Vec<String>) -> Vec<String> {
     let mut v: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
@@ -44,7 +35,10 @@ fn relayed_calls_over_turn_tcp_and_turn_tls_between_symmetric_nats() {
     let cap = Capture::start(&lab, "turn-stream");
     let ca = lab.tls_ca().display().to_string();
 
-    let mut alice_args = args(&["answer", "--register", "--calls", "1"], account("alice", "alicepw"));
+    let mut alice_args = args(
+        &["answer", "--register", "--calls", "1"],
+        account("alice", "alicepw"),
+    );
     alice_args.extend(args(
         &[
             "--turn",

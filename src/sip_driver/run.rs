@@ -431,36 +431,27 @@ impl Loop {
                     self.conn_tx.clone(),
                     self.capture.clone(),
                 );
-                match (transmit.transport, &mut self.tls) {
-                    (TransportKind::Tls, Some(tls)) => {
-                        let name = tls.name_for(transmit.dest);
-                        let client = tls.client();
-                        tls_conn::connect(
-                            c,
-                            transmit.dest,
-                            name,
-                            client,
-                            netns,
-                            events,
-                            tasks,
-                            capture,
-                        );
-                    }
-                    (TransportKind::Tls, None) => {
-                        let client = Err("TLS is not enabled in this driver".to_owned());
-                        let name = transmit.dest.ip().to_string();
-                        tls_conn::connect(
-                            c,
-                            transmit.dest,
-                            name,
-                            client,
-                            netns,
-                            events,
-                            tasks,
-                            capture,
-                        );
-                    }
-                    _ => tcp::connect(c, transmit.dest, netns, events, tasks, capture),
+                if transmit.transport == TransportKind::Tls {
+                    // Without TLS settings the connection fails with that reason, never in clear.
+                    let (name, client) = match &mut self.tls {
+                        Some(tls) => (tls.name_for(transmit.dest), tls.client()),
+                        None => (
+                            transmit.dest.ip().to_string(),
+                            Err("TLS is not enabled in this driver".to_owned()),
+                        ),
+                    };
+                    tls_conn::connect(
+                        c,
+                        transmit.dest,
+                        name,
+                        client,
+                        netns,
+                        events,
+                        tasks,
+                        capture,
+                    );
+                } else {
+                    tcp::connect(c, transmit.dest, netns, events, tasks, capture);
                 }
                 c
             }

@@ -269,3 +269,12 @@ pub fn event_lines(events: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Events one JSON object a line, for failure messages.
+pub fn joined(events: &[Value]) -> String {
+    events
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}

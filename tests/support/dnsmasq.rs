@@ -12,6 +12,28 @@ use std::time::{Duration, Instant};
 
 pub const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
+/// dnsmasq's arguments: in the foreground, on `listen`:`port` only, serving `records` and
+/// nothing else (no resolv.conf, no /etc/hosts, no upstream).
+pub fn args(listen: &str, port: u16, records: &[String]) -> Vec<String> {
+    let mut args = vec![
+        "--no-daemon".to_string(),
+        format!("--port={port}"),
+        format!("--listen-address={listen}"),
+        "--bind-interfaces".into(),
+        "--no-resolv".into(),
+        "--no-hosts".into(),
+        "--no-poll".into(),
+        "--conf-file=/dev/null".into(),
+        "--pid-file=".into(),
+        // Authoritative for .test: a name we have no record for is NXDOMAIN here, never
+        // forwarded.
+        "--local=/test/".into(),
+        "--log-queries".into(),
+    ];
+    args.extend(records.iter().cloned());
+    args
+}
+
 pub struct Dnsmasq {
     child: Child,
     pub addr: SocketAddr,
@@ -30,24 +52,8 @@ impl Dnsmasq {
             .local_addr()
             .unwrap()
             .port();
-        let mut args = vec![
-            "--no-daemon".to_string(),
-            format!("--port={port}"),
-            "--listen-address=127.0.0.1".into(),
-            "--bind-interfaces".into(),
-            "--no-resolv".into(),
-            "--no-hosts".into(),
-            "--no-poll".into(),
-            "--conf-file=/dev/null".into(),
-            "--pid-file=".into(),
-            // Authoritative for .test: a name we have no record for is NXDOMAIN here, never
-            // forwarded.
-            "--local=/test/".into(),
-            "--log-queries".into(),
-        ];
-        args.extend(records.iter().cloned());
         let child = Command::new(DNSMASQ)
-            .args(&args)
+            .args(args("127.0.0.1", port, records))
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -34,21 +34,7 @@ impl Endpoint {
             let request = redirected_invite(&previous, &previous.uri, &d.remote_uri, cseq);
             match self.send_request(now, request, hop, Purpose::Invite(dialog)) {
                 Ok(key) => {
-                    let sent = self.clients.get(&key).map(|e| (e.request.clone(), e.hop));
-                    let Some(d) = self.dialogs.get_mut(&dialog) else {
-                        return false;
-                    };
-                    d.local_cseq = cseq;
-                    d.invite_key = Some(key);
-                    if let Some((request, used_hop)) = sent {
-                        d.invite = Some(request);
-                        d.hop = used_hop;
-                    }
-                    d.state = DialogState::Calling;
-                    d.remote_tag = None;
-                    d.route_set.clear();
-                    d.got_provisional = false;
-                    d.cancel_sent = false;
+                    self.invite_restarted(dialog, key, cseq);
                     tracing::info!(status, %from, to = %hop.dest, "INVITE failed over to the next DNS target");
                     self.emit(SipEvent::FailedOver {
                         status,

@@ -307,26 +307,15 @@ impl Endpoint {
                 .and_then(|hop| self.send_request(now, request, hop, Purpose::Invite(dialog)));
             match sent {
                 Ok(key) => {
-                    let sent = self.clients.get(&key).map(|e| (e.request.clone(), e.hop));
+                    self.invite_restarted(dialog, key, cseq);
                     let Some(d) = self.dialogs.get_mut(&dialog) else {
                         return;
                     };
                     if let Some(t) = d.targets.as_mut() {
                         t.followed = t.followed.saturating_add(1);
                     }
-                    d.local_cseq = cseq;
-                    d.invite_key = Some(key);
-                    if let Some((request, used_hop)) = sent {
-                        d.invite = Some(request);
-                        d.hop = used_hop;
-                    }
                     // A new target: whatever the previous one started is forgotten.
-                    d.state = DialogState::Calling;
-                    d.remote_tag = None;
                     d.remote_target = target.clone();
-                    d.route_set.clear();
-                    d.got_provisional = false;
-                    d.cancel_sent = false;
                     d.peer_allows_update = false;
                     tracing::info!(status, %from, to = %target, "INVITE redirected");
                     self.emit(SipEvent::CallRedirected {
@@ -343,6 +332,34 @@ impl Endpoint {
                 }
             }
         }
+    }
+}
+
+impl Endpoint {
+    /// Our INVITE went out again as transaction `key` with `cseq` (to a redirect target or
+    /// the next DNS target): the dialog follows the new transaction and forgets what the
+    /// previous one had started (early dialog, route set, provisional, CANCEL).
+    pub(crate) fn invite_restarted(
+        &mut self,
+        dialog: DialogId,
+        key: crate::transaction::ClientTransactionKey,
+        cseq: u32,
+    ) {
+        let sent = self.clients.get(&key).map(|e| (e.request.clone(), e.hop));
+        let Some(d) = self.dialogs.get_mut(&dialog) else {
+            return;
+        };
+        d.local_cseq = cseq;
+        d.invite_key = Some(key);
+        if let Some((request, used_hop)) = sent {
+            d.invite = Some(request);
+            d.hop = used_hop;
+        }
+        d.state = DialogState::Calling;
+        d.remote_tag = None;
+        d.route_set.clear();
+        d.got_provisional = false;
+        d.cancel_sent = false;
     }
 }
 
