@@ -11,9 +11,16 @@ use rand::Rng;
 /// Candidate type (RFC 8445 §5.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum CandidateKind {
+    /// An address of a local interface; the caller binds a socket to it (RFC 8445 §5.1.1.1).
     Host,
+    /// The address a NAT mapped a host candidate to, learned from a STUN server's
+    /// XOR-MAPPED-ADDRESS (or the mapped address of a TURN allocation) (RFC 8445 §5.1.1.2).
     ServerReflexive,
+    /// Learned during connectivity checks: the XOR-MAPPED-ADDRESS of a response (local) or the
+    /// source of a request (remote) that matches no known candidate (RFC 8445 §7.2.5.3.1,
+    /// §7.3.1.3). Never signalled by the agent that learned it.
     PeerReflexive,
+    /// An address on a TURN server that relays to the client (RFC 8445 §5.1.1.2, RFC 8656).
     Relayed,
 }
 
@@ -38,6 +45,8 @@ impl CandidateKind {
         }
     }
 
+    /// Parses the `typ` token of `a=candidate` (RFC 8839 §5.1), ignoring ASCII case. `None`
+    /// for any token other than `host`, `srflx`, `prflx` and `relay`.
     pub fn from_token(s: &str) -> Option<Self> {
         match s.to_ascii_lowercase().as_str() {
             "host" => Some(CandidateKind::Host),
@@ -55,14 +64,17 @@ impl fmt::Display for CandidateKind {
     }
 }
 
-/// Transport protocol of a candidate.
+/// Transport protocol of a candidate (the `transport` field of `a=candidate`, RFC 8839 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
+    /// UDP (RFC 8445). The only transport the agent forms pairs with.
     Udp,
+    /// TCP (RFC 6544). Parsed, kept and signalled back, but the agent never pairs it.
     Tcp,
 }
 
 impl Transport {
+    /// The token written in `a=candidate`: `UDP` or `TCP` (RFC 8839 §5.1).
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
@@ -70,6 +82,8 @@ impl Transport {
         }
     }
 
+    /// Parses the `transport` token of `a=candidate`, ignoring ASCII case (RFC 8839 §5.1:
+    /// the token is case-insensitive). `None` for anything but UDP and TCP.
     pub fn from_token(s: &str) -> Option<Self> {
         match s.to_ascii_uppercase().as_str() {
             "UDP" => Some(Transport::Udp),
@@ -82,12 +96,16 @@ impl Transport {
 /// `tcptype` of a TCP candidate (RFC 6544 §4.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TcpType {
+    /// `active`: opens outgoing connections, accepts none.
     Active,
+    /// `passive`: accepts incoming connections, opens none.
     Passive,
+    /// `so`: both sides attempt a TCP simultaneous open.
     SimultaneousOpen,
 }
 
 impl TcpType {
+    /// The token written after `tcptype` in `a=candidate`: `active`, `passive` or `so`.
     pub fn as_str(self) -> &'static str {
         match self {
             TcpType::Active => "active",
@@ -96,6 +114,8 @@ impl TcpType {
         }
     }
 
+    /// Parses a `tcptype` token (RFC 6544 §4.5), case-sensitively as the grammar spells it;
+    /// `None` for any other token.
     pub fn from_token(s: &str) -> Option<Self> {
         match s {
             "active" => Some(TcpType::Active),
@@ -111,14 +131,20 @@ impl TcpType {
 pub struct Candidate {
     /// 1..32 ice-chars (RFC 8445 §5.1.1.3).
     pub foundation: String,
-    /// 1 = RTP, 2 = RTCP.
+    /// Component ID, 1..=256 (RFC 8445 §5.1.2.1): 1 = RTP, 2 = RTCP.
     pub component: u16,
+    /// Transport protocol; the agent pairs only [`Transport::Udp`] candidates.
     pub transport: Transport,
+    /// Candidate priority (RFC 8445 §5.1.2): higher is preferred; see [`candidate_priority`].
     pub priority: u32,
+    /// The transport address checks and media are sent to (the `connection-address` and
+    /// `port` of `a=candidate`).
     pub address: SocketAddr,
+    /// Candidate type: host, srflx, prflx or relay.
     pub kind: CandidateKind,
     /// raddr/rport: the base (srflx, prflx) or the mapped address (relay). Absent for host.
     pub related: Option<SocketAddr>,
+    /// `tcptype` of a TCP candidate (RFC 6544 §4.5); `None` for UDP.
     pub tcp_type: Option<TcpType>,
     /// Extension attributes we do not interpret, kept in order (RFC 8839 §5.1).
     pub extensions: Vec<(String, String)>,
@@ -164,6 +190,9 @@ pub fn is_ice_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '+' || c == '/'
 }
 
+/// Whether every character of `s` is an ice-char (see [`is_ice_char`]). An empty string
+/// passes: callers check the length rules (ufrag 4..=256, pwd 22..=256 chars, RFC 8839 §5.4)
+/// themselves.
 pub fn is_ice_string(s: &str) -> bool {
     s.chars().all(is_ice_char)
 }
@@ -171,7 +200,11 @@ pub fn is_ice_string(s: &str) -> bool {
 /// Short-term credentials of one ICE session (RFC 8445 §5.3).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Credentials {
+    /// Username fragment (`a=ice-ufrag`, RFC 8839 §5.4): at least 4 ice-chars and 24 bits
+    /// of randomness. Checks carry `USERNAME = <peer's ufrag>:<own ufrag>` (RFC 8445 §7.2.2).
     pub ufrag: String,
+    /// Password (`a=ice-pwd`, RFC 8839 §5.4): at least 22 ice-chars and 128 bits of
+    /// randomness; the short-term MESSAGE-INTEGRITY key of checks sent to this agent.
     pub pwd: String,
 }
 

@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! # ice — STUN/TURN codec and a sans-IO ICE agent
 //!
 //! This crate decides which network path a call's media takes. It owns no socket, reads no

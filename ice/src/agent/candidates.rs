@@ -10,19 +10,29 @@ use crate::candidate::{candidate_priority, Candidate, CandidateKind, Transport};
 /// Index of a local candidate in [`LocalCandidates`].
 pub(crate) type LocalId = usize;
 
-/// Why a host address was refused.
+/// Why a host address was refused by `IceAgent::add_local_host(_for)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum HostError {
+    /// RFC 8445 §5.1.1.1: loopback addresses are not host candidates unless
+    /// `IceConfig::allow_loopback` is set (tests, one-machine setups).
     #[error("{0} is a loopback address and allow_loopback is off (RFC 8445 §5.1.1.1)")]
     Loopback(SocketAddr),
+    /// The address cannot receive: unspecified (0.0.0.0, ::), multicast, or port 0.
     #[error("{0} is unspecified, multicast or has port 0")]
     Unusable(SocketAddr),
+    /// RFC 8445 §5.1.1.1: IPv4-compatible IPv6 (::/96) and site-local IPv6 (fec0::/10)
+    /// addresses must not be candidates.
     #[error("{0} is a deprecated IPv4-compatible or site-local IPv6 address (RFC 8445 §5.1.1.1)")]
     DeprecatedIpv6(SocketAddr),
+    /// RFC 8445 §5.1.1.1: an IPv4-mapped IPv6 address (::ffff:0:0/96) must not be a
+    /// candidate; add the IPv4 address instead.
     #[error("{0} is an IPv4-mapped IPv6 address; give the IPv4 address (RFC 8445 §5.1.1.1)")]
     Ipv4Mapped(SocketAddr),
+    /// The same socket address was already added (for any component).
     #[error("{0} is already a base")]
     Duplicate(SocketAddr),
+    /// The component (first number) is 0 or above the agent's component count (second
+    /// number, `IceConfig::components`).
     #[error("component {0} does not exist (this agent has {1})")]
     NoSuchComponent(u16, u16),
 }

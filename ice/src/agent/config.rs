@@ -21,8 +21,14 @@ pub enum NominationMode {
 /// A TURN server and the long-term credentials to allocate on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnServer {
+    /// The server's transport address (resolved: an IP and a port, conventionally 3478 for
+    /// UDP/TCP and 5349 for TLS). Allocations are made only from host bases of the same
+    /// address family.
     pub addr: SocketAddr,
+    /// Long-term credential username (RFC 8489 §9.2), sent in USERNAME as given.
     pub username: String,
+    /// Long-term credential password; only its key MD5(username:realm:password) goes on
+    /// the wire (RFC 8489 §9.2.2).
     pub password: String,
     /// How the server is reached (RFC 8656 §3.1). Over TCP/TLS the caller opens one connection
     /// per host base (each allocation has its own 5-tuple); the relayed candidate is UDP either
@@ -33,6 +39,8 @@ pub struct TurnServer {
 /// Consent freshness (RFC 7675).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConsentConfig {
+    /// Whether consent checks run on selected pairs. Off, a selected pair never loses
+    /// consent; keepalives (RFC 8445 §11) still keep NAT bindings open.
     pub enabled: bool,
     /// RFC 7675 §5.1: a consent check every 5 s on average, randomised to 0.8–1.2 × this.
     pub interval: Duration,
@@ -87,6 +95,7 @@ pub struct IceConfig {
     pub seed: Option<u64>,
     /// Pacing interval Ta for new transactions (RFC 8445 §14.2).
     pub ta: Duration,
+    /// Controlling side: regular (default) or aggressive nomination.
     pub nomination: NominationMode,
     /// Regular nomination: how long the controlling agent waits after the first valid pair of a
     /// component for a higher-priority pair still being checked before nominating the best one.
@@ -105,7 +114,11 @@ pub struct IceConfig {
     /// (every pair answered, failed or triggered by the peer's checks), the peer has seen what
     /// we have seen; it gets this much longer to nominate before `NotNominated`.
     pub nomination_grace: Duration,
+    /// STUN servers asked for server-reflexive candidates (RFC 8445 §5.1.1.2), one Binding
+    /// per server and host base of the same address family.
     pub stun_servers: Vec<SocketAddr>,
+    /// TURN servers to allocate relayed candidates on (RFC 8445 §5.1.1.2, RFC 8656), one
+    /// allocation per server and host base of the same address family.
     pub turn_servers: Vec<TurnServer>,
     /// 1 (RTP with rtcp-mux) or 2 (RTP and RTCP).
     pub components: u16,
@@ -113,6 +126,7 @@ pub struct IceConfig {
     pub allow_loopback: bool,
     /// Keepalive interval Tr (RFC 8445 §11); values below 15 s are raised to 15 s.
     pub keepalive_interval: Duration,
+    /// Consent freshness on selected pairs (RFC 7675).
     pub consent: ConsentConfig,
     /// RFC 8445 §6.1.2.5: limit on candidate pairs (default 100).
     pub max_pairs: usize,

@@ -520,15 +520,21 @@ impl IceAgent {
 
     // ----- outputs ------------------------------------------------------------------------
 
+    /// The next datagram to send, oldest first; `None` when the queue is empty. Drain it after
+    /// every input, `send_data` included: that returns its own datagram, but a relayed send
+    /// may queue pending TURN messages here first.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
     }
 
+    /// The next event, oldest first; `None` when there is none. Drain it after every input.
     pub fn poll_event(&mut self) -> Option<IceEvent> {
         self.events.pop_front()
     }
 
-    /// When `handle_timeout` must be called next.
+    /// When `handle_timeout` must be called next; `None` when nothing is scheduled (no
+    /// transaction, pacing, nomination, keepalive or consent timer). It may lie in the past:
+    /// call `handle_timeout` at once then. Ask again after every input.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t = self.gathering.poll_timeout();
         let mut consider = |x: Option<Instant>| {
@@ -559,22 +565,30 @@ impl IceAgent {
         t
     }
 
+    /// The agent's overall state.
     pub fn state(&self) -> IceState {
         self.state
     }
 
+    /// The current role: true = controlling (RFC 8445 §6.1.1). It can change on a role
+    /// conflict; `IceEvent::RoleChanged` says so.
     pub fn is_controlling(&self) -> bool {
         self.controlling
     }
 
+    /// The 64-bit tie-breaker sent in ICE-CONTROLLING/ICE-CONTROLLED (RFC 8445 §7.1.3).
     pub fn tie_breaker(&self) -> u64 {
         self.tie_breaker
     }
 
+    /// This agent's ufrag and password, to signal to the peer (`a=ice-ufrag`/`a=ice-pwd`).
+    /// They change on an ICE restart (RFC 8445 §9).
     pub fn local_credentials(&self) -> &Credentials {
         &self.local_credentials
     }
 
+    /// The peer's credentials given with `set_remote_credentials`; `None` before that and
+    /// after an ICE restart until the peer's new ones are set.
     pub fn remote_credentials(&self) -> Option<&Credentials> {
         self.remote_credentials.as_ref()
     }
@@ -596,6 +610,8 @@ impl IceAgent {
             .collect()
     }
 
+    /// The remote candidates of the current ICE session: those signalled, plus peer-reflexive
+    /// ones learned from the peer's checks (RFC 8445 §7.3.1.3), in the order they appeared.
     pub fn remote_candidates(&self) -> &[Candidate] {
         &self.remotes
     }
@@ -684,10 +700,13 @@ impl IceAgent {
             .collect()
     }
 
+    /// Counters since the agent was created (not reset by a restart).
     pub fn stats(&self) -> AgentStats {
         self.stats
     }
 
+    /// The configuration in effect: the one given to `new`, with out-of-range values
+    /// corrected (Tr ≥ 15 s, Ta ≥ 5 ms, 1 or 2 components, RTO ≥ 500 ms, max_pairs ≥ 1).
     pub fn config(&self) -> &IceConfig {
         &self.config
     }

@@ -24,6 +24,7 @@ pub struct IceStreams {
 }
 
 impl IceStreams {
+    /// An empty set; add one agent per media stream with [`IceStreams::add_stream`].
     pub fn new() -> Self {
         IceStreams::default()
     }
@@ -36,14 +37,17 @@ impl IceStreams {
         self.streams.len() - 1
     }
 
+    /// How many streams were added.
     pub fn len(&self) -> usize {
         self.streams.len()
     }
 
+    /// Whether no stream was added yet.
     pub fn is_empty(&self) -> bool {
         self.streams.is_empty()
     }
 
+    /// The agent of stream `index` (as returned by `add_stream`), for queries.
     pub fn stream(&self, index: usize) -> Option<&IceAgent> {
         self.streams.get(index)
     }
@@ -54,7 +58,8 @@ impl IceStreams {
         self.streams.get_mut(index)
     }
 
-    /// A datagram received on `local`: handled by the stream owning that socket.
+    /// A datagram received on `local`: handled by the stream owning that socket, returned
+    /// with that stream's index; `None` when no stream owns `local`.
     pub fn handle_packet(
         &mut self,
         now: Instant,
@@ -71,6 +76,8 @@ impl IceStreams {
         Some((index, handled))
     }
 
+    /// Drive the timers of every stream whose `poll_timeout` is due, applying the check-list
+    /// set rules between them (RFC 8445 §6.1.4.2).
     pub fn handle_timeout(&mut self, now: Instant) {
         self.sync(now);
         for index in 0..self.streams.len() {
@@ -85,10 +92,12 @@ impl IceStreams {
         }
     }
 
+    /// The earliest `poll_timeout` of all streams.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.streams.iter().filter_map(IceAgent::poll_timeout).min()
     }
 
+    /// The next datagram of any stream, with the stream's index (lower indexes first).
     pub fn poll_transmit(&mut self) -> Option<(usize, Transmit)> {
         self.streams
             .iter_mut()
@@ -96,6 +105,7 @@ impl IceStreams {
             .find_map(|(i, a)| a.poll_transmit().map(|t| (i, t)))
     }
 
+    /// The next event of any stream, with the stream's index (lower indexes first).
     pub fn poll_event(&mut self) -> Option<(usize, IceEvent)> {
         self.streams
             .iter_mut()

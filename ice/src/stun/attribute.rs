@@ -8,32 +8,63 @@ use super::error::StunError;
 use super::header::TransactionId;
 
 /// Attribute type numbers (RFC 8489 §18.3, RFC 8445 §16.1, RFC 8656 §18).
+///
+/// Each constant is the 16-bit type of the [`Attribute`](super::Attribute) variant of the same
+/// name; see the variant for the value's format. Types below 0x8000 are
+/// comprehension-required (RFC 8489 §14).
 pub mod types {
+    /// MAPPED-ADDRESS, RFC 8489 §14.1: the reflexive address, not XOR-ed (RFC 3489 servers).
     pub const MAPPED_ADDRESS: u16 = 0x0001;
+    /// USERNAME, RFC 8489 §14.3: ICE's `ufrag:ufrag`, or a TURN long-term username.
     pub const USERNAME: u16 = 0x0006;
+    /// MESSAGE-INTEGRITY, RFC 8489 §14.5: HMAC-SHA1 over the message up to this attribute.
     pub const MESSAGE_INTEGRITY: u16 = 0x0008;
+    /// ERROR-CODE, RFC 8489 §14.8: code 300-699 and reason phrase of an error response.
     pub const ERROR_CODE: u16 = 0x0009;
+    /// UNKNOWN-ATTRIBUTES, RFC 8489 §14.13: the types a 420 response did not understand.
     pub const UNKNOWN_ATTRIBUTES: u16 = 0x000A;
+    /// CHANNEL-NUMBER, RFC 8656 §18.1: a TURN channel, 0x4000-0x4FFF.
     pub const CHANNEL_NUMBER: u16 = 0x000C;
+    /// LIFETIME, RFC 8656 §18.2: seconds an allocation should live (0 deletes it).
     pub const LIFETIME: u16 = 0x000D;
+    /// XOR-PEER-ADDRESS, RFC 8656 §18.3: a peer of a TURN allocation.
     pub const XOR_PEER_ADDRESS: u16 = 0x0012;
+    /// DATA, RFC 8656 §18.4: the payload of a Send or Data indication.
     pub const DATA: u16 = 0x0013;
+    /// REALM, RFC 8489 §14.9: the long-term credential realm.
     pub const REALM: u16 = 0x0014;
+    /// NONCE, RFC 8489 §14.10: the server's nonce for long-term credentials.
     pub const NONCE: u16 = 0x0015;
+    /// XOR-RELAYED-ADDRESS, RFC 8656 §18.5: the relayed address of an allocation.
     pub const XOR_RELAYED_ADDRESS: u16 = 0x0016;
+    /// REQUESTED-ADDRESS-FAMILY, RFC 8656 §18.6: IPv4 or IPv6 relayed address.
     pub const REQUESTED_ADDRESS_FAMILY: u16 = 0x0017;
+    /// EVEN-PORT, RFC 8656 §18.7: ask for an even relayed port (and to reserve the next).
     pub const EVEN_PORT: u16 = 0x0018;
+    /// REQUESTED-TRANSPORT, RFC 8656 §18.8: the relayed protocol (17 = UDP).
     pub const REQUESTED_TRANSPORT: u16 = 0x0019;
+    /// DONT-FRAGMENT, RFC 8656 §18.9: set DF on relayed datagrams.
     pub const DONT_FRAGMENT: u16 = 0x001A;
+    /// MESSAGE-INTEGRITY-SHA256, RFC 8489 §14.6: HMAC-SHA256, 16 to 32 bytes.
     pub const MESSAGE_INTEGRITY_SHA256: u16 = 0x001C;
+    /// XOR-MAPPED-ADDRESS, RFC 8489 §14.2: the reflexive address, XOR-ed with the cookie
+    /// (and transaction ID for IPv6).
     pub const XOR_MAPPED_ADDRESS: u16 = 0x0020;
+    /// RESERVATION-TOKEN, RFC 8656 §18.10: 8 bytes naming a port reserved by EVEN-PORT.
     pub const RESERVATION_TOKEN: u16 = 0x0022;
+    /// PRIORITY, RFC 8445 §16.1: the priority a peer-reflexive candidate would get.
     pub const PRIORITY: u16 = 0x0024;
+    /// USE-CANDIDATE, RFC 8445 §16.1: the controlling agent nominates this pair.
     pub const USE_CANDIDATE: u16 = 0x0025;
+    /// SOFTWARE, RFC 8489 §14.14: the sender's software, for diagnostics.
     pub const SOFTWARE: u16 = 0x8022;
+    /// ALTERNATE-SERVER, RFC 8489 §14.15: where a 300 response redirects to.
     pub const ALTERNATE_SERVER: u16 = 0x8023;
+    /// FINGERPRINT, RFC 8489 §14.7: CRC-32 of the message XOR 0x5354554E; always last.
     pub const FINGERPRINT: u16 = 0x8028;
+    /// ICE-CONTROLLED, RFC 8445 §16.1: the sender is controlled; carries its tie-breaker.
     pub const ICE_CONTROLLED: u16 = 0x8029;
+    /// ICE-CONTROLLING, RFC 8445 §16.1: the sender is controlling; carries its tie-breaker.
     pub const ICE_CONTROLLING: u16 = 0x802A;
 }
 
@@ -58,7 +89,13 @@ pub enum Attribute {
     /// 0x8028, RFC 8489 §14.7. `Message::encode` computes it; a value here is not written.
     Fingerprint(u32),
     /// 0x0009, RFC 8489 §14.8: code 300-699 and a reason phrase.
-    ErrorCode { code: u16, reason: String },
+    ErrorCode {
+        /// The error code, 300-699 (e.g. 401 Unauthorized, 438 Stale Nonce, 487 Role
+        /// Conflict).
+        code: u16,
+        /// The UTF-8 reason phrase, for humans.
+        reason: String,
+    },
     /// 0x000A, RFC 8489 §14.13.
     UnknownAttributes(Vec<u16>),
     /// 0x0014, RFC 8489 §14.9.
@@ -98,7 +135,12 @@ pub enum Attribute {
     /// 0x0022, RFC 8656 §18.10.
     ReservationToken([u8; 8]),
     /// Unknown comprehension-optional attribute (0x8000-0xFFFF), kept only for re-encoding tests.
-    Unknown { typ: u16, value: Vec<u8> },
+    Unknown {
+        /// The attribute type number.
+        typ: u16,
+        /// The raw value, without padding.
+        value: Vec<u8>,
+    },
 }
 
 impl Attribute {

@@ -25,11 +25,19 @@ pub enum StunError {
     #[error(
         "attribute {typ:#06x} is truncated: its header or value runs past the end of the message"
     )]
-    TruncatedAttribute { typ: u16 },
+    TruncatedAttribute {
+        /// The type of the truncated attribute.
+        typ: u16,
+    },
 
     /// An attribute of a known type has a value that its RFC does not allow.
     #[error("bad value in attribute {typ:#06x}: {reason}")]
-    BadAttributeValue { typ: u16, reason: &'static str },
+    BadAttributeValue {
+        /// The attribute type.
+        typ: u16,
+        /// Which rule the value broke (e.g. a wrong length or address family).
+        reason: &'static str,
+    },
 
     /// RFC 8489 §14.7: FINGERPRINT must be the last attribute.
     #[error("FINGERPRINT is not the last attribute")]

@@ -24,9 +24,13 @@ impl TransactionId {
 /// The message class (RFC 8489 §5): two bits C1 C0 spread inside the message type.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Class {
+    /// A request (0b00): expects a success or error response with its transaction ID.
     Request,
+    /// An indication (0b01): no response (e.g. keepalives, TURN Send/Data).
     Indication,
+    /// A success response (0b10).
     Success,
+    /// An error response (0b11), carrying ERROR-CODE.
     Error,
 }
 
@@ -93,6 +97,8 @@ impl Method {
         }
     }
 
+    /// The method with this number; only the low 12 bits count, and an unnamed number
+    /// becomes [`Method::Other`].
     pub fn from_number(n: u16) -> Self {
         match n & 0x0FFF {
             0x001 => Method::Binding,

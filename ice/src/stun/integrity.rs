@@ -44,6 +44,7 @@ impl IntegrityKey {
         IntegrityKey(key.into())
     }
 
+    /// The raw key bytes, as fed to HMAC.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

@@ -17,9 +17,15 @@ const MAX_VALUE_LEN: usize = 0xFFFC;
 /// A decoded (or to-be-encoded) STUN message.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Message {
+    /// Request, indication, success or error response.
     pub class: Class,
+    /// Binding (ICE, STUN) or one of the TURN methods.
     pub method: Method,
+    /// Pairs a response with its request (RFC 8489 §5); XOR-ed addresses depend on it.
     pub transaction_id: TransactionId,
+    /// The attributes in wire order. On decode, MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT
+    /// are included and unknown comprehension-optional ones kept as `Attribute::Unknown`;
+    /// on encode, integrity and fingerprint entries are skipped (see [`Message::encode`]).
     pub attributes: Vec<Attribute>,
     /// RFC 8489 §6.3: unknown comprehension-required types (0x0000-0x7FFF) seen on decode.
     /// A server answers 420 with UNKNOWN-ATTRIBUTES; a client treats the response as failed.
@@ -27,6 +33,7 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message with no attributes; add them with [`Message::push`] or [`Message::with`].
     pub fn new(class: Class, method: Method, transaction_id: TransactionId) -> Self {
         Message {
             class,
@@ -43,6 +50,7 @@ impl Message {
         self
     }
 
+    /// Append an attribute; attributes are encoded in the order pushed.
     pub fn push(&mut self, attr: Attribute) {
         self.attributes.push(attr);
     }
@@ -65,6 +73,8 @@ impl Message {
         })
     }
 
+    /// USERNAME (RFC 8489 §14.3): `ufrag:ufrag` in ICE checks, the long-term username in TURN. The
+    /// first such attribute; `None` if absent.
     pub fn username(&self) -> Option<&str> {
         self.find(|a| match a {
             Attribute::Username(s) => Some(s.as_str()),
@@ -72,6 +82,8 @@ impl Message {
         })
     }
 
+    /// ERROR-CODE (RFC 8489 §14.8) of an error response: the code (300-699) and reason phrase. The
+    /// first such attribute; `None` if absent.
     pub fn error_code(&self) -> Option<(u16, &str)> {
         self.find(|a| match a {
             Attribute::ErrorCode { code, reason } => Some((*code, reason.as_str())),
@@ -79,6 +91,8 @@ impl Message {
         })
     }
 
+    /// REALM (RFC 8489 §14.9): the long-term credential realm a server's 401 names. The first such
+    /// attribute; `None` if absent.
     pub fn realm(&self) -> Option<&str> {
         self.find(|a| match a {
             Attribute::Realm(s) => Some(s.as_str()),
@@ -86,6 +100,8 @@ impl Message {
         })
     }
 
+    /// NONCE (RFC 8489 §14.10): the server's nonce, to repeat in the next request. The first such
+    /// attribute; `None` if absent.
     pub fn nonce(&self) -> Option<&str> {
         self.find(|a| match a {
             Attribute::Nonce(s) => Some(s.as_str()),
@@ -93,6 +109,8 @@ impl Message {
         })
     }
 
+    /// SOFTWARE (RFC 8489 §14.14): a description of the sender's software. The first such
+    /// attribute; `None` if absent.
     pub fn software(&self) -> Option<&str> {
         self.find(|a| match a {
             Attribute::Software(s) => Some(s.as_str()),
@@ -100,6 +118,8 @@ impl Message {
         })
     }
 
+    /// PRIORITY (RFC 8445 §7.1.1): the priority a peer-reflexive candidate learned from this check
+    /// gets. The first such attribute; `None` if absent.
     pub fn priority(&self) -> Option<u32> {
         self.find(|a| match a {
             Attribute::Priority(p) => Some(*p),
@@ -107,12 +127,16 @@ impl Message {
         })
     }
 
+    /// Whether USE-CANDIDATE is present (RFC 8445 §7.1.2): the controlling agent nominates the
+    /// pair.
     pub fn use_candidate(&self) -> bool {
         self.attributes
             .iter()
             .any(|a| matches!(a, Attribute::UseCandidate))
     }
 
+    /// ICE-CONTROLLING (RFC 8445 §7.1.3): the sender claims the controlling role; the value is its
+    /// tie-breaker. The first such attribute; `None` if absent.
     pub fn ice_controlling(&self) -> Option<u64> {
         self.find(|a| match a {
             Attribute::IceControlling(t) => Some(*t),
@@ -120,6 +144,8 @@ impl Message {
         })
     }
 
+    /// ICE-CONTROLLED (RFC 8445 §7.1.3): the sender claims the controlled role; the value is its
+    /// tie-breaker. The first such attribute; `None` if absent.
     pub fn ice_controlled(&self) -> Option<u64> {
         self.find(|a| match a {
             Attribute::IceControlled(t) => Some(*t),
@@ -127,6 +153,8 @@ impl Message {
         })
     }
 
+    /// LIFETIME (RFC 8656 §18.2) in seconds: how long the allocation lives. The first such
+    /// attribute; `None` if absent.
     pub fn lifetime(&self) -> Option<u32> {
         self.find(|a| match a {
             Attribute::Lifetime(s) => Some(*s),
@@ -134,6 +162,8 @@ impl Message {
         })
     }
 
+    /// XOR-PEER-ADDRESS (RFC 8656 §18.3), decoded: the peer of a permission, channel or Send/Data
+    /// indication. The first such attribute; `None` if absent.
     pub fn xor_peer_address(&self) -> Option<SocketAddr> {
         self.find(|a| match a {
             Attribute::XorPeerAddress(addr) => Some(*addr),
@@ -141,6 +171,8 @@ impl Message {
         })
     }
 
+    /// XOR-RELAYED-ADDRESS (RFC 8656 §18.5), decoded: the relayed address of an Allocate success
+    /// response. The first such attribute; `None` if absent.
     pub fn xor_relayed_address(&self) -> Option<SocketAddr> {
         self.find(|a| match a {
             Attribute::XorRelayedAddress(addr) => Some(*addr),
@@ -148,6 +180,8 @@ impl Message {
         })
     }
 
+    /// DATA (RFC 8656 §18.4): the payload of a Send or Data indication. The first such attribute;
+    /// `None` if absent.
     pub fn data(&self) -> Option<&[u8]> {
         self.find(|a| match a {
             Attribute::Data(d) => Some(d.as_slice()),
@@ -155,6 +189,8 @@ impl Message {
         })
     }
 
+    /// CHANNEL-NUMBER (RFC 8656 §18.1): the channel of a ChannelBind request. The first such
+    /// attribute; `None` if absent.
     pub fn channel_number(&self) -> Option<u16> {
         self.find(|a| match a {
             Attribute::ChannelNumber(c) => Some(*c),

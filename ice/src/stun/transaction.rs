@@ -129,6 +129,7 @@ impl ClientTransaction {
         }
     }
 
+    /// The request's transaction ID, which its response must carry.
     pub fn id(&self) -> TransactionId {
         self.id
     }
@@ -208,6 +209,8 @@ impl ClientTransaction {
         }
     }
 
+    /// Whether the transaction has finished (response matched, or timed out), whether or
+    /// not `poll_outcome` has taken the outcome yet.
     pub fn is_done(&self) -> bool {
         matches!(self.state, State::Done(_))
     }

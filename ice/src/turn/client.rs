@@ -66,6 +66,7 @@ struct Channel {
 /// How a [`TurnClient`] talks to its server.
 #[derive(Clone, Copy, Debug)]
 pub struct TurnClientOptions {
+    /// UDP (default), or TCP/TLS with the caller owning the connection (RFC 8656 §3.1).
     pub transport: TurnTransport,
     /// Refresh, CreatePermission and ChannelBind: RFC 8489 §6.2.1 retransmissions over UDP;
     /// over a stream only its total (Ti, 39.5 s by default, §6.2.2) counts.
@@ -179,18 +180,24 @@ impl TurnClient {
         client
     }
 
+    /// The TURN server's address: every transmit goes there, and only datagrams from it are
+    /// accepted.
     pub fn server(&self) -> SocketAddr {
         self.server
     }
 
+    /// The local socket the allocation belongs to (the client's end of the 5-tuple).
     pub fn local(&self) -> SocketAddr {
         self.local
     }
 
+    /// How the server is reached.
     pub fn transport(&self) -> TurnTransport {
         self.options.transport
     }
 
+    /// The relayed transport address while the allocation exists (from
+    /// XOR-RELAYED-ADDRESS, RFC 8656 §7.3); `None` before, and after it failed or was closed.
     pub fn relayed_address(&self) -> Option<SocketAddr> {
         match self.state {
             State::Allocated { relayed, .. } => Some(relayed),
@@ -198,7 +205,9 @@ impl TurnClient {
         }
     }
 
-    /// True once the allocation is gone for good: deleted by close(), or never made.
+    /// True once `close` has run its course: the allocation was deleted (or the server
+    /// said it was already gone), the deletion failed, or there was no allocation left to
+    /// delete. An allocation that failed without `close` being called is not closed.
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
@@ -236,6 +245,8 @@ impl TurnClient {
         }
     }
 
+    /// Drive the timers: retransmissions and timeouts of requests in flight, and refreshes
+    /// of the allocation, permissions and channels that are due (see [`refresh_delay`]).
     pub fn handle_timeout(&mut self, now: Instant) {
         let mut finished = Vec::new();
         let mut index = 0;
@@ -261,7 +272,9 @@ impl TurnClient {
         self.refresh_due(now);
     }
 
-    /// (destination = the server, bytes)
+    /// The next message to send, as (destination, bytes); the destination is always the
+    /// server. Over TCP/TLS the bytes are one whole message for the stream. Indications and
+    /// ChannelData queued by `send_to` come first, then requests and retransmissions.
     pub fn poll_transmit(&mut self) -> Option<(SocketAddr, Vec<u8>)> {
         if let Some(bytes) = self.indications.pop_front() {
             return Some((self.server, bytes));
@@ -272,6 +285,8 @@ impl TurnClient {
             .map(|bytes| (self.server, bytes))
     }
 
+    /// When `handle_timeout` must be called next: the earliest retransmission, request
+    /// timeout or refresh; `None` when nothing is scheduled.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let transactions = self
             .transactions
@@ -298,6 +313,7 @@ impl TurnClient {
             .min()
     }
 
+    /// The next event, oldest first; drain it after every input.
     pub fn poll_event(&mut self) -> Option<TurnEvent> {
         self.events.pop_front()
     }
@@ -327,6 +343,8 @@ impl TurnClient {
         }
     }
 
+    /// Whether the server confirmed a permission for `peer` (RFC 8656 §9) that has not been
+    /// lost since; Send indications to that IP are allowed.
     pub fn has_permission(&self, peer: IpAddr) -> bool {
         self.permissions.get(&peer).is_some_and(|p| p.installed)
     }

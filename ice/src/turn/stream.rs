@@ -19,16 +19,25 @@ pub enum StreamFramingError {
     /// RFC 7983 / RFC 8656 §12.5: only STUN (0b00) and ChannelData (0b01) travel to a TURN
     /// client; anything else is garbage.
     #[error("byte {byte:#04x} at a message boundary starts neither STUN nor ChannelData")]
-    UnknownMessage { byte: u8 },
+    UnknownMessage {
+        /// The first byte found at the boundary.
+        byte: u8,
+    },
     /// RFC 8489 §5: a STUN header without the magic cookie.
     #[error("STUN header without the magic cookie 0x2112A442")]
     BadCookie,
     /// RFC 8489 §5: the length of a STUN message is a multiple of 4.
     #[error("STUN length {length} is not a multiple of 4")]
-    BadLength { length: usize },
+    BadLength {
+        /// The length field of the header.
+        length: usize,
+    },
     /// RFC 8656 §12: channel numbers are 0x4000-0x4FFF; 0x5000-0x7FFF are reserved.
     #[error("ChannelData channel number {channel:#06x} outside 0x4000-0x4FFF")]
-    BadChannel { channel: u16 },
+    BadChannel {
+        /// The channel number read.
+        channel: u16,
+    },
 }
 
 /// Fed the bytes read from the stream, yields whole STUN and ChannelData messages.
@@ -45,6 +54,7 @@ pub struct StreamDeframer {
 }
 
 impl StreamDeframer {
+    /// A deframer for a new connection (empty buffer).
     pub fn new() -> Self {
         Self::default()
     }

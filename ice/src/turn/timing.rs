@@ -5,8 +5,8 @@ use std::time::Duration;
 /// LIFETIME asked for in Allocate and Refresh: the RFC 8656 §7.2 default of 600 s.
 pub const REQUESTED_LIFETIME: Duration = Duration::from_secs(600);
 
-/// RFC 8656 §8 [R]: refresh about one minute before expiry. The same margin is used for
-/// permissions and channels.
+/// RFC 8656 §8 suggests refreshing an allocation about one minute before it expires. The
+/// same margin is used for permissions and channels.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// RFC 8656 §9: a permission lives 300 s (not negotiable).
