@@ -9,12 +9,16 @@ use crate::model::{Attribute, HasAttributes, MediaDescription, SessionDescriptio
 /// The codecs this crate negotiates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum AudioCodec {
+    /// G.711 µ-law, 8000 Hz mono, static payload type 0 (RFC 3551 §4.5.14).
     Pcmu,
+    /// G.711 A-law, 8000 Hz mono, static payload type 8 (RFC 3551 §4.5.14).
     Pcma,
+    /// DTMF events (RFC 4733), 8000 Hz, a dynamic payload type.
     TelephoneEvent,
 }
 
 impl AudioCodec {
+    /// The encoding name written in `a=rtpmap` (`PCMU`, `PCMA`, `telephone-event`).
     pub fn encoding_name(self) -> &'static str {
         match self {
             AudioCodec::Pcmu => "PCMU",
@@ -48,10 +52,16 @@ impl AudioCodec {
 /// One payload format of an `m=audio` line with its `a=rtpmap` and `a=fmtp`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AudioFormat {
+    /// RTP payload type, 0-127: the number in the `m=` format list.
     pub payload_type: u8,
+    /// Encoding name as written in `a=rtpmap` (compare case-insensitively).
     pub encoding_name: String,
+    /// RTP clock rate in Hz.
     pub clock_rate: u32,
+    /// Audio channels from `a=rtpmap`'s third part; `None` when absent, which means 1.
     pub channels: Option<u8>,
+    /// The format parameters of its `a=fmtp` (after the payload type), e.g. `0-16` for
+    /// telephone-event; `None` without one.
     pub fmtp: Option<String>,
 }
 
@@ -83,7 +93,12 @@ impl AudioFormat {
 }
 
 /// The formats of an `m=` line in preference order. Static types 0 and 8 are understood
-/// without `a=rtpmap` (RFC 3551 §6); other formats without one are skipped.
+/// without `a=rtpmap` (RFC 3551 §6); other formats without one, and non-numeric format
+/// tokens, are skipped.
+///
+/// # Errors
+///
+/// [`SdpError::InvalidAttribute`] if any `a=rtpmap` of the section is malformed.
 pub fn read_formats(m: &MediaDescription) -> Result<Vec<AudioFormat>, SdpError> {
     let mut out = Vec::new();
     for fmt in &m.formats {
@@ -136,7 +151,12 @@ fn parse_rtpmap(a: &Attribute) -> Result<AudioFormat, SdpError> {
     })
 }
 
-/// `a=ptime` in milliseconds (RFC 8866 §6.4).
+/// `a=ptime` in milliseconds (RFC 8866 §6.4), rounded to a whole number; `None` without
+/// one.
+///
+/// # Errors
+///
+/// [`SdpError::InvalidAttribute`] if the value is not a number above 0 and below 10 000.
 pub fn read_ptime(m: &MediaDescription) -> Result<Option<u32>, SdpError> {
     m.attribute("ptime")
         .map(|a| {
@@ -212,13 +232,18 @@ pub fn format_events(events: &[u8]) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// `a=sendrecv`: media both ways (the default).
     SendRecv,
+    /// `a=sendonly`: the describing side only sends (e.g. it puts the peer on hold).
     SendOnly,
+    /// `a=recvonly`: the describing side only receives.
     RecvOnly,
+    /// `a=inactive`: no media either way (RTCP still flows).
     Inactive,
 }
 
 impl Direction {
+    /// The attribute name: `sendrecv`, `sendonly`, `recvonly` or `inactive`.
     pub fn as_str(self) -> &'static str {
         match self {
             Direction::SendRecv => "sendrecv",
@@ -238,6 +263,7 @@ impl Direction {
         }
     }
 
+    /// The direction that sends iff `send` and receives iff `recv`.
     pub fn from_flags(send: bool, recv: bool) -> Self {
         match (send, recv) {
             (true, true) => Direction::SendRecv,
@@ -247,10 +273,12 @@ impl Direction {
         }
     }
 
+    /// Whether the side this direction describes sends media (sendrecv, sendonly).
     pub fn sends(self) -> bool {
         matches!(self, Direction::SendRecv | Direction::SendOnly)
     }
 
+    /// Whether the side this direction describes receives media (sendrecv, recvonly).
     pub fn receives(self) -> bool {
         matches!(self, Direction::SendRecv | Direction::RecvOnly)
     }
@@ -266,6 +294,7 @@ impl Direction {
         )
     }
 
+    /// The direction as an `a=` property attribute, to write into a section.
     pub fn attribute(self) -> Attribute {
         Attribute::flag(self.as_str())
     }

@@ -16,17 +16,27 @@ use crate::error::SdpError;
 /// What reading one remote `a=candidate` produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CandidateRead {
+    /// A well-formed candidate with an IP literal, a known transport and a known type.
     Candidate(Candidate),
     /// RFC 8839 §5.1: a candidate with an FQDN or an address family we do not know (or, by
     /// the same reasoning, a transport or type we cannot use) is ignored, not an error.
     Ignored {
+        /// Why, for a warning; not meant to be parsed.
         reason: String,
     },
 }
 
 const ATTR: &str = "candidate";
 
-/// Reads the value of one `a=candidate` attribute (the part after `candidate:`).
+/// Reads the value of one `a=candidate` attribute (the part after `candidate:`); `line` is
+/// the 1-based line number errors name.
+///
+/// # Errors
+///
+/// [`SdpError::InvalidAttribute`] when the value breaks the RFC 8839 §5.1 grammar: a missing
+/// field, a foundation that is not 1-32 ice-chars, a component outside 1..=256, a priority
+/// outside 1..=2^31-1, a bad port, no `typ`, an extension without a value, a bad `tcptype`,
+/// or `raddr` without `rport` (or the reverse).
 pub fn parse_candidate(line: usize, value: &str) -> Result<CandidateRead, SdpError> {
     let err = |reason: String| SdpError::attr(line, ATTR, reason);
     let mut t = value.split_ascii_whitespace();
@@ -38,7 +48,7 @@ pub fn parse_candidate(line: usize, value: &str) -> Result<CandidateRead, SdpErr
         return Err(err(format!("bad foundation {foundation:?}")));
     }
     let component_text = next("component-id")?;
-    // RFC 8839 §5.1: component-id = 1*3 DIGIT; RFC 8445 §5.1.1.1: 1..256.
+    // RFC 8839 §5.1: component-id = 1*3 DIGIT; RFC 8445 §5.1.2.1: 1..256.
     let component: u16 = parse_digits(component_text, 3)
         .filter(|c| (1..=256).contains(c))
         .ok_or_else(|| err(format!("bad component-id {component_text:?}")))?;
@@ -162,7 +172,9 @@ pub fn format_candidate(c: &Candidate) -> String {
 /// One entry of `a=remote-candidates` (RFC 8839 §5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct RemoteCandidate {
+    /// The component ID of the pair's remote candidate.
     pub component: u16,
+    /// The remote candidate's transport address (the one the controlling agent selected).
     pub address: SocketAddr,
 }
 
@@ -194,6 +206,8 @@ pub fn parse_remote_candidates(line: usize, value: &str) -> Result<Vec<RemoteCan
         .collect()
 }
 
+/// Writes the value of `a=remote-candidates` (after `remote-candidates:`), entries in the
+/// order given: `<component> <ip> <port>` separated by spaces (RFC 8839 §5.2).
 pub fn format_remote_candidates(list: &[RemoteCandidate]) -> String {
     list.iter()
         .map(|r| format!("{} {} {}", r.component, r.address.ip(), r.address.port()))

@@ -5,34 +5,80 @@ use thiserror::Error;
 /// Why an SDP could not be read. `line` is 1-based, counting every line of the input.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SdpError {
+    /// A line does not start with a lower-case type letter and `=` (RFC 8866 §5).
     #[error("line {line}: not of the form <type>=<value>")]
-    NotATypeValueLine { line: usize },
+    NotATypeValueLine {
+        /// 1-based line number.
+        line: usize,
+    },
     /// RFC 8866 §5: a parser must ignore a description with a type letter it does not know;
     /// we refuse it with a named error rather than half-read it.
     #[error("line {line}: unknown line type `{letter}=`")]
-    UnknownLineType { line: usize, letter: char },
-    #[error("line {line}: `{letter}=` is not allowed in a media section")]
-    NotAllowedInMedia { line: usize, letter: char },
-    #[error("line {line}: second `{letter}=` line in the same section")]
-    DuplicateLine { line: usize, letter: char },
-    #[error("missing `{letter}=` line in the session section")]
-    MissingLine { letter: char },
-    #[error("line 1: an SDP must start with `v=` (found {found:?})")]
-    MissingVersion { found: String },
-    #[error("line {line}: unsupported SDP version `{value}` (only 0)")]
-    UnsupportedVersion { line: usize, value: String },
-    #[error("line {line}: invalid `{field}` field: {value:?}")]
-    InvalidField {
+    UnknownLineType {
+        /// 1-based line number.
         line: usize,
-        field: &'static str,
+        /// The unknown type letter.
+        letter: char,
+    },
+    /// A session-level line type (`v o s u e p t r z`) inside an `m=` section (RFC 8866 §5).
+    #[error("line {line}: `{letter}=` is not allowed in a media section")]
+    NotAllowedInMedia {
+        /// 1-based line number.
+        line: usize,
+        /// The type letter.
+        letter: char,
+    },
+    /// A line that may appear once per section (`v=`, `o=`, `s=`, `c=`) appears twice.
+    #[error("line {line}: second `{letter}=` line in the same section")]
+    DuplicateLine {
+        /// 1-based line number of the second occurrence.
+        line: usize,
+        /// The type letter.
+        letter: char,
+    },
+    /// A mandatory session line (`o=`, `s=` or `t=`, RFC 8866 §5) is absent.
+    #[error("missing `{letter}=` line in the session section")]
+    MissingLine {
+        /// The missing type letter.
+        letter: char,
+    },
+    /// The first line is not `v=` (RFC 8866 §5.1).
+    #[error("line 1: an SDP must start with `v=` (found {found:?})")]
+    MissingVersion {
+        /// The start of the first line (at most 40 characters).
+        found: String,
+    },
+    /// `v=` is not `0`, the only version RFC 8866 §5.1 defines.
+    #[error("line {line}: unsupported SDP version `{value}` (only 0)")]
+    UnsupportedVersion {
+        /// 1-based line number.
+        line: usize,
+        /// The value after `v=`.
         value: String,
     },
+    /// A field of `o=`, `c=` or `m=` is malformed (wrong number of fields, a non-numeric
+    /// port or version, an address of the wrong family…).
+    #[error("line {line}: invalid `{field}` field: {value:?}")]
+    InvalidField {
+        /// 1-based line number.
+        line: usize,
+        /// Which field, e.g. `"o= sess-version"` or `"m= port"`.
+        field: &'static str,
+        /// The offending text.
+        value: String,
+    },
+    /// An attribute this crate interprets (`a=candidate`, `a=rtpmap`, `a=ice-ufrag`…) has
+    /// a value its grammar does not allow, or conflicts with another line.
     #[error("line {line}: invalid a={attribute}: {reason}")]
     InvalidAttribute {
+        /// 1-based line number.
         line: usize,
+        /// The attribute name.
         attribute: String,
+        /// What is wrong with it.
         reason: String,
     },
+    /// The input has no non-blank line.
     #[error("the input is empty")]
     Empty,
 }

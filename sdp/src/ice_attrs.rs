@@ -15,12 +15,15 @@ use crate::error::SdpError;
 use crate::model::{Address, Attribute, HasAttributes, MediaDescription, SessionDescription};
 use crate::parse::is_domain_name;
 
-/// RFC 8839 §5.4: ufrag 4..256 ice-chars on receive; we send at most 32.
+/// RFC 8839 §5.4: a ufrag has at least 4 ice-chars (24 bits of randomness).
 pub const UFRAG_MIN: usize = 4;
+/// RFC 8839 §5.4: a received ufrag of up to 256 ice-chars must be accepted.
 pub const UFRAG_MAX_RECEIVED: usize = 256;
+/// RFC 8839 §5.4: a sent ufrag has at most 32 ice-chars (it goes into STUN USERNAME).
 pub const UFRAG_MAX_SENT: usize = 32;
-/// RFC 8839 §5.4: pwd 22..256 ice-chars.
+/// RFC 8839 §5.4: a pwd has at least 22 ice-chars (128 bits of randomness).
 pub const PWD_MIN: usize = 22;
+/// RFC 8839 §5.4: a pwd has at most 256 ice-chars.
 pub const PWD_MAX: usize = 256;
 /// RFC 8839 §5.5: ice-pacing defaults to 50 ms.
 pub const DEFAULT_PACING_MS: u32 = 50;
@@ -28,13 +31,16 @@ pub const DEFAULT_PACING_MS: u32 = 50;
 /// Something in a received SDP that was ignored rather than refused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Warning {
+    /// 1-based line the warning is about (the `m=` line for a per-stream problem).
     pub line: usize,
+    /// What was ignored and why, for humans.
     pub message: String,
 }
 
 /// `a=ice-options` tags (RFC 8839 §5.6).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IceOptions {
+    /// The option tags in order, e.g. `ice2`, `trickle`.
     pub tags: Vec<String>,
 }
 
@@ -53,7 +59,9 @@ impl IceOptions {
 /// `a=rtcp:<port> [<nettype> <addrtype> <address>]` (RFC 3605 §2.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RtcpAttr {
+    /// Where RTCP is received.
     pub port: u16,
+    /// The RTCP address when given; else the stream's connection address applies.
     pub address: Option<Address>,
 }
 
@@ -62,9 +70,13 @@ pub struct RtcpAttr {
 pub struct SessionIce {
     /// RFC 8839 §5.3: `a=ice-lite` is a session-level attribute.
     pub lite: bool,
+    /// Session-level `a=ice-options` (RFC 8839 §5.6); empty without one.
     pub options: IceOptions,
+    /// `a=ice-pacing` in milliseconds (RFC 8839 §5.5); see [`effective_pacing_ms`].
     pub pacing_ms: Option<u32>,
+    /// Session-level `a=ice-ufrag`, the default for streams without their own.
     pub ufrag: Option<String>,
+    /// Session-level `a=ice-pwd`, the default for streams without their own.
     pub pwd: Option<String>,
 }
 
@@ -72,14 +84,25 @@ pub struct SessionIce {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamIce {
     /// RFC 8839 §5.4: media-level ufrag/pwd win over session-level ones.
+    /// `None` when the stream has neither ufrag nor pwd, or only one of them (a
+    /// [`Warning`] then says so).
     pub credentials: Option<Credentials>,
+    /// The usable `a=candidate` lines in order; ignored ones became [`Warning`]s.
     pub candidates: Vec<Candidate>,
+    /// `a=remote-candidates` (RFC 8839 §5.2): the controlling agent's selected remote
+    /// candidates, sent in its updated offer.
     pub remote_candidates: Option<Vec<RemoteCandidate>>,
     /// RFC 8839 §5.6: media-level options, else the session's.
     pub options: IceOptions,
+    /// `a=ice-mismatch` (RFC 8839 §5.3): the answerer found that the offer's default
+    /// destination (`c=`/`m=`) matched none of its candidates, e.g. because an ALG
+    /// rewrote it; ICE is not used for the stream.
     pub mismatch: bool,
+    /// `a=end-of-candidates` (RFC 8840): the peer will trickle no more candidates.
     pub end_of_candidates: bool,
+    /// `a=rtcp` (RFC 3605); see [`StreamIce::default_rtcp`].
     pub rtcp: Option<RtcpAttr>,
+    /// `a=rtcp-mux` (RFC 5761): RTP and RTCP share one port, one ICE component.
     pub rtcp_mux: bool,
 }
 
@@ -93,14 +116,24 @@ impl StreamIce {
 /// Every ICE attribute of a description.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IceView {
+    /// The session-level attributes.
     pub session: SessionIce,
     /// One per `m=` line, in order.
     pub streams: Vec<StreamIce>,
+    /// What was ignored rather than refused, in the order found.
     pub warnings: Vec<Warning>,
 }
 
 /// Reads every ICE attribute of `sd`. Invalid values are errors naming their line; things
 /// RFC 8839 says to ignore become [`Warning`]s (and a `tracing` warning).
+///
+/// # Errors
+///
+/// [`SdpError::InvalidAttribute`] for a ufrag or pwd of the wrong length or with a non
+/// ice-char, two different ufrags (or pwds) at one level, an `a=ice-options` without a
+/// tag, a non-numeric `a=ice-pacing`, a malformed `a=remote-candidates` or `a=rtcp`, or an
+/// ICE attribute that needs a value and has none. A malformed `a=candidate` is only a
+/// warning.
 pub fn read_ice(sd: &SessionDescription) -> Result<IceView, SdpError> {
     let mut warnings = Vec::new();
     let session = read_session(sd, &mut warnings)?;
@@ -381,7 +414,12 @@ impl StreamIce {
     }
 }
 
-/// Checks credentials we are about to send (RFC 8839 §5.4: a sent ufrag is 4..32 ice-chars).
+/// Checks credentials we are about to send (RFC 8839 §5.4: a sent ufrag is 4..32 ice-chars,
+/// a pwd 22..256).
+///
+/// # Errors
+///
+/// A message saying which of the two breaks the rule (the password itself is not shown).
 pub fn check_local_credentials(c: &Credentials) -> Result<(), String> {
     let ok = |s: &str, min, max| is_ice_string(s) && (min..=max).contains(&s.len());
     if !ok(&c.ufrag, UFRAG_MIN, UFRAG_MAX_SENT) {

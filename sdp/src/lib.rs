@@ -1,3 +1,5 @@
+#![warn(missing_docs)]
+
 //! # sdp — SDP offer/answer for audio with typed ICE attributes
 //!
 //! Turns the `ice` crate's typed values ([`ice::Candidate`], [`ice::Credentials`]) into SDP and

@@ -13,47 +13,78 @@ use crate::ice_attrs::{read_ice, Warning};
 use crate::model::{Connection, SessionDescription};
 use crate::offer_answer::{verify_ice_support, IceSupport};
 
+/// The whole description, as `icephone sdp check` shows it (`Display`) or prints it as JSON
+/// (`Serialize`; the field names are the JSON keys).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
+    /// The `o=` address (IP or domain name).
     pub origin_address: String,
+    /// The `o=` session id, verbatim.
     pub session_id: String,
+    /// The `o=` version (RFC 3264 §8: it grows when the description changes).
     pub session_version: u64,
     /// Session-level `c=`.
     pub connection: Option<String>,
+    /// Session-level `a=ice-lite` (RFC 8839 §5.3).
     pub ice_lite: bool,
+    /// Session-level `a=ice-options` tags (RFC 8839 §5.6).
     pub ice_options: Vec<String>,
+    /// The session-level options include `ice2` (RFC 8445 agent; without it, RFC 5245).
     pub ice2: bool,
+    /// The session-level options include `trickle` (RFC 8838).
     pub trickle: bool,
+    /// Session-level `a=ice-pacing` in ms (RFC 8839 §5.5); `None` means the 50 ms default.
     pub ice_pacing_ms: Option<u32>,
+    /// One entry per `m=` line, in order.
     pub media: Vec<MediaSummary>,
+    /// What `ice_attrs::read_ice` ignored rather than refused.
     pub warnings: Vec<Warning>,
 }
 
+/// One `m=` section of a [`Summary`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MediaSummary {
+    /// Media type (`audio`, `video`…).
     pub media: String,
+    /// The `m=` port; 0 means rejected.
     pub port: u16,
+    /// Transport protocol (`RTP/AVP`…).
     pub proto: String,
+    /// Direction attribute of the section, else the session's, else sendrecv.
     pub direction: Direction,
+    /// Port 0 (RFC 3264 §6).
     pub rejected: bool,
+    /// The formats with an `a=rtpmap` (or static 0/8), in `m=` order.
     pub codecs: Vec<AudioFormat>,
+    /// `a=ptime` in ms.
     pub ptime: Option<u32>,
     /// RTP default destination, `c=` (media, else session) with the `m=` port.
     pub default_address: Option<String>,
+    /// `a=rtcp-mux` present (RFC 5761).
     pub rtcp_mux: bool,
+    /// ICE data of the section; `None` when it has no ICE attribute at all.
     pub ice: Option<IceSummary>,
 }
 
+/// The ICE attributes of one `m=` section of a [`Summary`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IceSummary {
+    /// Effective ufrag (media level, else session level); `None` unless both ufrag and pwd
+    /// are present.
     pub ufrag: Option<String>,
+    /// Effective pwd, shown in full: this is a debugging tool.
     pub pwd: Option<String>,
+    /// Effective `a=ice-options` tags (media level, else session level).
     pub options: Vec<String>,
     /// Count per candidate type (`host`, `srflx`, `prflx`, `relay`).
     pub candidates_by_type: BTreeMap<String, usize>,
+    /// The usable candidates, each written back as an `a=candidate` value.
     pub candidates: Vec<String>,
+    /// The `a=remote-candidates` value, written back.
     pub remote_candidates: Option<String>,
+    /// `a=end-of-candidates` present.
     pub end_of_candidates: bool,
+    /// `a=ice-mismatch` present (RFC 8839 §5.3).
     pub mismatch: bool,
     /// RFC 8839 §4.2.5 verification of the default destination.
     pub support: IceSupport,
@@ -63,6 +94,12 @@ fn connection_text(c: &Connection) -> String {
     c.address.to_string()
 }
 
+/// Summarizes `sd`.
+///
+/// # Errors
+///
+/// The errors of [`read_ice`], and [`SdpError::InvalidAttribute`] for a malformed
+/// `a=rtpmap` or `a=ptime`.
 pub fn summarize(sd: &SessionDescription) -> Result<Summary, SdpError> {
     let view = read_ice(sd)?;
     let mut media = Vec::new();

@@ -10,6 +10,8 @@ use crate::candidate_attr::RemoteCandidate;
 /// Our ICE data for one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalIce {
+    /// Our ufrag and pwd for the stream (`IceAgent::local_credentials`); checked against
+    /// RFC 8839 §5.4 before they are written.
     pub credentials: Credentials,
     /// Every gathered candidate (RFC 8839 §4.3.1: the offer carries them all).
     pub candidates: Vec<Candidate>,
@@ -33,6 +35,8 @@ pub struct Selected {
 pub struct LocalStream {
     /// Our codecs in preference order; at least one of PCMU/PCMA for a usable stream.
     pub codecs: Vec<AudioCodec>,
+    /// `a=ptime` to announce, in ms (the packet duration we want to receive); `None` writes
+    /// none.
     pub ptime: Option<u32>,
     /// RFC 8839 §4.4.1.1.1: hold is `sendonly`/`inactive`, never `c=0.0.0.0`.
     pub direction: Direction,

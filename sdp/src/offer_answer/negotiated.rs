@@ -21,18 +21,30 @@ pub enum RemoteIce {
     /// RFC 8839 §4.2.5: ICE verification failed (we answered `a=ice-mismatch`) or the peer
     /// answered `a=ice-mismatch`: stop ICE for this stream.
     Mismatch,
+    /// ICE is in use for the stream: give this data to the stream's agent.
     Ice(RemoteIceData),
 }
 
+/// The peer's ICE data for one stream: what `IceAgent::set_remote_credentials`,
+/// `add_remote_candidate` and `set_remote_lite` need.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteIceData {
+    /// The peer's ufrag and pwd (media level, else session level, RFC 8839 §5.4).
     pub credentials: Credentials,
+    /// The peer's usable candidates; with `DefaultMismatchPolicy::AcceptAsCandidate` the
+    /// offer's default destination may have been added as one.
     pub candidates: Vec<Candidate>,
+    /// The peer is an ICE lite agent (`a=ice-lite`, RFC 8839 §5.3): we must be controlling.
     pub lite: bool,
+    /// The peer's `a=ice-options` for the stream (RFC 8839 §5.6).
     pub options: IceOptions,
+    /// The peer's `a=ice-pacing` in ms (RFC 8839 §5.5); see
+    /// [`crate::ice_attrs::effective_pacing_ms`].
     pub pacing_ms: Option<u32>,
     /// RFC 8839 §4.4.1.1.1: both ufrag and pwd changed since the last description.
     pub restart: bool,
+    /// The peer's `a=remote-candidates` (RFC 8839 §5.2), present in a controlling peer's
+    /// updated offer after nomination.
     pub remote_candidates: Option<Vec<RemoteCandidate>>,
 }
 
@@ -45,23 +57,34 @@ pub struct NegotiatedStream {
     pub formats: Vec<AudioFormat>,
     /// Our direction for this stream.
     pub direction: Direction,
+    /// The peer's `a=ptime` in ms, if it sent one: the packet duration it wants to receive.
     pub remote_ptime: Option<u32>,
+    /// The peer's RTP default destination (`c=` and `m=` port, RFC 8839 §3): where media
+    /// goes without ICE. `None` when `c=` is a domain name or missing.
     pub remote_rtp: Option<SocketAddr>,
+    /// The peer's RTCP default destination: `a=rtcp` (RFC 3605), RTP port + 1, or the RTP
+    /// address itself under rtcp-mux. `None` when `remote_rtp` is.
     pub remote_rtcp: Option<SocketAddr>,
+    /// Both sides agreed on `a=rtcp-mux` (RFC 5761): one component, RTCP on the RTP port.
     pub rtcp_mux: bool,
+    /// What ICE does for this stream.
     pub ice: RemoteIce,
 }
 
+/// The outcome of offer/answer for one `m=` line, in `m=` order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamResult {
     /// Port 0 in the offer or the answer (RFC 3264 §6, §8.2).
     Rejected {
+        /// Index of the `m=` line.
         index: usize,
     },
+    /// Accepted: formats, direction, addresses and ICE data to run the stream with.
     Active(Box<NegotiatedStream>),
 }
 
 impl StreamResult {
+    /// The negotiated stream, `None` when it was rejected.
     pub fn active(&self) -> Option<&NegotiatedStream> {
         match self {
             StreamResult::Active(s) => Some(s),
@@ -73,8 +96,11 @@ impl StreamResult {
 /// Our answer and what it agreed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
+    /// The answer to send (`to_string()` writes it with CRLF).
     pub sdp: SessionDescription,
+    /// One result per `m=` line of the offer, in order.
     pub streams: Vec<StreamResult>,
+    /// What was ignored in the offer rather than refused.
     pub warnings: Vec<Warning>,
     /// `a=remote-candidates` entries of an updated offer that the answer did not use, and why
     /// (see [`IgnoredRemoteCandidate`]); empty for any other answer.
@@ -86,12 +112,17 @@ pub struct Answer {
 /// list several per component, or addresses that are none of our candidates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IgnoredRemoteCandidate {
+    /// Index of the `m=` line.
     pub stream: usize,
+    /// The entry's component ID.
     pub component: u16,
+    /// The entry's address (meant to be one of our candidates).
     pub address: SocketAddr,
+    /// Why it was left out.
     pub reason: IgnoredBecause,
 }
 
+/// Why an `a=remote-candidates` entry was left out of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IgnoredBecause {
     /// The address is none of our candidates for that component.
@@ -134,6 +165,8 @@ pub enum UpdatedOfferResponse {
 pub enum PairState {
     /// In the valid list.
     Valid,
+    /// Not decided yet: the pair is Frozen, Waiting or In-Progress (RFC 8445 §6.1.2.6).
+    /// `answer_updated_offer` then returns `UpdatedOfferResponse::Wait`.
     InProgress,
     /// Checked, and the checks failed.
     Failed,
@@ -144,6 +177,9 @@ pub enum PairState {
 
 /// The caller's view of its ICE agent: the state of the pair (local, remote) of a component.
 pub trait PairView {
+    /// The state of the pair (`local`, `remote`) of `component` in stream `stream`: `local`
+    /// is the address the peer named in `a=remote-candidates`, `remote` the offer's default
+    /// destination for the component.
     fn pair_state(
         &self,
         stream: usize,
@@ -165,21 +201,44 @@ pub trait PairView {
     }
 }
 
+/// Why an offer or answer could not be made or processed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum OfferAnswerError {
+    /// The peer's description has an invalid attribute (ICE attributes, `a=rtpmap`,
+    /// `a=ptime`…).
     #[error(transparent)]
     Sdp(#[from] SdpError),
+    /// Our own credentials break RFC 8839 §5.4 (ufrag 4..32, pwd 22..256 ice-chars).
     #[error("local ICE credentials are invalid: {0}")]
     LocalCredentials(String),
+    /// RFC 3264 §6: an answer has exactly as many `m=` lines as the offer.
     #[error("the answer has {answer} m= lines but the offer had {offer} (RFC 3264 §6)")]
-    MediaCountMismatch { offer: usize, answer: usize },
-    #[error("m= line {index}: the answer's media type or transport differs from the offer's")]
-    MediaLineMismatch { index: usize },
+    MediaCountMismatch {
+        /// `m=` lines in our offer.
+        offer: usize,
+        /// `m=` lines in the answer.
+        answer: usize,
+    },
+    /// RFC 3264 §6: the answer's `m=` line at `index` has another media type than the
+    /// offer's.
+    #[error("m= line {index}: the answer's media type differs from the offer's")]
+    MediaLineMismatch {
+        /// Index of the `m=` line.
+        index: usize,
+    },
     /// RFC 8839 §4.4.1.1.1: ice-lite, ice-options and ice-pacing change only with a restart.
     #[error("the offer changes ice-lite, ice-options or ice-pacing without an ICE restart")]
     IceParametersChangedWithoutRestart,
+    /// RFC 8839 §4.4.2: the `a=remote-candidates` entry chosen as the answer's default is
+    /// none of the candidates in the `LocalStream`s given (the `PairView` said it was ours,
+    /// the streams disagree).
     #[error(
         "stream {index}: a=remote-candidates names {address}, which is none of our candidates"
     )]
-    UnknownRemoteCandidate { index: usize, address: SocketAddr },
+    UnknownRemoteCandidate {
+        /// Index of the `m=` line.
+        index: usize,
+        /// The address the entry named.
+        address: SocketAddr,
+    },
 }

@@ -35,6 +35,10 @@ pub struct SdpSession {
 }
 
 impl SdpSession {
+    /// A session whose descriptions carry `o=- <session_id> <version> IN IP4|IP6
+    /// <origin_address>`; the version starts at `session_id` and grows by one whenever a
+    /// description differs from the previous one (RFC 3264 §8). RFC 3264 §5: the initial
+    /// version must be below 2^62 - 1, so pick `session_id` below that.
     pub fn new(origin_address: IpAddr, session_id: u64, settings: IceSettings) -> Self {
         SdpSession {
             origin: Origin {

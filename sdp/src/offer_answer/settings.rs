@@ -24,6 +24,7 @@ pub struct IceSettings {
     pub lite: bool,
     /// RFC 8839 §5.5: Ta in ms; a full agent should send it, a lite one must not.
     pub pacing_ms: u32,
+    /// What an answer does when the offer's default destination is none of its candidates.
     pub on_default_mismatch: DefaultMismatchPolicy,
 }
 
@@ -40,6 +41,7 @@ impl Default for IceSettings {
 /// How a credential pair changed between two descriptions (RFC 8839 §4.4.1.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CredentialChange {
+    /// Neither changed: the ICE session continues.
     Same,
     /// Both ufrag and pwd changed: an ICE restart.
     Restart,
@@ -47,6 +49,7 @@ pub enum CredentialChange {
     Inconsistent,
 }
 
+/// Compares the credentials of two descriptions from the same peer (RFC 8839 §4.4.1.1.1).
 pub fn credential_change(previous: &Credentials, new: &Credentials) -> CredentialChange {
     match (previous.ufrag != new.ufrag, previous.pwd != new.pwd) {
         (false, false) => CredentialChange::Same,

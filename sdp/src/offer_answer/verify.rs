@@ -18,7 +18,12 @@ pub enum IceSupport {
     /// RFC 8839 §4.2.5 says are not failures (0.0.0.0 or :: with port 9, an FQDN).
     Supported,
     /// The default destination of `component` is none of the candidates.
-    DefaultNotACandidate { component: u16, default: SocketAddr },
+    DefaultNotACandidate {
+        /// 1 = RTP, 2 = RTCP.
+        component: u16,
+        /// The default destination that matched no candidate.
+        default: SocketAddr,
+    },
 }
 
 /// The peer's RTP default destination: `c=` (media, else session) and the `m=` port.
