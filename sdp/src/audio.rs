@@ -8,6 +8,7 @@ use crate::model::{Attribute, HasAttributes, MediaDescription, SessionDescriptio
 
 /// The codecs this crate negotiates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
 pub enum AudioCodec {
     /// G.711 µ-law, 8000 Hz mono, static payload type 0 (RFC 3551 §4.5.14).
     Pcmu,

@@ -15,6 +15,7 @@ use crate::error::SdpError;
 
 /// What reading one remote `a=candidate` produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CandidateRead {
     /// A well-formed candidate with an IP literal, a known transport and a known type.
     Candidate(Candidate),

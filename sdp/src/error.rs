@@ -4,6 +4,7 @@ use thiserror::Error;
 
 /// Why an SDP could not be read. `line` is 1-based, counting every line of the input.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum SdpError {
     /// A line does not start with a lower-case type letter and `=` (RFC 8866 §5).
     #[error("line {line}: not of the form <type>=<value>")]

@@ -179,6 +179,10 @@ async fn binding(
                 let rtt = first_send.map_or(Duration::ZERO, |t| t.elapsed());
                 return interpret(server, local, rtt, response);
             }
+            // ice::stun::Outcome is non_exhaustive: an ending this code does not know.
+            Some(other) => {
+                bail!("STUN transaction with {server} ended without a response: {other:?}")
+            }
             None => {}
         }
         let wake = tx.poll_timeout().map_or(deadline, |t| t.min(deadline));

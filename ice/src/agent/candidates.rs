@@ -12,6 +12,7 @@ pub(crate) type LocalId = usize;
 
 /// Why a host address was refused by `IceAgent::add_local_host(_for)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HostError {
     /// RFC 8445 §5.1.1.1: loopback addresses are not host candidates unless
     /// `IceConfig::allow_loopback` is set (tests, one-machine setups).

@@ -5,6 +5,7 @@
 
 /// What a datagram received on a component socket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum PacketKind {
     /// First byte 0..=3 with the RFC 8489 magic cookie.
     Stun,

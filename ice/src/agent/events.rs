@@ -52,6 +52,7 @@ pub enum PairState {
 
 /// Why one candidate pair failed (RFC 8445 §7.2.5.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FailureReason {
     /// No response after every retransmission (RFC 8489 §6.2.1).
     Timeout,
@@ -129,6 +130,7 @@ impl fmt::Display for PairFailure {
 
 /// Overall state of the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum IceState {
     /// No remote credentials yet: gathering and answering checks only.
     New,
@@ -146,6 +148,7 @@ pub enum IceState {
 
 /// Events, drained with `IceAgent::poll_event`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IceEvent {
     /// A local candidate to signal to the peer.
     LocalCandidate(Candidate),
@@ -217,6 +220,7 @@ pub enum IceEvent {
 
 /// What `IceAgent::handle_packet` did with a datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Handled {
     /// A STUN or TURN message for the agent; nothing for the caller to do but poll.
     Consumed,
@@ -238,6 +242,7 @@ pub enum Handled {
 
 /// Why a datagram was dropped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DropReason {
     /// The datagram came in on an address that is neither a host base of this agent nor the
     /// socket of one of its TURN clients (or, for `handle_turn_stream`, no TURN client of
@@ -277,6 +282,7 @@ pub enum DropReason {
 
 /// `send_data` refused: media goes only on a selected pair (RFC 8445 §12.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The component (the number given) has no selected pair yet, or does not exist.
     #[error("component {0} has no selected pair (RFC 8445 §12.1: no media before selection)")]

@@ -75,6 +75,7 @@ pub fn is_comprehension_required(typ: u16) -> bool {
 
 /// One STUN attribute.
 #[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum Attribute {
     /// 0x0001, RFC 8489 §14.1. Decoded for RFC 3489 servers; prefer XOR-MAPPED-ADDRESS.
     MappedAddress(SocketAddr),

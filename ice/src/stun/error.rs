@@ -3,6 +3,7 @@
 /// Why a datagram was rejected. Each variant names what is wrong so a log line is enough to
 /// find the bad byte.
 #[derive(thiserror::Error, Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
 pub enum StunError {
     /// Fewer than the 20 bytes of a STUN header.
     #[error("too short for a STUN message: fewer than the 20 bytes of a STUN header")]

@@ -59,6 +59,7 @@ impl RetransmitConfig {
 
 /// How a transaction ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// A success or error response with the transaction's ID and method.
     Response(Message),

@@ -45,6 +45,7 @@ pub struct TurnCredentials {
 
 /// What happened to the allocation, its permissions or its channels.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TurnEvent {
     /// The server allocated `relayed`; `mapped` is our address as the server saw it (srflx).
     Allocated {
@@ -97,6 +98,7 @@ pub struct TurnReceived {
 
 /// Why data cannot be sent through the relay.
 #[derive(thiserror::Error, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TurnError {
     /// There is no allocation to send through: not allocated yet, failed, or closed.
     #[error("no TURN allocation: not allocated yet, failed or closed")]

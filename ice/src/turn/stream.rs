@@ -15,6 +15,7 @@ const CHANNEL_HEADER_LEN: usize = 4;
 
 /// Why the stream cannot be cut into messages any more.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamFramingError {
     /// RFC 7983 / RFC 8656 §12.5: only STUN (0b00) and ChannelData (0b01) travel to a TURN
     /// client; anything else is garbage.

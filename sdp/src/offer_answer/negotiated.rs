@@ -13,6 +13,7 @@ use crate::model::SessionDescription;
 
 /// The peer's ICE state for one stream, as the agent needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RemoteIce {
     /// Plain RFC 3264: the peer did not do ICE on this stream (or we did not), so media goes
     /// to its `c=`/`m=` address. RFC 8839 §4.4.3: after an ICE-less answer, restart ICE in
@@ -124,6 +125,7 @@ pub struct IgnoredRemoteCandidate {
 
 /// Why an `a=remote-candidates` entry was left out of the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IgnoredBecause {
     /// The address is none of our candidates for that component.
     NotOurCandidate,
@@ -150,6 +152,7 @@ impl std::fmt::Display for IgnoredBecause {
 
 /// RFC 8839 §4.4.2: how an updated offer carrying `a=remote-candidates` is answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum UpdatedOfferResponse {
     /// No losing pair: the answer uses the remote-candidates values as its defaults.
     Answer(Answer),
@@ -203,6 +206,7 @@ pub trait PairView {
 
 /// Why an offer or answer could not be made or processed.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum OfferAnswerError {
     /// The peer's description has an invalid attribute (ICE attributes, `a=rtpmap`,
     /// `a=ptime`…).

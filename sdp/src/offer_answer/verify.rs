@@ -11,6 +11,7 @@ use crate::model::{Address, MediaDescription, SessionDescription};
 /// The outcome of RFC 8839 §4.2.5 for one stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "result")]
+#[non_exhaustive]
 pub enum IceSupport {
     /// No ufrag/pwd: the peer does not do ICE on this stream.
     NoIce,

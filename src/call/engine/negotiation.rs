@@ -412,9 +412,11 @@ impl Call {
         self.direction = saved;
         let answer = match (&self.agent, has_remote_candidates) {
             (Some(agent), true) => {
-                let response = self
-                    .sdp
-                    .answer_updated_offer(&offer, &[stream], &AgentPairs(agent));
+                let response = self.sdp.answer_updated_offer(
+                    &offer,
+                    std::slice::from_ref(&stream),
+                    &AgentPairs(agent),
+                );
                 if let Ok(
                     UpdatedOfferResponse::Answer(a) | UpdatedOfferResponse::RestartNeeded(a),
                 ) = &response
@@ -438,6 +440,12 @@ impl Call {
                         return;
                     }
                     Err(e) => Err(e),
+                    // UpdatedOfferResponse is non_exhaustive: for an outcome this code does
+                    // not know, answer as if the offer had no remote-candidates.
+                    Ok(other) => {
+                        tracing::debug!(?other, "unknown updated-offer outcome; plain answer");
+                        self.sdp.create_answer(&offer, &[stream])
+                    }
                 }
             }
             _ => self.sdp.create_answer(&offer, &[stream]),
