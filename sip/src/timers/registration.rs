@@ -28,7 +28,7 @@ pub fn granted_expires(
     contact_expires.or(expires_header).unwrap_or(requested)
 }
 
-/// A 423 that cannot be honoured.
+/// A 423 that cannot be honoured (RFC 3261 §10.2.8).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum IntervalTooBriefError {
     /// RFC 3261 §20.23: a 423 MUST carry Min-Expires.

@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// A transaction input that cannot be applied.
+/// A transaction input that cannot be applied; the transaction is unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TransactionError {
     /// The status code is outside 100..=699 (RFC 3261 §7.2).
