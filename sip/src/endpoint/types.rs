@@ -298,7 +298,8 @@ pub enum SipEvent {
         body: Option<Body>,
     },
     /// An in-dialog re-INVITE (RFC 3261 §14.2). Answer with `respond(incoming, 200,
-    /// Some(answer))` (or an error status; 491 is sent by the endpoint itself on glare).
+    /// Some(answer))` or an error status. (One that collides with an offer in progress
+    /// never gets here: the endpoint answers it 491 or 500 itself.)
     /// `body: None` means the peer wants our offer in the 2xx; its answer comes in the
     /// ACK as [`SipEvent::AckReceived`].
     IncomingReinvite {
@@ -326,7 +327,8 @@ pub enum SipEvent {
         /// The dialog.
         dialog: DialogId,
         /// The final status; a non-2xx leaves the previous session in place
-        /// (RFC 3261 §14.1), except 481, which ends the dialog.
+        /// (RFC 3261 §14.1). A 481 is not reported here: the dialog ends with
+        /// [`TerminationReason::DialogGone`].
         status: u16,
         /// The answer (or offer, see above) in the response.
         body: Option<Body>,
@@ -336,7 +338,8 @@ pub enum SipEvent {
         /// The dialog.
         dialog: DialogId,
         /// The final status; a non-2xx leaves the previous session in place
-        /// (RFC 3311 §5.1).
+        /// (RFC 3311 §5.1). A 481 is not reported here: the dialog ends with
+        /// [`TerminationReason::DialogGone`].
         status: u16,
         /// The answer in the 2xx, if the UPDATE carried an offer.
         body: Option<Body>,
@@ -427,7 +430,7 @@ pub enum SipEvent {
     },
 }
 
-/// A command the endpoint refused. Nothing was sent and no state changed.
+/// A command the endpoint refused: the request or response it asked for was not sent.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum EndpointError {
     /// The dialog does not exist (never did, or already terminated).
