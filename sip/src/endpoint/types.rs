@@ -141,7 +141,10 @@ impl std::fmt::Display for TransportFailure {
 }
 
 /// Why a dialog ended, in [`SipEvent::DialogTerminated`].
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TerminationReason {
     /// The peer sent BYE.
     RemoteBye,
@@ -177,7 +180,10 @@ pub enum TerminationReason {
 }
 
 /// Why a registration failed, in [`SipEvent::RegistrationFailed`].
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RegistrationFailure {
     /// A final non-2xx that we could not recover from (after digest retries, 423 and
     /// DNS failover were tried).
@@ -201,7 +207,10 @@ pub enum RegistrationFailure {
 }
 
 /// Why an RFC 5626 flow failed, in [`SipEvent::FlowFailed`].
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FlowFailure {
     /// No CRLF pong within 10 s (RFC 5626 §4.4.1).
     PongTimeout,
@@ -220,7 +229,10 @@ pub enum FlowFailure {
 
 /// What the endpoint tells its TU (transaction user), drained with
 /// [`super::Endpoint::poll_event`].
+///
+/// New events may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SipEvent {
     /// A new call. Answer with [`super::Endpoint::respond`] (180, 200 with body, 4xx...).
     /// `body: None` means the offer must go in our 2xx and the answer arrives in the ACK.
@@ -431,7 +443,10 @@ pub enum SipEvent {
 }
 
 /// A command the endpoint refused: the request or response it asked for was not sent.
+///
+/// New errors may be added: match with a wildcard arm.
 #[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EndpointError {
     /// The dialog does not exist (never did, or already terminated).
     #[error("unknown dialog {0:?}")]

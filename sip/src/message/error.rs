@@ -7,6 +7,7 @@ use thiserror::Error;
 /// [`ParseError::status`] gives the response a UAS sends for it. New kinds of error may be
 /// added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// No bytes, or an empty start line.
     #[error("message is empty")]

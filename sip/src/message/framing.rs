@@ -10,10 +10,13 @@ use super::parse::{find_head_end, parse_head, Head};
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024;
 
 /// What a stream yields.
+///
+/// New kinds of event may be added: match with a wildcard arm.
 // Messages are the common case; boxing them to shrink the rare keepalive variants would
 // cost an allocation per message.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamEvent {
     /// A complete message, its body exactly Content-Length bytes (RFC 3261 §18.3).
     Message(Message),

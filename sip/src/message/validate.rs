@@ -231,7 +231,10 @@ fn check_syntax(request: &Request) -> Result<(), ParseError> {
 }
 
 /// Why a UAC drops a response instead of passing it to a transaction.
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResponseDiscard {
     /// A header a UAC relies on (To, From, Call-ID, CSeq, Via) is missing or malformed,
     /// or the version is not SIP/2.0.
