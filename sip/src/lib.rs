@@ -21,6 +21,8 @@
 //! (`icephone::sip_driver`) moves bytes and time in and out. Deviations from the RFCs
 //! are listed in `sip/ASSUMPTIONS.md`.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod endpoint;
 pub mod message;

@@ -3,7 +3,10 @@
 use thiserror::Error;
 
 /// Why a `WWW-Authenticate` / `Proxy-Authenticate` value could not be used.
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ChallengeError {
     /// The value is empty or only whitespace.
     #[error("empty challenge")]
@@ -43,7 +46,10 @@ pub enum ChallengeError {
 }
 
 /// Why the digest client cannot (or must not) answer a challenge.
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// Only 401 and 407 carry challenges (RFC 3261 §22.2, §22.3).
     #[error("status {0} is not a 401 or 407 challenge")]

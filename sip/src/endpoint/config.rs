@@ -12,10 +12,15 @@ use super::types::TransportKind;
 /// RFC 3261 §18.1.1: a request within 200 bytes of the path MTU goes over TCP.
 pub const MTU_MARGIN: usize = 200;
 
-/// The outbound proxy: the first hop of every out-of-dialog request (RFC 3261 §8.1.2).
+/// A next hop as the TU configures it: the outbound proxy (the first hop of every
+/// out-of-dialog request, RFC 3261 §8.1.2), one of its RFC 3263 alternates, or a DNS target
+/// of a domain ([`super::Endpoint::set_resolved`]). The endpoint does no DNS: the address
+/// is already resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NextHop {
+    /// The transport to reach it over.
     pub transport: TransportKind,
+    /// Its IP address and port (for TLS, the TCP port the TLS server listens on).
     pub addr: SocketAddr,
 }
 

@@ -15,6 +15,7 @@ pub struct RequestBuilder {
 }
 
 impl RequestBuilder {
+    /// A request of `method` to Request-URI `uri`, version SIP/2.0, no headers yet.
     pub fn new(method: Method, uri: Uri) -> RequestBuilder {
         RequestBuilder {
             request: Request::new(method, uri),
@@ -29,16 +30,20 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets From (RFC 3261 §8.1.1.3); a UAC puts its new tag in `from`'s params.
     pub fn from(mut self, from: &NameAddr) -> Self {
         self.request.headers.set(HeaderName::From, from.to_string());
         self
     }
 
+    /// Sets To (RFC 3261 §8.1.1.2): no tag outside a dialog, the remote tag inside one.
     pub fn to(mut self, to: &NameAddr) -> Self {
         self.request.headers.set(HeaderName::To, to.to_string());
         self
     }
 
+    /// Sets Call-ID (RFC 3261 §8.1.1.4): a globally unique `word[@word]`, the same for
+    /// every request of a dialog or registration.
     pub fn call_id(mut self, call_id: &str) -> Self {
         self.request.headers.set(HeaderName::CallId, call_id);
         self
@@ -54,6 +59,7 @@ impl RequestBuilder {
         self
     }
 
+    /// Sets Max-Forwards (RFC 3261 §8.1.1.6; a UAC starts at 70).
     pub fn max_forwards(mut self, hops: u8) -> Self {
         self.request
             .headers
@@ -61,6 +67,8 @@ impl RequestBuilder {
         self
     }
 
+    /// Appends a Contact (RFC 3261 §8.1.1.8): where the peer sends later requests; required
+    /// in an INVITE.
     pub fn contact(mut self, contact: &NameAddr) -> Self {
         self.request
             .headers
@@ -68,6 +76,7 @@ impl RequestBuilder {
         self
     }
 
+    /// Appends a Route (RFC 3261 §8.1.1.1, §12.2.1.1); call in route-set order.
     pub fn route(mut self, route: &NameAddr) -> Self {
         self.request
             .headers
@@ -90,12 +99,15 @@ impl RequestBuilder {
         self
     }
 
+    /// The request. Nothing is checked: missing mandatory headers are the caller's
+    /// concern ([`super::validate_request`] tells what a UAS would reject).
     pub fn build(self) -> Request {
         self.request
     }
 }
 
 impl Request {
+    /// A [`RequestBuilder`] for a request of `method` to `uri`.
     pub fn builder(method: Method, uri: Uri) -> RequestBuilder {
         RequestBuilder::new(method, uri)
     }

@@ -5,15 +5,20 @@ use super::error::ParseError;
 use super::model::Message;
 use super::parse::{find_head_end, parse_head, Head};
 
-/// Default cap on one message (head + body) on a stream.
+/// Default cap on one message (head + body) on a stream, in bytes (64 KiB, the largest a
+/// UDP datagram can be; RFC 3261 sets no limit on streams).
 pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 64 * 1024;
 
 /// What a stream yields.
+///
+/// New kinds of event may be added: match with a wildcard arm.
 // Messages are the common case; boxing them to shrink the rare keepalive variants would
 // cost an allocation per message.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StreamEvent {
+    /// A complete message, its body exactly Content-Length bytes (RFC 3261 §18.3).
     Message(Message),
     /// RFC 5626 §4.4.1: the peer sent a CRLFCRLF ping; answer with a CRLF pong.
     KeepalivePing,
@@ -48,6 +53,8 @@ impl Default for StreamDecoder {
 }
 
 impl StreamDecoder {
+    /// A decoder that fails with [`ParseError::TooLarge`] when one message (head + body)
+    /// would exceed `max_message_size` bytes, so a peer cannot make it buffer without end.
     pub fn new(max_message_size: usize) -> StreamDecoder {
         StreamDecoder {
             buffer: Vec::new(),

@@ -6,7 +6,10 @@ use super::header_name::HeaderName;
 /// One header field: a name and one value (one element of a list header).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
+    /// The field name (compact forms already expanded).
     pub name: HeaderName,
+    /// The value with surrounding whitespace removed and folding unfolded; for a list
+    /// header, a single element.
     pub value: String,
 }
 
@@ -17,6 +20,7 @@ pub struct Headers {
 }
 
 impl Headers {
+    /// No fields.
     pub fn new() -> Self {
         Self::default()
     }
@@ -108,6 +112,7 @@ impl Headers {
         self.entries.iter().filter(|h| h.name == name).count()
     }
 
+    /// Whether at least one field has this name.
     pub fn contains(&self, name: impl Into<HeaderName>) -> bool {
         self.count(name) > 0
     }
@@ -117,10 +122,12 @@ impl Headers {
         self.entries.iter()
     }
 
+    /// The number of fields (each list element counts as one).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether there are no fields.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

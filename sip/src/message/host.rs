@@ -9,13 +9,16 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 pub enum Host {
     /// A domain name, kept as received.
     Domain(String),
+    /// An IPv4 address in dotted-decimal form.
     Ipv4(Ipv4Addr),
     /// Written `[2001:db8::1]` on the wire.
     Ipv6(Ipv6Addr),
 }
 
 impl Host {
-    /// Parses `hostname / IPv4address / IPv6reference`.
+    /// Parses `hostname / IPv4address / IPv6reference` (RFC 3261 §25.1). Errors, saying
+    /// why, on an empty host, an IPv6 address without brackets, or a character outside the
+    /// hostname grammar.
     pub fn parse(s: &str) -> Result<Host, &'static str> {
         if let Some(inner) = s.strip_prefix('[') {
             let inner = inner.strip_suffix(']').ok_or("IPv6 reference lacks ]")?;

@@ -10,18 +10,31 @@ use super::text::is_token;
 /// 501 (RFC 3261 §8.2.1).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// `INVITE`: starts a session, or changes it in a dialog (re-INVITE) (RFC 3261 §13, §14).
     Invite,
+    /// `ACK`: confirms a final response to an INVITE (RFC 3261 §13.2.2.4, §17.1.1.3).
     Ack,
+    /// `BYE`: ends a dialog (RFC 3261 §15).
     Bye,
+    /// `CANCEL`: cancels a pending request, in practice an INVITE (RFC 3261 §9).
     Cancel,
+    /// `REGISTER`: binds an AOR to contact addresses (RFC 3261 §10).
     Register,
+    /// `OPTIONS`: asks for capabilities (RFC 3261 §11).
     Options,
+    /// `UPDATE`: changes session parameters without a re-INVITE (RFC 3311).
     Update,
+    /// `INFO`: application information within a dialog (RFC 6086).
     Info,
+    /// `PRACK`: acknowledges a reliable provisional response (RFC 3262).
     Prack,
+    /// `SUBSCRIBE`: requests event notifications (RFC 6665).
     Subscribe,
+    /// `NOTIFY`: reports an event to a subscriber (RFC 6665).
     Notify,
+    /// `REFER`: asks the recipient to contact a third party (RFC 3515).
     Refer,
+    /// `MESSAGE`: an instant message (RFC 3428).
     Message,
     /// Any other token, kept exactly as received.
     Extension(String),

@@ -9,11 +9,14 @@ use super::uri::Uri;
 /// `SIP/major.minor`. Any version parses so a UAS can answer 505 (RFC 3261 §21.5.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Version {
+    /// The number before the dot (2 for SIP/2.0).
     pub major: u32,
+    /// The number after the dot (0 for SIP/2.0).
     pub minor: u32,
 }
 
 impl Version {
+    /// `SIP/2.0`, the only version RFC 3261 defines (§7.1) and the only one a UAS accepts.
     pub const SIP_2_0: Version = Version { major: 2, minor: 0 };
 }
 
@@ -32,27 +35,41 @@ impl fmt::Display for Version {
 /// A SIP request. The body is opaque bytes (the crate never looks inside it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
+    /// The method of the Request-Line (RFC 3261 §7.1).
     pub method: Method,
+    /// The Request-URI: the target of this hop (RFC 3261 §8.1.1.1).
     pub uri: Uri,
+    /// The version of the Request-Line; parsed whatever it is, see [`Version`].
     pub version: Version,
+    /// The header fields in order, as text; read them with the typed accessors.
     pub headers: Headers,
+    /// The body: exactly Content-Length bytes when parsed; on output Content-Length is
+    /// written from its length, whatever `headers` say.
     pub body: Vec<u8>,
 }
 
-/// A SIP response.
+/// A SIP response. The body is opaque bytes, as in [`Request`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
+    /// The status code, 100–699 when parsed (RFC 3261 §7.2, §21).
     pub status: u16,
+    /// The reason phrase (free text; meaningless to the protocol, RFC 3261 §7.2).
     pub reason: String,
+    /// The version of the Status-Line; parsed whatever it is, see [`Version`].
     pub version: Version,
+    /// The header fields in order, as text; read them with the typed accessors.
     pub headers: Headers,
+    /// The body: exactly Content-Length bytes when parsed; on output Content-Length is
+    /// written from its length, whatever `headers` say.
     pub body: Vec<u8>,
 }
 
 /// Either kind of message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Message {
+    /// A request (start line `METHOD uri SIP/2.0`).
     Request(Request),
+    /// A response (start line `SIP/2.0 status reason`).
     Response(Response),
 }
 
@@ -86,18 +103,19 @@ impl Response {
         (100..200).contains(&self.status)
     }
 
-    /// 2xx.
+    /// 2xx (RFC 3261 §21.2).
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
     }
 
-    /// 200-699.
+    /// 200–699: ends the transaction (RFC 3261 §7.2).
     pub fn is_final(&self) -> bool {
         self.status >= 200
     }
 }
 
 impl Message {
+    /// The headers of either kind.
     pub fn headers(&self) -> &Headers {
         match self {
             Message::Request(r) => &r.headers,
@@ -105,6 +123,7 @@ impl Message {
         }
     }
 
+    /// The headers of either kind, to change.
     pub fn headers_mut(&mut self) -> &mut Headers {
         match self {
             Message::Request(r) => &mut r.headers,
@@ -112,6 +131,7 @@ impl Message {
         }
     }
 
+    /// The body of either kind (empty when there is none).
     pub fn body(&self) -> &[u8] {
         match self {
             Message::Request(r) => &r.body,
@@ -119,6 +139,7 @@ impl Message {
         }
     }
 
+    /// The request, if this is one.
     pub fn as_request(&self) -> Option<&Request> {
         match self {
             Message::Request(r) => Some(r),
@@ -126,6 +147,7 @@ impl Message {
         }
     }
 
+    /// The response, if this is one.
     pub fn as_response(&self) -> Option<&Response> {
         match self {
             Message::Response(r) => Some(r),

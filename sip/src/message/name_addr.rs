@@ -15,7 +15,10 @@ use super::uri::Uri;
 pub struct NameAddr {
     /// Display name, unquoted and unescaped.
     pub display_name: Option<String>,
+    /// The address.
     pub uri: Uri,
+    /// Header parameters after the address (`tag`, `expires`, `q`, `+sip.instance`, ...),
+    /// not the URI's own parameters.
     pub params: Params,
 }
 
@@ -24,6 +27,7 @@ fn err(value: &str, reason: &'static str) -> ParseError {
 }
 
 impl NameAddr {
+    /// `uri` with no display name and no parameters.
     pub fn new(uri: Uri) -> NameAddr {
         NameAddr {
             display_name: None,

@@ -9,7 +9,9 @@ use super::text::{percent_decode, split_top_level, trim_lws, unquote};
 /// output reproduces the input; use [`Params::get_unquoted`] for the logical value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
+    /// The name as received; compared case-insensitively after unescaping.
     pub name: String,
+    /// The value as received (quotes and escapes kept); `None` for a flag such as `lr`.
     pub value: Option<String>,
 }
 
@@ -18,12 +20,15 @@ pub struct Param {
 pub struct Params(pub Vec<Param>);
 
 impl Params {
+    /// No parameters.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Parses the text after the first `;` (e.g. `branch=z9hG4bK1 ; rport`). LWS around `;`
-    /// and `=` is allowed (RFC 3261 §25.1 SEMI and EQUAL are SWS-padded).
+    /// and `=` is allowed (RFC 3261 §25.1 SEMI and EQUAL are SWS-padded). Errors, saying
+    /// why, on an empty name or value, a name with characters outside the grammar,
+    /// whitespace inside an unquoted value, or an unbalanced quote.
     pub fn parse(s: &str) -> Result<Params, &'static str> {
         let mut params = Vec::new();
         for raw in split_top_level(s, b';')? {
@@ -89,14 +94,17 @@ impl Params {
         }
     }
 
+    /// Removes every parameter of this name.
     pub fn remove(&mut self, name: &str) {
         self.0.retain(|p| !names_equal(&p.name, name));
     }
 
+    /// All parameters in order.
     pub fn iter(&self) -> impl Iterator<Item = &Param> {
         self.0.iter()
     }
 
+    /// Whether there are no parameters.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -30,7 +30,9 @@ fn write_headers_and_body(out: &mut Vec<u8>, headers: &Headers, body: &[u8]) {
 }
 
 impl Request {
-    /// Appends the wire form to `out`.
+    /// Appends the wire form to `out`: canonical header names, one value per line, a
+    /// Content-Length computed from the body (any in `headers` is dropped), and CR/LF in
+    /// header values written as spaces so they cannot inject headers.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let _ = write!(out, "{} {} {}\r\n", self.method, self.uri, self.version);
         write_headers_and_body(out, &self.headers, &self.body);
@@ -45,7 +47,8 @@ impl Request {
 }
 
 impl Response {
-    /// Appends the wire form to `out`.
+    /// Appends the wire form to `out`, as [`Request::encode_into`] does; CR/LF in the
+    /// reason phrase are written as spaces.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         let _ = write!(out, "{} {:03} ", self.version, self.status);
         // Same guard as for header values: the reason phrase cannot end the start line.
@@ -67,6 +70,8 @@ impl Response {
 }
 
 impl Message {
+    /// Appends the wire form to `out` (see [`Request::encode_into`],
+    /// [`Response::encode_into`]).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         match self {
             Message::Request(r) => r.encode_into(out),
@@ -74,6 +79,7 @@ impl Message {
         }
     }
 
+    /// The wire form: canonical header names, Content-Length from the body.
     pub fn to_bytes(&self) -> Vec<u8> {
         match self {
             Message::Request(r) => r.to_bytes(),

@@ -16,7 +16,11 @@ use super::via::Via;
 /// CSeq: sequence number and method (RFC 3261 §20.16).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CSeq {
+    /// The sequence number, a 32-bit unsigned integer (RFC 3261 §8.1.1.5); it orders
+    /// requests within a dialog; the first one in a dialog is below 2**31.
     pub seq: u32,
+    /// The method; equals the request's method (a CANCEL's and an ACK's are their own,
+    /// with the INVITE's number).
     pub method: Method,
 }
 
@@ -47,8 +51,12 @@ impl fmt::Display for CSeq {
 /// A media type `type/subtype;params` (Content-Type, Accept elements; RFC 3261 §20.15).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MediaType {
+    /// The top-level type, e.g. `application`, or `*` in an Accept range. Case as
+    /// received; compare case-insensitively.
     pub kind: String,
+    /// The subtype, e.g. `sdp`, or `*` in an Accept range.
     pub subtype: String,
+    /// Parameters after the type, e.g. `charset`.
     pub params: Params,
 }
 
@@ -104,17 +112,25 @@ impl fmt::Display for MediaType {
     }
 }
 
-/// Retry-After: seconds, optional comment, params (RFC 3261 §20.33).
+/// Retry-After: seconds, optional comment, params (RFC 3261 §20.33). The comment is
+/// dropped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryAfter {
+    /// Seconds to wait before retrying.
     pub seconds: u32,
+    /// The `duration` parameter: seconds the callee stays reachable once available, if
+    /// given.
     pub duration: Option<u32>,
 }
 
 /// Contact header contents: `*` (RFC 3261 §10.2.2 remove all bindings) or addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Contacts {
+    /// `Contact: *`, valid only in a REGISTER with `Expires: 0`: remove every binding of
+    /// the AOR.
     Star,
+    /// The contact addresses in header order, each with its params (`expires`, `q`, ...).
+    /// Empty when the message has no Contact.
     List(Vec<NameAddr>),
 }
 
@@ -189,10 +205,14 @@ impl Headers {
             .parse()
     }
 
+    /// The From address with its tag (RFC 3261 §20.20). Errors when From is missing,
+    /// repeated or malformed.
     pub fn from_addr(&self) -> Result<NameAddr, ParseError> {
         required(self, HeaderName::From, "From")?.parse()
     }
 
+    /// The To address with its tag, if any (RFC 3261 §20.39). Errors when To is missing,
+    /// repeated or malformed.
     pub fn to_addr(&self) -> Result<NameAddr, ParseError> {
         required(self, HeaderName::To, "To")?.parse()
     }
@@ -206,6 +226,7 @@ impl Headers {
         Ok(v)
     }
 
+    /// The CSeq (RFC 3261 §20.16). Errors when it is missing, repeated or malformed.
     pub fn cseq(&self) -> Result<CSeq, ParseError> {
         required(self, HeaderName::CSeq, "CSeq")?.parse()
     }
@@ -236,6 +257,8 @@ impl Headers {
         Ok(found)
     }
 
+    /// Content-Type (RFC 3261 §20.15), `None` when absent. Errors when repeated or not a
+    /// media type.
     pub fn content_type(&self) -> Result<Option<MediaType>, ParseError> {
         single(self, HeaderName::ContentType, "Content-Type")?
             .map(str::parse)
@@ -250,14 +273,20 @@ impl Headers {
             .collect()
     }
 
+    /// Expires in seconds (RFC 3261 §20.19), `None` when absent. Errors when repeated or
+    /// not a 32-bit delta-seconds.
     pub fn expires(&self) -> Result<Option<u32>, ParseError> {
         delta_seconds(self, HeaderName::Expires, "Expires")
     }
 
+    /// Min-Expires in seconds, from a 423 (RFC 3261 §20.23, §10.2.8), `None` when absent.
+    /// Errors when repeated or not a 32-bit delta-seconds.
     pub fn min_expires(&self) -> Result<Option<u32>, ParseError> {
         delta_seconds(self, HeaderName::MinExpires, "Min-Expires")
     }
 
+    /// Retry-After (RFC 3261 §20.33), `None` when absent. Errors when repeated or when the
+    /// seconds are not a 32-bit delta-seconds.
     pub fn retry_after(&self) -> Result<Option<RetryAfter>, ParseError> {
         let Some(v) = single(self, HeaderName::RetryAfter, "Retry-After")? else {
             return Ok(None);
@@ -298,14 +327,19 @@ impl Headers {
             .map(Contacts::List)
     }
 
+    /// Every Route entry in order (RFC 3261 §20.34): the route set the request follows.
     pub fn routes(&self) -> Result<Vec<NameAddr>, ParseError> {
         addresses(self, HeaderName::Route)
     }
 
+    /// Every Record-Route entry in order, top first (RFC 3261 §20.30). A UAS uses them as
+    /// its route set as is, a UAC reversed (§12.1.1, §12.1.2).
     pub fn record_routes(&self) -> Result<Vec<NameAddr>, ParseError> {
         addresses(self, HeaderName::RecordRoute)
     }
 
+    /// The methods in Allow (RFC 3261 §20.5); empty when absent or empty. Errors when an
+    /// element is not a token.
     pub fn allow(&self) -> Result<Vec<Method>, ParseError> {
         token_list(self, HeaderName::Allow, "Allow")?
             .iter()
@@ -313,14 +347,20 @@ impl Headers {
             .collect()
     }
 
+    /// The option tags in Supported (RFC 3261 §20.37); empty when absent. Errors when an
+    /// element is not a token.
     pub fn supported(&self) -> Result<Vec<String>, ParseError> {
         token_list(self, HeaderName::Supported, "Supported")
     }
 
+    /// The option tags in Require (RFC 3261 §20.32): extensions the recipient must
+    /// support, else answer 420. Errors when an element is not a token.
     pub fn require(&self) -> Result<Vec<String>, ParseError> {
         token_list(self, HeaderName::Require, "Require")
     }
 
+    /// The option tags in Proxy-Require (RFC 3261 §20.29). Errors when an element is not a
+    /// token.
     pub fn proxy_require(&self) -> Result<Vec<String>, ParseError> {
         token_list(self, HeaderName::ProxyRequire, "Proxy-Require")
     }

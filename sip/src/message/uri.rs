@@ -12,10 +12,13 @@ use super::text::{escapes_are_valid, percent_decode};
 /// A URI: SIP/SIPS parsed into parts, other schemes opaque.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Uri {
+    /// A `sip:` or `sips:` URI, parsed.
     Sip(SipUri),
     /// `scheme:opaque` for any scheme other than sip/sips (tel, urn, http, ...).
     Other {
+        /// The scheme as received, without the colon.
         scheme: String,
+        /// Everything after the colon, unparsed.
         opaque: String,
     },
 }
@@ -24,11 +27,18 @@ pub enum Uri {
 /// received so that output is faithful; decoding helpers are provided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipUri {
+    /// `sips:` (RFC 3261 §19.1: TLS on every hop, §26.2.2) rather than `sip:`.
     pub secure: bool,
+    /// The user part, still escaped; `None` when there is no `@`.
     pub user: Option<String>,
+    /// The password after `user:`, still escaped (RFC 3261 §19.1.1 advises against it).
     pub password: Option<String>,
+    /// The host: a domain name, IPv4 or IPv6 address.
     pub host: Host,
+    /// The port; `None` means the transport's default (5060, 5061 for TLS; RFC 3261
+    /// §19.1.2), or RFC 3263 SRV lookup for a domain name.
     pub port: Option<u16>,
+    /// URI parameters (`transport`, `lr`, `maddr`, `ob`, ...), still escaped.
     pub params: Params,
     /// `?name=value&...` headers, still escaped.
     pub headers: Vec<(String, String)>,
@@ -166,6 +176,7 @@ impl Uri {
         }
     }
 
+    /// The SIP URI, when this is one, to change.
     pub fn as_sip_mut(&mut self) -> Option<&mut SipUri> {
         match self {
             Uri::Sip(u) => Some(u),

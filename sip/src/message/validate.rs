@@ -47,10 +47,13 @@ impl Default for UasPolicy {
 /// (Allow for 405/501, Unsupported for 420, Accept for 415).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// The status to answer with: 400, 405, 406, 415, 416, 420, 501 or 505.
     pub status: u16,
+    /// Its standard reason phrase.
     pub reason: &'static str,
     /// Why, for logs.
     pub detail: String,
+    /// Headers the response must carry (Allow, Unsupported, Accept), in order.
     pub headers: Vec<(HeaderName, String)>,
 }
 
@@ -228,8 +231,13 @@ fn check_syntax(request: &Request) -> Result<(), ParseError> {
 }
 
 /// Why a UAC drops a response instead of passing it to a transaction.
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResponseDiscard {
+    /// A header a UAC relies on (To, From, Call-ID, CSeq, Via) is missing or malformed,
+    /// or the version is not SIP/2.0.
     #[error("malformed response: {0}")]
     Malformed(#[from] ParseError),
     /// RFC 3261 §8.1.3.3: more than one Via in a response at a UAC.

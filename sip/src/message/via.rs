@@ -12,20 +12,29 @@ use super::text::{is_token, split_top_level, trim_lws};
 /// RFC 3261 §8.1.1.7: branches of RFC 3261 elements start with this cookie.
 pub const BRANCH_MAGIC_COOKIE: &str = "z9hG4bK";
 
-/// The transport in `SIP/2.0/<transport>`.
+/// The transport in `SIP/2.0/<transport>` (RFC 3261 §20.42, §25.1); case-insensitive on
+/// input, upper case on output. Wider than [`crate::endpoint::TransportKind`], which names
+/// only the transports the endpoint speaks.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Transport {
+    /// `UDP` (RFC 3261 §18).
     Udp,
+    /// `TCP` (RFC 3261 §18).
     Tcp,
+    /// `TLS` (RFC 3261 §26.2).
     Tls,
+    /// `SCTP` (RFC 4168).
     Sctp,
+    /// `WS`, SIP over WebSocket (RFC 7118).
     Ws,
+    /// `WSS`, SIP over secure WebSocket (RFC 7118).
     Wss,
     /// Any other token (RFC 4475 §3.1.1.10: unknown transports parse).
     Other(String),
 }
 
 impl Transport {
+    /// The token written in a Via: `UDP`, `TCP`, ..., or an unknown one as received.
     pub fn as_str(&self) -> &str {
         match self {
             Transport::Udp => "UDP",
@@ -50,7 +59,7 @@ impl Transport {
         }
     }
 
-    /// RFC 3261 §19.1.2 default ports: 5061 for TLS, 5060 otherwise.
+    /// RFC 3261 §19.1.2 default ports: 5061 for TLS (and WSS), 5060 otherwise.
     pub fn default_port(&self) -> u16 {
         match self {
             Transport::Tls | Transport::Wss => 5061,
@@ -62,9 +71,14 @@ impl Transport {
 /// One Via value: `SIP/2.0/UDP host:port;branch=...;rport`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Via {
+    /// The transport the message was (or will be) sent over.
     pub transport: Transport,
+    /// The sent-by host: where the sender wants responses (RFC 3261 §18.2.2).
     pub host: Host,
+    /// The sent-by port; `None` means the transport's default
+    /// ([`Via::port_or_default`]).
     pub port: Option<u16>,
+    /// The parameters in order: `branch`, `received`, `rport`, `maddr`, `ttl`, others.
     pub params: Params,
 }
 
@@ -85,6 +99,8 @@ impl Via {
         }
     }
 
+    /// The `branch` parameter: the transaction id (RFC 3261 §8.1.1.7, §17.2.3), which
+    /// starts with [`BRANCH_MAGIC_COOKIE`] from RFC 3261 elements.
     pub fn branch(&self) -> Option<&str> {
         self.params.get("branch")
     }

@@ -28,8 +28,11 @@ pub fn granted_expires(
     contact_expires.or(expires_header).unwrap_or(requested)
 }
 
-/// A 423 that cannot be honoured.
+/// A 423 that cannot be honoured (RFC 3261 §10.2.8).
+///
+/// New reasons may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum IntervalTooBriefError {
     /// RFC 3261 §20.23: a 423 MUST carry Min-Expires.
     #[error("423 without Min-Expires")]

@@ -4,7 +4,10 @@ use bytes::Bytes;
 
 /// One instruction from a transaction (or from [`super::TwoXxRetransmitter`]) to the layer
 /// that owns the transport and the TU. Actions are returned in the order they must run.
+///
+/// New actions may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Action {
     /// Hand these bytes to the transport, addressed like the original message.
     Transmit(Bytes),

@@ -2,8 +2,11 @@
 
 use thiserror::Error;
 
-/// A transaction input that cannot be applied.
+/// A transaction input that cannot be applied; the transaction is unchanged.
+///
+/// New errors may be added: match with a wildcard arm.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TransactionError {
     /// The status code is outside 100..=699 (RFC 3261 §7.2).
     #[error("status code {0} is outside 100..=699")]

@@ -127,7 +127,8 @@ impl Registrar {
                                 self.send(transport, source, conn, b"\r\n".to_vec());
                             }
                         }
-                        StreamEvent::KeepalivePong => {}
+                        // Pongs and any later kind of event: nothing for a registrar to do.
+                        _ => {}
                     }
                 }
                 self.decoders.insert(c, decoder);

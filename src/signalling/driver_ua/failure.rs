@@ -40,6 +40,19 @@ pub(super) fn registration(reason: &RegistrationFailure) -> (u16, String, bool) 
             true,
         ),
         RegistrationFailure::Transport(failure) => (LOCAL_TIMEOUT, transport(failure), true),
-        other => (401, format!("{other:?}"), false),
+        // The detail already reads "401 Unauthorized: <why the challenge was not answered>".
+        RegistrationFailure::Auth(detail) => (401, detail.clone(), true),
+        RegistrationFailure::IntervalTooBrief => (
+            423,
+            "Interval Too Brief, without a Min-Expires above the interval asked for".into(),
+            false,
+        ),
+        // RegistrationFailure is #[non_exhaustive]: a reason added to the sip crate later is
+        // reported in its own words, as a local failure (no status of the registrar's).
+        other => (
+            LOCAL_TIMEOUT,
+            format!("the registration failed: {other:?}"),
+            true,
+        ),
     }
 }
