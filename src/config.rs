@@ -12,6 +12,7 @@ use thiserror::Error;
 use crate::media::g711::G711;
 use crate::tls::TlsSettings;
 use ice::agent::TurnTransport;
+pub use sip::endpoint::TransportKind;
 
 /// Environment variable holding the SIP password.
 pub const PASSWORD_ENV: &str = "ICEPHONE_PASSWORD";
@@ -85,13 +86,6 @@ pub const DEFAULT_KEEPALIVE: Duration = Duration::from_secs(25);
 /// RFC 3261 §19.1.2: the default SIP port, bound when no `bind` is given and it is free.
 pub const DEFAULT_SIP_PORT: u16 = 5060;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SipTransport {
-    Udp,
-    Tcp,
-    Tls,
-}
-
 /// One name the program resolved: which setting it was, and the outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -135,7 +129,7 @@ pub struct Settings {
     pub password: Option<String>,
     pub auth_user: Option<String>,
     pub proxy: Option<SocketAddr>,
-    pub transport: SipTransport,
+    pub transport: TransportKind,
     /// `--tls-ca`, `--tls-cert`, `--tls-key`.
     pub tls: crate::tls::TlsSettings,
     /// Where SIP listens; an unspecified IP (0.0.0.0, ::) listens on every address.
@@ -154,7 +148,7 @@ pub struct Settings {
     /// Names resolved so far and what they gave (reported as `resolved` events).
     pub resolutions: Vec<Resolved>,
     /// Domains of request targets resolved by RFC 3263 (sent there when no proxy is set).
-    pub resolved_hosts: Vec<(String, Vec<(SipTransport, SocketAddr)>)>,
+    pub resolved_hosts: Vec<(String, Vec<(TransportKind, SocketAddr)>)>,
     pub ice: bool,
     pub aggressive_nomination: bool,
     pub codecs: Vec<G711>,
@@ -264,9 +258,9 @@ pub fn merge(
         .to_ascii_lowercase()
         .as_str()
     {
-        "udp" => SipTransport::Udp,
-        "tcp" => SipTransport::Tcp,
-        "tls" => SipTransport::Tls,
+        "udp" => TransportKind::Udp,
+        "tcp" => TransportKind::Tcp,
+        "tls" => TransportKind::Tls,
         other => {
             return Err(ConfigError::Invalid {
                 field: "transport",
@@ -460,7 +454,7 @@ t1_ms = 250
         assert_eq!(s.aor.as_deref(), Some("sip:alice@example.com"));
         assert_eq!(s.password.as_deref(), Some("from-file"));
         assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
-        assert_eq!(s.transport, SipTransport::Tcp);
+        assert_eq!(s.transport, TransportKind::Tcp);
         assert_eq!(s.codecs, vec![G711::Alaw]);
         assert!(!s.rtcp_mux);
         assert!(s.aggressive_nomination);
@@ -485,7 +479,7 @@ t1_ms = 250
         let s = merge(&flags, &ice, &file, Some("from-env".into())).unwrap();
         assert_eq!(s.aor.as_deref(), Some("sip:bob@example.com"));
         assert_eq!(s.password.as_deref(), Some("from-env"));
-        assert_eq!(s.transport, SipTransport::Udp);
+        assert_eq!(s.transport, TransportKind::Udp);
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
         assert!(s.rtcp_mux);
         assert!(!s.ice);
@@ -571,7 +565,7 @@ t1_ms = 250
             None,
         )
         .unwrap();
-        assert_eq!(s.transport, SipTransport::Udp);
+        assert_eq!(s.transport, TransportKind::Udp);
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
@@ -595,7 +589,7 @@ t1_ms = 250
             toml::from_str("transport = \"tls\"\nproxy = \"127.0.0.1\"\ntls_ca = \"/etc/ca.pem\"")
                 .unwrap();
         let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
-        assert_eq!(s.transport, SipTransport::Tls);
+        assert_eq!(s.transport, TransportKind::Tls);
         // RFC 3261 §19.1.2: 5061 for TLS.
         assert_eq!(s.proxy, Some("127.0.0.1:5061".parse().unwrap()));
         assert_eq!(s.tls.ca_file, Some("/etc/ca.pem".into()));
@@ -606,7 +600,7 @@ t1_ms = 250
         };
         let s = merge(&flags, &IceArgs::default(), &file, None).unwrap();
         assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
-        assert_eq!(s.transport, SipTransport::Tls);
+        assert_eq!(s.transport, TransportKind::Tls);
         assert_eq!(s.tls.cert_file, Some("/c.pem".into()));
     }
 }

@@ -5,11 +5,11 @@
 
 use std::net::SocketAddr;
 
-use crate::config::{ConfigError, Resolved, Settings, SipTransport};
+use crate::config::{ConfigError, Resolved, Settings, TransportKind};
 use crate::dns::{self, Family, Service, UriTarget};
 
 /// Ordered SIP targets (transport, address), best first.
-pub type SipTargets = Vec<(SipTransport, SocketAddr)>;
+pub type SipTargets = Vec<(TransportKind, SocketAddr)>;
 
 /// A name's targets and, when DNS was used, the resolution to report.
 pub type Routed = (SipTargets, Option<Resolved>);
@@ -21,20 +21,20 @@ pub struct Names {
     pub family: Family,
 }
 
-fn transport_of(service: Service) -> SipTransport {
+fn transport_of(service: Service) -> TransportKind {
     match service {
-        Service::SipUdp => SipTransport::Udp,
-        Service::SipTcp => SipTransport::Tcp,
+        Service::SipUdp => TransportKind::Udp,
+        Service::SipTcp => TransportKind::Tcp,
         // SIPS+D2T, `_sips._tcp`: TLS over TCP (RFC 3263 §4.1).
-        Service::SipsTcp => SipTransport::Tls,
+        Service::SipsTcp => TransportKind::Tls,
     }
 }
 
-fn service_of(transport: SipTransport) -> Service {
+fn service_of(transport: TransportKind) -> Service {
     match transport {
-        SipTransport::Udp => Service::SipUdp,
-        SipTransport::Tcp => Service::SipTcp,
-        SipTransport::Tls => Service::SipsTcp,
+        TransportKind::Udp => Service::SipUdp,
+        TransportKind::Tcp => Service::SipTcp,
+        TransportKind::Tls => Service::SipsTcp,
     }
 }
 
@@ -45,7 +45,7 @@ impl Names {
     pub fn proxy(
         &self,
         value: &str,
-        transport: Option<SipTransport>,
+        transport: Option<TransportKind>,
         field: &'static str,
     ) -> Result<Routed, ConfigError> {
         let target = if value.starts_with("sip:") || value.starts_with("sips:") {
@@ -205,7 +205,7 @@ pub fn complete_routes(
 
 /// The registrar of an AOR: its domain (RFC 3261 §10.2.6: the Request-URI of REGISTER is
 /// the AOR's domain), with the configured transport when one was given.
-fn registrar_target(aor: &str, transport: Option<SipTransport>) -> Option<UriTarget> {
+fn registrar_target(aor: &str, transport: Option<TransportKind>) -> Option<UriTarget> {
     let uri: sip::message::Uri = aor.parse().ok()?;
     let mut target = dns::uri_target(&uri)?;
     if target.transport.is_none() && !target.secure {

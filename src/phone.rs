@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use crate::call::CallOptions;
 use crate::cli::{MediaArgs, OutputArgs};
-use crate::config::{Settings, SipTransport};
+use crate::config::{Settings, TransportKind};
 use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::media::wav;
@@ -135,8 +135,7 @@ fn ua_config(
         allow_update: true,
         register,
         register_expires: settings.expires,
-        tcp: settings.transport == SipTransport::Tcp,
-        tls_transport: settings.transport == SipTransport::Tls,
+        transport: settings.transport,
         tls: Some(sip_tls(settings)?),
         netns: None,
         follow_redirects,
@@ -156,7 +155,7 @@ pub fn sip_tls(settings: &Settings) -> anyhow::Result<crate::sip_driver::SipTls>
         settings: settings.tls.clone(),
         ..Default::default()
     };
-    let wanted = settings.transport == SipTransport::Tls
+    let wanted = settings.transport == TransportKind::Tls
         || settings.tls != crate::tls::TlsSettings::default();
     if wanted {
         let config = crate::tls::client_config(&settings.tls).context("SIP over TLS")?;

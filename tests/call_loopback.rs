@@ -650,7 +650,7 @@ async fn the_callee_answers_on_command() {
 async fn a_call_with_sip_over_tcp() {
     let emitter = Emitter::new(false, true);
     let cfg = |aor: &str| UaConfig {
-        tcp: true,
+        transport: sip::endpoint::TransportKind::Tcp,
         ..UaConfig::new((ip(LO), 0).into(), aor)
     };
     let callee_ua = spawn_ua(cfg("sip:callee@127.0.0.1")).await.unwrap();

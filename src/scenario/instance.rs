@@ -142,10 +142,10 @@ async fn prepare(
 ) -> Result<(crate::signalling::UaHandle, CallOptions, Emitter), String> {
     let spec = &agent.spec;
     let who = format!("agent `{}`", agent.name);
-    let (tcp, tls_transport) = match spec.transport.as_str() {
-        "udp" => (false, false),
-        "tcp" => (true, false),
-        "tls" => (false, true),
+    let transport = match spec.transport.as_str() {
+        "udp" => sip::endpoint::TransportKind::Udp,
+        "tcp" => sip::endpoint::TransportKind::Tcp,
+        "tls" => sip::endpoint::TransportKind::Tls,
         other => {
             return Err(format!(
                 "{who}: transport `{other}`: expected udp, tcp or tls"
@@ -194,7 +194,7 @@ async fn prepare(
     if let Some(ca) = &spec.tls_ca {
         tls.settings.ca_file = Some(vars.substitute(ca)?.into());
     }
-    if tls_transport || spec.tls_ca.is_some() {
+    if transport == sip::endpoint::TransportKind::Tls || spec.tls_ca.is_some() {
         let config = crate::tls::client_config(&tls.settings)
             .map_err(|e| format!("{who}: SIP over TLS: {e}"))?;
         tls.config = Some(config);
@@ -218,8 +218,7 @@ async fn prepare(
         allow_update: spec.allow_update,
         register: register_step.is_some(),
         register_expires: register_step.unwrap_or(3600),
-        tcp,
-        tls_transport,
+        transport,
         tls: Some(tls),
         netns: netns.clone(),
         follow_redirects: true,

@@ -157,7 +157,7 @@ pub struct UaConfig {
     /// RFC 3263 §4.3: the proxy name's further targets, tried in turn on failure.
     pub proxy_alternates: Vec<SocketAddr>,
     /// Domains of request targets and their RFC 3263 targets (used without a proxy).
-    pub resolved_hosts: Vec<(String, Vec<(crate::config::SipTransport, SocketAddr)>)>,
+    pub resolved_hosts: Vec<(String, Vec<(sip::endpoint::TransportKind, SocketAddr)>)>,
     pub credentials: Option<sip::auth::Credentials>,
     pub t1: Duration,
     /// INVITEs beyond this many simultaneous calls get 486 (RFC 3261 §21.4.24). A UA from
@@ -172,13 +172,11 @@ pub struct UaConfig {
     pub register: bool,
     /// REGISTER expiry asked for, in seconds.
     pub register_expires: u32,
-    /// SIP over TCP: requests whose URI names no transport use TCP, and a TCP listener
-    /// shares the UDP port.
-    pub tcp: bool,
-    /// SIP over TLS (`--transport tls`): the proxy/registrar and requests whose URI names no
-    /// transport use TLS; default port 5061 (RFC 3261 §19.1.2). No TLS listener.
-    pub tls_transport: bool,
-    /// TLS client settings for `tls_transport`, sips: and `;transport=tls` targets; `None`:
+    /// The transport of the proxy/registrar and of requests whose URI names none. TCP also
+    /// binds a TCP listener on the UDP port; TLS (`--transport tls`, default port 5061, RFC
+    /// 3261 §19.1.2) has no listener.
+    pub transport: sip::endpoint::TransportKind,
+    /// TLS client settings for the TLS transport, sips: and `;transport=tls` targets; `None`:
     /// no TLS at all (such targets fail with the reason, never downgraded).
     pub tls: Option<crate::sip_driver::SipTls>,
     /// Network namespace (`ip netns` name) every socket of this UA is made in; `None` = ours.
@@ -220,8 +218,7 @@ impl UaConfig {
             allow_update: true,
             register: false,
             register_expires: 3600,
-            tcp: false,
-            tls_transport: false,
+            transport: sip::endpoint::TransportKind::Udp,
             tls: None,
             netns: None,
             follow_redirects: true,

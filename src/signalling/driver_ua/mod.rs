@@ -44,13 +44,7 @@ async fn start(
     endpoint.credentials = config.credentials.clone();
     // Without a configured proxy, the registrar is the AOR's host (RFC 3261 §10.2: the
     // Request-URI names the domain) when it is an address we can reach directly.
-    let transport = if config.tcp {
-        TransportKind::Tcp
-    } else if config.tls_transport {
-        TransportKind::Tls
-    } else {
-        TransportKind::Udp
-    };
+    let transport = config.transport;
     // A registrar taken from a sips: AOR is reached over TLS (RFC 3261 §26.2.2); a
     // configured proxy keeps the configured transport (a mismatch is refused, not hidden).
     let mut registrar_transport = transport;
@@ -84,14 +78,7 @@ async fn start(
         .map(|(host, targets)| {
             let hops = targets
                 .iter()
-                .map(|&(t, addr)| NextHop {
-                    transport: match t {
-                        crate::config::SipTransport::Udp => TransportKind::Udp,
-                        crate::config::SipTransport::Tcp => TransportKind::Tcp,
-                        crate::config::SipTransport::Tls => TransportKind::Tls,
-                    },
-                    addr,
-                })
+                .map(|&(transport, addr)| NextHop { transport, addr })
                 .collect();
             (host.clone(), hops)
         })
@@ -155,19 +142,20 @@ async fn start(
     })
 }
 
-/// Binds the driver's sockets at `bind` (UDP, and TCP on the same port with `config.tcp`).
+/// Binds the driver's sockets at `bind` (UDP, and TCP on the same port for SIP over TCP).
 async fn bind_driver(
     config: &UaConfig,
     mut driver_config: SipDriverConfig,
     bind: SocketAddr,
 ) -> std::io::Result<SipDriver> {
-    let bind = if config.tcp && bind.port() == 0 {
+    let tcp = config.transport == TransportKind::Tcp;
+    let bind = if tcp && bind.port() == 0 {
         port_free_for_both(config.netns.as_deref(), bind.ip()).await?
     } else {
         bind
     };
     driver_config.udp_bind = Some(bind);
-    if config.tcp {
+    if tcp {
         // One port for UDP and TCP, so the Contact/Via port reaches either.
         driver_config.tcp_bind = Some(bind);
     }
