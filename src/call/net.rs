@@ -200,7 +200,10 @@ impl MediaSockets {
         if let Some(c) = &self.capture {
             c.record(from, to, data);
         }
-        if matches!(data.first(), Some(128..=191)) {
+        if matches!(
+            ice::agent::classify(data),
+            ice::agent::PacketKind::Rtp | ice::agent::PacketKind::Rtcp
+        ) {
             self.media_datagrams_sent += 1;
         }
         if let Err(e) = socket.send_to(data, to).await {

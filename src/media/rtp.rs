@@ -77,7 +77,8 @@ impl RtpPacket {
 /// RFC 5761 §4: with rtcp-mux, RTCP packet types 200..=204 sit where RTP payload types
 /// 72..=76 would be (second byte 192..=223 is RTCP).
 pub fn is_rtcp(data: &[u8]) -> bool {
-    matches!(data.get(1), Some(b) if (192..=223).contains(b))
+    // One RFC 7983 / RFC 5761 §4 classification for the whole program: the ICE agent's.
+    ice::agent::classify(data) == ice::agent::PacketKind::Rtcp
 }
 
 #[cfg(test)]

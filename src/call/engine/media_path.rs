@@ -71,7 +71,12 @@ impl Call {
                 }
                 _ => None,
             },
-            None if matches!(data.first(), Some(128..=191)) => {
+            // RFC 7983: without ICE only RTP and RTCP are ours.
+            None if matches!(
+                ice::agent::classify(&data),
+                ice::agent::PacketKind::Rtp | ice::agent::PacketKind::Rtcp
+            ) =>
+            {
                 if self.accept_plain(now, from, &data) {
                     Some(data)
                 } else {

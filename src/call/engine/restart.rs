@@ -88,7 +88,7 @@ impl Call {
 
     /// Longest gap between RTP packets received (RTCP, on its own clock, is not counted).
     pub(super) fn note_rtp_received(&mut self, now: Instant, bytes: &[u8]) {
-        if crate::media::rtp::is_rtcp(bytes) || !matches!(bytes.first(), Some(128..=191)) {
+        if ice::agent::classify(bytes) != ice::agent::PacketKind::Rtp {
             return;
         }
         if let Some(last) = self.last_rtp_at {
