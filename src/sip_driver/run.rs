@@ -12,7 +12,7 @@ use super::accept::Acceptor;
 use super::conn_table::ConnTable;
 use super::icmp;
 use super::limits::Limits;
-use super::stun::StunProbe;
+use super::stun::{ProbeResult, StunProbe};
 use super::tcp::{self, ConnEvent, ConnHandle, Opener};
 use super::tls_conn::{self, SipTls};
 use super::Job;
@@ -101,7 +101,12 @@ impl Loop {
         loop {
             self.flush().await;
             let endpoint_at = self.endpoint.poll_timeout().map(|t| self.to_tokio(t));
-            let probe_at = self.probes.iter().map(StunProbe::deadline).min();
+            let probe_at = self
+                .probes
+                .iter()
+                .filter_map(StunProbe::deadline)
+                .min()
+                .map(|t| self.to_tokio(t));
             let wake = [endpoint_at, probe_at].into_iter().flatten().min();
             let sleep = async {
                 match wake {
@@ -250,9 +255,16 @@ impl Loop {
         let now = self.now();
         // RFC 7983: STUN starts with 0 or 1; it can only be our keepalive's answer.
         if bytes.first().is_some_and(|b| *b < 2) {
-            if let Some(at) = self.probes.iter().position(|p| p.answer(bytes).is_some()) {
-                let probe = self.probes.swap_remove(at);
-                let mapped = probe.answer(bytes).flatten();
+            if let Some(at) = self
+                .probes
+                .iter_mut()
+                .position(|p| p.handle_datagram(bytes))
+            {
+                let mut probe = self.probes.swap_remove(at);
+                let mapped = match probe.poll_result() {
+                    Some(ProbeResult::Answered(mapped)) => mapped,
+                    _ => None,
+                };
                 self.endpoint.stun_keepalive_result(now, probe.flow, mapped);
             }
             return;
@@ -344,8 +356,8 @@ impl Loop {
         while let Some(event) = self.endpoint.poll_event() {
             if let SipEvent::StunKeepaliveDue { flow, dest, .. } = &event {
                 self.probes.retain(|p| p.flow != *flow);
-                self.probes
-                    .push(StunProbe::new(*flow, *dest, Instant::now()));
+                let now = self.now();
+                self.probes.push(StunProbe::new(*flow, *dest, now));
                 started = true;
             }
             let _ = self.events.send(event);
@@ -357,22 +369,23 @@ impl Loop {
 
     /// Sends due STUN requests and reports probes that gave up.
     async fn run_probes(&mut self) {
-        let now = Instant::now();
+        let now = self.now();
         let mut failed = Vec::new();
         let local = self.udp.as_ref().and_then(|s| s.local_addr().ok());
         let mut send_failed = false;
         for probe in &mut self.probes {
-            if probe.gave_up(now) {
-                failed.push(probe.flow);
-            } else if probe.sent == 0 || probe.deadline() <= now {
-                let request = probe.request();
+            probe.handle_timeout(now);
+            while let Some(request) = probe.poll_transmit() {
                 if let (Some(capture), Some(local)) = (&self.capture, local) {
                     capture.record(local, probe.dest, &request);
                 }
                 if let Some(udp) = &self.udp {
                     send_failed |= udp.send_to(&request, probe.dest).await.is_err();
                 }
-                probe.sent += 1;
+            }
+            if probe.poll_result().is_some() {
+                // Only a timeout ends a probe here; answers are taken in on_datagram.
+                failed.push(probe.flow);
             }
         }
         if send_failed {
