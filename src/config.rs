@@ -96,11 +96,9 @@ pub struct Resolved {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TurnSettings {
-    pub server: SocketAddr,
-    pub user: String,
-    pub password: String,
-    /// How the server is reached (RFC 8656 §3.1); the relayed candidates are UDP either way.
-    pub transport: TurnTransport,
+    /// The resolved server, its transport (RFC 8656 §3.1; the relayed candidates are UDP
+    /// either way) and long-term credentials: what the ICE agent allocates with.
+    pub server: ice::agent::TurnServer,
     /// The host as `--turn` names it (no brackets): over TLS the server's certificate must
     /// carry this name or IP address.
     pub host: String,
@@ -110,13 +108,15 @@ pub struct TurnSettings {
 
 impl TurnSettings {
     /// A TURN server over UDP (tests and the demo, which name it by address).
-    pub fn udp(server: SocketAddr, user: &str, password: &str) -> TurnSettings {
+    pub fn udp(addr: SocketAddr, user: &str, password: &str) -> TurnSettings {
         TurnSettings {
-            server,
-            user: user.into(),
-            password: password.into(),
-            transport: TurnTransport::Udp,
-            host: server.ip().to_string(),
+            server: ice::agent::TurnServer {
+                addr,
+                username: user.into(),
+                password: password.into(),
+                transport: TurnTransport::Udp,
+            },
+            host: addr.ip().to_string(),
             tls: TlsSettings::default(),
         }
     }
@@ -236,10 +236,12 @@ pub fn turn_settings(
         resolutions,
     )?;
     Ok(TurnSettings {
-        server,
-        user,
-        password,
-        transport,
+        server: ice::agent::TurnServer {
+            addr: server,
+            username: user,
+            password,
+            transport,
+        },
         host: target.host,
         tls,
     })
@@ -520,7 +522,7 @@ t1_ms = 250
     fn turn_transport_from_the_uri_the_flag_or_udp() {
         let t = turn_of("192.0.2.7", None).unwrap();
         assert_eq!(
-            (t.transport, t.server, t.host.as_str()),
+            (t.server.transport, t.server.addr, t.host.as_str()),
             (
                 TurnTransport::Udp,
                 "192.0.2.7:3478".parse().unwrap(),
@@ -528,17 +530,23 @@ t1_ms = 250
             )
         );
         let t = turn_of("192.0.2.7", Some("TLS")).unwrap();
-        assert_eq!((t.transport, t.server.port()), (TurnTransport::Tls, 5349));
+        assert_eq!(
+            (t.server.transport, t.server.addr.port()),
+            (TurnTransport::Tls, 5349)
+        );
         let t = turn_of("turn:192.0.2.7:3479?transport=tcp", None).unwrap();
-        assert_eq!((t.transport, t.server.port()), (TurnTransport::Tcp, 3479));
+        assert_eq!(
+            (t.server.transport, t.server.addr.port()),
+            (TurnTransport::Tcp, 3479)
+        );
         let t = turn_of("turns:[::1]", Some("tls")).unwrap();
-        assert_eq!(t.transport, TurnTransport::Tls);
-        assert_eq!(t.server, "[::1]:5349".parse().unwrap());
+        assert_eq!(t.server.transport, TurnTransport::Tls);
+        assert_eq!(t.server.addr, "[::1]:5349".parse().unwrap());
         assert_eq!(t.host, "::1");
         let file: FileConfig =
             toml::from_str("turn = \"192.0.2.7:9\"\nturn_transport = \"tcp\"").unwrap();
         let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
-        assert_eq!(s.turn.map(|t| t.transport), Some(TurnTransport::Tcp));
+        assert_eq!(s.turn.map(|t| t.server.transport), Some(TurnTransport::Tcp));
     }
 
     #[test]

@@ -68,10 +68,9 @@ const CALLER_HOST: [u8; 4] = [127, 0, 0, 2];
 const QUICK: Duration = Duration::from_secs(2);
 
 fn turn(server: SocketAddr, transport: TurnTransport, password: &str) -> TurnSettings {
-    TurnSettings {
-        transport,
-        ..TurnSettings::udp(server, "alice", password)
-    }
+    let mut settings = TurnSettings::udp(server, "alice", password);
+    settings.server.transport = transport;
+    settings
 }
 
 fn trusting(mut t: TurnSettings, ca: &std::path::Path) -> TurnSettings {

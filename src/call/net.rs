@@ -91,11 +91,11 @@ impl MediaSockets {
         // Only the TURN server's ICMP errors: a check's ICMP error (a NAT without a mapping
         // yet answers with one) must not fail a pair that the peer's check will open.
         let icmp_watch: Vec<SocketAddr> = turn
-            .filter(|t| t.transport == TurnTransport::Udp)
-            .map(|t| t.server)
+            .filter(|t| t.server.transport == TurnTransport::Udp)
+            .map(|t| t.server.addr)
             .into_iter()
             .collect();
-        let turn_streams = turn.filter(|t| t.transport.is_stream()).map(|t| {
+        let turn_streams = turn.filter(|t| t.server.transport.is_stream()).map(|t| {
             TurnStreams::new(
                 TurnStreamConfig {
                     host: t.host.clone(),

@@ -11,7 +11,7 @@ mod restart;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ice::agent::{IceConfig, NominationMode, ServerKind, TurnServer};
+use ice::agent::{IceConfig, NominationMode, ServerKind};
 use ice::{Candidate, Handled, IceAgent, IceEvent};
 use sdp::audio::{AudioCodec, Direction};
 use sdp::candidate_attr::RemoteCandidate;
@@ -207,16 +207,7 @@ impl Call {
                     NominationMode::Regular
                 },
                 stun_servers: opts.stun.into_iter().collect(),
-                turn_servers: opts
-                    .turn
-                    .iter()
-                    .map(|t| TurnServer {
-                        addr: t.server,
-                        username: t.user.clone(),
-                        password: t.password.clone(),
-                        transport: t.transport,
-                    })
-                    .collect(),
+                turn_servers: opts.turn.iter().map(|t| t.server.clone()).collect(),
                 check_retransmit: opts
                     .check_retransmit
                     .unwrap_or(ice::agent::DEFAULT_CHECK_RETRANSMIT),
