@@ -286,8 +286,19 @@ start_probe_server() {
     die_log natprobe-server "NAT probe server did not start"
 }
 
-# A CA and Kamailio's server certificate (subjectAltName: the names and the address clients
-# may verify, RFC 5922 §7.2), and Kamailio's tls.cfg, in RUN/tls. EC P-256 keys: quick to make.
+# In the current directory: NAME.pem/NAME.key for CN $2 and subjectAltName $3, signed by
+# ca.pem/ca.key. EC P-256 keys: quick to make.
+server_cert() { # name cn san
+  printf '%s\n' "subjectAltName=$3" "basicConstraints=CA:FALSE" \
+    "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth" >"$1.ext" &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/CN=$2" -keyout "$1.key" -out "$1.csr" 2>&1 &&
+    openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+      -extfile "$1.ext" -out "$1.pem" 2>&1
+}
+
+# A CA, Kamailio's and coturn's server certificates (subjectAltName: the names and the
+# address clients may verify, RFC 5922), and Kamailio's tls.cfg, in RUN/tls.
 make_tls() {
   local dir="$RUN/tls" out
   mkdir -p "$dir"
@@ -297,20 +308,8 @@ make_tls() {
         -subj "/CN=icephone lab CA" -keyout ca.key -out ca.pem \
         -addext "basicConstraints=critical,CA:TRUE" \
         -addext "keyUsage=critical,keyCertSign,cRLSign" 2>&1 &&
-      printf '%s\n' "subjectAltName=DNS:icephone.test,DNS:kamailio.lab,IP:203.0.113.10" \
-        "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
-        "extendedKeyUsage=serverAuth" >kamailio.ext &&
-      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -subj "/CN=icephone.test" -keyout kamailio.key -out kamailio.csr 2>&1 &&
-      openssl x509 -req -in kamailio.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile kamailio.ext -out kamailio.pem 2>&1 &&
-      printf '%s\n' "subjectAltName=DNS:turn.icephone.test,IP:203.0.113.20" \
-        "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
-        "extendedKeyUsage=serverAuth" >turn.ext &&
-      openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
-        -subj "/CN=turn.icephone.test" -keyout turn.key -out turn.csr 2>&1 &&
-      openssl x509 -req -in turn.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-        -extfile turn.ext -out turn.pem 2>&1 &&
+      server_cert kamailio icephone.test "DNS:icephone.test,DNS:kamailio.lab,IP:203.0.113.10" &&
+      server_cert turn turn.icephone.test "DNS:turn.icephone.test,IP:203.0.113.20" &&
       chmod 644 turn.key
   ) || die "could not make the lab's TLS certificates with openssl: $out"
   cat >"$RUN/tls.cfg" <<EOF
