@@ -30,10 +30,11 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A multi-threaded runtime for the softphone commands (only `src/` owns one).
+/// A multi-threaded runtime for the softphone commands (only `src/` owns one), with one
+/// worker per CPU the process may use (tokio's default: the available parallelism, which
+/// respects cgroup and affinity limits) rather than a fixed count.
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
         .enable_all()
         .build()?)
 }
