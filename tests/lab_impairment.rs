@@ -1,7 +1,8 @@
 //! Issue 7, test 7: with 10 % loss and 50 ms delay each way on both NAT uplinks, registration
 //! and the calls of test 2 (icephone A <-> icephone B, both port-restricted) still complete:
 //! ICE completes with a reflexive pair, media flows both ways, and the updated offer goes out
-//! and is answered when the default candidate differs from the selected one.
+//! and is answered when the default candidate differs from the selected one (or, rarely, the
+//! direct checks are all lost and the relayed default is kept: see `assert_call_two`).
 //!
 //! Loss makes exact counts meaningless, so media is checked against thresholds: each
 //! direction crosses two lossy uplinks (~19 % loss expected), and the thresholds are about
@@ -14,7 +15,8 @@ mod lab;
 use std::time::Duration;
 
 use lab::phone::{
-    account, assert_reflexive_call, candidates, joined, stun, stun_turn, Phone, EXIT_OK,
+    account, assert_reflexive_call, candidates, expect, joined, media_count, selected_pair, stun,
+    stun_turn, Phone, EXIT_OK,
 };
 use lab::wire::{assert_wire_clean, ladder_text, rtp_packets, sip_ladder};
 use lab::{Capture, Lab, LabConfig, NatKind, KAMAILIO, NAT_A_WAN, NAT_B_WAN, TURN};
@@ -140,12 +142,6 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
         (NAT_B_WAN, NAT_A_WAN),
         MIN_RTP_PER_PHONE,
     );
-    assert_reflexive_call(
-        &bob2,
-        "bob call 2",
-        (NAT_B_WAN, NAT_A_WAN),
-        MIN_RTP_PER_PHONE,
-    );
     // Alice answered both calls and bob hung both up. "established" (200 sent and ACK
     // received) is not required of each: every SIP message crosses both lossy NATs twice
     // (P = 0.81 each way), so a 200/ACK round fails with P ≈ 0.34 and all five rounds of a
@@ -189,16 +185,7 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
         default2.starts_with(TURN),
         "call 2 default is relayed: {default2}"
     );
-    let answered = bob2
-        .iter()
-        .find(|e| e["event"] == "updated_offer" && e["direction"] == "answered")
-        .unwrap_or_else(|| panic!("call 2: the updated offer was not answered:\n{}", context()));
-    assert!(
-        answered["reason"]
-            .as_str()
-            .is_some_and(|r| r.starts_with("200")),
-        "{answered}"
-    );
+    assert_call_two(&bob2, &default2, &context);
 
     // The wire: registration answered 200, RTP both ways between the NATs, a clean decode.
     assert!(
@@ -210,10 +197,69 @@ fn port_restricted_calls_complete_with_ten_percent_loss_and_fifty_ms_delay_on_bo
     let summary = assert_wire_clean(&pcap);
     let ab = rtp_packets(&summary.rtp_streams, NAT_A_WAN, NAT_B_WAN);
     let ba = rtp_packets(&summary.rtp_streams, NAT_B_WAN, NAT_A_WAN);
-    // Two calls of 500 packets each way, seen on br0 after one lossy uplink (~90 %).
+    // Two calls of 500 packets each way, seen on br0 after one lossy uplink (~90 %); call 1
+    // alone clears the bar should call 2 have gone through the relay.
     assert!(
         ab >= 2 * MIN_RTP_PER_PHONE && ba >= 2 * MIN_RTP_PER_PHONE,
         "RTP on the wire A->B {ab}, B->A {ba}: {:?}",
         summary.rtp_streams
+    );
+}
+
+/// Call 2 (bob has TURN, his default is the relayed candidate). The usual outcome: ICE selects
+/// the reflexive pair, so the updated offer goes out and is answered (RFC 8445 §8.1.2).
+///
+/// Under this loss a relayed selection is also correct ICE: every check crosses two lossy
+/// uplinks each way (a round trip fails with P ≈ 0.34), and the controlling agent holds a
+/// relayed pair for a pending direct one only a bounded time (`relay_nomination_wait`, then
+/// the answer to the direct check's second retransmission). In the ICE simulation with this
+/// delay about 1 seed in 100 ends relayed (`ice/tests/agent_relay_hold.rs`); seen once in CI.
+/// Then the selected local candidate is the signalled default and the updated offer must be
+/// skipped for that reason, with media flowing through the relay.
+fn assert_call_two(bob2: &[Value], default2: &str, context: &dyn Fn() -> String) {
+    expect(bob2, "call", Some("established"), "bob call 2");
+    expect(bob2, "ice", Some("completed"), "bob call 2");
+    let (lt, la, rt, ra) = selected_pair(bob2, "bob call 2");
+    if lt == "relay" {
+        eprintln!(
+            "NOTE bob call 2 selected the relay {la} -> {rt} {ra}: the direct checks were lost \
+             within the relay hold; checking the relayed outcome instead of the updated offer"
+        );
+        assert_eq!(
+            la,
+            default2,
+            "a relayed selection is the default:\n{}",
+            context()
+        );
+        let skipped = bob2
+            .iter()
+            .find(|e| e["event"] == "updated_offer")
+            .unwrap_or_else(|| panic!("call 2: no updated_offer event:\n{}", context()));
+        assert_eq!(skipped["direction"], "skipped", "{skipped}");
+        assert!(
+            ra.starts_with(NAT_A_WAN),
+            "the relay reaches alice's NAT: {ra}"
+        );
+        for field in ["rtp_sent", "rtp_received"] {
+            let n = media_count(bob2, field, "bob call 2");
+            assert!(n >= MIN_RTP_PER_PHONE, "bob call 2 {field} {n}");
+        }
+        return;
+    }
+    assert_reflexive_call(
+        bob2,
+        "bob call 2",
+        (NAT_B_WAN, NAT_A_WAN),
+        MIN_RTP_PER_PHONE,
+    );
+    let answered = bob2
+        .iter()
+        .find(|e| e["event"] == "updated_offer" && e["direction"] == "answered")
+        .unwrap_or_else(|| panic!("call 2: the updated offer was not answered:\n{}", context()));
+    assert!(
+        answered["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("200")),
+        "{answered}"
     );
 }
