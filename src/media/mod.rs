@@ -1,6 +1,7 @@
 //! Media: RTP (RFC 3550) carrying G.711 in 20 ms frames, RTCP reports, RFC 4733 DTMF, WAV
 //! files, tone sources and the Goertzel detector the tests use.
 
+pub mod clock;
 pub mod dtmf;
 pub mod g711;
 pub mod goertzel;

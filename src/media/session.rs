@@ -195,6 +195,18 @@ impl MediaSession {
         self.summary.frames_held_before_selection += 1;
     }
 
+    /// A 20 ms slot that came too late to send (`clock::MediaClock`): the RTP timestamp and
+    /// the source advance as if it had been sent, the sequence number does not (RFC 3550
+    /// §5.1: the timestamp follows the sampling clock, the sequence counts packets sent).
+    pub fn skip_frame(&mut self) {
+        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        if self.config.echo {
+            self.echo_queue.pop_front();
+        } else {
+            self.config.source.next_frame();
+        }
+    }
+
     /// The RTP packet for this 20 ms slot (the gate is open). None when on hold.
     pub fn next_packet(&mut self) -> Option<Vec<u8>> {
         let ts = self.timestamp;

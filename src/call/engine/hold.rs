@@ -45,6 +45,18 @@ impl Call {
         }
     }
 
+    /// When `drive_hold` next acts: the hold, then the resume (`--hold-after`, `--hold-for`).
+    pub(super) fn hold_deadline(&self) -> Option<Instant> {
+        let (Some(after), Some(est)) = (self.opts.hold_after, self.established_at) else {
+            return None;
+        };
+        match self.hold_state {
+            HoldState::Active => Some(est + after),
+            HoldState::Held => Some(est + after + self.opts.hold_for),
+            _ => None,
+        }
+    }
+
     pub(super) fn advance_hold(&mut self) {
         self.hold_state = match self.hold_state {
             HoldState::HoldSent => {

@@ -2,6 +2,7 @@
 //! `select!`. Caller and callee share it; they differ in how the dialog starts.
 
 mod control;
+mod deadlines;
 mod hold;
 mod ice_flow;
 mod media_path;
@@ -26,6 +27,7 @@ use super::net::{Inbound, MediaSockets};
 use super::{CallOptions, CallOutcome};
 use crate::events::{CandidateInfo, Event, PairFailureInfo};
 use crate::exit;
+use crate::media::clock::MediaClock;
 use crate::media::g711::G711;
 use crate::media::session::{MediaConfig, MediaSession, Received};
 
@@ -112,6 +114,8 @@ struct Call {
     answer_at: Option<Instant>,
     hold_state: HoldState,
     media_started_at: Option<Instant>,
+    /// The audio timeline media frames are sent on, from the start of the media phase.
+    media_clock: Option<MediaClock>,
     /// The default (c=/m=, a=rtcp) we signalled per component.
     signalled_defaults: Vec<(u16, SocketAddr)>,
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
@@ -267,6 +271,7 @@ impl Call {
             answer_at: None,
             hold_state: HoldState::Active,
             media_started_at: None,
+            media_clock: None,
             restart_offer_pending: false,
             restart_started_at: None,
             reselected_components: Vec::new(),
@@ -290,8 +295,6 @@ impl Call {
     // ----- the loop ----------------------------------------------------------------------
 
     pub(super) async fn run_loop(&mut self) {
-        let mut tick = tokio::time::interval(FRAME);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let far = Duration::from_secs(3600);
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
@@ -305,10 +308,14 @@ impl Call {
         let mut commands = self.opts.control.as_ref().and_then(|c| c.take());
         while self.phase != Phase::Done {
             let now = Instant::now();
-            let wake = self
-                .agent
-                .as_ref()
-                .and_then(|a| a.poll_timeout())
+            if self.media_phase() && self.media_clock.is_none() {
+                self.media_clock = Some(MediaClock::new(now, FRAME));
+            }
+            let agent_wake = self.agent.as_ref().and_then(|a| a.poll_timeout());
+            let wake = agent_wake
+                .into_iter()
+                .chain(self.next_deadline())
+                .min()
                 .unwrap_or(now + far);
             tokio::select! {
                 event = self.ua.next() => match event {
@@ -324,11 +331,14 @@ impl Call {
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => {
-                    if let Some(agent) = self.agent.as_mut() {
-                        agent.handle_timeout(Instant::now());
+                    let now = Instant::now();
+                    if agent_wake.is_some_and(|t| t <= now) {
+                        if let Some(agent) = self.agent.as_mut() {
+                            agent.handle_timeout(now);
+                        }
                     }
+                    self.media_due(now).await;
                 }
-                _ = tick.tick() => self.media_tick(Instant::now()).await,
                 _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
                     self.answer_at = Some(Instant::now());
                 }

@@ -1,0 +1,69 @@
+//! When the call next has something to do on its own: the next media frame on the audio
+//! timeline (`media::clock`), or one of the call's timers. The loop sleeps until then (or
+//! until a packet, a SIP event or a command arrives) instead of waking every 20 ms in every
+//! phase; `timers` runs after every wake-up, so a deadline only has to be listed here to be
+//! met, and state changes (an answer arriving) are handled by the wake-up they cause.
+
+use super::*;
+
+impl Call {
+    /// The earliest of the call's own deadlines; `None` when only an outside event can
+    /// move the call on.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        let media = self
+            .media_clock
+            .as_ref()
+            .filter(|_| self.media_phase())
+            .map(|c| c.next_due());
+        let answer = self.answer_at.filter(|_| self.phase == Phase::Alerting);
+        let duration = match (self.opts.duration, self.media_started_at) {
+            (Some(d), Some(start)) if self.phase == Phase::Established => Some(start + d),
+            _ => None,
+        };
+        let ice_timeout = self
+            .remote_known_at
+            .filter(|_| {
+                self.media_phase() && self.agent.is_some() && self.outcome.selected.is_none()
+            })
+            .map(|t| t + self.opts.ice_timeout);
+        let ending = self
+            .ending_since
+            .filter(|_| self.phase == Phase::Ending)
+            .map(|t| t + BYE_WAIT);
+        [
+            media,
+            answer,
+            duration,
+            ice_timeout,
+            self.ice_failed_bye_at,
+            ending,
+            self.hold_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Sends the media frames the audio timeline says are due (none outside the media
+    /// phase); the timeline starts with the first due check of the media phase.
+    pub(super) async fn media_due(&mut self, now: Instant) {
+        if !self.media_phase() {
+            return;
+        }
+        let clock = self
+            .media_clock
+            .get_or_insert_with(|| MediaClock::new(now, FRAME));
+        let due = clock.take_due(now);
+        if due.skip > 0 {
+            tracing::debug!(skipped = due.skip, "media frames too late to send");
+            if let Some(media) = self.media.as_mut() {
+                for _ in 0..due.skip {
+                    media.skip_frame();
+                }
+            }
+        }
+        for _ in 0..due.send {
+            self.media_tick(now).await;
+        }
+    }
+}
