@@ -431,8 +431,10 @@ impl Screen {
             // Back to the first line of the previous frame, then clear to the end.
             out += &format!("\x1b[{}F\x1b[J", self.drawn);
         }
+        // A line longer than the terminal would wrap and throw the redraw off.
+        let width = terminal_width().map_or(usize::MAX, |w| w.saturating_sub(1).max(20));
         for l in lines {
-            out += l;
+            out.extend(l.chars().take(width));
             out += "\n";
         }
         self.drawn = lines.len();
@@ -440,6 +442,14 @@ impl Screen {
         let _ = err.write_all(out.as_bytes());
         let _ = err.flush();
     }
+}
+
+/// Columns of the terminal on stderr (None when it is not one).
+fn terminal_width() -> Option<usize> {
+    // SAFETY: TIOCGWINSZ fills the zeroed winsize we own; fd 2 stays open.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (rc == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
 }
 
 /// Runs the load and returns its stats. Every run is bounded by the scenario's timeout.
