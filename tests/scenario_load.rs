@@ -612,3 +612,42 @@ fn the_live_view_is_redrawn_on_a_terminal() {
         "{all}"
     );
 }
+
+#[test]
+fn sip_retransmissions_are_counted_in_the_summary_and_the_stats() {
+    // Nobody answers the INVITE: Timer A sends it again at 0.5 and 1.5 s (RFC 3261
+    // §17.1.1.2) before the expectation gives up at 2 s.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let port = silent.local_addr().expect("addr").port();
+    let file = write_temp(
+        "retransmit",
+        &format!(
+            r#"timeout_ms = 10000
+[agents.alice]
+steps = [
+  {{ call = "sip:nobody@127.0.0.1:{port}" }},
+  {{ expect = "call.established", timeout_ms = 2000 }},
+]
+"#
+        ),
+    );
+    let stats = temp_path("retransmit-stats", "csv");
+    let out = icephone(&["run", s(&file), "--calls", "1", "--stats", s(&stats)]);
+    let err = text(&out.stderr);
+    let (header, rows) = read_stats(&stats);
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&stats);
+    drop(silent);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let counted: u64 = err
+        .lines()
+        .find_map(|l| l.strip_prefix("SIP retransmissions: ")?.parse().ok())
+        .unwrap_or_else(|| panic!("no retransmissions line in {err}"));
+    assert!(counted >= 2, "{err}");
+    let last = rows.last().expect("a final row");
+    assert_eq!(col(&header, last, "retransmissions"), counted.to_string());
+    assert!(
+        err.contains("failures by response code: no final response x1"),
+        "{err}"
+    );
+}
