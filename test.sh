@@ -28,6 +28,7 @@ REQUIRED=(
   "iputils-ping:/bin/ping"          # loss check on NAT uplinks
   "python3-minimal:/usr/bin/python3" # tests/lab/natprobe.py
   "dnsmasq-base:/usr/sbin/dnsmasq"  # real DNS server (NAPTR/SRV/A) for tests/cli_dns.rs and the lab
+  "bsdutils:/usr/bin/script"        # a pseudo-terminal for the load mode's live view (tests/scenario_load.rs)
 )
 
 missing=()

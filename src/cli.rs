@@ -196,7 +196,7 @@ pub struct AnswerArgs {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  icephone run scenarios/basic-call.toml --junit report.xml\n  icephone run scenarios/basic-call.toml --calls 100 --rate 20 --concurrency 10"
+    after_help = "Examples:\n  icephone run scenarios/basic-call.toml --junit report.xml\n  icephone run scenarios/basic-call.toml --calls 100 --rate 20 --concurrency 10\n  icephone run scenarios/load-small.toml --calls 300 --rate 10 --rate-increase 10 --rate-interval 2 --rate-max 50 --stats stats.csv\n\nIn load mode Ctrl-C stops starting calls, hangs up the active ones, prints the report and exits 130; a second Ctrl-C exits at once."
 )]
 pub struct RunArgs {
     /// Scenario files (TOML)
@@ -217,6 +217,21 @@ pub struct RunArgs {
     /// Load mode: calls at once at most, at least 1 (like sipp -l)
     #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Load")]
     pub concurrency: usize,
+    /// Load mode: raise the rate by this many calls/s every --rate-interval (like sipp -rate_increase)
+    #[arg(long, value_name = "R", value_parser = positive_rate, help_heading = "Load")]
+    pub rate_increase: Option<f64>,
+    /// Load mode: seconds between two rate increases (like sipp -rate_interval)
+    #[arg(long, value_name = "S", default_value_t = 10.0, value_parser = positive_seconds, help_heading = "Load")]
+    pub rate_interval: f64,
+    /// Load mode: the rate never goes above this, at least --rate (like sipp -rate_max)
+    #[arg(long, value_name = "M", value_parser = positive_rate, help_heading = "Load")]
+    pub rate_max: Option<f64>,
+    /// Load mode: write statistics as CSV rows to this file (every --stats-every, and at the end)
+    #[arg(long, value_name = "FILE", help_heading = "Load")]
+    pub stats: Option<PathBuf>,
+    /// Load mode: seconds between two rows of --stats
+    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = positive_seconds, help_heading = "Load")]
+    pub stats_every: f64,
 }
 
 #[derive(Debug, Args)]

@@ -14,3 +14,6 @@ pub const CALL: u8 = 4;
 pub const ICE: u8 = 5;
 /// A name did not resolve: NXDOMAIN, no SRV and no address, or no answer from the DNS.
 pub const NAME: u8 = 6;
+/// Stopped by Ctrl-C (SIGINT) before the work was done: 128 + SIGINT, as shells report it
+/// (`icephone run` in load mode; the report is still printed).
+pub const INTERRUPTED: u8 = 130;

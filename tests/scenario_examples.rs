@@ -20,6 +20,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("non-ice-peer.toml", "assert ice_used=false"),
     ("load-small.toml", "assert setup_ms <= 3000"),
     ("ice-restart.toml", "assert ice_restarts >= 1"),
+    ("csv-users.toml", "call sip:erin@127.0.0.1:"),
+    ("load-long-call.toml", "assert rtp_received >= 50"),
 ];
 
 #[test]

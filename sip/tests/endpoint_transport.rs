@@ -660,3 +660,35 @@ fn outbound_proxy_gets_out_of_dialog_requests_to_ip_targets() {
         );
     }
 }
+
+#[test]
+fn the_endpoint_counts_what_its_timers_send_again() {
+    // Timer A: Bob's responses are lost for 3 s, so Alice sends the INVITE again at 0.5,
+    // 1.5 and 3.5 s; Bob's answers to those copies (100 Trying again) are not counted.
+    let mut net = pair();
+    let t0 = net.t0;
+    net.set_drop(move |s| s.from_node == 1 && s.at < t0 + Duration::from_secs(3));
+    let now = net.now;
+    net.ua(0)
+        .invite(now, "sip:bob@127.0.0.1:5080", Some(sdp(10)))
+        .unwrap();
+    net.run_for(Duration::from_secs(5));
+    assert_eq!(offsets(&net, "INVITE", 0).len(), 4);
+    assert_eq!(net.ua(0).retransmissions(), 3);
+    assert_eq!(net.ua(1).retransmissions(), 0);
+
+    // The UAS 2xx (RFC 3261 §13.3.1.4): ACKs lost until 2 s, the 200 goes again 3 times.
+    let mut net = pair();
+    let (_, incoming) = alice_calls_bob(&mut net);
+    let t0 = net.t0;
+    net.set_drop(move |s| {
+        s.from_node == 0 && s.start_line().starts_with("ACK") && s.at < t0 + Duration::from_secs(2)
+    });
+    let now = net.now;
+    net.ua(1).respond(now, incoming, 200, Some(sdp(5))).unwrap();
+    net.run_for(Duration::from_secs(10));
+    assert_eq!(offsets(&net, "SIP/2.0 200", 1).len(), 4);
+    assert_eq!(net.ua(1).retransmissions(), 3);
+    // Alice's ACKs answer each 2xx copy: not timer-driven, not counted.
+    assert_eq!(net.ua(0).retransmissions(), 0);
+}

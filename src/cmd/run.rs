@@ -1,15 +1,15 @@
 //! `icephone run SCENARIO.toml...`: run scenarios (each `repeat` times) or, with `--calls`,
 //! load-test them; exit 0 only when every expectation held.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::cli::RunArgs;
 use crate::exit;
 use crate::scenario::junit::{self, LoadCase, Suite};
-use crate::scenario::load::{self, LoadOptions};
+use crate::scenario::load::{self, LoadOptions, RateControl, StatsOutput};
 use crate::scenario::report::Printer;
 use crate::scenario::{self, Scenario};
 
@@ -32,16 +32,54 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("icephone: --concurrency must be at least 1 and --rate above 0");
         return Ok(ExitCode::from(exit::USAGE));
     }
+    if let Some(max) = args.rate_max {
+        if max < args.rate {
+            eprintln!(
+                "icephone: --rate-max ({max}) must be at least --rate ({})",
+                args.rate
+            );
+            return Ok(ExitCode::from(exit::USAGE));
+        }
+    }
+    let stats_file = match (&args.stats, args.calls) {
+        (Some(path), Some(_)) => match std::fs::File::create(path)
+            .and_then(|mut f| writeln!(f, "{}", load::STATS_HEADER).map(|()| f))
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("icephone: --stats {}: {e}", path.display());
+                return Ok(ExitCode::from(exit::USAGE));
+            }
+        },
+        (Some(_), None) => {
+            eprintln!("icephone: --stats needs load mode (--calls N)");
+            return Ok(ExitCode::from(exit::USAGE));
+        }
+        (None, _) => None,
+    };
     let runtime = super::runtime()?;
     let mut suites = Vec::new();
     let mut all_passed = true;
+    let mut interrupted = false;
     for s in scenarios {
         let (passed, suite) = match args.calls {
-            Some(calls) => runtime.block_on(load_mode(s, calls, &args)),
+            Some(calls) => {
+                let stats = match &stats_file {
+                    Some(f) => Some(f.try_clone().map_err(|e| anyhow::anyhow!("--stats: {e}"))?),
+                    None => None,
+                };
+                let (passed, stopped, suite) = runtime.block_on(load_mode(s, calls, &args, stats));
+                interrupted |= stopped;
+                (passed, suite)
+            }
             None => runtime.block_on(scripted(s, args.json)),
         };
         all_passed &= passed;
         suites.push(suite);
+        if interrupted {
+            // Ctrl-C: the other scenarios are not started.
+            break;
+        }
     }
     if let Some(path) = &args.junit {
         std::fs::write(path, junit::render(&suites))
@@ -49,7 +87,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // Calls may still be tearing down in the background; they are not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    Ok(ExitCode::from(if all_passed {
+    Ok(ExitCode::from(if interrupted {
+        exit::INTERRUPTED
+    } else if all_passed {
         exit::OK
     } else {
         exit::FAILURE
@@ -96,10 +136,28 @@ async fn scripted(s: Scenario, json: bool) -> (bool, Suite) {
     )
 }
 
-async fn load_mode(s: Scenario, calls: u64, args: &RunArgs) -> (bool, Suite) {
+async fn load_mode(
+    s: Scenario,
+    calls: u64,
+    args: &RunArgs,
+    stats_file: Option<std::fs::File>,
+) -> (bool, bool, Suite) {
     let file = s.path.display().to_string();
+    let rate = RateControl {
+        rate: args.rate,
+        increase: args.rate_increase.unwrap_or(0.0),
+        interval: Duration::from_secs_f64(args.rate_interval),
+        max: args.rate_max,
+    };
+    let ramp = match (args.rate_increase, args.rate_max) {
+        (Some(inc), Some(max)) => {
+            format!(" (+{inc}/s every {} s up to {max}/s)", args.rate_interval)
+        }
+        (Some(inc), None) => format!(" (+{inc}/s every {} s)", args.rate_interval),
+        (None, _) => String::new(),
+    };
     eprintln!(
-        "== load: {} ({file}): {calls} call(s) at {}/s, at most {} at once",
+        "== load: {} ({file}): {calls} call(s) at {}/s{ramp}, at most {} at once",
         s.name, args.rate, args.concurrency
     );
     let name = s.name.clone();
@@ -107,9 +165,14 @@ async fn load_mode(s: Scenario, calls: u64, args: &RunArgs) -> (bool, Suite) {
         Arc::new(s),
         LoadOptions {
             calls,
-            rate: args.rate,
+            rate,
             concurrency: args.concurrency,
-            tty: std::io::stderr().is_terminal(),
+            live: std::io::stderr().is_terminal() && std::io::stdout().is_terminal(),
+            stats: stats_file.map(|file| StatsOutput {
+                file,
+                every: Duration::from_secs_f64(args.stats_every),
+            }),
+            interruptible: true,
         },
     )
     .await;
@@ -122,6 +185,10 @@ async fn load_mode(s: Scenario, calls: u64, args: &RunArgs) -> (bool, Suite) {
             "attempted": stats.attempted,
             "succeeded": stats.succeeded,
             "failed": stats.failed_by_reason,
+            "failed_by_code": stats.failed_by_code,
+            "interrupted": stats.interrupted,
+            "stopped": stats.stopped,
+            "retransmissions": stats.retransmissions,
             "calls_per_second": stats.rate(),
             "setup_ms": percentiles(&stats.setup_ms),
             "ice_ms": percentiles(&stats.ice_ms),
@@ -133,7 +200,8 @@ async fn load_mode(s: Scenario, calls: u64, args: &RunArgs) -> (bool, Suite) {
     }
     let failed = stats.failed();
     (
-        failed == 0,
+        failed == 0 && !stats.stopped,
+        stats.stopped,
         Suite::Load(LoadCase {
             file,
             scenario: name,

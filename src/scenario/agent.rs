@@ -19,6 +19,8 @@ use crate::signalling::{UaCommand, UaEvent, UaHandle};
 const CALL_END_WAIT: Duration = Duration::from_secs(15);
 const HANGUP_WAIT: Duration = Duration::from_secs(3);
 const REGISTER_WAIT: Duration = Duration::from_secs(5);
+/// The failure message of a step cut short by a graceful stop (Ctrl-C in load mode).
+pub const STOPPED: &str = "stopped (interrupted)";
 
 type CallTask = JoinHandle<anyhow::Result<(CallOutcome, UaHandle)>>;
 
@@ -40,6 +42,8 @@ pub struct AgentSetup {
     pub ua: UaHandle,
     pub template: CallOptions,
     pub printer: Printer,
+    /// Turns true on a graceful stop: the running step ends, the call is hung up.
+    pub stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 pub struct AgentRun {
@@ -58,6 +62,7 @@ pub struct AgentRun {
     call: Option<RunningCall>,
     outcomes: Vec<CallOutcome>,
     placed_calls: bool,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl AgentRun {
@@ -79,6 +84,7 @@ impl AgentRun {
             call: None,
             outcomes: Vec::new(),
             placed_calls: false,
+            stop: setup.stop,
         }
     }
 
@@ -87,13 +93,20 @@ impl AgentRun {
         let mut records = Vec::new();
         let mut failure = None;
         let steps = std::mem::take(&mut self.steps);
+        let mut stop = self.stop.take();
         for step in &steps {
             let what = match self.describe(&step.action) {
                 Ok(w) => w,
                 Err(e) => step.action.describe() + &format!(" ({e})"),
             };
             let started = Instant::now();
-            let result = self.step(&step.action).await;
+            let result = match stop.as_mut() {
+                Some(stop) => tokio::select! {
+                    r = self.step(&step.action) => r,
+                    () = stopped(stop) => Err(STOPPED.to_string()),
+                },
+                None => self.step(&step.action).await,
+            };
             let record = StepRecord {
                 agent: self.name.clone(),
                 index: step.index,
@@ -122,17 +135,41 @@ impl AgentRun {
             }
         }
         if failure.is_none() {
-            // The script is over; the call ends on the peer's or the scenario's terms.
-            let _ = self.wait_call_end(CALL_END_WAIT * 4).await;
+            // The script is over; the call ends on the peer's or the scenario's terms (or
+            // is hung up on a graceful stop).
+            let ended = match stop.as_mut() {
+                Some(stop) => tokio::select! {
+                    r = self.wait_call_end(CALL_END_WAIT * 4) => Some(r),
+                    () = stopped(stop) => None,
+                },
+                None => Some(self.wait_call_end(CALL_END_WAIT * 4).await),
+            };
+            if ended.is_none() {
+                if let Some(call) = &self.call {
+                    let _ = call.commands.send(CallCommand::HangUp);
+                }
+                let _ = self.wait_call_end(HANGUP_WAIT).await;
+            }
         } else if let Some(call) = self.call.take() {
             call.task.abort();
         }
+        while let Ok(ev) = self.events.try_recv() {
+            self.seen.push(ev);
+        }
+        // The last final status of a failed call (486, 408…), for counting by response code.
+        let final_status = self.seen.iter().rev().find_map(|ev| match ev {
+            Event::Call {
+                status: Some(s), ..
+            } if *s >= 300 => Some(*s),
+            _ => None,
+        });
         AgentReport {
             name: self.name,
             steps: records,
             failure,
             outcomes: self.outcomes,
             placed_calls: self.placed_calls,
+            final_status,
         }
     }
 
@@ -354,6 +391,13 @@ impl AgentRun {
         } else {
             list.join(", ")
         }
+    }
+}
+
+/// Resolves once `stop` turns true; never when nobody can stop it any more.
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    if stop.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -27,6 +27,14 @@ pub enum FormatError {
     },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
+    /// `[data]`: a CSV problem (at the CSV file's line) or a use of a column the CSV
+    /// file does not have (at the scenario's line).
+    #[error("{path}:{line}: {message}")]
+    Data {
+        path: String,
+        line: usize,
+        message: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -40,7 +48,18 @@ struct RawScenario {
     #[serde(default)]
     variables: BTreeMap<String, toml::Value>,
     registrar: Option<RegistrarSpec>,
+    data: Option<RawData>,
     agents: BTreeMap<String, RawAgent>,
+}
+
+/// `[data]`: per-call values from a CSV file (path relative to the scenario file).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawData {
+    csv: Spanned<String>,
+    order: Option<Spanned<String>>,
+    #[serde(default)]
+    seed: u64,
 }
 
 fn one() -> u32 {
@@ -160,6 +179,8 @@ pub struct Scenario {
     pub timeout_ms: u64,
     pub variables: BTreeMap<String, Variable>,
     pub registrar: Option<RegistrarSpec>,
+    /// `[data]`: the CSV rows runs take their `${csv.COLUMN}` values from.
+    pub data: Option<super::data::Data>,
     pub agents: Vec<Agent>,
 }
 
@@ -387,6 +408,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, FormatError> {
             message: "repeat must be at least 1".into(),
         });
     }
+    let data = match raw.data {
+        Some(d) => Some(load_data(path, text, d)?),
+        None => None,
+    };
+    check_csv_references(path, text, data.as_ref())?;
     Ok(Scenario {
         name: raw.name.unwrap_or_else(|| {
             path.file_stem()
@@ -398,8 +424,85 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, FormatError> {
         timeout_ms: raw.timeout_ms,
         variables,
         registrar: raw.registrar,
+        data,
         agents,
     })
+}
+
+/// Reads `[data] csv` relative to the scenario file.
+fn load_data(path: &Path, text: &str, raw: RawData) -> Result<super::data::Data, FormatError> {
+    use super::data::{Data, Order};
+    let shown = path.display().to_string();
+    let order = match &raw.order {
+        None => Order::Sequential,
+        Some(o) => Order::parse(o.get_ref()).ok_or_else(|| FormatError::Data {
+            path: shown.clone(),
+            line: line_of(text, o.span().start),
+            message: format!(
+                "[data] order `{}`: expected sequential, random or per_agent",
+                o.get_ref()
+            ),
+        })?,
+    };
+    let csv_line = line_of(text, raw.csv.span().start);
+    let file = path
+        .parent()
+        .unwrap_or_else(|| Path::new(""))
+        .join(raw.csv.get_ref());
+    if !file.is_file() {
+        return Err(FormatError::Data {
+            path: shown,
+            line: csv_line,
+            message: format!("[data] csv: no file {}", file.display()),
+        });
+    }
+    Data::load(&file, order, raw.seed).map_err(|e| {
+        if e.line == 0 {
+            FormatError::Data {
+                path: shown,
+                line: csv_line,
+                message: format!("[data] csv: {}", e.message),
+            }
+        } else {
+            FormatError::Data {
+                path: file.display().to_string(),
+                line: e.line,
+                message: e.message,
+            }
+        }
+    })
+}
+
+/// Every `${csv.COLUMN}` (or `${AGENT.csv.COLUMN}`) names a column of the CSV file.
+fn check_csv_references(
+    path: &Path,
+    text: &str,
+    data: Option<&super::data::Data>,
+) -> Result<(), FormatError> {
+    for (offset, column) in super::data::csv_references(text) {
+        let line = line_of(text, offset);
+        let Some(data) = data else {
+            return Err(FormatError::Data {
+                path: path.display().to_string(),
+                line,
+                message: format!(
+                    "`${{csv.{column}}}` is used but there is no [data] csv = \"FILE\""
+                ),
+            });
+        };
+        if !data.columns.contains(&column) {
+            return Err(FormatError::Data {
+                path: path.display().to_string(),
+                line,
+                message: format!(
+                    "unknown column `{column}` of {} (columns: {})",
+                    data.path.display(),
+                    data.columns.join(", ")
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn plain_string(v: &toml::Value) -> String {

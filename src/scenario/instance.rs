@@ -16,6 +16,17 @@ use crate::signalling::UaConfig;
 
 /// Runs scenario instance number `call` (its `${call}`).
 pub async fn run_once(scenario: &Scenario, call: u64, printer: Printer) -> RunReport {
+    run_once_until(scenario, call, printer, None).await
+}
+
+/// [`run_once`] that a graceful stop (`stop` turning true) cuts short: running steps end and
+/// the agents hang up their calls.
+pub async fn run_once_until(
+    scenario: &Scenario,
+    call: u64,
+    printer: Printer,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport {
         scenario: scenario.name.clone(),
@@ -25,7 +36,7 @@ pub async fn run_once(scenario: &Scenario, call: u64, printer: Printer) -> RunRe
         elapsed_ms: 0,
         error: None,
     };
-    match set_up_and_run(scenario, call, printer).await {
+    match set_up_and_run(scenario, call, printer, stop).await {
         Ok(agents) => report.agents = agents,
         Err(e) => report.error = Some(e),
     }
@@ -37,6 +48,7 @@ async fn set_up_and_run(
     scenario: &Scenario,
     call: u64,
     printer: Printer,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
 ) -> Result<Vec<AgentReport>, String> {
     let file = scenario.path.display().to_string();
     let mut vars = Vars::for_call(&scenario.variables, call);
@@ -55,31 +67,44 @@ async fn set_up_and_run(
         }
         None => None,
     };
+    // `[data]`: every agent's CSV row as `${NAME.csv.COLUMN}`; its own as `${csv.COLUMN}`.
+    let agents = scenario.agents.len();
+    if let Some(data) = &scenario.data {
+        for (i, agent) in scenario.agents.iter().enumerate() {
+            for (column, value) in data.fields(call, i, agents) {
+                vars.set(&format!("{}.csv.{column}", agent.name), value);
+            }
+        }
+    }
     // Bind every agent first so each one's address can be named by the others' steps.
     let mut prepared = Vec::new();
-    for agent in &scenario.agents {
-        let (ua, template, emitter) = prepare(agent, &vars, &printer).await?;
-        let aor = template_aor(agent, &vars, ua.local)?;
+    for (i, agent) in scenario.agents.iter().enumerate() {
+        let own = own_vars(scenario, &vars, call, i);
+        let (ua, template, emitter) = prepare(agent, &own, &printer).await?;
+        let aor = template_aor(agent, &own, ua.local)?;
         let user = user_of(&aor);
         vars.set(&format!("{}.address", agent.name), ua.local.to_string());
         vars.set(
             &format!("{}.uri", agent.name),
             format!("sip:{user}@{}", ua.local),
         );
-        prepared.push((agent, aor, ua, template, emitter));
+        prepared.push((i, agent, aor, ua, template, emitter));
     }
     let mut tasks = Vec::new();
-    for (agent, aor, ua, template, emitter) in prepared {
+    for (i, agent, aor, ua, template, emitter) in prepared {
+        // The agent's own view: every address (set above) plus its own CSV row.
+        let vars = own_vars(scenario, &vars, call, i);
         let run = AgentRun::new(AgentSetup {
             name: agent.name.clone(),
             aor,
             file: file.clone(),
             steps: agent.steps.clone(),
-            vars: vars.clone(),
+            vars,
             emitter,
             ua,
             template,
             printer: printer.clone(),
+            stop: stop.clone(),
         });
         tasks.push((agent.name.clone(), tokio::spawn(run.run())));
     }
@@ -104,6 +129,17 @@ async fn set_up_and_run(
         ));
     }
     Ok(reports)
+}
+
+/// `vars` plus agent number `index`'s own CSV row as `${csv.COLUMN}`.
+fn own_vars(scenario: &Scenario, vars: &Vars, call: u64, index: usize) -> Vars {
+    let mut own = vars.clone();
+    if let Some(data) = &scenario.data {
+        for (column, value) in data.fields(call, index, scenario.agents.len()) {
+            own.set(&format!("csv.{column}"), value);
+        }
+    }
+    own
 }
 
 fn template_aor(agent: &Agent, vars: &Vars, local: SocketAddr) -> Result<String, String> {

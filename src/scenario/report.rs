@@ -57,6 +57,8 @@ pub struct AgentReport {
     pub outcomes: Vec<CallOutcome>,
     /// The agent placed (rather than answered) its calls.
     pub placed_calls: bool,
+    /// The last final status ≥ 300 its calls saw (sent or received), if any.
+    pub final_status: Option<u16>,
 }
 
 #[derive(Debug, Clone)]
@@ -85,6 +87,25 @@ impl RunReport {
                 .filter_map(|a| a.failure.as_ref().map(|f| f.to_string())),
         );
         out
+    }
+
+    /// The SIP response code a failed run is counted under: the final status (≥ 300) seen
+    /// by the first failed agent, else by any agent; None when no call failed with one.
+    pub fn failure_status(&self) -> Option<u16> {
+        self.agents
+            .iter()
+            .filter(|a| a.failure.is_some())
+            .chain(self.agents.iter())
+            .find_map(|a| a.final_status)
+    }
+
+    /// Whether a graceful stop cut this run short.
+    pub fn interrupted(&self) -> bool {
+        self.agents.iter().any(|a| {
+            a.failure
+                .as_ref()
+                .is_some_and(|f| f.message == super::agent::STOPPED)
+        })
     }
 
     /// Setup and ICE times of the calls placed in this run.

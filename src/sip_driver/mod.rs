@@ -42,6 +42,21 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+/// SIP retransmissions (Timers A, E, G, the UAS 2xx) of every endpoint this process has
+/// driven: what the scenario runner's load statistics report.
+static RETRANSMISSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Total SIP retransmissions of every endpoint of this process so far.
+pub fn retransmissions() -> u64 {
+    RETRANSMISSIONS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+fn count_retransmissions(n: u64) {
+    if n > 0 {
+        RETRANSMISSIONS.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 pub use icmp::ICMP_PORT_UNREACHABLE;
 pub use limits::*;
 pub use state_file::{

@@ -134,7 +134,9 @@ impl Loop {
                 _ = sweep.tick() => self.sweep(),
                 () = sleep => {
                     let now = self.now();
+                    let before = self.endpoint.retransmissions();
                     self.endpoint.handle_timeout(now);
+                    super::count_retransmissions(self.endpoint.retransmissions() - before);
                     self.run_probes().await;
                 }
             }

@@ -275,7 +275,12 @@ impl Endpoint {
             ClientTxn::Invite(t) => t.handle_timeout(now),
             ClientTxn::NonInvite(t) => t.handle_timeout(now),
         };
-        let retransmits = actions.iter().any(|a| matches!(a, Action::Transmit(_)));
+        let resent = actions
+            .iter()
+            .filter(|a| matches!(a, Action::Transmit(_)))
+            .count();
+        self.retransmissions += resent as u64;
+        let retransmits = resent > 0;
         if retransmits && entry.unanswered() && entry.progress_due(now) {
             entry.reported = Some(now);
             let waited = now.saturating_duration_since(entry.started);

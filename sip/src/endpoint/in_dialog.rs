@@ -366,6 +366,7 @@ impl Endpoint {
                 }
             }
         }
+        self.retransmissions += resend.len() as u64;
         for (hop, bytes) in resend {
             self.send_on(&hop, bytes);
         }

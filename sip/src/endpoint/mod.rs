@@ -109,6 +109,9 @@ pub struct Endpoint {
     request_source: Option<std::net::IpAddr>,
     /// Requests answered 503 because a cap was reached (for rate-limited logging).
     overload_rejections: u64,
+    /// Messages sent again by a timer (RFC 3261 §17 Timers A, E, G and the UAS 2xx
+    /// retransmission of §13.3.1.4): see [`Endpoint::retransmissions`].
+    retransmissions: u64,
     incoming: HashMap<IncomingId, ServerTransactionKey>,
     dialogs: HashMap<DialogId, Dialog>,
     conns: HashMap<ConnId, Connection>,
@@ -155,6 +158,7 @@ impl Endpoint {
             server_sources: limits::SourceCounts::default(),
             request_source: None,
             overload_rejections: 0,
+            retransmissions: 0,
             incoming: HashMap::new(),
             dialogs: HashMap::new(),
             conns: HashMap::new(),
@@ -164,6 +168,14 @@ impl Endpoint {
             learned_contact: None,
             resolved,
         }
+    }
+
+    /// How many messages timers have sent again so far: requests of client transactions
+    /// (Timers A and E), final responses of INVITE server transactions (Timer G) and a UAS's
+    /// 2xx to an INVITE awaiting its ACK. Unreliable transports only (reliable ones run
+    /// no retransmission timers); answers to a peer's retransmitted request are not counted.
+    pub fn retransmissions(&self) -> u64 {
+        self.retransmissions
     }
 
     /// The configuration in use.

@@ -452,6 +452,11 @@ impl Endpoint {
             ServerTxn::Invite(t) => t.handle_timeout(now),
             ServerTxn::NonInvite(t) => t.handle_timeout(now),
         };
+        // Timer G: the final response sent again (the 100 below is a first sending).
+        self.retransmissions += actions
+            .iter()
+            .filter(|a| matches!(a, Action::Transmit(_)))
+            .count() as u64;
         // 100 Trying is the only response built here; it needs the real `now`.
         let mut rest = Vec::new();
         for action in actions {
