@@ -2,8 +2,8 @@
 # RTP send-time regularity, icephone beside a peer (issue 15): one plain call on loopback,
 # sipp (its RTP stream thread playing a PCMU WAV) -> `icephone answer --tone 440`, captured
 # on lo; the gaps between consecutive RTP packets of each sender are printed (p50, p99,
-# max, and how many exceed 30 ms and 60 ms), first on a quiet machine, then with one busy
-# `yes` per CPU (the hog runs at normal priority, as a compile would).
+# max, and how many exceed 30 ms and 60 ms), first on a quiet machine, then with HOGS_PER_CPU
+# (default 4) busy `yes` per CPU at normal priority, as a parallel compile would load it.
 # Bounded: two calls of SECONDS (default 10), every process under `timeout`; needs root for
 # tcpdump. Prints figures; it is not a test. Usage: scenarios/bench-rtp.sh [SECONDS]
 # ICEPHONE=path uses that binary instead of building target/release/icephone.
@@ -96,11 +96,12 @@ PY
 echo "RTP send-time gaps over a ${SECS} s call (icephone answer --tone 440 <- sipp rtp_stream; ideal 20.0 ms):"
 one_call quiet
 HOGS=()
-for _ in $(seq "$(nproc)"); do
+HOG_COUNT=$(( $(nproc) * ${HOGS_PER_CPU:-4} ))
+for _ in $(seq "$HOG_COUNT"); do
     timeout $((SECS + 40)) yes >/dev/null &
     HOGS+=("$!")
     PIDS+=("$!")
 done
 one_call hog
 for p in "${HOGS[@]}"; do kill "$p" 2>/dev/null || true; done
-echo "(hog: $(nproc) x yes at normal priority during the second call)"
+echo "(hog: $HOG_COUNT x yes at normal priority during the second call, on $(nproc) CPUs)"
