@@ -143,8 +143,8 @@ type Pending = Arc<Mutex<HashMap<Outgoing, MessageEdits>>>;
 pub struct MessageControl {
     pending: Pending,
     raw: mpsc::UnboundedSender<RawSend>,
-    /// Every message sent and received, when the link asked for the tap.
-    pub traced: mpsc::UnboundedReceiver<Traced>,
+    /// Every message sent and received, when the link asked for the tap (take it).
+    pub traced: Option<mpsc::UnboundedReceiver<Traced>>,
 }
 
 /// The user agent's end.
@@ -168,7 +168,7 @@ pub fn message_control(response_edits: HeaderEdits, trace: bool) -> (MessageCont
         MessageControl {
             pending: pending.clone(),
             raw: raw_tx,
-            traced: traced_rx,
+            traced: Some(traced_rx),
         },
         ControlLink {
             pending,
