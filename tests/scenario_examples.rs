@@ -20,6 +20,14 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("non-ice-peer.toml", "assert ice_used=false"),
     ("load-small.toml", "assert setup_ms <= 3000"),
     ("ice-restart.toml", "assert ice_restarts >= 1"),
+    (
+        "message-edits.toml",
+        "expect request BYE header Reason =~ /text=\"done\"/",
+    ),
+    (
+        "raw-send.toml",
+        "expect response 400 header Call-ID =~ /^bad-/",
+    ),
 ];
 
 #[test]

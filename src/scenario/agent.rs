@@ -187,6 +187,9 @@ impl AgentRun {
     fn describe(&self, action: &Action) -> Result<String, String> {
         Ok(match action {
             Action::Call { target } => format!("call {}", self.vars.substitute(target)?),
+            Action::Send { to, transport, .. } => {
+                format!("send to {} over {transport}", self.vars.substitute(to)?)
+            }
             other => other.describe(),
         })
     }

@@ -161,7 +161,8 @@ pub fn fresh_branch() -> String {
 }
 
 /// One message as `--trace-msg` writes it (as sipp's `-trace_msg`): a separator with the
-/// UTC time, direction, transport, remote address and size, then the message.
+/// UTC time, direction, transport, remote address and size (on the wire), then the message
+/// with LF line ends.
 pub fn log_entry(t: &Traced) -> String {
     let (verb, way) = if t.outgoing {
         ("sent", "to")
@@ -174,7 +175,9 @@ pub fn log_entry(t: &Traced) -> String {
         t.transport.as_str().to_ascii_uppercase(),
         t.bytes.len(),
         t.remote,
-        String::from_utf8_lossy(&t.bytes).trim_end_matches(['\r', '\n'])
+        String::from_utf8_lossy(&t.bytes)
+            .trim_end_matches(['\r', '\n'])
+            .replace("\r\n", "\n")
     )
 }
 
@@ -300,11 +303,11 @@ mod tests {
             transport: sip::endpoint::TransportKind::Udp,
             local: None,
             remote: "127.0.0.1:5080".parse().unwrap(),
-            bytes: b"SIP/2.0 200 OK\r\n\r\n".to_vec(),
+            bytes: b"SIP/2.0 200 OK\r\nCSeq: 1 BYE\r\n\r\n".to_vec(),
         };
         let entry = log_entry(&t);
         assert!(
-            entry.starts_with("----------------------------------------------- 2026-12-07 00:00:00.123456 UTC\nUDP message received (18 bytes) from 127.0.0.1:5080:\n\nSIP/2.0 200 OK\n"),
+            entry.starts_with("----------------------------------------------- 2026-12-07 00:00:00.123456 UTC\nUDP message received (31 bytes) from 127.0.0.1:5080:\n\nSIP/2.0 200 OK\nCSeq: 1 BYE\n\n"),
             "{entry}"
         );
         assert_eq!(utc(UNIX_EPOCH), "1970-01-01 00:00:00.000000 UTC");
