@@ -50,6 +50,21 @@ fn trace_msg_writes_one_log_per_agent_with_the_edited_messages() {
     let ok = message(&alice, "SIP/2.0 200 OK");
     assert!(ok.contains("\nX-Answer: yes\n"), "{ok}");
     assert!(ok.contains("\nX-Agent: bob\n"), "{ok}");
+    // `response_headers`: on every response bob sent (180, 200s to INVITE, re-INVITEs,
+    // UPDATE and BYE).
+    let responses: Vec<&str> = bob
+        .split("----------------------------------------------- ")
+        .filter(|e| e.contains(" message sent ("))
+        .filter_map(|e| e.split_once(":\n\n").map(|(_, m)| m))
+        .filter(|m| m.starts_with("SIP/2.0 "))
+        .collect();
+    assert!(responses.len() >= 5, "{bob}");
+    for r in &responses {
+        assert!(r.contains("\nX-Agent: bob\n"), "{r}");
+    }
+    assert!(responses
+        .iter()
+        .any(|r| r.contains("\nCSeq: ") && r.contains(" BYE\n")));
     // Bob's log has the same INVITE, received.
     assert!(bob.contains("UDP message received ("), "{bob}");
     assert!(message(&bob, "INVITE sip:bob@").contains("\nX-Test: 0\n"));
