@@ -184,3 +184,39 @@ fn a_trace_directory_that_cannot_be_made_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("--trace-msg"), "{err}");
 }
+
+#[test]
+fn sdp_edits_drop_candidates_by_type_on_the_wire() {
+    // Alice's offer loses its host candidates and gains a relay one; bob sees exactly that
+    // and turns the call down, so ICE never has to cope with it.
+    let file = write_temp(
+        "candidates",
+        r#"
+name = "candidates"
+[agents.alice]
+steps = [
+  { call = "${bob.uri}", sdp = { remove_candidates = ["host"], add = ["a=candidate:9 1 UDP 16777215 192.0.2.9 3478 typ relay raddr 0.0.0.0 rport 9"] } },
+  { expect = "response", status = 486, timeout_ms = 3000 },
+]
+[agents.bob]
+steps = [
+  { expect = "request", method = "INVITE", body = ["^a=candidate:9 1 UDP 16777215 192\\.0\\.2\\.9 3478 typ relay", "^a=ice-ufrag:"], timeout_ms = 3000 },
+  { answer = 486 },
+]
+"#,
+    );
+    let dir = temp_path("candidates-trace", "d");
+    let out = icephone(&["run", s(&file), "--trace-msg", s(&dir)]);
+    let err = text(&out.stderr);
+    let log = std::fs::read_to_string(dir.join("candidates-0-bob.log")).unwrap_or_default();
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let invite = message(&log, "INVITE sip:bob@");
+    assert!(invite.contains("typ relay"), "{invite}");
+    assert!(!invite.contains("typ host"), "{invite}");
+    assert!(
+        invite.contains("\na=rtpmap:0 PCMU/8000\n"),
+        "the rest is kept:\n{invite}"
+    );
+}
