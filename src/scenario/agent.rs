@@ -45,7 +45,7 @@ pub struct AgentSetup {
     /// The user agent's message control (edits, tap, raw sends).
     pub control: MessageControl,
     /// `--trace-msg`: this agent's message log for this run.
-    pub trace_log: Option<std::path::PathBuf>,
+    pub trace_log: Option<std::fs::File>,
 }
 
 pub struct AgentRun {
@@ -81,11 +81,7 @@ impl AgentRun {
         let events = setup.emitter.subscribe();
         let (received_tx, received_rx) = mpsc::unbounded_channel();
         if let Some(mut traced) = setup.control.traced.take() {
-            let mut log = setup.trace_log.clone().and_then(|path| {
-                std::fs::File::create(&path)
-                    .map_err(|e| tracing::warn!("cannot write {}: {e}", path.display()))
-                    .ok()
-            });
+            let mut log = setup.trace_log.take();
             // Writes the log and hands received messages to the steps, while the UA runs.
             tokio::spawn(async move {
                 while let Some(t) = traced.recv().await {

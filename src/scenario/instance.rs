@@ -59,13 +59,20 @@ async fn set_up_and_run(
     // Bind every agent first so each one's address can be named by the others' steps.
     let mut prepared = Vec::new();
     for agent in &scenario.agents {
-        let trace_log = scenario.trace_msg.as_ref().map(|dir| {
-            dir.join(format!(
-                "{}-{call}-{}.log",
-                file_safe(&scenario.name),
-                file_safe(&agent.name)
-            ))
-        });
+        let trace_log =
+            match &scenario.trace_msg {
+                Some(dir) => {
+                    let path = dir.join(format!(
+                        "{}-{call}-{}.log",
+                        file_safe(&scenario.name),
+                        file_safe(&agent.name)
+                    ));
+                    Some(std::fs::File::create(&path).map_err(|e| {
+                        format!("--trace-msg: cannot write {}: {e}", path.display())
+                    })?)
+                }
+                None => None,
+            };
         let tap = trace_log.is_some()
             || agent
                 .steps
