@@ -208,6 +208,9 @@ pub struct RunArgs {
     /// Write a JUnit XML report to this file
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub junit: Option<PathBuf>,
+    /// Log every SIP message, one file per run and agent: DIR/SCENARIO-RUN-AGENT.log (like sipp -trace_msg)
+    #[arg(long, value_name = "DIR", help_heading = "Output")]
+    pub trace_msg: Option<PathBuf>,
     /// Load mode: run each scenario this many times, at least 1 (like sipp -m)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), help_heading = "Load")]
     pub calls: Option<u64>,

@@ -22,6 +22,14 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("ice-restart.toml", "assert ice_restarts >= 1"),
     ("csv-users.toml", "call sip:erin@127.0.0.1:"),
     ("load-long-call.toml", "assert rtp_received >= 50"),
+    (
+        "message-edits.toml",
+        "expect request BYE header Reason =~ /text=\"done\"/",
+    ),
+    (
+        "raw-send.toml",
+        "expect response 400 header Call-ID =~ /^bad-/",
+    ),
 ];
 
 #[test]

@@ -57,6 +57,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         (None, _) => None,
     };
+    if let Some(dir) = &args.trace_msg {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("icephone: --trace-msg {}: {e}", dir.display());
+            return Ok(ExitCode::from(exit::USAGE));
+        }
+        for s in &mut scenarios {
+            s.trace_msg = Some(dir.clone());
+        }
+    }
     let runtime = super::runtime()?;
     let mut suites = Vec::new();
     let mut all_passed = true;

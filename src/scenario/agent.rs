@@ -6,13 +6,15 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::format::{Action, Assertion, Expectation, Step};
+use super::format::{Action, Assertion, Expectation, MessageExpectation, Step};
+use super::messages;
 use super::report::{AgentReport, Failure, Printer, StepRecord};
 use super::vars::Vars;
 use crate::call::control::{CallCommand, CallControl};
 use crate::call::{run_callee_keeping_ua, run_caller_keeping_ua, CallOptions, CallOutcome};
 use crate::events::{Emitter, Event};
 use crate::media::source::Source;
+use crate::signalling::control::{MessageControl, MessageEdits, Outgoing, Traced};
 use crate::signalling::{UaCommand, UaEvent, UaHandle};
 
 /// How long an assertion waits for the call to end, and a failing agent for its hang-up.
@@ -44,6 +46,10 @@ pub struct AgentSetup {
     pub printer: Printer,
     /// Turns true on a graceful stop: the running step ends, the call is hung up.
     pub stop: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The user agent's message control (edits, tap, raw sends).
+    pub control: MessageControl,
+    /// `--trace-msg`: this agent's message log for this run.
+    pub trace_log: Option<std::fs::File>,
 }
 
 pub struct AgentRun {
@@ -63,12 +69,47 @@ pub struct AgentRun {
     outcomes: Vec<CallOutcome>,
     placed_calls: bool,
     stop: Option<tokio::sync::watch::Receiver<bool>>,
+    control: MessageControl,
+    /// Messages received (from the tap), in order, and where the last match was.
+    received: Vec<Traced>,
+    received_rx: mpsc::UnboundedReceiver<Traced>,
+    received_cursor: usize,
+    /// `send` keywords: fixed per run, but a fresh branch per message.
+    send_call_id: String,
+    send_tag: String,
+    send_cseq: u32,
+    local: std::net::SocketAddr,
 }
 
 impl AgentRun {
-    pub fn new(setup: AgentSetup) -> AgentRun {
+    pub fn new(mut setup: AgentSetup) -> AgentRun {
         let events = setup.emitter.subscribe();
+        let (received_tx, received_rx) = mpsc::unbounded_channel();
+        if let Some(mut traced) = setup.control.traced.take() {
+            let mut log = setup.trace_log.take();
+            // Writes the log and hands received messages to the steps, while the UA runs.
+            tokio::spawn(async move {
+                while let Some(t) = traced.recv().await {
+                    if let Some(file) = log.as_mut() {
+                        use std::io::Write;
+                        let _ = file.write_all(messages::log_entry(&t).as_bytes());
+                    }
+                    if !t.outgoing {
+                        let _ = received_tx.send(t);
+                    }
+                }
+            });
+        }
+        let local = setup.ua.local;
         AgentRun {
+            control: setup.control,
+            received: Vec::new(),
+            received_rx,
+            received_cursor: 0,
+            send_call_id: format!("{:016x}@icephone", rand::random::<u64>()),
+            send_tag: format!("{:08x}", rand::random::<u32>()),
+            send_cseq: 0,
+            local,
             name: setup.name,
             aor: setup.aor,
             file: setup.file,
@@ -100,12 +141,15 @@ impl AgentRun {
                 Err(e) => step.action.describe() + &format!(" ({e})"),
             };
             let started = Instant::now();
-            let result = match stop.as_mut() {
-                Some(stop) => tokio::select! {
-                    r = self.step(&step.action) => r,
-                    () = stopped(stop) => Err(STOPPED.to_string()),
+            let result = match self.arm_edits(step) {
+                Err(e) => Err(e),
+                Ok(()) => match stop.as_mut() {
+                    Some(stop) => tokio::select! {
+                        r = self.step(&step.action) => r,
+                        () = stopped(stop) => Err(STOPPED.to_string()),
+                    },
+                    None => self.step(&step.action).await,
                 },
-                None => self.step(&step.action).await,
             };
             let record = StepRecord {
                 agent: self.name.clone(),
@@ -176,12 +220,140 @@ impl AgentRun {
     fn describe(&self, action: &Action) -> Result<String, String> {
         Ok(match action {
             Action::Call { target } => format!("call {}", self.vars.substitute(target)?),
+            Action::Send { to, transport, .. } => {
+                format!("send to {} over {transport}", self.vars.substitute(to)?)
+            }
             other => other.describe(),
         })
     }
 
+    /// A step's `headers`/`sdp` edits, handed to the user agent for the message the step
+    /// sends (values may use `${variables}`).
+    fn arm_edits(&self, step: &Step) -> Result<(), String> {
+        if step.edits == MessageEdits::default() {
+            return Ok(());
+        }
+        let kind = match step.action {
+            Action::Call { .. } => Outgoing::Invite,
+            Action::Answer { .. } => Outgoing::Answer,
+            Action::Hold | Action::Resume | Action::Update => Outgoing::Offer,
+            Action::HangUp => Outgoing::Bye,
+            _ => return Ok(()),
+        };
+        let mut edits = step.edits.clone();
+        for (_, value) in edits
+            .headers
+            .add
+            .iter_mut()
+            .chain(&mut edits.headers.replace)
+        {
+            *value = self.vars.substitute(value)?;
+        }
+        for line in &mut edits.sdp.add {
+            *line = self.vars.substitute(line)?;
+        }
+        self.control.edit_next(kind, edits);
+        Ok(())
+    }
+
+    fn drain_received(&mut self) {
+        while let Ok(t) = self.received_rx.try_recv() {
+            self.received.push(t);
+        }
+    }
+
+    /// Waits for a received message matching `e` after the last matched one; negated,
+    /// fails if one arrives before the timeout.
+    async fn expect_message(&mut self, e: &MessageExpectation) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(e.timeout_ms);
+        let mut scanned = self.received_cursor;
+        loop {
+            self.drain_received();
+            while let Some(t) = self.received.get(scanned) {
+                if messages::matches(e, &String::from_utf8_lossy(&t.bytes)) {
+                    if e.negate {
+                        return Err(format!(
+                            "received `{}` from {}",
+                            messages::first_line(&t.bytes),
+                            t.remote
+                        ));
+                    }
+                    self.received_cursor = scanned + 1;
+                    return Ok(());
+                }
+                scanned += 1;
+            }
+            match tokio::time::timeout_at(deadline, self.received_rx.recv()).await {
+                Ok(Some(t)) => self.received.push(t),
+                Ok(None) => {
+                    // The user agent stopped: nothing more can arrive.
+                    tokio::time::sleep_until(deadline).await;
+                    return if e.negate {
+                        Ok(())
+                    } else {
+                        Err("the SIP user agent stopped".into())
+                    };
+                }
+                Err(_) if e.negate => return Ok(()),
+                Err(_) => {
+                    let seen: Vec<String> = self
+                        .received
+                        .get(self.received_cursor..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|t| format!("`{}`", messages::first_line(&t.bytes)))
+                        .collect();
+                    return Err(format!(
+                        "not received within {} ms; received since the previous match: {}",
+                        e.timeout_ms,
+                        if seen.is_empty() {
+                            "nothing".into()
+                        } else {
+                            seen.join(", ")
+                        }
+                    ));
+                }
+            }
+        }
+    }
+
+    /// A `send` step: the template with its keywords, from the agent's SIP socket.
+    async fn send_raw(&mut self, template: &str, to: &str, transport: &str) -> Result<(), String> {
+        let to = self.vars.substitute(to)?;
+        let dest: std::net::SocketAddr = to
+            .parse()
+            .map_err(|_| format!("`to` `{to}` is not IP:PORT"))?;
+        let transport = match transport {
+            "tcp" => sip::endpoint::TransportKind::Tcp,
+            _ => sip::endpoint::TransportKind::Udp,
+        };
+        self.drain_received();
+        self.send_cseq += 1;
+        let branch = messages::fresh_branch();
+        let bytes = messages::render(
+            template,
+            &self.vars,
+            &messages::SendContext {
+                call_id: &self.send_call_id,
+                tag: &self.send_tag,
+                branch: &branch,
+                cseq: self.send_cseq,
+                local: self.local,
+                remote: dest,
+                last: self.received.last().map(|t| t.bytes.as_slice()),
+            },
+        )?;
+        self.control.send_raw(transport, dest, bytes).await
+    }
+
     async fn step(&mut self, action: &Action) -> Result<(), String> {
         match action {
+            Action::ExpectMessage(e) => self.expect_message(e).await,
+            Action::Send {
+                template,
+                to,
+                transport,
+            } => self.send_raw(template, to, transport).await,
             Action::Register { expires } => self.register(*expires).await,
             Action::Call { target } => {
                 let target = self.vars.substitute(target)?;

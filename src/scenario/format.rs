@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use sip::endpoint::HeaderEdits;
 use thiserror::Error;
 use toml::Spanned;
+
+use crate::signalling::control::MessageEdits;
 
 #[derive(Debug, Error)]
 pub enum FormatError {
@@ -144,6 +147,40 @@ pub struct AgentSpec {
     /// Audio sent from the start: a sine tone in Hz, or a WAV file.
     pub tone: Option<f64>,
     pub play: Option<String>,
+    /// Header edits on every response the agent sends (checked into [`Agent::response_edits`]).
+    pub response_headers: Option<HeaderSpec>,
+}
+
+/// `headers = { add = [...], replace = [...], remove = [...] }` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderSpec {
+    #[serde(default)]
+    pub add: Vec<String>,
+    #[serde(default)]
+    pub replace: Vec<String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+impl HeaderSpec {
+    /// The edits, or the first line that is not `Name: value` (or not a name, in `remove`).
+    pub fn check(&self) -> Result<HeaderEdits, String> {
+        let lines = |list: &[String]| -> Result<Vec<(sip::message::HeaderName, String)>, String> {
+            list.iter()
+                .map(|l| HeaderEdits::parse_line(l).map_err(|e| e.to_string()))
+                .collect()
+        };
+        Ok(HeaderEdits {
+            remove: self
+                .remove
+                .iter()
+                .map(|n| HeaderEdits::parse_name(n).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?,
+            replace: lines(&self.replace)?,
+            add: lines(&self.add)?,
+        })
+    }
 }
 
 fn udp() -> String {
@@ -182,6 +219,8 @@ pub struct Scenario {
     /// `[data]`: the CSV rows runs take their `${csv.COLUMN}` values from.
     pub data: Option<super::data::Data>,
     pub agents: Vec<Agent>,
+    /// `--trace-msg DIR`: each run's SIP messages, one log per agent (set by the command).
+    pub trace_msg: Option<PathBuf>,
 }
 
 /// A fixed value, or a list picked per call (element `call % len`).
@@ -196,6 +235,8 @@ pub struct Agent {
     pub name: String,
     pub spec: AgentSpec,
     pub steps: Vec<Step>,
+    /// `response_headers`, checked.
+    pub response_edits: HeaderEdits,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -205,6 +246,8 @@ pub struct Step {
     /// 1-based position in the agent's list.
     pub index: usize,
     pub action: Action,
+    /// `headers = {...}` and `sdp = {...}`: edits of the message the step sends.
+    pub edits: MessageEdits,
 }
 
 /// What a step does. Strings are substituted (`${var}`) when the step runs.
@@ -240,6 +283,81 @@ pub enum Action {
     IceRestart,
     HangUp,
     Assert(Assertion),
+    /// `expect`/`expect_not` on the SIP messages the agent received.
+    ExpectMessage(MessageExpectation),
+    /// A hand-written message from the agent's SIP socket (sipp's `<send>`).
+    Send {
+        template: String,
+        to: String,
+        transport: String,
+    },
+}
+
+/// A regular expression compared by its text (steps compare in tests). SIP text patterns
+/// are multi-line with CRLF line ends: `^` and `$` match at each line.
+#[derive(Debug, Clone)]
+pub struct Pattern(pub regex::Regex);
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Pattern {
+    pub fn new(text: &str) -> Result<Pattern, String> {
+        regex::RegexBuilder::new(text)
+            .multi_line(true)
+            .crlf(true)
+            .build()
+            .map(Pattern)
+            .map_err(|e| format!("bad regex `{text}`: {e}"))
+    }
+}
+
+/// A received SIP request or response that must (or, negated, must not) arrive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageExpectation {
+    /// A request (else a response).
+    pub request: bool,
+    /// `expect_not`: fails when such a message arrives within the timeout.
+    pub negate: bool,
+    pub method: Option<String>,
+    pub status: Option<u16>,
+    /// With `pattern`: the regexes run over this header's values (each must match one);
+    /// alone: the header must be present.
+    pub header: Option<String>,
+    /// `match`: every one must match (the whole message, or the header's values).
+    pub pattern: Vec<Pattern>,
+    /// `body`: every one must match the body.
+    pub body: Vec<Pattern>,
+    pub timeout_ms: u64,
+}
+
+impl MessageExpectation {
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "{} {}",
+            if self.negate { "expect_not" } else { "expect" },
+            if self.request { "request" } else { "response" }
+        );
+        if let Some(m) = &self.method {
+            s += &format!(" {m}");
+        }
+        if let Some(st) = self.status {
+            s += &format!(" {st}");
+        }
+        if let Some(h) = &self.header {
+            s += &format!(" header {h}");
+        }
+        for p in &self.pattern {
+            s += &format!(" =~ /{}/", p.0.as_str());
+        }
+        for p in &self.body {
+            s += &format!(" body =~ /{}/", p.0.as_str());
+        }
+        s + &format!(" within {} ms", self.timeout_ms)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -312,6 +430,8 @@ impl Action {
             Action::IceRestart => "ice_restart".into(),
             Action::HangUp => "hangup".into(),
             Action::Assert(a) => format!("assert {}", a.describe()),
+            Action::ExpectMessage(e) => e.describe(),
+            Action::Send { to, transport, .. } => format!("send to {to} over {transport}"),
         }
     }
 }
@@ -384,23 +504,52 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, FormatError> {
                     path: shown.clone(),
                     message: format!("agent `{name}`: {}", e.message()),
                 })?;
+        let response_edits = match &spec.response_headers {
+            Some(h) => h.check().map_err(|message| {
+                // The table has no span (the agent's keys are flattened): name the line of
+                // the first bad string as written.
+                let bad = [&h.add, &h.replace, &h.remove]
+                    .into_iter()
+                    .flatten()
+                    .find(|l| message.contains(&format!("`{l}`")));
+                let line = bad
+                    .and_then(|l| text.find(&format!("\"{l}\"")))
+                    .map(|at| line_of(text, at));
+                FormatError::Invalid {
+                    path: match line {
+                        Some(line) => format!("{shown}:{line}"),
+                        None => shown.clone(),
+                    },
+                    message: format!("agent `{name}`: response_headers: {message}"),
+                }
+            })?,
+            None => HeaderEdits::default(),
+        };
         let mut steps = Vec::new();
         for (i, spanned) in raw_agent.steps.into_iter().enumerate() {
             let line = line_of(text, spanned.span().start);
-            let action = parse_action(spanned.get_ref()).map_err(|message| FormatError::Step {
+            let step_error = |message| FormatError::Step {
                 path: shown.clone(),
                 line,
                 agent: name.clone(),
                 index: i + 1,
                 message,
-            })?;
+            };
+            let action = parse_action(spanned.get_ref()).map_err(step_error)?;
+            let edits = parse_edits(spanned.get_ref()).map_err(step_error)?;
             steps.push(Step {
                 line,
                 index: i + 1,
                 action,
+                edits,
             });
         }
-        agents.push(Agent { name, spec, steps });
+        agents.push(Agent {
+            name,
+            spec,
+            steps,
+            response_edits,
+        });
     }
     if raw.repeat == 0 {
         return Err(FormatError::Invalid {
@@ -426,6 +575,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Scenario, FormatError> {
         registrar: raw.registrar,
         data,
         agents,
+        trace_msg: None,
     })
 }
 
@@ -535,7 +685,150 @@ const ACTIONS: &[&str] = &[
     "hangup",
     "expect_hangup",
     "assert",
+    "expect_not",
+    "send",
 ];
+
+/// Keys of message expectations besides `expect`/`expect_not`.
+const MESSAGE_KEYS: &[&str] = &["status", "method", "header", "match", "body", "timeout_ms"];
+
+/// `headers = {...}` and `sdp = {...}` of a step (checked against its action by
+/// `parse_action`).
+fn parse_edits(t: &toml::Table) -> Result<MessageEdits, String> {
+    let mut edits = MessageEdits::default();
+    let list = |table: &toml::Table, what: &str, key: &str| -> Result<Vec<String>, String> {
+        match table.get(key) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| format!("`{what}.{key}` takes a list of strings, not {v}"))
+                })
+                .collect(),
+            Some(other) => Err(format!(
+                "`{what}.{key}` takes a list of strings, not {other}"
+            )),
+        }
+    };
+    let table = |key: &str, allowed: &[&str]| -> Result<Option<&toml::Table>, String> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(toml::Value::Table(table)) => {
+                if let Some(k) = table.keys().find(|k| !allowed.contains(&k.as_str())) {
+                    return Err(format!("`{key}` takes {}, not `{k}`", allowed.join(", ")));
+                }
+                Ok(Some(table))
+            }
+            Some(other) => Err(format!("`{key}` takes a table {{ ... }}, not {other}")),
+        }
+    };
+    if let Some(h) = table("headers", &["add", "replace", "remove"])? {
+        edits.headers = HeaderSpec {
+            add: list(h, "headers", "add")?,
+            replace: list(h, "headers", "replace")?,
+            remove: list(h, "headers", "remove")?,
+        }
+        .check()?;
+    }
+    if let Some(sdp) = table("sdp", &["add", "remove", "remove_candidates"])? {
+        edits.sdp.add = list(sdp, "sdp", "add")?;
+        for line in &edits.sdp.add {
+            let text = line.trim_start_matches("session:");
+            // RFC 8866 §5: `<type>=<value>`, the type one letter.
+            let b = text.as_bytes();
+            if b.len() < 2
+                || !b[0].is_ascii_lowercase()
+                || b[1] != b'='
+                || text.contains(['\r', '\n'])
+            {
+                return Err(format!("`sdp.add`: `{line}` is not an SDP line (x=...)"));
+            }
+        }
+        edits.sdp.remove = list(sdp, "sdp", "remove")?
+            .iter()
+            .map(|r| {
+                regex::Regex::new(r).map_err(|e| format!("`sdp.remove`: bad regex `{r}`: {e}"))
+            })
+            .collect::<Result<_, _>>()?;
+        edits.sdp.remove_candidates = list(sdp, "sdp", "remove_candidates")?;
+        for kind in &edits.sdp.remove_candidates {
+            if !["host", "srflx", "prflx", "relay"].contains(&kind.as_str()) {
+                return Err(format!(
+                    "`sdp.remove_candidates`: `{kind}`: expected host, srflx, prflx or relay"
+                ));
+            }
+        }
+    }
+    Ok(edits)
+}
+
+fn parse_message_expectation(
+    t: &toml::Table,
+    key: &str,
+    what: &str,
+    timeout: u64,
+) -> Result<Action, String> {
+    let string = |name: &str| -> Result<Option<String>, String> {
+        match t.get(name) {
+            None => Ok(None),
+            Some(toml::Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(format!("`{name}` must be a string, not {other}")),
+        }
+    };
+    let patterns = |name: &str| -> Result<Vec<Pattern>, String> {
+        match t.get(name) {
+            None => Ok(Vec::new()),
+            Some(toml::Value::String(p)) => Ok(vec![Pattern::new(p)?]),
+            Some(toml::Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(p) => Pattern::new(p),
+                    other => Err(format!("`{name}` takes regex strings, not {other}")),
+                })
+                .collect(),
+            Some(other) => Err(format!(
+                "`{name}` takes a regex or a list of them, not {other}"
+            )),
+        }
+    };
+    let request = match what {
+        "request" => true,
+        "response" => false,
+        other => {
+            return Err(format!(
+                "`{key}` on messages takes \"request\" or \"response\", not `{other}`"
+            ))
+        }
+    };
+    let status = match t.get("status") {
+        None => None,
+        Some(toml::Value::Integer(s)) if (100..700).contains(s) => Some(*s as u16),
+        Some(other) => return Err(format!("`status` must be 100-699, not {other}")),
+    };
+    if request && status.is_some() {
+        return Err("a request has no `status` (use `method`)".into());
+    }
+    let method = string("method")?;
+    if !request && method.is_some() {
+        return Err("match a response's method with `header = \"CSeq\"`, not `method`".into());
+    }
+    let header = string("header")?;
+    if let Some(h) = &header {
+        HeaderEdits::parse_name(h).map_err(|e| e.to_string())?;
+    }
+    Ok(Action::ExpectMessage(MessageExpectation {
+        request,
+        negate: key == "expect_not",
+        method,
+        status,
+        header,
+        pattern: patterns("match")?,
+        body: patterns("body")?,
+        timeout_ms: timeout,
+    }))
+}
 
 fn parse_action(t: &toml::Table) -> Result<Action, String> {
     let keys: Vec<&str> = t
@@ -556,8 +849,21 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
     };
     let value = t.get(key).ok_or("action vanished")?;
     let allowed: &[&str] = match key {
-        "answer" => &["delay_ms"],
-        "expect" => &["status", "digit", "reason", "timeout_ms"],
+        "call" | "update" | "hold" | "resume" => &["headers", "sdp"],
+        "answer" => &["delay_ms", "headers", "sdp"],
+        "hangup" => &["headers"],
+        "expect" => &[
+            "status",
+            "digit",
+            "reason",
+            "timeout_ms",
+            "method",
+            "header",
+            "match",
+            "body",
+        ],
+        "expect_not" => MESSAGE_KEYS,
+        "send" => &["to", "transport"],
         "expect_hangup" => &["timeout_ms"],
         "assert" => &[
             "local",
@@ -630,8 +936,14 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
                 delay_ms: int("delay_ms")?.unwrap_or(0),
             }
         }
-        "expect" => {
-            let what = string("expect")?.ok_or("`expect` takes an event name")?;
+        "expect" | "expect_not" => {
+            let what = string(key)?.ok_or_else(|| format!("`{key}` takes an event name"))?;
+            let content = ["method", "header", "match", "body"]
+                .iter()
+                .any(|k| t.contains_key(*k));
+            if key == "expect_not" || what == "request" || content {
+                return parse_message_expectation(t, key, &what, timeout);
+            }
             if !EXPECTABLE.contains(&what.as_str()) {
                 return Err(format!(
                     "cannot expect `{what}`; one of {}",
@@ -684,6 +996,18 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
         "ice_restart" => flag(value).map(|_| Action::IceRestart)?,
         "hangup" => flag(value).map(|_| Action::HangUp)?,
         "assert" => Action::Assert(parse_assertion(t)?),
+        "send" => {
+            let template = string("send")?.ok_or("`send` takes the message text")?;
+            let transport = string("transport")?.unwrap_or_else(|| "udp".into());
+            if !["udp", "tcp"].contains(&transport.as_str()) {
+                return Err(format!("`transport` `{transport}`: expected udp or tcp"));
+            }
+            Action::Send {
+                template,
+                to: string("to")?.ok_or("`send` needs `to` (IP:PORT, e.g. \"${bob.address}\")")?,
+                transport,
+            }
+        }
         other => return Err(format!("unknown action `{other}`")),
     })
 }
@@ -877,6 +1201,110 @@ answer = 486
         .to_string();
         assert!(
             err.contains("`delay_ms` does not go with `hangup`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_and_sdp_edits_and_message_steps_parse() {
+        let text = r#"[agents.a]
+response_headers = { add = ["X-Agent: a"], remove = ["Allow"] }
+steps = [
+  { call = "sip:b@127.0.0.1", headers = { add = ["Supported: 100rel", "X-Test: 1"], replace = ["User-Agent: custom"], remove = ["Allow"] }, sdp = { add = ["a=x-test:1"], remove = ["^a=ptime"], remove_candidates = ["host"] } },
+  { expect = "response", status = 200, match = "a=ice-options:ice2" },
+  { expect = "response", status = 200 },
+  { expect = "request", method = "INVITE", header = "Supported", match = ["100rel", "^100"], timeout_ms = 3000 },
+  { expect_not = "response", status = 180, timeout_ms = 1000 },
+  { send = "OPTIONS sip:x SIP/2.0\n", to = "${b.address}" },
+  { hangup = true, headers = { add = ["X-Bye: 1"] } },
+]
+"#;
+        let s = parse(Path::new("m.toml"), text).unwrap();
+        let a = &s.agents[0];
+        assert_eq!(
+            a.response_edits.add[0].1,
+            "X-Agent: a".split_once(": ").unwrap().1
+        );
+        assert_eq!(a.response_edits.remove, [sip::message::HeaderName::Allow]);
+        let call = &a.steps[0];
+        assert_eq!(call.edits.headers.add.len(), 2);
+        assert_eq!(call.edits.headers.replace[0].1, "custom");
+        assert_eq!(call.edits.sdp.add, ["a=x-test:1"]);
+        assert_eq!(call.edits.sdp.remove[0].as_str(), "^a=ptime");
+        assert_eq!(call.edits.sdp.remove_candidates, ["host"]);
+        match &a.steps[1].action {
+            Action::ExpectMessage(e) => {
+                assert!(!e.request && !e.negate);
+                assert_eq!(e.status, Some(200));
+                assert_eq!(e.pattern[0].0.as_str(), "a=ice-options:ice2");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without content keys, a response status is still a call event.
+        assert!(matches!(&a.steps[2].action, Action::Expect(e) if e.status == Some(200)));
+        match &a.steps[3].action {
+            Action::ExpectMessage(e) => {
+                assert!(e.request);
+                assert_eq!(e.method.as_deref(), Some("INVITE"));
+                assert_eq!(e.header.as_deref(), Some("Supported"));
+                assert_eq!(e.pattern.len(), 2);
+                assert_eq!(e.timeout_ms, 3000);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            matches!(&a.steps[4].action, Action::ExpectMessage(e) if e.negate && e.status == Some(180) && e.timeout_ms == 1000)
+        );
+        assert!(
+            matches!(&a.steps[5].action, Action::Send { to, transport, .. } if to == "${b.address}" && transport == "udp")
+        );
+        assert_eq!(a.steps[6].edits.headers.add[0].1, "1");
+    }
+
+    #[test]
+    fn bad_edits_and_message_steps_name_their_line() {
+        let bad = |steps: &str| {
+            parse(
+                Path::new("e.toml"),
+                &format!("[agents.a]\nsteps = [\n  {{ wait_ms = 1 }},\n  {steps},\n]\n"),
+            )
+            .unwrap_err()
+            .to_string()
+        };
+        let err = bad(r#"{ call = "sip:x", headers = { add = ["no colon"] } }"#);
+        assert!(err.starts_with("e.toml:4: agent `a`, step 2:"), "{err}");
+        assert!(err.contains("`no colon`"), "{err}");
+        let err = bad(r#"{ call = "sip:x", headers = { append = ["X: 1"] } }"#);
+        assert!(err.contains("`append`"), "{err}");
+        let err = bad(r#"{ hangup = true, sdp = { add = ["a=x"] } }"#);
+        assert!(err.contains("`sdp` does not go with `hangup`"), "{err}");
+        let err = bad(r#"{ call = "sip:x", sdp = { add = ["not sdp"] } }"#);
+        assert!(err.contains("not an SDP line"), "{err}");
+        let err = bad(r#"{ call = "sip:x", sdp = { remove = ["("] } }"#);
+        assert!(err.contains("bad regex"), "{err}");
+        let err = bad(r#"{ call = "sip:x", sdp = { remove_candidates = ["local"] } }"#);
+        assert!(err.contains("`local`"), "{err}");
+        let err = bad(r#"{ expect = "response", status = 200, match = "(" }"#);
+        assert!(
+            err.starts_with("e.toml:4:") && err.contains("bad regex"),
+            "{err}"
+        );
+        let err = bad(r#"{ expect = "request", status = 200 }"#);
+        assert!(err.contains("no `status`"), "{err}");
+        let err = bad(r#"{ expect_not = "call.ringing" }"#);
+        assert!(err.contains("\"request\" or \"response\""), "{err}");
+        let err = bad(r#"{ send = "X", to = "1.2.3.4:5", transport = "sctp" }"#);
+        assert!(err.contains("sctp"), "{err}");
+        let err = bad(r#"{ send = "X" }"#);
+        assert!(err.contains("needs `to`"), "{err}");
+        let err = parse(
+            Path::new("r.toml"),
+            "[agents.a]\nice = true\nresponse_headers = { add = [\"no colon\"] }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("r.toml:3: agent `a`: response_headers:"),
             "{err}"
         );
     }

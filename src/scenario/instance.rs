@@ -12,6 +12,7 @@ use super::vars::Vars;
 use crate::call::CallOptions;
 use crate::events::Emitter;
 use crate::media::source::Source;
+use crate::signalling::control::{message_control, ControlLink};
 use crate::signalling::UaConfig;
 
 /// Runs scenario instance number `call` (its `${call}`).
@@ -80,7 +81,35 @@ async fn set_up_and_run(
     let mut prepared = Vec::new();
     for (i, agent) in scenario.agents.iter().enumerate() {
         let own = own_vars(scenario, &vars, call, i);
-        let (ua, template, emitter) = prepare(agent, &own, &printer).await?;
+        let trace_log =
+            match &scenario.trace_msg {
+                Some(dir) => {
+                    let path = dir.join(format!(
+                        "{}-{call}-{}.log",
+                        file_safe(&scenario.name),
+                        file_safe(&agent.name)
+                    ));
+                    Some(std::fs::File::create(&path).map_err(|e| {
+                        format!("--trace-msg: cannot write {}: {e}", path.display())
+                    })?)
+                }
+                None => None,
+            };
+        let tap = trace_log.is_some()
+            || agent
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::ExpectMessage(_) | Action::Send { .. }));
+        let mut response_edits = agent.response_edits.clone();
+        for (_, value) in response_edits
+            .add
+            .iter_mut()
+            .chain(&mut response_edits.replace)
+        {
+            *value = own.substitute(value)?;
+        }
+        let (control, link) = message_control(response_edits, tap);
+        let (ua, template, emitter) = prepare(agent, &own, &printer, link).await?;
         let aor = template_aor(agent, &own, ua.local)?;
         let user = user_of(&aor);
         vars.set(&format!("{}.address", agent.name), ua.local.to_string());
@@ -88,10 +117,10 @@ async fn set_up_and_run(
             &format!("{}.uri", agent.name),
             format!("sip:{user}@{}", ua.local),
         );
-        prepared.push((i, agent, aor, ua, template, emitter));
+        prepared.push((i, agent, aor, ua, template, emitter, control, trace_log));
     }
     let mut tasks = Vec::new();
-    for (i, agent, aor, ua, template, emitter) in prepared {
+    for (i, agent, aor, ua, template, emitter, control, trace_log) in prepared {
         // The agent's own view: every address (set above) plus its own CSV row.
         let vars = own_vars(scenario, &vars, call, i);
         let run = AgentRun::new(AgentSetup {
@@ -105,6 +134,8 @@ async fn set_up_and_run(
             template,
             printer: printer.clone(),
             stop: stop.clone(),
+            control,
+            trace_log,
         });
         tasks.push((agent.name.clone(), tokio::spawn(run.run())));
     }
@@ -142,6 +173,19 @@ fn own_vars(scenario: &Scenario, vars: &Vars, call: u64, index: usize) -> Vars {
     own
 }
 
+/// A name as a file name part: letters, digits, `-` and `_`; anything else becomes `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 fn template_aor(agent: &Agent, vars: &Vars, local: SocketAddr) -> Result<String, String> {
     Ok(match &agent.spec.aor {
         Some(a) => vars.substitute(a)?,
@@ -175,6 +219,7 @@ async fn prepare(
     agent: &Agent,
     vars: &Vars,
     printer: &Printer,
+    link: ControlLink,
 ) -> Result<(crate::signalling::UaHandle, CallOptions, Emitter), String> {
     let spec = &agent.spec;
     let who = format!("agent `{}`", agent.name);
@@ -241,30 +286,33 @@ async fn prepare(
             .map_err(|e| format!("{who}: proxy: {e}"))?;
         tls.names.insert(addr, host);
     }
-    let ua = crate::signalling::spawn(UaConfig {
-        bind,
-        aor: aor.clone(),
-        proxy,
-        proxy_alternates: Vec::new(),
-        resolved_hosts: Vec::new(),
-        credentials,
-        t1: Duration::from_millis(500),
-        max_calls: 1,
-        capture: None,
-        allow_update: spec.allow_update,
-        register: register_step.is_some(),
-        register_expires: register_step.unwrap_or(3600),
-        transport,
-        tls: Some(tls),
-        netns: netns.clone(),
-        follow_redirects: true,
-        keepalive: (spec.keepalive > 0).then(|| Duration::from_secs(spec.keepalive)),
-        instance_id: spec.outbound.then(crate::sip_driver::new_instance_urn),
-        contact_rewrite: spec.contact_rewrite,
-        advertise: None,
-        port_fallback: false,
-        limits: crate::sip_driver::Limits::default(),
-    })
+    let ua = crate::signalling::spawn_controlled(
+        UaConfig {
+            bind,
+            aor: aor.clone(),
+            proxy,
+            proxy_alternates: Vec::new(),
+            resolved_hosts: Vec::new(),
+            credentials,
+            t1: Duration::from_millis(500),
+            max_calls: 1,
+            capture: None,
+            allow_update: spec.allow_update,
+            register: register_step.is_some(),
+            register_expires: register_step.unwrap_or(3600),
+            transport,
+            tls: Some(tls),
+            netns: netns.clone(),
+            follow_redirects: true,
+            keepalive: (spec.keepalive > 0).then(|| Duration::from_secs(spec.keepalive)),
+            instance_id: spec.outbound.then(crate::sip_driver::new_instance_urn),
+            contact_rewrite: spec.contact_rewrite,
+            advertise: None,
+            port_fallback: false,
+            limits: crate::sip_driver::Limits::default(),
+        },
+        link,
+    )
     .await
     .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;
 

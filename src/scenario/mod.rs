@@ -7,6 +7,7 @@ pub mod format;
 pub mod instance;
 pub mod junit;
 pub mod load;
+pub mod messages;
 pub mod registrar;
 pub mod report;
 pub mod usage;

@@ -2,6 +2,7 @@
 //! messages, only offers, answers and dialog happenings; [`driver_ua`] puts the `sip`
 //! crate's endpoint and its driver (`src/sip_driver/`) behind them. [`spawn`] starts it.
 
+pub mod control;
 pub mod driver_ua;
 
 use std::net::SocketAddr;
@@ -235,6 +236,15 @@ impl UaConfig {
 /// Starts a user agent: the `sip` crate's endpoint on its tokio driver.
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
     driver_ua::spawn(config).await
+}
+
+/// As [`spawn`], with message control for test tools (edits, message tap, raw sends; see
+/// [`control`]).
+pub async fn spawn_controlled(
+    config: UaConfig,
+    link: control::ControlLink,
+) -> std::io::Result<UaHandle> {
+    driver_ua::spawn_controlled(config, link).await
 }
 
 /// Starts a user agent for several incoming calls at once (`answer --max-calls N`): the

@@ -6,6 +6,7 @@ use crate::auth::Credentials;
 use crate::timers::outbound::FlowRecoveryConfig;
 use crate::timers::TimerConfig;
 
+use super::edits::HeaderEdits;
 use super::limits::ServerLimits;
 use super::types::TransportKind;
 
@@ -85,6 +86,11 @@ pub struct EndpointConfig {
     /// Caps on server transactions, in total and per source IP; a request over a cap gets
     /// 503 with Retry-After (RFC 3261 §21.5.4).
     pub server_limits: ServerLimits,
+    /// Header edits applied to every response we send (test tools).
+    pub response_edits: HeaderEdits,
+    /// Report every SIP message sent (retransmissions included) and received (after
+    /// framing) as [`super::SipEvent::Traced`]; off by default, so a phone pays nothing.
+    pub trace_messages: bool,
 }
 
 impl EndpointConfig {
@@ -114,6 +120,8 @@ impl EndpointConfig {
             max_redirects: super::redirect::DEFAULT_MAX_REDIRECTS,
             keepalive: None,
             server_limits: ServerLimits::default(),
+            response_edits: HeaderEdits::default(),
+            trace_messages: false,
         }
     }
 

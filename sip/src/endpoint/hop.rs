@@ -99,6 +99,16 @@ impl Endpoint {
                 }
             }
         };
+        if self.config.trace_messages && !transmit.bytes.iter().all(|b| matches!(b, b'\r' | b'\n'))
+        {
+            self.trace(
+                true,
+                transmit.transport,
+                transmit.local,
+                transmit.dest,
+                transmit.bytes.clone(),
+            );
+        }
         tracing::trace!(
             transport = ?transmit.transport,
             dest = %transmit.dest,

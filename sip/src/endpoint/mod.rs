@@ -31,6 +31,7 @@ mod call;
 mod client;
 mod config;
 mod dialog;
+mod edits;
 mod failover;
 mod hop;
 mod in_dialog;
@@ -56,6 +57,7 @@ use crate::message::{Method, StreamDecoder};
 use crate::transaction::{ClientTransactionKey, ServerTransactionKey};
 
 pub use config::{EndpointConfig, NextHop, MTU_MARGIN};
+pub use edits::{BadHeaderLine, HeaderEdits};
 pub use limits::{
     ServerLimits, DEFAULT_MAX_SERVER_TRANSACTIONS, DEFAULT_MAX_SERVER_TRANSACTIONS_PER_SOURCE,
     DEFAULT_OVERLOAD_RETRY_AFTER,
@@ -126,6 +128,10 @@ pub struct Endpoint {
     /// RFC 3263 targets the TU resolved for domain names (lowercase host → hops, best
     /// first): the endpoint does no DNS itself.
     resolved: HashMap<String, Vec<NextHop>>,
+    /// One-shot header edits for the next request of a method ([`Endpoint::edit_next_request`]).
+    next_request_edits: Option<(Method, HeaderEdits)>,
+    /// One-shot header edits for the next [`Endpoint::respond`].
+    next_response_edits: Option<HeaderEdits>,
 }
 
 impl Endpoint {
@@ -167,6 +173,8 @@ impl Endpoint {
             digest,
             learned_contact: None,
             resolved,
+            next_request_edits: None,
+            next_response_edits: None,
         }
     }
 
@@ -364,6 +372,24 @@ impl Endpoint {
                     .map(|&b| char::from(b))
             })
             .collect()
+    }
+
+    /// [`EndpointConfig::trace_messages`]: one message sent or received.
+    fn trace(
+        &mut self,
+        outgoing: bool,
+        transport: TransportKind,
+        local: Option<SocketAddr>,
+        remote: SocketAddr,
+        bytes: Vec<u8>,
+    ) {
+        self.events.push_back(SipEvent::Traced {
+            outgoing,
+            transport,
+            local,
+            remote,
+            bytes,
+        });
     }
 
     fn emit(&mut self, event: SipEvent) {

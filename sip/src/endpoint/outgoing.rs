@@ -151,13 +151,16 @@ impl Endpoint {
     /// Adds the Via and encodes; RFC 3261 §18.1.1: a UDP request larger than MTU − 200
     /// bytes goes over TCP to the same address when we have TCP. Returns the hop used.
     pub(crate) fn finish_request(
-        &self,
+        &mut self,
         request: &mut Request,
         hop: Hop,
         branch: &str,
     ) -> Result<(Hop, Vec<u8>), EndpointError> {
         self.check_tls(request, &hop)?;
         self.set_via(request, &hop, branch)?;
+        // The TU's one-shot header edits (test tools); kept in the stored request, so an
+        // authenticated retry carries them too.
+        self.apply_request_edits(&request.method.clone(), &mut request.headers);
         let bytes = request.to_bytes();
         if hop.transport == TransportKind::Udp
             && bytes.len() > self.config.udp_size_limit()
@@ -242,5 +245,22 @@ impl Endpoint {
         let (hop, bytes) = self.finish_request(&mut request, hop, &branch)?;
         self.send_on(&hop, bytes.clone());
         Ok((hop, bytes))
+    }
+
+    /// Sends `bytes` as they are to `dest` over `transport`, outside any transaction (test
+    /// tools: a hand-written message). Responses to it match no transaction; with
+    /// [`super::EndpointConfig::trace_messages`] they still show as [`super::SipEvent::Traced`].
+    pub fn send_raw(
+        &mut self,
+        transport: TransportKind,
+        dest: std::net::SocketAddr,
+        bytes: Vec<u8>,
+    ) -> Result<(), EndpointError> {
+        self.config
+            .local_addr(transport)
+            .ok_or(EndpointError::TransportUnavailable(transport))?;
+        let hop = self.hop_to(transport, dest);
+        self.send_on(&hop, bytes);
+        Ok(())
     }
 }

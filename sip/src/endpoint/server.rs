@@ -129,11 +129,15 @@ impl Endpoint {
             remote: from,
             conn: None,
         };
+        if self.config.trace_messages {
+            self.trace(false, TransportKind::Udp, Some(local), from, bytes.to_vec());
+        }
         match parse_datagram(bytes) {
             Ok(message) => self.handle_message(now, message, arrival),
             Err(err) => {
                 tracing::debug!(error = %err, %from, "unparsable datagram");
-                if let Some(response) = error_response_for_unparsable(bytes, &err) {
+                if let Some(mut response) = error_response_for_unparsable(bytes, &err) {
+                    self.apply_response_edits(&mut response.headers);
                     self.send_on(&arrival.hop(), response.to_bytes());
                 }
             }
@@ -159,6 +163,12 @@ impl Endpoint {
             };
             match c.decoder.next_event() {
                 Ok(Some(StreamEvent::Message(message))) => {
+                    if self.config.trace_messages {
+                        // After framing: the message as parsed, in its wire form.
+                        let (transport, local, remote) =
+                            (arrival.transport, arrival.local, arrival.remote);
+                        self.trace(false, transport, Some(local), remote, message.to_bytes());
+                    }
                     self.handle_message(now, message, arrival)
                 }
                 Ok(Some(StreamEvent::KeepalivePing)) => {
@@ -214,7 +224,8 @@ impl Endpoint {
         };
         tracing::debug!(version = %request.version, remote = %arrival.remote, "request of unsupported version answered 505");
         let tag = self.random_token(12);
-        let response = rejection.to_response(request).with_to_tag(&tag);
+        let mut response = rejection.to_response(request).with_to_tag(&tag);
+        self.apply_response_edits(&mut response.headers);
         self.send_on(&arrival.hop(), response.to_bytes());
     }
 
@@ -337,6 +348,7 @@ impl Endpoint {
             HeaderName::RetryAfter,
             self.config.server_limits.retry_after.to_string(),
         );
+        self.apply_response_edits(&mut response.headers);
         self.send_on(reply, response.to_bytes());
     }
 
@@ -391,6 +403,17 @@ impl Endpoint {
     }
 
     pub(crate) fn send_server_response(
+        &mut self,
+        now: Instant,
+        key: &ServerTransactionKey,
+        mut response: Response,
+    ) {
+        self.apply_response_edits(&mut response.headers);
+        self.send_edited_response(now, key, response);
+    }
+
+    /// As [`Endpoint::send_server_response`], for a response whose edits are applied.
+    pub(crate) fn send_edited_response(
         &mut self,
         now: Instant,
         key: &ServerTransactionKey,
@@ -462,7 +485,10 @@ impl Endpoint {
         for action in actions {
             if action == Action::Send100Trying {
                 if let Some(entry) = self.servers.get_mut(&key) {
-                    let trying = Response::for_request(&entry.request, 100, "Trying");
+                    let mut trying = Response::for_request(&entry.request, 100, "Trying");
+                    if !self.config.response_edits.is_empty() {
+                        self.config.response_edits.apply(&mut trying.headers);
+                    }
                     if let ServerTxn::Invite(t) = &mut entry.txn {
                         if let Ok(more) = t.send_response(now, 100, Bytes::from(trying.to_bytes()))
                         {

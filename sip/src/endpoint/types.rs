@@ -440,6 +440,21 @@ pub enum SipEvent {
         /// RFC 5626 §4.5 back-off before the re-REGISTER that recovers the flow.
         retry_after: Duration,
     },
+    /// With [`super::EndpointConfig::trace_messages`]: a SIP message we queued for sending
+    /// (retransmissions included; not keepalives) or received (after framing, before any
+    /// check), in its wire form.
+    Traced {
+        /// Sent by us (else received).
+        outgoing: bool,
+        /// How it went.
+        transport: TransportKind,
+        /// Our address, when known.
+        local: Option<SocketAddr>,
+        /// The peer's address: where it went, or where it came from.
+        remote: SocketAddr,
+        /// The whole message.
+        bytes: Vec<u8>,
+    },
 }
 
 /// A command the endpoint refused: the request or response it asked for was not sent.

@@ -512,10 +512,14 @@ impl Endpoint {
             }
         }
         put_body_response(&mut response, body.as_ref());
+        self.apply_response_edits(&mut response.headers);
+        if let Some(edits) = self.next_response_edits.take() {
+            edits.apply(&mut response.headers);
+        }
         let is_final = status >= 200;
         let offer_in_2xx = request.body.is_empty() && kind != ServerKind::Update;
         let wire = Bytes::from(response.to_bytes());
-        self.send_server_response(now, &key, response);
+        self.send_edited_response(now, &key, response);
         let Some(d) = self.dialogs.get_mut(&dialog) else {
             return Ok(());
         };

@@ -61,7 +61,7 @@ impl Bridge {
             } => {
                 let Some(slot) = self.slot_for_incoming() else {
                     // RFC 3261 §21.4.24: busy beyond --max-calls.
-                    let _ = self.respond(incoming, 486, None).await;
+                    let _ = self.respond(incoming, 486, None, None).await;
                     return;
                 };
                 if let Some(s) = self.slot_mut(slot) {
@@ -183,6 +183,24 @@ impl Bridge {
                 eprintln!(
                     "icephone: {why} from {from}; trying the next DNS target {to} (RFC 3263 §4.3)"
                 );
+            }
+            SipEvent::Traced {
+                outgoing,
+                transport,
+                local,
+                remote,
+                bytes,
+            } => {
+                if let Some(control) = &self.control {
+                    let _ = control.traced.send(crate::signalling::control::Traced {
+                        at: std::time::SystemTime::now(),
+                        outgoing,
+                        transport,
+                        local,
+                        remote,
+                        bytes,
+                    });
+                }
             }
             other => tracing::debug!("SIP event not used by calls: {other:?}"),
         }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use sip::endpoint::{Body, DialogId, EndpointConfig, IncomingId, NextHop, TransportKind};
 use tokio::sync::mpsc;
 
+use super::control::{ControlLink, MessageEdits, Outgoing, RawSend, Traced};
 use super::UaConfig;
 use super::{UaCommand, UaEvent, UaHandle};
 use crate::sip_driver::{SipDriver, SipDriverConfig};
@@ -23,7 +24,12 @@ const SDP: &str = "application/sdp";
 /// Binds the driver's UDP socket and starts the translating task: one call at a time, on
 /// the returned handle.
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
-    start(config, None).await
+    start(config, None, None).await
+}
+
+/// As [`spawn`], with message control (edits, the message tap, raw sends).
+pub async fn spawn_controlled(config: UaConfig, link: ControlLink) -> std::io::Result<UaHandle> {
+    start(config, None, Some(link)).await
 }
 
 /// As [`spawn`], for up to `max_calls` calls at once: the main handle gets registration
@@ -33,14 +39,19 @@ pub async fn spawn_multi(
     config: UaConfig,
 ) -> std::io::Result<(UaHandle, mpsc::UnboundedReceiver<UaHandle>)> {
     let (tx, rx) = mpsc::unbounded_channel();
-    Ok((start(config, Some(tx)).await?, rx))
+    Ok((start(config, Some(tx), None).await?, rx))
 }
 
 async fn start(
     config: UaConfig,
     incoming: Option<mpsc::UnboundedSender<UaHandle>>,
+    link: Option<ControlLink>,
 ) -> std::io::Result<UaHandle> {
     let mut endpoint = EndpointConfig::new(config.aor.clone());
+    if let Some(link) = &link {
+        endpoint.response_edits = link.response_edits.clone();
+        endpoint.trace_messages = link.trace;
+    }
     endpoint.credentials = config.credentials.clone();
     // Without a configured proxy, the registrar is the AOR's host (RFC 3261 §10.2: the
     // Request-URI names the domain) when it is an address we can reach directly.
@@ -125,7 +136,24 @@ async fn start(
     let (slot_tx, slot_rx) = mpsc::unbounded_channel();
     let mut slots = HashMap::new();
     slots.insert(MAIN, Slot::new(ev_tx));
+    // Without control, a raw-send channel nobody sends on (its sender kept in the bridge).
+    let (control, raw_rx, raw_keep) = match link {
+        Some(link) => (
+            Some(BridgeControl {
+                pending: link.pending,
+                traced: link.traced,
+            }),
+            link.raw,
+            None,
+        ),
+        None => {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (None, rx, Some(tx))
+        }
+    };
     let bridge = Bridge {
+        control,
+        _raw_keep: raw_keep,
         driver,
         local,
         slots,
@@ -134,7 +162,7 @@ async fn start(
         slot_commands: slot_tx,
         max_calls: config.max_calls,
     };
-    tokio::spawn(bridge.run(cmd_rx, slot_rx));
+    tokio::spawn(bridge.run(cmd_rx, slot_rx, raw_rx));
     Ok(UaHandle {
         local,
         commands: cmd_tx,
@@ -213,7 +241,16 @@ impl Slot {
     }
 }
 
+/// The user agent's end of message control, as the bridge keeps it.
+struct BridgeControl {
+    pending: std::sync::Arc<std::sync::Mutex<HashMap<Outgoing, MessageEdits>>>,
+    traced: mpsc::UnboundedSender<Traced>,
+}
+
 struct Bridge {
+    /// Message control (test tools), when the UA was spawned with it.
+    control: Option<BridgeControl>,
+    _raw_keep: Option<mpsc::UnboundedSender<RawSend>>,
     driver: SipDriver,
     local: SocketAddr,
     slots: HashMap<SlotId, Slot>,
@@ -234,9 +271,19 @@ impl Bridge {
         mut self,
         mut commands: mpsc::UnboundedReceiver<UaCommand>,
         mut slot_commands: mpsc::UnboundedReceiver<(SlotId, Option<UaCommand>)>,
+        mut raw: mpsc::UnboundedReceiver<RawSend>,
     ) {
         loop {
             tokio::select! {
+                Some(send) = raw.recv() => {
+                    let RawSend { transport, dest, bytes, done } = send;
+                    let r = flatten(
+                        self.driver
+                            .command(move |ep, _| ep.send_raw(transport, dest, bytes))
+                            .await,
+                    );
+                    let _ = done.send(r);
+                },
                 command = commands.recv() => match command {
                     Some(c) => self.on_command(MAIN, c).await,
                     None => break,
@@ -276,6 +323,14 @@ impl Bridge {
 
     fn slot_mut(&mut self, slot: SlotId) -> Option<&mut Slot> {
         self.slots.get_mut(&slot)
+    }
+
+    /// The edits waiting for the next message of this kind (none without control).
+    fn take_edits(&self, kind: Outgoing) -> MessageEdits {
+        self.control
+            .as_ref()
+            .and_then(|c| ControlLink::take(&c.pending, kind))
+            .unwrap_or_default()
     }
 
     fn busy_calls(&self) -> usize {
