@@ -380,6 +380,30 @@ fn cancel_gives_200_and_487() {
 }
 
 #[test]
+fn cancel_after_the_2xx_arrived_ends_the_call_with_bye() {
+    // The caller hung up before it saw the answer the endpoint already ACKed (RFC 3261
+    // §9.1: a UAC whose INVITE completes despite the CANCEL ends the call with BYE).
+    let mut net = pair(TransportKind::Udp);
+    let now = net.now;
+    let a = net
+        .ua(0)
+        .invite(now, &bob_uri(TransportKind::Udp), Some(offer("a")))
+        .unwrap();
+    net.deliver();
+    let (incoming, b, _) = incoming_call(&net.events[1]).unwrap();
+    respond_and_deliver(&mut net, 1, incoming, 200, Some(offer("b")));
+    assert_eq!(net.sent_matching("ACK").len(), 1);
+    let now = net.now;
+    net.ua(0).cancel(now, a).unwrap();
+    net.deliver();
+    assert!(net.sent_matching("CANCEL").is_empty());
+    assert_eq!(net.sent_matching("BYE").len(), 1);
+    assert!(net.events[1]
+        .iter()
+        .any(|e| matches!(e, SipEvent::ByeReceived { dialog } if *dialog == b)));
+}
+
+#[test]
 fn cancel_before_provisional_waits_for_it() {
     let mut net = pair(TransportKind::Udp);
     let now = net.now;

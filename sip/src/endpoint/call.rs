@@ -100,14 +100,20 @@ impl Endpoint {
     }
 
     /// Cancels our pending INVITE (RFC 3261 §9.1). The CANCEL goes out once a
-    /// provisional response arrived (a CANCEL SHOULD NOT be sent before).
+    /// provisional response arrived (a CANCEL SHOULD NOT be sent before). When the 2xx
+    /// has already arrived (the caller decided before it saw the answer), the call is
+    /// ended with BYE instead, as §9.1 asks of a UAC whose INVITE completes despite its
+    /// CANCEL: the peer is never left in a call nobody hangs up.
     pub fn cancel(&mut self, now: Instant, dialog: DialogId) -> Result<(), EndpointError> {
         let d = self.dialog_mut(dialog)?;
-        if d.role != Role::Uac || d.state == DialogState::Confirmed {
+        if d.role != Role::Uac {
             return Err(EndpointError::InvalidState {
                 operation: "cancel",
-                detail: "only an unanswered outgoing INVITE can be cancelled".into(),
+                detail: "only an outgoing INVITE can be cancelled".into(),
             });
+        }
+        if d.state == DialogState::Confirmed {
+            return self.bye(now, dialog);
         }
         d.cancel_requested = true;
         if d.got_provisional {
