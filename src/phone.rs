@@ -146,7 +146,7 @@ fn ua_config(
 /// TLS for SIP: always available for sips: and `;transport=tls` targets. With `--transport
 /// tls` or a TLS file given, the client configuration is built now, so a bad file stops the
 /// program before anything is sent; otherwise on the first TLS connection (its failure then
-/// fails that request, with the reason). RFC 5922: each resolved target's certificate is
+/// fails that request, with the reason). RFC 5922 §7.3: each resolved target's certificate is
 /// checked against the SIP domain the lookup started from (the URI's or `--proxy`'s host),
 /// not the NAPTR/SRV target, which a spoofed DNS answer could name; an IP-literal target
 /// against its IP.

@@ -20,7 +20,7 @@ pub use rfc3263::{Plan, PlanError, Service, UriTarget};
 
 /// One place to send SIP: the service (transport), the address, and the host it was found
 /// at (the SRV target, or the URI's host). A TLS certificate is checked against the
-/// resolution's `name`, the domain the lookup started from (RFC 5922), not this host.
+/// resolution's `name`, the domain the lookup started from (RFC 5922 §7.3), not this host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub service: Service,

@@ -281,7 +281,7 @@ async fn prepare(
         tls.config = Some(config);
     }
     if let (Some(text), Some(addr)) = (&spec.proxy, proxy) {
-        // RFC 5922: the proxy's certificate names the host as written.
+        // RFC 5922 §7.3: the proxy's certificate names the host as written.
         let (host, _) = crate::dns::split_host_port(&vars.substitute(text)?)
             .map_err(|e| format!("{who}: proxy: {e}"))?;
         tls.names.insert(addr, host);
