@@ -175,12 +175,33 @@ fn a_certificate_from_another_ca_fails_the_registration_with_the_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let expected = format!("TLS to {registrar} (127.0.0.1): certificate not valid: UnknownIssuer");
     assert!(stderr.contains(&expected), "stderr:\n{stderr}");
-    let seen = seen.lock().unwrap();
+    // The server's side of the refused handshake ends on its own thread, maybe after
+    // icephone has already exited: wait for it (bounded), never holding the lock while
+    // asserting (a panic would poison it for the server thread).
+    let failed = wait_for(Duration::from_secs(5), || {
+        seen.lock().map(|s| s.failed_handshakes).unwrap_or(0) >= 1
+    });
+    let (requests, failed_handshakes) = {
+        let s = seen.lock().unwrap_or_else(|p| p.into_inner());
+        (s.requests.len(), s.failed_handshakes)
+    };
+    assert_eq!(requests, 0, "nothing readable reached the server");
     assert!(
-        seen.requests.is_empty(),
-        "nothing readable reached the server"
+        failed,
+        "the server saw the handshake fail ({failed_handshakes})"
     );
-    assert!(seen.failed_handshakes >= 1);
+}
+
+/// Polls `done` every 10 ms until it holds or `limit` passes; whether it held.
+fn wait_for(limit: Duration, done: impl Fn() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    done()
 }
 
 #[test]
