@@ -451,3 +451,43 @@ fn demultiplexing_by_first_octet() {
     assert!(!is_dtls(&[0, 1]));
     assert!(!is_dtls(&[]));
 }
+
+#[test]
+fn lost_first_flight_is_retransmitted_on_timeout() {
+    let server_cert = DtlsCertificate::generate().unwrap();
+    let client_cert = DtlsCertificate::generate().unwrap();
+    let start = Instant::now();
+    let mut client = DtlsEndpoint::new(
+        &client_cert,
+        DtlsRole::Client,
+        vec![server_cert.fingerprint().clone()],
+        start,
+    )
+    .unwrap();
+    let mut server = DtlsEndpoint::new(
+        &server_cert,
+        DtlsRole::Server,
+        vec![client_cert.fingerprint().clone()],
+        start,
+    )
+    .unwrap();
+    // The ClientHello is lost.
+    let lost = client.poll_transmit().expect("ClientHello");
+    assert!(client.poll_transmit().is_none());
+    let due = client.poll_timeout().expect("retransmission timer");
+    assert!(due > start && due <= start + Duration::from_secs(1));
+    // Before the deadline nothing is resent.
+    client.handle_timeout(start).unwrap();
+    assert!(client.poll_transmit().is_none());
+    // OpenSSL's timer runs on the real clock (module doc): let it run out.
+    std::thread::sleep(due - start + Duration::from_millis(50));
+    client.handle_timeout(due).unwrap();
+    let again = client.poll_transmit().expect("ClientHello retransmitted");
+    assert_eq!(again[0], lost[0], "a handshake record again");
+    let next = client.poll_timeout().expect("timer rearmed");
+    assert!(next > due, "backed off");
+    let mut now = due;
+    server.handle_datagram(&again, now).unwrap();
+    pump(&mut client, &mut server, &mut now);
+    assert!(client.is_connected() && server.is_connected());
+}
