@@ -323,7 +323,7 @@ impl SrtpContext {
             .inbound
             .decrypt_rtp(srtp)
             .map_err(|e| map_error(e, false));
-        self.count(r.as_ref().map(|_| ()), false)?;
+        self.count(r.as_ref().map(|_| ()), false);
         Ok(r?.to_vec())
     }
 
@@ -351,11 +351,11 @@ impl SrtpContext {
             .inbound
             .decrypt_rtcp(srtcp)
             .map_err(|e| map_error(e, true));
-        self.count(r.as_ref().map(|_| ()), true)?;
+        self.count(r.as_ref().map(|_| ()), true);
         Ok(r?.to_vec())
     }
 
-    fn count(&mut self, r: Result<(), &SrtpError>, rtcp: bool) -> Result<(), SrtpError> {
+    fn count(&mut self, r: Result<(), &SrtpError>, rtcp: bool) {
         match r {
             Ok(()) if rtcp => self.stats.rtcp_unprotected += 1,
             Ok(()) => self.stats.rtp_unprotected += 1,
@@ -364,7 +364,6 @@ impl SrtpContext {
             Err(SrtpError::Malformed(_)) => self.stats.malformed += 1,
             Err(_) => {}
         }
-        Ok(())
     }
 }
 

@@ -491,3 +491,14 @@ fn lost_first_flight_is_retransmitted_on_timeout() {
     pump(&mut client, &mut server, &mut now);
     assert!(client.is_connected() && server.is_connected());
 }
+
+#[test]
+fn contexts_and_endpoints_can_move_between_tasks() {
+    fn send<T: Send + 'static>() {}
+    send::<SrtpContext>();
+    send::<DtlsEndpoint>();
+    send::<DtlsSrtpKeys>();
+    // One certificate per run, shared by every call (Arc).
+    fn shared<T: Send + Sync>() {}
+    shared::<DtlsCertificate>();
+}
