@@ -542,6 +542,21 @@ pub fn parse_setup(line: usize, value: &str) -> Result<Setup, SdpError> {
 pub struct TlsId(pub String);
 
 impl TlsId {
+    /// A tls-id from random octets (at least 15, giving the 20 characters RFC 8842 §5
+    /// requires): unpadded base64, whose alphabet is within `tls-id-char`. RFC 8842 §5.2
+    /// wants a fresh random value for every new association.
+    ///
+    /// # Panics
+    ///
+    /// With fewer than 15 octets (a programming error: 120 bits is the minimum).
+    pub fn from_random(octets: &[u8]) -> Self {
+        assert!(
+            octets.len() >= 15,
+            "a tls-id needs at least 15 random octets"
+        );
+        TlsId(base64::engine::general_purpose::STANDARD_NO_PAD.encode(octets))
+    }
+
     /// The `a=tls-id` attribute for this value.
     pub fn to_attribute(&self) -> Attribute {
         Attribute::value("tls-id", self.0.clone())

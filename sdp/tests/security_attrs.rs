@@ -166,6 +166,13 @@ fn tls_id_round_trips_and_checks_length_and_chars() {
     let id = "abcdefghij0123456789+/-_";
     assert_eq!(parse_tls_id(1, id).unwrap(), TlsId(id.into()));
     assert_eq!(TlsId(id.into()).to_attribute().value.as_deref(), Some(id));
+    let made = TlsId::from_random(&[0xfb; 18]);
+    assert_eq!(made.0.len(), 24);
+    assert_eq!(
+        parse_tls_id(1, &made.0).unwrap(),
+        made,
+        "valid by construction"
+    );
     for bad in ["short", "abcdefghij0123456789!", &"a".repeat(256)] {
         let e = parse_tls_id(8, bad).expect_err(bad);
         assert_eq!(err_attr(e), (8, "tls-id".into()));
@@ -234,7 +241,9 @@ fn read_security_dtls_session_level_defaults_and_media_wins() {
         &format!("a=fingerprint:{fp_s}\r\na=setup:actpass\r\n"),
         "UDP/TLS/RTP/SAVP",
     );
-    let sec = read_security(&sdp::parse(&text).unwrap()).unwrap();
+    let sd = sdp::parse(&text).unwrap();
+    assert_eq!(sd.to_string(), text, "written back unchanged");
+    let sec = read_security(&sd).unwrap();
     assert_eq!(sec[0].fingerprints[0].to_string(), fp_s);
     assert_eq!(sec[0].setup, Some(Setup::ActPass));
     assert_eq!(sec[0].tls_id, Some(TlsId(id.into())));
@@ -379,4 +388,57 @@ fn dtls_roles_from_setup() {
 
 fn base64_of(bytes: &[u8]) -> String {
     sdp::security::KeyParams::inline(bytes.to_vec()).to_string()["inline:".len()..].to_string()
+}
+
+mod properties {
+    use proptest::prelude::*;
+    use sdp::security::{parse_crypto, CryptoAttr, CryptoSuite, KeyLifetime, KeyParams, Mki};
+
+    fn suite() -> impl Strategy<Value = CryptoSuite> {
+        prop_oneof![
+            Just(CryptoSuite::AesCm128HmacSha1_80),
+            Just(CryptoSuite::AesCm128HmacSha1_32),
+            Just(CryptoSuite::AeadAes128Gcm),
+        ]
+    }
+
+    fn lifetime() -> impl Strategy<Value = Option<KeyLifetime>> {
+        prop_oneof![
+            Just(None),
+            (1u8..=63).prop_map(|n| Some(KeyLifetime::PowerOfTwo(n))),
+            any::<u64>().prop_map(|p| Some(KeyLifetime::Packets(p))),
+        ]
+    }
+
+    fn mki() -> impl Strategy<Value = Option<Mki>> {
+        prop_oneof![
+            Just(None),
+            (any::<u64>(), 1u8..=128).prop_map(|(value, length)| Some(Mki { value, length })),
+        ]
+    }
+
+    proptest! {
+        /// Whatever we write, we read back identically (RFC 4568 §9.1 grammar both ways).
+        #[test]
+        fn crypto_lines_round_trip(
+            tag in 0u32..=999_999_999,
+            suite in suite(),
+            seed in any::<u8>(),
+            lifetime in lifetime(),
+            mki in mki(),
+            params in proptest::collection::vec("[A-Z_]{1,8}(=[0-9]{1,3})?", 0..3),
+        ) {
+            let n = suite.key_len().unwrap() + suite.salt_len().unwrap();
+            let key_salt: Vec<u8> = (0..n).map(|i| seed.wrapping_mul(31).wrapping_add(i as u8)).collect();
+            let c = CryptoAttr {
+                tag,
+                suite,
+                keys: vec![KeyParams { key_salt, lifetime, mki }],
+                session_params: params,
+                line: 5,
+            };
+            let back = parse_crypto(5, &c.to_string()).unwrap();
+            prop_assert_eq!(back, c);
+        }
+    }
 }
