@@ -24,6 +24,9 @@
 //!   version (incremented on every change) and the peer's ICE data (restart detection).
 //!   Results come back as [`offer_answer::StreamResult`]s carrying [`offer_answer::RemoteIce`]:
 //!   ICE data for the agent, `Mismatch`, or `None` (plain RFC 3264 for that stream).
+//! - [`security`]: SRTP and DTLS-SRTP attributes typed (`a=crypto`, `a=fingerprint`,
+//!   `a=setup`, `a=tls-id`), the `RTP/SAVP` family of profiles, and the offer/answer choices
+//!   of RFC 4568 §7 and RFC 5763 §5 ([`security::read_security`]).
 //! - [`summary::summarize`] is what `icephone sdp check` prints.
 //!
 //! ```
@@ -56,6 +59,7 @@ pub mod ice_attrs;
 pub mod model;
 pub mod offer_answer;
 pub mod parse;
+pub mod security;
 pub mod summary;
 mod write;
 

@@ -1,5 +1,6 @@
 //! Media: RTP (RFC 3550) carrying G.711 in 20 ms frames, RTCP reports, RFC 4733 DTMF, WAV
-//! files, tone sources and the Goertzel detector the tests use.
+//! files, tone sources and the Goertzel detector the tests use; SRTP and DTLS-SRTP building
+//! blocks (`srtp`, not yet used by calls).
 
 pub mod clock;
 pub mod dtmf;
@@ -11,6 +12,7 @@ pub mod rtcp_interval;
 pub mod rtp;
 pub mod session;
 pub mod source;
+pub mod srtp;
 pub mod stats;
 pub mod wav;
 pub mod wav_writer;
