@@ -94,6 +94,8 @@ impl Endpoint {
             targets: None,
             failover: hops,
             keepalive_at: self.config.keepalive.map(|k| now + k),
+            refers_out: Vec::new(),
+            refers_in: Vec::new(),
         };
         self.dialogs.insert(id, dialog);
         Ok(id)

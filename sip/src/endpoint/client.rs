@@ -14,7 +14,7 @@ use crate::transaction::{
 
 use super::hop::{Arrival, Hop};
 use super::types::{
-    DialogId, EndpointError, RequestId, SipEvent, TerminationReason, TransportFailure,
+    DialogId, EndpointError, ReferId, RequestId, SipEvent, TerminationReason, TransportFailure,
 };
 use super::Endpoint;
 
@@ -66,6 +66,10 @@ pub(crate) enum Purpose {
     Bye(DialogId),
     Cancel(DialogId),
     Options(RequestId),
+    /// RFC 3515: our REFER in the dialog.
+    Refer(DialogId, ReferId),
+    /// RFC 3515 §2.4.5: our NOTIFY for the peer's REFER.
+    Notify(DialogId, ReferId),
     /// BYE ending the extra dialog of a forked 2xx: nothing to report.
     ForkBye,
 }
@@ -343,6 +347,9 @@ impl Endpoint {
             Purpose::Update(d) => self.offer_failed(d, Method::Update, 408),
             Purpose::Bye(d) => self.end_dialog(d, TerminationReason::LocalBye),
             Purpose::Cancel(_) | Purpose::ForkBye => {}
+            // RFC 3261 §8.1.3.1: a timeout or transport error is a 408 for the TU.
+            Purpose::Refer(d, id) => self.refer_failed(d, id, 408),
+            Purpose::Notify(d, id) => self.notify_failed(d, id, 408),
             Purpose::Options(request) => self.emit(SipEvent::OptionsResponse {
                 request,
                 status: 408,
@@ -371,6 +378,8 @@ impl Endpoint {
                 }
             }
             Purpose::Cancel(_) | Purpose::ForkBye => {}
+            Purpose::Refer(d, id) => self.on_refer_response(now, d, id, sent, response),
+            Purpose::Notify(d, id) => self.on_notify_response(d, id, response),
             Purpose::Options(id) => {
                 if response.is_final() {
                     let allow = response

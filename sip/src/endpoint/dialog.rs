@@ -6,7 +6,7 @@ use crate::message::{HeaderName, Method, NameAddr, Request, Uri};
 use crate::transaction::{ClientTransactionKey, ServerTransactionKey, TwoXxRetransmitter};
 
 use super::hop::{uri_target, Hop};
-use super::types::{Body, DialogId, IncomingId};
+use super::types::{Body, DialogId, IncomingId, ReferId};
 
 /// Which side created the dialog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,27 @@ pub(crate) struct TwoXx {
     pub cseq: u32,
     /// The 2xx carried an offer (INVITE without body), so the ACK carries the answer.
     pub offer_in_2xx: bool,
+}
+
+/// A REFER we sent and its implicit subscription (RFC 3515 §2.4.4), until a NOTIFY says
+/// terminated or the REFER fails.
+#[derive(Debug, Clone)]
+pub(crate) struct OutRefer {
+    pub id: ReferId,
+    /// CSeq of the REFER: NOTIFYs name it in `Event: refer;id=` (RFC 3515 §2.4.6).
+    pub cseq: u32,
+}
+
+/// A REFER the peer sent: answered by the TU, then reported on by NOTIFYs.
+#[derive(Debug, Clone)]
+pub(crate) struct InRefer {
+    pub id: ReferId,
+    /// CSeq of the REFER, for `Event: refer;id=` (RFC 3515 §2.4.6).
+    pub cseq: u32,
+    /// The REFER's server transaction, until the TU answers it.
+    pub server: Option<ServerTransactionKey>,
+    /// Answered 2xx: NOTIFYs may go.
+    pub accepted: bool,
 }
 
 #[derive(Debug)]
@@ -104,6 +125,10 @@ pub(crate) struct Dialog {
     pub failover: std::collections::VecDeque<Hop>,
     /// When the next CRLFCRLF keepalive goes to the dialog's next hop (`keepalive` config).
     pub keepalive_at: Option<Instant>,
+    /// RFC 3515: REFERs we sent whose subscription is still open.
+    pub refers_out: Vec<OutRefer>,
+    /// RFC 3515: REFERs the peer sent, until rejected or their final NOTIFY.
+    pub refers_in: Vec<InRefer>,
 }
 
 impl Dialog {

@@ -89,6 +89,25 @@ impl Endpoint {
         method: Method,
         body: Option<&Body>,
     ) -> Result<ClientTransactionKey, EndpointError> {
+        let purpose = match method {
+            Method::Invite => Purpose::Reinvite(dialog),
+            Method::Update => Purpose::Update(dialog),
+            _ => Purpose::Bye(dialog),
+        };
+        self.send_in_dialog_with(now, dialog, method, body, &[], purpose)
+    }
+
+    /// As [`Endpoint::send_in_dialog`], with `extra` headers and the response going to
+    /// `purpose`.
+    pub(crate) fn send_in_dialog_with(
+        &mut self,
+        now: Instant,
+        dialog: DialogId,
+        method: Method,
+        body: Option<&Body>,
+        extra: &[(HeaderName, String)],
+        purpose: Purpose,
+    ) -> Result<ClientTransactionKey, EndpointError> {
         let contact = {
             let d = self.dialog_mut(dialog)?;
             let (transport, secure) = (d.hop.transport, d.secure);
@@ -115,14 +134,17 @@ impl Endpoint {
                     .headers
                     .push(HeaderName::Contact, contact.to_string());
                 self.add_capabilities(&mut request.headers);
+            } else if matches!(method, Method::Refer | Method::Notify) {
+                // RFC 3515 §2.4.1 / RFC 6665 §8.2: REFER and NOTIFY carry a Contact.
+                request
+                    .headers
+                    .push(HeaderName::Contact, contact.to_string());
+            }
+            for (name, value) in extra {
+                request.headers.push(name.clone(), value.clone());
             }
             put_body(&mut request, body);
             (request, d.next_hop(|t, a| self.hop_to(t, a)))
-        };
-        let purpose = match method {
-            Method::Invite => Purpose::Reinvite(dialog),
-            Method::Update => Purpose::Update(dialog),
-            _ => Purpose::Bye(dialog),
         };
         if let Some(d) = self.dialogs.get_mut(&dialog) {
             d.local_cseq = d.local_cseq.saturating_add(1);

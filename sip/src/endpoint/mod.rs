@@ -40,6 +40,7 @@ mod limits;
 mod outbound;
 mod outgoing;
 mod redirect;
+mod refer;
 mod registration;
 mod server;
 mod types;
@@ -64,8 +65,9 @@ pub use limits::{
 };
 pub use redirect::DEFAULT_MAX_REDIRECTS;
 pub use types::{
-    Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, RegistrationFailure,
-    RequestId, SipEvent, TerminationReason, Transmit, TransportFailure, TransportKind,
+    Body, ConnId, DialogId, EndpointError, FlowFailure, FlowId, IncomingId, ReferId,
+    RegistrationFailure, RequestId, SipEvent, TerminationReason, Transmit, TransportFailure,
+    TransportKind,
 };
 
 use client::ClientEntry;
@@ -73,7 +75,8 @@ use dialog::Dialog;
 use registration::Registration;
 use server::ServerEntry;
 
-/// Methods we handle and list in Allow (RFC 3261 §20.5, RFC 3311 §5: include UPDATE).
+/// Methods we handle and list in Allow (RFC 3261 §20.5, RFC 3311 §5: include UPDATE;
+/// RFC 3515 §2.4.2: REFER, and NOTIFY for its implicit subscription, within a call).
 pub const ALLOWED_METHODS: &[Method] = &[
     Method::Invite,
     Method::Ack,
@@ -81,6 +84,8 @@ pub const ALLOWED_METHODS: &[Method] = &[
     Method::Cancel,
     Method::Options,
     Method::Update,
+    Method::Refer,
+    Method::Notify,
 ];
 
 /// Option tags we list in Supported (RFC 5626 §4.2.1: outbound and path).

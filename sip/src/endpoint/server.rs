@@ -79,6 +79,7 @@ pub(crate) fn reason_phrase(status: u16) -> &'static str {
         486 => "Busy Here",
         487 => "Request Terminated",
         488 => "Not Acceptable Here",
+        489 => "Bad Event",
         491 => "Request Pending",
         500 => "Server Internal Error",
         501 => "Not Implemented",
@@ -104,6 +105,8 @@ fn uas_policy() -> UasPolicy {
             "application/sdp".into(),
             "text/plain".into(),
             "application/octet-stream".into(),
+            // RFC 3515 §2.4.5: NOTIFYs for REFER.
+            super::refer::SIPFRAG.into(),
         ],
         registrar: false,
     }

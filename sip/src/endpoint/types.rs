@@ -25,6 +25,11 @@ pub struct IncomingId(pub u64);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RequestId(pub u64);
 
+/// A blind transfer by REFER (RFC 3515): one we sent with [`super::Endpoint::refer`], or
+/// one the peer sent ([`SipEvent::IncomingRefer`]), with its implicit subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReferId(pub u64);
+
 /// An RFC 5626 flow: the registration's transport association.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FlowId(pub u64);
@@ -374,6 +379,71 @@ pub enum SipEvent {
         /// The dialog the BYE ended.
         dialog: DialogId,
     },
+    /// The final response to our REFER ([`super::Endpoint::refer`], RFC 3515 §2.4.2):
+    /// 202 Accepted (or another 2xx) starts the implicit subscription, whose NOTIFYs come
+    /// as [`SipEvent::TransferProgress`]; an error ends the transfer (408 for no response
+    /// or a transport error). NOTIFYs may arrive before this event (RFC 3515 §2.4.4).
+    ReferResponse {
+        /// The dialog the REFER was sent in.
+        dialog: DialogId,
+        /// The id [`super::Endpoint::refer`] returned.
+        id: ReferId,
+        /// The final status.
+        status: u16,
+    },
+    /// A NOTIFY of our REFER's implicit subscription (RFC 3515 §2.4.4, §2.4.5), answered
+    /// 200: how the transferee's request to the refer target is going.
+    TransferProgress {
+        /// The dialog the REFER was sent in.
+        dialog: DialogId,
+        /// The id [`super::Endpoint::refer`] returned.
+        id: ReferId,
+        /// The status code of the message/sipfrag status line (e.g. 100, 180, 200, 486).
+        status: u16,
+        /// Its reason phrase.
+        reason: String,
+        /// `Subscription-State: terminated`: no more NOTIFYs follow; with a 2xx `status`
+        /// the transfer succeeded.
+        terminated: bool,
+    },
+    /// A NOTIFY for our REFER that we answered 400 (RFC 3515 §2.4.5): its body is not a
+    /// message/sipfrag holding a SIP status line, or it has no usable Subscription-State.
+    /// The subscription stays as it was.
+    BadTransferNotify {
+        /// The dialog the NOTIFY came in.
+        dialog: DialogId,
+        /// The REFER the NOTIFY was for.
+        id: ReferId,
+        /// What was wrong, in words.
+        detail: String,
+    },
+    /// The peer asks us to transfer (RFC 3515 §2.4.2): call `refer_to` ourselves. Answer
+    /// with [`super::Endpoint::accept_refer`] (202) or [`super::Endpoint::reject_refer`];
+    /// after accepting, report progress with [`super::Endpoint::notify_transfer`]
+    /// (RFC 3515 §2.4.4: an initial NOTIFY at once, e.g. 100, and a final one with
+    /// `terminated`).
+    IncomingRefer {
+        /// The dialog the REFER came in (stays up; the transfer is a new call).
+        dialog: DialogId,
+        /// The transfer, for accept/reject and the NOTIFYs.
+        id: ReferId,
+        /// The URI of the Refer-To header (RFC 3515 §2.1), as received (it may carry
+        /// URI headers such as `?Replaces=...`).
+        refer_to: String,
+        /// The Referred-By header value as received (RFC 3892), if any.
+        referred_by: Option<String>,
+    },
+    /// A NOTIFY we sent for an incoming REFER ([`super::Endpoint::notify_transfer`]) got
+    /// a non-2xx final response (408 for no response or a transport error). After a 481
+    /// the subscription is gone and further NOTIFYs are refused.
+    TransferNotifyFailed {
+        /// The dialog the REFER came in.
+        dialog: DialogId,
+        /// The transfer.
+        id: ReferId,
+        /// The final status.
+        status: u16,
+    },
     /// The call is over; its id is no longer valid for commands.
     DialogTerminated {
         /// The dialog that ended.
@@ -466,6 +536,10 @@ pub enum EndpointError {
     /// The dialog does not exist (never did, or already terminated).
     #[error("unknown dialog {0:?}")]
     UnknownDialog(DialogId),
+    /// The transfer ([`ReferId`]) is unknown in that dialog, already answered (for
+    /// accept/reject), not accepted or already terminated (for NOTIFYs).
+    #[error("unknown or finished transfer {0:?}")]
+    UnknownRefer(ReferId),
     /// The incoming request does not exist or already got its final response.
     #[error("unknown or already answered incoming request {0:?}")]
     UnknownIncoming(IncomingId),

@@ -239,6 +239,9 @@ impl Endpoint {
                 let response = self.options_response(&request, &local_tag);
                 self.respond_in_dialog(now, (key, request, reply), id, response);
             }
+            // RFC 3515: blind transfer within the call (refer.rs).
+            Method::Refer => self.on_refer(now, (key, request, reply), id),
+            Method::Notify => self.on_notify(now, (key, request, reply), id),
             _ => {
                 let local_tag = d.local_tag.clone();
                 let response = Response::for_request(&request, 405, reason_phrase(405))
@@ -250,7 +253,7 @@ impl Endpoint {
 
     /// Answers an in-dialog request the endpoint settles itself (no application decision)
     /// with `response`, in a fresh server transaction.
-    fn respond_in_dialog(
+    pub(crate) fn respond_in_dialog(
         &mut self,
         now: Instant,
         (key, request, reply): (ServerTransactionKey, Request, Hop),
@@ -335,12 +338,14 @@ impl Endpoint {
                 self.respond_new(now, key, request, reply, None, ServerKind::Other, response);
             }
             _ => {
-                // BYE/UPDATE without a To tag belong to no dialog (RFC 3261 §12.2.2).
+                // BYE/UPDATE without a To tag belong to no dialog (RFC 3261 §12.2.2), nor
+                // does a NOTIFY (RFC 6665 §4.1.3: no such subscription → 481). A REFER
+                // outside a call is not supported: 400 (ASSUMPTIONS.md).
                 let tag = self.random_token(12);
-                let status = if matches!(request.method, Method::Bye | Method::Update) {
-                    481
-                } else {
-                    405
+                let status = match request.method {
+                    Method::Bye | Method::Update | Method::Notify => 481,
+                    Method::Refer => 400,
+                    _ => 405,
                 };
                 let mut response = Response::for_request(&request, status, reason_phrase(status))
                     .with_to_tag(&tag);
@@ -429,6 +434,8 @@ impl Endpoint {
             targets: None,
             failover: std::collections::VecDeque::new(),
             keepalive_at: self.config.keepalive.map(|k| now + k),
+            refers_out: Vec::new(),
+            refers_in: Vec::new(),
         };
         self.dialogs.insert(id, dialog);
         let from_text = request
