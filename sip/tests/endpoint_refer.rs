@@ -489,3 +489,37 @@ fn a_malformed_sipfrag_gets_400() {
         vec![(180, false), (183, false)]
     );
 }
+
+/// A REFER the transferee never answers times out at the transferor as 408 (Timer F) and
+/// leaves the call up; when the call ends, the unanswered server transaction goes with it.
+#[test]
+fn an_unanswered_refer_times_out_and_goes_with_the_dialog() {
+    let mut net = trio(TransportKind::Udp);
+    let (a, b) = call(&mut net, 0, 1, &uri("bob", BOB, TransportKind::Udp));
+    let now = net.now;
+    let id = net
+        .ua(0)
+        .refer(now, a, &uri("carol", CAROL, TransportKind::Udp))
+        .unwrap();
+    net.deliver();
+    let (_, their_id, _, _) = incoming_refer(&net.events[1]).unwrap();
+    net.run_for(Duration::from_secs(40));
+    assert_eq!(refer_response(&net.events[0], id), Some(408));
+    assert_eq!(net.ua(0).dialog_ids(), vec![a]);
+    assert_eq!(net.ua(1).server_transaction_count(), 1, "the REFER waits");
+    // The transferee's REFER answered by nobody: the call ends and takes it along.
+    let now = net.now;
+    net.ua(0).bye(now, a).unwrap();
+    net.run_for(Duration::from_secs(40));
+    assert!(net.ua(1).dialog_ids().is_empty());
+    assert_eq!(net.ua(1).server_transaction_count(), 0);
+    let now = net.now;
+    assert_eq!(
+        net.ua(1).accept_refer(now, their_id),
+        Err(EndpointError::UnknownRefer(their_id))
+    );
+    assert_eq!(
+        net.ua(1).notify_transfer(now, b, their_id, 100, false),
+        Err(EndpointError::UnknownDialog(b))
+    );
+}

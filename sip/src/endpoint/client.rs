@@ -494,6 +494,13 @@ impl Endpoint {
             if let Some(incoming) = d.invite_incoming {
                 self.incoming.remove(&incoming);
             }
+            // A REFER the TU never answered: its server transaction (which has no timer
+            // while unanswered) goes with the dialog; a retransmission now gets 481.
+            for key in d.refers_in.into_iter().filter_map(|r| r.server) {
+                if self.servers.get(&key).is_some_and(|e| !e.answered) {
+                    self.remove_server(&key);
+                }
+            }
             self.emit(SipEvent::DialogTerminated { dialog, reason });
         }
     }

@@ -113,7 +113,11 @@ impl Endpoint {
         }
         let status = response.status;
         match status {
-            200..=299 => self.emit(SipEvent::ReferResponse { dialog, id, status }),
+            200..=299 => {
+                if self.dialogs.contains_key(&dialog) {
+                    self.emit(SipEvent::ReferResponse { dialog, id, status });
+                }
+            }
             401 | 407 => {
                 match self.retry_with_credentials(now, sent, response, Purpose::Refer(dialog, id)) {
                     Ok((_, cseq)) => {
@@ -137,10 +141,12 @@ impl Endpoint {
     }
 
     /// Our REFER failed (`status`, 408 for no response): the subscription never started.
+    /// Nothing is reported once the dialog is gone (as for re-INVITE and UPDATE).
     pub(crate) fn refer_failed(&mut self, dialog: DialogId, id: ReferId, status: u16) {
-        if let Some(d) = self.dialogs.get_mut(&dialog) {
-            d.refers_out.retain(|r| r.id != id);
-        }
+        let Some(d) = self.dialogs.get_mut(&dialog) else {
+            return;
+        };
+        d.refers_out.retain(|r| r.id != id);
         self.emit(SipEvent::ReferResponse { dialog, id, status });
     }
 
@@ -408,11 +414,13 @@ impl Endpoint {
 
     /// Our NOTIFY got `status` (408 for no response). RFC 6665 §4.2.2: after a timeout or
     /// a 481 the subscription is removed.
+    /// Nothing is reported once the dialog is gone.
     pub(crate) fn notify_failed(&mut self, dialog: DialogId, id: ReferId, status: u16) {
+        let Some(d) = self.dialogs.get_mut(&dialog) else {
+            return;
+        };
         if matches!(status, 408 | 481) {
-            if let Some(d) = self.dialogs.get_mut(&dialog) {
-                d.refers_in.retain(|r| r.id != id);
-            }
+            d.refers_in.retain(|r| r.id != id);
         }
         self.emit(SipEvent::TransferNotifyFailed { dialog, id, status });
     }

@@ -460,7 +460,7 @@ impl Endpoint {
         }
     }
 
-    fn remove_server(&mut self, key: &ServerTransactionKey) {
+    pub(crate) fn remove_server(&mut self, key: &ServerTransactionKey) {
         if let Some(entry) = self.servers.remove(key) {
             self.server_sources.remove(entry.source);
         }

@@ -383,6 +383,7 @@ pub enum SipEvent {
     /// 202 Accepted (or another 2xx) starts the implicit subscription, whose NOTIFYs come
     /// as [`SipEvent::TransferProgress`]; an error ends the transfer (408 for no response
     /// or a transport error). NOTIFYs may arrive before this event (RFC 3515 §2.4.4).
+    /// Not reported once the dialog has ended.
     ReferResponse {
         /// The dialog the REFER was sent in.
         dialog: DialogId,
@@ -435,7 +436,8 @@ pub enum SipEvent {
     },
     /// A NOTIFY we sent for an incoming REFER ([`super::Endpoint::notify_transfer`]) got
     /// a non-2xx final response (408 for no response or a transport error). After a 481
-    /// the subscription is gone and further NOTIFYs are refused.
+    /// the subscription is gone and further NOTIFYs are refused. Not reported once the
+    /// dialog has ended.
     TransferNotifyFailed {
         /// The dialog the REFER came in.
         dialog: DialogId,
