@@ -214,7 +214,10 @@ fn blind_transfer(transport: TransportKind) {
             n.contains(&format!("\r\nSubscription-State: {state}\r\n")),
             "{n}"
         );
-        assert!(n.contains("\r\nContent-Type: message/sipfrag\r\n"), "{n}");
+        assert!(
+            n.contains("\r\nContent-Type: message/sipfrag;version=2.0\r\n"),
+            "{n}"
+        );
         assert!(n.ends_with(&format!("\r\n\r\n{frag}")), "{n}");
     }
     let oks = net

@@ -381,8 +381,9 @@ impl Endpoint {
             (HeaderName::Event, format!("refer;id={cseq}")),
             (HeaderName::SubscriptionState, state),
         ];
+        // RFC 3420 §2 / RFC 3515 §2.4.5 examples: version 2.0 of the sipfrag.
         let body = Body::new(
-            SIPFRAG,
+            format!("{SIPFRAG};version=2.0"),
             format!("SIP/2.0 {status} {}\r\n", reason_phrase(status)).into_bytes(),
         );
         self.send_in_dialog_with(
@@ -449,13 +450,18 @@ fn sipfrag_status(request: &Request) -> Result<(u16, String), String> {
         .ok()
         .flatten()
         .map(|c| c.essence());
-    if content_type.as_deref() != Some(SIPFRAG) {
+    sipfrag_line(content_type.as_deref(), &request.body)
+}
+
+/// [`sipfrag_status`] of a body whose Content-Type essence is `content_type`.
+fn sipfrag_line(content_type: Option<&str>, body: &[u8]) -> Result<(u16, String), String> {
+    if content_type != Some(SIPFRAG) {
         return Err(format!(
             "body type {} instead of {SIPFRAG}",
-            content_type.as_deref().unwrap_or("(none)")
+            content_type.unwrap_or("(none)")
         ));
     }
-    let text = std::str::from_utf8(&request.body).map_err(|_| "sipfrag not UTF-8".to_owned())?;
+    let text = std::str::from_utf8(body).map_err(|_| "sipfrag not UTF-8".to_owned())?;
     let line = text
         .split('\n')
         .next()
@@ -471,4 +477,48 @@ fn sipfrag_status(request: &Request) -> Result<(u16, String), String> {
         .filter(|s| code.len() == 3 && (100..=699).contains(s))
         .ok_or_else(|| format!("bad status code in the sipfrag: {line:?}"))?;
     Ok((status, reason.trim().to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sipfrag_status_lines() {
+        let ok = |body: &str| sipfrag_line(Some(SIPFRAG), body.as_bytes());
+        assert_eq!(ok("SIP/2.0 200 OK\r\n"), Ok((200, "OK".into())));
+        assert_eq!(ok("SIP/2.0 200 OK"), Ok((200, "OK".into())));
+        assert_eq!(
+            ok("SIP/2.0 486 Busy Here\r\nVia: x\r\n"),
+            Ok((486, "Busy Here".into()))
+        );
+        assert_eq!(ok("SIP/2.0 100"), Ok((100, String::new())));
+        for bad in [
+            "",
+            "SIP/2.0 2000 OK",
+            "SIP/2.0 099 X",
+            "SIP/1.0 200 OK",
+            "INVITE sip:a SIP/2.0",
+            "SIP/2.0 2x0 OK",
+        ] {
+            assert!(ok(bad).is_err(), "{bad:?}");
+        }
+        assert!(sipfrag_line(Some("text/plain"), b"SIP/2.0 200 OK").is_err());
+        assert!(sipfrag_line(None, b"SIP/2.0 200 OK").is_err());
+    }
+
+    #[test]
+    fn subscription_states() {
+        assert_eq!(
+            subscription_terminated(Some("active;expires=60")),
+            Ok(false)
+        );
+        assert_eq!(subscription_terminated(Some("Pending")), Ok(false));
+        assert_eq!(
+            subscription_terminated(Some("terminated;reason=noresource")),
+            Ok(true)
+        );
+        assert!(subscription_terminated(Some("gone")).is_err());
+        assert!(subscription_terminated(None).is_err());
+    }
 }
