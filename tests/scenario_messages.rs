@@ -220,3 +220,48 @@ steps = [
         "the rest is kept:\n{invite}"
     );
 }
+
+/// A REFER (RFC 3515) in an established call, hand-written by alice from the 200's dialog
+/// identifiers: bob's user agent cannot transfer calls yet, so it declines at once with 603
+/// instead of leaving the REFER unanswered (the transferor would wait 32 s for a 408).
+#[test]
+fn an_incoming_refer_is_declined_at_once() {
+    let scenario = r#"
+[agents.alice]
+steps = [
+  { call = "${bob.uri}" },
+  { expect = "response", status = 200, header = "CSeq", match = "INVITE$", timeout_ms = 3000 },
+  { send = """
+REFER sip:bob@${bob.address} SIP/2.0
+Via: SIP/2.0/UDP ${local_ip}:${local_port};branch=${branch};rport
+Max-Forwards: 70
+From: ${last.From}
+To: ${last.To}
+Call-ID: ${last.Call-ID}
+CSeq: 99 REFER
+Contact: <sip:alice@${local_ip}:${local_port}>
+Refer-To: <sip:carol@127.0.0.1>
+Content-Length: 0
+
+""", to = "${bob.address}" },
+  { expect = "response", status = 603, header = "CSeq", match = "^99 REFER$", timeout_ms = 2000 },
+  { expect_hangup = true, timeout_ms = 5000 },
+]
+
+# Bob hangs up: alice's own BYE would carry CSeq 2, below the hand-written REFER's 99, and
+# be refused as out of order (RFC 3261 §12.2.2).
+[agents.bob]
+steps = [
+  { answer = true },
+  { expect = "request", method = "REFER", header = "Refer-To", match = "carol", timeout_ms = 3000 },
+  { wait_ms = 200 },
+  { hangup = true },
+]
+"#;
+    let file = write_temp("refer", scenario);
+    let out = icephone(&["run", s(&file)]);
+    let _ = std::fs::remove_file(&file);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("expect response 603"), "{err}");
+}
