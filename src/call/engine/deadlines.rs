@@ -46,7 +46,7 @@ impl Call {
 
     /// Sends the media frames the audio timeline says are due (none outside the media
     /// phase); the timeline starts with the first due check of the media phase.
-    pub(super) async fn media_due(&mut self, now: Instant) {
+    pub(super) fn media_due(&mut self, now: Instant) {
         if !self.media_phase() {
             return;
         }
@@ -63,7 +63,7 @@ impl Call {
             }
         }
         for _ in 0..due.send {
-            self.media_tick(now).await;
+            self.media_tick(now);
         }
     }
 }

@@ -7,7 +7,7 @@ impl Call {
     // ----- ICE plumbing ------------------------------------------------------------------
 
     /// Sends what the agent wants sent and handles its events.
-    pub(super) async fn drain_agent(&mut self) {
+    pub(super) fn drain_agent(&mut self) {
         loop {
             let Some(agent) = self.agent.as_mut() else {
                 return;
@@ -19,8 +19,8 @@ impl Call {
                 None
             };
             match (transmit, event) {
-                (Some(t), _) => self.sockets.transmit(t).await,
-                (None, Some(e)) => self.on_ice_event(e).await,
+                (Some(t), _) => self.outbox.push(t),
+                (None, Some(e)) => self.on_ice_event(e),
                 (None, None) => return,
             }
         }
@@ -30,7 +30,8 @@ impl Call {
     /// the INVITE, but never wait longer than the servers' own timeout).
     pub(super) async fn gather(&mut self) {
         let deadline = Instant::now() + self.opts.gather_timeout;
-        self.drain_agent().await;
+        self.drain_agent();
+        self.flush_outbox().await;
         while self
             .agent
             .as_ref()
@@ -46,7 +47,7 @@ impl Call {
             tokio::select! {
                 inbound = self.sockets.recv() => {
                     if let Some(inbound) = inbound {
-                        self.on_inbound(inbound).await;
+                        self.on_inbound(inbound);
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
@@ -55,7 +56,8 @@ impl Call {
                     }
                 }
             }
-            self.drain_agent().await;
+            self.drain_agent();
+            self.flush_outbox().await;
         }
         if let Some(agent) = &self.agent {
             self.outcome
@@ -77,10 +79,7 @@ impl Call {
     }
 
     pub(super) fn local_stream(&self, selected: Option<Selected>) -> LocalStream {
-        let fallback = self
-            .sockets
-            .first_base(1)
-            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)));
+        let fallback = first_base(&self.bases, 1).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)));
         let ice = self.agent.as_ref().map(|a| LocalIce {
             credentials: a.local_credentials().clone(),
             candidates: a.local_candidates(),
@@ -96,7 +95,7 @@ impl Call {
         }
     }
 
-    pub(super) async fn on_ice_event(&mut self, event: IceEvent) {
+    pub(super) fn on_ice_event(&mut self, event: IceEvent) {
         let label = self.label();
         match event {
             IceEvent::ValidPair { local, remote } => {
@@ -139,8 +138,7 @@ impl Call {
                     // 2 has its own gate). Independent of the gate's own logic: what the
                     // sockets saw leave before it.
                     if component == 1 {
-                        self.outcome.media_sent_before_selection =
-                            self.sockets.media_datagrams_sent;
+                        self.outcome.media_sent_before_selection = self.outbox.media_queued;
                     }
                 }
                 self.emit(Event::Ice {

@@ -7,6 +7,7 @@ mod hold;
 mod ice_flow;
 mod media_path;
 mod negotiation;
+mod outbox;
 mod restart;
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ use crate::media::session::{MediaConfig, MediaSession, Received};
 
 use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
 use control::next_command;
+use outbox::{first_base, Outbox};
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
@@ -134,6 +136,11 @@ struct Call {
     /// Server failures reported (server, reason): the allocations of both components fail
     /// alike, and the user needs to hear it once.
     servers_failed: Vec<(SocketAddr, String)>,
+    /// What the handlers want sent, in order; the loop drains it to the sockets after each
+    /// input, so no handler waits on a socket.
+    outbox: Outbox,
+    /// (component, local address) of the media sockets, in binding order.
+    bases: Vec<(u16, SocketAddr)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,6 +235,7 @@ impl Call {
         } else {
             None
         };
+        let bases = sockets.bases.clone();
         let origin = opts
             .host_ips
             .first()
@@ -281,11 +289,20 @@ impl Call {
             ice_failed_bye_at: None,
             deferred_command: None,
             servers_failed: Vec::new(),
+            outbox: Outbox::default(),
+            bases,
         })
     }
 
     pub(super) fn emit(&self, event: Event) {
         self.opts.emitter.emit(event);
+    }
+
+    /// Sends everything the handlers queued, in order.
+    pub(super) async fn flush_outbox(&mut self) {
+        while let Some(t) = self.outbox.pop() {
+            self.sockets.transmit(t).await;
+        }
     }
 
     pub(super) fn label(&self) -> String {
@@ -319,7 +336,7 @@ impl Call {
                 .unwrap_or(now + far);
             tokio::select! {
                 event = self.ua.next() => match event {
-                    Some(e) => self.on_ua_event(e).await,
+                    Some(e) => self.on_ua_event(e),
                     None => {
                         self.outcome.reason = "SIP user agent stopped".into();
                         self.phase = Phase::Done;
@@ -327,7 +344,7 @@ impl Call {
                 },
                 inbound = self.sockets.recv() => {
                     if let Some(inbound) = inbound {
-                        self.on_inbound(inbound).await;
+                        self.on_inbound(inbound);
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => {
@@ -337,7 +354,7 @@ impl Call {
                             agent.handle_timeout(now);
                         }
                     }
-                    self.media_due(now).await;
+                    self.media_due(now);
                 }
                 _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
                     self.answer_at = Some(Instant::now());
@@ -353,9 +370,10 @@ impl Call {
                     }
                 }
             }
-            self.drain_agent().await;
+            self.drain_agent();
             self.timers(Instant::now());
             self.run_deferred_command();
+            self.flush_outbox().await;
         }
     }
 
@@ -472,9 +490,10 @@ impl Call {
             // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
             agent.close(now);
             while let Some(t) = agent.poll_transmit() {
-                self.sockets.transmit(t).await;
+                self.outbox.push(t);
             }
         }
+        self.flush_outbox().await;
         if let Some(mut media) = self.media.take() {
             let mut summary = media.finish();
             summary.rtp_dropped_unknown_source = self.rtp_dropped_unknown_source;
@@ -494,7 +513,7 @@ impl Call {
                 stats: summary,
             });
         }
-        self.outcome.media_datagrams_sent = self.sockets.media_datagrams_sent;
+        self.outcome.media_datagrams_sent = self.outbox.media_queued;
         self.emit(Event::Call {
             agent: self.label(),
             state: "ended".into(),
@@ -640,7 +659,8 @@ pub async fn run_callee_keeping_ua(
     };
     call.apply_stream(answer.streams.first(), Instant::now());
     call.pending_answer = Some(answer.sdp.to_string());
-    call.drain_agent().await;
+    call.drain_agent();
+    call.flush_outbox().await;
     if !call.opts.alert_after_ice || call.agent.is_none() {
         call.send_ringing();
     }

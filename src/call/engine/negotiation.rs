@@ -186,7 +186,7 @@ impl Call {
 
     // ----- SIP events --------------------------------------------------------------------
 
-    pub(super) async fn on_ua_event(&mut self, event: UaEvent) {
+    pub(super) fn on_ua_event(&mut self, event: UaEvent) {
         let now = Instant::now();
         match event {
             UaEvent::Provisional { status } => {
