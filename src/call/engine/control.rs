@@ -14,8 +14,7 @@ pub(super) async fn next_command(
 }
 
 impl Call {
-    pub(super) fn on_command(&mut self, command: CallCommand) {
-        let now = Instant::now();
+    pub(super) fn on_command(&mut self, command: CallCommand, now: Instant) {
         match command {
             CallCommand::Answer { status } => {
                 if self.phase != Phase::Alerting {
@@ -42,7 +41,7 @@ impl Call {
                     self.phase = Phase::Done;
                 }
             }
-            CallCommand::HangUp => self.hang_up("hung up by the scenario"),
+            CallCommand::HangUp => self.hang_up("hung up by the scenario", now),
             CallCommand::Hold
             | CallCommand::Resume
             | CallCommand::Update
@@ -103,9 +102,9 @@ impl Call {
         }
     }
 
-    pub(super) fn run_deferred_command(&mut self) {
+    pub(super) fn run_deferred_command(&mut self, now: Instant) {
         if let Some(command) = self.deferred_command.take() {
-            self.on_command(command);
+            self.on_command(command, now);
         }
     }
 }

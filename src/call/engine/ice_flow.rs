@@ -7,7 +7,7 @@ impl Call {
     // ----- ICE plumbing ------------------------------------------------------------------
 
     /// Sends what the agent wants sent and handles its events.
-    pub(super) fn drain_agent(&mut self) {
+    pub(super) fn drain_agent(&mut self, now: Instant) {
         loop {
             let Some(agent) = self.agent.as_mut() else {
                 return;
@@ -20,7 +20,7 @@ impl Call {
             };
             match (transmit, event) {
                 (Some(t), _) => self.outbox.push(t),
-                (None, Some(e)) => self.on_ice_event(e),
+                (None, Some(e)) => self.on_ice_event(e, now),
                 (None, None) => return,
             }
         }
@@ -30,7 +30,7 @@ impl Call {
     /// the INVITE, but never wait longer than the servers' own timeout).
     pub(super) async fn gather(&mut self) {
         let deadline = Instant::now() + self.opts.gather_timeout;
-        self.drain_agent();
+        self.drain_agent(Instant::now());
         self.flush_outbox().await;
         while self
             .agent
@@ -47,7 +47,7 @@ impl Call {
             tokio::select! {
                 inbound = self.sockets.recv() => {
                     if let Some(inbound) = inbound {
-                        self.on_inbound(inbound);
+                        self.on_inbound(inbound, Instant::now());
                     }
                 }
                 _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
@@ -56,7 +56,7 @@ impl Call {
                     }
                 }
             }
-            self.drain_agent();
+            self.drain_agent(Instant::now());
             self.flush_outbox().await;
         }
         if let Some(agent) = &self.agent {
@@ -95,7 +95,7 @@ impl Call {
         }
     }
 
-    pub(super) fn on_ice_event(&mut self, event: IceEvent) {
+    pub(super) fn on_ice_event(&mut self, event: IceEvent, now: Instant) {
         let label = self.label();
         match event {
             IceEvent::ValidPair { local, remote } => {
@@ -107,14 +107,14 @@ impl Call {
                         component: Some(local.component),
                         local: Some(CandidateInfo::from(&local)),
                         remote: Some(CandidateInfo::from(&remote)),
-                        ms: self.remote_known_at.map(ms_since),
+                        ms: self.remote_known_at.map(|t| ms_between(t, now)),
                         reason: None,
                     });
                 }
                 // RFC 8839 §7.1: the callee alerts once a valid pair exists.
                 if self.phase == Phase::Alerting && self.opts.alert_after_ice && !self.ringing_sent
                 {
-                    self.send_ringing();
+                    self.send_ringing(now);
                 }
             }
             IceEvent::Selected {
@@ -124,8 +124,8 @@ impl Call {
             } => {
                 // After a restart: the time since it began, and ice_ms keeps the first
                 // session's figure.
-                let after_restart = self.restart_selected(component);
-                let ms = after_restart.or_else(|| self.remote_known_at.map(ms_since));
+                let after_restart = self.restart_selected(component, now);
+                let ms = after_restart.or_else(|| self.remote_known_at.map(|t| ms_between(t, now)));
                 if component == 1 {
                     self.outcome.selected = Some((local.clone(), remote.clone()));
                     if after_restart.is_none() {
@@ -151,7 +151,7 @@ impl Call {
                     reason: after_restart.map(|_| "after ICE restart (RFC 8445 §9)".into()),
                 });
             }
-            IceEvent::Restarted { credentials } => self.on_ice_restarted(credentials.ufrag),
+            IceEvent::Restarted { credentials } => self.on_ice_restarted(credentials.ufrag, now),
             IceEvent::Completed => {
                 self.ice_completed = true;
                 self.emit(Event::Ice {
@@ -160,11 +160,11 @@ impl Call {
                     component: None,
                     local: None,
                     remote: None,
-                    ms: self.remote_known_at.map(ms_since),
+                    ms: self.remote_known_at.map(|t| ms_between(t, now)),
                     reason: None,
                 });
                 self.maybe_send_updated_offer();
-                self.retry_waiting_offer();
+                self.retry_waiting_offer(now);
             }
             IceEvent::Failed { reasons } => {
                 let not_nominated = reasons
@@ -197,10 +197,10 @@ impl Call {
                     component: None,
                     local: None,
                     remote: None,
-                    ms: self.remote_known_at.map(ms_since),
+                    ms: self.remote_known_at.map(|t| ms_between(t, now)),
                     reason: Some(summary.clone()),
                 });
-                self.fail_ice(&summary);
+                self.fail_ice(&summary, now);
             }
             IceEvent::ConsentLost { component } => {
                 self.emit(Event::Ice {
@@ -220,10 +220,10 @@ impl Call {
                         "consent lost on component {component} (RFC 7675): the peer stopped answering"
                     );
                     self.ua.send(UaCommand::Bye);
-                    self.begin_ending();
+                    self.begin_ending(now);
                 }
             }
-            IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(),
+            IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(now),
             IceEvent::ServerFailed {
                 server,
                 kind,
@@ -250,7 +250,7 @@ impl Call {
         }
     }
 
-    pub(super) fn fail_ice(&mut self, why: &str) {
+    pub(super) fn fail_ice(&mut self, why: &str, now: Instant) {
         if matches!(self.phase, Phase::Ending | Phase::Done) {
             return;
         }
@@ -268,23 +268,23 @@ impl Call {
             }
             Phase::Inviting => {
                 self.ua.send(UaCommand::Cancel);
-                self.begin_ending();
+                self.begin_ending(now);
             }
             _ if self.agent.as_ref().is_some_and(|a| !a.is_controlling()) => {
                 // The controlling side fails at the same moment and ends the call; ours
                 // follows only if its BYE does not come (CONTROLLED_ICE_FAIL_GRACE).
-                self.ice_failed_bye_at = Some(Instant::now() + CONTROLLED_ICE_FAIL_GRACE);
+                self.ice_failed_bye_at = Some(now + CONTROLLED_ICE_FAIL_GRACE);
             }
             _ => {
                 self.ua.send(UaCommand::Bye);
-                self.begin_ending();
+                self.begin_ending(now);
             }
         }
     }
 
-    pub(super) fn begin_ending(&mut self) {
+    pub(super) fn begin_ending(&mut self, now: Instant) {
         self.phase = Phase::Ending;
-        self.ending_since = Some(Instant::now());
+        self.ending_since = Some(now);
     }
 
     /// RFC 8839 §4.3.4 / DESIGN.md step 5: when the controlling side's selected local

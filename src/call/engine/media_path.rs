@@ -8,15 +8,14 @@ impl Call {
 
     /// What the sockets and TURN connections brought: datagrams and TURN messages go to the
     /// agent (media to the session), failures of the path to the TURN server too.
-    pub(super) fn on_inbound(&mut self, inbound: Inbound) {
-        let now = Instant::now();
+    pub(super) fn on_inbound(&mut self, inbound: Inbound, now: Instant) {
         match inbound {
-            Inbound::Datagram(d) => self.on_datagram(d.local, d.from, d.data, false),
+            Inbound::Datagram(d) => self.on_datagram(d.local, d.from, d.data, false, now),
             Inbound::TurnMessage {
                 local,
                 server,
                 data,
-            } => self.on_datagram(local, server, data, true),
+            } => self.on_datagram(local, server, data, true, now),
             Inbound::TurnStreamFailed {
                 local,
                 server,
@@ -46,8 +45,8 @@ impl Call {
         from: SocketAddr,
         data: Vec<u8>,
         turn_stream: bool,
+        now: Instant,
     ) {
-        let now = Instant::now();
         let media_bytes = match self.agent.as_mut() {
             Some(agent) => match if turn_stream {
                 agent.handle_turn_stream(now, local, from, &data)

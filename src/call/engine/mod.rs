@@ -5,6 +5,7 @@ mod control;
 mod deadlines;
 mod hold;
 mod ice_flow;
+mod inputs;
 mod media_path;
 mod negotiation;
 mod outbox;
@@ -34,6 +35,7 @@ use crate::media::session::{MediaConfig, MediaSession, Received};
 
 use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
 use control::next_command;
+use inputs::Input;
 use outbox::{first_base, Outbox};
 
 /// RFC 3551 §4.5: 20 ms packets.
@@ -152,8 +154,9 @@ enum HoldState {
     Resumed,
 }
 
-fn ms_since(t: Instant) -> u64 {
-    t.elapsed().as_millis() as u64
+/// Milliseconds from `from` to `now` (0 if `now` is earlier).
+fn ms_between(from: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(from).as_millis() as u64
 }
 
 fn codecs_for_sdp(codecs: &[G711]) -> Vec<AudioCodec> {
@@ -196,8 +199,8 @@ impl Call {
         opts: CallOptions,
         ua: UaHandle,
         components: u16,
+        now: Instant,
     ) -> anyhow::Result<Call> {
-        let now = Instant::now();
         let sockets = MediaSockets::bind(
             &opts.host_ips,
             components,
@@ -311,6 +314,9 @@ impl Call {
 
     // ----- the loop ----------------------------------------------------------------------
 
+    /// The driver: waits for whatever comes first (a SIP event, a datagram, the call's next
+    /// deadline, a command, Ctrl-C), reads the clock once, hands it to `handle_input` and
+    /// sends what the handlers queued. The only place the call reads the clock.
     pub(super) async fn run_loop(&mut self) {
         let far = Duration::from_secs(3600);
         let ctrl_c = tokio::signal::ctrl_c();
@@ -324,61 +330,41 @@ impl Call {
             .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
         let mut commands = self.opts.control.as_ref().and_then(|c| c.take());
         while self.phase != Phase::Done {
-            let now = Instant::now();
-            if self.media_phase() && self.media_clock.is_none() {
-                self.media_clock = Some(MediaClock::new(now, FRAME));
-            }
-            let agent_wake = self.agent.as_ref().and_then(|a| a.poll_timeout());
-            let wake = agent_wake
-                .into_iter()
-                .chain(self.next_deadline())
-                .min()
-                .unwrap_or(now + far);
-            tokio::select! {
-                event = self.ua.next() => match event {
-                    Some(e) => self.on_ua_event(e),
-                    None => {
-                        self.outcome.reason = "SIP user agent stopped".into();
-                        self.phase = Phase::Done;
-                    }
-                },
-                inbound = self.sockets.recv() => {
-                    if let Some(inbound) = inbound {
-                        self.on_inbound(inbound);
-                    }
-                }
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => {
-                    let now = Instant::now();
-                    if agent_wake.is_some_and(|t| t <= now) {
-                        if let Some(agent) = self.agent.as_mut() {
-                            agent.handle_timeout(now);
-                        }
-                    }
-                    self.media_due(now);
+            let wake = self.poll_timeout().unwrap_or_else(|| Instant::now() + far);
+            let input = tokio::select! {
+                event = self.ua.next() => Some(match event {
+                    Some(e) => Input::Sip(e),
+                    None => Input::SipStopped,
+                }),
+                inbound = self.sockets.recv() => inbound.map(Input::Net),
+                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
+                    Some(Input::Timeout)
                 }
                 _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
-                    self.answer_at = Some(Instant::now());
+                    Some(Input::AnswerNow)
                 }
                 command = next_command(&mut commands) => match command {
-                    Some(c) => self.on_command(c),
-                    None => commands = None,
+                    Some(c) => Some(Input::Command(c)),
+                    None => {
+                        commands = None;
+                        None
+                    }
                 },
                 r = &mut ctrl_c, if !ctrl_c_seen => {
                     ctrl_c_seen = true;
-                    if r.is_ok() {
-                        self.hang_up("hung up (Ctrl-C)");
-                    }
+                    r.is_ok().then_some(Input::Interrupt)
                 }
+            };
+            let now = Instant::now();
+            if let Some(input) = input {
+                self.handle_input(now, input);
             }
-            self.drain_agent();
-            self.timers(Instant::now());
-            self.run_deferred_command();
             self.flush_outbox().await;
         }
     }
 
     /// Local hang-up: CANCEL while ringing, BYE once established (RFC 3261 §9, §15).
-    pub(super) fn hang_up(&mut self, why: &str) {
+    pub(super) fn hang_up(&mut self, why: &str, now: Instant) {
         if self.outcome.reason.is_empty() {
             self.outcome.reason = why.into();
         }
@@ -386,7 +372,7 @@ impl Call {
             Phase::Inviting => {
                 self.ua.send(UaCommand::Cancel);
                 self.outcome.exit = exit::CALL;
-                self.begin_ending();
+                self.begin_ending(now);
             }
             Phase::Alerting => {
                 self.ua.send(UaCommand::Respond {
@@ -398,7 +384,7 @@ impl Call {
             }
             Phase::Answered | Phase::Established => {
                 self.ua.send(UaCommand::Bye);
-                self.begin_ending();
+                self.begin_ending(now);
             }
             Phase::Ending | Phase::Done => {}
         }
@@ -430,7 +416,7 @@ impl Call {
         // `--duration`: seconds of media, counted from the first packet sent.
         if let (Some(d), Some(start)) = (self.opts.duration, self.media_started_at) {
             if self.phase == Phase::Established && now >= start + d {
-                self.hang_up("duration reached");
+                self.hang_up("duration reached", now);
             }
         }
         // RFC 8445 §12.1 gate: a call whose ICE never selects gives up.
@@ -460,14 +446,14 @@ impl Call {
                 agent: self.label(),
                 pairs,
             });
-            self.fail_ice("no pair selected in time");
+            self.fail_ice("no pair selected in time", now);
         }
         if let Some(at) = self.ice_failed_bye_at {
             if now >= at {
                 self.ice_failed_bye_at = None;
                 if self.media_phase() {
                     self.ua.send(UaCommand::Bye);
-                    self.begin_ending();
+                    self.begin_ending(now);
                 }
             }
         }
@@ -476,6 +462,7 @@ impl Call {
             self.restart_offer_pending = false;
             self.send_restart_offer(
                 "ICE restart: every losing pair of the peer's updated offer failed (RFC 8839 §4.4.2)",
+                now,
             );
         }
         self.maybe_send_updated_offer();
@@ -484,8 +471,7 @@ impl Call {
         }
     }
 
-    pub(super) async fn finish(mut self) -> (CallOutcome, UaHandle) {
-        let now = Instant::now();
+    pub(super) async fn finish(mut self, now: Instant) -> (CallOutcome, UaHandle) {
         if let Some(mut agent) = self.agent.take() {
             // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
             agent.close(now);
@@ -553,7 +539,7 @@ pub async fn run_caller_keeping_ua(
     } else {
         2
     };
-    let mut call = Call::new(opts, ua, components).await?;
+    let mut call = Call::new(opts, ua, components, Instant::now()).await?;
     call.gather().await;
     let stream = call.local_stream(None);
     let offer = call.sdp.create_offer(&[stream])?;
@@ -565,7 +551,7 @@ pub async fn run_caller_keeping_ua(
         sdp: text,
     });
     call.run_loop().await;
-    Ok(call.finish().await)
+    Ok(call.finish(Instant::now()).await)
 }
 
 /// Waits for one incoming call, answers it, and runs it to the end.
@@ -635,7 +621,7 @@ pub async fn run_callee_keeping_ua(
         .and_then(|v| v.streams.first().map(|s| s.rtcp_mux))
         .unwrap_or(false);
     let components = if opts.rtcp_mux && offered_mux { 1 } else { 2 };
-    let mut call = Call::new(opts, ua, components).await?;
+    let mut call = Call::new(opts, ua, components, Instant::now()).await?;
     call.started = started;
     call.phase = Phase::Alerting;
     call.peer_allows_update = peer_allows_update;
@@ -657,13 +643,14 @@ pub async fn run_callee_keeping_ua(
             anyhow::bail!("cannot answer the offer: {e}");
         }
     };
-    call.apply_stream(answer.streams.first(), Instant::now());
+    let now = Instant::now();
+    call.apply_stream(answer.streams.first(), now);
     call.pending_answer = Some(answer.sdp.to_string());
-    call.drain_agent();
+    call.drain_agent(now);
     call.flush_outbox().await;
     if !call.opts.alert_after_ice || call.agent.is_none() {
-        call.send_ringing();
+        call.send_ringing(now);
     }
     call.run_loop().await;
-    Ok(call.finish().await)
+    Ok(call.finish(Instant::now()).await)
 }

@@ -149,7 +149,7 @@ impl Call {
     pub(super) fn mark_established(&mut self, now: Instant) {
         self.phase = Phase::Established;
         self.established_at = Some(now);
-        let setup = ms_since(self.started);
+        let setup = ms_between(self.started, now);
         self.outcome.setup_ms = Some(setup);
         self.emit(Event::Call {
             agent: self.label(),
@@ -163,7 +163,7 @@ impl Call {
         self.maybe_send_updated_offer();
     }
 
-    pub(super) fn send_ringing(&mut self) {
+    pub(super) fn send_ringing(&mut self, now: Instant) {
         self.ringing_sent = true;
         self.ua.send(UaCommand::Respond {
             status: 180,
@@ -180,21 +180,20 @@ impl Call {
         });
         // Answered by command: no timer, the loop waits for the notification.
         if self.opts.answer_on_command.is_none() {
-            self.answer_at = Some(Instant::now() + self.opts.answer_after);
+            self.answer_at = Some(now + self.opts.answer_after);
         }
     }
 
     // ----- SIP events --------------------------------------------------------------------
 
-    pub(super) fn on_ua_event(&mut self, event: UaEvent) {
-        let now = Instant::now();
+    pub(super) fn on_ua_event(&mut self, event: UaEvent, now: Instant) {
         match event {
             UaEvent::Provisional { status } => {
                 if status == 180 || status == 183 {
                     self.emit(Event::Call {
                         agent: self.label(),
                         state: "ringing".into(),
-                        setup_ms: Some(ms_since(self.started)),
+                        setup_ms: Some(ms_between(self.started, now)),
                         status: Some(status),
                         reason: None,
                         origin: None,
@@ -207,7 +206,7 @@ impl Call {
                 self.emit(Event::Call {
                     agent: self.label(),
                     state: "redirected".into(),
-                    setup_ms: Some(ms_since(self.started)),
+                    setup_ms: Some(ms_between(self.started, now)),
                     status: Some(status),
                     reason: Some(format!("{from} -> {to}")),
                     origin: None,
@@ -227,12 +226,12 @@ impl Call {
                             self.offer_in_flight = false;
                             self.mark_established(now);
                         }
-                        Err(e) => self.fail_call(exit::CALL, &format!("bad answer: {e}")),
+                        Err(e) => self.fail_call(exit::CALL, &format!("bad answer: {e}"), now),
                     },
                     (Err(e), _) => {
-                        self.fail_call(exit::CALL, &format!("unparseable answer SDP: {e}"))
+                        self.fail_call(exit::CALL, &format!("unparseable answer SDP: {e}"), now)
                     }
-                    (_, None) => self.fail_call(exit::CALL, "answer without an offer"),
+                    (_, None) => self.fail_call(exit::CALL, "answer without an offer", now),
                 }
             }
             UaEvent::Failed {
@@ -309,11 +308,11 @@ impl Call {
         }
     }
 
-    pub(super) fn fail_call(&mut self, code: u8, why: &str) {
+    pub(super) fn fail_call(&mut self, code: u8, why: &str, now: Instant) {
         self.outcome.exit = code;
         self.outcome.reason = why.into();
         self.ua.send(UaCommand::Bye);
-        self.begin_ending();
+        self.begin_ending(now);
     }
 
     pub(super) fn on_offer_answered(
@@ -401,7 +400,7 @@ impl Call {
                 {
                     agent.set_remote_credentials(credentials);
                     // The peer restarted: our answer carries every candidate and no selection.
-                    self.forget_ice_session();
+                    self.forget_ice_session(now);
                 }
             }
         }
@@ -520,9 +519,9 @@ impl Call {
         }
     }
 
-    pub(super) fn retry_waiting_offer(&mut self) {
+    pub(super) fn retry_waiting_offer(&mut self, now: Instant) {
         if let Some((method, offer)) = self.waiting_offer.take() {
-            self.answer_offer(method, offer, Instant::now());
+            self.answer_offer(method, offer, now);
         }
     }
 }

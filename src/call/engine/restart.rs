@@ -16,15 +16,15 @@ impl Call {
         agent.restart(now);
         let ufrag = agent.local_credentials().ufrag.clone();
         // Reported before the offer goes, in the order things happen.
-        self.on_ice_restarted(ufrag);
-        self.send_restart_offer("ICE restart on command (RFC 8445 §9)");
+        self.on_ice_restarted(ufrag, now);
+        self.send_restart_offer("ICE restart on command (RFC 8445 §9)", now);
     }
 
     /// The offer of a restart we started: every candidate, the new credentials and no
     /// a=remote-candidates (RFC 8839 §4.4.1.1.1); UPDATE when the peer allows it (RFC 3311),
     /// else a re-INVITE.
-    pub(super) fn send_restart_offer(&mut self, reason: &str) {
-        self.forget_ice_session();
+    pub(super) fn send_restart_offer(&mut self, reason: &str, now: Instant) {
+        self.forget_ice_session(now);
         let method = if self.peer_allows_update {
             OfferMethod::Update
         } else {
@@ -36,24 +36,24 @@ impl Call {
     /// The session before the restart is over for signalling: no selection to put in
     /// offers until the new one completes, and its own updated offer (RFC 8839 §4.3.4) may
     /// follow then.
-    pub(super) fn forget_ice_session(&mut self) {
+    pub(super) fn forget_ice_session(&mut self, now: Instant) {
         self.ice_completed = false;
         self.updated_offer_done = false;
         if self.restart_started_at.is_none() {
-            self.restart_started_at = Some(Instant::now());
+            self.restart_started_at = Some(now);
         }
     }
 
     /// A restart began (ours, or the agent's `Restarted` event after the peer's): the new
     /// ufrag is noted once.
-    pub(super) fn on_ice_restarted(&mut self, ufrag: String) {
+    pub(super) fn on_ice_restarted(&mut self, ufrag: String, now: Instant) {
         if self.outcome.local_ufrags.last() == Some(&ufrag) {
             // Our own restart, already reported when it began.
             return;
         }
         self.outcome.local_ufrags.push(ufrag.clone());
         if self.restart_started_at.is_none() {
-            self.restart_started_at = Some(Instant::now());
+            self.restart_started_at = Some(now);
         }
         self.emit(Event::Ice {
             agent: self.label(),
@@ -70,9 +70,9 @@ impl Call {
 
     /// A pair selected on `component`: the first one after a restart ends the restart.
     /// Returns how long the restart took, when this selection is its result.
-    pub(super) fn restart_selected(&mut self, component: u16) -> Option<u64> {
+    pub(super) fn restart_selected(&mut self, component: u16, now: Instant) -> Option<u64> {
         let started = self.restart_started_at?;
-        let ms = ms_since(started);
+        let ms = ms_between(started, now);
         if !self.reselected_components.contains(&component) {
             self.reselected_components.push(component);
         }
