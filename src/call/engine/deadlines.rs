@@ -30,7 +30,9 @@ impl Call {
             .ending_since
             .filter(|_| self.phase == Phase::Ending)
             .map(|t| t + BYE_WAIT);
+        let gathering = self.gathering.as_ref().map(|g| g.until);
         [
+            gathering,
             media,
             answer,
             duration,

@@ -26,58 +26,6 @@ impl Call {
         }
     }
 
-    /// Gathers until every server answered or `gather_timeout` (RFC 8839 §7.1: gather before
-    /// the INVITE, but never wait longer than the servers' own timeout).
-    pub(super) async fn gather(&mut self) {
-        let deadline = Instant::now() + self.opts.gather_timeout;
-        self.drain_agent(Instant::now());
-        self.flush_outbox().await;
-        while self
-            .agent
-            .as_ref()
-            .is_some_and(|a| !a.is_gathering_complete())
-            && Instant::now() < deadline
-        {
-            let wake = self
-                .agent
-                .as_ref()
-                .and_then(|a| a.poll_timeout())
-                .unwrap_or(deadline)
-                .min(deadline);
-            tokio::select! {
-                inbound = self.sockets.recv() => {
-                    if let Some(inbound) = inbound {
-                        self.on_inbound(inbound, Instant::now());
-                    }
-                }
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
-                    if let Some(agent) = self.agent.as_mut() {
-                        agent.handle_timeout(Instant::now());
-                    }
-                }
-            }
-            self.drain_agent(Instant::now());
-            self.flush_outbox().await;
-        }
-        if let Some(agent) = &self.agent {
-            self.outcome
-                .local_ufrags
-                .push(agent.local_credentials().ufrag.clone());
-            let candidates = agent.local_candidates();
-            let default = default_candidate(&candidates, 1).map(|c| c.address);
-            self.outcome.signalled_default = default;
-            // RFC 8839 §3: the default per component (RTCP's is component 2's).
-            self.signalled_defaults = (1..=agent.config().components)
-                .filter_map(|c| default_candidate(&candidates, c).map(|d| (c, d.address)))
-                .collect();
-            self.emit(Event::Candidates {
-                agent: self.label(),
-                candidates: candidates.iter().map(CandidateInfo::from).collect(),
-                default: default.map(|d| d.to_string()),
-            });
-        }
-    }
-
     pub(super) fn local_stream(&self, selected: Option<Selected>) -> LocalStream {
         let fallback = first_base(&self.bases, 1).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)));
         let ice = self.agent.as_ref().map(|a| LocalIce {

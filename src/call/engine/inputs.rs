@@ -51,6 +51,7 @@ impl Call {
             Input::Interrupt => self.hang_up("hung up (Ctrl-C)", now),
         }
         self.drain_agent(now);
+        self.check_gathering(now);
         self.timers(now);
         self.run_deferred_command(now);
         // The audio timeline starts with the media phase (the first frame is due at once).

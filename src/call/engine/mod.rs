@@ -3,6 +3,7 @@
 
 mod control;
 mod deadlines;
+mod gathering;
 mod hold;
 mod ice_flow;
 mod inputs;
@@ -35,6 +36,7 @@ use crate::media::session::{MediaConfig, MediaSession, Received};
 
 use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
 use control::next_command;
+use gathering::{AfterGathering, Gathering};
 use inputs::Input;
 use outbox::{first_base, Outbox};
 
@@ -57,6 +59,8 @@ const CONTROLLED_ICE_FAIL_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
+    /// Gathering candidates for the offer or the answer (`gathering.rs`).
+    Gathering,
     /// Caller: INVITE sent, no final response yet.
     Inviting,
     /// Callee: offer received, not answered yet.
@@ -138,6 +142,11 @@ struct Call {
     /// Server failures reported (server, reason): the allocations of both components fail
     /// alike, and the user needs to hear it once.
     servers_failed: Vec<(SocketAddr, String)>,
+    /// In `Phase::Gathering`: until when, and what follows.
+    gathering: Option<Gathering>,
+    /// The call could not be set up at all (no offer or answer could be built): the entry
+    /// function returns this as its error.
+    setup_error: Option<String>,
     /// What the handlers want sent, in order; the loop drains it to the sockets after each
     /// input, so no handler waits on a socket.
     outbox: Outbox,
@@ -254,7 +263,7 @@ impl Call {
             sockets,
             agent,
             media: None,
-            phase: Phase::Inviting,
+            phase: Phase::Gathering,
             started: now,
             outcome: empty_outcome(),
             last_offer: None,
@@ -292,6 +301,8 @@ impl Call {
             ice_failed_bye_at: None,
             deferred_command: None,
             servers_failed: Vec::new(),
+            gathering: None,
+            setup_error: None,
             outbox: Outbox::default(),
             bases,
         })
@@ -332,7 +343,9 @@ impl Call {
         while self.phase != Phase::Done {
             let wake = self.poll_timeout().unwrap_or_else(|| Instant::now() + far);
             let input = tokio::select! {
-                event = self.ua.next() => Some(match event {
+                // While gathering, SIP events and commands wait in their channels: the
+                // dialog has not started (caller) or is not ours to answer yet (callee).
+                event = self.ua.next(), if self.phase != Phase::Gathering => Some(match event {
                     Some(e) => Input::Sip(e),
                     None => Input::SipStopped,
                 }),
@@ -343,7 +356,7 @@ impl Call {
                 _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
                     Some(Input::AnswerNow)
                 }
-                command = next_command(&mut commands) => match command {
+                command = next_command(&mut commands), if self.phase != Phase::Gathering => match command {
                     Some(c) => Some(Input::Command(c)),
                     None => {
                         commands = None;
@@ -369,6 +382,21 @@ impl Call {
             self.outcome.reason = why.into();
         }
         match self.phase {
+            Phase::Gathering => {
+                // Nothing was sent yet; a callee declines the call it was about to answer.
+                if let Some(Gathering {
+                    then: AfterGathering::Answer { .. },
+                    ..
+                }) = self.gathering.take()
+                {
+                    self.ua.send(UaCommand::Respond {
+                        status: 603,
+                        reason: "Decline".into(),
+                        sdp: None,
+                    });
+                }
+                self.phase = Phase::Done;
+            }
             Phase::Inviting => {
                 self.ua.send(UaCommand::Cancel);
                 self.outcome.exit = exit::CALL;
@@ -539,18 +567,19 @@ pub async fn run_caller_keeping_ua(
     } else {
         2
     };
-    let mut call = Call::new(opts, ua, components, Instant::now()).await?;
-    call.gather().await;
-    let stream = call.local_stream(None);
-    let offer = call.sdp.create_offer(&[stream])?;
-    let text = offer.to_string();
-    call.last_offer = Some(offer);
-    call.started = Instant::now();
-    call.ua.send(UaCommand::Invite {
-        target: target.to_string(),
-        sdp: text,
-    });
+    let now = Instant::now();
+    let mut call = Call::new(opts, ua, components, now).await?;
+    call.start_gathering(
+        now,
+        AfterGathering::Invite {
+            target: target.to_string(),
+        },
+    );
+    call.flush_outbox().await;
     call.run_loop().await;
+    if let Some(e) = call.setup_error.take() {
+        anyhow::bail!(e);
+    }
     Ok(call.finish(Instant::now()).await)
 }
 
@@ -621,36 +650,25 @@ pub async fn run_callee_keeping_ua(
         .and_then(|v| v.streams.first().map(|s| s.rtcp_mux))
         .unwrap_or(false);
     let components = if opts.rtcp_mux && offered_mux { 1 } else { 2 };
-    let mut call = Call::new(opts, ua, components, Instant::now()).await?;
+    let now = Instant::now();
+    let mut call = Call::new(opts, ua, components, now).await?;
     call.started = started;
-    call.phase = Phase::Alerting;
     call.peer_allows_update = peer_allows_update;
     call.rtcp_mux = components == 1;
     if let Some(agent) = call.agent.as_mut() {
         // RFC 8445 §6.1.1: the answerer of a full-full session is controlled.
         agent.set_role(false);
     }
-    call.gather().await;
-    let stream = call.local_stream(None);
-    let answer = match call.sdp.create_answer(&offer, &[stream]) {
-        Ok(a) => a,
-        Err(e) => {
-            call.ua.send(UaCommand::Respond {
-                status: 488,
-                reason: format!("Not Acceptable Here ({e})"),
-                sdp: None,
-            });
-            anyhow::bail!("cannot answer the offer: {e}");
-        }
-    };
-    let now = Instant::now();
-    call.apply_stream(answer.streams.first(), now);
-    call.pending_answer = Some(answer.sdp.to_string());
-    call.drain_agent(now);
+    call.start_gathering(
+        now,
+        AfterGathering::Answer {
+            offer: Box::new(offer),
+        },
+    );
     call.flush_outbox().await;
-    if !call.opts.alert_after_ice || call.agent.is_none() {
-        call.send_ringing(now);
-    }
     call.run_loop().await;
+    if let Some(e) = call.setup_error.take() {
+        anyhow::bail!(e);
+    }
     Ok(call.finish(Instant::now()).await)
 }

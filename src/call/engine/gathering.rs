@@ -1,0 +1,123 @@
+//! The first phase of every call: gathering candidates before the offer (caller) or the
+//! answer (callee). RFC 8839 §7.1: gather before the INVITE, but never wait longer than the
+//! servers' own timeout (`gather_timeout`). It runs in the call's one loop: STUN/TURN answers
+//! arrive as inputs like any datagram, and the gathering deadline is one of the call's
+//! deadlines (`next_deadline`).
+
+use super::*;
+
+/// What the call does once its candidates are gathered.
+#[derive(Debug)]
+pub(super) enum AfterGathering {
+    /// Caller: send the INVITE with our offer to `target`.
+    Invite { target: String },
+    /// Callee: build the answer to `offer` and ring.
+    Answer { offer: Box<SessionDescription> },
+}
+
+/// The gathering phase: until when it may last, and what follows it.
+#[derive(Debug)]
+pub(super) struct Gathering {
+    pub(super) until: Instant,
+    pub(super) then: AfterGathering,
+}
+
+impl Call {
+    /// Enters the gathering phase at `now` (the agent's host candidates are known; server
+    /// candidates follow). Ends it at once when there is nothing to wait for.
+    pub(super) fn start_gathering(&mut self, now: Instant, then: AfterGathering) {
+        self.phase = Phase::Gathering;
+        self.gathering = Some(Gathering {
+            until: now + self.opts.gather_timeout,
+            then,
+        });
+        self.drain_agent(now);
+        self.check_gathering(now);
+    }
+
+    /// Ends the gathering phase when every server answered or its time is up.
+    pub(super) fn check_gathering(&mut self, now: Instant) {
+        let Some(gathering) = &self.gathering else {
+            return;
+        };
+        let complete = self
+            .agent
+            .as_ref()
+            .is_none_or(|a| a.is_gathering_complete());
+        if !complete && now < gathering.until {
+            return;
+        }
+        let Some(gathering) = self.gathering.take() else {
+            return;
+        };
+        self.report_candidates();
+        match gathering.then {
+            AfterGathering::Invite { target } => self.send_invite(target, now),
+            AfterGathering::Answer { offer } => self.prepare_answer(&offer, now),
+        }
+    }
+
+    /// The candidates we signal, and the default per component (RFC 8839 §3).
+    fn report_candidates(&mut self) {
+        let Some(agent) = &self.agent else { return };
+        self.outcome
+            .local_ufrags
+            .push(agent.local_credentials().ufrag.clone());
+        let candidates = agent.local_candidates();
+        let default = default_candidate(&candidates, 1).map(|c| c.address);
+        self.outcome.signalled_default = default;
+        // RFC 8839 §3: the default per component (RTCP's is component 2's).
+        self.signalled_defaults = (1..=agent.config().components)
+            .filter_map(|c| default_candidate(&candidates, c).map(|d| (c, d.address)))
+            .collect();
+        self.emit(Event::Candidates {
+            agent: self.label(),
+            candidates: candidates.iter().map(CandidateInfo::from).collect(),
+            default: default.map(|d| d.to_string()),
+        });
+    }
+
+    /// Caller: the INVITE with our offer; the call's setup time counts from here.
+    fn send_invite(&mut self, target: String, now: Instant) {
+        let stream = self.local_stream(None);
+        match self.sdp.create_offer(&[stream]) {
+            Ok(offer) => {
+                let text = offer.to_string();
+                self.last_offer = Some(offer);
+                self.started = now;
+                self.phase = Phase::Inviting;
+                self.ua.send(UaCommand::Invite { target, sdp: text });
+            }
+            Err(e) => {
+                self.setup_error = Some(format!("cannot build the offer: {e}"));
+                self.phase = Phase::Done;
+            }
+        }
+    }
+
+    /// Callee: the answer waits for the 200 (`pending_answer`); the phone rings now, or with
+    /// `alert_after_ice` once a valid pair exists (RFC 8839 §7.1).
+    fn prepare_answer(&mut self, offer: &SessionDescription, now: Instant) {
+        self.phase = Phase::Alerting;
+        let stream = self.local_stream(None);
+        let answer = match self.sdp.create_answer(offer, &[stream]) {
+            Ok(a) => a,
+            Err(e) => {
+                self.ua.send(UaCommand::Respond {
+                    status: 488,
+                    reason: format!("Not Acceptable Here ({e})"),
+                    sdp: None,
+                });
+                self.setup_error = Some(format!("cannot answer the offer: {e}"));
+                self.phase = Phase::Done;
+                return;
+            }
+        };
+        self.apply_stream(answer.streams.first(), now);
+        self.pending_answer = Some(answer.sdp.to_string());
+        self.drain_agent(now);
+        if !self.opts.alert_after_ice || self.agent.is_none() {
+            self.send_ringing(now);
+        }
+    }
+}
