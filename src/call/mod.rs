@@ -87,17 +87,22 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
-    /// Reports a registration refresh (or its failure) the user agent saw mid-call.
+    /// Reports a registration refresh (or its failure) the user agent saw between calls.
     pub(crate) fn report_registration(&self, event: &crate::signalling::UaEvent) {
+        if let Some(e) = self.registration_event(event) {
+            self.emitter.emit(e);
+        }
+    }
+
+    /// The event for a registration refresh the user agent saw (a failure is logged).
+    pub(crate) fn registration_event(&self, event: &crate::signalling::UaEvent) -> Option<Event> {
         use crate::signalling::UaEvent;
-        let Some(aor) = &self.registered_aor else {
-            return;
-        };
+        let aor = self.registered_aor.as_ref()?;
         match event {
             UaEvent::Registered {
                 expires,
                 public_address,
-            } => self.emitter.emit(Event::Registered {
+            } => Some(Event::Registered {
                 agent: self.label.clone(),
                 aor: aor.clone(),
                 expires: *expires,
@@ -109,9 +114,10 @@ impl CallOptions {
                 local,
             } => {
                 let why = crate::signalling::failure_text(*status, reason, *local);
-                tracing::warn!(%aor, "registration refresh failed: {why}")
+                tracing::warn!(%aor, "registration refresh failed: {why}");
+                None
             }
-            _ => {}
+            _ => None,
         }
     }
     /// Sensible defaults for a phone on `ips`.

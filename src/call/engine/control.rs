@@ -3,17 +3,7 @@
 use super::*;
 use crate::call::control::CallCommand;
 
-/// The next command, or never when the call has no control channel.
-pub(super) async fn next_command(
-    commands: &mut Option<tokio::sync::mpsc::UnboundedReceiver<CallCommand>>,
-) -> Option<CallCommand> {
-    match commands.as_mut() {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-impl Call {
+impl CallCore {
     pub(super) fn on_command(&mut self, command: CallCommand, now: Instant) {
         match command {
             CallCommand::Answer { status } => {
@@ -23,7 +13,7 @@ impl Call {
                     self.answer_at = Some(now);
                 } else {
                     // RFC 3261 §13.3.1.3: a final non-2xx rejects the INVITE.
-                    self.ua.send(UaCommand::Respond {
+                    self.send_sip(UaCommand::Respond {
                         status,
                         reason: reason_phrase(status).into(),
                         sdp: None,

@@ -6,7 +6,7 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     /// The earliest of the call's own deadlines; `None` when only an outside event can
     /// move the call on.
     pub(super) fn next_deadline(&self) -> Option<Instant> {

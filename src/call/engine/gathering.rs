@@ -22,7 +22,7 @@ pub(super) struct Gathering {
     pub(super) then: AfterGathering,
 }
 
-impl Call {
+impl CallCore {
     /// Enters the gathering phase at `now` (the agent's host candidates are known; server
     /// candidates follow). Ends it at once when there is nothing to wait for.
     pub(super) fn start_gathering(&mut self, now: Instant, then: AfterGathering) {
@@ -86,7 +86,7 @@ impl Call {
                 self.last_offer = Some(offer);
                 self.started = now;
                 self.phase = Phase::Inviting;
-                self.ua.send(UaCommand::Invite { target, sdp: text });
+                self.send_sip(UaCommand::Invite { target, sdp: text });
             }
             Err(e) => {
                 self.setup_error = Some(format!("cannot build the offer: {e}"));
@@ -103,7 +103,7 @@ impl Call {
         let answer = match self.sdp.create_answer(offer, &[stream]) {
             Ok(a) => a,
             Err(e) => {
-                self.ua.send(UaCommand::Respond {
+                self.send_sip(UaCommand::Respond {
                     status: 488,
                     reason: format!("Not Acceptable Here ({e})"),
                     sdp: None,
@@ -119,5 +119,82 @@ impl Call {
         if !self.opts.alert_after_ice || self.agent.is_none() {
             self.send_ringing(now);
         }
+    }
+}
+
+impl CallCore {
+    /// RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: unless mux-only, a caller offers a separate RTCP
+    /// component with the mux offer; the answer decides whether it stays.
+    pub fn caller_components(opts: &CallOptions) -> u16 {
+        if opts.rtcp_mux && opts.rtcp_mux_only {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// A callee needs the RTCP component only when mux is not both offered and wanted.
+    pub fn callee_components(opts: &CallOptions, offer: &SessionDescription) -> u16 {
+        let offered_mux = sdp::ice_attrs::read_ice(offer)
+            .ok()
+            .and_then(|v| v.streams.first().map(|s| s.rtcp_mux))
+            .unwrap_or(false);
+        if opts.rtcp_mux && offered_mux {
+            1
+        } else {
+            2
+        }
+    }
+
+    /// A caller on `bases` (`caller_components` per host address): gathers, then invites
+    /// `target`.
+    pub fn caller(
+        opts: CallOptions,
+        bases: Vec<(u16, SocketAddr)>,
+        target: &str,
+        now: Instant,
+    ) -> anyhow::Result<CallCore> {
+        let components = CallCore::caller_components(&opts);
+        let mut core = CallCore::new(opts, bases, components, now)?;
+        core.start_gathering(
+            now,
+            AfterGathering::Invite {
+                target: target.to_string(),
+            },
+        );
+        Ok(core)
+    }
+
+    /// A callee for `offer` (an INVITE that arrived at `started`), on `bases`
+    /// (`callee_components` per host address): gathers, then answers and rings.
+    pub fn callee(
+        opts: CallOptions,
+        bases: Vec<(u16, SocketAddr)>,
+        offer: SessionDescription,
+        peer_allows_update: bool,
+        started: Instant,
+        now: Instant,
+    ) -> anyhow::Result<CallCore> {
+        let components = CallCore::callee_components(&opts, &offer);
+        let mut core = CallCore::new(opts, bases, components, now)?;
+        core.started = started;
+        core.peer_allows_update = peer_allows_update;
+        core.rtcp_mux = components == 1;
+        if let Some(agent) = core.agent.as_mut() {
+            // RFC 8445 §6.1.1: the answerer of a full-full session is controlled.
+            agent.set_role(false);
+        }
+        core.start_gathering(
+            now,
+            AfterGathering::Answer {
+                offer: Box::new(offer),
+            },
+        );
+        Ok(core)
+    }
+
+    /// The call could not be set up (no offer or answer could be built): why.
+    pub fn take_setup_error(&mut self) -> Option<String> {
+        self.setup_error.take()
     }
 }

@@ -3,10 +3,10 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     // ----- ICE plumbing ------------------------------------------------------------------
 
-    /// Sends what the agent wants sent and handles its events.
+    /// Queues what the agent wants sent and handles its events.
     pub(super) fn drain_agent(&mut self, now: Instant) {
         loop {
             let Some(agent) = self.agent.as_mut() else {
@@ -19,7 +19,7 @@ impl Call {
                 None
             };
             match (transmit, event) {
-                (Some(t), _) => self.outbox.push(t),
+                (Some(t), _) => self.outbox.push_transmit(t),
                 (None, Some(e)) => self.on_ice_event(e, now),
                 (None, None) => return,
             }
@@ -167,7 +167,7 @@ impl Call {
                     self.outcome.reason = format!(
                         "consent lost on component {component} (RFC 7675): the peer stopped answering"
                     );
-                    self.ua.send(UaCommand::Bye);
+                    self.send_sip(UaCommand::Bye);
                     self.begin_ending(now);
                 }
             }
@@ -207,7 +207,7 @@ impl Call {
         match self.phase {
             Phase::Alerting => {
                 // RFC 3261 §21.4.26: we cannot accept the session as offered.
-                self.ua.send(UaCommand::Respond {
+                self.send_sip(UaCommand::Respond {
                     status: 488,
                     reason: "Not Acceptable Here (ICE failed)".into(),
                     sdp: None,
@@ -215,7 +215,7 @@ impl Call {
                 self.phase = Phase::Done;
             }
             Phase::Inviting => {
-                self.ua.send(UaCommand::Cancel);
+                self.send_sip(UaCommand::Cancel);
                 self.begin_ending(now);
             }
             _ if self.agent.as_ref().is_some_and(|a| !a.is_controlling()) => {
@@ -224,7 +224,7 @@ impl Call {
                 self.ice_failed_bye_at = Some(now + CONTROLLED_ICE_FAIL_GRACE);
             }
             _ => {
-                self.ua.send(UaCommand::Bye);
+                self.send_sip(UaCommand::Bye);
                 self.begin_ending(now);
             }
         }
@@ -318,7 +318,7 @@ impl Call {
                 let text = offer.to_string();
                 self.last_offer = Some(offer);
                 self.offer_in_flight = true;
-                self.ua.send(UaCommand::Offer { method, sdp: text });
+                self.send_sip(UaCommand::Offer { method, sdp: text });
                 if !reason.is_empty() {
                     self.outcome.updated_offer_sent = Some(method.as_str().into());
                     self.emit(Event::UpdatedOffer {

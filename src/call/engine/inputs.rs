@@ -1,12 +1,14 @@
-//! What moves a call on, as one type: the loop waits for any of these, reads the clock once
-//! and hands both to `handle_input`, which reads no clock and awaits nothing.
+//! The core's interface: what moves a call on, as one type (the driver waits for any of
+//! these, reads the clock once and hands both to `handle_input`, which reads no clock and
+//! awaits nothing), what it has to send (`poll_output`) and when it next wants the time
+//! (`poll_timeout`).
 
 use super::*;
 use crate::call::control::CallCommand;
 
 /// One input to the call.
 #[derive(Debug)]
-pub(super) enum Input {
+pub enum Input {
     /// An event of the SIP user agent (the dialog).
     Sip(UaEvent),
     /// The SIP user agent stopped: no more events will come.
@@ -23,10 +25,10 @@ pub(super) enum Input {
     Interrupt,
 }
 
-impl Call {
+impl CallCore {
     /// Handles one input at `now`, then whatever became due with it: the agent's events,
     /// the call's timers, a command that had to wait.
-    pub(super) fn handle_input(&mut self, now: Instant, input: Input) {
+    pub fn handle_input(&mut self, now: Instant, input: Input) {
         match input {
             Input::Sip(e) => self.on_ua_event(e, now),
             Input::SipStopped => {
@@ -62,8 +64,29 @@ impl Call {
 
     /// When the call next wants `Input::Timeout`: the agent's timer or one of the call's own
     /// deadlines; `None` when only an outside input can move it on.
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let agent = self.agent.as_ref().and_then(|a| a.poll_timeout());
         agent.into_iter().chain(self.next_deadline()).min()
+    }
+
+    /// The next output, in the order the handlers queued them.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outbox.pop()
+    }
+
+    /// The call is over: nothing more to drive but `close`.
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    /// Still gathering candidates: the dialog has not started (caller) or is not answered
+    /// (callee), so SIP events and commands may wait.
+    pub fn is_gathering(&self) -> bool {
+        self.phase == Phase::Gathering
+    }
+
+    /// Callee: ringing and waiting to be told to answer (`Input::AnswerNow`).
+    pub fn awaits_answer(&self) -> bool {
+        self.phase == Phase::Alerting && self.ringing_sent
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     // ----- media -------------------------------------------------------------------------
 
     /// What the sockets and TURN connections brought: datagrams and TURN messages go to the
@@ -90,11 +90,11 @@ impl Call {
         let label = self.label();
         if let Some(media) = self.media.as_mut() {
             if let Received::Dtmf(d) = media.on_datagram(now, &bytes) {
-                self.opts.emitter.emit(Event::Dtmf {
+                self.outbox.push(Output::Event(Event::Dtmf {
                     agent: label,
                     digit: d.to_string(),
                     direction: "received".into(),
-                });
+                }));
             }
         }
     }
@@ -142,7 +142,7 @@ impl Call {
                         Ok(t) => {
                             let dtmf_now = media.summary.dtmf_sent.len() > sent_before;
                             let digit = media.summary.dtmf_sent.chars().last();
-                            self.outbox.push(t);
+                            self.outbox.push_transmit(t);
                             if dtmf_now {
                                 if let Some(d) = digit {
                                     self.emit(Event::Dtmf {
@@ -160,7 +160,7 @@ impl Call {
                     if let Some(report) = media.poll_rtcp(now) {
                         if let Some(agent) = self.agent.as_mut() {
                             if let Ok(t) = agent.send_data(now, rtcp_component, &report) {
-                                self.outbox.push(t);
+                                self.outbox.push_transmit(t);
                             }
                         }
                     }

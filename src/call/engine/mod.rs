@@ -1,8 +1,10 @@
-//! The call loop: SIP events, media sockets, ICE timers and the 20 ms media clock in one
-//! `select!`. Caller and callee share it; they differ in how the dialog starts.
+//! A call as a sans-IO core (`CallCore`: SIP dialog side, SDP, ICE agent, media, timers)
+//! and its tokio driver (`driver.rs`: sockets, user agent, commands, Ctrl-C, the clock).
+//! Caller and callee share both; they differ in how the dialog starts.
 
 mod control;
 mod deadlines;
+mod driver;
 mod gathering;
 mod hold;
 mod ice_flow;
@@ -26,7 +28,7 @@ use sdp::offer_answer::{
 use sdp::SessionDescription;
 
 use super::ice_view::AgentPairs;
-use super::net::{Inbound, MediaSockets};
+use super::net::Inbound;
 use super::{CallOptions, CallOutcome};
 use crate::events::{CandidateInfo, Event, PairFailureInfo};
 use crate::exit;
@@ -34,10 +36,13 @@ use crate::media::clock::MediaClock;
 use crate::media::g711::G711;
 use crate::media::session::{MediaConfig, MediaSession, Received};
 
-use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
-use control::next_command;
+use crate::signalling::{OfferMethod, UaCommand, UaEvent};
+pub use driver::{
+    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, STOPPED_WAITING,
+};
 use gathering::{AfterGathering, Gathering};
-use inputs::Input;
+pub use inputs::Input;
+pub use outbox::Output;
 use outbox::{first_base, Outbox};
 
 /// RFC 3551 §4.5: 20 ms packets.
@@ -75,10 +80,13 @@ enum Phase {
     Done,
 }
 
-struct Call {
+/// A call without IO: all its state and logic (SIP dialog side, SDP, ICE agent, media),
+/// fed inputs with their time (`handle_input`) and polled for what goes out
+/// (`poll_output`) and when it next wants the time (`poll_timeout`), in the shape of
+/// str0m's `Rtc` or quinn-proto's `Connection`. It reads no clock and owns no socket;
+/// `driver.rs` moves bytes and time in and out.
+pub struct CallCore {
     opts: CallOptions,
-    ua: UaHandle,
-    sockets: MediaSockets,
     agent: Option<IceAgent>,
     sdp: SdpSession,
     media: Option<MediaSession>,
@@ -203,22 +211,15 @@ fn empty_outcome() -> CallOutcome {
     }
 }
 
-impl Call {
-    pub(super) async fn new(
+impl CallCore {
+    /// A call on the media sockets `bases` ((component, address), one per host address and
+    /// component), with its ICE agent when `opts.ice`; not started yet (`caller`, `callee`).
+    fn new(
         opts: CallOptions,
-        ua: UaHandle,
+        bases: Vec<(u16, SocketAddr)>,
         components: u16,
         now: Instant,
-    ) -> anyhow::Result<Call> {
-        let sockets = MediaSockets::bind(
-            &opts.host_ips,
-            components,
-            &opts.blocked_ips,
-            opts.capture.clone(),
-            opts.netns.as_deref(),
-            opts.turn.as_ref(),
-        )
-        .await?;
+    ) -> anyhow::Result<CallCore> {
         let agent = if opts.ice {
             let config = IceConfig {
                 controlling: true,
@@ -238,7 +239,7 @@ impl Call {
                 ..IceConfig::default()
             };
             let mut agent = IceAgent::new(config, now);
-            for (component, base) in &sockets.bases {
+            for (component, base) in &bases {
                 agent
                     .add_local_host_for(*component, *base)
                     .map_err(|e| anyhow::anyhow!("host candidate {base}: {e}"))?;
@@ -247,7 +248,6 @@ impl Call {
         } else {
             None
         };
-        let bases = sockets.bases.clone();
         let origin = opts
             .host_ips
             .first()
@@ -256,11 +256,9 @@ impl Call {
         let session_id = rand::random::<u32>() as u64;
         let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
         let rtcp_mux = opts.rtcp_mux;
-        Ok(Call {
+        Ok(CallCore {
             sdp: SdpSession::new(origin, session_id, IceSettings::default()),
             opts,
-            ua,
-            sockets,
             agent,
             media: None,
             phase: Phase::Gathering,
@@ -308,72 +306,16 @@ impl Call {
         })
     }
 
-    pub(super) fn emit(&self, event: Event) {
-        self.opts.emitter.emit(event);
+    pub(super) fn emit(&mut self, event: Event) {
+        self.outbox.push(Output::Event(event));
     }
 
-    /// Sends everything the handlers queued, in order.
-    pub(super) async fn flush_outbox(&mut self) {
-        while let Some(t) = self.outbox.pop() {
-            self.sockets.transmit(t).await;
-        }
+    pub(super) fn send_sip(&mut self, command: UaCommand) {
+        self.outbox.push(Output::Sip(command));
     }
 
     pub(super) fn label(&self) -> String {
         self.opts.label.clone()
-    }
-
-    // ----- the loop ----------------------------------------------------------------------
-
-    /// The driver: waits for whatever comes first (a SIP event, a datagram, the call's next
-    /// deadline, a command, Ctrl-C), reads the clock once, hands it to `handle_input` and
-    /// sends what the handlers queued. The only place the call reads the clock.
-    pub(super) async fn run_loop(&mut self) {
-        let far = Duration::from_secs(3600);
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        let mut ctrl_c_seen = !self.opts.handle_ctrl_c;
-        // Never notified when answering is timed (`answer_after`).
-        let answer_signal = self
-            .opts
-            .answer_on_command
-            .clone()
-            .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
-        let mut commands = self.opts.control.as_ref().and_then(|c| c.take());
-        while self.phase != Phase::Done {
-            let wake = self.poll_timeout().unwrap_or_else(|| Instant::now() + far);
-            let input = tokio::select! {
-                // While gathering, SIP events and commands wait in their channels: the
-                // dialog has not started (caller) or is not ours to answer yet (callee).
-                event = self.ua.next(), if self.phase != Phase::Gathering => Some(match event {
-                    Some(e) => Input::Sip(e),
-                    None => Input::SipStopped,
-                }),
-                inbound = self.sockets.recv() => inbound.map(Input::Net),
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
-                    Some(Input::Timeout)
-                }
-                _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
-                    Some(Input::AnswerNow)
-                }
-                command = next_command(&mut commands), if self.phase != Phase::Gathering => match command {
-                    Some(c) => Some(Input::Command(c)),
-                    None => {
-                        commands = None;
-                        None
-                    }
-                },
-                r = &mut ctrl_c, if !ctrl_c_seen => {
-                    ctrl_c_seen = true;
-                    r.is_ok().then_some(Input::Interrupt)
-                }
-            };
-            let now = Instant::now();
-            if let Some(input) = input {
-                self.handle_input(now, input);
-            }
-            self.flush_outbox().await;
-        }
     }
 
     /// Local hang-up: CANCEL while ringing, BYE once established (RFC 3261 §9, §15).
@@ -389,7 +331,7 @@ impl Call {
                     ..
                 }) = self.gathering.take()
                 {
-                    self.ua.send(UaCommand::Respond {
+                    self.send_sip(UaCommand::Respond {
                         status: 603,
                         reason: "Decline".into(),
                         sdp: None,
@@ -398,12 +340,12 @@ impl Call {
                 self.phase = Phase::Done;
             }
             Phase::Inviting => {
-                self.ua.send(UaCommand::Cancel);
+                self.send_sip(UaCommand::Cancel);
                 self.outcome.exit = exit::CALL;
                 self.begin_ending(now);
             }
             Phase::Alerting => {
-                self.ua.send(UaCommand::Respond {
+                self.send_sip(UaCommand::Respond {
                     status: 603,
                     reason: "Decline".into(),
                     sdp: None,
@@ -411,7 +353,7 @@ impl Call {
                 self.phase = Phase::Done;
             }
             Phase::Answered | Phase::Established => {
-                self.ua.send(UaCommand::Bye);
+                self.send_sip(UaCommand::Bye);
                 self.begin_ending(now);
             }
             Phase::Ending | Phase::Done => {}
@@ -429,7 +371,7 @@ impl Call {
             if let Some(at) = self.answer_at {
                 if now >= at {
                     if let Some(sdp) = self.pending_answer.take() {
-                        self.ua.send(UaCommand::Respond {
+                        self.send_sip(UaCommand::Respond {
                             status: 200,
                             reason: "OK".into(),
                             sdp: Some(sdp),
@@ -480,7 +422,7 @@ impl Call {
             if now >= at {
                 self.ice_failed_bye_at = None;
                 if self.media_phase() {
-                    self.ua.send(UaCommand::Bye);
+                    self.send_sip(UaCommand::Bye);
                     self.begin_ending(now);
                 }
             }
@@ -499,15 +441,17 @@ impl Call {
         }
     }
 
-    pub(super) async fn finish(mut self, now: Instant) -> (CallOutcome, UaHandle) {
+    /// Ends the call at `now`: the agent frees its TURN allocations (RFC 8656 §8: Refresh
+    /// with LIFETIME 0, queued as transmits), the media and the call report their end. The
+    /// driver sends what this queued, then takes `outcome`.
+    pub fn close(&mut self, now: Instant) {
+        self.phase = Phase::Done;
         if let Some(mut agent) = self.agent.take() {
-            // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
             agent.close(now);
             while let Some(t) = agent.poll_transmit() {
-                self.outbox.push(t);
+                self.outbox.push_transmit(t);
             }
         }
-        self.flush_outbox().await;
         if let Some(mut media) = self.media.take() {
             let mut summary = media.finish();
             summary.rtp_dropped_unknown_source = self.rtp_dropped_unknown_source;
@@ -540,135 +484,10 @@ impl Call {
             }),
             origin: None,
         });
-        self.sockets.close();
-        (self.outcome, self.ua)
     }
-}
 
-/// Places a call to `target` and runs it to the end.
-pub async fn run_caller(
-    opts: CallOptions,
-    ua: UaHandle,
-    target: &str,
-) -> anyhow::Result<CallOutcome> {
-    Ok(run_caller_keeping_ua(opts, ua, target).await?.0)
-}
-
-/// As [`run_caller`], and gives the user agent back for the next call (scenario repeats).
-pub async fn run_caller_keeping_ua(
-    opts: CallOptions,
-    ua: UaHandle,
-    target: &str,
-) -> anyhow::Result<(CallOutcome, UaHandle)> {
-    // RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: unless mux-only, offer a separate RTCP component
-    // with the mux offer; the answer decides whether it stays.
-    let components = if opts.rtcp_mux && opts.rtcp_mux_only {
-        1
-    } else {
-        2
-    };
-    let now = Instant::now();
-    let mut call = Call::new(opts, ua, components, now).await?;
-    call.start_gathering(
-        now,
-        AfterGathering::Invite {
-            target: target.to_string(),
-        },
-    );
-    call.flush_outbox().await;
-    call.run_loop().await;
-    if let Some(e) = call.setup_error.take() {
-        anyhow::bail!(e);
+    /// How the call ended (after `close`).
+    pub fn into_outcome(self) -> CallOutcome {
+        self.outcome
     }
-    Ok(call.finish(Instant::now()).await)
-}
-
-/// Waits for one incoming call, answers it, and runs it to the end.
-pub async fn run_callee(opts: CallOptions, ua: UaHandle) -> anyhow::Result<CallOutcome> {
-    Ok(run_callee_keeping_ua(opts, ua).await?.0)
-}
-
-/// As [`run_callee`], and gives the user agent back for the next call (`answer --calls N`).
-/// The outcome's reason when Ctrl-C ended the wait for a call (no call took place).
-pub const STOPPED_WAITING: &str = "stopped waiting for calls (Ctrl-C)";
-
-pub async fn run_callee_keeping_ua(
-    opts: CallOptions,
-    mut ua: UaHandle,
-) -> anyhow::Result<(CallOutcome, UaHandle)> {
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut ctrl_c_done = !opts.handle_ctrl_c;
-    let (offer_text, peer_allows_update, from) = loop {
-        let event = tokio::select! {
-            event = ua.next() => event,
-            r = &mut ctrl_c, if !ctrl_c_done => {
-                ctrl_c_done = true;
-                if r.is_ok() {
-                    let mut outcome = empty_outcome();
-                    outcome.reason = STOPPED_WAITING.into();
-                    return Ok((outcome, ua));
-                }
-                continue;
-            }
-        };
-        match event {
-            Some(UaEvent::Incoming {
-                sdp,
-                peer_allows_update,
-                from,
-            }) => break (sdp, peer_allows_update, from),
-            Some(e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. })) => {
-                opts.report_registration(&e)
-            }
-            Some(other) => tracing::debug!("before a call: {other:?}"),
-            None => anyhow::bail!("SIP user agent stopped before a call arrived"),
-        }
-    };
-    let started = Instant::now();
-    opts.emitter.emit(Event::Call {
-        agent: opts.label.clone(),
-        state: "incoming".into(),
-        setup_ms: None,
-        status: None,
-        reason: Some(format!("from {from}")),
-        origin: None,
-    });
-    let offer = match sdp::parse(&offer_text) {
-        Ok(o) => o,
-        Err(e) => {
-            ua.send(UaCommand::Respond {
-                status: 488,
-                reason: "Not Acceptable Here (bad SDP)".into(),
-                sdp: None,
-            });
-            anyhow::bail!("unparseable offer: {e}");
-        }
-    };
-    let offered_mux = sdp::ice_attrs::read_ice(&offer)
-        .ok()
-        .and_then(|v| v.streams.first().map(|s| s.rtcp_mux))
-        .unwrap_or(false);
-    let components = if opts.rtcp_mux && offered_mux { 1 } else { 2 };
-    let now = Instant::now();
-    let mut call = Call::new(opts, ua, components, now).await?;
-    call.started = started;
-    call.peer_allows_update = peer_allows_update;
-    call.rtcp_mux = components == 1;
-    if let Some(agent) = call.agent.as_mut() {
-        // RFC 8445 §6.1.1: the answerer of a full-full session is controlled.
-        agent.set_role(false);
-    }
-    call.start_gathering(
-        now,
-        AfterGathering::Answer {
-            offer: Box::new(offer),
-        },
-    );
-    call.flush_outbox().await;
-    call.run_loop().await;
-    if let Some(e) = call.setup_error.take() {
-        anyhow::bail!(e);
-    }
-    Ok(call.finish(Instant::now()).await)
 }

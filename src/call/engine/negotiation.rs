@@ -4,7 +4,7 @@
 use super::*;
 use crate::media::wav_writer::WavWriter;
 
-impl Call {
+impl CallCore {
     // ----- offer/answer results ----------------------------------------------------------
 
     /// Applies a negotiated stream: codec, direction, remote ICE data or the plain fallback.
@@ -165,7 +165,7 @@ impl Call {
 
     pub(super) fn send_ringing(&mut self, now: Instant) {
         self.ringing_sent = true;
-        self.ua.send(UaCommand::Respond {
+        self.send_sip(UaCommand::Respond {
             status: 180,
             reason: "Ringing".into(),
             sdp: None,
@@ -263,7 +263,7 @@ impl Call {
             }
             UaEvent::OfferReceived { method, sdp } => match sdp::parse(&sdp) {
                 Ok(offer) => self.answer_offer(method, offer, now),
-                Err(e) => self.ua.send(UaCommand::AnswerOffer {
+                Err(e) => self.send_sip(UaCommand::AnswerOffer {
                     status: 400,
                     reason: format!("Bad SDP: {e}"),
                     sdp: None,
@@ -303,7 +303,9 @@ impl Call {
                 // A second call while busy: the UA answers 486 itself (RFC 3261 §21.4.24).
             }
             e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. }) => {
-                self.opts.report_registration(&e)
+                if let Some(event) = self.opts.registration_event(&e) {
+                    self.emit(event);
+                }
             }
         }
     }
@@ -311,7 +313,7 @@ impl Call {
     pub(super) fn fail_call(&mut self, code: u8, why: &str, now: Instant) {
         self.outcome.exit = code;
         self.outcome.reason = why.into();
-        self.ua.send(UaCommand::Bye);
+        self.send_sip(UaCommand::Bye);
         self.begin_ending(now);
     }
 
@@ -454,7 +456,7 @@ impl Call {
                 let was_sending = self.direction.sends();
                 self.apply_stream(a.streams.first(), now);
                 let text = a.sdp.to_string();
-                self.ua.send(UaCommand::AnswerOffer {
+                self.send_sip(UaCommand::AnswerOffer {
                     status: 200,
                     reason: "OK".into(),
                     sdp: Some(text),
@@ -499,7 +501,7 @@ impl Call {
                     });
                 }
             }
-            Err(e) => self.ua.send(UaCommand::AnswerOffer {
+            Err(e) => self.send_sip(UaCommand::AnswerOffer {
                 status: 488,
                 reason: format!("Not Acceptable Here ({e})"),
                 sdp: None,

@@ -4,7 +4,7 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     /// `CallCommand::RestartIce`: new local credentials, then an offer carrying them.
     pub(super) fn restart_ice_on_command(&mut self, now: Instant) {
         let Some(agent) = self.agent.as_mut() else {
