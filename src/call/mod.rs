@@ -1,6 +1,6 @@
 //! One call: a SIP dialog (through the signalling channels), one SDP session, one ICE agent
-//! for the audio stream and the media it gates. `engine` holds the loop; this file holds
-//! what a call is set up with and what it ends with.
+//! for the audio stream and the media it gates. `engine` holds the sans-IO `CallCore` and
+//! its tokio driver; this file holds what a call is set up with and what it ends with.
 
 pub mod control;
 mod engine;
@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use engine::{
-    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, STOPPED_WAITING,
+    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, CallCore, Input, Output,
+    STOPPED_WAITING,
 };
 
 use crate::config::TurnSettings;

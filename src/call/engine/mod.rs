@@ -13,6 +13,8 @@ mod media_path;
 mod negotiation;
 mod outbox;
 mod restart;
+#[cfg(test)]
+mod virtual_call_tests;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
