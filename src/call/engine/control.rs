@@ -36,7 +36,7 @@ impl CallCore {
             | CallCommand::Resume
             | CallCommand::Update
             | CallCommand::RestartIce
-                if self.phase == Phase::Ending || self.phase == Phase::Done => {}
+                if matches!(self.phase, Phase::Ending { .. } | Phase::Done) => {}
             CallCommand::Hold
             | CallCommand::Resume
             | CallCommand::Update

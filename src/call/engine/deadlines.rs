@@ -26,11 +26,11 @@ impl CallCore {
                 self.media_phase() && self.agent.is_some() && self.outcome.selected.is_none()
             })
             .map(|t| t + self.opts.ice_timeout);
-        let ending = self
-            .ending_since
-            .filter(|_| self.phase == Phase::Ending)
-            .map(|t| t + BYE_WAIT);
-        let gathering = self.gathering.as_ref().map(|g| g.until);
+        let (gathering, ending) = match &self.phase {
+            Phase::Gathering(g) => (Some(g.until), None),
+            Phase::Ending { since } => (None, Some(*since + BYE_WAIT)),
+            _ => (None, None),
+        };
         [
             gathering,
             media,

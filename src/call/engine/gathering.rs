@@ -7,7 +7,7 @@
 use super::*;
 
 /// What the call does once its candidates are gathered.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(super) enum AfterGathering {
     /// Caller: send the INVITE with our offer to `target`.
     Invite { target: String },
@@ -16,28 +16,23 @@ pub(super) enum AfterGathering {
 }
 
 /// The gathering phase: until when it may last, and what follows it.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(super) struct Gathering {
     pub(super) until: Instant,
     pub(super) then: AfterGathering,
 }
 
 impl CallCore {
-    /// Enters the gathering phase at `now` (the agent's host candidates are known; server
-    /// candidates follow). Ends it at once when there is nothing to wait for.
-    pub(super) fn start_gathering(&mut self, now: Instant, then: AfterGathering) {
-        self.phase = Phase::Gathering;
-        self.gathering = Some(Gathering {
-            until: now + self.opts.gather_timeout,
-            then,
-        });
+    /// Starts the gathering phase the core was made in (the agent's host candidates are
+    /// known; server candidates follow). Ends it at once when there is nothing to wait for.
+    fn start_gathering(&mut self, now: Instant) {
         self.drain_agent(now);
         self.check_gathering(now);
     }
 
     /// Ends the gathering phase when every server answered or its time is up.
     pub(super) fn check_gathering(&mut self, now: Instant) {
-        let Some(gathering) = &self.gathering else {
+        let Phase::Gathering(gathering) = &self.phase else {
             return;
         };
         let complete = self
@@ -47,7 +42,8 @@ impl CallCore {
         if !complete && now < gathering.until {
             return;
         }
-        let Some(gathering) = self.gathering.take() else {
+        // The next phase is set by what follows (the INVITE, the answer, or Done on error).
+        let Phase::Gathering(gathering) = std::mem::replace(&mut self.phase, Phase::Done) else {
             return;
         };
         self.report_candidates();
@@ -155,13 +151,11 @@ impl CallCore {
         now: Instant,
     ) -> anyhow::Result<CallCore> {
         let components = CallCore::caller_components(&opts);
-        let mut core = CallCore::new(opts, bases, components, now)?;
-        core.start_gathering(
-            now,
-            AfterGathering::Invite {
-                target: target.to_string(),
-            },
-        );
+        let then = AfterGathering::Invite {
+            target: target.to_string(),
+        };
+        let mut core = CallCore::new(opts, bases, components, then, now)?;
+        core.start_gathering(now);
         Ok(core)
     }
 
@@ -176,7 +170,10 @@ impl CallCore {
         now: Instant,
     ) -> anyhow::Result<CallCore> {
         let components = CallCore::callee_components(&opts, &offer);
-        let mut core = CallCore::new(opts, bases, components, now)?;
+        let then = AfterGathering::Answer {
+            offer: Box::new(offer),
+        };
+        let mut core = CallCore::new(opts, bases, components, then, now)?;
         core.started = started;
         core.peer_allows_update = peer_allows_update;
         core.rtcp_mux = components == 1;
@@ -184,12 +181,7 @@ impl CallCore {
             // RFC 8445 §6.1.1: the answerer of a full-full session is controlled.
             agent.set_role(false);
         }
-        core.start_gathering(
-            now,
-            AfterGathering::Answer {
-                offer: Box::new(offer),
-            },
-        );
+        core.start_gathering(now);
         Ok(core)
     }
 

@@ -199,7 +199,7 @@ impl CallCore {
     }
 
     pub(super) fn fail_ice(&mut self, why: &str, now: Instant) {
-        if matches!(self.phase, Phase::Ending | Phase::Done) {
+        if matches!(self.phase, Phase::Ending { .. } | Phase::Done) {
             return;
         }
         self.outcome.exit = exit::ICE;
@@ -231,8 +231,7 @@ impl CallCore {
     }
 
     pub(super) fn begin_ending(&mut self, now: Instant) {
-        self.phase = Phase::Ending;
-        self.ending_since = Some(now);
+        self.phase = Phase::Ending { since: now };
     }
 
     /// RFC 8839 §4.3.4 / DESIGN.md step 5: when the controlling side's selected local

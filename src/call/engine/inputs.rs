@@ -82,7 +82,7 @@ impl CallCore {
     /// Still gathering candidates: the dialog has not started (caller) or is not answered
     /// (callee), so SIP events and commands may wait.
     pub fn is_gathering(&self) -> bool {
-        self.phase == Phase::Gathering
+        matches!(self.phase, Phase::Gathering(_))
     }
 
     /// Callee: ringing and waiting to be told to answer (`Input::AnswerNow`).

@@ -64,10 +64,12 @@ const BYE_WAIT: Duration = Duration::from_secs(2);
 /// past the wait we hang up ourselves.
 const CONTROLLED_ICE_FAIL_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the call is. What a phase needs (the gathering deadline and what follows it, when
+/// the BYE went) lives in its variant, not in flags beside it.
+#[derive(Debug, PartialEq)]
 enum Phase {
     /// Gathering candidates for the offer or the answer (`gathering.rs`).
-    Gathering,
+    Gathering(Gathering),
     /// Caller: INVITE sent, no final response yet.
     Inviting,
     /// Callee: offer received, not answered yet.
@@ -77,8 +79,10 @@ enum Phase {
     /// RFC 8445 §12.1), so a lost ACK does not hold the media hostage.
     Answered,
     Established,
-    /// BYE (or CANCEL) sent, waiting for it to finish.
-    Ending,
+    /// BYE (or CANCEL) sent at `since`, waiting for it to finish (at most `BYE_WAIT`).
+    Ending {
+        since: Instant,
+    },
     Done,
 }
 
@@ -144,7 +148,6 @@ pub struct CallCore {
     reselected_components: Vec<u16>,
     /// The last RTP packet received (for the longest gap across restarts and holds).
     last_rtp_at: Option<Instant>,
-    ending_since: Option<Instant>,
     /// Controlled side: ICE failed, our BYE is due then unless the peer's comes first.
     ice_failed_bye_at: Option<Instant>,
     /// A control command that has to wait (an offer is in flight).
@@ -152,8 +155,6 @@ pub struct CallCore {
     /// Server failures reported (server, reason): the allocations of both components fail
     /// alike, and the user needs to hear it once.
     servers_failed: Vec<(SocketAddr, String)>,
-    /// In `Phase::Gathering`: until when, and what follows.
-    gathering: Option<Gathering>,
     /// The call could not be set up at all (no offer or answer could be built): the entry
     /// function returns this as its error.
     setup_error: Option<String>,
@@ -215,11 +216,13 @@ fn empty_outcome() -> CallOutcome {
 
 impl CallCore {
     /// A call on the media sockets `bases` ((component, address), one per host address and
-    /// component), with its ICE agent when `opts.ice`; not started yet (`caller`, `callee`).
+    /// component), with its ICE agent when `opts.ice`, gathering until `then`; not started
+    /// yet (`caller`, `callee`).
     fn new(
         opts: CallOptions,
         bases: Vec<(u16, SocketAddr)>,
         components: u16,
+        then: AfterGathering,
         now: Instant,
     ) -> anyhow::Result<CallCore> {
         let agent = if opts.ice {
@@ -256,6 +259,7 @@ impl CallCore {
             .copied()
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
         let session_id = rand::random::<u32>() as u64;
+        let gather_until = now + opts.gather_timeout;
         let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
         let rtcp_mux = opts.rtcp_mux;
         Ok(CallCore {
@@ -263,7 +267,10 @@ impl CallCore {
             opts,
             agent,
             media: None,
-            phase: Phase::Gathering,
+            phase: Phase::Gathering(Gathering {
+                until: gather_until,
+                then,
+            }),
             started: now,
             outcome: empty_outcome(),
             last_offer: None,
@@ -297,11 +304,9 @@ impl CallCore {
             reselected_components: Vec::new(),
             last_rtp_at: None,
             signalled_defaults: Vec::new(),
-            ending_since: None,
             ice_failed_bye_at: None,
             deferred_command: None,
             servers_failed: Vec::new(),
-            gathering: None,
             setup_error: None,
             outbox: Outbox::default(),
             bases,
@@ -326,13 +331,9 @@ impl CallCore {
             self.outcome.reason = why.into();
         }
         match self.phase {
-            Phase::Gathering => {
+            Phase::Gathering(Gathering { ref then, .. }) => {
                 // Nothing was sent yet; a callee declines the call it was about to answer.
-                if let Some(Gathering {
-                    then: AfterGathering::Answer { .. },
-                    ..
-                }) = self.gathering.take()
-                {
+                if matches!(then, AfterGathering::Answer { .. }) {
                     self.send_sip(UaCommand::Respond {
                         status: 603,
                         reason: "Decline".into(),
@@ -358,7 +359,7 @@ impl CallCore {
                 self.send_sip(UaCommand::Bye);
                 self.begin_ending(now);
             }
-            Phase::Ending | Phase::Done => {}
+            Phase::Ending { .. } | Phase::Done => {}
         }
     }
 
@@ -438,7 +439,7 @@ impl CallCore {
             );
         }
         self.maybe_send_updated_offer();
-        if self.phase == Phase::Ending && self.ending_since.is_some_and(|t| now >= t + BYE_WAIT) {
+        if matches!(self.phase, Phase::Ending { since } if now >= since + BYE_WAIT) {
             self.phase = Phase::Done;
         }
     }

@@ -277,7 +277,8 @@ impl CallCore {
             UaEvent::RemoteHangup { cancelled } => {
                 // A call we were already ending, or that had already failed (ICE), keeps
                 // its first cause: the reason matches the exit code.
-                let ours_first = self.phase == Phase::Ending || self.outcome.exit != exit::OK;
+                let ours_first =
+                    matches!(self.phase, Phase::Ending { .. }) || self.outcome.exit != exit::OK;
                 if !ours_first || self.outcome.reason.is_empty() {
                     self.outcome.reason = if cancelled {
                         "caller cancelled".into()
@@ -288,14 +289,14 @@ impl CallCore {
                 self.phase = Phase::Done;
             }
             UaEvent::DialogEnded { reason } => {
-                if !matches!(self.phase, Phase::Ending | Phase::Done) {
+                if !matches!(self.phase, Phase::Ending { .. } | Phase::Done) {
                     self.outcome.exit = exit::CALL;
                 }
                 self.outcome.reason = reason;
                 self.phase = Phase::Done;
             }
             UaEvent::HangupDone => {
-                if self.phase == Phase::Ending {
+                if matches!(self.phase, Phase::Ending { .. }) {
                     self.phase = Phase::Done;
                 }
             }
