@@ -13,6 +13,7 @@ mod media_path;
 mod negotiation;
 mod outbox;
 mod restart;
+mod sip_events;
 #[cfg(test)]
 mod virtual_call_tests;
 
