@@ -15,7 +15,6 @@ impl CallCore {
             .as_ref()
             .filter(|_| self.media_phase())
             .map(|c| c.next_due());
-        let answer = self.answer_at.filter(|_| self.phase == Phase::Alerting);
         let duration = match (self.opts.duration, self.media_started_at) {
             (Some(d), Some(start)) if self.phase == Phase::Established => Some(start + d),
             _ => None,
@@ -26,19 +25,20 @@ impl CallCore {
                 self.media_phase() && self.agent.is_some() && self.outcome.selected.is_none()
             })
             .map(|t| t + self.opts.ice_timeout);
-        let (gathering, ending) = match &self.phase {
-            Phase::Gathering(g) => (Some(g.until), None),
-            Phase::Ending { since } => (None, Some(*since + BYE_WAIT)),
-            _ => (None, None),
+        // The deadline of the phase itself: gathering ends, the callee answers, the BYE
+        // has waited long enough.
+        let phase = match &self.phase {
+            Phase::Gathering(g) => Some(g.until),
+            Phase::Alerting(a) => a.answer_at,
+            Phase::Ending { since } => Some(*since + BYE_WAIT),
+            _ => None,
         };
         [
-            gathering,
+            phase,
             media,
-            answer,
             duration,
             ice_timeout,
             self.ice_failed_bye_at,
-            ending,
             self.hold_deadline(),
         ]
         .into_iter()

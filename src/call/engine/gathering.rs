@@ -91,10 +91,9 @@ impl CallCore {
         }
     }
 
-    /// Callee: the answer waits for the 200 (`pending_answer`); the phone rings now, or with
+    /// Callee: the answer waits for the 200 (`Phase::Alerting`); the phone rings now, or with
     /// `alert_after_ice` once a valid pair exists (RFC 8839 §7.1).
     fn prepare_answer(&mut self, offer: &SessionDescription, now: Instant) {
-        self.phase = Phase::Alerting;
         let stream = self.local_stream(None);
         let answer = match self.sdp.create_answer(offer, &[stream]) {
             Ok(a) => a,
@@ -110,7 +109,11 @@ impl CallCore {
             }
         };
         self.apply_stream(answer.streams.first(), now);
-        self.pending_answer = Some(answer.sdp.to_string());
+        self.phase = Phase::Alerting(Alerting {
+            answer: answer.sdp.to_string(),
+            ringing: false,
+            answer_at: None,
+        });
         self.drain_agent(now);
         if !self.opts.alert_after_ice || self.agent.is_none() {
             self.send_ringing(now);

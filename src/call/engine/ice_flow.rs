@@ -60,7 +60,8 @@ impl CallCore {
                     });
                 }
                 // RFC 8839 §7.1: the callee alerts once a valid pair exists.
-                if self.phase == Phase::Alerting && self.opts.alert_after_ice && !self.ringing_sent
+                if matches!(&self.phase, Phase::Alerting(a) if !a.ringing)
+                    && self.opts.alert_after_ice
                 {
                     self.send_ringing(now);
                 }
@@ -205,7 +206,7 @@ impl CallCore {
         self.outcome.exit = exit::ICE;
         self.outcome.reason = format!("ICE failed: {why}");
         match self.phase {
-            Phase::Alerting => {
+            Phase::Alerting(_) => {
                 // RFC 3261 §21.4.26: we cannot accept the session as offered.
                 self.send_sip(UaCommand::Respond {
                     status: 488,

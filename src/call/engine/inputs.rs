@@ -45,8 +45,10 @@ impl CallCore {
                 self.media_due(now);
             }
             Input::AnswerNow => {
-                if self.phase == Phase::Alerting && self.ringing_sent {
-                    self.answer_at = Some(now);
+                if let Phase::Alerting(alerting) = &mut self.phase {
+                    if alerting.ringing {
+                        alerting.answer_at = Some(now);
+                    }
                 }
             }
             Input::Command(c) => self.on_command(c, now),
@@ -87,6 +89,6 @@ impl CallCore {
 
     /// Callee: ringing and waiting to be told to answer (`Input::AnswerNow`).
     pub fn awaits_answer(&self) -> bool {
-        self.phase == Phase::Alerting && self.ringing_sent
+        matches!(&self.phase, Phase::Alerting(a) if a.ringing)
     }
 }

@@ -74,7 +74,7 @@ enum Phase {
     /// Caller: INVITE sent, no final response yet.
     Inviting,
     /// Callee: offer received, not answered yet.
-    Alerting,
+    Alerting(Alerting),
     /// Callee: the 200 with our answer is sent, its ACK has not arrived. RFC 3264 §6.1:
     /// media may flow once the answer is sent (with ICE, still gated on a selected pair,
     /// RFC 8445 §12.1), so a lost ACK does not hold the media hostage.
@@ -131,10 +131,6 @@ pub struct CallCore {
     codec: G711,
     dtmf_pt: Option<u8>,
     rtcp_mux: bool,
-    /// Callee: the answer to send in the 200, and when to send it.
-    pending_answer: Option<String>,
-    ringing_sent: bool,
-    answer_at: Option<Instant>,
     hold_state: HoldState,
     media_started_at: Option<Instant>,
     /// The audio timeline media frames are sent on, from the start of the media phase.
@@ -164,6 +160,15 @@ pub struct CallCore {
     outbox: Outbox,
     /// (component, local address) of the media sockets, in binding order.
     bases: Vec<(u16, SocketAddr)>,
+}
+
+/// Callee, not answered yet: the answer our 200 will carry, whether the 180 went out, and
+/// when to answer (None: when told to, `Input::AnswerNow` or `CallCommand::Answer`).
+#[derive(Debug, PartialEq)]
+struct Alerting {
+    answer: String,
+    ringing: bool,
+    answer_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -294,9 +299,6 @@ impl CallCore {
             codec,
             dtmf_pt: None,
             rtcp_mux,
-            pending_answer: None,
-            ringing_sent: false,
-            answer_at: None,
             hold_state: HoldState::Active,
             media_started_at: None,
             media_clock: None,
@@ -348,7 +350,7 @@ impl CallCore {
                 self.outcome.exit = exit::CALL;
                 self.begin_ending(now);
             }
-            Phase::Alerting => {
+            Phase::Alerting(_) => {
                 self.send_sip(UaCommand::Respond {
                     status: 603,
                     reason: "Decline".into(),
@@ -371,20 +373,14 @@ impl CallCore {
 
     pub(super) fn timers(&mut self, now: Instant) {
         // Callee: answer when the time comes.
-        if self.phase == Phase::Alerting {
-            if let Some(at) = self.answer_at {
-                if now >= at {
-                    if let Some(sdp) = self.pending_answer.take() {
-                        self.send_sip(UaCommand::Respond {
-                            status: 200,
-                            reason: "OK".into(),
-                            sdp: Some(sdp),
-                        });
-                        self.answer_at = None;
-                        self.phase = Phase::Answered;
-                        self.start_media(now);
-                    }
-                }
+        if matches!(&self.phase, Phase::Alerting(a) if a.answer_at.is_some_and(|t| now >= t)) {
+            if let Phase::Alerting(a) = std::mem::replace(&mut self.phase, Phase::Answered) {
+                self.send_sip(UaCommand::Respond {
+                    status: 200,
+                    reason: "OK".into(),
+                    sdp: Some(a.answer),
+                });
+                self.start_media(now);
             }
         }
         // `--duration`: seconds of media, counted from the first packet sent.

@@ -164,7 +164,18 @@ impl CallCore {
     }
 
     pub(super) fn send_ringing(&mut self, now: Instant) {
-        self.ringing_sent = true;
+        // Answered by command: no timer, the driver waits for the notification.
+        let answer_at = self
+            .opts
+            .answer_on_command
+            .is_none()
+            .then(|| now + self.opts.answer_after);
+        if let Phase::Alerting(alerting) = &mut self.phase {
+            alerting.ringing = true;
+            if answer_at.is_some() {
+                alerting.answer_at = answer_at;
+            }
+        }
         self.send_sip(UaCommand::Respond {
             status: 180,
             reason: "Ringing".into(),
@@ -178,10 +189,6 @@ impl CallCore {
             reason: None,
             origin: None,
         });
-        // Answered by command: no timer, the loop waits for the notification.
-        if self.opts.answer_on_command.is_none() {
-            self.answer_at = Some(now + self.opts.answer_after);
-        }
     }
 
     pub(super) fn on_offer_answered(

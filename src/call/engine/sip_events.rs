@@ -75,7 +75,7 @@ impl CallCore {
             }
             UaEvent::Acked => {
                 // Established = 200 sent + ACK received; media already started with the 200.
-                if matches!(self.phase, Phase::Alerting | Phase::Answered) {
+                if matches!(self.phase, Phase::Alerting(_) | Phase::Answered) {
                     self.mark_established(now);
                 }
             }
