@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{CallCore, Input, Output};
 use crate::call::net::{Datagram, Inbound};
-use crate::call::CallOptions;
+use crate::call::{CallOptions, CallOutcome};
 use crate::events::{Emitter, Event};
 use crate::signalling::{OfferMethod, UaCommand, UaEvent};
 
@@ -268,13 +268,21 @@ fn selected(events: &[Event]) -> bool {
         .any(|e| matches!(e, Event::Ice { state, component: Some(1), .. } if state == "selected"))
 }
 
-#[test]
-fn two_cores_set_up_a_call_select_a_pair_and_carry_rtp_both_ways_in_virtual_time() {
-    let wall = Instant::now();
+/// A finished call in virtual time: each side's outcome and events, when it ended, and the
+/// datagrams that crossed the network.
+struct Run {
+    caller: CallOutcome,
+    callee: CallOutcome,
+    caller_events: Vec<Event>,
+    callee_events: Vec<Event>,
+    virtual_time: Duration,
+    datagrams: u64,
+}
+
+/// Runs a call from a caller with `caller_opts` to a callee with `callee_opts` until both
+/// cores are done, jumping the clock from one due thing to the next.
+fn run(caller_opts: CallOptions, callee_opts: CallOptions) -> Run {
     let t0 = Instant::now();
-    let mut caller_opts = options("caller", CALLER_IP);
-    // The caller hangs up after two seconds of media.
-    caller_opts.duration = Some(Duration::from_secs(2));
     let components = CallCore::caller_components(&caller_opts);
     let caller = CallCore::caller(
         caller_opts,
@@ -291,7 +299,7 @@ fn two_cores_set_up_a_call_select_a_pair_and_carry_rtp_both_ways_in_virtual_time
         },
         callee: side(),
         in_flight: VecDeque::new(),
-        callee_opts: Some(options("callee", CALLEE_IP)),
+        callee_opts: Some(callee_opts),
         datagrams: 0,
     };
     world.drain(true);
@@ -319,35 +327,99 @@ fn two_cores_set_up_a_call_select_a_pair_and_carry_rtp_both_ways_in_virtual_time
         }
         outcomes.push(core.into_outcome());
     }
-    let (caller, callee) = (&outcomes[0], &outcomes[1]);
+    let callee = outcomes.pop().expect("two outcomes");
+    let caller = outcomes.pop().expect("two outcomes");
+    Run {
+        caller,
+        callee,
+        caller_events: std::mem::take(&mut world.caller.events),
+        callee_events: std::mem::take(&mut world.callee.events),
+        virtual_time: end - t0,
+        datagrams: world.datagrams,
+    }
+}
+
+/// The caller hangs up after `media` of media.
+fn caller_for(media: Duration) -> CallOptions {
+    let mut opts = options("caller", CALLER_IP);
+    opts.duration = Some(media);
+    opts
+}
+
+fn assert_rtp_both_ways(name: &str, outcome: &CallOutcome, at_least: u64) {
+    assert_eq!(outcome.exit, crate::exit::OK, "{name}: {}", outcome.reason);
+    assert!(
+        outcome.media.rtp_sent >= at_least && outcome.media.rtp_received >= at_least,
+        "{name}: RTP both ways, sent {} received {}",
+        outcome.media.rtp_sent,
+        outcome.media.rtp_received
+    );
+}
+
+#[test]
+fn two_cores_set_up_a_call_select_a_pair_and_carry_rtp_both_ways_in_virtual_time() {
+    let wall = Instant::now();
+    let run = run(
+        caller_for(Duration::from_secs(2)),
+        options("callee", CALLEE_IP),
+    );
     for (name, outcome, events) in [
-        ("caller", caller, &world.caller.events),
-        ("callee", callee, &world.callee.events),
+        ("caller", &run.caller, &run.caller_events),
+        ("callee", &run.callee, &run.callee_events),
     ] {
-        assert_eq!(outcome.exit, crate::exit::OK, "{name}: {}", outcome.reason);
+        assert_rtp_both_ways(name, outcome, 50);
         assert!(outcome.ice_used, "{name} used ICE");
         assert!(outcome.selected.is_some(), "{name} selected a pair");
         assert!(selected(events), "{name} reported its selected pair");
         // RFC 8445 §12.1: no media before the selection.
         assert_eq!(outcome.media_sent_before_selection, 0, "{name}");
-        assert!(
-            outcome.media.rtp_sent >= 50 && outcome.media.rtp_received >= 50,
-            "{name}: RTP both ways, sent {} received {}",
-            outcome.media.rtp_sent,
-            outcome.media.rtp_received
-        );
     }
-    assert_eq!(caller.reason, "duration reached");
-    assert_eq!(callee.reason, "remote hung up");
+    assert_eq!(run.caller.reason, "duration reached");
+    assert_eq!(run.callee.reason, "remote hung up");
     assert!(
-        caller.setup_ms.is_some_and(|ms| ms < 200),
+        run.caller.setup_ms.is_some_and(|ms| ms < 200),
         "{:?}",
-        caller.setup_ms
+        run.caller.setup_ms
     );
     // Two seconds of media and the setup around it, in virtual time ...
-    assert!(end - t0 >= Duration::from_secs(2));
+    assert!(run.virtual_time >= Duration::from_secs(2));
     // ... and a small part of that in wall time (generous: debug build, shared machine).
     let took = wall.elapsed();
     assert!(took < Duration::from_secs(2), "took {took:?} of wall time");
-    assert!(world.datagrams > 200, "{} datagrams", world.datagrams);
+    assert!(run.datagrams > 200, "{} datagrams", run.datagrams);
+}
+
+#[test]
+fn without_ice_plain_rtp_flows_both_ways_in_virtual_time() {
+    let mut caller = caller_for(Duration::from_secs(1));
+    caller.ice = false;
+    let mut callee = options("callee", CALLEE_IP);
+    callee.ice = false;
+    let run = run(caller, callee);
+    for (name, outcome) in [("caller", &run.caller), ("callee", &run.callee)] {
+        assert_rtp_both_ways(name, outcome, 25);
+        assert!(!outcome.ice_used, "{name} did not use ICE");
+        assert_eq!(outcome.media.rtp_dropped_unknown_source, 0, "{name}");
+    }
+}
+
+#[test]
+fn hold_and_resume_by_reinvite_in_virtual_time() {
+    // RFC 3264 §8.4: the caller holds (a=sendonly) after 1 s, resumes 1 s later, and hangs
+    // up after 4 s of media.
+    let mut caller = caller_for(Duration::from_secs(4));
+    caller.hold_after = Some(Duration::from_secs(1));
+    caller.hold_for = Duration::from_secs(1);
+    let run = run(caller, options("callee", CALLEE_IP));
+    assert_rtp_both_ways("caller", &run.caller, 100);
+    assert_rtp_both_ways("callee", &run.callee, 100);
+    assert_eq!(run.caller.hold_cycles, 1, "the caller's hold was answered");
+    assert_eq!(run.callee.hold_cycles, 1, "the callee was held once");
+    // While held, the callee sent nothing: about a second less audio than the caller.
+    assert!(
+        run.callee.media.rtp_sent + 30 < run.caller.media.rtp_sent,
+        "callee sent {}, caller sent {}",
+        run.callee.media.rtp_sent,
+        run.caller.media.rtp_sent
+    );
 }
