@@ -47,6 +47,7 @@ use gathering::{AfterGathering, Gathering};
 pub use inputs::Input;
 pub use outbox::Output;
 use outbox::{first_base, Outbox};
+use restart::IceRestart;
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
@@ -139,10 +140,8 @@ pub struct CallCore {
     signalled_defaults: Vec<(u16, SocketAddr)>,
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
     restart_offer_pending: bool,
-    /// When the current ICE restart began, until its new session selects a pair.
-    restart_started_at: Option<Instant>,
-    /// Components selected again since the restart began.
-    reselected_components: Vec<u16>,
+    /// The ICE restart in progress, until its new session selects a pair on every component.
+    restart: Option<IceRestart>,
     /// The last RTP packet received (for the longest gap across restarts and holds).
     last_rtp_at: Option<Instant>,
     /// Controlled side: ICE failed, our BYE is due then unless the peer's comes first.
@@ -303,8 +302,7 @@ impl CallCore {
             media_started_at: None,
             media_clock: None,
             restart_offer_pending: false,
-            restart_started_at: None,
-            reselected_components: Vec::new(),
+            restart: None,
             last_rtp_at: None,
             signalled_defaults: Vec::new(),
             ice_failed_bye_at: None,

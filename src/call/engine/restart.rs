@@ -4,6 +4,14 @@
 
 use super::*;
 
+/// An ICE restart in progress (RFC 8445 §9): when it began, and the components its new session
+/// has selected a pair on so far.
+#[derive(Debug)]
+pub(super) struct IceRestart {
+    started_at: Instant,
+    reselected: Vec<u16>,
+}
+
 impl CallCore {
     /// `CallCommand::RestartIce`: new local credentials, then an offer carrying them.
     pub(super) fn restart_ice_on_command(&mut self, now: Instant) {
@@ -39,9 +47,7 @@ impl CallCore {
     pub(super) fn forget_ice_session(&mut self, now: Instant) {
         self.ice_completed = false;
         self.updated_offer_done = false;
-        if self.restart_started_at.is_none() {
-            self.restart_started_at = Some(now);
-        }
+        self.note_restart(now);
     }
 
     /// A restart began (ours, or the agent's `Restarted` event after the peer's): the new
@@ -52,9 +58,7 @@ impl CallCore {
             return;
         }
         self.outcome.local_ufrags.push(ufrag.clone());
-        if self.restart_started_at.is_none() {
-            self.restart_started_at = Some(now);
-        }
+        self.note_restart(now);
         self.emit(Event::Ice {
             agent: self.label(),
             state: "restarted".into(),
@@ -68,19 +72,27 @@ impl CallCore {
         });
     }
 
-    /// A pair selected on `component`: the first one after a restart ends the restart.
-    /// Returns how long the restart took, when this selection is its result.
+    /// A restart begins at `now` unless one is already in progress (the peer's offer and
+    /// our agent's `Restarted` event report the same one).
+    fn note_restart(&mut self, now: Instant) {
+        self.restart.get_or_insert_with(|| IceRestart {
+            started_at: now,
+            reselected: Vec::new(),
+        });
+    }
+
+    /// A pair selected on `component`: the selection on the last component ends the
+    /// restart. Returns how long the restart took, when this selection is its result.
     pub(super) fn restart_selected(&mut self, component: u16, now: Instant) -> Option<u64> {
-        let started = self.restart_started_at?;
-        let ms = ms_between(started, now);
-        if !self.reselected_components.contains(&component) {
-            self.reselected_components.push(component);
-        }
         let components = self.agent.as_ref().map_or(1, |a| a.config().components);
+        let restart = self.restart.as_mut()?;
+        let ms = ms_between(restart.started_at, now);
+        if !restart.reselected.contains(&component) {
+            restart.reselected.push(component);
+        }
         // Every component selected again in the new session: the restart is done.
-        if self.reselected_components.len() >= usize::from(components) {
-            self.restart_started_at = None;
-            self.reselected_components.clear();
+        if restart.reselected.len() >= usize::from(components) {
+            self.restart = None;
             self.outcome.ice_restarts += 1;
         }
         Some(ms)
