@@ -1,8 +1,9 @@
 //! When the call next has something to do on its own: the next media frame on the audio
-//! timeline (`media::clock`), or one of the call's timers. The loop sleeps until then (or
+//! timeline (`media::clock`), or one of the call's timers. The driver sleeps until then (or
 //! until a packet, a SIP event or a command arrives) instead of waking every 20 ms in every
-//! phase; `timers` runs after every wake-up, so a deadline only has to be listed here to be
-//! met, and state changes (an answer arriving) are handled by the wake-up they cause.
+//! phase; `timers` runs after every input (`handle_input`), so a deadline only has to be
+//! listed here to be met, and state changes (an answer arriving) are handled by the input
+//! that causes them.
 
 use super::*;
 

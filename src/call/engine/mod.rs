@@ -154,8 +154,8 @@ pub struct CallCore {
     /// The call could not be set up at all (no offer or answer could be built): the entry
     /// function returns this as its error.
     setup_error: Option<String>,
-    /// What the handlers want sent, in order; the loop drains it to the sockets after each
-    /// input, so no handler waits on a socket.
+    /// What the handlers want sent or said, in order; the driver drains it (`poll_output`)
+    /// after each input, so no handler waits on a socket.
     outbox: Outbox,
     /// (component, local address) of the media sockets, in binding order.
     bases: Vec<(u16, SocketAddr)>,
