@@ -1,6 +1,6 @@
 //! One call: a SIP dialog (through the signalling channels), one SDP session, one ICE agent
-//! for the audio stream and the media it gates. `engine` holds the loop; this file holds
-//! what a call is set up with and what it ends with.
+//! for the audio stream and the media it gates. `engine` holds the sans-IO `CallCore` and
+//! its tokio driver; this file holds what a call is set up with and what it ends with.
 
 pub mod control;
 mod engine;
@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use engine::{
-    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, STOPPED_WAITING,
+    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, CallCore, Input, Output,
+    STOPPED_WAITING,
 };
 
 use crate::config::TurnSettings;
@@ -87,17 +88,22 @@ pub struct CallOptions {
 }
 
 impl CallOptions {
-    /// Reports a registration refresh (or its failure) the user agent saw mid-call.
+    /// Reports a registration refresh (or its failure) the user agent saw between calls.
     pub(crate) fn report_registration(&self, event: &crate::signalling::UaEvent) {
+        if let Some(e) = self.registration_event(event) {
+            self.emitter.emit(e);
+        }
+    }
+
+    /// The event for a registration refresh the user agent saw (a failure is logged).
+    pub(crate) fn registration_event(&self, event: &crate::signalling::UaEvent) -> Option<Event> {
         use crate::signalling::UaEvent;
-        let Some(aor) = &self.registered_aor else {
-            return;
-        };
+        let aor = self.registered_aor.as_ref()?;
         match event {
             UaEvent::Registered {
                 expires,
                 public_address,
-            } => self.emitter.emit(Event::Registered {
+            } => Some(Event::Registered {
                 agent: self.label.clone(),
                 aor: aor.clone(),
                 expires: *expires,
@@ -109,9 +115,10 @@ impl CallOptions {
                 local,
             } => {
                 let why = crate::signalling::failure_text(*status, reason, *local);
-                tracing::warn!(%aor, "registration refresh failed: {why}")
+                tracing::warn!(%aor, "registration refresh failed: {why}");
+                None
             }
-            _ => {}
+            _ => None,
         }
     }
     /// Sensible defaults for a phone on `ips`.

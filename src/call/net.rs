@@ -59,8 +59,6 @@ pub struct MediaSockets {
     icmp_watch: Vec<SocketAddr>,
     inbound: mpsc::UnboundedSender<Inbound>,
     capture: Option<Capture>,
-    /// Counters: datagrams sent that were RTP/RTCP (first byte 128..=191, RFC 7983).
-    pub media_datagrams_sent: u64,
     readers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -170,7 +168,6 @@ impl MediaSockets {
             icmp_watch,
             inbound: tx,
             capture,
-            media_datagrams_sent: 0,
             readers,
         })
     }
@@ -199,12 +196,6 @@ impl MediaSockets {
         };
         if let Some(c) = &self.capture {
             c.record(from, to, data);
-        }
-        if matches!(
-            ice::agent::classify(data),
-            ice::agent::PacketKind::Rtp | ice::agent::PacketKind::Rtcp
-        ) {
-            self.media_datagrams_sent += 1;
         }
         if let Err(e) = socket.send_to(data, to).await {
             tracing::debug!(%from, %to, "media send failed: {e}");

@@ -3,51 +3,22 @@
 use super::*;
 use crate::call::control::CallCommand;
 
-/// The next command, or never when the call has no control channel.
-pub(super) async fn next_command(
-    commands: &mut Option<tokio::sync::mpsc::UnboundedReceiver<CallCommand>>,
-) -> Option<CallCommand> {
-    match commands.as_mut() {
-        Some(rx) => rx.recv().await,
-        None => std::future::pending().await,
-    }
-}
-
-impl Call {
-    pub(super) fn on_command(&mut self, command: CallCommand) {
-        let now = Instant::now();
+impl CallCore {
+    pub(super) fn on_command(&mut self, command: CallCommand, now: Instant) {
         match command {
-            CallCommand::Answer { status } => {
-                if self.phase != Phase::Alerting {
-                    tracing::warn!("answer {status}: no call is ringing");
-                } else if (200..300).contains(&status) {
-                    self.answer_at = Some(now);
-                } else {
-                    // RFC 3261 §13.3.1.3: a final non-2xx rejects the INVITE.
-                    self.ua.send(UaCommand::Respond {
-                        status,
-                        reason: reason_phrase(status).into(),
-                        sdp: None,
-                    });
-                    self.emit(Event::Call {
-                        agent: self.label(),
-                        state: "failed".into(),
-                        setup_ms: None,
-                        status: Some(status),
-                        reason: Some("rejected by the scenario".into()),
-                        origin: None,
-                    });
-                    self.outcome.exit = exit::CALL;
-                    self.outcome.reason = format!("rejected with {status}");
-                    self.phase = Phase::Done;
+            CallCommand::Answer { status } => match &mut self.phase {
+                Phase::Alerting(alerting) if (200..300).contains(&status) => {
+                    alerting.answer_at = Some(now);
                 }
-            }
-            CallCommand::HangUp => self.hang_up("hung up by the scenario"),
+                Phase::Alerting(_) => self.reject(status),
+                _ => tracing::warn!("answer {status}: no call is ringing"),
+            },
+            CallCommand::HangUp => self.hang_up("hung up by the scenario", now),
             CallCommand::Hold
             | CallCommand::Resume
             | CallCommand::Update
             | CallCommand::RestartIce
-                if self.phase == Phase::Ending || self.phase == Phase::Done => {}
+                if matches!(self.phase, Phase::Ending { .. } | Phase::Done) => {}
             CallCommand::Hold
             | CallCommand::Resume
             | CallCommand::Update
@@ -103,9 +74,29 @@ impl Call {
         }
     }
 
-    pub(super) fn run_deferred_command(&mut self) {
+    /// RFC 3261 §13.3.1.3: a final non-2xx rejects the INVITE.
+    fn reject(&mut self, status: u16) {
+        self.send_sip(UaCommand::Respond {
+            status,
+            reason: reason_phrase(status).into(),
+            sdp: None,
+        });
+        self.emit(Event::Call {
+            agent: self.label(),
+            state: "failed".into(),
+            setup_ms: None,
+            status: Some(status),
+            reason: Some("rejected by the scenario".into()),
+            origin: None,
+        });
+        self.outcome.exit = exit::CALL;
+        self.outcome.reason = format!("rejected with {status}");
+        self.phase = Phase::Done;
+    }
+
+    pub(super) fn run_deferred_command(&mut self, now: Instant) {
         if let Some(command) = self.deferred_command.take() {
-            self.on_command(command);
+            self.on_command(command, now);
         }
     }
 }

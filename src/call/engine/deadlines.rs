@@ -1,12 +1,13 @@
 //! When the call next has something to do on its own: the next media frame on the audio
-//! timeline (`media::clock`), or one of the call's timers. The loop sleeps until then (or
+//! timeline (`media::clock`), or one of the call's timers. The driver sleeps until then (or
 //! until a packet, a SIP event or a command arrives) instead of waking every 20 ms in every
-//! phase; `timers` runs after every wake-up, so a deadline only has to be listed here to be
-//! met, and state changes (an answer arriving) are handled by the wake-up they cause.
+//! phase; `timers` runs after every input (`handle_input`), so a deadline only has to be
+//! listed here to be met, and state changes (an answer arriving) are handled by the input
+//! that causes them.
 
 use super::*;
 
-impl Call {
+impl CallCore {
     /// The earliest of the call's own deadlines; `None` when only an outside event can
     /// move the call on.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
@@ -15,7 +16,6 @@ impl Call {
             .as_ref()
             .filter(|_| self.media_phase())
             .map(|c| c.next_due());
-        let answer = self.answer_at.filter(|_| self.phase == Phase::Alerting);
         let duration = match (self.opts.duration, self.media_started_at) {
             (Some(d), Some(start)) if self.phase == Phase::Established => Some(start + d),
             _ => None,
@@ -26,17 +26,20 @@ impl Call {
                 self.media_phase() && self.agent.is_some() && self.outcome.selected.is_none()
             })
             .map(|t| t + self.opts.ice_timeout);
-        let ending = self
-            .ending_since
-            .filter(|_| self.phase == Phase::Ending)
-            .map(|t| t + BYE_WAIT);
+        // The deadline of the phase itself: gathering ends, the callee answers, the BYE
+        // has waited long enough.
+        let phase = match &self.phase {
+            Phase::Gathering(g) => Some(g.until),
+            Phase::Alerting(a) => a.answer_at,
+            Phase::Ending { since } => Some(*since + BYE_WAIT),
+            _ => None,
+        };
         [
+            phase,
             media,
-            answer,
             duration,
             ice_timeout,
             self.ice_failed_bye_at,
-            ending,
             self.hold_deadline(),
         ]
         .into_iter()
@@ -46,7 +49,7 @@ impl Call {
 
     /// Sends the media frames the audio timeline says are due (none outside the media
     /// phase); the timeline starts with the first due check of the media phase.
-    pub(super) async fn media_due(&mut self, now: Instant) {
+    pub(super) fn media_due(&mut self, now: Instant) {
         if !self.media_phase() {
             return;
         }
@@ -63,7 +66,7 @@ impl Call {
             }
         }
         for _ in 0..due.send {
-            self.media_tick(now).await;
+            self.media_tick(now);
         }
     }
 }

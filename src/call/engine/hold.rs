@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     /// Caller-side hold/resume by re-INVITE (RFC 3264 §8.4: sendonly, never c=0.0.0.0 —
     /// RFC 8839 §4.4.1.1.1).
     pub(super) fn drive_hold(&mut self, now: Instant) {

@@ -3,11 +3,11 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     // ----- ICE plumbing ------------------------------------------------------------------
 
-    /// Sends what the agent wants sent and handles its events.
-    pub(super) async fn drain_agent(&mut self) {
+    /// Queues what the agent wants sent and handles its events.
+    pub(super) fn drain_agent(&mut self, now: Instant) {
         loop {
             let Some(agent) = self.agent.as_mut() else {
                 return;
@@ -19,68 +19,15 @@ impl Call {
                 None
             };
             match (transmit, event) {
-                (Some(t), _) => self.sockets.transmit(t).await,
-                (None, Some(e)) => self.on_ice_event(e).await,
+                (Some(t), _) => self.outbox.push_transmit(t),
+                (None, Some(e)) => self.on_ice_event(e, now),
                 (None, None) => return,
             }
         }
     }
 
-    /// Gathers until every server answered or `gather_timeout` (RFC 8839 §7.1: gather before
-    /// the INVITE, but never wait longer than the servers' own timeout).
-    pub(super) async fn gather(&mut self) {
-        let deadline = Instant::now() + self.opts.gather_timeout;
-        self.drain_agent().await;
-        while self
-            .agent
-            .as_ref()
-            .is_some_and(|a| !a.is_gathering_complete())
-            && Instant::now() < deadline
-        {
-            let wake = self
-                .agent
-                .as_ref()
-                .and_then(|a| a.poll_timeout())
-                .unwrap_or(deadline)
-                .min(deadline);
-            tokio::select! {
-                inbound = self.sockets.recv() => {
-                    if let Some(inbound) = inbound {
-                        self.on_inbound(inbound).await;
-                    }
-                }
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {
-                    if let Some(agent) = self.agent.as_mut() {
-                        agent.handle_timeout(Instant::now());
-                    }
-                }
-            }
-            self.drain_agent().await;
-        }
-        if let Some(agent) = &self.agent {
-            self.outcome
-                .local_ufrags
-                .push(agent.local_credentials().ufrag.clone());
-            let candidates = agent.local_candidates();
-            let default = default_candidate(&candidates, 1).map(|c| c.address);
-            self.outcome.signalled_default = default;
-            // RFC 8839 §3: the default per component (RTCP's is component 2's).
-            self.signalled_defaults = (1..=agent.config().components)
-                .filter_map(|c| default_candidate(&candidates, c).map(|d| (c, d.address)))
-                .collect();
-            self.emit(Event::Candidates {
-                agent: self.label(),
-                candidates: candidates.iter().map(CandidateInfo::from).collect(),
-                default: default.map(|d| d.to_string()),
-            });
-        }
-    }
-
     pub(super) fn local_stream(&self, selected: Option<Selected>) -> LocalStream {
-        let fallback = self
-            .sockets
-            .first_base(1)
-            .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)));
+        let fallback = first_base(&self.bases, 1).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9)));
         let ice = self.agent.as_ref().map(|a| LocalIce {
             credentials: a.local_credentials().clone(),
             candidates: a.local_candidates(),
@@ -96,7 +43,7 @@ impl Call {
         }
     }
 
-    pub(super) async fn on_ice_event(&mut self, event: IceEvent) {
+    pub(super) fn on_ice_event(&mut self, event: IceEvent, now: Instant) {
         let label = self.label();
         match event {
             IceEvent::ValidPair { local, remote } => {
@@ -108,14 +55,15 @@ impl Call {
                         component: Some(local.component),
                         local: Some(CandidateInfo::from(&local)),
                         remote: Some(CandidateInfo::from(&remote)),
-                        ms: self.remote_known_at.map(ms_since),
+                        ms: self.remote_known_at.map(|t| ms_between(t, now)),
                         reason: None,
                     });
                 }
                 // RFC 8839 §7.1: the callee alerts once a valid pair exists.
-                if self.phase == Phase::Alerting && self.opts.alert_after_ice && !self.ringing_sent
+                if matches!(&self.phase, Phase::Alerting(a) if !a.ringing)
+                    && self.opts.alert_after_ice
                 {
-                    self.send_ringing();
+                    self.send_ringing(now);
                 }
             }
             IceEvent::Selected {
@@ -125,8 +73,8 @@ impl Call {
             } => {
                 // After a restart: the time since it began, and ice_ms keeps the first
                 // session's figure.
-                let after_restart = self.restart_selected(component);
-                let ms = after_restart.or_else(|| self.remote_known_at.map(ms_since));
+                let after_restart = self.restart_selected(component, now);
+                let ms = after_restart.or_else(|| self.remote_known_at.map(|t| ms_between(t, now)));
                 if component == 1 {
                     self.outcome.selected = Some((local.clone(), remote.clone()));
                     if after_restart.is_none() {
@@ -139,8 +87,7 @@ impl Call {
                     // 2 has its own gate). Independent of the gate's own logic: what the
                     // sockets saw leave before it.
                     if component == 1 {
-                        self.outcome.media_sent_before_selection =
-                            self.sockets.media_datagrams_sent;
+                        self.outcome.media_sent_before_selection = self.outbox.media_queued;
                     }
                 }
                 self.emit(Event::Ice {
@@ -153,7 +100,7 @@ impl Call {
                     reason: after_restart.map(|_| "after ICE restart (RFC 8445 §9)".into()),
                 });
             }
-            IceEvent::Restarted { credentials } => self.on_ice_restarted(credentials.ufrag),
+            IceEvent::Restarted { credentials } => self.on_ice_restarted(credentials.ufrag, now),
             IceEvent::Completed => {
                 self.ice_completed = true;
                 self.emit(Event::Ice {
@@ -162,11 +109,11 @@ impl Call {
                     component: None,
                     local: None,
                     remote: None,
-                    ms: self.remote_known_at.map(ms_since),
+                    ms: self.remote_known_at.map(|t| ms_between(t, now)),
                     reason: None,
                 });
                 self.maybe_send_updated_offer();
-                self.retry_waiting_offer();
+                self.retry_waiting_offer(now);
             }
             IceEvent::Failed { reasons } => {
                 let not_nominated = reasons
@@ -199,10 +146,10 @@ impl Call {
                     component: None,
                     local: None,
                     remote: None,
-                    ms: self.remote_known_at.map(ms_since),
+                    ms: self.remote_known_at.map(|t| ms_between(t, now)),
                     reason: Some(summary.clone()),
                 });
-                self.fail_ice(&summary);
+                self.fail_ice(&summary, now);
             }
             IceEvent::ConsentLost { component } => {
                 self.emit(Event::Ice {
@@ -221,11 +168,11 @@ impl Call {
                     self.outcome.reason = format!(
                         "consent lost on component {component} (RFC 7675): the peer stopped answering"
                     );
-                    self.ua.send(UaCommand::Bye);
-                    self.begin_ending();
+                    self.send_sip(UaCommand::Bye);
+                    self.begin_ending(now);
                 }
             }
-            IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(),
+            IceEvent::PairStateChanged { .. } => self.retry_waiting_offer(now),
             IceEvent::ServerFailed {
                 server,
                 kind,
@@ -252,16 +199,16 @@ impl Call {
         }
     }
 
-    pub(super) fn fail_ice(&mut self, why: &str) {
-        if matches!(self.phase, Phase::Ending | Phase::Done) {
+    pub(super) fn fail_ice(&mut self, why: &str, now: Instant) {
+        if matches!(self.phase, Phase::Ending { .. } | Phase::Done) {
             return;
         }
         self.outcome.exit = exit::ICE;
         self.outcome.reason = format!("ICE failed: {why}");
         match self.phase {
-            Phase::Alerting => {
+            Phase::Alerting(_) => {
                 // RFC 3261 §21.4.26: we cannot accept the session as offered.
-                self.ua.send(UaCommand::Respond {
+                self.send_sip(UaCommand::Respond {
                     status: 488,
                     reason: "Not Acceptable Here (ICE failed)".into(),
                     sdp: None,
@@ -269,24 +216,23 @@ impl Call {
                 self.phase = Phase::Done;
             }
             Phase::Inviting => {
-                self.ua.send(UaCommand::Cancel);
-                self.begin_ending();
+                self.send_sip(UaCommand::Cancel);
+                self.begin_ending(now);
             }
             _ if self.agent.as_ref().is_some_and(|a| !a.is_controlling()) => {
                 // The controlling side fails at the same moment and ends the call; ours
                 // follows only if its BYE does not come (CONTROLLED_ICE_FAIL_GRACE).
-                self.ice_failed_bye_at = Some(Instant::now() + CONTROLLED_ICE_FAIL_GRACE);
+                self.ice_failed_bye_at = Some(now + CONTROLLED_ICE_FAIL_GRACE);
             }
             _ => {
-                self.ua.send(UaCommand::Bye);
-                self.begin_ending();
+                self.send_sip(UaCommand::Bye);
+                self.begin_ending(now);
             }
         }
     }
 
-    pub(super) fn begin_ending(&mut self) {
-        self.phase = Phase::Ending;
-        self.ending_since = Some(Instant::now());
+    pub(super) fn begin_ending(&mut self, now: Instant) {
+        self.phase = Phase::Ending { since: now };
     }
 
     /// RFC 8839 §4.3.4 / DESIGN.md step 5: when the controlling side's selected local
@@ -372,7 +318,7 @@ impl Call {
                 let text = offer.to_string();
                 self.last_offer = Some(offer);
                 self.offer_in_flight = true;
-                self.ua.send(UaCommand::Offer { method, sdp: text });
+                self.send_sip(UaCommand::Offer { method, sdp: text });
                 if !reason.is_empty() {
                     self.outcome.updated_offer_sent = Some(method.as_str().into());
                     self.emit(Event::UpdatedOffer {

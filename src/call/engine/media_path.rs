@@ -3,20 +3,19 @@
 
 use super::*;
 
-impl Call {
+impl CallCore {
     // ----- media -------------------------------------------------------------------------
 
     /// What the sockets and TURN connections brought: datagrams and TURN messages go to the
     /// agent (media to the session), failures of the path to the TURN server too.
-    pub(super) async fn on_inbound(&mut self, inbound: Inbound) {
-        let now = Instant::now();
+    pub(super) fn on_inbound(&mut self, inbound: Inbound, now: Instant) {
         match inbound {
-            Inbound::Datagram(d) => self.on_datagram(d.local, d.from, d.data, false).await,
+            Inbound::Datagram(d) => self.on_datagram(d.local, d.from, d.data, false, now),
             Inbound::TurnMessage {
                 local,
                 server,
                 data,
-            } => self.on_datagram(local, server, data, true).await,
+            } => self.on_datagram(local, server, data, true, now),
             Inbound::TurnStreamFailed {
                 local,
                 server,
@@ -40,14 +39,14 @@ impl Call {
     }
 
     /// `turn_stream`: a message from the TURN connection of base `local` to server `from`.
-    async fn on_datagram(
+    fn on_datagram(
         &mut self,
         local: SocketAddr,
         from: SocketAddr,
         data: Vec<u8>,
         turn_stream: bool,
+        now: Instant,
     ) {
-        let now = Instant::now();
         let media_bytes = match self.agent.as_mut() {
             Some(agent) => match if turn_stream {
                 agent.handle_turn_stream(now, local, from, &data)
@@ -91,17 +90,17 @@ impl Call {
         let label = self.label();
         if let Some(media) = self.media.as_mut() {
             if let Received::Dtmf(d) = media.on_datagram(now, &bytes) {
-                self.opts.emitter.emit(Event::Dtmf {
+                self.outbox.push(Output::Event(Event::Dtmf {
                     agent: label,
                     digit: d.to_string(),
                     direction: "received".into(),
-                });
+                }));
             }
         }
     }
 
     /// One 20 ms media slot: send a frame if the gate is open.
-    pub(super) async fn media_tick(&mut self, now: Instant) {
+    pub(super) fn media_tick(&mut self, now: Instant) {
         if !self.media_phase() {
             return;
         }
@@ -109,7 +108,7 @@ impl Call {
             .media
             .as_ref()
             .map_or(0, |m| m.summary.rtp_sent + m.summary.dtmf_packets_sent);
-        self.media_slot(now).await;
+        self.media_slot(now);
         let sent_after = self
             .media
             .as_ref()
@@ -119,7 +118,7 @@ impl Call {
         }
     }
 
-    pub(super) async fn media_slot(&mut self, now: Instant) {
+    pub(super) fn media_slot(&mut self, now: Instant) {
         let plain_target = self.plain_target();
         let Some(media) = self.media.as_mut() else {
             return;
@@ -143,7 +142,7 @@ impl Call {
                         Ok(t) => {
                             let dtmf_now = media.summary.dtmf_sent.len() > sent_before;
                             let digit = media.summary.dtmf_sent.chars().last();
-                            self.sockets.transmit(t).await;
+                            self.outbox.push_transmit(t);
                             if dtmf_now {
                                 if let Some(d) = digit {
                                     self.emit(Event::Dtmf {
@@ -161,7 +160,7 @@ impl Call {
                     if let Some(report) = media.poll_rtcp(now) {
                         if let Some(agent) = self.agent.as_mut() {
                             if let Ok(t) = agent.send_data(now, rtcp_component, &report) {
-                                self.sockets.transmit(t).await;
+                                self.outbox.push_transmit(t);
                             }
                         }
                     }
@@ -171,23 +170,23 @@ impl Call {
                 let Some(dest) = plain_target else {
                     return;
                 };
-                let Some(from) = self.sockets.first_base(1) else {
+                let Some(from) = first_base(&self.bases, 1) else {
                     return;
                 };
                 if let Some(packet) = media.next_packet() {
-                    self.sockets.send(from, dest, &packet).await;
+                    self.outbox.push_plain(from, dest, packet);
                 }
                 if let Some(report) = media.poll_rtcp(now) {
                     let (rtcp_from, rtcp_to) = if self.rtcp_mux {
                         (Some(from), Some(dest))
                     } else {
                         (
-                            self.sockets.first_base(2),
+                            first_base(&self.bases, 2),
                             self.plain_rtcp_latch.or(self.plain_rtcp_destination),
                         )
                     };
                     if let (Some(f), Some(t)) = (rtcp_from, rtcp_to) {
-                        self.sockets.send(f, t, &report).await;
+                        self.outbox.push_plain(f, t, report);
                     }
                 }
             }

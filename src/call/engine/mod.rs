@@ -1,13 +1,21 @@
-//! The call loop: SIP events, media sockets, ICE timers and the 20 ms media clock in one
-//! `select!`. Caller and callee share it; they differ in how the dialog starts.
+//! A call as a sans-IO core (`CallCore`: SIP dialog side, SDP, ICE agent, media, timers)
+//! and its tokio driver (`driver.rs`: sockets, user agent, commands, Ctrl-C, the clock).
+//! Caller and callee share both; they differ in how the dialog starts.
 
 mod control;
 mod deadlines;
+mod driver;
+mod gathering;
 mod hold;
 mod ice_flow;
+mod inputs;
 mod media_path;
 mod negotiation;
+mod outbox;
 mod restart;
+mod sip_events;
+#[cfg(test)]
+mod virtual_call_tests;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,7 +31,7 @@ use sdp::offer_answer::{
 use sdp::SessionDescription;
 
 use super::ice_view::AgentPairs;
-use super::net::{Inbound, MediaSockets};
+use super::net::Inbound;
 use super::{CallOptions, CallOutcome};
 use crate::events::{CandidateInfo, Event, PairFailureInfo};
 use crate::exit;
@@ -31,8 +39,15 @@ use crate::media::clock::MediaClock;
 use crate::media::g711::G711;
 use crate::media::session::{MediaConfig, MediaSession, Received};
 
-use crate::signalling::{OfferMethod, UaCommand, UaEvent, UaHandle};
-use control::next_command;
+use crate::signalling::{OfferMethod, UaCommand, UaEvent};
+pub use driver::{
+    run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, STOPPED_WAITING,
+};
+use gathering::{AfterGathering, Gathering};
+pub use inputs::Input;
+pub use outbox::Output;
+use outbox::{first_base, Outbox};
+use restart::IceRestart;
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
@@ -51,26 +66,35 @@ const BYE_WAIT: Duration = Duration::from_secs(2);
 /// past the wait we hang up ourselves.
 const CONTROLLED_ICE_FAIL_GRACE: Duration = Duration::from_secs(5);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the call is. What a phase needs (the gathering deadline and what follows it, when
+/// the BYE went) lives in its variant, not in flags beside it.
+#[derive(Debug, PartialEq)]
 enum Phase {
+    /// Gathering candidates for the offer or the answer (`gathering.rs`).
+    Gathering(Gathering),
     /// Caller: INVITE sent, no final response yet.
     Inviting,
     /// Callee: offer received, not answered yet.
-    Alerting,
+    Alerting(Alerting),
     /// Callee: the 200 with our answer is sent, its ACK has not arrived. RFC 3264 §6.1:
     /// media may flow once the answer is sent (with ICE, still gated on a selected pair,
     /// RFC 8445 §12.1), so a lost ACK does not hold the media hostage.
     Answered,
     Established,
-    /// BYE (or CANCEL) sent, waiting for it to finish.
-    Ending,
+    /// BYE (or CANCEL) sent at `since`, waiting for it to finish (at most `BYE_WAIT`).
+    Ending {
+        since: Instant,
+    },
     Done,
 }
 
-struct Call {
+/// A call without IO: all its state and logic (SIP dialog side, SDP, ICE agent, media),
+/// fed inputs with their time (`handle_input`) and polled for what goes out
+/// (`poll_output`) and when it next wants the time (`poll_timeout`), in the shape of
+/// str0m's `Rtc` or quinn-proto's `Connection`. It reads no clock and owns no socket;
+/// `driver.rs` moves bytes and time in and out.
+pub struct CallCore {
     opts: CallOptions,
-    ua: UaHandle,
-    sockets: MediaSockets,
     agent: Option<IceAgent>,
     sdp: SdpSession,
     media: Option<MediaSession>,
@@ -108,10 +132,6 @@ struct Call {
     codec: G711,
     dtmf_pt: Option<u8>,
     rtcp_mux: bool,
-    /// Callee: the answer to send in the 200, and when to send it.
-    pending_answer: Option<String>,
-    ringing_sent: bool,
-    answer_at: Option<Instant>,
     hold_state: HoldState,
     media_started_at: Option<Instant>,
     /// The audio timeline media frames are sent on, from the start of the media phase.
@@ -120,13 +140,10 @@ struct Call {
     signalled_defaults: Vec<(u16, SocketAddr)>,
     /// Our agent restarted; the new credentials go out in an offer (RFC 8445 §9).
     restart_offer_pending: bool,
-    /// When the current ICE restart began, until its new session selects a pair.
-    restart_started_at: Option<Instant>,
-    /// Components selected again since the restart began.
-    reselected_components: Vec<u16>,
+    /// The ICE restart in progress, until its new session selects a pair on every component.
+    restart: Option<IceRestart>,
     /// The last RTP packet received (for the longest gap across restarts and holds).
     last_rtp_at: Option<Instant>,
-    ending_since: Option<Instant>,
     /// Controlled side: ICE failed, our BYE is due then unless the peer's comes first.
     ice_failed_bye_at: Option<Instant>,
     /// A control command that has to wait (an offer is in flight).
@@ -134,6 +151,23 @@ struct Call {
     /// Server failures reported (server, reason): the allocations of both components fail
     /// alike, and the user needs to hear it once.
     servers_failed: Vec<(SocketAddr, String)>,
+    /// The call could not be set up at all (no offer or answer could be built): the entry
+    /// function returns this as its error.
+    setup_error: Option<String>,
+    /// What the handlers want sent or said, in order; the driver drains it (`poll_output`)
+    /// after each input, so no handler waits on a socket.
+    outbox: Outbox,
+    /// (component, local address) of the media sockets, in binding order.
+    bases: Vec<(u16, SocketAddr)>,
+}
+
+/// Callee, not answered yet: the answer our 200 will carry, whether the 180 went out, and
+/// when to answer (None: when told to, `Input::AnswerNow` or `CallCommand::Answer`).
+#[derive(Debug, PartialEq)]
+struct Alerting {
+    answer: String,
+    ringing: bool,
+    answer_at: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,8 +179,9 @@ enum HoldState {
     Resumed,
 }
 
-fn ms_since(t: Instant) -> u64 {
-    t.elapsed().as_millis() as u64
+/// Milliseconds from `from` to `now` (0 if `now` is earlier).
+fn ms_between(from: Instant, now: Instant) -> u64 {
+    now.saturating_duration_since(from).as_millis() as u64
 }
 
 fn codecs_for_sdp(codecs: &[G711]) -> Vec<AudioCodec> {
@@ -184,22 +219,17 @@ fn empty_outcome() -> CallOutcome {
     }
 }
 
-impl Call {
-    pub(super) async fn new(
+impl CallCore {
+    /// A call on the media sockets `bases` ((component, address), one per host address and
+    /// component), with its ICE agent when `opts.ice`, gathering until `then`; not started
+    /// yet (`caller`, `callee`).
+    fn new(
         opts: CallOptions,
-        ua: UaHandle,
+        bases: Vec<(u16, SocketAddr)>,
         components: u16,
-    ) -> anyhow::Result<Call> {
-        let now = Instant::now();
-        let sockets = MediaSockets::bind(
-            &opts.host_ips,
-            components,
-            &opts.blocked_ips,
-            opts.capture.clone(),
-            opts.netns.as_deref(),
-            opts.turn.as_ref(),
-        )
-        .await?;
+        then: AfterGathering,
+        now: Instant,
+    ) -> anyhow::Result<CallCore> {
         let agent = if opts.ice {
             let config = IceConfig {
                 controlling: true,
@@ -219,7 +249,7 @@ impl Call {
                 ..IceConfig::default()
             };
             let mut agent = IceAgent::new(config, now);
-            for (component, base) in &sockets.bases {
+            for (component, base) in &bases {
                 agent
                     .add_local_host_for(*component, *base)
                     .map_err(|e| anyhow::anyhow!("host candidate {base}: {e}"))?;
@@ -234,16 +264,18 @@ impl Call {
             .copied()
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
         let session_id = rand::random::<u32>() as u64;
+        let gather_until = now + opts.gather_timeout;
         let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
         let rtcp_mux = opts.rtcp_mux;
-        Ok(Call {
+        Ok(CallCore {
             sdp: SdpSession::new(origin, session_id, IceSettings::default()),
             opts,
-            ua,
-            sockets,
             agent,
             media: None,
-            phase: Phase::Inviting,
+            phase: Phase::Gathering(Gathering {
+                until: gather_until,
+                then,
+            }),
             started: now,
             outcome: empty_outcome(),
             last_offer: None,
@@ -266,112 +298,58 @@ impl Call {
             codec,
             dtmf_pt: None,
             rtcp_mux,
-            pending_answer: None,
-            ringing_sent: false,
-            answer_at: None,
             hold_state: HoldState::Active,
             media_started_at: None,
             media_clock: None,
             restart_offer_pending: false,
-            restart_started_at: None,
-            reselected_components: Vec::new(),
+            restart: None,
             last_rtp_at: None,
             signalled_defaults: Vec::new(),
-            ending_since: None,
             ice_failed_bye_at: None,
             deferred_command: None,
             servers_failed: Vec::new(),
+            setup_error: None,
+            outbox: Outbox::default(),
+            bases,
         })
     }
 
-    pub(super) fn emit(&self, event: Event) {
-        self.opts.emitter.emit(event);
+    pub(super) fn emit(&mut self, event: Event) {
+        self.outbox.push(Output::Event(event));
+    }
+
+    pub(super) fn send_sip(&mut self, command: UaCommand) {
+        self.outbox.push(Output::Sip(command));
     }
 
     pub(super) fn label(&self) -> String {
         self.opts.label.clone()
     }
 
-    // ----- the loop ----------------------------------------------------------------------
-
-    pub(super) async fn run_loop(&mut self) {
-        let far = Duration::from_secs(3600);
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        let mut ctrl_c_seen = !self.opts.handle_ctrl_c;
-        // Never notified when answering is timed (`answer_after`).
-        let answer_signal = self
-            .opts
-            .answer_on_command
-            .clone()
-            .unwrap_or_else(|| std::sync::Arc::new(tokio::sync::Notify::new()));
-        let mut commands = self.opts.control.as_ref().and_then(|c| c.take());
-        while self.phase != Phase::Done {
-            let now = Instant::now();
-            if self.media_phase() && self.media_clock.is_none() {
-                self.media_clock = Some(MediaClock::new(now, FRAME));
-            }
-            let agent_wake = self.agent.as_ref().and_then(|a| a.poll_timeout());
-            let wake = agent_wake
-                .into_iter()
-                .chain(self.next_deadline())
-                .min()
-                .unwrap_or(now + far);
-            tokio::select! {
-                event = self.ua.next() => match event {
-                    Some(e) => self.on_ua_event(e).await,
-                    None => {
-                        self.outcome.reason = "SIP user agent stopped".into();
-                        self.phase = Phase::Done;
-                    }
-                },
-                inbound = self.sockets.recv() => {
-                    if let Some(inbound) = inbound {
-                        self.on_inbound(inbound).await;
-                    }
-                }
-                _ = tokio::time::sleep_until(tokio::time::Instant::from_std(wake.max(now))) => {
-                    let now = Instant::now();
-                    if agent_wake.is_some_and(|t| t <= now) {
-                        if let Some(agent) = self.agent.as_mut() {
-                            agent.handle_timeout(now);
-                        }
-                    }
-                    self.media_due(now).await;
-                }
-                _ = answer_signal.notified(), if self.phase == Phase::Alerting && self.ringing_sent => {
-                    self.answer_at = Some(Instant::now());
-                }
-                command = next_command(&mut commands) => match command {
-                    Some(c) => self.on_command(c),
-                    None => commands = None,
-                },
-                r = &mut ctrl_c, if !ctrl_c_seen => {
-                    ctrl_c_seen = true;
-                    if r.is_ok() {
-                        self.hang_up("hung up (Ctrl-C)");
-                    }
-                }
-            }
-            self.drain_agent().await;
-            self.timers(Instant::now());
-            self.run_deferred_command();
-        }
-    }
-
     /// Local hang-up: CANCEL while ringing, BYE once established (RFC 3261 §9, §15).
-    pub(super) fn hang_up(&mut self, why: &str) {
+    pub(super) fn hang_up(&mut self, why: &str, now: Instant) {
         if self.outcome.reason.is_empty() {
             self.outcome.reason = why.into();
         }
         match self.phase {
-            Phase::Inviting => {
-                self.ua.send(UaCommand::Cancel);
-                self.outcome.exit = exit::CALL;
-                self.begin_ending();
+            Phase::Gathering(Gathering { ref then, .. }) => {
+                // Nothing was sent yet; a callee declines the call it was about to answer.
+                if matches!(then, AfterGathering::Answer { .. }) {
+                    self.send_sip(UaCommand::Respond {
+                        status: 603,
+                        reason: "Decline".into(),
+                        sdp: None,
+                    });
+                }
+                self.phase = Phase::Done;
             }
-            Phase::Alerting => {
-                self.ua.send(UaCommand::Respond {
+            Phase::Inviting => {
+                self.send_sip(UaCommand::Cancel);
+                self.outcome.exit = exit::CALL;
+                self.begin_ending(now);
+            }
+            Phase::Alerting(_) => {
+                self.send_sip(UaCommand::Respond {
                     status: 603,
                     reason: "Decline".into(),
                     sdp: None,
@@ -379,10 +357,10 @@ impl Call {
                 self.phase = Phase::Done;
             }
             Phase::Answered | Phase::Established => {
-                self.ua.send(UaCommand::Bye);
-                self.begin_ending();
+                self.send_sip(UaCommand::Bye);
+                self.begin_ending(now);
             }
-            Phase::Ending | Phase::Done => {}
+            Phase::Ending { .. } | Phase::Done => {}
         }
     }
 
@@ -393,26 +371,20 @@ impl Call {
 
     pub(super) fn timers(&mut self, now: Instant) {
         // Callee: answer when the time comes.
-        if self.phase == Phase::Alerting {
-            if let Some(at) = self.answer_at {
-                if now >= at {
-                    if let Some(sdp) = self.pending_answer.take() {
-                        self.ua.send(UaCommand::Respond {
-                            status: 200,
-                            reason: "OK".into(),
-                            sdp: Some(sdp),
-                        });
-                        self.answer_at = None;
-                        self.phase = Phase::Answered;
-                        self.start_media(now);
-                    }
-                }
+        if matches!(&self.phase, Phase::Alerting(a) if a.answer_at.is_some_and(|t| now >= t)) {
+            if let Phase::Alerting(a) = std::mem::replace(&mut self.phase, Phase::Answered) {
+                self.send_sip(UaCommand::Respond {
+                    status: 200,
+                    reason: "OK".into(),
+                    sdp: Some(a.answer),
+                });
+                self.start_media(now);
             }
         }
         // `--duration`: seconds of media, counted from the first packet sent.
         if let (Some(d), Some(start)) = (self.opts.duration, self.media_started_at) {
             if self.phase == Phase::Established && now >= start + d {
-                self.hang_up("duration reached");
+                self.hang_up("duration reached", now);
             }
         }
         // RFC 8445 §12.1 gate: a call whose ICE never selects gives up.
@@ -442,14 +414,14 @@ impl Call {
                 agent: self.label(),
                 pairs,
             });
-            self.fail_ice("no pair selected in time");
+            self.fail_ice("no pair selected in time", now);
         }
         if let Some(at) = self.ice_failed_bye_at {
             if now >= at {
                 self.ice_failed_bye_at = None;
                 if self.media_phase() {
-                    self.ua.send(UaCommand::Bye);
-                    self.begin_ending();
+                    self.send_sip(UaCommand::Bye);
+                    self.begin_ending(now);
                 }
             }
         }
@@ -458,21 +430,24 @@ impl Call {
             self.restart_offer_pending = false;
             self.send_restart_offer(
                 "ICE restart: every losing pair of the peer's updated offer failed (RFC 8839 §4.4.2)",
+                now,
             );
         }
         self.maybe_send_updated_offer();
-        if self.phase == Phase::Ending && self.ending_since.is_some_and(|t| now >= t + BYE_WAIT) {
+        if matches!(self.phase, Phase::Ending { since } if now >= since + BYE_WAIT) {
             self.phase = Phase::Done;
         }
     }
 
-    pub(super) async fn finish(mut self) -> (CallOutcome, UaHandle) {
-        let now = Instant::now();
+    /// Ends the call at `now`: the agent frees its TURN allocations (RFC 8656 §8: Refresh
+    /// with LIFETIME 0, queued as transmits), the media and the call report their end. The
+    /// driver sends what this queued, then takes `outcome`.
+    pub fn close(&mut self, now: Instant) {
+        self.phase = Phase::Done;
         if let Some(mut agent) = self.agent.take() {
-            // RFC 8656 §8: free TURN allocations (Refresh with LIFETIME 0).
             agent.close(now);
             while let Some(t) = agent.poll_transmit() {
-                self.sockets.transmit(t).await;
+                self.outbox.push_transmit(t);
             }
         }
         if let Some(mut media) = self.media.take() {
@@ -494,7 +469,7 @@ impl Call {
                 stats: summary,
             });
         }
-        self.outcome.media_datagrams_sent = self.sockets.media_datagrams_sent;
+        self.outcome.media_datagrams_sent = self.outbox.media_queued;
         self.emit(Event::Call {
             agent: self.label(),
             state: "ended".into(),
@@ -507,143 +482,10 @@ impl Call {
             }),
             origin: None,
         });
-        self.sockets.close();
-        (self.outcome, self.ua)
     }
-}
 
-/// Places a call to `target` and runs it to the end.
-pub async fn run_caller(
-    opts: CallOptions,
-    ua: UaHandle,
-    target: &str,
-) -> anyhow::Result<CallOutcome> {
-    Ok(run_caller_keeping_ua(opts, ua, target).await?.0)
-}
-
-/// As [`run_caller`], and gives the user agent back for the next call (scenario repeats).
-pub async fn run_caller_keeping_ua(
-    opts: CallOptions,
-    ua: UaHandle,
-    target: &str,
-) -> anyhow::Result<(CallOutcome, UaHandle)> {
-    // RFC 8445 §5.1.1.1 / RFC 5761 §5.1.3: unless mux-only, offer a separate RTCP component
-    // with the mux offer; the answer decides whether it stays.
-    let components = if opts.rtcp_mux && opts.rtcp_mux_only {
-        1
-    } else {
-        2
-    };
-    let mut call = Call::new(opts, ua, components).await?;
-    call.gather().await;
-    let stream = call.local_stream(None);
-    let offer = call.sdp.create_offer(&[stream])?;
-    let text = offer.to_string();
-    call.last_offer = Some(offer);
-    call.started = Instant::now();
-    call.ua.send(UaCommand::Invite {
-        target: target.to_string(),
-        sdp: text,
-    });
-    call.run_loop().await;
-    Ok(call.finish().await)
-}
-
-/// Waits for one incoming call, answers it, and runs it to the end.
-pub async fn run_callee(opts: CallOptions, ua: UaHandle) -> anyhow::Result<CallOutcome> {
-    Ok(run_callee_keeping_ua(opts, ua).await?.0)
-}
-
-/// As [`run_callee`], and gives the user agent back for the next call (`answer --calls N`).
-/// The outcome's reason when Ctrl-C ended the wait for a call (no call took place).
-pub const STOPPED_WAITING: &str = "stopped waiting for calls (Ctrl-C)";
-
-pub async fn run_callee_keeping_ua(
-    opts: CallOptions,
-    mut ua: UaHandle,
-) -> anyhow::Result<(CallOutcome, UaHandle)> {
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
-    let mut ctrl_c_done = !opts.handle_ctrl_c;
-    let (offer_text, peer_allows_update, from) = loop {
-        let event = tokio::select! {
-            event = ua.next() => event,
-            r = &mut ctrl_c, if !ctrl_c_done => {
-                ctrl_c_done = true;
-                if r.is_ok() {
-                    let mut outcome = empty_outcome();
-                    outcome.reason = STOPPED_WAITING.into();
-                    return Ok((outcome, ua));
-                }
-                continue;
-            }
-        };
-        match event {
-            Some(UaEvent::Incoming {
-                sdp,
-                peer_allows_update,
-                from,
-            }) => break (sdp, peer_allows_update, from),
-            Some(e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. })) => {
-                opts.report_registration(&e)
-            }
-            Some(other) => tracing::debug!("before a call: {other:?}"),
-            None => anyhow::bail!("SIP user agent stopped before a call arrived"),
-        }
-    };
-    let started = Instant::now();
-    opts.emitter.emit(Event::Call {
-        agent: opts.label.clone(),
-        state: "incoming".into(),
-        setup_ms: None,
-        status: None,
-        reason: Some(format!("from {from}")),
-        origin: None,
-    });
-    let offer = match sdp::parse(&offer_text) {
-        Ok(o) => o,
-        Err(e) => {
-            ua.send(UaCommand::Respond {
-                status: 488,
-                reason: "Not Acceptable Here (bad SDP)".into(),
-                sdp: None,
-            });
-            anyhow::bail!("unparseable offer: {e}");
-        }
-    };
-    let offered_mux = sdp::ice_attrs::read_ice(&offer)
-        .ok()
-        .and_then(|v| v.streams.first().map(|s| s.rtcp_mux))
-        .unwrap_or(false);
-    let components = if opts.rtcp_mux && offered_mux { 1 } else { 2 };
-    let mut call = Call::new(opts, ua, components).await?;
-    call.started = started;
-    call.phase = Phase::Alerting;
-    call.peer_allows_update = peer_allows_update;
-    call.rtcp_mux = components == 1;
-    if let Some(agent) = call.agent.as_mut() {
-        // RFC 8445 §6.1.1: the answerer of a full-full session is controlled.
-        agent.set_role(false);
+    /// How the call ended (after `close`).
+    pub fn into_outcome(self) -> CallOutcome {
+        self.outcome
     }
-    call.gather().await;
-    let stream = call.local_stream(None);
-    let answer = match call.sdp.create_answer(&offer, &[stream]) {
-        Ok(a) => a,
-        Err(e) => {
-            call.ua.send(UaCommand::Respond {
-                status: 488,
-                reason: format!("Not Acceptable Here ({e})"),
-                sdp: None,
-            });
-            anyhow::bail!("cannot answer the offer: {e}");
-        }
-    };
-    call.apply_stream(answer.streams.first(), Instant::now());
-    call.pending_answer = Some(answer.sdp.to_string());
-    call.drain_agent().await;
-    if !call.opts.alert_after_ice || call.agent.is_none() {
-        call.send_ringing();
-    }
-    call.run_loop().await;
-    Ok(call.finish().await)
 }

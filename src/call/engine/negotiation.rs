@@ -1,10 +1,10 @@
-//! Offer/answer inside the call: applying negotiated streams, SIP events, answering the
+//! Offer/answer inside the call: applying negotiated streams, answering the
 //! peer's offers (updated offers with the losing-pair rules, RFC 8839 §4.4.2).
 
 use super::*;
 use crate::media::wav_writer::WavWriter;
 
-impl Call {
+impl CallCore {
     // ----- offer/answer results ----------------------------------------------------------
 
     /// Applies a negotiated stream: codec, direction, remote ICE data or the plain fallback.
@@ -149,7 +149,7 @@ impl Call {
     pub(super) fn mark_established(&mut self, now: Instant) {
         self.phase = Phase::Established;
         self.established_at = Some(now);
-        let setup = ms_since(self.started);
+        let setup = ms_between(self.started, now);
         self.outcome.setup_ms = Some(setup);
         self.emit(Event::Call {
             agent: self.label(),
@@ -163,9 +163,20 @@ impl Call {
         self.maybe_send_updated_offer();
     }
 
-    pub(super) fn send_ringing(&mut self) {
-        self.ringing_sent = true;
-        self.ua.send(UaCommand::Respond {
+    pub(super) fn send_ringing(&mut self, now: Instant) {
+        // Answered by command: no timer, the driver waits for the notification.
+        let answer_at = self
+            .opts
+            .answer_on_command
+            .is_none()
+            .then(|| now + self.opts.answer_after);
+        if let Phase::Alerting(alerting) = &mut self.phase {
+            alerting.ringing = true;
+            if answer_at.is_some() {
+                alerting.answer_at = answer_at;
+            }
+        }
+        self.send_sip(UaCommand::Respond {
             status: 180,
             reason: "Ringing".into(),
             sdp: None,
@@ -178,142 +189,6 @@ impl Call {
             reason: None,
             origin: None,
         });
-        // Answered by command: no timer, the loop waits for the notification.
-        if self.opts.answer_on_command.is_none() {
-            self.answer_at = Some(Instant::now() + self.opts.answer_after);
-        }
-    }
-
-    // ----- SIP events --------------------------------------------------------------------
-
-    pub(super) async fn on_ua_event(&mut self, event: UaEvent) {
-        let now = Instant::now();
-        match event {
-            UaEvent::Provisional { status } => {
-                if status == 180 || status == 183 {
-                    self.emit(Event::Call {
-                        agent: self.label(),
-                        state: "ringing".into(),
-                        setup_ms: Some(ms_since(self.started)),
-                        status: Some(status),
-                        reason: None,
-                        origin: None,
-                    });
-                }
-            }
-            UaEvent::Redirected { status, from, to } => {
-                // RFC 3261 §8.1.3.4: the same offer (candidates, credentials) went to the
-                // new target; the call goes on.
-                self.emit(Event::Call {
-                    agent: self.label(),
-                    state: "redirected".into(),
-                    setup_ms: Some(ms_since(self.started)),
-                    status: Some(status),
-                    reason: Some(format!("{from} -> {to}")),
-                    origin: None,
-                });
-            }
-            UaEvent::Answered {
-                sdp,
-                peer_allows_update,
-            } => {
-                self.peer_allows_update = peer_allows_update;
-                let parsed = sdp::parse(&sdp);
-                let offer = self.last_offer.clone();
-                match (parsed, offer) {
-                    (Ok(answer), Some(offer)) => match self.sdp.process_answer(&offer, &answer) {
-                        Ok((streams, _)) => {
-                            self.apply_stream(streams.first(), now);
-                            self.offer_in_flight = false;
-                            self.mark_established(now);
-                        }
-                        Err(e) => self.fail_call(exit::CALL, &format!("bad answer: {e}")),
-                    },
-                    (Err(e), _) => {
-                        self.fail_call(exit::CALL, &format!("unparseable answer SDP: {e}"))
-                    }
-                    (_, None) => self.fail_call(exit::CALL, "answer without an offer"),
-                }
-            }
-            UaEvent::Failed {
-                status,
-                reason,
-                local,
-            } => {
-                self.emit(Event::Call {
-                    agent: self.label(),
-                    state: "failed".into(),
-                    setup_ms: None,
-                    // A local failure (no response, transport error, no route) has no SIP
-                    // status: nobody sent one, and it must not read as the peer's answer.
-                    status: (!local).then_some(status),
-                    reason: Some(reason.clone()),
-                    origin: Some(if local { "local" } else { "remote" }.into()),
-                });
-                if self.outcome.exit == exit::OK {
-                    self.outcome.exit = exit::CALL;
-                    self.outcome.reason = crate::signalling::failure_text(status, &reason, local);
-                }
-                self.phase = Phase::Done;
-            }
-            UaEvent::Acked => {
-                // Established = 200 sent + ACK received; media already started with the 200.
-                if matches!(self.phase, Phase::Alerting | Phase::Answered) {
-                    self.mark_established(now);
-                }
-            }
-            UaEvent::OfferReceived { method, sdp } => match sdp::parse(&sdp) {
-                Ok(offer) => self.answer_offer(method, offer, now),
-                Err(e) => self.ua.send(UaCommand::AnswerOffer {
-                    status: 400,
-                    reason: format!("Bad SDP: {e}"),
-                    sdp: None,
-                }),
-            },
-            UaEvent::OfferAnswered {
-                method,
-                status,
-                sdp,
-            } => self.on_offer_answered(method, status, sdp, now),
-            UaEvent::RemoteHangup { cancelled } => {
-                // A call we were already ending, or that had already failed (ICE), keeps
-                // its first cause: the reason matches the exit code.
-                let ours_first = self.phase == Phase::Ending || self.outcome.exit != exit::OK;
-                if !ours_first || self.outcome.reason.is_empty() {
-                    self.outcome.reason = if cancelled {
-                        "caller cancelled".into()
-                    } else {
-                        "remote hung up".into()
-                    };
-                }
-                self.phase = Phase::Done;
-            }
-            UaEvent::DialogEnded { reason } => {
-                if !matches!(self.phase, Phase::Ending | Phase::Done) {
-                    self.outcome.exit = exit::CALL;
-                }
-                self.outcome.reason = reason;
-                self.phase = Phase::Done;
-            }
-            UaEvent::HangupDone => {
-                if self.phase == Phase::Ending {
-                    self.phase = Phase::Done;
-                }
-            }
-            UaEvent::Incoming { .. } => {
-                // A second call while busy: the UA answers 486 itself (RFC 3261 §21.4.24).
-            }
-            e @ (UaEvent::Registered { .. } | UaEvent::RegisterFailed { .. }) => {
-                self.opts.report_registration(&e)
-            }
-        }
-    }
-
-    pub(super) fn fail_call(&mut self, code: u8, why: &str) {
-        self.outcome.exit = code;
-        self.outcome.reason = why.into();
-        self.ua.send(UaCommand::Bye);
-        self.begin_ending();
     }
 
     pub(super) fn on_offer_answered(
@@ -401,7 +276,7 @@ impl Call {
                 {
                     agent.set_remote_credentials(credentials);
                     // The peer restarted: our answer carries every candidate and no selection.
-                    self.forget_ice_session();
+                    self.forget_ice_session(now);
                 }
             }
         }
@@ -455,7 +330,7 @@ impl Call {
                 let was_sending = self.direction.sends();
                 self.apply_stream(a.streams.first(), now);
                 let text = a.sdp.to_string();
-                self.ua.send(UaCommand::AnswerOffer {
+                self.send_sip(UaCommand::AnswerOffer {
                     status: 200,
                     reason: "OK".into(),
                     sdp: Some(text),
@@ -500,7 +375,7 @@ impl Call {
                     });
                 }
             }
-            Err(e) => self.ua.send(UaCommand::AnswerOffer {
+            Err(e) => self.send_sip(UaCommand::AnswerOffer {
                 status: 488,
                 reason: format!("Not Acceptable Here ({e})"),
                 sdp: None,
@@ -520,9 +395,9 @@ impl Call {
         }
     }
 
-    pub(super) fn retry_waiting_offer(&mut self) {
+    pub(super) fn retry_waiting_offer(&mut self, now: Instant) {
         if let Some((method, offer)) = self.waiting_offer.take() {
-            self.answer_offer(method, offer, Instant::now());
+            self.answer_offer(method, offer, now);
         }
     }
 }
