@@ -29,8 +29,8 @@ impl Bridge {
                     .await;
                 match r {
                     Ok(Ok(d)) => {
+                        self.bind_dialog(slot, d);
                         if let Some(s) = self.slot_mut(slot) {
-                            s.dialog = Some(d);
                             s.our_invite_pending = true;
                         }
                         Ok(())

@@ -64,8 +64,8 @@ impl Bridge {
                     let _ = self.respond(incoming, 486, None, None).await;
                     return;
                 };
+                self.bind_dialog(slot, dialog);
                 if let Some(s) = self.slot_mut(slot) {
-                    s.dialog = Some(dialog);
                     s.incoming_call = Some(incoming);
                     s.emit(UaEvent::Incoming {
                         from,
@@ -124,9 +124,14 @@ impl Bridge {
             } => self.offer_answered(dialog, OfferMethod::Update, status, body),
             SipEvent::CancelReceived { dialog } => {
                 let slot = self.slot_of(dialog);
-                if let Some(s) = self.slot_mut(slot) {
-                    s.dialog = None;
-                    s.emit(UaEvent::RemoteHangup { cancelled: true });
+                match self.owner(dialog) {
+                    Some(_) => {
+                        if let Some(s) = self.unbind_dialog(dialog) {
+                            s.emit(UaEvent::RemoteHangup { cancelled: true });
+                        }
+                    }
+                    // A plain UA reports every dialog event to its one call.
+                    None => self.emit(slot, UaEvent::RemoteHangup { cancelled: true }),
                 }
             }
             SipEvent::ByeReceived { dialog } => self.emit(
@@ -253,10 +258,9 @@ impl Bridge {
 
     fn dialog_terminated(&mut self, dialog: DialogId, reason: TerminationReason) {
         // Only a dialog a call owns (a 486'd INVITE's dialog, say, belongs to none).
-        let Some(s) = self.slots.values_mut().find(|s| s.dialog == Some(dialog)) else {
+        let Some(s) = self.unbind_dialog(dialog) else {
             return;
         };
-        s.dialog = None;
         let pending = std::mem::take(&mut s.our_invite_pending);
         match reason {
             TerminationReason::LocalBye | TerminationReason::Shutdown => {

@@ -157,6 +157,7 @@ async fn start(
         driver,
         local,
         slots,
+        by_dialog: HashMap::new(),
         next_slot: MAIN + 1,
         incoming,
         slot_commands: slot_tx,
@@ -254,6 +255,8 @@ struct Bridge {
     driver: SipDriver,
     local: SocketAddr,
     slots: HashMap<SlotId, Slot>,
+    /// Which slot (call) owns each dialog: events are routed by dialog id, not by a scan.
+    by_dialog: HashMap<DialogId, SlotId>,
     next_slot: SlotId,
     /// Multi-call UA: where new calls' handles go.
     incoming: Option<mpsc::UnboundedSender<UaHandle>>,
@@ -291,7 +294,9 @@ impl Bridge {
                 Some((slot, command)) = slot_commands.recv() => match command {
                     Some(c) => self.on_command(slot, c).await,
                     None => {
-                        self.slots.remove(&slot);
+                        if let Some(d) = self.slots.remove(&slot).and_then(|s| s.dialog) {
+                            self.by_dialog.remove(&d);
+                        }
                     }
                 },
                 event = self.driver.next_event() => match event {
@@ -314,11 +319,30 @@ impl Bridge {
     /// The slot owning `dialog`; the main slot when none does (a plain UA reports every
     /// dialog event to its one call, as it always has).
     fn slot_of(&self, dialog: DialogId) -> SlotId {
-        self.slots
-            .iter()
-            .find(|(_, s)| s.dialog == Some(dialog))
-            .map(|(id, _)| *id)
-            .unwrap_or(MAIN)
+        self.owner(dialog).unwrap_or(MAIN)
+    }
+
+    /// The slot that owns `dialog`, if any.
+    fn owner(&self, dialog: DialogId) -> Option<SlotId> {
+        self.by_dialog.get(&dialog).copied()
+    }
+
+    /// `slot`'s call now runs in `dialog`.
+    fn bind_dialog(&mut self, slot: SlotId, dialog: DialogId) {
+        if let Some(s) = self.slots.get_mut(&slot) {
+            if let Some(old) = s.dialog.replace(dialog) {
+                self.by_dialog.remove(&old);
+            }
+            self.by_dialog.insert(dialog, slot);
+        }
+    }
+
+    /// `dialog` is over for its call; the slot (and its handle) stays for the next one.
+    fn unbind_dialog(&mut self, dialog: DialogId) -> Option<&mut Slot> {
+        let slot = self.by_dialog.remove(&dialog)?;
+        let s = self.slots.get_mut(&slot)?;
+        s.dialog = None;
+        Some(s)
     }
 
     fn slot_mut(&mut self, slot: SlotId) -> Option<&mut Slot> {
