@@ -3,10 +3,11 @@
 
 use std::time::Instant;
 
-use crate::message::{HeaderName, Method, NameAddr, Response, Uri};
+use crate::message::{HeaderName, Method, NameAddr, Response};
 
 use super::client::{Purpose, Sent};
 use super::dialog::{body_of, put_body, Dialog, DialogState, Role};
+use super::outgoing::parse_target;
 use super::types::{Body, DialogId, EndpointError, RequestId, SipEvent, TerminationReason};
 use super::Endpoint;
 
@@ -20,13 +21,7 @@ impl Endpoint {
         target: &str,
         body: Option<Body>,
     ) -> Result<DialogId, EndpointError> {
-        let uri: Uri =
-            target
-                .parse()
-                .map_err(|e: crate::message::ParseError| EndpointError::BadTarget {
-                    uri: target.to_owned(),
-                    detail: e.to_string(),
-                })?;
+        let uri = parse_target(target)?;
         let mut hops: std::collections::VecDeque<_> = self.hops_for_uri(&uri)?.into();
         let hop = hops
             .pop_front()
@@ -206,13 +201,7 @@ impl Endpoint {
 
     /// Sends OPTIONS outside any dialog (RFC 3261 §11).
     pub fn options(&mut self, now: Instant, target: &str) -> Result<RequestId, EndpointError> {
-        let uri: Uri =
-            target
-                .parse()
-                .map_err(|e: crate::message::ParseError| EndpointError::BadTarget {
-                    uri: target.to_owned(),
-                    detail: e.to_string(),
-                })?;
+        let uri = parse_target(target)?;
         let hop = self.hop_for_uri(&uri)?;
         let call_id = self.random_token(24);
         let tag = self.random_token(12);

@@ -24,6 +24,16 @@ fn via_transport(kind: TransportKind) -> Transport {
     }
 }
 
+/// A request target given by the TU, parsed; a bad one is `EndpointError::BadTarget`.
+pub(crate) fn parse_target(target: &str) -> Result<Uri, EndpointError> {
+    target
+        .parse()
+        .map_err(|e: crate::message::ParseError| EndpointError::BadTarget {
+            uri: target.to_owned(),
+            detail: e.to_string(),
+        })
+}
+
 impl Endpoint {
     /// The common headers of a request we originate (RFC 3261 §8.1.1): no Via yet.
     pub(crate) fn base_request(

@@ -5,12 +5,13 @@
 
 use std::time::Instant;
 
-use crate::message::{HeaderName, Method, NameAddr, Request, Response, Uri};
+use crate::message::{HeaderName, Method, NameAddr, Request, Response};
 use crate::transaction::ServerTransactionKey;
 
 use super::client::{Purpose, Sent};
 use super::dialog::{DialogState, InRefer, OutRefer};
 use super::hop::Hop;
+use super::outgoing::parse_target;
 use super::server::{reason_phrase, ServerKind};
 use super::types::{Body, DialogId, EndpointError, ReferId, SipEvent, TerminationReason};
 use super::Endpoint;
@@ -56,13 +57,7 @@ impl Endpoint {
         target: &str,
         referred_by: Option<&str>,
     ) -> Result<ReferId, EndpointError> {
-        let uri: Uri =
-            target
-                .parse()
-                .map_err(|e: crate::message::ParseError| EndpointError::BadTarget {
-                    uri: target.to_owned(),
-                    detail: e.to_string(),
-                })?;
+        let uri = parse_target(target)?;
         let d = self.dialog_mut(dialog)?;
         if d.state != DialogState::Confirmed || d.bye_sent {
             return Err(EndpointError::InvalidState {
