@@ -1,8 +1,10 @@
 //! Media: RTP (RFC 3550) carrying G.711 in 20 ms frames, RTCP reports, RFC 4733 DTMF, WAV
 //! files, tone sources and the Goertzel detector the tests use; SRTP and DTLS-SRTP building
-//! blocks (`srtp`, not yet used by calls).
+//! blocks (`srtp`, not yet used by calls); issue 18's codecs (`codec`: G.711, G.722, Opus),
+//! not yet used by calls either.
 
 pub mod clock;
+pub mod codec;
 pub mod dtmf;
 pub mod g711;
 pub mod goertzel;
