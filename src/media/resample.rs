@@ -4,6 +4,10 @@
 //! Every ratio between these rates is exact (1:2, 1:3, 1:6 and back), so a fixed-in,
 //! fixed-out resampler turns each 20 ms frame in into exactly one 20 ms frame out: no
 //! fractional remainder to carry, hence no drift however long the call.
+//!
+//! rubato 0.16 rather than a newer major: from 1.0 on its buffers go through the
+//! `audioadapter` crates; 0.16 takes plain slices per channel and has the same FFT
+//! resampler, which is all a mono 20 ms stream needs.
 
 use rubato::{FftFixedInOut, Resampler as _};
 
