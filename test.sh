@@ -31,7 +31,9 @@ REQUIRED=(
   "bsdutils:/usr/bin/script"        # a pseudo-terminal for the load mode's live view (tests/scenario_load.rs)
   # Build dependencies: the openssl crate (DTLS-SRTP, src/media/srtp/dtls.rs) links the system OpenSSL.
   "libssl-dev:/usr/include/openssl/ssl.h" # OpenSSL headers and libssl/libcrypto for openssl-sys
-  "pkgconf:/usr/bin/pkg-config"     # openssl-sys finds OpenSSL through pkg-config
+  # The opus crate (src/media/codec/opus.rs) links the system libopus.
+  "libopus-dev:/usr/include/opus/opus.h" # libopus headers and library for audiopus_sys
+  "pkgconf:/usr/bin/pkg-config"     # openssl-sys and audiopus_sys find their libraries through pkg-config
 )
 
 missing=()
