@@ -506,3 +506,87 @@ fn virtual_a_lossy_network_still_carries_the_call() {
     assert!(run.callee.media.rtp_received > 50, "{:?}", run.callee.media);
     assert!(run.virtual_time < VIRTUAL_LIMIT);
 }
+
+#[test]
+fn virtual_hold_and_resume_by_reinvite() {
+    let (mut caller, callee) = pair(Duration::from_millis(2500));
+    caller.hold_after = Some(Duration::from_millis(600));
+    caller.hold_for = Duration::from_millis(800);
+    let run = run(caller, callee);
+    let (caller, callee) = (&run.caller, &run.callee);
+    assert_eq!(caller.exit, exit::OK, "{}", caller.reason);
+    assert_eq!(caller.hold_cycles, 1);
+    assert_eq!(callee.hold_cycles, 1);
+    let states: Vec<&str> = run
+        .events(CALLEE)
+        .iter()
+        .filter_map(|e| match e {
+            Event::Call { state, .. } => Some(state.as_str()),
+            _ => None,
+        })
+        .collect();
+    let hold = states.iter().position(|s| *s == "hold").expect("hold");
+    let resumed = states
+        .iter()
+        .position(|s| *s == "resumed")
+        .expect("resumed");
+    assert!(hold < resumed, "{states:?}");
+    // While held (sendonly from the caller, recvonly here) the callee sent nothing for
+    // 0.8 s: about 40 frames fewer than the caller sent.
+    assert!(
+        callee.media.rtp_sent + 25 < caller.media.rtp_sent,
+        "callee {} caller {}",
+        callee.media.rtp_sent,
+        caller.media.rtp_sent
+    );
+    assert!(callee.media.rtp_sent > 40);
+}
+
+/// `answer --manual`: the callee rings until told to answer (800 ms in).
+#[test]
+fn virtual_the_callee_answers_on_command() {
+    let (caller, mut callee) = pair(Duration::from_millis(300));
+    callee.answer_on_command = Some(std::sync::Arc::new(tokio::sync::Notify::new()));
+    let mut world = World::new(caller, callee, Net::default());
+    world.advance(Duration::from_millis(800));
+    world.input(CALLEE, Input::AnswerNow);
+    let run = world.finish();
+    assert_eq!(run.caller.exit, exit::OK, "{}", run.caller.reason);
+    let setup = run.caller.setup_ms.expect("established");
+    assert!(
+        setup >= 700,
+        "answered after {setup} ms, before the command"
+    );
+}
+
+/// RFC 3550 §6.4.1: each side's SR is echoed in the other's report block (LSR/DLSR), so
+/// both learn the round-trip time (20 ms here), and both hear that the other lost nothing.
+#[test]
+fn virtual_rtcp_gives_the_round_trip_and_no_remote_loss() {
+    let (caller, callee) = pair(Duration::from_secs(9));
+    let run = run(caller, callee);
+    assert_eq!(run.caller.exit, exit::OK, "{}", run.caller.reason);
+    for (who, media) in [("caller", &run.caller.media), ("callee", &run.callee.media)] {
+        assert!(media.rtcp_sent >= 2, "{who} {media:?}");
+        let rtt = media
+            .rtt_ms
+            .unwrap_or_else(|| panic!("{who}: no RTT {media:?}"));
+        assert!((15.0..30.0).contains(&rtt), "{who} rtt {rtt}");
+        assert!(
+            media.rtt_min_ms.is_some_and(|m| m <= rtt),
+            "{who} {media:?}"
+        );
+        assert_eq!(media.remote_fraction_lost, Some(0.0), "{who} {media:?}");
+        assert_eq!(media.remote_lost, Some(0), "{who} {media:?}");
+    }
+    // The `media` NDJSON event carries them as fields.
+    let media_event = run
+        .events(CALLER)
+        .iter()
+        .find(|e| matches!(e, Event::Media { .. }))
+        .expect("caller's media event");
+    let v = serde_json::to_value(media_event).expect("serializes");
+    assert!(v["rtt_ms"].as_f64().is_some_and(|ms| ms < 100.0), "{v}");
+    assert_eq!(v["remote_fraction_lost"], 0.0, "{v}");
+    assert_eq!(v["remote_lost"], 0, "{v}");
+}
