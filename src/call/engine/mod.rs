@@ -20,6 +20,8 @@ mod virtual_call_tests;
 mod virtual_loopback_tests;
 #[cfg(test)]
 pub(crate) mod virtual_net;
+#[cfg(test)]
+mod virtual_session_tests;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

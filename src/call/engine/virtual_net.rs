@@ -15,6 +15,10 @@ use crate::call::{CallOptions, CallOutcome};
 use crate::events::{Emitter, Event};
 use crate::signalling::{OfferMethod, UaCommand, UaEvent};
 
+/// Which side, for `World::events`, `World::input`, `Run::events`.
+pub const CALLER: bool = true;
+pub const CALLEE: bool = false;
+
 /// A call not over after this much virtual time is stuck.
 pub const VIRTUAL_LIMIT: Duration = Duration::from_secs(60);
 
