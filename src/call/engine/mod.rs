@@ -16,6 +16,12 @@ mod restart;
 mod sip_events;
 #[cfg(test)]
 mod virtual_call_tests;
+#[cfg(test)]
+mod virtual_loopback_tests;
+#[cfg(test)]
+pub(crate) mod virtual_net;
+#[cfg(test)]
+mod virtual_session_tests;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
