@@ -11,12 +11,7 @@ pub(super) struct Encoder(pub(super) G711);
 
 impl AudioEncoder for Encoder {
     fn encode(&mut self, frame: &[i16]) -> Result<Vec<u8>, CodecError> {
-        if frame.len() != FRAME {
-            return Err(CodecError::FrameLength {
-                got: frame.len(),
-                want: FRAME,
-            });
-        }
+        super::check_frame(frame, FRAME)?;
         Ok(self.0.encode(frame))
     }
 }

@@ -21,12 +21,7 @@ impl Encoder {
 
 impl AudioEncoder for Encoder {
     fn encode(&mut self, frame: &[i16]) -> Result<Vec<u8>, CodecError> {
-        if frame.len() != FRAME {
-            return Err(CodecError::FrameLength {
-                got: frame.len(),
-                want: FRAME,
-            });
-        }
+        super::check_frame(frame, FRAME)?;
         Ok(self.0.encode(frame))
     }
 }

@@ -219,6 +219,18 @@ pub enum CodecError {
     },
 }
 
+/// Every encoder takes exactly one 20 ms frame of `want` samples.
+pub(super) fn check_frame(frame: &[i16], want: usize) -> Result<(), CodecError> {
+    if frame.len() == want {
+        Ok(())
+    } else {
+        Err(CodecError::FrameLength {
+            got: frame.len(),
+            want,
+        })
+    }
+}
+
 /// Turns 20 ms frames of mono samples (at the codec's `sample_rate`) into RTP payloads.
 pub trait AudioEncoder: Send {
     /// One frame of `CodecKind::frame_samples()` samples to one payload. An empty payload

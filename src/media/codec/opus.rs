@@ -124,12 +124,7 @@ impl Encoder {
 
 impl AudioEncoder for Encoder {
     fn encode(&mut self, frame: &[i16]) -> Result<Vec<u8>, CodecError> {
-        if frame.len() != FRAME {
-            return Err(CodecError::FrameLength {
-                got: frame.len(),
-                want: FRAME,
-            });
-        }
+        super::check_frame(frame, FRAME)?;
         let packet = self.0.encode_vec(frame, MAX_PACKET)?;
         // With DTX, libopus writes 1–2 byte packets in silence; those need not be sent
         // (RFC 7587 §3.1.3), so say "nothing" and let the receiver conceal.
