@@ -48,14 +48,14 @@ impl CallCore {
     }
 
     /// Sends the media frames the audio timeline says are due (none outside the media
-    /// phase); the timeline starts with the first due check of the media phase.
+    /// phase). The timeline itself is started by `handle_input` when the media phase begins.
     pub(super) fn media_due(&mut self, now: Instant) {
         if !self.media_phase() {
             return;
         }
-        let clock = self
-            .media_clock
-            .get_or_insert_with(|| MediaClock::new(now, FRAME));
+        let Some(clock) = self.media_clock.as_mut() else {
+            return;
+        };
         let due = clock.take_due(now);
         if due.skip > 0 {
             tracing::debug!(skipped = due.skip, "media frames too late to send");
