@@ -19,6 +19,7 @@ pub mod names;
 pub mod netns;
 pub mod pcap;
 pub mod phone;
+pub mod recv_buffer;
 pub mod scenario;
 pub mod signalling;
 pub mod sip_driver;

@@ -18,9 +18,6 @@ use super::tls_conn::{self, SipTls};
 use super::Job;
 use crate::pcap::Capture;
 
-/// Largest UDP datagram we read.
-const UDP_BUFFER: usize = 65_535;
-
 /// Datagrams read in one go before the transmits they caused are sent: draining the socket
 /// in batches keeps up with bursts (one wake-up per batch, not per datagram).
 const UDP_BATCH: usize = 256;
@@ -95,7 +92,6 @@ impl Loop {
     }
 
     pub async fn run(mut self) {
-        let mut buf = vec![0u8; UDP_BUFFER];
         let mut sweep = tokio::time::interval(self.limits.sweep_period());
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -122,13 +118,7 @@ impl Loop {
                     }
                     None => return,
                 },
-                received = recv_udp(self.udp.as_ref(), &mut buf) => match received {
-                    UdpInput::Datagram(n, from) => {
-                        self.on_udp_input(&buf, n, from);
-                        self.drain_udp(&mut buf);
-                    }
-                    UdpInput::Error => self.on_udp_errors(),
-                },
+                () = udp_readable(self.udp.as_ref()) => self.drain_udp(),
                 (stream, _) = self.acceptor.accept(self.tcp.as_ref()) => self.on_accept(stream),
                 Some(event) = self.conn_rx.recv() => self.on_conn_event(event),
                 _ = sweep.tick() => self.sweep(),
@@ -183,21 +173,27 @@ impl Loop {
         self.on_datagram(from, bytes);
     }
 
-    /// Reads what else waits on the UDP socket, up to [`UDP_BATCH`] datagrams.
-    fn drain_udp(&mut self, buf: &mut [u8]) {
-        for _ in 0..UDP_BATCH {
-            let Some(udp) = &self.udp else {
-                return;
-            };
-            match udp.try_recv_from(buf) {
-                Ok((n, from)) => self.on_udp_input(buf, n, from),
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(_) => {
-                    self.on_udp_errors();
+    /// Reads what waits on the UDP socket, up to [`UDP_BATCH`] datagrams, into the thread's
+    /// receive buffer (no buffer of its own per driver: see [`crate::recv_buffer`]). A
+    /// failed read is an ICMP error with IP_RECVERR (ECONNREFUSED and the like, details in
+    /// the error queue); the socket stays usable.
+    fn drain_udp(&mut self) {
+        crate::recv_buffer::with(|buf| {
+            for _ in 0..UDP_BATCH {
+                let Some(udp) = &self.udp else {
                     return;
+                };
+                match udp.try_recv_from(buf) {
+                    Ok((n, from)) => self.on_udp_input(buf, n, from),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "UDP receive error");
+                        self.on_udp_errors();
+                        return;
+                    }
                 }
             }
-        }
+        })
     }
 
     /// A peer connected to our listener: run it, then close what the caps make room from.
@@ -490,23 +486,15 @@ impl Loop {
     }
 }
 
-/// What a read of the UDP socket gave.
-enum UdpInput {
-    Datagram(usize, SocketAddr),
-    /// The read failed: with IP_RECVERR an ICMP error shows up as ECONNREFUSED and the like
-    /// (its details wait in the error queue). The socket stays usable; the loop goes on.
-    Error,
-}
-
-async fn recv_udp(udp: Option<&UdpSocket>, buf: &mut [u8]) -> UdpInput {
+/// Resolves when the UDP socket has something to read (or an error to report); never
+/// without one.
+async fn udp_readable(udp: Option<&UdpSocket>) {
     match udp {
-        Some(socket) => match socket.recv_from(buf).await {
-            Ok((n, from)) => UdpInput::Datagram(n, from),
-            Err(e) => {
-                tracing::debug!(error = %e, "UDP receive error");
-                UdpInput::Error
+        Some(socket) => {
+            if let Err(e) = socket.readable().await {
+                tracing::debug!(error = %e, "UDP readiness error");
             }
-        },
+        }
         None => std::future::pending().await,
     }
 }

@@ -113,7 +113,6 @@ impl Driver {
         }
         core.close(Instant::now());
         self.flush(&mut core).await;
-        self.sockets.close();
         Ok((core.into_outcome(), self.ua))
     }
 }
