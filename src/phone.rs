@@ -78,7 +78,7 @@ pub async fn user_agent_multi(
     capture: Option<Capture>,
     max_calls: usize,
     register: bool,
-) -> anyhow::Result<(UaHandle, tokio::sync::mpsc::UnboundedReceiver<UaHandle>)> {
+) -> anyhow::Result<(UaHandle, tokio::sync::mpsc::Receiver<UaHandle>)> {
     let config = ua_config(settings, ip, capture, max_calls, register, true)?;
     let bind = config.bind;
     crate::signalling::spawn_multi(config)

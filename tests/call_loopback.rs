@@ -386,11 +386,13 @@ async fn call_a_plain_answerer(
     let answer = format!(
         "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {answer_port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
     );
-    callee_ua.send(UaCommand::Respond {
-        status: 200,
-        reason: "OK".into(),
-        sdp: Some(answer),
-    });
+    callee_ua
+        .send(UaCommand::Respond {
+            status: 200,
+            reason: "OK".into(),
+            sdp: Some(answer),
+        })
+        .await;
     (caller, caller_rtp, callee_ua)
 }
 

@@ -82,7 +82,8 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
         if args.register {
             ua.send(UaCommand::Register {
                 expires: settings.expires,
-            });
+            })
+            .await;
             match ua.next().await {
                 Some(UaEvent::Registered {
                     expires,

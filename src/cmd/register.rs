@@ -35,7 +35,8 @@ pub fn run(args: RegisterArgs) -> anyhow::Result<ExitCode> {
         let report = reporter(&emitter, &aor);
         ua.send(UaCommand::Register {
             expires: settings.expires,
-        });
+        })
+        .await;
         if let Err(code) = first_registration(&mut ua, wait, &report).await {
             return Ok::<u8, anyhow::Error>(code);
         }
@@ -131,7 +132,7 @@ pub(super) async fn unregister(
     wait: Duration,
     report: &impl Fn(u32, Option<std::net::SocketAddr>),
 ) -> u8 {
-    ua.send(UaCommand::Register { expires: 0 });
+    ua.send(UaCommand::Register { expires: 0 }).await;
     let deadline = tokio::time::Instant::now() + wait;
     while let Ok(Some(event)) = tokio::time::timeout_at(deadline, ua.next()).await {
         match event {

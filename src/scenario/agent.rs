@@ -477,7 +477,7 @@ impl AgentRun {
             return Err("cannot register while a call holds the user agent".into());
         }
         let ua = self.ua.as_mut().ok_or("the SIP user agent is gone")?;
-        ua.send(UaCommand::Register { expires });
+        ua.send(UaCommand::Register { expires }).await;
         let deadline = tokio::time::Instant::now() + REGISTER_WAIT;
         loop {
             match tokio::time::timeout_at(deadline, ua.next()).await {

@@ -130,14 +130,17 @@ pub fn failure_text(status: u16, reason: &str, local: bool) -> String {
 pub struct UaHandle {
     /// Where SIP listens.
     pub local: SocketAddr,
-    pub commands: mpsc::UnboundedSender<UaCommand>,
-    pub events: mpsc::UnboundedReceiver<UaEvent>,
+    /// Which of the UA's calls this handle speaks for (its commands are tagged with it).
+    pub(crate) slot: driver_ua::SlotId,
+    pub(crate) commands: mpsc::Sender<(driver_ua::SlotId, UaCommand)>,
+    pub(crate) events: mpsc::Receiver<UaEvent>,
 }
 
 impl UaHandle {
-    /// Sends a command; a UA that stopped turns it into a no-op (the call notices on `next`).
-    pub fn send(&self, command: UaCommand) {
-        if self.commands.send(command).is_err() {
+    /// Sends a command, waiting while the UA's command queue is full (backpressure); a UA
+    /// that stopped turns it into a no-op (the call notices on `next`).
+    pub async fn send(&self, command: UaCommand) {
+        if self.commands.send((self.slot, command)).await.is_err() {
             tracing::warn!("SIP user agent has stopped; command dropped");
         }
     }
@@ -253,6 +256,6 @@ pub async fn spawn_controlled(
 /// [`crate::call::run_callee`]. Dropping the receiver turns further INVITEs away with 486.
 pub async fn spawn_multi(
     config: UaConfig,
-) -> std::io::Result<(UaHandle, mpsc::UnboundedReceiver<UaHandle>)> {
+) -> std::io::Result<(UaHandle, mpsc::Receiver<UaHandle>)> {
     driver_ua::spawn_multi(config).await
 }

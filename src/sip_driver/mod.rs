@@ -33,6 +33,9 @@ mod tcp;
 mod tls_conn;
 mod udp_buffer;
 
+#[cfg(test)]
+mod backpressure_tests;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -63,6 +66,11 @@ pub use state_file::{
     default_state_path, instance_id_from_state_file, is_instance_urn, new_instance_urn,
 };
 pub use tls_conn::SipTls;
+
+/// Commands queued for the driver task before `command` waits for room.
+const JOB_QUEUE: usize = 256;
+/// Endpoint events queued for the user agent before the driver stops reading its sockets.
+const EVENT_QUEUE: usize = 1024;
 
 /// What to bind and how the endpoint behaves. `endpoint.udp_local` / `tcp_local` are
 /// filled in with the bound addresses, and `tls_local` when `tls` is set.
@@ -114,8 +122,8 @@ type Job = Box<dyn FnOnce(&mut Endpoint, std::time::Instant) + Send>;
 
 /// Handle to the running driver task.
 pub struct SipDriver {
-    jobs: mpsc::UnboundedSender<Job>,
-    events: mpsc::UnboundedReceiver<SipEvent>,
+    jobs: mpsc::Sender<Job>,
+    events: mpsc::Receiver<SipEvent>,
     udp_local: Option<SocketAddr>,
     tcp_local: Option<SocketAddr>,
     task: JoinHandle<()>,
@@ -165,8 +173,11 @@ impl SipDriver {
             Some(seed) => Endpoint::with_seed(config.endpoint, seed),
             None => Endpoint::new(config.endpoint),
         };
-        let (jobs, job_rx) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
+        // Bounded both ways: a caller of `command` waits for room (backpressure on whoever
+        // floods the endpoint), and the loop stops reading its sockets while its events wait
+        // for room (the kernel's buffer then holds, or drops, and SIP retransmits).
+        let (jobs, job_rx) = mpsc::channel(JOB_QUEUE);
+        let (event_tx, events) = mpsc::channel(EVENT_QUEUE);
         let task = tokio::spawn(
             run::Loop::new(
                 endpoint,
@@ -211,7 +222,7 @@ impl SipDriver {
         let job: Job = Box::new(move |endpoint, now| {
             let _ = tx.send(f(endpoint, now));
         });
-        self.jobs.send(job).map_err(|_| DriverStopped)?;
+        self.jobs.send(job).await.map_err(|_| DriverStopped)?;
         rx.await.map_err(|_| DriverStopped)
     }
 

@@ -1,6 +1,6 @@
 //! The driver loop: input → endpoint → transmits/events, sleeping until the next timeout.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use sip::endpoint::{ConnId, Endpoint, SipEvent, Transmit, TransportKind};
@@ -26,8 +26,11 @@ pub(crate) struct Loop {
     endpoint: Endpoint,
     udp: Option<UdpSocket>,
     tcp: Option<TcpListener>,
-    jobs: mpsc::UnboundedReceiver<Job>,
-    events: mpsc::UnboundedSender<SipEvent>,
+    jobs: mpsc::Receiver<Job>,
+    events: mpsc::Sender<SipEvent>,
+    /// Events that found the channel full, sent first when it has room again; while any
+    /// wait, no socket is read (backpressure instead of an unbounded queue).
+    backlog: VecDeque<SipEvent>,
     conn_tx: mpsc::Sender<ConnEvent>,
     conn_rx: mpsc::Receiver<ConnEvent>,
     writers: HashMap<ConnId, ConnHandle>,
@@ -55,8 +58,8 @@ impl Loop {
         endpoint: Endpoint,
         udp: Option<UdpSocket>,
         tcp: Option<TcpListener>,
-        jobs: mpsc::UnboundedReceiver<Job>,
-        events: mpsc::UnboundedSender<SipEvent>,
+        jobs: mpsc::Receiver<Job>,
+        events: mpsc::Sender<SipEvent>,
         capture: Option<Capture>,
         limits: Limits,
     ) -> Loop {
@@ -67,6 +70,7 @@ impl Loop {
             tcp,
             jobs,
             events,
+            backlog: VecDeque::new(),
             conn_tx,
             conn_rx,
             writers: HashMap::new(),
@@ -118,9 +122,20 @@ impl Loop {
                     }
                     None => return,
                 },
-                () = udp_readable(self.udp.as_ref()) => self.drain_udp(),
-                (stream, _) = self.acceptor.accept(self.tcp.as_ref()) => self.on_accept(stream),
-                Some(event) = self.conn_rx.recv() => self.on_conn_event(event),
+                permit = room_for((!self.backlog.is_empty()).then(|| self.events.clone())) => match permit {
+                    Ok(permit) => self.drain_backlog(permit),
+                    // Nobody listens any more: what waits is dropped, as a send would.
+                    Err(_) => self.backlog.clear(),
+                },
+                () = udp_readable(self.udp.as_ref()), if self.backlog.is_empty() => {
+                    self.drain_udp()
+                }
+                (stream, _) = self.acceptor.accept(self.tcp.as_ref()), if self.backlog.is_empty() => {
+                    self.on_accept(stream)
+                }
+                Some(event) = self.conn_rx.recv(), if self.backlog.is_empty() => {
+                    self.on_conn_event(event)
+                }
                 _ = sweep.tick() => self.sweep(),
                 () = sleep => {
                     let now = self.now();
@@ -154,10 +169,11 @@ impl Loop {
     /// Writes a UDP datagram to the capture: sent to `peer` when `outgoing`, else received
     /// from it.
     fn tap(&self, peer: SocketAddr, outgoing: bool, bytes: &[u8]) {
-        let (Some(capture), Some(local)) = (
-            &self.capture,
-            self.udp.as_ref().and_then(|s| s.local_addr().ok()),
-        ) else {
+        // The capture first: without one, no getsockname per datagram.
+        let Some(capture) = &self.capture else {
+            return;
+        };
+        let Some(local) = self.udp.as_ref().and_then(|s| s.local_addr().ok()) else {
             return;
         };
         if outgoing {
@@ -358,10 +374,43 @@ impl Loop {
                 self.probes.push(StunProbe::new(*flow, *dest, now));
                 started = true;
             }
-            let _ = self.events.send(event);
+            self.forward(event);
         }
         if started {
             self.run_probes().await;
+        }
+    }
+
+    /// Hands `event` to the user agent, behind any that wait for room.
+    fn forward(&mut self, event: SipEvent) {
+        if self.backlog.is_empty() {
+            match self.events.try_send(event) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => self.backlog.push_back(event),
+            }
+        } else {
+            self.backlog.push_back(event);
+        }
+    }
+
+    /// Moves waiting events into the channel while it has room.
+    fn drain_backlog(&mut self, first: mpsc::OwnedPermit<SipEvent>) {
+        let Some(event) = self.backlog.pop_front() else {
+            return;
+        };
+        first.send(event);
+        while let Some(event) = self.backlog.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(event)) => {
+                    self.backlog.push_front(event);
+                    return;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.backlog.clear();
+                    return;
+                }
+            }
         }
     }
 
@@ -483,6 +532,17 @@ impl Loop {
                     .transport_error(now, transmit.transport, transmit.dest, &detail);
             }
         }
+    }
+}
+
+/// Room for one event in the channel to the user agent; never when `events` is `None`
+/// (nothing waits for room).
+async fn room_for(
+    events: Option<mpsc::Sender<SipEvent>>,
+) -> Result<mpsc::OwnedPermit<SipEvent>, mpsc::error::SendError<()>> {
+    match events {
+        Some(tx) => tx.reserve_owned().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -60,7 +60,7 @@ impl Driver {
         while let Some(output) = core.poll_output() {
             match output {
                 Output::Transmit(t) => self.sockets.transmit(t).await,
-                Output::Sip(command) => self.ua.send(command),
+                Output::Sip(command) => self.ua.send(command).await,
                 Output::Event(event) => self.emitter.emit(event),
             }
         }
@@ -203,7 +203,8 @@ pub async fn run_callee_keeping_ua(
                 status: 488,
                 reason: "Not Acceptable Here (bad SDP)".into(),
                 sdp: None,
-            });
+            })
+            .await;
             anyhow::bail!("unparseable offer: {e}");
         }
     };

@@ -17,7 +17,7 @@ use crate::signalling::{UaEvent, UaHandle};
 pub(super) async fn answer_calls(
     opts: &CallOptions,
     ua: &mut UaHandle,
-    incoming: mpsc::UnboundedReceiver<UaHandle>,
+    incoming: mpsc::Receiver<UaHandle>,
     total: usize,
 ) -> u8 {
     let mut incoming = Some(incoming);
@@ -90,7 +90,7 @@ pub(super) async fn answer_calls(
     worst
 }
 
-async fn next_call(incoming: &mut Option<mpsc::UnboundedReceiver<UaHandle>>) -> Option<UaHandle> {
+async fn next_call(incoming: &mut Option<mpsc::Receiver<UaHandle>>) -> Option<UaHandle> {
     match incoming {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,

@@ -14,37 +14,29 @@ impl Bridge {
     /// The slot a new incoming call goes to, or None when we are busy (RFC 3261 §21.4.24:
     /// 486 beyond `max_calls`).
     fn slot_for_incoming(&mut self) -> Option<SlotId> {
-        let Some(incoming) = &self.incoming else {
+        if self.incoming.is_none() {
             // A plain UA: its one slot, when free.
             let free = self.slots.get(&MAIN).is_some_and(|s| s.dialog.is_none());
             return (free && self.max_calls > 0).then_some(MAIN);
-        };
+        }
+        self.sweep_gone_slots();
+        let incoming = self.incoming.as_ref()?;
         if self.busy_calls() >= self.max_calls {
             return None;
         }
         let id = self.next_slot;
-        self.next_slot += 1;
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel();
+        let (ev_tx, ev_rx) = mpsc::channel(super::EVENT_QUEUE);
         let handle = UaHandle {
             local: self.local,
-            commands: cmd_tx,
+            slot: id,
+            commands: self.commands.clone(),
             events: ev_rx,
         };
-        if incoming.send(handle).is_err() {
-            // Nobody takes calls any more.
+        // A full queue of handles nobody took is a UA at its limit: 486 like any other.
+        if incoming.try_send(handle).is_err() {
             return None;
         }
-        // Tag the call's commands with its slot; tell the bridge when the call lets go.
-        let to_bridge = self.slot_commands.clone();
-        tokio::spawn(async move {
-            while let Some(c) = cmd_rx.recv().await {
-                if to_bridge.send((id, Some(c))).is_err() {
-                    return;
-                }
-            }
-            let _ = to_bridge.send((id, None));
-        });
+        self.next_slot += 1;
         self.slots.insert(id, Slot::new(ev_tx));
         Some(id)
     }
@@ -223,14 +215,15 @@ impl Bridge {
 
     /// The final response to the in-dialog offer of `dialog`'s call.
     fn offer_answered(
-        &self,
+        &mut self,
         dialog: DialogId,
         method: OfferMethod,
         status: u16,
         body: Option<Body>,
     ) {
+        let slot = self.slot_of(dialog);
         self.emit(
-            self.slot_of(dialog),
+            slot,
             UaEvent::OfferAnswered {
                 method,
                 status,

@@ -37,14 +37,15 @@ pub async fn spawn_controlled(config: UaConfig, link: ControlLink) -> std::io::R
 /// as its own handle. Dropping the receiver makes further INVITEs get 486.
 pub async fn spawn_multi(
     config: UaConfig,
-) -> std::io::Result<(UaHandle, mpsc::UnboundedReceiver<UaHandle>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
+) -> std::io::Result<(UaHandle, mpsc::Receiver<UaHandle>)> {
+    // Room for every call the UA admits; a handle nobody has taken yet counts as a call.
+    let (tx, rx) = mpsc::channel(config.max_calls.clamp(1, MAX_WAITING_CALLS));
     Ok((start(config, Some(tx), None).await?, rx))
 }
 
 async fn start(
     config: UaConfig,
-    incoming: Option<mpsc::UnboundedSender<UaHandle>>,
+    incoming: Option<mpsc::Sender<UaHandle>>,
     link: Option<ControlLink>,
 ) -> std::io::Result<UaHandle> {
     let mut endpoint = EndpointConfig::new(config.aor.clone());
@@ -131,9 +132,9 @@ async fn start(
     let local = driver
         .udp_local()
         .ok_or_else(|| std::io::Error::other("the SIP driver bound no UDP socket"))?;
-    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-    let (slot_tx, slot_rx) = mpsc::unbounded_channel();
+    let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let main_events = ev_tx.clone();
     let mut slots = HashMap::new();
     slots.insert(MAIN, Slot::new(ev_tx));
     // Without control, a raw-send channel nobody sends on (its sender kept in the bridge).
@@ -160,12 +161,13 @@ async fn start(
         by_dialog: HashMap::new(),
         next_slot: MAIN + 1,
         incoming,
-        slot_commands: slot_tx,
+        commands: cmd_tx.clone(),
         max_calls: config.max_calls,
     };
-    tokio::spawn(bridge.run(cmd_rx, slot_rx, raw_rx));
+    tokio::spawn(bridge.run(cmd_rx, main_events, raw_rx));
     Ok(UaHandle {
         local,
+        slot: MAIN,
         commands: cmd_tx,
         events: ev_rx,
     })
@@ -210,13 +212,23 @@ async fn port_free_for_both(
 }
 
 /// Which call a command or event belongs to.
-type SlotId = u64;
+pub(crate) type SlotId = u64;
+/// Commands from all of a UA's handles waiting for the bridge; a handle's `send` waits for
+/// room beyond this.
+const COMMAND_QUEUE: usize = 256;
+/// Events waiting for one call (a dialog has few); beyond this they wait in the slot's
+/// backlog and the bridge stops taking endpoint events until that call catches up.
+const EVENT_QUEUE: usize = 64;
+/// Accepted calls whose handle nobody has taken yet, at most (`--max-calls` is capped here).
+const MAX_WAITING_CALLS: usize = 4096;
 /// The slot of the handle [`spawn`] returns: the one call of a plain UA, and registration.
 const MAIN: SlotId = 0;
 
 /// One call's share of the user agent.
 struct Slot {
-    events: mpsc::UnboundedSender<UaEvent>,
+    events: mpsc::Sender<UaEvent>,
+    /// Events that found the call's channel full, in order (sent before any newer one).
+    backlog: std::collections::VecDeque<UaEvent>,
     dialog: Option<DialogId>,
     /// The initial INVITE we have to answer.
     incoming_call: Option<IncomingId>,
@@ -227,9 +239,10 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(events: mpsc::UnboundedSender<UaEvent>) -> Slot {
+    fn new(events: mpsc::Sender<UaEvent>) -> Slot {
         Slot {
             events,
+            backlog: std::collections::VecDeque::new(),
             dialog: None,
             incoming_call: None,
             incoming_offer: None,
@@ -237,8 +250,38 @@ impl Slot {
         }
     }
 
-    fn emit(&self, event: UaEvent) {
-        let _ = self.events.send(event);
+    /// Hands `event` to the call, behind any that wait; a call that let go drops it.
+    fn emit(&mut self, event: UaEvent) {
+        if !self.backlog.is_empty() {
+            self.backlog.push_back(event);
+            return;
+        }
+        match self.events.try_send(event) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(event)) => self.backlog.push_back(event),
+        }
+    }
+
+    /// Moves the backlog into the channel while it has room, the first event into `permit`.
+    fn drain_backlog(&mut self, permit: mpsc::OwnedPermit<UaEvent>) {
+        let Some(first) = self.backlog.pop_front() else {
+            return;
+        };
+        permit.send(first);
+        while let Some(event) = self.backlog.pop_front() {
+            if let Err(e) = self.events.try_send(event) {
+                match e {
+                    mpsc::error::TrySendError::Full(event) => self.backlog.push_front(event),
+                    mpsc::error::TrySendError::Closed(_) => self.backlog.clear(),
+                }
+                return;
+            }
+        }
+    }
+
+    /// The call's handle was dropped.
+    fn is_gone(&self) -> bool {
+        self.events.is_closed()
     }
 }
 
@@ -259,10 +302,24 @@ struct Bridge {
     by_dialog: HashMap<DialogId, SlotId>,
     next_slot: SlotId,
     /// Multi-call UA: where new calls' handles go.
-    incoming: Option<mpsc::UnboundedSender<UaHandle>>,
-    /// Per-call handles' commands (None: that handle was dropped).
-    slot_commands: mpsc::UnboundedSender<(SlotId, Option<UaCommand>)>,
+    incoming: Option<mpsc::Sender<UaHandle>>,
+    /// Cloned into each new call's handle: every handle's commands, tagged with its slot,
+    /// arrive on the one queue.
+    commands: mpsc::Sender<(SlotId, UaCommand)>,
     max_calls: usize,
+}
+
+/// Room for one event in slot `waiting`'s channel; never when no slot waits.
+async fn room_in(
+    waiting: Option<(SlotId, mpsc::Sender<UaEvent>)>,
+) -> (
+    SlotId,
+    Result<mpsc::OwnedPermit<UaEvent>, mpsc::error::SendError<()>>,
+) {
+    match waiting {
+        Some((slot, tx)) => (slot, tx.reserve_owned().await),
+        None => std::future::pending().await,
+    }
 }
 
 fn sdp_of(body: Option<Body>) -> Option<String> {
@@ -272,11 +329,19 @@ fn sdp_of(body: Option<Body>) -> Option<String> {
 impl Bridge {
     async fn run(
         mut self,
-        mut commands: mpsc::UnboundedReceiver<UaCommand>,
-        mut slot_commands: mpsc::UnboundedReceiver<(SlotId, Option<UaCommand>)>,
+        mut commands: mpsc::Receiver<(SlotId, UaCommand)>,
+        main_events: mpsc::Sender<UaEvent>,
         mut raw: mpsc::UnboundedReceiver<RawSend>,
     ) {
         loop {
+            // A call that does not read its events holds the endpoint's back (no new events
+            // are taken until it catches up) rather than growing a queue without bound.
+            let waiting = self
+                .slots
+                .iter()
+                .find(|(_, s)| !s.backlog.is_empty())
+                .map(|(id, s)| (*id, s.events.clone()));
+            let backed_up = waiting.is_some();
             tokio::select! {
                 Some(send) = raw.recv() => {
                     let RawSend { transport, dest, bytes, done } = send;
@@ -288,18 +353,22 @@ impl Bridge {
                     let _ = done.send(r);
                 },
                 command = commands.recv() => match command {
-                    Some(c) => self.on_command(MAIN, c).await,
+                    Some((slot, c)) => self.on_command(slot, c).await,
                     None => break,
                 },
-                Some((slot, command)) = slot_commands.recv() => match command {
-                    Some(c) => self.on_command(slot, c).await,
-                    None => {
-                        if let Some(d) = self.slots.remove(&slot).and_then(|s| s.dialog) {
-                            self.by_dialog.remove(&d);
-                        }
-                    }
+                (slot, permit) = room_in(waiting) => match (self.slots.get_mut(&slot), permit) {
+                    (Some(s), Ok(permit)) => s.drain_backlog(permit),
+                    (Some(s), Err(_)) => s.backlog.clear(),
+                    (None, _) => {}
                 },
-                event = self.driver.next_event() => match event {
+                // The main handle was dropped: the UA stops (after the commands it sent).
+                () = main_events.closed() => {
+                    while let Ok((slot, c)) = commands.try_recv() {
+                        self.on_command(slot, c).await;
+                    }
+                    break;
+                }
+                event = self.driver.next_event(), if !backed_up => match event {
                     Some(e) => self.on_event(e).await,
                     None => break,
                 },
@@ -310,8 +379,24 @@ impl Bridge {
             .await;
     }
 
-    fn emit(&self, slot: SlotId, event: UaEvent) {
-        if let Some(s) = self.slots.get(&slot) {
+    /// Forgets the calls whose handle was dropped (their dialogs' events go to the main
+    /// handle from now on, as for any dialog no call owns).
+    fn sweep_gone_slots(&mut self) {
+        let gone: Vec<SlotId> = self
+            .slots
+            .iter()
+            .filter(|(id, s)| **id != MAIN && s.is_gone())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            if let Some(d) = self.slots.remove(&id).and_then(|s| s.dialog) {
+                self.by_dialog.remove(&d);
+            }
+        }
+    }
+
+    fn emit(&mut self, slot: SlotId, event: UaEvent) {
+        if let Some(s) = self.slots.get_mut(&slot) {
             s.emit(event);
         }
     }
