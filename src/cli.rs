@@ -220,6 +220,11 @@ pub struct RunArgs {
     /// Load mode: calls at once at most, at least 1 (like sipp -l)
     #[arg(long, default_value_t = 10, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Load")]
     pub concurrency: usize,
+    /// Load mode: every run binds its own SIP user agents (a socket per agent and call)
+    /// instead of all runs sharing one per agent, as sipp does (the default, when nothing in
+    /// the scenario differs per run: see scenarios/README.md)
+    #[arg(long, help_heading = "Load")]
+    pub ua_per_run: bool,
     /// Load mode: raise the rate by this many calls/s every --rate-interval (like sipp -rate_increase)
     #[arg(long, value_name = "R", value_parser = positive_rate, help_heading = "Load")]
     pub rate_increase: Option<f64>,

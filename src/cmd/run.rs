@@ -182,6 +182,7 @@ async fn load_mode(
                 every: Duration::from_secs_f64(args.stats_every),
             }),
             interruptible: true,
+            share_agents: !args.ua_per_run,
         },
     )
     .await;

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::agent::{AgentRun, AgentSetup};
+use super::agent_ua::SharedAgents;
 use super::format::{Action, Agent, Scenario};
 use super::registrar;
 use super::report::{AgentReport, Printer, RunReport};
@@ -13,20 +14,21 @@ use crate::call::CallOptions;
 use crate::events::Emitter;
 use crate::media::source::Source;
 use crate::signalling::control::{message_control, ControlLink};
-use crate::signalling::UaConfig;
 
 /// Runs scenario instance number `call` (its `${call}`).
 pub async fn run_once(scenario: &Scenario, call: u64, printer: Printer) -> RunReport {
-    run_once_until(scenario, call, printer, None).await
+    run_once_until(scenario, call, printer, None, None).await
 }
 
 /// [`run_once`] that a graceful stop (`stop` turning true) cuts short: running steps end and
-/// the agents hang up their calls.
+/// the agents hang up their calls. With `shared`, the agents' calls run on those user
+/// agents (load mode) instead of each binding its own.
 pub async fn run_once_until(
     scenario: &Scenario,
     call: u64,
     printer: Printer,
     stop: Option<tokio::sync::watch::Receiver<bool>>,
+    shared: Option<&SharedAgents>,
 ) -> RunReport {
     let started = Instant::now();
     let mut report = RunReport {
@@ -37,7 +39,7 @@ pub async fn run_once_until(
         elapsed_ms: 0,
         error: None,
     };
-    match set_up_and_run(scenario, call, printer, stop).await {
+    match set_up_and_run(scenario, call, printer, stop, shared).await {
         Ok(agents) => report.agents = agents,
         Err(e) => report.error = Some(e),
     }
@@ -50,6 +52,7 @@ async fn set_up_and_run(
     call: u64,
     printer: Printer,
     stop: Option<tokio::sync::watch::Receiver<bool>>,
+    shared: Option<&SharedAgents>,
 ) -> Result<Vec<AgentReport>, String> {
     let file = scenario.path.display().to_string();
     let mut vars = Vars::for_call(&scenario.variables, call);
@@ -109,7 +112,8 @@ async fn set_up_and_run(
             *value = own.substitute(value)?;
         }
         let (control, link) = message_control(response_edits, tap);
-        let (ua, template, emitter) = prepare(agent, &own, &printer, link).await?;
+        let opener = shared.and_then(|s| s.opener(&agent.name));
+        let (ua, template, emitter) = prepare(agent, &own, &printer, link, opener).await?;
         let aor = template_aor(agent, &own, ua.local)?;
         let user = user_of(&aor);
         vars.set(&format!("{}.address", agent.name), ua.local.to_string());
@@ -193,7 +197,7 @@ fn template_aor(agent: &Agent, vars: &Vars, local: SocketAddr) -> Result<String,
     })
 }
 
-fn user_of(aor: &str) -> String {
+pub(super) fn user_of(aor: &str) -> String {
     aor.trim_start_matches("sips:")
         .trim_start_matches("sip:")
         .split('@')
@@ -202,7 +206,7 @@ fn user_of(aor: &str) -> String {
         .to_string()
 }
 
-fn addr(vars: &Vars, what: &str, text: &str) -> Result<SocketAddr, String> {
+pub(super) fn addr(vars: &Vars, what: &str, text: &str) -> Result<SocketAddr, String> {
     let s = vars.substitute(text)?;
     s.parse()
         .or_else(|_| {
@@ -214,108 +218,39 @@ fn addr(vars: &Vars, what: &str, text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{what} `{s}` is not HOST:PORT"))
 }
 
-/// The agent's SIP user agent (bound), call options and emitter.
+/// The agent's SIP user agent, call options and emitter. With `shared` (load mode over one
+/// UA per agent, [`super::agent_ua::SharedAgents`]) the run gets a call handle on that UA
+/// instead of a UA of its own.
 async fn prepare(
     agent: &Agent,
     vars: &Vars,
     printer: &Printer,
     link: ControlLink,
+    shared: Option<&crate::signalling::UaHandle>,
 ) -> Result<(crate::signalling::UaHandle, CallOptions, Emitter), String> {
     let spec = &agent.spec;
     let who = format!("agent `{}`", agent.name);
-    let transport = match spec.transport.as_str() {
-        "udp" => sip::endpoint::TransportKind::Udp,
-        "tcp" => sip::endpoint::TransportKind::Tcp,
-        "tls" => sip::endpoint::TransportKind::Tls,
-        other => {
-            return Err(format!(
-                "{who}: transport `{other}`: expected udp, tcp or tls"
-            ))
+    let (ua, netns) = match shared {
+        Some(opener) => {
+            let takes_calls = agent
+                .steps
+                .iter()
+                .any(|s| matches!(s.action, Action::Answer { .. }));
+            let ua = opener
+                .open_call(takes_calls)
+                .await
+                .ok_or_else(|| format!("{who}: the shared SIP user agent has stopped"))?;
+            (ua, None)
+        }
+        None => {
+            let (config, netns) = super::agent_ua::ua_config(agent, vars).await?;
+            let bind = config.bind;
+            let ua = crate::signalling::spawn_controlled(config, link)
+                .await
+                .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;
+            (ua, netns)
         }
     };
-    let mut bind = addr(vars, "bind", &spec.bind).map_err(|e| format!("{who}: {e}"))?;
-    let proxy = spec
-        .proxy
-        .as_ref()
-        .map(|p| addr(vars, "proxy", p))
-        .transpose()
-        .map_err(|e| format!("{who}: {e}"))?;
-    let netns = spec
-        .netns
-        .as_ref()
-        .map(|n| vars.substitute(n))
-        .transpose()?;
-    if let (Some(ns), true) = (&netns, bind.ip().is_unspecified()) {
-        // Inside a namespace, the address is the one its routing table uses toward the
-        // proxy (else a documentation address standing for "the default route").
-        let toward = proxy.unwrap_or(SocketAddr::from(([192, 0, 2, 1], 9)));
-        let ip = crate::netns::route_source(Some(ns), toward)
-            .await
-            .map_err(|e| format!("{who}: no local address toward {toward}: {e}"))?;
-        bind.set_ip(ip);
-    }
-    let aor = match &spec.aor {
-        Some(a) => vars.substitute(a)?,
-        None => format!("sip:{}@{}", agent.name, bind.ip()),
-    };
-    let password = spec
-        .password
-        .as_ref()
-        .map(|p| vars.substitute(p))
-        .transpose()?;
-    let credentials = password.map(|password| sip::auth::Credentials {
-        username: spec.auth_user.clone().unwrap_or_else(|| user_of(&aor)),
-        password,
-    });
-    let register_step = agent.steps.iter().find_map(|s| match s.action {
-        Action::Register { expires } => Some(expires),
-        _ => None,
-    });
-    let mut tls = crate::sip_driver::SipTls::default();
-    if let Some(ca) = &spec.tls_ca {
-        tls.settings.ca_file = Some(vars.substitute(ca)?.into());
-    }
-    if transport == sip::endpoint::TransportKind::Tls || spec.tls_ca.is_some() {
-        let config = crate::tls::client_config(&tls.settings)
-            .map_err(|e| format!("{who}: SIP over TLS: {e}"))?;
-        tls.config = Some(config);
-    }
-    if let (Some(text), Some(addr)) = (&spec.proxy, proxy) {
-        // RFC 5922 §7.3: the proxy's certificate names the host as written.
-        let (host, _) = crate::dns::split_host_port(&vars.substitute(text)?)
-            .map_err(|e| format!("{who}: proxy: {e}"))?;
-        tls.names.insert(addr, host);
-    }
-    let ua = crate::signalling::spawn_controlled(
-        UaConfig {
-            bind,
-            aor: aor.clone(),
-            proxy,
-            proxy_alternates: Vec::new(),
-            resolved_hosts: Vec::new(),
-            credentials,
-            t1: Duration::from_millis(500),
-            max_calls: 1,
-            capture: None,
-            allow_update: spec.allow_update,
-            register: register_step.is_some(),
-            register_expires: register_step.unwrap_or(3600),
-            transport,
-            tls: Some(tls),
-            netns: netns.clone(),
-            follow_redirects: true,
-            keepalive: (spec.keepalive > 0).then(|| Duration::from_secs(spec.keepalive)),
-            instance_id: spec.outbound.then(crate::sip_driver::new_instance_urn),
-            contact_rewrite: spec.contact_rewrite,
-            advertise: None,
-            port_fallback: false,
-            limits: crate::sip_driver::Limits::default(),
-        },
-        link,
-    )
-    .await
-    .map_err(|e| format!("{who}: cannot bind SIP to {bind}: {e}"))?;
-
     let ips = |list: &[String], what: &str| -> Result<Vec<IpAddr>, String> {
         list.iter()
             .map(|h| {

@@ -72,6 +72,9 @@ pub struct LoadOptions {
     pub stats: Option<StatsOutput>,
     /// Ctrl-C stops gracefully (a second one exits at once with 130).
     pub interruptible: bool,
+    /// Run every call on one SIP user agent per agent when the scenario allows it
+    /// ([`super::agent_ua::shareable`]); false: each run binds its own (`--ua-per-run`).
+    pub share_agents: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -458,6 +461,18 @@ pub async fn run(scenario: Arc<Scenario>, mut opts: LoadOptions) -> LoadStats {
     let cpu_before = usage::cpu();
     let retransmissions_before = crate::sip_driver::retransmissions();
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let shared = if opts.share_agents && super::agent_ua::shareable(&scenario) {
+        match super::agent_ua::SharedAgents::bind(&scenario).await {
+            Ok(s) => Some(Arc::new(s)),
+            Err(e) => {
+                // Each run then binds its own, and reports the same error if it recurs.
+                eprintln!("icephone: {e}; each run binds its own SIP user agents");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let (tx, mut rx) = mpsc::unbounded_channel::<RunReport>();
     let (stop_tx, stop_rx) = watch::channel(false);
     let launched = Arc::new(AtomicU64::new(0));
@@ -507,10 +522,17 @@ pub async fn run(scenario: Arc<Scenario>, mut opts: LoadOptions) -> LoadStats {
                 let tx = tx.clone();
                 let printer = printer.clone();
                 let stop = stop.clone();
+                let shared = shared.clone();
                 launched.fetch_add(1, Ordering::Relaxed);
                 tokio::spawn(async move {
-                    let report =
-                        super::instance::run_once_until(&scenario, i, printer, Some(stop)).await;
+                    let report = super::instance::run_once_until(
+                        &scenario,
+                        i,
+                        printer,
+                        Some(stop),
+                        shared.as_deref(),
+                    )
+                    .await;
                     drop(permit);
                     let _ = tx.send(report);
                 });

@@ -2,6 +2,7 @@
 //! reports and a load mode. The file format is in `scenarios/README.md`.
 
 pub mod agent;
+pub mod agent_ua;
 pub mod data;
 pub mod format;
 pub mod instance;

@@ -132,7 +132,9 @@ pub struct UaHandle {
     pub local: SocketAddr,
     /// Which of the UA's calls this handle speaks for (its commands are tagged with it).
     pub(crate) slot: driver_ua::SlotId,
-    pub(crate) commands: mpsc::Sender<(driver_ua::SlotId, UaCommand)>,
+    /// Ids for the slots this handle opens ([`UaHandle::open_call`]), shared with the UA.
+    pub(crate) slot_ids: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub(crate) commands: mpsc::Sender<(driver_ua::SlotId, driver_ua::BridgeRequest)>,
     pub(crate) events: mpsc::Receiver<UaEvent>,
 }
 
@@ -140,9 +142,36 @@ impl UaHandle {
     /// Sends a command, waiting while the UA's command queue is full (backpressure); a UA
     /// that stopped turns it into a no-op (the call notices on `next`).
     pub async fn send(&self, command: UaCommand) {
-        if self.commands.send((self.slot, command)).await.is_err() {
+        let request = driver_ua::BridgeRequest::Command(command);
+        if self.commands.send((self.slot, request)).await.is_err() {
             tracing::warn!("SIP user agent has stopped; command dropped");
         }
+    }
+
+    /// A further handle on the same user agent (its SIP socket and endpoint) for one more
+    /// call at a time: it places calls, or with `takes_calls` it is given one incoming
+    /// INVITE, the next that no earlier handle waits for. Load mode runs its calls this way
+    /// on one UA per agent. `None` when the UA has stopped.
+    pub async fn open_call(&self, takes_calls: bool) -> Option<UaHandle> {
+        let slot = self
+            .slot_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (events, rx) = mpsc::channel(driver_ua::CALL_EVENT_QUEUE);
+        let (opened, done) = tokio::sync::oneshot::channel();
+        let request = driver_ua::BridgeRequest::OpenSlot {
+            events,
+            takes_calls,
+            opened,
+        };
+        self.commands.send((slot, request)).await.ok()?;
+        done.await.ok()?;
+        Some(UaHandle {
+            local: self.local,
+            slot,
+            slot_ids: self.slot_ids.clone(),
+            commands: self.commands.clone(),
+            events: rx,
+        })
     }
 
     pub async fn next(&mut self) -> Option<UaEvent> {

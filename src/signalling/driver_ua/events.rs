@@ -14,6 +14,17 @@ impl Bridge {
     /// The slot a new incoming call goes to, or None when we are busy (RFC 3261 §21.4.24:
     /// 486 beyond `max_calls`).
     fn slot_for_incoming(&mut self) -> Option<SlotId> {
+        // A handle opened to wait for a call takes it (a load run's callee); their number
+        // bounds these calls.
+        while let Some(id) = self.waiting_for_calls.pop_front() {
+            if self
+                .slots
+                .get(&id)
+                .is_some_and(|s| !s.is_gone() && s.dialog.is_none())
+            {
+                return Some(id);
+            }
+        }
         if self.incoming.is_none() {
             // A plain UA: its one slot, when free.
             let free = self.slots.get(&MAIN).is_some_and(|s| s.dialog.is_none());
@@ -24,11 +35,14 @@ impl Bridge {
         if self.busy_calls() >= self.max_calls {
             return None;
         }
-        let id = self.next_slot;
-        let (ev_tx, ev_rx) = mpsc::channel(super::EVENT_QUEUE);
+        let id = self
+            .slot_ids
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (ev_tx, ev_rx) = mpsc::channel(super::CALL_EVENT_QUEUE);
         let handle = UaHandle {
             local: self.local,
             slot: id,
+            slot_ids: self.slot_ids.clone(),
             commands: self.commands.clone(),
             events: ev_rx,
         };
@@ -36,7 +50,6 @@ impl Bridge {
         if incoming.try_send(handle).is_err() {
             return None;
         }
-        self.next_slot += 1;
         self.slots.insert(id, Slot::new(ev_tx));
         Some(id)
     }

@@ -133,7 +133,8 @@ async fn start(
         .udp_local()
         .ok_or_else(|| std::io::Error::other("the SIP driver bound no UDP socket"))?;
     let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
-    let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
+    let slot_ids = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(MAIN + 1));
+    let (ev_tx, ev_rx) = mpsc::channel(CALL_EVENT_QUEUE);
     let main_events = ev_tx.clone();
     let mut slots = HashMap::new();
     slots.insert(MAIN, Slot::new(ev_tx));
@@ -159,7 +160,8 @@ async fn start(
         local,
         slots,
         by_dialog: HashMap::new(),
-        next_slot: MAIN + 1,
+        slot_ids: slot_ids.clone(),
+        waiting_for_calls: std::collections::VecDeque::new(),
         incoming,
         commands: cmd_tx.clone(),
         max_calls: config.max_calls,
@@ -168,6 +170,7 @@ async fn start(
     Ok(UaHandle {
         local,
         slot: MAIN,
+        slot_ids,
         commands: cmd_tx,
         events: ev_rx,
     })
@@ -213,12 +216,29 @@ async fn port_free_for_both(
 
 /// Which call a command or event belongs to.
 pub(crate) type SlotId = u64;
+
+/// What a handle asks of the bridge, tagged with the handle's slot.
+#[derive(Debug)]
+pub(crate) enum BridgeRequest {
+    /// A command of the handle's call.
+    Command(UaCommand),
+    /// A new call handle opened on this UA ([`UaHandle::open_call`]): its slot starts here.
+    /// With `takes_calls`, the next incoming INVITE that no earlier handle waits for goes
+    /// to it (one call per handle).
+    OpenSlot {
+        events: mpsc::Sender<UaEvent>,
+        takes_calls: bool,
+        /// Told once the slot exists: an INVITE that arrives after is sure to find it
+        /// (the bridge does not take its commands and endpoint events in a fixed order).
+        opened: tokio::sync::oneshot::Sender<()>,
+    },
+}
 /// Commands from all of a UA's handles waiting for the bridge; a handle's `send` waits for
 /// room beyond this.
 const COMMAND_QUEUE: usize = 256;
 /// Events waiting for one call (a dialog has few); beyond this they wait in the slot's
 /// backlog and the bridge stops taking endpoint events until that call catches up.
-const EVENT_QUEUE: usize = 64;
+pub(crate) const CALL_EVENT_QUEUE: usize = 64;
 /// Accepted calls whose handle nobody has taken yet, at most (`--max-calls` is capped here).
 const MAX_WAITING_CALLS: usize = 4096;
 /// The slot of the handle [`spawn`] returns: the one call of a plain UA, and registration.
@@ -300,12 +320,15 @@ struct Bridge {
     slots: HashMap<SlotId, Slot>,
     /// Which slot (call) owns each dialog: events are routed by dialog id, not by a scan.
     by_dialog: HashMap<DialogId, SlotId>,
-    next_slot: SlotId,
+    /// Where new slot ids come from (shared with the handles, which open slots too).
+    slot_ids: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Slots opened to take incoming calls and free, oldest first.
+    waiting_for_calls: std::collections::VecDeque<SlotId>,
     /// Multi-call UA: where new calls' handles go.
     incoming: Option<mpsc::Sender<UaHandle>>,
     /// Cloned into each new call's handle: every handle's commands, tagged with its slot,
     /// arrive on the one queue.
-    commands: mpsc::Sender<(SlotId, UaCommand)>,
+    commands: mpsc::Sender<(SlotId, BridgeRequest)>,
     max_calls: usize,
 }
 
@@ -329,7 +352,7 @@ fn sdp_of(body: Option<Body>) -> Option<String> {
 impl Bridge {
     async fn run(
         mut self,
-        mut commands: mpsc::Receiver<(SlotId, UaCommand)>,
+        mut commands: mpsc::Receiver<(SlotId, BridgeRequest)>,
         main_events: mpsc::Sender<UaEvent>,
         mut raw: mpsc::UnboundedReceiver<RawSend>,
     ) {
@@ -352,8 +375,8 @@ impl Bridge {
                     );
                     let _ = done.send(r);
                 },
-                command = commands.recv() => match command {
-                    Some((slot, c)) => self.on_command(slot, c).await,
+                request = commands.recv() => match request {
+                    Some((slot, request)) => self.on_request(slot, request).await,
                     None => break,
                 },
                 (slot, permit) = room_in(waiting) => match (self.slots.get_mut(&slot), permit) {
@@ -363,8 +386,8 @@ impl Bridge {
                 },
                 // The main handle was dropped: the UA stops (after the commands it sent).
                 () = main_events.closed() => {
-                    while let Ok((slot, c)) = commands.try_recv() {
-                        self.on_command(slot, c).await;
+                    while let Ok((slot, request)) = commands.try_recv() {
+                        self.on_request(slot, request).await;
                     }
                     break;
                 }
@@ -379,6 +402,26 @@ impl Bridge {
             .await;
     }
 
+    async fn on_request(&mut self, slot: SlotId, request: BridgeRequest) {
+        match request {
+            BridgeRequest::Command(c) => self.on_command(slot, c).await,
+            BridgeRequest::OpenSlot {
+                events,
+                takes_calls,
+                opened,
+            } => {
+                self.sweep_gone_slots();
+                self.slots.insert(slot, Slot::new(events));
+                // One call per such handle: one whose call ended may be on its way out, and
+                // a call given to it then would be lost.
+                if takes_calls {
+                    self.waiting_for_calls.push_back(slot);
+                }
+                let _ = opened.send(());
+            }
+        }
+    }
+
     /// Forgets the calls whose handle was dropped (their dialogs' events go to the main
     /// handle from now on, as for any dialog no call owns).
     fn sweep_gone_slots(&mut self) {
@@ -388,11 +431,15 @@ impl Bridge {
             .filter(|(id, s)| **id != MAIN && s.is_gone())
             .map(|(id, _)| *id)
             .collect();
-        for id in gone {
-            if let Some(d) = self.slots.remove(&id).and_then(|s| s.dialog) {
+        if gone.is_empty() {
+            return;
+        }
+        for id in &gone {
+            if let Some(d) = self.slots.remove(id).and_then(|s| s.dialog) {
                 self.by_dialog.remove(&d);
             }
         }
+        self.waiting_for_calls.retain(|id| !gone.contains(id));
     }
 
     fn emit(&mut self, slot: SlotId, event: UaEvent) {
