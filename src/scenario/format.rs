@@ -128,6 +128,9 @@ pub struct AgentSpec {
     pub nomination: String,
     #[serde(default = "yes")]
     pub rtcp_mux: bool,
+    /// SRTP for the media: `off`, `sdes` or `optional`, as `--srtp`.
+    #[serde(default = "srtp_off")]
+    pub srtp: String,
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
@@ -191,6 +194,9 @@ fn yes() -> bool {
 }
 fn regular() -> String {
     "regular".into()
+}
+fn srtp_off() -> String {
+    "off".into()
 }
 fn default_keepalive() -> u64 {
     crate::config::DEFAULT_KEEPALIVE.as_secs()
@@ -1118,6 +1124,7 @@ steps = [
 
 [agents.bob]
 ice = false
+srtp = "sdes"
 [[agents.bob.steps]]
 answer = 486
 "#;
@@ -1142,7 +1149,9 @@ answer = 486
         );
         let bob = s.agents.iter().find(|a| a.name == "bob").unwrap();
         assert!(!bob.spec.ice);
-        assert_eq!(bob.steps[0].line, 17);
+        assert_eq!(bob.spec.srtp, "sdes");
+        assert_eq!(alice.spec.srtp, "off", "the default");
+        assert_eq!(bob.steps[0].line, 18);
         assert_eq!(
             bob.steps[0].action,
             Action::Answer {
