@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sdp::offer_answer::SrtpPolicy;
 
-use super::virtual_net::{options, run, Net, Run, World, CALLEE_IP, CALLER_IP};
+use super::virtual_net::{ip, options, run, Net, Run, World, CALLEE_IP, CALLER_IP, CALLER_IP2};
 use crate::call::CallOptions;
 use crate::events::Event;
 use crate::exit;
@@ -229,4 +229,44 @@ fn sdes_caller_ends_the_call_when_the_answer_drops_the_crypto() {
     assert_eq!(run.callee.reason, "remote hung up", "the caller sent BYE");
     // Never clear RTP: the caller sent no media at all.
     assert!(rtp_on_wire(&run, true).is_empty());
+}
+
+#[test]
+fn sdes_without_ice_authenticates_before_latching() {
+    let (mut caller, mut callee) = tone_pair(SrtpPolicy::Sdes, SrtpPolicy::Sdes, 2);
+    caller.ice = false;
+    callee.ice = false;
+    let run = run(caller, callee);
+    assert_tones_both_ways(&run);
+    assert_eq!(run.callee.media.keying, "sdes");
+    assert!(wire_tone(&rtp_on_wire(&run, false), CALLEE_TONE) < 0.05);
+}
+
+#[test]
+fn hold_and_resume_keep_the_srtp_context() {
+    // The re-INVITEs carry the same keys: no rekey, so nothing fails authentication or
+    // counts as a replay across the hold (RFC 3711 §3.3.2 windows kept).
+    let (mut caller, callee) = tone_pair(SrtpPolicy::Sdes, SrtpPolicy::Sdes, 4);
+    caller.hold_after = Some(Duration::from_secs(1));
+    caller.hold_for = Duration::from_secs(1);
+    let run = run(caller, callee);
+    assert_tones_both_ways(&run);
+    assert_eq!(run.callee.hold_cycles, 1, "the callee was held once");
+    for outcome in [&run.caller, &run.callee] {
+        assert_eq!(outcome.media.keying, "sdes");
+        assert_eq!(outcome.media.srtp_replays, 0);
+    }
+}
+
+#[test]
+fn the_updated_offer_after_nomination_keeps_srtp() {
+    // RFC 8839 §4.3.4: ICE selects another address than the signalled default, so the
+    // caller sends an UPDATE; it carries the same crypto lines and the media stays SRTP.
+    let (mut caller, callee) = tone_pair(SrtpPolicy::Sdes, SrtpPolicy::Sdes, 2);
+    caller.host_ips = vec![ip(CALLER_IP2), ip(CALLER_IP)];
+    caller.blocked_ips = vec![ip(CALLER_IP2)];
+    let run = run(caller, callee);
+    assert_eq!(run.caller.updated_offer_sent.as_deref(), Some("UPDATE"));
+    assert_tones_both_ways(&run);
+    assert!(wire_tone(&rtp_on_wire(&run, true), CALLER_TONE) < 0.05);
 }
