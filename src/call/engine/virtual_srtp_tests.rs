@@ -204,6 +204,17 @@ fn savp_offer_to_an_off_callee_gets_488_and_the_caller_says_why() {
         Event::Call { state, status: Some(488), .. } if state == "failed"
     )));
     assert!(run.wire.is_empty(), "no media at all");
+    // The callee's call failed with its reason; that is no setup error of the phone.
+    assert_eq!(run.callee.exit, exit::CALL);
+    assert!(
+        run.callee.reason.contains("SRTP is off"),
+        "{}",
+        run.callee.reason
+    );
+    assert!(run.callee_events.iter().any(|e| matches!(
+        e,
+        Event::Call { state, status: Some(488), .. } if state == "failed"
+    )));
 }
 
 #[test]
