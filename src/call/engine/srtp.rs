@@ -180,3 +180,113 @@ fn add(into: &mut SrtpStats, s: SrtpStats) {
     into.replays += s.replays;
     into.malformed += s.malformed;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::media::rtp::RtpPacket;
+
+    fn rtp(sequence: u16) -> Vec<u8> {
+        RtpPacket {
+            marker: false,
+            payload_type: 0,
+            sequence,
+            timestamp: u32::from(sequence) * 160,
+            ssrc: 0x1234_5678,
+            payload: vec![0x55; 160],
+        }
+        .encode()
+    }
+
+    /// Two sides' agreed lines, as SDES gives them: each side's key protects what it sends.
+    fn agreed(a: &CallSrtp, b: &CallSrtp) -> (NegotiatedSrtp, NegotiatedSrtp) {
+        let line = |s: &CallSrtp| s.keys[0].to_crypto(1);
+        let (la, lb) = (line(a), line(b));
+        (
+            NegotiatedSrtp {
+                local: la.clone(),
+                remote: lb.clone(),
+            },
+            NegotiatedSrtp {
+                local: lb,
+                remote: la,
+            },
+        )
+    }
+
+    fn pair(suite: SrtpSuite) -> (CallSrtp, CallSrtp) {
+        let mut a = CallSrtp::new(SrtpPolicy::Sdes, &[suite]).unwrap();
+        let mut b = CallSrtp::new(SrtpPolicy::Sdes, &[suite]).unwrap();
+        let (for_a, for_b) = agreed(&a, &b);
+        a.apply(Some(&for_a)).unwrap();
+        b.apply(Some(&for_b)).unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn a_required_policy_sends_and_accepts_nothing_clear_before_or_without_keys() {
+        let mut s = CallSrtp::new(SrtpPolicy::Sdes, &SrtpSuite::ALL).unwrap();
+        assert_eq!(
+            s.protect(rtp(1), false),
+            None,
+            "no context yet: nothing goes out"
+        );
+        assert_eq!(s.unprotect(rtp(1)), None, "clear RTP is not accepted");
+        assert!(s.apply(None).is_err(), "clear RTP agreed while required");
+        assert_eq!(s.protect(rtp(2), false), None);
+        let mut optional = CallSrtp::new(SrtpPolicy::Optional, &SrtpSuite::ALL).unwrap();
+        assert!(optional.apply(None).is_ok());
+        assert_eq!(
+            optional.protect(rtp(1), false),
+            Some(rtp(1)),
+            "best effort: clear"
+        );
+    }
+
+    #[test]
+    fn protected_packets_round_trip_and_a_replay_is_dropped_and_counted() {
+        for suite in SrtpSuite::ALL {
+            let (mut a, mut b) = pair(suite);
+            let sent = a.protect(rtp(7), false).expect("protected");
+            assert_ne!(sent, rtp(7));
+            assert_eq!(b.unprotect(sent.clone()), Some(rtp(7)), "{suite}");
+            assert_eq!(b.unprotect(sent), None, "{suite}: the same packet again");
+            let report = b.report();
+            assert_eq!(report.stats.replays, 1, "{suite}");
+            assert_eq!(report.keying, "sdes");
+            assert_eq!(report.suite.as_deref(), Some(suite.sdes().name()));
+        }
+    }
+
+    #[test]
+    fn the_same_lines_again_keep_the_context_and_new_ones_rekey() {
+        let (mut a, mut b) = pair(SrtpSuite::AesCm128HmacSha1_80);
+        let first = a.protect(rtp(1), false).unwrap();
+        assert!(b.unprotect(first.clone()).is_some());
+        // A re-offer with the same lines: the replay window survives, so a replay still is one.
+        let (_, same) = agreed(&a, &b);
+        b.apply(Some(&same)).unwrap();
+        assert_eq!(b.unprotect(first), None);
+        assert_eq!(b.report().stats.replays, 1);
+        // The peer rekeys: the old key no longer authenticates, and the totals are kept.
+        let mut c = CallSrtp::new(SrtpPolicy::Sdes, &[SrtpSuite::AesCm128HmacSha1_80]).unwrap();
+        let (_, rekeyed) = agreed(&c, &b);
+        b.apply(Some(&rekeyed)).unwrap();
+        assert_eq!(b.unprotect(a.protect(rtp(2), false).unwrap()), None);
+        let (for_c, _) = agreed(&c, &b);
+        c.apply(Some(&for_c)).unwrap();
+        assert!(b.unprotect(c.protect(rtp(3), false).unwrap()).is_some());
+        let stats = b.report().stats;
+        assert_eq!((stats.replays, stats.auth_failures), (1, 1));
+    }
+
+    #[test]
+    fn rtcp_is_protected_as_srtcp_and_unprotected() {
+        let (mut a, mut b) = pair(SrtpSuite::AeadAes128Gcm);
+        // An empty receiver report (RFC 3550 §6.4.2): V=2, PT=201, length 1, SSRC.
+        let rr = vec![0x80, 201, 0, 1, 0x12, 0x34, 0x56, 0x78];
+        let sent = a.protect(rr.clone(), true).expect("protected");
+        assert!(sent.len() > rr.len(), "SRTCP index and tag");
+        assert_eq!(b.unprotect(sent), Some(rr));
+    }
+}
