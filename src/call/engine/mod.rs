@@ -467,11 +467,7 @@ impl CallCore {
         if let Some(mut media) = self.media.take() {
             let mut summary = media.finish();
             summary.rtp_dropped_unknown_source = self.rtp_dropped_unknown_source;
-            let srtp = self.srtp.report();
-            summary.keying = srtp.keying.into();
-            summary.srtp_suite = srtp.suite;
-            summary.srtp_auth_failures = srtp.stats.auth_failures;
-            summary.srtp_replays = srtp.stats.replays;
+            self.srtp.fill_summary(&mut summary);
             self.outcome.recorded = media.recorded().to_vec();
             if let Some(recorder) = media.take_recorder() {
                 let path = recorder.path().to_path_buf();

@@ -4,6 +4,7 @@
 use sdp::offer_answer::{NegotiatedSrtp, SdesKey, SrtpPolicy};
 
 use crate::media::srtp::{SrtpContext, SrtpKey, SrtpStats, SrtpSuite};
+use crate::media::stats::MediaSummary;
 
 /// The SRTP state of a call.
 #[derive(Debug)]
@@ -148,6 +149,15 @@ impl CallSrtp {
         clear
             .map_err(|e| tracing::debug!("SRTP packet dropped: {e}"))
             .ok()
+    }
+
+    /// Writes the keying, suite and drop counters into the `media` event's summary.
+    pub(super) fn fill_summary(&self, summary: &mut MediaSummary) {
+        let report = self.report();
+        summary.keying = report.keying.into();
+        summary.srtp_suite = report.suite;
+        summary.srtp_auth_failures = report.stats.auth_failures;
+        summary.srtp_replays = report.stats.replays;
     }
 
     /// The keying and suite in use, and the totals, for the `media` event.
