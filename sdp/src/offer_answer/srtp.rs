@@ -186,9 +186,9 @@ fn suite_list<'a>(suites: impl Iterator<Item = &'a CryptoSuite>) -> String {
     suites.map(CryptoSuite::name).collect::<Vec<_>>().join(", ")
 }
 
-/// What our answer to one offered stream carries: the profile (RFC 3264 §6: the answer keeps
-/// the offer's) and, when SRTP is agreed, the crypto lines. `Ok(None)` for the SRTP part
-/// means clear RTP.
+/// Whether our answer to one offered stream is SRTP, and with which crypto lines (ours, and
+/// the offered one we accept); `Ok(None)` is clear RTP. The answer keeps the offer's profile
+/// (RFC 3264 §6), so only the crypto is decided here.
 pub(crate) fn answer_srtp(
     policy: SrtpPolicy,
     offered: &StreamSecurity,
@@ -239,12 +239,13 @@ pub(crate) fn answer_srtp(
             supported: suite_list(supported.iter()),
         });
     };
-    let ours = keys
+    // `supported` came from `keys`, so the key is there; never fall back to clear RTP if not.
+    let key = keys
         .iter()
         .find(|k| k.suite == chosen.suite)
-        .map(|k| answer_crypto(chosen, k.key.key_salt.clone()));
-    Ok(ours.map(|local| NegotiatedSrtp {
-        local,
+        .ok_or(SrtpRefusal::NoLocalKeys(policy))?;
+    Ok(Some(NegotiatedSrtp {
+        local: answer_crypto(chosen, key.key.key_salt.clone()),
         remote: chosen.clone(),
     }))
 }
