@@ -61,6 +61,24 @@ pub fn codec_list(s: &str) -> Result<String, String> {
     parse_codecs(s.split(',')).map(|_| s.to_string())
 }
 
+/// `--srtp`: a known policy name, kept as written (`config::load` turns it into the policy).
+pub fn srtp_name(s: &str) -> Result<String, String> {
+    parse_srtp(s).map(|_| s.to_string())
+}
+
+/// `off`, `sdes` or `optional` (case-insensitive). `dtls` is known but refused: DTLS-SRTP
+/// is not implemented yet (issue 17), and saying so beats "unknown value".
+pub fn parse_srtp(s: &str) -> Result<sdp::offer_answer::SrtpPolicy, String> {
+    use sdp::offer_answer::SrtpPolicy;
+    match SrtpPolicy::from_name(&s.trim().to_ascii_lowercase()) {
+        Some(SrtpPolicy::Dtls) => {
+            Err("DTLS-SRTP is not supported yet (issue 17); use sdes or optional".into())
+        }
+        Some(p) => Ok(p),
+        None => Err(format!("unknown SRTP mode `{s}` (off, sdes or optional)")),
+    }
+}
+
 /// Codec names to codecs: every name known, at least one.
 pub fn parse_codecs<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<G711>, String> {
     let codecs = names

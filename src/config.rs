@@ -65,6 +65,8 @@ pub struct FileConfig {
     pub codecs: Option<Vec<String>>,
     pub rtcp_mux: Option<bool>,
     pub rtcp_mux_only: Option<bool>,
+    /// `off`, `sdes` or `optional`, as `--srtp`.
+    pub srtp: Option<String>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
     pub keepalive: Option<u64>,
@@ -155,6 +157,8 @@ pub struct Settings {
     pub rtcp_mux: bool,
     /// Offer mux without component 2 (a mux-only agent, RFC 8445 §5.1.1.1).
     pub rtcp_mux_only: bool,
+    /// SRTP for the media (`--srtp`, `srtp`).
+    pub srtp: sdp::offer_answer::SrtpPolicy,
     pub t1: Duration,
     pub expires: u32,
     /// CRLFCRLF keepalive interval; `None` = off (`keepalive = 0`).
@@ -372,6 +376,14 @@ pub fn merge(
             .unwrap_or_else(|| file.codecs.clone().unwrap_or_default().join(",")),
         why,
     })?;
+    let srtp = match pick(&ice.srtp, &file.srtp) {
+        Some(name) => crate::cli_values::parse_srtp(&name).map_err(|why| ConfigError::Invalid {
+            field: "srtp",
+            value: name.clone(),
+            why,
+        })?,
+        None => sdp::offer_answer::SrtpPolicy::Off,
+    };
     if file.t1_ms == Some(0) {
         return Err(ConfigError::Invalid {
             field: "t1_ms",
@@ -405,6 +417,7 @@ pub fn merge(
         codecs,
         rtcp_mux: ice.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
         rtcp_mux_only: ice.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
+        srtp,
         t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
         keepalive: match flags.keepalive.or(file.keepalive) {
@@ -491,6 +504,34 @@ t1_ms = 250
         };
         let s = merge(&flags, &IceArgs::default(), &file, Some("from-env".into())).unwrap();
         assert_eq!(s.password.as_deref(), Some("from-flag"));
+    }
+
+    #[test]
+    fn srtp_comes_from_the_flag_or_the_file_and_dtls_is_refused_for_now() {
+        use sdp::offer_answer::SrtpPolicy;
+        let file: FileConfig = toml::from_str("srtp = \"sdes\"").unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::Sdes);
+        let ice = IceArgs {
+            srtp: Some("optional".into()),
+            ..IceArgs::default()
+        };
+        let s = merge(&AccountArgs::default(), &ice, &file, None).unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::Optional, "the flag wins");
+        let s = merge(
+            &AccountArgs::default(),
+            &IceArgs::default(),
+            &FileConfig::default(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::Off, "default");
+        let file: FileConfig = toml::from_str("srtp = \"dtls\"").unwrap();
+        let err = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap_err();
+        assert!(
+            err.to_string().starts_with("srtp") && err.to_string().contains("not supported yet"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::cli_values::codec_list;
+use crate::cli_values::{codec_list, srtp_name};
 
 /// Account and network settings: every SIP command uses them.
 #[derive(Debug, Clone, Default, Args)]
@@ -110,4 +110,9 @@ pub struct IceArgs {
     /// Codecs in preference order, comma separated: pcmu,pcma [default: pcmu,pcma]
     #[arg(long, value_parser = codec_list, help_heading = "Media")]
     pub codecs: Option<String>,
+    /// SRTP for the media: off (clear RTP), sdes (RTP/SAVP with a=crypto, RFC 4568,
+    /// required) or optional (RTP/AVP with a=crypto: SRTP when the peer takes it)
+    /// [default: off]
+    #[arg(long, value_name = "off|sdes|optional", value_parser = srtp_name, help_heading = "Media")]
+    pub srtp: Option<String>,
 }

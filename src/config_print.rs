@@ -194,6 +194,7 @@ pub fn lines(
         n(file.rtcp_mux_only),
         "false".into(),
     );
+    p.add("srtp", s(&ice.srtp), s(&file.srtp), quote("off"));
     p.add("t1_ms", n(flags.t1_ms), n(file.t1_ms), "500".into());
     p.add("expires", n(flags.expires), n(file.expires), "3600".into());
     p.add(

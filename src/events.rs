@@ -122,8 +122,10 @@ pub enum Event {
     },
     Media {
         agent: String,
+        /// Boxed: the summary is by far the largest event, and every `Output` would carry
+        /// its size otherwise.
         #[serde(flatten)]
-        stats: MediaSummary,
+        stats: Box<MediaSummary>,
     },
     IceFailed {
         agent: String,
@@ -246,7 +248,7 @@ impl Event {
                 digit, direction, ..
             } => format!("DTMF {digit} {direction}"),
             Event::Media { stats, .. } => format!(
-                "media {}: sent {} received {} (audio; DTMF packets sent {} received {}) lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; {} packet(s) from unknown sources dropped; RTCP sent {} received {}, RTT {}, peer lost {}",
+                "media {}: sent {} received {} (audio; DTMF packets sent {} received {}) lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; {} packet(s) from unknown sources dropped; RTCP sent {} received {}, RTT {}, peer lost {}; {}",
                 stats.codec,
                 stats.rtp_sent,
                 stats.rtp_received,
@@ -266,6 +268,13 @@ impl Event {
                         format!("{lost} ({:.1}% last interval)", fraction * 100.0)
                     }
                     _ => "unknown".to_string(),
+                },
+                match &stats.srtp_suite {
+                    Some(suite) => format!(
+                        "SRTP {suite} ({}), {} dropped failing authentication, {} replays",
+                        stats.keying, stats.srtp_auth_failures, stats.srtp_replays
+                    ),
+                    None => "clear RTP".to_string(),
                 }
             ),
             Event::ServerFailed {
@@ -443,11 +452,11 @@ mod tests {
 
         let media = Event::Media {
             agent: "callee".into(),
-            stats: MediaSummary {
+            stats: Box::new(MediaSummary {
                 codec: "PCMU".into(),
                 rtp_sent: 3,
                 ..MediaSummary::default()
-            },
+            }),
         };
         let v = serde_json::to_value(&media).unwrap();
         assert_eq!(v["event"], "media");
@@ -461,9 +470,14 @@ mod tests {
             "jitter_ms",
             "frames_held_before_selection",
             "rtp_dropped_unknown_source",
+            "keying",
+            "srtp_auth_failures",
+            "srtp_replays",
         ] {
             assert!(v.get(key).is_some(), "{key}");
         }
+        // Clear RTP has no suite: null, not absent.
+        assert_eq!(v.get("srtp_suite"), Some(&serde_json::Value::Null));
         // RTCP figures not known yet are null, not absent.
         for key in [
             "rtt_ms",
@@ -478,12 +492,12 @@ mod tests {
         assert!(media.human().contains("RTT unknown, peer lost unknown"));
         let known = Event::Media {
             agent: "callee".into(),
-            stats: MediaSummary {
+            stats: Box::new(MediaSummary {
                 rtt_ms: Some(1.5),
                 remote_fraction_lost: Some(0.25),
                 remote_lost: Some(7),
                 ..MediaSummary::default()
-            },
+            }),
         };
         let v = serde_json::to_value(&known).unwrap();
         assert_eq!(v["rtt_ms"], 1.5);

@@ -188,6 +188,7 @@ pub fn call_options(
     o.aggressive_nomination = settings.aggressive_nomination;
     o.rtcp_mux = settings.rtcp_mux;
     o.rtcp_mux_only = settings.rtcp_mux_only;
+    o.srtp = settings.srtp;
     o.codecs = settings.codecs.clone();
     o.source = source(media)?;
     o.dtmf = media.dtmf.clone();

@@ -72,6 +72,7 @@ fn config_print_shows_each_setting_and_where_it_came_from() {
         "bind",
         "codecs",
         "rtcp_mux",
+        "srtp",
         "outbound",
         "expires",
     ] {

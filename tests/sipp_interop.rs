@@ -341,3 +341,50 @@ async fn without_rtcp_mux_rtp_starts_before_the_rtcp_component_is_selected() {
     let (code, errors) = sipp.finish().await;
     assert_eq!(code, Some(0), "sipp: {errors}");
 }
+
+/// Issue 17: sipp offers RTP/SAVP with an SDES key to `icephone answer`, whose SRTP is off:
+/// the answer is 488 Not Acceptable Here (sipp's scenario fails on anything else), icephone
+/// says why, and it goes on to the next call (two here; it waits for a third, so it is still
+/// up to send the second 488, and is stopped at the end).
+#[test]
+fn a_savp_offer_to_a_phone_with_srtp_off_gets_488() {
+    let sip_port = free_port();
+    let mut answer = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["answer", "--bind", &format!("127.0.0.1:{sip_port}")])
+        .args(["--calls", "3"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let sipp = Command::new("sipp")
+        .arg("-sf")
+        .arg(format!(
+            "{}/tests/sipp/uac_savp_offer.xml",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-m", "2", "-nostdin", "-timeout", "20s", "-timeout_error"])
+        .arg(format!("127.0.0.1:{sip_port}"))
+        .current_dir(std::env::temp_dir())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("sipp (package sip-tester) is installed");
+    // Still waiting for its third call: it kept answering after the two 488s.
+    assert!(answer.try_wait().unwrap().is_none(), "answer ended early");
+    let _ = answer.kill();
+    let out = answer.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        sipp.success(),
+        "sipp did not get its 488: {sipp:?}; icephone: {stderr}"
+    );
+    assert_eq!(
+        stderr
+            .matches("call failed: cannot answer the offer: m= line 0: the offer requires SRTP (RTP/SAVP) and SRTP is off here")
+            .count(),
+        2,
+        "{stderr}"
+    );
+}

@@ -236,6 +236,14 @@ pub struct MediaSummary {
     pub remote_fraction_lost: Option<f64>,
     pub remote_lost: Option<i64>,
     pub remote_jitter_ms: Option<f64>,
+    /// How the media was keyed: `"sdes"` (SRTP, RFC 4568) or `"none"` (clear RTP).
+    pub keying: String,
+    /// The SRTP suite in use (`AES_CM_128_HMAC_SHA1_80`…), null for clear RTP.
+    pub srtp_suite: Option<String>,
+    /// SRTP/SRTCP packets dropped because authentication failed (RFC 3711 §3.3 step 5).
+    pub srtp_auth_failures: u64,
+    /// SRTP/SRTCP packets dropped as replays (RFC 3711 §3.3.2).
+    pub srtp_replays: u64,
 }
 
 #[cfg(test)]

@@ -708,6 +708,18 @@ pub fn check(a: &Assertion, o: &CallOutcome) -> Result<(), String> {
                 ))
             }
         }
+        Assertion::Keying { keying, suite } => {
+            let got_suite = o.media.srtp_suite.as_deref();
+            if o.media.keying == *keying && suite.as_deref().is_none_or(|s| Some(s) == got_suite) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "keying {} ({})",
+                    o.media.keying,
+                    got_suite.unwrap_or("clear RTP")
+                ))
+            }
+        }
         Assertion::RtpReceived { min } => {
             if o.media.rtp_received >= *min {
                 Ok(())

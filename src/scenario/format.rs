@@ -128,6 +128,9 @@ pub struct AgentSpec {
     pub nomination: String,
     #[serde(default = "yes")]
     pub rtcp_mux: bool,
+    /// SRTP for the media: `off`, `sdes` or `optional`, as `--srtp`.
+    #[serde(default = "srtp_off")]
+    pub srtp: String,
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
@@ -191,6 +194,9 @@ fn yes() -> bool {
 }
 fn regular() -> String {
     "regular".into()
+}
+fn srtp_off() -> String {
+    "off".into()
 }
 fn default_keepalive() -> u64 {
     crate::config::DEFAULT_KEEPALIVE.as_secs()
@@ -401,6 +407,11 @@ pub enum Assertion {
     IceRestarts {
         min: u32,
     },
+    /// The media was keyed so (`sdes` or `none`), with this SRTP suite when given.
+    Keying {
+        keying: String,
+        suite: Option<String>,
+    },
 }
 
 impl Action {
@@ -453,6 +464,10 @@ impl Assertion {
             Assertion::IceMs { max } => format!("ice_ms <= {max}"),
             Assertion::DtmfReceived { digits } => format!("dtmf_received = {digits}"),
             Assertion::IceRestarts { min } => format!("ice_restarts >= {min}"),
+            Assertion::Keying { keying, suite } => match suite {
+                Some(s) => format!("keying = {keying} suite = {s}"),
+                None => format!("keying = {keying}"),
+            },
         }
     }
 }
@@ -874,6 +889,7 @@ fn parse_action(t: &toml::Table) -> Result<Action, String> {
             "max_percent",
             "value",
             "digits",
+            "suite",
         ],
         _ => &[],
     };
@@ -1092,8 +1108,24 @@ fn parse_assertion(t: &toml::Table) -> Result<Assertion, String> {
             min: u32::try_from(uint("min")?)
                 .map_err(|_| "assert ice_restarts: `min` is too large".to_string())?,
         },
+        "keying" => {
+            let keying = s("value").ok_or("assert keying needs `value` (sdes or none)")?;
+            if !["sdes", "none"].contains(&keying.as_str()) {
+                return Err(format!("keying value `{keying}`: expected sdes or none"));
+            }
+            let suite = s("suite");
+            if let Some(name) = &suite {
+                let known = sdp::security::CryptoSuite::KNOWN.iter().any(|k| k.name() == name);
+                if !known || keying == "none" {
+                    return Err(format!(
+                        "keying suite `{name}`: expected AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM, with value = \"sdes\""
+                    ));
+                }
+            }
+            Assertion::Keying { keying, suite }
+        }
         other => return Err(format!(
-            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received, ice_restarts"
+            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received, ice_restarts, keying"
         )),
     })
 }
@@ -1118,6 +1150,7 @@ steps = [
 
 [agents.bob]
 ice = false
+srtp = "sdes"
 [[agents.bob.steps]]
 answer = 486
 "#;
@@ -1142,7 +1175,9 @@ answer = 486
         );
         let bob = s.agents.iter().find(|a| a.name == "bob").unwrap();
         assert!(!bob.spec.ice);
-        assert_eq!(bob.steps[0].line, 17);
+        assert_eq!(bob.spec.srtp, "sdes");
+        assert_eq!(alice.spec.srtp, "off", "the default");
+        assert_eq!(bob.steps[0].line, 18);
         assert_eq!(
             bob.steps[0].action,
             Action::Answer {
@@ -1155,6 +1190,35 @@ answer = 486
             Variable::PerCall(vec!["a".into(), "b".into()])
         );
         assert_eq!(s.variables["x"], Variable::Fixed("5".into()));
+    }
+
+    #[test]
+    fn keying_assertion_parses_and_refuses_unknown_values() {
+        let text = "[agents.a]\nsrtp = \"sdes\"\nsteps = [\n  { assert = \"keying\", value = \"sdes\", suite = \"AES_CM_128_HMAC_SHA1_80\" },\n  { assert = \"keying\", value = \"none\" },\n]\n";
+        let s = parse(Path::new("s.toml"), text).unwrap();
+        let steps = &s.agents[0].steps;
+        assert_eq!(
+            steps[0].action,
+            Action::Assert(Assertion::Keying {
+                keying: "sdes".into(),
+                suite: Some("AES_CM_128_HMAC_SHA1_80".into())
+            })
+        );
+        assert_eq!(
+            steps[1].action,
+            Action::Assert(Assertion::Keying {
+                keying: "none".into(),
+                suite: None
+            })
+        );
+        for bad in [
+            "{ assert = \"keying\" }",
+            "{ assert = \"keying\", value = \"dtls\" }",
+            "{ assert = \"keying\", value = \"sdes\", suite = \"F8_128_HMAC_SHA1_80\" }",
+        ] {
+            let text = format!("[agents.a]\nsteps = [{bad}]\n");
+            assert!(parse(Path::new("s.toml"), &text).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -312,6 +312,8 @@ async fn prepare(
         }
     };
     o.rtcp_mux = spec.rtcp_mux;
+    o.srtp = crate::cli_values::parse_srtp(&spec.srtp)
+        .map_err(|why| format!("{who}: srtp `{}`: {why}", spec.srtp))?;
     o.ice_timeout = Duration::from_millis(spec.ice_timeout_ms);
     o.gather_timeout = Duration::from_secs(2);
     o.source = match (&spec.play, spec.tone) {

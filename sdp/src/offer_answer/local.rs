@@ -7,6 +7,8 @@ use ice::{Candidate, CandidateKind, Credentials, Transport};
 use crate::audio::{AudioCodec, Direction};
 use crate::candidate_attr::RemoteCandidate;
 
+use super::srtp::SdesKey;
+
 /// Our ICE data for one stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalIce {
@@ -46,6 +48,10 @@ pub struct LocalStream {
     pub ice: Option<LocalIce>,
     /// The RTP address to announce when there is no usable candidate.
     pub fallback_address: SocketAddr,
+    /// Our SDES keys, one per suite in our order of preference: offered as `a=crypto` tags
+    /// 1..n, and the one of the chosen suite answered (RFC 4568 §5.1). Used only when the
+    /// session's [`super::SrtpPolicy`] is not off.
+    pub sdes_keys: Vec<SdesKey>,
 }
 
 impl LocalStream {
@@ -62,6 +68,7 @@ impl LocalStream {
             rtcp_mux: false,
             ice,
             fallback_address,
+            sdes_keys: Vec::new(),
         }
     }
 }

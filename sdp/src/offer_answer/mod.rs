@@ -6,6 +6,7 @@ mod negotiated;
 mod plan;
 mod session;
 mod settings;
+mod srtp;
 mod stream_writer;
 mod verify;
 
@@ -16,5 +17,6 @@ pub use negotiated::{
 };
 pub use session::SdpSession;
 pub use settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};
+pub use srtp::{NegotiatedSrtp, SdesKey, SrtpPolicy, SrtpRefusal};
 pub use stream_writer::DISCARD_DEFAULT;
 pub use verify::{remote_default, verify_ice_support, IceSupport};

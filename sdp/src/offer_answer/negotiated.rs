@@ -11,6 +11,8 @@ use crate::error::SdpError;
 use crate::ice_attrs::{IceOptions, Warning};
 use crate::model::SessionDescription;
 
+use super::srtp::{NegotiatedSrtp, SrtpRefusal};
+
 /// The peer's ICE state for one stream, as the agent needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -70,6 +72,8 @@ pub struct NegotiatedStream {
     pub rtcp_mux: bool,
     /// What ICE does for this stream.
     pub ice: RemoteIce,
+    /// SDES-SRTP agreed for the stream (both crypto lines); `None`: clear RTP.
+    pub srtp: Option<NegotiatedSrtp>,
 }
 
 /// The outcome of offer/answer for one `m=` line, in `m=` order.
@@ -229,6 +233,15 @@ pub enum OfferAnswerError {
     MediaLineMismatch {
         /// Index of the `m=` line.
         index: usize,
+    },
+    /// The SRTP policy and the offer or answer of stream `index` do not fit (RFC 4568 §7,
+    /// RFC 3711 §12). For an offer, the answerer responds 488 (RFC 3261 §21.4.26).
+    #[error("m= line {index}: {reason}")]
+    Srtp {
+        /// Index of the `m=` line.
+        index: usize,
+        /// What does not fit.
+        reason: SrtpRefusal,
     },
     /// RFC 8839 §4.4.1.1.1: ice-lite, ice-options and ice-pacing change only with a restart.
     #[error("the offer changes ice-lite, ice-options or ice-pacing without an ICE restart")]

@@ -7,6 +7,7 @@ use ice::Candidate;
 use crate::audio::{format_events, parse_events, AudioCodec, AudioFormat, Direction};
 use crate::candidate_attr::RemoteCandidate;
 use crate::ice_attrs::check_local_credentials;
+use crate::security::TransportProfile;
 
 use super::local::LocalStream;
 use super::negotiated::OfferAnswerError;
@@ -96,6 +97,9 @@ impl SdpSession {
             default_rtcp,
             ice,
             mismatch: false,
+            // Plain RTP; the offer and answer paths set SRTP from the policy.
+            profile: TransportProfile::RtpAvp,
+            crypto: Vec::new(),
         })
     }
 }

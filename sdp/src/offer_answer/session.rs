@@ -12,6 +12,7 @@ use crate::model::{
     AddrType, Address, Attribute, Connection, HasAttributes, MediaDescription, Origin, OtherLine,
     SessionDescription,
 };
+use crate::security::read_security;
 
 use super::local::LocalStream;
 use super::negotiated::{
@@ -19,6 +20,7 @@ use super::negotiated::{
 };
 use super::plan::{common_formats, default_as_candidate};
 use super::settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};
+use super::srtp::{answer_srtp, offer_crypto, read_answer_srtp, read_security_for, SrtpPolicy};
 use super::stream_writer::{rejected_copy, write_stream, StreamPlan};
 use super::verify::{remote_default, verify_ice_support, IceSupport};
 
@@ -27,6 +29,8 @@ use super::verify::{remote_default, verify_ice_support, IceSupport};
 pub struct SdpSession {
     origin: Origin,
     settings: IceSettings,
+    /// Whether our streams are SRTP (SDES), plain RTP, or either.
+    srtp: SrtpPolicy,
     /// Our last description, without its o= line, to tell whether the next one changed.
     last_body: Option<String>,
     /// The peer's session-level ICE data and per-stream credentials from its last description.
@@ -50,10 +54,22 @@ impl SdpSession {
                 address: Address::Ip(origin_address),
             },
             settings,
+            srtp: SrtpPolicy::Off,
             last_body: None,
             remote_session: None,
             remote_credentials: Vec::new(),
         }
+    }
+
+    /// The same session with SRTP policy `srtp` for every offer and answer it makes.
+    pub fn with_srtp(mut self, srtp: SrtpPolicy) -> Self {
+        self.srtp = srtp;
+        self
+    }
+
+    /// The SRTP policy of our offers and answers.
+    pub fn srtp_policy(&self) -> SrtpPolicy {
+        self.srtp
     }
 
     /// The o= version of the last description we produced.
@@ -69,9 +85,12 @@ impl SdpSession {
         streams: &[LocalStream],
     ) -> Result<SessionDescription, OfferAnswerError> {
         let mut plans = Vec::new();
-        for s in streams {
+        for (index, s) in streams.iter().enumerate() {
             let formats = s.codecs.iter().map(|c| c.format()).collect();
-            plans.push(self.plan(s, formats, s.direction, s.rtcp_mux, true, None)?);
+            let mut plan = self.plan(s, formats, s.direction, s.rtcp_mux, true, None)?;
+            (plan.profile, plan.crypto) = offer_crypto(self.srtp, &s.sdes_keys)
+                .map_err(|reason| OfferAnswerError::Srtp { index, reason })?;
+            plans.push(plan);
         }
         let media = plans.iter().map(write_stream).collect();
         Ok(self.finish(media, &plans))
@@ -96,23 +115,41 @@ impl SdpSession {
         remote_candidate_defaults: &[(usize, Vec<RemoteCandidate>)],
     ) -> Result<Answer, OfferAnswerError> {
         let view = read_ice(offer)?;
+        let security = read_security_for(self.srtp, offer)?;
         let mut warnings = view.warnings.clone();
         let restarting = self.note_remote(&view.session, &view.streams, true)?;
         let mut media = Vec::new();
         let mut plans = Vec::new();
         let mut results = Vec::new();
         let mut locals = streams.iter();
-        for (index, (m, ice)) in offer.media.iter().zip(&view.streams).enumerate() {
-            let accepted = if m.is_rejected() || m.media != "audio" || m.proto != "RTP/AVP" {
+        // The first stream refused for SRTP reasons: if no stream is accepted, the offer
+        // cannot be satisfied and the caller answers 488, not 200 with port 0 (issue 17).
+        let mut refusal = None;
+        for (index, ((m, ice), sec)) in offer
+            .media
+            .iter()
+            .zip(&view.streams)
+            .zip(&security)
+            .enumerate()
+        {
+            let plain_or_srtp = m.proto == "RTP/AVP" || sec.profile.is_srtp();
+            let accepted = if m.is_rejected() || m.media != "audio" || !plain_or_srtp {
                 None
+            } else if let Some(local) = locals.clone().next() {
+                match answer_srtp(self.srtp, sec, &local.sdes_keys) {
+                    Ok(srtp) => {
+                        let formats = read_formats(m)?;
+                        common_formats(&formats, &local.codecs).map(|f| (local, f, srtp))
+                    }
+                    Err(reason) => {
+                        refusal.get_or_insert(OfferAnswerError::Srtp { index, reason });
+                        None
+                    }
+                }
             } else {
-                let formats = read_formats(m)?;
-                locals
-                    .clone()
-                    .next()
-                    .and_then(|l| common_formats(&formats, &l.codecs).map(|f| (l, f)))
+                None
             };
-            let Some((local, formats)) = accepted else {
+            let Some((local, formats, srtp)) = accepted else {
                 // RFC 3264 §6: reject with port 0.
                 media.push(rejected_copy(m));
                 results.push(StreamResult::Rejected { index });
@@ -171,6 +208,12 @@ impl SdpSession {
                 forced.map(|l| (index, l)),
             )?;
             plan.mismatch = mismatch;
+            if let Some(s) = &srtp {
+                // RFC 3264 §6: the answer keeps the offer's profile; RFC 4568 §7.1.2: one
+                // crypto line, the accepted tag and suite with our key.
+                plan.profile = sec.profile.clone();
+                plan.crypto = vec![s.local.clone()];
+            }
             if rtcp_mux {
                 // RFC 5761 §5.1.3: with mux agreed, RTCP needs no candidates of its own.
                 if let Some(lines) = &mut plan.ice {
@@ -193,7 +236,11 @@ impl SdpSession {
                 remote_rtcp: remote_rtp.map(|r| ice.default_rtcp(r)),
                 rtcp_mux,
                 ice: remote_ice,
+                srtp,
             })));
+        }
+        if let (Some(refused), true) = (refusal, plans.is_empty()) {
+            return Err(refused);
         }
         let sdp = self.finish(media, &plans);
         Ok(Answer {
@@ -217,6 +264,12 @@ impl SdpSession {
             });
         }
         let view = read_ice(answer)?;
+        // Our own offer's crypto lines; the answer's are read only when we offered some, so
+        // an a=crypto we did not ask for cannot fail a plain call.
+        let our_security = read_security(offer)?;
+        let wanted = our_security.iter().any(|s| !s.crypto.is_empty());
+        let policy = if wanted { self.srtp } else { SrtpPolicy::Off };
+        let their_security = read_security_for(policy, answer)?;
         let restarting = self.note_remote(&view.session, &view.streams, false)?;
         let mut results = Vec::new();
         for (index, ((o, a), ice)) in offer
@@ -258,6 +311,11 @@ impl SdpSession {
                 RemoteIce::None
             };
             let remote_rtp = remote_default(answer, a);
+            let srtp = match (our_security.get(index), their_security.get(index)) {
+                (Some(o_sec), Some(a_sec)) => read_answer_srtp(o, o_sec, a_sec)
+                    .map_err(|reason| OfferAnswerError::Srtp { index, reason })?,
+                _ => None,
+            };
             results.push(StreamResult::Active(Box::new(NegotiatedStream {
                 index,
                 formats,
@@ -267,6 +325,7 @@ impl SdpSession {
                 remote_rtcp: remote_rtp.map(|r| ice.default_rtcp(r)),
                 rtcp_mux: o.has_attribute("rtcp-mux") && ice.rtcp_mux,
                 ice: remote_ice,
+                srtp,
             })));
         }
         Ok((results, view.warnings))

@@ -7,6 +7,7 @@ use ice::{Candidate, Credentials};
 use crate::audio::{write_formats, AudioFormat, Direction};
 use crate::candidate_attr::{format_candidate, format_remote_candidates, RemoteCandidate};
 use crate::model::{Attribute, Connection, MediaDescription, OtherLine};
+use crate::security::{CryptoAttr, TransportProfile};
 
 /// RFC 8839 §4.3.1/§4.3.2: "no usable default yet" is written as 0.0.0.0 port 9.
 pub const DISCARD_DEFAULT: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9);
@@ -33,6 +34,10 @@ pub(crate) struct StreamPlan {
     pub ice: Option<IceLines>,
     /// RFC 8839 §4.2.5: answer `a=ice-mismatch` (and no other ICE attribute).
     pub mismatch: bool,
+    /// The `m=` profile: RTP/AVP, or RTP/SAVP for required SDES-SRTP (RFC 3711 §12).
+    pub profile: TransportProfile,
+    /// Our `a=crypto` lines (RFC 4568 §9.1: media level).
+    pub crypto: Vec<CryptoAttr>,
 }
 
 pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
@@ -40,7 +45,7 @@ pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
         media: "audio".into(),
         port: plan.default_rtp.port(),
         port_count: None,
-        proto: "RTP/AVP".into(),
+        proto: plan.profile.as_str().into(),
         formats: Vec::new(),
         connection: Some(Connection::new(plan.default_rtp.ip())),
         other_lines: Vec::new(),
@@ -77,6 +82,9 @@ pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
         // RFC 8839 §4.2.2: no RTCP candidates and no mux → say there is no RTCP.
         m.other_lines.push(OtherLine::new('b', "RS:0"));
         m.other_lines.push(OtherLine::new('b', "RR:0"));
+    }
+    for c in &plan.crypto {
+        m.attributes.push(c.to_attribute());
     }
     if plan.mismatch {
         m.attributes.push(Attribute::flag("ice-mismatch"));

@@ -97,6 +97,28 @@ impl CallCore {
         let stream = self.local_stream(None);
         let answer = match self.sdp.create_answer(offer, &[stream]) {
             Ok(a) => a,
+            Err(e @ sdp::offer_answer::OfferAnswerError::Srtp { .. }) => {
+                // An offer our SRTP policy cannot satisfy is how this call ends, not a fault
+                // of the phone: 488 (RFC 3261 §21.4.26), and `answer` takes the next call.
+                let why = format!("cannot answer the offer: {e}");
+                self.send_sip(UaCommand::Respond {
+                    status: 488,
+                    reason: format!("Not Acceptable Here ({e})"),
+                    sdp: None,
+                });
+                self.emit(Event::Call {
+                    agent: self.label(),
+                    state: "failed".into(),
+                    setup_ms: None,
+                    status: Some(488),
+                    reason: Some(why.clone()),
+                    origin: Some("local".into()),
+                });
+                self.outcome.exit = exit::CALL;
+                self.outcome.reason = why;
+                self.phase = Phase::Done;
+                return;
+            }
             Err(e) => {
                 self.send_sip(UaCommand::Respond {
                     status: 488,

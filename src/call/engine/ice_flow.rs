@@ -40,6 +40,7 @@ impl CallCore {
             rtcp_mux: self.rtcp_mux,
             ice,
             fallback_address: fallback,
+            sdes_keys: self.srtp.sdes_keys(),
         }
     }
 

@@ -47,6 +47,7 @@ impl CallCore {
         turn_stream: bool,
         now: Instant,
     ) {
+        // (bytes, still SRTP): the ICE path unprotects after the source check below.
         let media_bytes = match self.agent.as_mut() {
             Some(agent) => match if turn_stream {
                 agent.handle_turn_stream(now, local, from, &data)
@@ -62,7 +63,7 @@ impl CallCore {
                     // Hardening beyond RFC 8445 §12.2 (ice/ASSUMPTIONS.md): media only from
                     // the remote of a valid pair of its component, on that pair's base.
                     if agent.is_valid_source(component, local, from) {
-                        Some(data)
+                        Some((data, true))
                     } else {
                         self.drop_unknown_source(from, "not the remote of a valid pair");
                         None
@@ -76,16 +77,25 @@ impl CallCore {
                 ice::agent::PacketKind::Rtp | ice::agent::PacketKind::Rtcp
             ) =>
             {
-                if self.accept_plain(now, from, &data) {
-                    Some(data)
-                } else {
-                    self.drop_unknown_source(from, "not the latched source");
-                    None
+                // Authenticate before latching: a forged packet must not pick where our
+                // media goes (RFC 3711 §3.3 before RFC 4961 latching).
+                match self.srtp.unprotect(data) {
+                    Some(clear) if self.accept_plain(now, from, &clear) => Some((clear, false)),
+                    Some(_) => {
+                        self.drop_unknown_source(from, "not the latched source");
+                        None
+                    }
+                    None => None,
                 }
             }
             None => None,
         };
-        let Some(bytes) = media_bytes else { return };
+        let bytes = match media_bytes {
+            Some((srtp, true)) => self.srtp.unprotect(srtp),
+            Some((clear, false)) => Some(clear),
+            None => None,
+        };
+        let Some(bytes) = bytes else { return };
         self.note_rtp_received(now, &bytes);
         let label = self.label();
         if let Some(media) = self.media.as_mut() {
@@ -137,7 +147,11 @@ impl CallCore {
                 // report stays due (not built, not counted) until then.
                 let rtcp_ready = agent.selected_pair(rtcp_component).is_some();
                 let sent_before = media.summary.dtmf_sent.len();
-                if let Some(packet) = media.next_packet() {
+                // A call requiring SRTP sends nothing it could not protect (never clear RTP).
+                if let Some(packet) = media
+                    .next_packet()
+                    .and_then(|p| self.srtp.protect(p, false))
+                {
                     match agent.send_data(now, 1, &packet) {
                         Ok(t) => {
                             let dtmf_now = media.summary.dtmf_sent.len() > sent_before;
@@ -157,7 +171,11 @@ impl CallCore {
                     }
                 }
                 if let Some(media) = self.media.as_mut().filter(|_| rtcp_ready) {
-                    if let Some(report) = media.poll_rtcp(now) {
+                    // RFC 3711 §3.4: RTCP goes out as SRTCP.
+                    if let Some(report) = media
+                        .poll_rtcp(now)
+                        .and_then(|r| self.srtp.protect(r, true))
+                    {
                         if let Some(agent) = self.agent.as_mut() {
                             if let Ok(t) = agent.send_data(now, rtcp_component, &report) {
                                 self.outbox.push_transmit(t);
@@ -173,10 +191,16 @@ impl CallCore {
                 let Some(from) = first_base(&self.bases, 1) else {
                     return;
                 };
-                if let Some(packet) = media.next_packet() {
+                if let Some(packet) = media
+                    .next_packet()
+                    .and_then(|p| self.srtp.protect(p, false))
+                {
                     self.outbox.push_plain(from, dest, packet);
                 }
-                if let Some(report) = media.poll_rtcp(now) {
+                if let Some(report) = media
+                    .poll_rtcp(now)
+                    .and_then(|r| self.srtp.protect(r, true))
+                {
                     let (rtcp_from, rtcp_to) = if self.rtcp_mux {
                         (Some(from), Some(dest))
                     } else {

@@ -14,6 +14,7 @@ mod negotiation;
 mod outbox;
 mod restart;
 mod sip_events;
+mod srtp;
 #[cfg(test)]
 mod virtual_call_tests;
 #[cfg(test)]
@@ -22,6 +23,8 @@ mod virtual_loopback_tests;
 pub(crate) mod virtual_net;
 #[cfg(test)]
 mod virtual_session_tests;
+#[cfg(test)]
+mod virtual_srtp_tests;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -54,6 +57,7 @@ pub use inputs::Input;
 pub use outbox::Output;
 use outbox::{first_base, Outbox};
 use restart::IceRestart;
+use srtp::CallSrtp;
 
 /// RFC 3551 §4.5: 20 ms packets.
 const FRAME: Duration = Duration::from_millis(20);
@@ -165,6 +169,8 @@ pub struct CallCore {
     outbox: Outbox,
     /// (component, local address) of the media sockets, in binding order.
     bases: Vec<(u16, SocketAddr)>,
+    /// SDES-SRTP: our keys, the agreed context, the no-clear-RTP gate.
+    srtp: CallSrtp,
 }
 
 /// Callee, not answered yet: the answer our 200 will carry, whether the 180 went out, and
@@ -273,8 +279,10 @@ impl CallCore {
         let gather_until = now + opts.gather_timeout;
         let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
         let rtcp_mux = opts.rtcp_mux;
+        let srtp = CallSrtp::new(opts.srtp, &opts.srtp_suites)?;
         Ok(CallCore {
-            sdp: SdpSession::new(origin, session_id, IceSettings::default()),
+            sdp: SdpSession::new(origin, session_id, IceSettings::default()).with_srtp(opts.srtp),
+            srtp,
             opts,
             agent,
             media: None,
@@ -459,6 +467,7 @@ impl CallCore {
         if let Some(mut media) = self.media.take() {
             let mut summary = media.finish();
             summary.rtp_dropped_unknown_source = self.rtp_dropped_unknown_source;
+            self.srtp.fill_summary(&mut summary);
             self.outcome.recorded = media.recorded().to_vec();
             if let Some(recorder) = media.take_recorder() {
                 let path = recorder.path().to_path_buf();
@@ -472,7 +481,7 @@ impl CallCore {
             self.outcome.media = summary.clone();
             self.emit(Event::Media {
                 agent: self.label(),
-                stats: summary,
+                stats: Box::new(summary),
             });
         }
         self.outcome.media_datagrams_sent = self.outbox.media_queued;

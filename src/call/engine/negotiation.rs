@@ -13,6 +13,16 @@ impl CallCore {
             self.outcome.reason = "the peer rejected the audio stream".into();
             return;
         };
+        if let Err(why) = self.srtp.apply(stream.srtp.as_ref()) {
+            // The SDP layer refuses clear RTP when SRTP is required, so this is a guard: the
+            // gate already sends nothing; a call with media under way ends, with the reason.
+            tracing::warn!("{why}");
+            if self.media_phase() {
+                self.fail_call(exit::CALL, &why, now);
+            } else {
+                self.outcome.reason = why;
+            }
+        }
         if let Some(codec) = stream
             .formats
             .iter()

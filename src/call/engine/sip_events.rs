@@ -2,6 +2,7 @@
 //! the ACK, in-dialog offers and their answers, the end of the dialog.
 
 use super::*;
+use sdp::offer_answer::OfferAnswerError;
 
 impl CallCore {
     pub(super) fn on_ua_event(&mut self, event: UaEvent, now: Instant) {
@@ -43,6 +44,15 @@ impl CallCore {
                             self.apply_stream(streams.first(), now);
                             self.offer_in_flight = false;
                             self.mark_established(now);
+                        }
+                        Err(e @ OfferAnswerError::Srtp { .. }) => {
+                            // Never fall back to clear RTP when SRTP is required: end the
+                            // call (BYE), saying why.
+                            let why = format!(
+                                "SRTP (--srtp {}): the answer cannot be used: {e}",
+                                self.opts.srtp
+                            );
+                            self.fail_call(exit::CALL, &why, now)
                         }
                         Err(e) => self.fail_call(exit::CALL, &format!("bad answer: {e}"), now),
                     },

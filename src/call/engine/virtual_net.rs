@@ -70,6 +70,10 @@ pub struct Net {
     /// SIP commands the network loses (a BYE through a lossy relay): the peer hears nothing
     /// and the sender no answer.
     pub lose_sip: fn(&UaCommand) -> bool,
+    /// Changes a datagram on the wire (`true`: sent by the caller), e.g. to forge SRTP.
+    pub tamper: fn(bool, &mut [u8]),
+    /// Rewrites the SDP of the callee's 200 on its way (a peer whose answer we must refuse).
+    pub edit_answer: fn(String) -> String,
 }
 
 impl Default for Net {
@@ -81,6 +85,8 @@ impl Default for Net {
             seed: 1,
             callee_allows_update: true,
             lose_sip: |_| false,
+            tamper: |_, _| {},
+            edit_answer: |sdp| sdp,
         }
     }
 }
@@ -133,6 +139,9 @@ pub struct World {
     /// The callee's options, used when the INVITE arrives.
     callee_opts: Option<CallOptions>,
     pub datagrams: u64,
+    /// Every RTP and RTCP datagram as it went on the wire (after `tamper`), with whether the
+    /// caller sent it: what a capture would show.
+    pub wire: Vec<(bool, Vec<u8>)>,
 }
 
 /// A finished call in virtual time: each side's outcome and events, when it ended, and the
@@ -144,6 +153,8 @@ pub struct Run {
     pub callee_events: Vec<Event>,
     pub virtual_time: Duration,
     pub datagrams: u64,
+    /// RTP and RTCP datagrams as they went on the wire (`World::wire`).
+    pub wire: Vec<(bool, Vec<u8>)>,
 }
 
 impl Run {
@@ -191,6 +202,7 @@ impl World {
             in_flight: VecDeque::new(),
             callee_opts: Some(callee_opts),
             datagrams: 0,
+            wire: Vec::new(),
         };
         world.drain(true);
         world
@@ -269,6 +281,7 @@ impl World {
             callee_events: std::mem::take(&mut self.callee.events),
             virtual_time: end - self.t0,
             datagrams: self.datagrams,
+            wire: std::mem::take(&mut self.wire),
         }
     }
 
@@ -320,10 +333,18 @@ impl World {
                     if self.net.loss > 0.0 && self.draw() < self.net.loss {
                         continue;
                     }
+                    let mut data = t.data;
+                    (self.net.tamper)(caller, &mut data);
+                    if matches!(
+                        ice::agent::classify(&data),
+                        ice::agent::PacketKind::Rtp | ice::agent::PacketKind::Rtcp
+                    ) {
+                        self.wire.push((caller, data.clone()));
+                    }
                     let d = Datagram {
                         local: t.to,
                         from: t.from,
-                        data: t.data,
+                        data,
                     };
                     let at = now + self.delay(caller);
                     self.schedule(at, Arrival::Datagram { to: t.to, d });
@@ -347,19 +368,24 @@ impl World {
                 self.schedule(at, Arrival::Invite { sdp });
                 Signal::Nothing
             }
-            UaCommand::Respond { status, sdp, .. } => match (status, sdp) {
+            UaCommand::Respond {
+                status,
+                sdp,
+                reason,
+            } => match (status, sdp) {
                 (200, Some(sdp)) => Signal::ToBoth {
                     peer: UaEvent::Answered {
-                        sdp,
+                        sdp: (self.net.edit_answer)(sdp),
                         peer_allows_update: self.net.callee_allows_update,
                     },
                     // The caller's user agent ACKs the 200 at once.
                     us: UaEvent::Acked,
                 },
                 (s, _) if s < 200 => Signal::ToPeer(UaEvent::Provisional { status: s }),
+                // The reason phrase travels as the user agent would report it.
                 (s, _) => Signal::ToPeer(UaEvent::Failed {
                     status: s,
-                    reason: "rejected".into(),
+                    reason,
                     local: false,
                 }),
             },

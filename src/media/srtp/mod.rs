@@ -3,7 +3,8 @@
 //! `AEAD_AES_128_GCM` (RFC 7714), keyed either by SDES `a=crypto` (RFC 4568, via
 //! [`SrtpKey::from_crypto`]) or by DTLS-SRTP ([`DtlsEndpoint`], RFC 5763/5764). The SDP side
 //! (typed attributes, offer/answer choices, DTLS role from `a=setup`) is in
-//! [`sdp::security`]. Nothing here is wired into calls yet.
+//! [`sdp::security`]. SDES keying is wired into calls (`call::engine`'s SRTP module, `--srtp`);
+//! DTLS-SRTP is not yet.
 //!
 //! # Why these libraries
 //!
