@@ -651,3 +651,49 @@ steps = [
         "{err}"
     );
 }
+
+/// Two agents on fixed SIP ports: only one user agent per agent for the whole load can
+/// bind them, so the load succeeding shows the runs share them; with `--ua-per-run` every
+/// run binds its own and the runs in flight at once collide on the ports.
+fn fixed_port_scenario() -> String {
+    let port = |socket: std::net::UdpSocket| socket.local_addr().unwrap().port();
+    let uac = port(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    let uas = port(std::net::UdpSocket::bind("127.0.0.1:0").unwrap());
+    format!(
+        r#"name = "fixed ports"
+timeout_ms = 10000
+[agents.uac]
+ice = false
+bind = "127.0.0.1:{uac}"
+steps = [
+  {{ call = "${{uas.uri}}" }},
+  {{ expect = "call.established", timeout_ms = 5000 }},
+  {{ hangup = true }},
+  {{ expect = "call.ended", timeout_ms = 5000 }},
+]
+[agents.uas]
+ice = false
+bind = "127.0.0.1:{uas}"
+steps = [{{ answer = true }}, {{ expect_hangup = true, timeout_ms = 5000 }}]
+"#
+    )
+}
+
+#[test]
+fn load_runs_share_one_user_agent_per_agent_unless_told_otherwise() {
+    let file = write_temp("load-fixed-ports", &fixed_port_scenario());
+    let args = ["--calls", "200", "--rate", "1000", "--concurrency", "20"];
+    let shared = icephone(&[&["run", s(&file)][..], &args[..]].concat());
+    let err = text(&shared.stderr);
+    assert_eq!(shared.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("attempted 200, succeeded 200, failed 0"),
+        "{err}"
+    );
+
+    let per_run = icephone(&[&["run", s(&file), "--ua-per-run"][..], &args[..]].concat());
+    let _ = std::fs::remove_file(&file);
+    let err = text(&per_run.stderr);
+    assert_eq!(per_run.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot bind SIP"), "{err}");
+}

@@ -43,6 +43,7 @@ mod redirect;
 mod refer;
 mod registration;
 mod server;
+mod timed_map;
 mod types;
 mod uas;
 
@@ -74,6 +75,7 @@ use client::ClientEntry;
 use dialog::Dialog;
 use registration::Registration;
 use server::ServerEntry;
+use timed_map::TimedMap;
 
 /// Methods we handle and list in Allow (RFC 3261 §20.5, RFC 3311 §5: include UPDATE;
 /// RFC 3515 §2.4.2: REFER, and NOTIFY for its implicit subscription, within a call).
@@ -108,8 +110,10 @@ pub struct Endpoint {
     next_id: u64,
     transmits: VecDeque<Transmit>,
     events: VecDeque<SipEvent>,
-    clients: HashMap<ClientTransactionKey, ClientEntry>,
-    servers: HashMap<ServerTransactionKey, ServerEntry>,
+    /// Transactions and dialogs with their timers indexed ([`timed_map`]): the next
+    /// deadline is found without a scan however many there are.
+    clients: TimedMap<ClientTransactionKey, ClientEntry>,
+    servers: TimedMap<ServerTransactionKey, ServerEntry>,
     /// Live server transactions per source IP, for [`EndpointConfig::server_limits`].
     server_sources: limits::SourceCounts,
     /// The source IP of the request being handled (its transactions are counted there).
@@ -120,7 +124,7 @@ pub struct Endpoint {
     /// retransmission of §13.3.1.4): see [`Endpoint::retransmissions`].
     retransmissions: u64,
     incoming: HashMap<IncomingId, ServerTransactionKey>,
-    dialogs: HashMap<DialogId, Dialog>,
+    dialogs: TimedMap<DialogId, Dialog>,
     conns: HashMap<ConnId, Connection>,
     /// Connections the driver must close (framing errors).
     closes: VecDeque<ConnId>,
@@ -164,14 +168,14 @@ impl Endpoint {
             next_id: 1,
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            clients: HashMap::new(),
-            servers: HashMap::new(),
+            clients: TimedMap::new(),
+            servers: TimedMap::new(),
             server_sources: limits::SourceCounts::default(),
             request_source: None,
             overload_rejections: 0,
             retransmissions: 0,
             incoming: HashMap::new(),
-            dialogs: HashMap::new(),
+            dialogs: TimedMap::new(),
             conns: HashMap::new(),
             closes: VecDeque::new(),
             registration: None,
@@ -230,50 +234,38 @@ impl Endpoint {
 
     /// When [`Endpoint::handle_timeout`] must run next.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let clients = self.clients.values().filter_map(ClientEntry::poll_timeout);
-        let servers = self.servers.values().filter_map(ServerEntry::poll_timeout);
-        let dialogs = self.dialogs.values().filter_map(Dialog::poll_timeout);
         let registration = self
             .registration
             .as_ref()
             .and_then(Registration::poll_timeout);
-        clients
-            .chain(servers)
-            .chain(dialogs)
-            .chain(registration)
-            .min()
+        [
+            self.clients.next_deadline(),
+            self.servers.next_deadline(),
+            self.dialogs.next_deadline(),
+            registration,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let client_keys: Vec<ClientTransactionKey> = self
-            .clients
-            .iter()
-            .filter(|(_, e)| due(e.poll_timeout()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in client_keys {
-            self.client_timeout(now, key);
+        // Each handler changes its entry through the map (recording the next deadline) or
+        // removes it; `reschedule` covers one it left as it was.
+        for key in self.clients.due(now) {
+            self.client_timeout(now, key.clone());
+            self.clients.reschedule(&key);
         }
-        let server_keys: Vec<ServerTransactionKey> = self
-            .servers
-            .iter()
-            .filter(|(_, e)| due(e.poll_timeout()))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in server_keys {
-            self.server_timeout(now, key);
+        for key in self.servers.due(now) {
+            self.server_timeout(now, key.clone());
+            self.servers.reschedule(&key);
         }
-        let dialog_ids: Vec<DialogId> = self
-            .dialogs
-            .iter()
-            .filter(|(_, d)| due(d.poll_timeout()))
-            .map(|(k, _)| *k)
-            .collect();
-        for id in dialog_ids {
+        for id in self.dialogs.due(now) {
             self.dialog_timeout(now, id);
+            self.dialogs.reschedule(&id);
         }
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
         if due(self
             .registration
             .as_ref()

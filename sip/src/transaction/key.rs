@@ -5,7 +5,7 @@ use super::branch::{is_rfc3261_branch, MAGIC_COOKIE};
 /// Identifies a client transaction. RFC 3261 §17.1.3: a response matches when the top
 /// Via branch equals the request's branch and the CSeq method equals the request's method
 /// (so a CANCEL's response does not match the INVITE with the same branch).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ClientTransactionKey {
     branch: String,
     method: String,
@@ -33,7 +33,7 @@ impl ClientTransactionKey {
 
 /// Identifies a server transaction. RFC 3261 §17.2.3: branch and sent-by of the top Via
 /// plus the method, where an ACK matches the INVITE transaction it acknowledges.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ServerTransactionKey {
     branch: String,
     sent_by: String,

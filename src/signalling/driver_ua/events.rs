@@ -50,7 +50,7 @@ impl Bridge {
         if incoming.try_send(handle).is_err() {
             return None;
         }
-        self.slots.insert(id, Slot::new(ev_tx));
+        self.slots.insert(id, Slot::new(ev_tx, &self.backlogged));
         Some(id)
     }
 

@@ -137,7 +137,8 @@ async fn start(
     let (ev_tx, ev_rx) = mpsc::channel(CALL_EVENT_QUEUE);
     let main_events = ev_tx.clone();
     let mut slots = HashMap::new();
-    slots.insert(MAIN, Slot::new(ev_tx));
+    let backlogged = Backlogged::default();
+    slots.insert(MAIN, Slot::new(ev_tx, &backlogged));
     // Without control, a raw-send channel nobody sends on (its sender kept in the bridge).
     let (control, raw_rx, raw_keep) = match link {
         Some(link) => (
@@ -162,6 +163,8 @@ async fn start(
         by_dialog: HashMap::new(),
         slot_ids: slot_ids.clone(),
         waiting_for_calls: std::collections::VecDeque::new(),
+        backlogged,
+        sweep_at: SWEEP_MIN,
         incoming,
         commands: cmd_tx.clone(),
         max_calls: config.max_calls,
@@ -241,6 +244,8 @@ const COMMAND_QUEUE: usize = 256;
 pub(crate) const CALL_EVENT_QUEUE: usize = 64;
 /// Accepted calls whose handle nobody has taken yet, at most (`--max-calls` is capped here).
 const MAX_WAITING_CALLS: usize = 4096;
+/// Below this many slots, dropped handles are not looked for.
+const SWEEP_MIN: usize = 64;
 /// The slot of the handle [`spawn`] returns: the one call of a plain UA, and registration.
 const MAIN: SlotId = 0;
 
@@ -249,6 +254,8 @@ struct Slot {
     events: mpsc::Sender<UaEvent>,
     /// Events that found the call's channel full, in order (sent before any newer one).
     backlog: std::collections::VecDeque<UaEvent>,
+    /// How many slots have a backlog (this one counts while its backlog is not empty).
+    backlogged: Backlogged,
     dialog: Option<DialogId>,
     /// The initial INVITE we have to answer.
     incoming_call: Option<IncomingId>,
@@ -259,10 +266,11 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(events: mpsc::Sender<UaEvent>) -> Slot {
+    fn new(events: mpsc::Sender<UaEvent>, backlogged: &Backlogged) -> Slot {
         Slot {
             events,
             backlog: std::collections::VecDeque::new(),
+            backlogged: backlogged.clone(),
             dialog: None,
             incoming_call: None,
             incoming_offer: None,
@@ -278,7 +286,18 @@ impl Slot {
         }
         match self.events.try_send(event) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(event)) => self.backlog.push_back(event),
+            Err(mpsc::error::TrySendError::Full(event)) => {
+                self.backlog.push_back(event);
+                self.backlogged.add(1);
+            }
+        }
+    }
+
+    /// Empties the backlog (the call let go), uncounting it.
+    fn clear_backlog(&mut self) {
+        if !self.backlog.is_empty() {
+            self.backlog.clear();
+            self.backlogged.add(-1);
         }
     }
 
@@ -292,16 +311,38 @@ impl Slot {
             if let Err(e) = self.events.try_send(event) {
                 match e {
                     mpsc::error::TrySendError::Full(event) => self.backlog.push_front(event),
-                    mpsc::error::TrySendError::Closed(_) => self.backlog.clear(),
+                    mpsc::error::TrySendError::Closed(_) => self.clear_backlog(),
                 }
                 return;
             }
         }
+        self.backlogged.add(-1);
     }
 
     /// The call's handle was dropped.
     fn is_gone(&self) -> bool {
         self.events.is_closed()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.clear_backlog();
+    }
+}
+
+/// The number of slots with a backlog, so the bridge looks for one only when there is one
+/// (a scan of every call per turn cost as much as the calls at once).
+#[derive(Debug, Clone, Default)]
+struct Backlogged(std::sync::Arc<std::sync::atomic::AtomicIsize>);
+
+impl Backlogged {
+    fn add(&self, n: isize) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed) > 0
     }
 }
 
@@ -324,6 +365,10 @@ struct Bridge {
     slot_ids: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Slots opened to take incoming calls and free, oldest first.
     waiting_for_calls: std::collections::VecDeque<SlotId>,
+    backlogged: Backlogged,
+    /// The next sweep for dropped handles waits until there are this many slots (doubling:
+    /// the sweeps cost O(1) per slot opened, not O(slots)).
+    sweep_at: usize,
     /// Multi-call UA: where new calls' handles go.
     incoming: Option<mpsc::Sender<UaHandle>>,
     /// Cloned into each new call's handle: every handle's commands, tagged with its slot,
@@ -359,11 +404,14 @@ impl Bridge {
         loop {
             // A call that does not read its events holds the endpoint's back (no new events
             // are taken until it catches up) rather than growing a queue without bound.
-            let waiting = self
-                .slots
-                .iter()
-                .find(|(_, s)| !s.backlog.is_empty())
-                .map(|(id, s)| (*id, s.events.clone()));
+            let waiting = if self.backlogged.any() {
+                self.slots
+                    .iter()
+                    .find(|(_, s)| !s.backlog.is_empty())
+                    .map(|(id, s)| (*id, s.events.clone()))
+            } else {
+                None
+            };
             let backed_up = waiting.is_some();
             tokio::select! {
                 Some(send) = raw.recv() => {
@@ -381,7 +429,7 @@ impl Bridge {
                 },
                 (slot, permit) = room_in(waiting) => match (self.slots.get_mut(&slot), permit) {
                     (Some(s), Ok(permit)) => s.drain_backlog(permit),
-                    (Some(s), Err(_)) => s.backlog.clear(),
+                    (Some(s), Err(_)) => s.clear_backlog(),
                     (None, _) => {}
                 },
                 // The main handle was dropped: the UA stops (after the commands it sent).
@@ -411,7 +459,7 @@ impl Bridge {
                 opened,
             } => {
                 self.sweep_gone_slots();
-                self.slots.insert(slot, Slot::new(events));
+                self.slots.insert(slot, Slot::new(events, &self.backlogged));
                 // One call per such handle: one whose call ended may be on its way out, and
                 // a call given to it then would be lost.
                 if takes_calls {
@@ -425,21 +473,22 @@ impl Bridge {
     /// Forgets the calls whose handle was dropped (their dialogs' events go to the main
     /// handle from now on, as for any dialog no call owns).
     fn sweep_gone_slots(&mut self) {
+        if self.slots.len() < self.sweep_at {
+            return;
+        }
         let gone: Vec<SlotId> = self
             .slots
             .iter()
             .filter(|(id, s)| **id != MAIN && s.is_gone())
             .map(|(id, _)| *id)
             .collect();
-        if gone.is_empty() {
-            return;
-        }
         for id in &gone {
             if let Some(d) = self.slots.remove(id).and_then(|s| s.dialog) {
                 self.by_dialog.remove(&d);
             }
         }
         self.waiting_for_calls.retain(|id| !gone.contains(id));
+        self.sweep_at = (2 * self.slots.len()).max(SWEEP_MIN);
     }
 
     fn emit(&mut self, slot: SlotId, event: UaEvent) {
