@@ -208,6 +208,24 @@ impl<K: Hash + Eq + Ord + Clone, V: Timed> Default for TimedMap<K, V> {
     }
 }
 
+impl Timed for super::client::ClientEntry {
+    fn deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+}
+
+impl Timed for super::server::ServerEntry {
+    fn deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+}
+
+impl Timed for super::dialog::Dialog {
+    fn deadline(&self) -> Option<Instant> {
+        self.poll_timeout()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,23 +294,5 @@ mod tests {
         assert_eq!(map.len(), 40);
         assert_eq!(map.next_deadline(), at(61));
         assert_eq!(map.index.borrow().heap.len(), 40);
-    }
-}
-
-impl Timed for super::client::ClientEntry {
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout()
-    }
-}
-
-impl Timed for super::server::ServerEntry {
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout()
-    }
-}
-
-impl Timed for super::dialog::Dialog {
-    fn deadline(&self) -> Option<Instant> {
-        self.poll_timeout()
     }
 }
