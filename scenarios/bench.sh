@@ -91,11 +91,21 @@ setup_p99() { sed -n 's/^setup time ms: .* p99 \([0-9-]*\) .*/\1/p' "$TMP/$1.err
 failed() { sed -n 's/.*failed \([0-9]*\) in .*/\1/p' "$TMP/$1.err"; }
 
 # --- rate: sipp uac -> sipp uas, then icephone on the same flow -------------------------------
+# Peak resident memory of a running process (and its children), in KiB.
+peak_of_tree() {
+    local total=0 p
+    for p in "$1" $(pgrep -P "$1" || true); do
+        local kib
+        kib=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$p/status" 2>/dev/null || true)
+        total=$((total + ${kib:-0}))
+    done
+    echo "$total"
+}
 sipp_pair() { # $1 calls, $2 concurrency, $3 call duration ms, $4 label: prints calls/s
     local port
     port=$(free_port)
-    /usr/bin/time -f "%M" -o "$TMP/$4-uas.time" timeout 120 "$SIPP" -sn uas -i 127.0.0.1 \
-        -p "$port" -nostdin -timeout 100s >"$TMP/$4-uas.log" 2>&1 &
+    timeout 120 "$SIPP" -sn uas -i 127.0.0.1 -p "$port" -nostdin -timeout 100s \
+        >"$TMP/$4-uas.log" 2>&1 &
     local uas=$!
     PIDS+=("$uas")
     sleep 0.5
@@ -105,6 +115,8 @@ sipp_pair() { # $1 calls, $2 concurrency, $3 call duration ms, $4 label: prints 
         "127.0.0.1:$port" -i 127.0.0.1 -p $((port + 1)) -m "$1" -r "$RATE" -l "$2" -d "$3" \
         -nostdin -timeout 90s >"$TMP/$4-uac.log" 2>&1 || echo "  (sipp uac $4 exited non-zero)" >&2
     t1=$(now)
+    # The uas runs until killed: its peak is read while it still runs.
+    peak_of_tree "$uas" >"$TMP/$4-uas.peak"
     kill "$uas" 2>/dev/null || true
     wait "$uas" 2>/dev/null || true
     rate "$1" "$t0" "$t1"
@@ -148,12 +160,12 @@ if wants memory; then
     BASE=$(sed -n 's/.*VmHWM): \([0-9]*\) KiB.*/\1/p' "$TMP/held-one.err")
     PEAK=$(sed -n 's/.*VmHWM): \([0-9]*\) KiB.*/\1/p' "$TMP/held.err")
     sipp_pair "$HELD" "$HELD" "$HOLD_MS" held-sipp >/dev/null
-    SIPP_PEAK=$(( $(peak_kib "$TMP/held-sipp-uac.time") + $(peak_kib "$TMP/held-sipp-uas.time") ))
+    SIPP_PEAK=$(( $(peak_kib "$TMP/held-sipp-uac.time") + $(cat "$TMP/held-sipp-uas.peak") ))
     echo "== memory: $HELD calls held ${HOLD_MS} ms at once, on loopback"
     echo "icephone (both ends, ICE and RTP both ways): peak $PEAK KiB, one call alone $BASE KiB;" \
         "per concurrent call $(( (PEAK - BASE) / HELD )) KiB ($(field held succeeded) ok, $(failed held) failed)"
     echo "sipp uac + uas (no media):                   peak $SIPP_PEAK KiB; per concurrent call" \
-        "$(( SIPP_PEAK / HELD )) KiB"
+        "$(( SIPP_PEAK / HELD )) KiB ($(grep -c . "$TMP/held-sipp-uac.log" >/dev/null; sed -n 's/.*Successful call *| *[0-9]* *| *\([0-9]*\).*/\1/p' "$TMP/held-sipp-uac.log" | tail -n 1) ok)"
 fi
 
 # --- answer: icephone answer --max-calls 1000 holding calls from sipp -------------------------
@@ -181,11 +193,17 @@ PY
     ANSWER=$!
     PIDS+=("$ANSWER")
     sleep 1
+    # Its memory before any call (the process under /usr/bin/time and timeout).
+    IDLE=0
+    for p in $(pgrep -f -- "--bind 127.0.0.1:$PORT --max-calls" || true); do
+        kib=$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$p/status" 2>/dev/null || true)
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = icephone ]; then IDLE=${kib:-0}; fi
+    done
     T0=$(now)
     (cd "$TMP" && timeout 100 "$SIPP" -sf sipp-rtp-uac.xml -s bench -m "$N" -l "$N" -r 250 \
         -d "$HOLD_MS" -i 127.0.0.1 -p $((PORT + 1)) -mp 30000 -nostdin -timeout 90s \
         -trace_stat -stf "$TMP/sipp-answer.csv" "127.0.0.1:$PORT" >"$TMP/sipp-answer.log" 2>&1) \
-        || echo "  (sipp uac exited non-zero)"
+        || { echo "  (sipp uac exited non-zero; its last lines:)"; tail -n 5 "$TMP/sipp-answer.log"; }
     T1=$(now)
     ANSWER_RC=0
     wait "$ANSWER" || ANSWER_RC=$?
@@ -195,7 +213,8 @@ PY
     echo "== answer: icephone answer --max-calls $N <- sipp, $N calls of ${HOLD_MS} ms with RTP both ways"
     echo "sipp successful calls: ${SIPP_OK:-?} of $N in $(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }') s;" \
         "icephone exit $ANSWER_RC, $MEDIA calls reported media, $WITH_RTP of them received RTP;" \
-        "peak memory $(peak_kib "$TMP/answer.time") KiB"
+        "peak memory $(peak_kib "$TMP/answer.time") KiB, $IDLE KiB before the first call:" \
+        "per held call $(( ($(peak_kib "$TMP/answer.time") - IDLE) / N )) KiB"
 fi
 
 # --- rtp: send-time regularity under a CPU hog -------------------------------------------------

@@ -70,6 +70,9 @@ pub async fn user_agent(
         .with_context(|| format!("cannot bind SIP to {bind}"))
 }
 
+/// Server transactions one call can leave behind at once (see [`user_agent_multi`]).
+const TRANSACTIONS_PER_CALL: usize = 4;
+
 /// As [`user_agent`], taking up to `max_calls` incoming calls at once: each arrives on the
 /// receiver as its own handle (see [`crate::signalling::spawn_multi`]).
 pub async fn user_agent_multi(
@@ -79,7 +82,15 @@ pub async fn user_agent_multi(
     max_calls: usize,
     register: bool,
 ) -> anyhow::Result<(UaHandle, tokio::sync::mpsc::Receiver<UaHandle>)> {
-    let config = ua_config(settings, ip, capture, max_calls, register, true)?;
+    let mut config = ua_config(settings, ip, capture, max_calls, register, true)?;
+    // Each call leaves up to four server transactions for 32 s (INVITE in Accepted, BYE,
+    // a re-INVITE or UPDATE, a CANCEL: RFC 6026 §8.7, RFC 3261 §17.2.2), often all from one
+    // source (a proxy, or sipp): caps below that would answer 503 to calls `--max-calls`
+    // admits. The caps stay, raised to what the admitted calls need.
+    let needed = max_calls.saturating_mul(TRANSACTIONS_PER_CALL);
+    let server = &mut config.limits.server;
+    server.max_per_source = server.max_per_source.max(needed);
+    server.max_transactions = server.max_transactions.max(needed);
     let bind = config.bind;
     crate::signalling::spawn_multi(config)
         .await
