@@ -518,14 +518,6 @@ t1_ms = 250
         };
         let s = merge(&AccountArgs::default(), &ice, &file, None).unwrap();
         assert_eq!(s.srtp, SrtpPolicy::Optional, "the flag wins");
-        let s = merge(
-            &AccountArgs::default(),
-            &IceArgs::default(),
-            &FileConfig::default(),
-            None,
-        )
-        .unwrap();
-        assert_eq!(s.srtp, SrtpPolicy::Off, "default");
         let file: FileConfig = toml::from_str("srtp = \"dtls\"").unwrap();
         let err = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap_err();
         assert!(
@@ -615,6 +607,7 @@ t1_ms = 250
         )
         .unwrap();
         assert_eq!(s.transport, TransportKind::Udp);
+        assert_eq!(s.srtp, SrtpPolicy::Off, "SRTP is off unless asked for");
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);

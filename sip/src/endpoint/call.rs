@@ -92,7 +92,7 @@ impl Endpoint {
             refers_out: Vec::new(),
             refers_in: Vec::new(),
         };
-        self.dialogs.insert(id, dialog);
+        self.add_dialog(dialog);
         Ok(id)
     }
 

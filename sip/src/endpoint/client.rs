@@ -194,10 +194,7 @@ impl Endpoint {
         let call_id = response.headers.call_id().ok()?;
         let from = response.headers.from_addr().ok()?;
         let tag = from.tag()?;
-        self.dialogs
-            .values()
-            .find(|d| d.call_id == call_id && d.local_tag == tag)
-            .map(|d| d.id)
+        self.dialogs_of(call_id, tag).next().map(|d| d.id)
     }
 
     /// Executes transaction actions in order.
@@ -490,7 +487,7 @@ impl Endpoint {
 
     /// Removes a dialog and tells the TU.
     pub(crate) fn end_dialog(&mut self, dialog: DialogId, reason: TerminationReason) {
-        if let Some(d) = self.dialogs.remove(&dialog) {
+        if let Some(d) = self.take_dialog(dialog) {
             if let Some(incoming) = d.invite_incoming {
                 self.incoming.remove(&incoming);
             }

@@ -125,6 +125,9 @@ pub struct Endpoint {
     retransmissions: u64,
     incoming: HashMap<IncomingId, ServerTransactionKey>,
     dialogs: TimedMap<DialogId, Dialog>,
+    /// Dialogs by (Call-ID, our tag), so a request or response finds its dialog without a
+    /// scan (several while a forked INVITE has early dialogs).
+    dialog_index: HashMap<(String, String), Vec<DialogId>>,
     conns: HashMap<ConnId, Connection>,
     /// Connections the driver must close (framing errors).
     closes: VecDeque<ConnId>,
@@ -176,6 +179,7 @@ impl Endpoint {
             retransmissions: 0,
             incoming: HashMap::new(),
             dialogs: TimedMap::new(),
+            dialog_index: HashMap::new(),
             conns: HashMap::new(),
             closes: VecDeque::new(),
             registration: None,
@@ -247,6 +251,38 @@ impl Endpoint {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Adds a dialog, indexed by its Call-ID and our tag.
+    fn add_dialog(&mut self, dialog: Dialog) {
+        let id = dialog.id;
+        self.dialog_index
+            .entry((dialog.call_id.clone(), dialog.local_tag.clone()))
+            .or_default()
+            .push(id);
+        self.dialogs.insert(id, dialog);
+    }
+
+    /// Removes a dialog and its index entry.
+    fn take_dialog(&mut self, id: DialogId) -> Option<Dialog> {
+        let dialog = self.dialogs.remove(&id)?;
+        let key = (dialog.call_id.clone(), dialog.local_tag.clone());
+        if let Some(ids) = self.dialog_index.get_mut(&key) {
+            ids.retain(|d| *d != id);
+            if ids.is_empty() {
+                self.dialog_index.remove(&key);
+            }
+        }
+        Some(dialog)
+    }
+
+    /// The dialogs with this Call-ID and our tag.
+    fn dialogs_of(&self, call_id: &str, local_tag: &str) -> impl Iterator<Item = &Dialog> {
+        self.dialog_index
+            .get(&(call_id.to_owned(), local_tag.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.dialogs.get(id))
     }
 
     /// Runs every timer due at `now`.

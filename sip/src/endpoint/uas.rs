@@ -64,13 +64,8 @@ impl Endpoint {
         let to = request.headers.to_addr().ok()?;
         let from = request.headers.from_addr().ok()?;
         let (local, remote) = (to.tag()?, from.tag());
-        self.dialogs
-            .values()
-            .find(|d| {
-                d.call_id == call_id
-                    && d.local_tag == local
-                    && (d.remote_tag.as_deref() == remote || d.remote_tag.is_none())
-            })
+        self.dialogs_of(call_id, local)
+            .find(|d| d.remote_tag.as_deref() == remote || d.remote_tag.is_none())
             .map(|d| d.id)
     }
 
@@ -437,7 +432,7 @@ impl Endpoint {
             refers_out: Vec::new(),
             refers_in: Vec::new(),
         };
-        self.dialogs.insert(id, dialog);
+        self.add_dialog(dialog);
         let from_text = request
             .headers
             .get(HeaderName::From)
