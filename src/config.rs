@@ -607,7 +607,11 @@ t1_ms = 250
         )
         .unwrap();
         assert_eq!(s.transport, TransportKind::Udp);
-        assert_eq!(s.srtp, SrtpPolicy::Off, "SRTP is off unless asked for");
+        assert_eq!(
+            s.srtp,
+            sdp::offer_answer::SrtpPolicy::Off,
+            "SRTP is off unless asked for"
+        );
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));
         assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
