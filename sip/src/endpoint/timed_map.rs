@@ -170,6 +170,7 @@ impl<K: Hash + Eq + Ord + Clone, V: Timed> TimedMap<K, V> {
     pub fn due(&mut self, now: Instant) -> Vec<K> {
         self.refresh();
         let mut keys: Vec<K> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         loop {
             let heap = &mut self.index.get_mut().heap;
             let Some(Reverse((at, _))) = heap.peek() else {
@@ -181,7 +182,8 @@ impl<K: Hash + Eq + Ord + Clone, V: Timed> TimedMap<K, V> {
             let Some(Reverse((at, key))) = heap.pop() else {
                 break;
             };
-            if self.current(at, &key) && !keys.contains(&key) {
+            // A set, not `keys.contains`: a load's timers expire by the thousand at once.
+            if self.current(at, &key) && seen.insert(key.clone()) {
                 keys.push(key);
             }
         }

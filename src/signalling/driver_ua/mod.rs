@@ -18,6 +18,8 @@ use crate::sip_driver::{SipDriver, SipDriverConfig};
 mod commands;
 mod events;
 mod failure;
+#[cfg(test)]
+mod slot_tests;
 
 const SDP: &str = "application/sdp";
 
@@ -311,7 +313,12 @@ impl Slot {
             if let Err(e) = self.events.try_send(event) {
                 match e {
                     mpsc::error::TrySendError::Full(event) => self.backlog.push_front(event),
-                    mpsc::error::TrySendError::Closed(_) => self.clear_backlog(),
+                    // The call let go: what waits is dropped, and the slot counts no more
+                    // (its backlog may already be empty: the event popped was the last).
+                    mpsc::error::TrySendError::Closed(_) => {
+                        self.backlog.clear();
+                        self.backlogged.add(-1);
+                    }
                 }
                 return;
             }
@@ -539,7 +546,11 @@ impl Bridge {
     }
 
     fn busy_calls(&self) -> usize {
-        self.slots.values().filter(|s| s.dialog.is_some()).count()
+        // A dropped handle not swept yet holds no call.
+        self.slots
+            .values()
+            .filter(|s| s.dialog.is_some() && !s.is_gone())
+            .count()
     }
 }
 
