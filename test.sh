@@ -20,6 +20,8 @@ REQUIRED=(
   "openssl:/usr/bin/openssl"        # test CAs and certificates (tests/cli_tls.rs, lab --tls)
   "baresip:/usr/bin/baresip"        # reference ICE softphone
   "baresip-core:/usr/lib/baresip/modules/ice.so"
+  "baresip-core:/usr/lib/baresip/modules/srtp.so"      # SDES-SRTP peer (tests/lab_baresip_srtp.rs)
+  "baresip-core:/usr/lib/baresip/modules/dtls_srtp.so" # DTLS-SRTP peer (tests/lab_baresip_srtp.rs)
   "tshark:/usr/bin/tshark"          # wire oracle for lab captures and tests/pcap_tcp.rs
   "tcpdump:/usr/bin/tcpdump"        # captures on the lab's public bridge
   "iproute2:/bin/ip"                # ip netns, veth, bridges; ss

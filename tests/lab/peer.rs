@@ -14,20 +14,49 @@ use super::{lab_dir, wait_until, Lab, KAMAILIO, TURN};
 /// Starts baresip in `role` with the lab's config template, registered as `user`
 /// (answermode auto, PCMU, ICE with coturn as STUN server); waits until Kamailio has it.
 pub fn start_baresip(lab: &Lab, role: &str, ip: &str, user: &str, password: &str) -> Child {
+    start_baresip_with(lab, role, ip, user, password, None)
+}
+
+/// baresip's modules that provide a media encryption (its account parameter `mediaenc`):
+/// `srtp.so` registers `srtp`, `srtp-mand` and `srtp-mandf` (SDES, RFC 4568), `dtls_srtp.so`
+/// registers `dtls_srtp` and `dtls_srtpf` (RFC 5763/5764). Both ship in baresip-core.
+const MEDIAENC_MODULES: [&str; 2] = ["srtp.so", "dtls_srtp.so"];
+
+/// Like [`start_baresip`], with the account's media encryption `mediaenc` (e.g.
+/// `Some("srtp-mand")` or `Some("dtls_srtp")`): the modules that provide it are loaded too.
+/// With `None` the config and account are exactly those of [`start_baresip`] (clear RTP).
+pub fn start_baresip_with(
+    lab: &Lab,
+    role: &str,
+    ip: &str,
+    user: &str,
+    password: &str,
+    mediaenc: Option<&str>,
+) -> Child {
     let dir = lab.run_dir().join(format!("baresip-{user}"));
     fs::create_dir_all(&dir).expect("baresip config dir");
     let template =
         fs::read_to_string(lab_dir().join("baresip/config")).expect("tests/lab/baresip/config");
-    fs::write(dir.join("config"), template.replace("@IP@", ip)).expect("write baresip config");
-    fs::write(
-        dir.join("accounts"),
-        format!(
-            "<sip:{user}@{KAMAILIO};transport=udp>;auth_pass={password};answermode=auto;\
-             audio_codecs=PCMU;regint=60;medianat=ice;stunserver=stun:{}:3478\n",
-            TURN
-        ),
-    )
-    .expect("write baresip accounts");
+    let mut config = template.replace("@IP@", ip);
+    let mut account = format!(
+        "<sip:{user}@{KAMAILIO};transport=udp>;auth_pass={password};answermode=auto;\
+         audio_codecs=PCMU;regint=60;medianat=ice;stunserver=stun:{TURN}:3478"
+    );
+    if let Some(enc) = mediaenc {
+        // The account's mediaenc must be provided by a loaded module (baresip logs
+        // "account: mediaenc not found" otherwise): the module files must be there.
+        for module in MEDIAENC_MODULES {
+            let path = format!("/usr/lib/baresip/modules/{module}");
+            assert!(
+                std::path::Path::new(&path).exists(),
+                "baresip's {module} ({path}) is missing: ./test.sh installs baresip-core"
+            );
+            config.push_str(&format!("module\t\t\t{module}\n"));
+        }
+        account.push_str(&format!(";mediaenc={enc}"));
+    }
+    fs::write(dir.join("config"), config).expect("write baresip config");
+    fs::write(dir.join("accounts"), format!("{account}\n")).expect("write baresip accounts");
     let dir_arg = dir.display().to_string();
     let child = lab.spawn(
         role,
