@@ -1,0 +1,538 @@
+//! icephone's SRTP with baresip across two port-restricted NATs, with ICE, through Kamailio
+//! (issue 17: "In the lab, across NATs with ICE, both directions with baresip's srtp and
+//! dtls_srtp modules"). One test per keying and direction:
+//!
+//! - SDES: icephone `--srtp sdes` (RTP/SAVP with a=crypto, required), baresip
+//!   `mediaenc=srtp-mand` (its srtp.so);
+//! - DTLS-SRTP: icephone `--srtp dtls`, baresip `mediaenc=dtls_srtp` (its dtls_srtp.so).
+//!
+//! Each call is judged three ways, independently:
+//! 1. icephone's `--json` events: established, ICE completed on a reflexive pair between the
+//!    NATs, the `media` summary's keying and suite, enough RTP each way, no packet failing
+//!    authentication, no replay; its recording of what baresip sent carries baresip's 440 Hz
+//!    tone (so the SRTP was decrypted, not just counted);
+//! 2. baresip's own account: ctrl_tcp events (CALL_ESTABLISHED, CALL_MENC, CALL_RTPESTAB,
+//!    CALL_CLOSED) and its log line saying which SRTP it set up;
+//! 3. the capture on the public segment (tcpdump + tshark): both SDPs use the secure profile
+//!    with a=crypto (SDES) or a=fingerprint/a=setup (DTLS); on the selected path the audio
+//!    RTP packets (PT 0) each carry 160 octets plus the suite's authentication tag, and their
+//!    payloads do not decode as the 440 Hz tone both sides play — clear PCMU of it would (the
+//!    oracle is checked on a clear tone first); for DTLS, a ClientHello and a ServerHello
+//!    between the NATs' public addresses.
+//!
+//! Needs root, Kamailio, coturn, tshark and baresip with srtp.so and dtls_srtp.so
+//! (baresip-core): fails, never skips, without them. The lab runs one test at a time (the
+//! lab's mutex), each with its own lab.
+
+mod lab;
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use icephone::media::g711::{linear_to_ulaw, ulaw_to_linear};
+use icephone::media::goertzel::tone_ratio;
+use icephone::media::wav;
+use serde_json::Value;
+
+use lab::peer::{
+    assert_baresip_connected, control, control_events, event_types, start_baresip_with, stop,
+};
+use lab::phone::{account, assert_reflexive_call, expect, ip_port, joined, stun, Phone};
+use lab::wire::assert_wire_clean;
+use lab::{tshark_fields, Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
+
+/// Seconds of media in each call (as lab_baresip.rs: baresip sends no media before both of
+/// its components connected, rtcp_mux off).
+const MEDIA_SECONDS: &str = "6";
+/// 20 ms packets over most of the media time, each way.
+const MIN_RTP: u64 = 100;
+/// The tone both sides play: icephone's `--tone`, baresip's `audio_source ausine,440`.
+const TONE: f64 = 440.0;
+/// RFC 3551: a 20 ms PCMU packet carries 160 octets of audio.
+const PCMU_20MS: usize = 160;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Keying {
+    Sdes,
+    Dtls,
+}
+
+impl Keying {
+    /// icephone's `--srtp` and the `media` event's `keying`.
+    fn icephone(self) -> &'static str {
+        match self {
+            Keying::Sdes => "sdes",
+            Keying::Dtls => "dtls",
+        }
+    }
+
+    /// baresip's account parameter `mediaenc`.
+    fn baresip(self) -> &'static str {
+        match self {
+            Keying::Sdes => "srtp-mand",
+            Keying::Dtls => "dtls_srtp",
+        }
+    }
+
+    /// The m= line's transport protocol both sides must use (RFC 4568 §3.1, RFC 5764 §8).
+    fn profile(self) -> &'static str {
+        match self {
+            Keying::Sdes => "RTP/SAVP",
+            Keying::Dtls => "UDP/TLS/RTP/SAVP",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Direction {
+    IcephoneCalls,
+    BaresipCalls,
+}
+
+#[test]
+fn sdes_icephone_calls_baresip_across_port_restricted_nats() {
+    srtp_call(Keying::Sdes, Direction::IcephoneCalls);
+}
+
+#[test]
+fn sdes_baresip_calls_icephone_across_port_restricted_nats() {
+    srtp_call(Keying::Sdes, Direction::BaresipCalls);
+}
+
+#[test]
+fn dtls_icephone_calls_baresip_across_port_restricted_nats() {
+    srtp_call(Keying::Dtls, Direction::IcephoneCalls);
+}
+
+#[test]
+fn dtls_baresip_calls_icephone_across_port_restricted_nats() {
+    srtp_call(Keying::Dtls, Direction::BaresipCalls);
+}
+
+/// The wire oracle must see a clear PCMU tone as a tone, and random octets (what SRTP's
+/// keystream makes of it) as no tone: otherwise "no tone on the wire" would prove nothing.
+#[test]
+fn the_wire_oracle_tells_a_clear_pcmu_tone_from_noise() {
+    let clear: Vec<u8> = (0..8000)
+        .map(|i| {
+            let s = 8000.0 * (2.0 * std::f64::consts::PI * TONE * f64::from(i) / 8000.0).sin();
+            linear_to_ulaw(s as i16)
+        })
+        .collect();
+    assert!(
+        tone_in_ulaw(&clear) > 0.5,
+        "a clear tone: {}",
+        tone_in_ulaw(&clear)
+    );
+    // A xorshift keystream stands in for encrypted payload.
+    let mut x: u32 = 0x9E37_79B9;
+    let noise: Vec<u8> = clear
+        .iter()
+        .map(|b| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            b ^ (x as u8)
+        })
+        .collect();
+    assert!(
+        tone_in_ulaw(&noise) < 0.05,
+        "noise: {}",
+        tone_in_ulaw(&noise)
+    );
+}
+
+fn srtp_call(keying: Keying, direction: Direction) {
+    let lab = Lab::up(&LabConfig {
+        nat_a: NatKind::PortRestricted,
+        nat_b: NatKind::PortRestricted,
+        servers: true,
+        ..LabConfig::default()
+    });
+    let cap = Capture::start(&lab, "baresip-srtp");
+    let baresip = start_baresip_with(
+        &lab,
+        "b1",
+        B1,
+        "baresip",
+        "baresippw",
+        Some(keying.baresip()),
+    );
+    let record = lab.run_dir().join("alice-received.wav");
+    let record_arg = record.display().to_string();
+    let who = format!("{keying:?} {direction:?}");
+
+    let (code, events, baresip_events) = match direction {
+        Direction::IcephoneCalls => {
+            let ctl = control(&lab, "b1", "baresipctl-incoming", &[]);
+            let mut args: Vec<String> = vec![
+                "call".into(),
+                "sip:baresip@icephone.test".into(),
+                "--srtp".into(),
+                keying.icephone().into(),
+                "--tone".into(),
+                TONE.to_string(),
+                "--record".into(),
+                record_arg,
+                "--duration".into(),
+                MEDIA_SECONDS.into(),
+            ];
+            args.extend(account("alice", "alicepw"));
+            args.extend(stun());
+            let alice = Phone::start(&lab, "a1", "alice-calls", &args, Duration::from_secs(40));
+            let (code, events) = alice.finish(Duration::from_secs(45));
+            let ev = control_events(&lab, ctl, "baresipctl-incoming");
+            (code, events, ev)
+        }
+        Direction::BaresipCalls => {
+            let mut args: Vec<String> = vec![
+                "answer".into(),
+                "--register".into(),
+                "--calls".into(),
+                "1".into(),
+                "--srtp".into(),
+                keying.icephone().into(),
+                "--tone".into(),
+                TONE.to_string(),
+                "--record".into(),
+                record_arg,
+            ];
+            args.extend(account("alice", "alicepw"));
+            args.extend(stun());
+            let mut alice =
+                Phone::start(&lab, "a1", "alice-answers", &args, Duration::from_secs(40));
+            alice.wait_event(Duration::from_secs(10), |e| e["event"] == "registered");
+            let ctl = control(
+                &lab,
+                "b1",
+                "baresipctl-outgoing",
+                &[
+                    "--dial",
+                    &format!("sip:alice@{KAMAILIO}"),
+                    "--hangup-after",
+                    MEDIA_SECONDS,
+                ],
+            );
+            let ev = control_events(&lab, ctl, "baresipctl-outgoing");
+            let (code, events) = alice.finish(Duration::from_secs(25));
+            (code, events, ev)
+        }
+    };
+    stop(baresip);
+    let pcap = cap.stop();
+    let baresip_log =
+        fs::read_to_string(lab.run_dir().join("baresip-baresip.log")).unwrap_or_default();
+    // What baresip put in its SDP, for the record (the test's output with --nocapture).
+    let baresip_sdp = sdp_security_lines(&pcap, NAT_B_WAN);
+    let icephone_sdp = sdp_security_lines(&pcap, NAT_A_WAN);
+    eprintln!("{who}: baresip's SDP (m= and security attributes):\n{baresip_sdp}");
+    eprintln!("{who}: icephone's SDP (m= and security attributes):\n{icephone_sdp}");
+
+    // --- icephone's account --------------------------------------------------------------
+    assert_eq!(
+        code,
+        0,
+        "{who}: icephone's exit code; events:\n{}",
+        joined(&events)
+    );
+    let (local, remote) = assert_reflexive_call(&events, &who, (NAT_A_WAN, NAT_B_WAN), MIN_RTP);
+    let media = expect(&events, "media", None, &who);
+    assert_eq!(
+        media["keying"],
+        keying.icephone(),
+        "{who}: keying in the media summary: {media}"
+    );
+    let suite = media["srtp_suite"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{who}: no SRTP suite in the media summary: {media}"))
+        .to_owned();
+    let tag = auth_tag_len(&suite).unwrap_or_else(|| panic!("{who}: unknown suite {suite}"));
+    assert_eq!(
+        media["srtp_auth_failures"], 0,
+        "{who}: packets failing SRTP authentication: {media}"
+    );
+    assert_eq!(media["srtp_replays"], 0, "{who}: SRTP replays: {media}");
+    let recorded = wav::read(&record)
+        .unwrap_or_else(|e| panic!("{who}: icephone's recording {}: {e}", record.display()))
+        .samples;
+    let heard = tone_in_linear(&recorded);
+    assert!(
+        heard > 0.5,
+        "{who}: icephone decrypted baresip's {TONE} Hz tone (ratio {heard}, {} samples)",
+        recorded.len()
+    );
+
+    // --- baresip's account ---------------------------------------------------------------
+    assert_baresip_connected(&baresip_events, &who);
+    let menc: Vec<&Value> = baresip_events
+        .iter()
+        .filter(|e| e["type"] == "CALL_MENC")
+        .collect();
+    assert!(
+        !menc.is_empty(),
+        "{who}: baresip reported its media encryption (CALL_MENC): {:?}",
+        event_types(&baresip_events)
+    );
+    eprintln!("{who}: baresip's CALL_MENC: {menc:?}");
+    let secured = match keying {
+        Keying::Sdes => "SRTP is Enabled",
+        Keying::Dtls => "DTLS-SRTP complete",
+    };
+    let log_lines: Vec<&str> = baresip_log
+        .lines()
+        .filter(|l| l.contains(secured) || l.contains("srtp") || l.contains("crypto"))
+        .collect();
+    eprintln!("{who}: baresip's log on SRTP:\n{}", log_lines.join("\n"));
+    assert!(
+        baresip_log.contains(secured),
+        "{who}: baresip's log says `{secured}`:\n{}",
+        log_lines.join("\n")
+    );
+    assert!(
+        !baresip_log.contains("failed to decrypt"),
+        "{who}: baresip failed to decrypt our packets:\n{}",
+        log_lines.join("\n")
+    );
+
+    // --- the wire ------------------------------------------------------------------------
+    for (side, sdp) in [("baresip", &baresip_sdp), ("icephone", &icephone_sdp)] {
+        let m_audio: Vec<&str> = sdp.lines().filter(|l| l.starts_with("m=audio")).collect();
+        assert!(
+            !m_audio.is_empty()
+                && m_audio
+                    .iter()
+                    .all(|m| m.split_whitespace().nth(2) == Some(keying.profile())),
+            "{who}: {side}'s m=audio lines use {}:\n{sdp}",
+            keying.profile()
+        );
+        match keying {
+            Keying::Sdes => assert!(
+                sdp.lines().any(|l| l.starts_with("a=crypto:")),
+                "{who}: {side}'s SDP has a=crypto:\n{sdp}"
+            ),
+            Keying::Dtls => assert!(
+                sdp.lines().any(|l| l.starts_with("a=fingerprint:"))
+                    && sdp.lines().any(|l| l.starts_with("a=setup:")),
+                "{who}: {side}'s SDP has a=fingerprint and a=setup:\n{sdp}"
+            ),
+        }
+    }
+    for (from, to) in [(&local, &remote), (&remote, &local)] {
+        let datagrams = udp_payloads(&pcap, from, to);
+        let audio: Vec<&Vec<u8>> = datagrams.iter().filter(|d| is_pcmu_rtp(d)).collect();
+        assert!(
+            audio.len() as u64 >= MIN_RTP,
+            "{who}: {} RTP (PT 0) datagrams {from} -> {to} on the wire, want >= {MIN_RTP}",
+            audio.len()
+        );
+        let lengths: Vec<Option<usize>> = audio.iter().map(|d| rtp_payload_len(d)).collect();
+        let want = PCMU_20MS + tag;
+        let odd: Vec<&Option<usize>> = lengths.iter().filter(|l| **l != Some(want)).collect();
+        assert!(
+            odd.is_empty(),
+            "{who}: {from} -> {to}: every RTP payload is {PCMU_20MS} octets of audio and the \
+             {tag}-octet tag of {suite} ({want}); {} of {} are not: {:?}",
+            odd.len(),
+            lengths.len(),
+            odd.iter().take(10).collect::<Vec<_>>()
+        );
+        let wire: Vec<u8> = audio
+            .iter()
+            .filter_map(|d| {
+                let start = d.len().checked_sub(want)?;
+                d.get(start..start + PCMU_20MS)
+            })
+            .flatten()
+            .copied()
+            .collect();
+        let ratio = tone_in_ulaw(&wire);
+        assert!(
+            ratio < 0.05,
+            "{who}: {from} -> {to}: the RTP payloads decode as the {TONE} Hz tone in clear \
+             PCMU (ratio {ratio})"
+        );
+        eprintln!(
+            "{who}: {from} -> {to}: {} SRTP audio packets, payload {want} octets each, tone ratio of the payloads as PCMU {ratio:.4}",
+            audio.len()
+        );
+    }
+    // Nothing between the two NATs' public addresses, on any ports, is clear PCMU RTP of
+    // 20 ms (a second pair, a stray stream before selection...).
+    for (from, to) in [(NAT_A_WAN, NAT_B_WAN), (NAT_B_WAN, NAT_A_WAN)] {
+        let clear: usize = udp_payloads_between_hosts(&pcap, from, to)
+            .iter()
+            .filter(|d| is_pcmu_rtp(d) && rtp_payload_len(d) == Some(PCMU_20MS))
+            .count();
+        assert_eq!(
+            clear, 0,
+            "{who}: clear 20 ms PCMU RTP datagrams {from} -> {to}"
+        );
+    }
+    if keying == Keying::Dtls {
+        let hellos = tshark_fields(
+            &pcap,
+            &format!("dtls.handshake.type && ip.addr == {NAT_A_WAN} && ip.addr == {NAT_B_WAN}"),
+            &[
+                "ip.src",
+                "udp.srcport",
+                "ip.dst",
+                "udp.dstport",
+                "dtls.handshake.type",
+            ],
+        );
+        let has = |t: &str| {
+            hellos
+                .iter()
+                .any(|r| r.get(4).is_some_and(|v| v.split(',').any(|x| x == t)))
+        };
+        assert!(
+            has("1") && has("2"),
+            "{who}: a DTLS ClientHello (1) and ServerHello (2) between the NATs: {hellos:?}"
+        );
+        eprintln!("{who}: DTLS handshake records between the NATs: {hellos:?}");
+    }
+    assert_wire_clean(&pcap);
+}
+
+/// The tag length of an SRTP suite, by its SDES name (RFC 4568 §6.2, RFC 7714 §14.2) or its
+/// DTLS-SRTP profile name (RFC 5764 §4.1.2).
+fn auth_tag_len(suite: &str) -> Option<usize> {
+    if suite.contains("GCM") {
+        Some(16)
+    } else if suite.ends_with("_80") {
+        Some(10)
+    } else if suite.ends_with("_32") {
+        Some(4)
+    } else {
+        None
+    }
+}
+
+/// RTP (RFC 7983: first octet 128..=191) with payload type 0 (PCMU), marker bit ignored.
+fn is_pcmu_rtp(d: &[u8]) -> bool {
+    matches!(d.first(), Some(128..=191)) && d.get(1).is_some_and(|b| b & 0x7F == 0)
+}
+
+/// The octets after the RTP header (fixed header, CSRCs, header extension; RFC 3550 §5.1,
+/// §5.3.1): for SRTP, the encrypted payload and the tag.
+fn rtp_payload_len(d: &[u8]) -> Option<usize> {
+    let cc = usize::from(d.first()? & 0x0F);
+    let mut header = 12 + 4 * cc;
+    if d.first()? & 0x10 != 0 {
+        let words = u16::from_be_bytes([*d.get(header + 2)?, *d.get(header + 3)?]);
+        header += 4 + 4 * usize::from(words);
+    }
+    d.len().checked_sub(header)
+}
+
+/// The median 440 Hz energy fraction over 100 ms windows of audio that is not silent.
+fn tone_in_linear(samples: &[i16]) -> f64 {
+    let mut ratios: Vec<f64> = samples
+        .chunks_exact(800)
+        .filter(|w| {
+            let energy: f64 = w.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+            (energy / w.len() as f64).sqrt() > 100.0
+        })
+        .map(|w| tone_ratio(w, TONE, 8000.0))
+        .collect();
+    if ratios.len() < 10 {
+        return 0.0;
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
+
+/// [`tone_in_linear`] of octets read as PCMU.
+fn tone_in_ulaw(octets: &[u8]) -> f64 {
+    let samples: Vec<i16> = octets.iter().map(|b| ulaw_to_linear(*b)).collect();
+    tone_in_linear(&samples)
+}
+
+/// UDP payloads from one exact transport address to another, in capture order.
+fn udp_payloads(pcap: &Path, from: &str, to: &str) -> Vec<Vec<u8>> {
+    let (fi, fp) = ip_port(from);
+    let (ti, tp) = ip_port(to);
+    raw_udp_payloads(
+        pcap,
+        &format!("ip.src == {fi} && udp.srcport == {fp} && ip.dst == {ti} && udp.dstport == {tp}"),
+    )
+}
+
+/// UDP payloads from one host to another, any ports.
+fn udp_payloads_between_hosts(pcap: &Path, from: &str, to: &str) -> Vec<Vec<u8>> {
+    raw_udp_payloads(pcap, &format!("ip.src == {from} && ip.dst == {to} && udp"))
+}
+
+/// The raw UDP payloads of the frames matching `filter` (tshark's `udp.payload`, whatever
+/// it decodes them as).
+fn raw_udp_payloads(pcap: &Path, filter: &str) -> Vec<Vec<u8>> {
+    tshark_fields(pcap, filter, &["udp.payload"])
+        .into_iter()
+        .filter_map(|row| row.first().map(|hex| hex_bytes(hex)))
+        .filter(|b| !b.is_empty())
+        .collect()
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    let hex: Vec<u8> = hex.bytes().filter(u8::is_ascii_hexdigit).collect();
+    hex.chunks_exact(2)
+        .filter_map(|p| u8::from_str_radix(std::str::from_utf8(p).ok()?, 16).ok())
+        .collect()
+}
+
+/// The m= lines and the security attributes (crypto, fingerprint, setup, tls-id) of every
+/// SDP body `src` sent, one SIP message after another, as `m=`/`a=` lines.
+fn sdp_security_lines(pcap: &Path, src: &str) -> String {
+    let out = Command::new("timeout")
+        .args(["30", "tshark", "-n", "-r"])
+        .arg(pcap)
+        .args(lab::TSHARK_DECODE)
+        .args([
+            "-Y",
+            &format!("sdp && ip.src == {src}"),
+            "-T",
+            "fields",
+            "-E",
+            "separator=~",
+            "-E",
+            "occurrence=a",
+            "-E",
+            "aggregator=|",
+            "-e",
+            "sip.Method",
+            "-e",
+            "sip.Status-Code",
+            "-e",
+            "sip.CSeq.method",
+            "-e",
+            "sdp.media",
+            "-e",
+            "sdp.media_attr",
+        ])
+        .output()
+        .expect("could not run tshark");
+    assert!(
+        out.status.success(),
+        "tshark (SDP of {src}) failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut text = String::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let f: Vec<&str> = line.split('~').collect();
+        let get = |i: usize| f.get(i).copied().unwrap_or_default();
+        text.push_str(&format!("# {}{} ({})\n", get(0), get(1), get(2)));
+        for m in get(3).split('|').filter(|s| !s.is_empty()) {
+            text.push_str(&format!("m={m}\n"));
+        }
+        for a in get(4).split('|').filter(|a| {
+            ["crypto:", "fingerprint:", "setup:", "tls-id:"]
+                .iter()
+                .any(|p| a.starts_with(p))
+        }) {
+            text.push_str(&format!("a={a}\n"));
+        }
+    }
+    text
+}
