@@ -507,7 +507,7 @@ t1_ms = 250
     }
 
     #[test]
-    fn srtp_comes_from_the_flag_or_the_file_and_dtls_is_refused_for_now() {
+    fn srtp_comes_from_the_flag_or_the_file_and_an_unknown_mode_is_named() {
         use sdp::offer_answer::SrtpPolicy;
         let file: FileConfig = toml::from_str("srtp = \"sdes\"").unwrap();
         let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
@@ -519,9 +519,12 @@ t1_ms = 250
         let s = merge(&AccountArgs::default(), &ice, &file, None).unwrap();
         assert_eq!(s.srtp, SrtpPolicy::Optional, "the flag wins");
         let file: FileConfig = toml::from_str("srtp = \"dtls\"").unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::Dtls);
+        let file: FileConfig = toml::from_str("srtp = \"zrtp\"").unwrap();
         let err = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap_err();
         assert!(
-            err.to_string().starts_with("srtp") && err.to_string().contains("not supported yet"),
+            err.to_string().starts_with("srtp") && err.to_string().contains("unknown SRTP mode"),
             "{err}"
         );
     }

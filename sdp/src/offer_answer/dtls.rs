@@ -7,8 +7,8 @@
 //! tls-id and our role back in [`NegotiatedDtls`].
 
 use crate::security::{
-    answer_setup, check_roles, offerer_role, role_of, DtlsRole, Fingerprint, Setup,
-    StreamSecurity, TlsId, TransportProfile,
+    answer_setup, check_roles, offerer_role, role_of, DtlsRole, Fingerprint, Setup, StreamSecurity,
+    TlsId, TransportProfile,
 };
 
 use super::srtp::{SrtpPolicy, SrtpRefusal};
@@ -157,8 +157,7 @@ pub(crate) fn read_answer_dtls(
     let role = match ours.setup {
         Some(Setup::Active | Setup::Passive) => {
             let mine = ours.setup.unwrap_or(Setup::ActPass);
-            check_roles(mine, theirs.setup.unwrap_or(Setup::Active))
-                .map_err(SrtpRefusal::Setup)?;
+            check_roles(mine, theirs.setup.unwrap_or(Setup::Active)).map_err(SrtpRefusal::Setup)?;
             role_of(mine).map_err(SrtpRefusal::Setup)?
         }
         _ => offerer_role(theirs.setup).map_err(SrtpRefusal::Setup)?,

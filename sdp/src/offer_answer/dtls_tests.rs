@@ -81,7 +81,11 @@ fn a_first_offer_is_actpass_and_the_answerer_becomes_the_client() {
         .create_answer(&offer, &[stream(6000, local(2, None))])
         .unwrap();
     let theirs = agreed(&answer.streams[0]);
-    assert_eq!(theirs.role, DtlsRole::Client, "RFC 5763 §5: answerer active");
+    assert_eq!(
+        theirs.role,
+        DtlsRole::Client,
+        "RFC 5763 §5: answerer active"
+    );
     assert_eq!(theirs.remote_fingerprints, [fingerprint(1)]);
     assert_eq!(theirs.remote_tls_id, Some(tls_id(1)));
     let a_sec = &read_security(&answer.sdp).unwrap()[0];

@@ -14,13 +14,13 @@ use crate::model::{
 };
 use crate::security::read_security;
 
+use super::dtls::{answer_dtls, offer_dtls, read_answer_dtls};
 use super::local::LocalStream;
 use super::negotiated::{
     Answer, NegotiatedStream, OfferAnswerError, RemoteIce, RemoteIceData, StreamResult,
 };
 use super::plan::{common_formats, default_as_candidate};
 use super::settings::{credential_change, CredentialChange, DefaultMismatchPolicy, IceSettings};
-use super::dtls::{answer_dtls, offer_dtls, read_answer_dtls};
 use super::srtp::{answer_srtp, offer_crypto, read_answer_srtp, read_security_for, SrtpPolicy};
 use super::stream_writer::{rejected_copy, write_stream, StreamPlan};
 use super::verify::{remote_default, verify_ice_support, IceSupport};
@@ -140,12 +140,11 @@ impl SdpSession {
                 None
             } else if let Some(local) = locals.clone().next() {
                 // DTLS-SRTP (the dtls policy or a UDP/TLS offer) or SDES / clear RTP.
-                let security = answer_dtls(self.srtp, sec, local.dtls.as_ref()).and_then(|d| {
-                    match d {
+                let security =
+                    answer_dtls(self.srtp, sec, local.dtls.as_ref()).and_then(|d| match d {
                         Some(dtls) => Ok((None, Some(dtls))),
                         None => answer_srtp(self.srtp, sec, &local.sdes_keys).map(|s| (s, None)),
-                    }
-                });
+                    });
                 match security {
                     Ok(srtp) => {
                         let formats = read_formats(m)?;
