@@ -128,9 +128,12 @@ pub struct AgentSpec {
     pub nomination: String,
     #[serde(default = "yes")]
     pub rtcp_mux: bool,
-    /// SRTP for the media: `off`, `sdes` or `optional`, as `--srtp`.
+    /// SRTP for the media: `off`, `sdes`, `optional` or `dtls`, as `--srtp`.
     #[serde(default = "srtp_off")]
     pub srtp: String,
+    /// With `srtp = "dtls"`: `active`, `passive` or `actpass`, as `--dtls-setup`.
+    #[serde(default = "actpass")]
+    pub dtls_setup: String,
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
@@ -197,6 +200,9 @@ fn regular() -> String {
 }
 fn srtp_off() -> String {
     "off".into()
+}
+fn actpass() -> String {
+    "actpass".into()
 }
 fn default_keepalive() -> u64 {
     crate::config::DEFAULT_KEEPALIVE.as_secs()

@@ -24,6 +24,10 @@ pub struct LocalDtls {
     /// A re-offer keeps the role (RFC 8842 §5.5); an offer carrying the same peer tls-id is
     /// answered with the same role, so the association goes on (RFC 8842 §5.3).
     pub association: Option<(DtlsRole, Option<TlsId>)>,
+    /// Our preferred role for a new association (`--dtls-setup`): `None` offers `actpass`
+    /// and answers an `actpass` offer `active` (RFC 5763 §5); a role is offered as its
+    /// `a=setup` (RFC 8842 §5.2 allows it) and taken when answering an `actpass` offer.
+    pub preferred: Option<DtlsRole>,
 }
 
 /// What an offer/answer agreed on for DTLS-SRTP.
@@ -47,10 +51,8 @@ fn setup_of(role: DtlsRole) -> Setup {
 /// RFC 5763 §5: a first offer says `actpass`; RFC 8842 §5.5: a re-offer within a running
 /// association says the role it holds, so the answer cannot swap the roles under it.
 pub(crate) fn offer_setup(local: &LocalDtls) -> Setup {
-    local
-        .association
-        .as_ref()
-        .map_or(Setup::ActPass, |(role, _)| setup_of(*role))
+    let held = local.association.as_ref().map(|(role, _)| *role);
+    held.or(local.preferred).map_or(Setup::ActPass, setup_of)
 }
 
 /// Our DTLS lines for an offer or answer: fingerprint, setup and tls-id.
@@ -116,9 +118,10 @@ pub(crate) fn answer_dtls(
         .association
         .as_ref()
         .filter(|(_, remote_id)| remote_id.is_some() && *remote_id == offered.tls_id);
-    let setup = match kept {
-        Some((role, _)) => setup_of(*role),
-        None => answer_setup(offered.setup).map_err(SrtpRefusal::Setup)?,
+    let setup = match (kept, local.preferred, offered.setup) {
+        (Some((role, _)), _, _) => setup_of(*role),
+        (None, Some(role), Some(Setup::ActPass)) => setup_of(role),
+        _ => answer_setup(offered.setup).map_err(SrtpRefusal::Setup)?,
     };
     let role = role_of(setup).map_err(SrtpRefusal::Setup)?;
     Ok(Some((

@@ -23,6 +23,7 @@ fn local(fill: u8, association: Option<(DtlsRole, Option<TlsId>)>) -> LocalDtls 
         fingerprint: fingerprint(fill),
         tls_id: tls_id(fill),
         association,
+        preferred: None,
     }
 }
 
@@ -230,4 +231,32 @@ fn a_re_offer_keeps_the_association_and_a_new_tls_id_starts_another() {
     let agreed = agreed(&answer.streams[0]);
     assert_eq!(agreed.role, DtlsRole::Client);
     assert_eq!(agreed.remote_tls_id, Some(tls_id(8)));
+}
+
+#[test]
+fn a_preferred_role_is_offered_and_taken_when_answering_actpass() {
+    let mut alice = session(SrtpPolicy::Dtls);
+    let mut client = local(1, None);
+    client.preferred = Some(DtlsRole::Client);
+    let offer = alice.create_offer(&[stream(5000, client)]).unwrap();
+    assert_eq!(read_security(&offer).unwrap()[0].setup, Some(Setup::Active));
+    let answer = session(SrtpPolicy::Dtls)
+        .create_answer(&offer, &[stream(6000, local(2, None))])
+        .unwrap();
+    assert_eq!(agreed(&answer.streams[0]).role, DtlsRole::Server);
+    let (streams, _) = alice.process_answer(&offer, &answer.sdp).unwrap();
+    assert_eq!(agreed(&streams[0]).role, DtlsRole::Client);
+    // Answering: the preference applies to an actpass offer; an active one leaves passive.
+    let mut server = local(2, None);
+    server.preferred = Some(DtlsRole::Server);
+    for (offered, ours) in [("actpass", DtlsRole::Server), ("passive", DtlsRole::Client)] {
+        let offer = peer_sdp(
+            "UDP/TLS/RTP/SAVP",
+            &format!("{}a=setup:{offered}\n", fp_line(9)),
+        );
+        let answer = session(SrtpPolicy::Dtls)
+            .create_answer(&offer, &[stream(6000, server.clone())])
+            .unwrap();
+        assert_eq!(agreed(&answer.streams[0]).role, ours, "offer {offered}");
+    }
 }

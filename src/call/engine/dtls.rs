@@ -58,6 +58,8 @@ pub(super) struct CallDtls {
     cert: Arc<DtlsCertificate>,
     /// Ours, for the whole call: we never ask for a new association ourselves.
     tls_id: TlsId,
+    /// Our preferred role for a new association (`--dtls-setup`).
+    preferred: Option<DtlsRole>,
     /// What the last offer/answer agreed on (role, peer fingerprints and tls-id).
     agreed: Option<NegotiatedDtls>,
     /// One association per component the agreement covers (1, and 2 without rtcp-mux).
@@ -72,10 +74,11 @@ impl CallDtls {
     /// # Errors
     ///
     /// OpenSSL could not make the certificate.
-    pub(super) fn new() -> Result<CallDtls, String> {
+    pub(super) fn new(preferred: Option<DtlsRole>) -> Result<CallDtls, String> {
         Ok(CallDtls {
             cert: run_certificate()?,
             tls_id: fresh_tls_id(),
+            preferred,
             agreed: None,
             components: Vec::new(),
             outcomes: Vec::new(),
@@ -92,6 +95,7 @@ impl CallDtls {
                 .as_ref()
                 .filter(|_| !self.components.is_empty())
                 .map(|a| (a.role, a.remote_tls_id.clone())),
+            preferred: self.preferred,
         }
     }
 

@@ -283,7 +283,7 @@ impl CallCore {
         let gather_until = now + opts.gather_timeout;
         let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
         let rtcp_mux = opts.rtcp_mux;
-        let srtp = CallSrtp::new(opts.srtp, &opts.srtp_suites)?;
+        let srtp = CallSrtp::new(opts.srtp, &opts.srtp_suites, opts.dtls_setup)?;
         Ok(CallCore {
             sdp: SdpSession::new(origin, session_id, IceSettings::default()).with_srtp(opts.srtp),
             srtp,

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use sdp::offer_answer::{LocalDtls, NegotiatedDtls, NegotiatedSrtp, SdesKey, SrtpPolicy};
+use sdp::security::DtlsRole;
 
 use super::dtls::{CallDtls, DtlsOutcome};
 use crate::media::srtp::{SrtpContext, SrtpKey, SrtpStats, SrtpSuite};
@@ -91,7 +92,11 @@ impl CallSrtp {
     /// # Errors
     ///
     /// SDES without any suite, no random source for the keys, or no DTLS certificate.
-    pub(super) fn new(policy: SrtpPolicy, suites: &[SrtpSuite]) -> anyhow::Result<CallSrtp> {
+    pub(super) fn new(
+        policy: SrtpPolicy,
+        suites: &[SrtpSuite],
+        dtls_setup: Option<DtlsRole>,
+    ) -> anyhow::Result<CallSrtp> {
         let keys = match policy {
             SrtpPolicy::Off | SrtpPolicy::Dtls => Vec::new(),
             SrtpPolicy::Sdes | SrtpPolicy::Optional if suites.is_empty() => {
@@ -103,7 +108,7 @@ impl CallSrtp {
                 .collect::<Result<_, _>>()?,
         };
         let dtls = match policy {
-            SrtpPolicy::Dtls => Some(CallDtls::new().map_err(anyhow::Error::msg)?),
+            SrtpPolicy::Dtls => Some(CallDtls::new(dtls_setup).map_err(anyhow::Error::msg)?),
             _ => None,
         };
         Ok(CallSrtp {
@@ -427,8 +432,8 @@ mod tests {
     }
 
     fn pair(suite: SrtpSuite) -> (CallSrtp, CallSrtp) {
-        let mut a = CallSrtp::new(SrtpPolicy::Sdes, &[suite]).unwrap();
-        let mut b = CallSrtp::new(SrtpPolicy::Sdes, &[suite]).unwrap();
+        let mut a = CallSrtp::new(SrtpPolicy::Sdes, &[suite], None).unwrap();
+        let mut b = CallSrtp::new(SrtpPolicy::Sdes, &[suite], None).unwrap();
         let (for_a, for_b) = agreed(&a, &b);
         a.apply(Some(&for_a), None, &[1], Instant::now()).unwrap();
         b.apply(Some(&for_b), None, &[1], Instant::now()).unwrap();
@@ -437,7 +442,7 @@ mod tests {
 
     #[test]
     fn a_required_policy_sends_and_accepts_nothing_clear_before_or_without_keys() {
-        let mut s = CallSrtp::new(SrtpPolicy::Sdes, &SrtpSuite::ALL).unwrap();
+        let mut s = CallSrtp::new(SrtpPolicy::Sdes, &SrtpSuite::ALL, None).unwrap();
         assert_eq!(
             s.protect(rtp(1), false),
             None,
@@ -449,7 +454,7 @@ mod tests {
             "clear RTP agreed while required"
         );
         assert_eq!(s.protect(rtp(2), false), None);
-        let mut optional = CallSrtp::new(SrtpPolicy::Optional, &SrtpSuite::ALL).unwrap();
+        let mut optional = CallSrtp::new(SrtpPolicy::Optional, &SrtpSuite::ALL, None).unwrap();
         assert!(optional.apply(None, None, &[1], Instant::now()).is_ok());
         assert_eq!(
             optional.protect(rtp(1), false),
@@ -484,7 +489,8 @@ mod tests {
         assert_eq!(b.unprotect(first), None);
         assert_eq!(b.report().stats.replays, 1);
         // The peer rekeys: the old key no longer authenticates, and the totals are kept.
-        let mut c = CallSrtp::new(SrtpPolicy::Sdes, &[SrtpSuite::AesCm128HmacSha1_80]).unwrap();
+        let mut c =
+            CallSrtp::new(SrtpPolicy::Sdes, &[SrtpSuite::AesCm128HmacSha1_80], None).unwrap();
         let (_, rekeyed) = agreed(&c, &b);
         b.apply(Some(&rekeyed), None, &[1], Instant::now()).unwrap();
         assert_eq!(b.unprotect(a.protect(rtp(2), false).unwrap()), None);
