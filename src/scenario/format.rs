@@ -1054,6 +1054,8 @@ pub const EXPECTABLE: &[&str] = &[
     "updated_offer.answered",
     "dtmf.sent",
     "dtmf.received",
+    "dtls.connected",
+    "dtls.failed",
     "response",
     "hangup",
 ];
@@ -1115,16 +1117,16 @@ fn parse_assertion(t: &toml::Table) -> Result<Assertion, String> {
                 .map_err(|_| "assert ice_restarts: `min` is too large".to_string())?,
         },
         "keying" => {
-            let keying = s("value").ok_or("assert keying needs `value` (sdes or none)")?;
-            if !["sdes", "none"].contains(&keying.as_str()) {
-                return Err(format!("keying value `{keying}`: expected sdes or none"));
+            let keying = s("value").ok_or("assert keying needs `value` (sdes, dtls or none)")?;
+            if !["sdes", "dtls", "none"].contains(&keying.as_str()) {
+                return Err(format!("keying value `{keying}`: expected sdes, dtls or none"));
             }
             let suite = s("suite");
             if let Some(name) = &suite {
                 let known = sdp::security::CryptoSuite::KNOWN.iter().any(|k| k.name() == name);
                 if !known || keying == "none" {
                     return Err(format!(
-                        "keying suite `{name}`: expected AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM, with value = \"sdes\""
+                        "keying suite `{name}`: expected AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM, with value = \"sdes\" or \"dtls\""
                     ));
                 }
             }
