@@ -113,11 +113,13 @@ pub(crate) fn answer_dtls(
     }
     let local = local.ok_or(SrtpRefusal::NoLocalDtls)?;
     // RFC 8842 §5.3: the peer's tls-id unchanged means the association goes on, with the
-    // roles it has; a new one (or none known) is a new association, roles from a=setup.
+    // roles it has; a new one is a new association, roles from a=setup. A peer that sends
+    // no tls-id (before RFC 8842, e.g. baresip) keeps its association across re-offers
+    // too, so ours goes on as long as it sends none.
     let kept = local
         .association
         .as_ref()
-        .filter(|(_, remote_id)| remote_id.is_some() && *remote_id == offered.tls_id);
+        .filter(|(_, remote_id)| *remote_id == offered.tls_id);
     let setup = match (kept, local.preferred, offered.setup) {
         (Some((role, _)), _, _) => setup_of(*role),
         (None, Some(role), Some(Setup::ActPass)) => setup_of(role),

@@ -260,3 +260,20 @@ fn a_preferred_role_is_offered_and_taken_when_answering_actpass() {
         assert_eq!(agreed(&answer.streams[0]).role, ours, "offer {offered}");
     }
 }
+
+#[test]
+fn a_peer_without_tls_id_keeps_the_roles_across_re_offers() {
+    // The answerer became the server when the peer offered active; the peer (pre-RFC 8842,
+    // no tls-id) re-offers actpass: the association and our role go on.
+    let reoffer = peer_sdp(
+        "UDP/TLS/RTP/SAVP",
+        &format!("{}a=setup:actpass\n", fp_line(9)),
+    );
+    let answer = session(SrtpPolicy::Dtls)
+        .create_answer(
+            &reoffer,
+            &[stream(6000, local(2, Some((DtlsRole::Server, None))))],
+        )
+        .unwrap();
+    assert_eq!(agreed(&answer.streams[0]).role, DtlsRole::Server);
+}

@@ -101,7 +101,9 @@ impl CallDtls {
 
     /// Applies an offer/answer's agreement for `components`. The same role, fingerprints
     /// and peer tls-id keep the associations (RFC 8842 §5.3: an ICE restart or a hold does
-    /// not rekey); anything else starts new ones. Returns whether it started new ones.
+    /// not rekey; a peer without tls-id, which predates RFC 8842, keeps its association
+    /// across re-offers as well); anything else starts new ones. Returns whether it started
+    /// new ones.
     ///
     /// # Errors
     ///
@@ -113,7 +115,6 @@ impl CallDtls {
         now: Instant,
     ) -> Result<bool, String> {
         let same = self.agreed.as_ref() == Some(agreed)
-            && agreed.remote_tls_id.is_some()
             && components
                 .iter()
                 .all(|c| self.components.iter().any(|d| d.component == *c));
@@ -222,5 +223,60 @@ impl CallDtls {
                 });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sdp::security::Fingerprint;
+
+    fn agreed(role: DtlsRole, tls_id: Option<u8>) -> NegotiatedDtls {
+        NegotiatedDtls {
+            role,
+            remote_fingerprints: vec![Fingerprint::new("sha-256", vec![7; 32])],
+            remote_tls_id: tls_id.map(|f| TlsId::from_random(&[f; 15])),
+        }
+    }
+
+    #[test]
+    fn the_same_peer_tls_id_keeps_the_association_and_a_new_one_starts_another() {
+        let now = Instant::now();
+        let mut dtls = CallDtls::new(None).unwrap();
+        assert!(dtls.local().association.is_none(), "nothing agreed yet");
+        assert!(dtls
+            .apply(&agreed(DtlsRole::Server, Some(1)), &[1, 2], now)
+            .unwrap());
+        assert_eq!(dtls.component_ids(), [1, 2]);
+        let local = dtls.local();
+        assert_eq!(
+            local.association,
+            Some((DtlsRole::Server, Some(TlsId::from_random(&[1; 15]))))
+        );
+        // An ICE restart or a hold: the same agreement, the association goes on.
+        assert!(!dtls
+            .apply(&agreed(DtlsRole::Server, Some(1)), &[1, 2], now)
+            .unwrap());
+        // rtcp-mux agreed since: component 2's association is dropped, 1 goes on.
+        assert!(!dtls
+            .apply(&agreed(DtlsRole::Server, Some(1)), &[1], now)
+            .unwrap());
+        assert_eq!(dtls.component_ids(), [1]);
+        // RFC 8842 §5.3: a new peer tls-id is a new association.
+        assert!(dtls
+            .apply(&agreed(DtlsRole::Server, Some(2)), &[1], now)
+            .unwrap());
+        // A peer without tls-id (pre-RFC 8842): a new role or fingerprint is a new
+        // association, the same ones keep it.
+        assert!(dtls
+            .apply(&agreed(DtlsRole::Client, None), &[1], now)
+            .unwrap());
+        assert!(!dtls
+            .apply(&agreed(DtlsRole::Client, None), &[1], now)
+            .unwrap());
+        // Our tls-id stays: we never ask for a new association ourselves.
+        assert_eq!(dtls.local().tls_id, local.tls_id);
+        // A client sends its ClientHello as soon as it may.
+        assert!(dtls.poll_transmit(1).is_some());
     }
 }
