@@ -66,17 +66,30 @@ pub fn srtp_name(s: &str) -> Result<String, String> {
     parse_srtp(s).map(|_| s.to_string())
 }
 
-/// `off`, `sdes` or `optional` (case-insensitive). `dtls` is known but refused: DTLS-SRTP
-/// is not implemented yet (issue 17), and saying so beats "unknown value".
+/// `off`, `sdes`, `optional` or `dtls` (case-insensitive).
 pub fn parse_srtp(s: &str) -> Result<sdp::offer_answer::SrtpPolicy, String> {
     use sdp::offer_answer::SrtpPolicy;
-    match SrtpPolicy::from_name(&s.trim().to_ascii_lowercase()) {
-        Some(SrtpPolicy::Dtls) => {
-            Err("DTLS-SRTP is not supported yet (issue 17); use sdes or optional".into())
-        }
-        Some(p) => Ok(p),
-        None => Err(format!("unknown SRTP mode `{s}` (off, sdes or optional)")),
+    SrtpPolicy::from_name(&s.trim().to_ascii_lowercase())
+        .ok_or_else(|| format!("unknown SRTP mode `{s}` (off, sdes, optional or dtls)"))
+}
+
+/// `--dtls-setup`: `active` (we are the DTLS client) or `passive` (the server), as the
+/// `a=setup` values say (RFC 4145 §4); `actpass` leaves it to the peer (the default).
+pub fn parse_dtls_setup(s: &str) -> Result<Option<sdp::security::DtlsRole>, String> {
+    use sdp::security::DtlsRole;
+    match s.trim().to_ascii_lowercase().as_str() {
+        "active" => Ok(Some(DtlsRole::Client)),
+        "passive" => Ok(Some(DtlsRole::Server)),
+        "actpass" => Ok(None),
+        _ => Err(format!(
+            "unknown DTLS setup `{s}` (active, passive or actpass)"
+        )),
     }
+}
+
+/// `--dtls-setup`: a known value, kept as written.
+pub fn dtls_setup_name(s: &str) -> Result<String, String> {
+    parse_dtls_setup(s).map(|_| s.to_string())
 }
 
 /// Codec names to codecs: every name known, at least one.

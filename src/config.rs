@@ -65,8 +65,10 @@ pub struct FileConfig {
     pub codecs: Option<Vec<String>>,
     pub rtcp_mux: Option<bool>,
     pub rtcp_mux_only: Option<bool>,
-    /// `off`, `sdes` or `optional`, as `--srtp`.
+    /// `off`, `sdes`, `optional` or `dtls`, as `--srtp`.
     pub srtp: Option<String>,
+    /// `active`, `passive` or `actpass`, as `--dtls-setup`.
+    pub dtls_setup: Option<String>,
     pub t1_ms: Option<u64>,
     pub expires: Option<u32>,
     pub keepalive: Option<u64>,
@@ -159,6 +161,8 @@ pub struct Settings {
     pub rtcp_mux_only: bool,
     /// SRTP for the media (`--srtp`, `srtp`).
     pub srtp: sdp::offer_answer::SrtpPolicy,
+    /// DTLS-SRTP role preference (`--dtls-setup`, `dtls_setup`).
+    pub dtls_setup: Option<sdp::security::DtlsRole>,
     pub t1: Duration,
     pub expires: u32,
     /// CRLFCRLF keepalive interval; `None` = off (`keepalive = 0`).
@@ -384,6 +388,16 @@ pub fn merge(
         })?,
         None => sdp::offer_answer::SrtpPolicy::Off,
     };
+    let dtls_setup = match pick(&ice.dtls_setup, &file.dtls_setup) {
+        Some(name) => {
+            crate::cli_values::parse_dtls_setup(&name).map_err(|why| ConfigError::Invalid {
+                field: "dtls_setup",
+                value: name.clone(),
+                why,
+            })?
+        }
+        None => None,
+    };
     if file.t1_ms == Some(0) {
         return Err(ConfigError::Invalid {
             field: "t1_ms",
@@ -418,6 +432,7 @@ pub fn merge(
         rtcp_mux: ice.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
         rtcp_mux_only: ice.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
         srtp,
+        dtls_setup,
         t1: Duration::from_millis(flags.t1_ms.or(file.t1_ms).unwrap_or(500)),
         expires: flags.expires.or(file.expires).unwrap_or(3600),
         keepalive: match flags.keepalive.or(file.keepalive) {
@@ -507,7 +522,7 @@ t1_ms = 250
     }
 
     #[test]
-    fn srtp_comes_from_the_flag_or_the_file_and_dtls_is_refused_for_now() {
+    fn srtp_comes_from_the_flag_or_the_file_and_an_unknown_mode_is_named() {
         use sdp::offer_answer::SrtpPolicy;
         let file: FileConfig = toml::from_str("srtp = \"sdes\"").unwrap();
         let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
@@ -519,9 +534,12 @@ t1_ms = 250
         let s = merge(&AccountArgs::default(), &ice, &file, None).unwrap();
         assert_eq!(s.srtp, SrtpPolicy::Optional, "the flag wins");
         let file: FileConfig = toml::from_str("srtp = \"dtls\"").unwrap();
+        let s = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap();
+        assert_eq!(s.srtp, SrtpPolicy::Dtls);
+        let file: FileConfig = toml::from_str("srtp = \"zrtp\"").unwrap();
         let err = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap_err();
         assert!(
-            err.to_string().starts_with("srtp") && err.to_string().contains("not supported yet"),
+            err.to_string().starts_with("srtp") && err.to_string().contains("unknown SRTP mode"),
             "{err}"
         );
     }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 
-use crate::cli_values::{codec_list, srtp_name};
+use crate::cli_values::{codec_list, dtls_setup_name, srtp_name};
 
 /// Account and network settings: every SIP command uses them.
 #[derive(Debug, Clone, Default, Args)]
@@ -111,8 +111,14 @@ pub struct IceArgs {
     #[arg(long, value_parser = codec_list, help_heading = "Media")]
     pub codecs: Option<String>,
     /// SRTP for the media: off (clear RTP), sdes (RTP/SAVP with a=crypto, RFC 4568,
-    /// required) or optional (RTP/AVP with a=crypto: SRTP when the peer takes it)
+    /// required), optional (RTP/AVP with a=crypto: SRTP when the peer takes it) or dtls
+    /// (UDP/TLS/RTP/SAVP, keys from a DTLS handshake over the ICE path, RFC 5764, required)
     /// [default: off]
-    #[arg(long, value_name = "off|sdes|optional", value_parser = srtp_name, help_heading = "Media")]
+    #[arg(long, value_name = "off|sdes|optional|dtls", value_parser = srtp_name, help_heading = "Media")]
     pub srtp: Option<String>,
+    /// With --srtp dtls: our DTLS role, as a=setup says it: active (client), passive
+    /// (server) or actpass (the peer chooses; answering, we are then active) [default:
+    /// actpass]
+    #[arg(long, value_name = "active|passive|actpass", value_parser = dtls_setup_name, help_heading = "Media")]
+    pub dtls_setup: Option<String>,
 }

@@ -195,6 +195,12 @@ pub fn lines(
         "false".into(),
     );
     p.add("srtp", s(&ice.srtp), s(&file.srtp), quote("off"));
+    p.add(
+        "dtls_setup",
+        s(&ice.dtls_setup),
+        s(&file.dtls_setup),
+        quote("actpass"),
+    );
     p.add("t1_ms", n(flags.t1_ms), n(file.t1_ms), "500".into());
     p.add("expires", n(flags.expires), n(file.expires), "3600".into());
     p.add(

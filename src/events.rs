@@ -81,6 +81,24 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// A DTLS-SRTP association (RFC 5764) of a component connected or failed.
+    Dtls {
+        agent: String,
+        /// connected | failed
+        state: String,
+        component: u16,
+        /// client | server (from a=setup, RFC 5763 §5)
+        role: String,
+        /// The SRTP protection profile the handshake chose (connected).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suite: Option<String>,
+        /// The peer certificate's fingerprint, which matched its SDP (connected).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        peer_fingerprint: Option<String>,
+        /// Why it failed (failed).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
     /// An `a=remote-candidates` entry of the peer's updated offer that our answer did not use
     /// (RFC 8839 §4.4.2, §5.2: one entry per component, naming our selected pair's local).
     RemoteCandidateIgnored {
@@ -247,6 +265,23 @@ impl Event {
             Event::Dtmf {
                 digit, direction, ..
             } => format!("DTMF {digit} {direction}"),
+            Event::Dtls {
+                state,
+                component,
+                role,
+                suite,
+                reason,
+                ..
+            } => {
+                let mut s = format!("DTLS-SRTP {state} on component {component} as {role}");
+                if let Some(suite) = suite {
+                    s += &format!(", {suite}");
+                }
+                if let Some(r) = reason {
+                    s += &format!(": {r}");
+                }
+                s
+            }
             Event::Media { stats, .. } => format!(
                 "media {}: sent {} received {} (audio; DTMF packets sent {} received {}) lost {} jitter {:.2} ms; {} frame(s) held before ICE selection; {} packet(s) from unknown sources dropped; RTCP sent {} received {}, RTT {}, peer lost {}; {}",
                 stats.codec,
@@ -321,6 +356,7 @@ impl Event {
             | Event::UpdatedOffer { agent, .. }
             | Event::Call { agent, .. }
             | Event::Dtmf { agent, .. }
+            | Event::Dtls { agent, .. }
             | Event::Media { agent, .. }
             | Event::IceFailed { agent, .. }
             | Event::ServerFailed { agent, .. } => agent,

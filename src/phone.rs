@@ -200,6 +200,7 @@ pub fn call_options(
     o.rtcp_mux = settings.rtcp_mux;
     o.rtcp_mux_only = settings.rtcp_mux_only;
     o.srtp = settings.srtp;
+    o.dtls_setup = settings.dtls_setup;
     o.codecs = settings.codecs.clone();
     o.source = source(media)?;
     o.dtmf = media.dtmf.clone();

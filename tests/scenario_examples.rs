@@ -30,6 +30,7 @@ const EXAMPLES: &[(&str, &str)] = &[
         "raw-send.toml",
         "expect response 400 header Call-ID =~ /^bad-/",
     ),
+    ("srtp-dtls.toml", "assert keying = dtls"),
     (
         "srtp-sdes.toml",
         "assert keying = sdes suite = AEAD_AES_128_GCM",

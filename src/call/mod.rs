@@ -43,8 +43,11 @@ pub struct CallOptions {
     /// §5.1.1.1). Off by default: the initial offer carries component 2 too, for peers that
     /// refuse mux, and drops it when the answer accepts mux (RFC 5761 §5.1.3).
     pub rtcp_mux_only: bool,
-    /// SRTP for the media (`--srtp`): off, SDES required, or SDES when the peer takes it.
+    /// SRTP for the media (`--srtp`): off, SDES required, SDES when the peer takes it, or
+    /// DTLS-SRTP required.
     pub srtp: sdp::offer_answer::SrtpPolicy,
+    /// DTLS-SRTP: our preferred role (`--dtls-setup`), `None` for `actpass`.
+    pub dtls_setup: Option<sdp::security::DtlsRole>,
     /// The SDES suites we offer (in this order) and accept; every one we implement unless
     /// narrowed (a peer that mishandles one).
     pub srtp_suites: Vec<crate::media::srtp::SrtpSuite>,
@@ -139,6 +142,7 @@ impl CallOptions {
             rtcp_mux: true,
             rtcp_mux_only: false,
             srtp: sdp::offer_answer::SrtpPolicy::Off,
+            dtls_setup: None,
             srtp_suites: crate::media::srtp::SrtpSuite::ALL.to_vec(),
             codecs: vec![G711::Ulaw, G711::Alaw],
             source: Source::Silence,

@@ -590,6 +590,7 @@ fn short(ev: &Event) -> String {
             direction, digit, ..
         } => format!("dtmf.{direction}[{digit}]"),
         Event::Media { .. } => "media".into(),
+        Event::Dtls { state, .. } => format!("dtls.{state}"),
         Event::IceFailed { .. } => "ice_failed".into(),
         Event::ServerFailed { kind, .. } => format!("server_failed.{kind}"),
     }
@@ -631,6 +632,9 @@ fn matches(e: &Expectation, ev: &Event) -> bool {
         }
         (what, Event::UpdatedOffer { direction, .. }) => {
             what.strip_prefix("updated_offer.") == Some(direction.as_str())
+        }
+        (what, Event::Dtls { state, reason, .. }) => {
+            what.strip_prefix("dtls.") == Some(state.as_str()) && reason_ok(reason)
         }
         (
             what,

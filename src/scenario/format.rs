@@ -128,9 +128,12 @@ pub struct AgentSpec {
     pub nomination: String,
     #[serde(default = "yes")]
     pub rtcp_mux: bool,
-    /// SRTP for the media: `off`, `sdes` or `optional`, as `--srtp`.
+    /// SRTP for the media: `off`, `sdes`, `optional` or `dtls`, as `--srtp`.
     #[serde(default = "srtp_off")]
     pub srtp: String,
+    /// With `srtp = "dtls"`: `active`, `passive` or `actpass`, as `--dtls-setup`.
+    #[serde(default = "actpass")]
+    pub dtls_setup: String,
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
@@ -197,6 +200,9 @@ fn regular() -> String {
 }
 fn srtp_off() -> String {
     "off".into()
+}
+fn actpass() -> String {
+    "actpass".into()
 }
 fn default_keepalive() -> u64 {
     crate::config::DEFAULT_KEEPALIVE.as_secs()
@@ -1048,6 +1054,8 @@ pub const EXPECTABLE: &[&str] = &[
     "updated_offer.answered",
     "dtmf.sent",
     "dtmf.received",
+    "dtls.connected",
+    "dtls.failed",
     "response",
     "hangup",
 ];
@@ -1109,16 +1117,16 @@ fn parse_assertion(t: &toml::Table) -> Result<Assertion, String> {
                 .map_err(|_| "assert ice_restarts: `min` is too large".to_string())?,
         },
         "keying" => {
-            let keying = s("value").ok_or("assert keying needs `value` (sdes or none)")?;
-            if !["sdes", "none"].contains(&keying.as_str()) {
-                return Err(format!("keying value `{keying}`: expected sdes or none"));
+            let keying = s("value").ok_or("assert keying needs `value` (sdes, dtls or none)")?;
+            if !["sdes", "dtls", "none"].contains(&keying.as_str()) {
+                return Err(format!("keying value `{keying}`: expected sdes, dtls or none"));
             }
             let suite = s("suite");
             if let Some(name) = &suite {
                 let known = sdp::security::CryptoSuite::KNOWN.iter().any(|k| k.name() == name);
                 if !known || keying == "none" {
                     return Err(format!(
-                        "keying suite `{name}`: expected AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM, with value = \"sdes\""
+                        "keying suite `{name}`: expected AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32 or AEAD_AES_128_GCM, with value = \"sdes\" or \"dtls\""
                     ));
                 }
             }

@@ -314,6 +314,8 @@ async fn prepare(
     o.rtcp_mux = spec.rtcp_mux;
     o.srtp = crate::cli_values::parse_srtp(&spec.srtp)
         .map_err(|why| format!("{who}: srtp `{}`: {why}", spec.srtp))?;
+    o.dtls_setup = crate::cli_values::parse_dtls_setup(&spec.dtls_setup)
+        .map_err(|why| format!("{who}: dtls_setup `{}`: {why}", spec.dtls_setup))?;
     o.ice_timeout = Duration::from_millis(spec.ice_timeout_ms);
     o.gather_timeout = Duration::from_secs(2);
     o.source = match (&spec.play, spec.tone) {

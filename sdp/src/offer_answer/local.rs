@@ -7,6 +7,7 @@ use ice::{Candidate, CandidateKind, Credentials, Transport};
 use crate::audio::{AudioCodec, Direction};
 use crate::candidate_attr::RemoteCandidate;
 
+use super::dtls::LocalDtls;
 use super::srtp::SdesKey;
 
 /// Our ICE data for one stream.
@@ -52,6 +53,8 @@ pub struct LocalStream {
     /// 1..n, and the one of the chosen suite answered (RFC 4568 §5.1). Used only when the
     /// session's [`super::SrtpPolicy`] is not off.
     pub sdes_keys: Vec<SdesKey>,
+    /// Our DTLS-SRTP fingerprint and tls-id; used only when the session's policy is `dtls`.
+    pub dtls: Option<LocalDtls>,
 }
 
 impl LocalStream {
@@ -69,6 +72,7 @@ impl LocalStream {
             ice,
             fallback_address,
             sdes_keys: Vec::new(),
+            dtls: None,
         }
     }
 }

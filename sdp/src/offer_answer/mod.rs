@@ -1,5 +1,6 @@
 //! RFC 3264 offer/answer for audio with the RFC 8839 ICE rules.
 
+mod dtls;
 mod local;
 mod losing_pair;
 mod negotiated;
@@ -10,6 +11,7 @@ mod srtp;
 mod stream_writer;
 mod verify;
 
+pub use dtls::{LocalDtls, NegotiatedDtls};
 pub use local::{default_candidate, LocalIce, LocalStream, Selected};
 pub use negotiated::{
     Answer, IgnoredBecause, IgnoredRemoteCandidate, NegotiatedStream, OfferAnswerError, PairState,

@@ -11,6 +11,7 @@ use crate::error::SdpError;
 use crate::ice_attrs::{IceOptions, Warning};
 use crate::model::SessionDescription;
 
+use super::dtls::NegotiatedDtls;
 use super::srtp::{NegotiatedSrtp, SrtpRefusal};
 
 /// The peer's ICE state for one stream, as the agent needs it.
@@ -74,6 +75,9 @@ pub struct NegotiatedStream {
     pub ice: RemoteIce,
     /// SDES-SRTP agreed for the stream (both crypto lines); `None`: clear RTP.
     pub srtp: Option<NegotiatedSrtp>,
+    /// DTLS-SRTP agreed for the stream (our role, the peer's fingerprints and tls-id);
+    /// the keys come from the handshake on the media path.
+    pub dtls: Option<NegotiatedDtls>,
 }
 
 /// The outcome of offer/answer for one `m=` line, in `m=` order.

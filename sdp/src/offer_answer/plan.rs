@@ -100,6 +100,7 @@ impl SdpSession {
             // Plain RTP; the offer and answer paths set SRTP from the policy.
             profile: TransportProfile::RtpAvp,
             crypto: Vec::new(),
+            dtls: None,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::model::{
 };
 use crate::security::read_security;
 
+use super::dtls::{answer_dtls, offer_dtls, read_answer_dtls};
 use super::local::LocalStream;
 use super::negotiated::{
     Answer, NegotiatedStream, OfferAnswerError, RemoteIce, RemoteIceData, StreamResult,
@@ -90,6 +91,8 @@ impl SdpSession {
             let mut plan = self.plan(s, formats, s.direction, s.rtcp_mux, true, None)?;
             (plan.profile, plan.crypto) = offer_crypto(self.srtp, &s.sdes_keys)
                 .map_err(|reason| OfferAnswerError::Srtp { index, reason })?;
+            plan.dtls = offer_dtls(self.srtp, s.dtls.as_ref())
+                .map_err(|reason| OfferAnswerError::Srtp { index, reason })?;
             plans.push(plan);
         }
         let media = plans.iter().map(write_stream).collect();
@@ -136,7 +139,13 @@ impl SdpSession {
             let accepted = if m.is_rejected() || m.media != "audio" || !plain_or_srtp {
                 None
             } else if let Some(local) = locals.clone().next() {
-                match answer_srtp(self.srtp, sec, &local.sdes_keys) {
+                // DTLS-SRTP (the dtls policy or a UDP/TLS offer) or SDES / clear RTP.
+                let security =
+                    answer_dtls(self.srtp, sec, local.dtls.as_ref()).and_then(|d| match d {
+                        Some(dtls) => Ok((None, Some(dtls))),
+                        None => answer_srtp(self.srtp, sec, &local.sdes_keys).map(|s| (s, None)),
+                    });
+                match security {
                     Ok(srtp) => {
                         let formats = read_formats(m)?;
                         common_formats(&formats, &local.codecs).map(|f| (local, f, srtp))
@@ -149,7 +158,7 @@ impl SdpSession {
             } else {
                 None
             };
-            let Some((local, formats, srtp)) = accepted else {
+            let Some((local, formats, (srtp, dtls))) = accepted else {
                 // RFC 3264 §6: reject with port 0.
                 media.push(rejected_copy(m));
                 results.push(StreamResult::Rejected { index });
@@ -214,6 +223,11 @@ impl SdpSession {
                 plan.profile = sec.profile.clone();
                 plan.crypto = vec![s.local.clone()];
             }
+            let dtls = dtls.map(|(lines, agreed)| {
+                plan.profile = sec.profile.clone();
+                plan.dtls = Some(lines);
+                agreed
+            });
             if rtcp_mux {
                 // RFC 5761 §5.1.3: with mux agreed, RTCP needs no candidates of its own.
                 if let Some(lines) = &mut plan.ice {
@@ -237,6 +251,7 @@ impl SdpSession {
                 rtcp_mux,
                 ice: remote_ice,
                 srtp,
+                dtls,
             })));
         }
         if let (Some(refused), true) = (refusal, plans.is_empty()) {
@@ -267,7 +282,9 @@ impl SdpSession {
         // Our own offer's crypto lines; the answer's are read only when we offered some, so
         // an a=crypto we did not ask for cannot fail a plain call.
         let our_security = read_security(offer)?;
-        let wanted = our_security.iter().any(|s| !s.crypto.is_empty());
+        let wanted = our_security
+            .iter()
+            .any(|s| !s.crypto.is_empty() || s.profile.is_dtls());
         let policy = if wanted { self.srtp } else { SrtpPolicy::Off };
         let their_security = read_security_for(policy, answer)?;
         let restarting = self.note_remote(&view.session, &view.streams, false)?;
@@ -316,6 +333,11 @@ impl SdpSession {
                     .map_err(|reason| OfferAnswerError::Srtp { index, reason })?,
                 _ => None,
             };
+            let dtls = match (our_security.get(index), their_security.get(index)) {
+                (Some(o_sec), Some(a_sec)) => read_answer_dtls(o_sec, a_sec)
+                    .map_err(|reason| OfferAnswerError::Srtp { index, reason })?,
+                _ => None,
+            };
             results.push(StreamResult::Active(Box::new(NegotiatedStream {
                 index,
                 formats,
@@ -326,6 +348,7 @@ impl SdpSession {
                 rtcp_mux: o.has_attribute("rtcp-mux") && ice.rtcp_mux,
                 ice: remote_ice,
                 srtp,
+                dtls,
             })));
         }
         Ok((results, view.warnings))

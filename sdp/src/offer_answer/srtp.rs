@@ -29,8 +29,9 @@ pub enum SrtpPolicy {
     /// Best effort, as pjsua's optional mode: we offer `RTP/AVP` with `a=crypto` (so a peer
     /// without SRTP still answers), and answer SRTP whenever the offer carries usable crypto.
     Optional,
-    /// DTLS-SRTP (RFC 5763/5764): not implemented yet, every offer/answer with it fails with
-    /// [`SrtpRefusal::DtlsNotSupported`].
+    /// DTLS-SRTP (RFC 5763/5764), required: we offer `UDP/TLS/RTP/SAVP` with
+    /// `a=fingerprint`, `a=setup` and `a=tls-id`, and accept only such offers (see
+    /// [`super::LocalDtls`]).
     Dtls,
 }
 
@@ -139,9 +140,32 @@ pub enum SrtpRefusal {
     /// Our policy needs SDES keys and the local stream has none (a bug of the caller).
     #[error("SRTP policy {0} needs local SDES keys and the stream has none")]
     NoLocalKeys(SrtpPolicy),
-    /// DTLS-SRTP (`UDP/TLS/RTP/SAVP`, or the `dtls` policy) is not implemented yet.
-    #[error("DTLS-SRTP is not supported yet (issue 17)")]
-    DtlsNotSupported,
+    /// The offer asks for DTLS-SRTP and our policy is SDES keying.
+    #[error("the offer requires DTLS-SRTP (UDP/TLS/RTP/SAVP) and --srtp is {0}")]
+    DtlsNotEnabled(SrtpPolicy),
+    /// DTLS-SRTP is required here and the offer is not a DTLS stream.
+    #[error("DTLS-SRTP is required here (--srtp dtls) and the offer is {profile}")]
+    DtlsRequired {
+        /// The offered `m=` profile.
+        profile: String,
+    },
+    /// A DTLS stream without `a=fingerprint` (RFC 5763 §5 requires one).
+    #[error("DTLS-SRTP without a=fingerprint (RFC 5763 §5 requires one)")]
+    NoFingerprint,
+    /// No DTLS role follows from the `a=setup` values (RFC 4145 §4, RFC 5763 §5).
+    #[error("DTLS role: {0}")]
+    Setup(crate::security::SetupError),
+    /// Our policy is DTLS and the local stream has no certificate (a bug of the caller).
+    #[error("SRTP policy dtls needs our DTLS fingerprint and the stream has none")]
+    NoLocalDtls,
+    /// The answer changed the offer's transport profile (RFC 3264 §6).
+    #[error("the answer's profile {answered} differs from the offer's {offered}")]
+    AnswerProfile {
+        /// Our offered profile.
+        offered: String,
+        /// The answer's.
+        answered: String,
+    },
     /// We required SRTP and the answer has no `a=crypto`.
     #[error("SRTP was required and the answer has no a=crypto")]
     AnswerWithoutCrypto,
@@ -178,7 +202,8 @@ pub(crate) fn offer_crypto(
         // Best effort: RTP/AVP with a=crypto, as pjsua's "optional" and baresip's "srtp"
         // (not "srtp-mand") do; a peer without SRTP ignores the unknown attribute.
         SrtpPolicy::Optional => Ok((TransportProfile::RtpAvp, lines())),
-        SrtpPolicy::Dtls => Err(SrtpRefusal::DtlsNotSupported),
+        // RFC 5764 §8: keys from DTLS on the media path; the lines are `dtls::offer_dtls`'s.
+        SrtpPolicy::Dtls => Ok((TransportProfile::UdpTlsRtpSavp, Vec::new())),
     }
 }
 
@@ -194,13 +219,10 @@ pub(crate) fn answer_srtp(
     offered: &StreamSecurity,
     keys: &[SdesKey],
 ) -> Result<Option<NegotiatedSrtp>, SrtpRefusal> {
+    // DTLS streams and the dtls policy are `dtls::answer_dtls`'s; this is a guard.
     if policy == SrtpPolicy::Dtls || offered.profile.is_dtls() {
-        return Err(if policy == SrtpPolicy::Off {
-            SrtpRefusal::SrtpOfferedButOff {
-                profile: offered.profile.to_string(),
-            }
-        } else {
-            SrtpRefusal::DtlsNotSupported
+        return Err(SrtpRefusal::DtlsRequired {
+            profile: offered.profile.to_string(),
         });
     }
     let required_by_offer = offered.profile.is_srtp();
@@ -301,3 +323,7 @@ pub(crate) fn read_answer_srtp(
 #[cfg(test)]
 #[path = "srtp_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "dtls_tests.rs"]
+mod dtls_tests;

@@ -214,11 +214,7 @@ fn an_answer_with_an_unknown_tag_is_refused() {
 }
 
 #[test]
-fn dtls_is_a_typed_not_supported_error() {
-    let e = session(SrtpPolicy::Dtls)
-        .create_offer(&[stream(5000, all_keys(1))])
-        .unwrap_err();
-    assert!(matches!(refusal(e), SrtpRefusal::DtlsNotSupported));
+fn sdes_and_off_refuse_a_dtls_offer_by_name() {
     let offer = peer_offer(
         "UDP/TLS/RTP/SAVP",
         "a=fingerprint:sha-256 AB:CD\na=setup:actpass\n",
@@ -226,7 +222,14 @@ fn dtls_is_a_typed_not_supported_error() {
     let e = session(SrtpPolicy::Sdes)
         .create_answer(&offer, &[stream(6000, all_keys(2))])
         .unwrap_err();
-    assert!(matches!(refusal(e), SrtpRefusal::DtlsNotSupported));
+    assert!(matches!(
+        refusal(e),
+        SrtpRefusal::DtlsNotEnabled(SrtpPolicy::Sdes)
+    ));
+    let e = session(SrtpPolicy::Off)
+        .create_answer(&offer, &[stream(6000, Vec::new())])
+        .unwrap_err();
+    assert!(matches!(refusal(e), SrtpRefusal::SrtpOfferedButOff { .. }));
 }
 
 #[test]

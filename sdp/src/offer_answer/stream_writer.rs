@@ -38,6 +38,8 @@ pub(crate) struct StreamPlan {
     pub profile: TransportProfile,
     /// Our `a=crypto` lines (RFC 4568 §9.1: media level).
     pub crypto: Vec<CryptoAttr>,
+    /// Our `a=fingerprint`, `a=setup` and `a=tls-id` for DTLS-SRTP (RFC 8842 §5).
+    pub dtls: Option<super::dtls::DtlsLines>,
 }
 
 pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
@@ -85,6 +87,12 @@ pub(crate) fn write_stream(plan: &StreamPlan) -> MediaDescription {
     }
     for c in &plan.crypto {
         m.attributes.push(c.to_attribute());
+    }
+    if let Some(d) = &plan.dtls {
+        // RFC 8842 §5: fingerprint, setup and tls-id at media level.
+        m.attributes.push(d.fingerprint.to_attribute());
+        m.attributes.push(d.setup.to_attribute());
+        m.attributes.push(d.tls_id.to_attribute());
     }
     if plan.mismatch {
         m.attributes.push(Attribute::flag("ice-mismatch"));

@@ -41,6 +41,7 @@ impl CallCore {
             ice,
             fallback_address: fallback,
             sdes_keys: self.srtp.sdes_keys(),
+            dtls: self.srtp.local_dtls(),
         }
     }
 

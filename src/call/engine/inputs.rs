@@ -42,6 +42,9 @@ impl CallCore {
                         agent.handle_timeout(now);
                     }
                 }
+                if let Some(dtls) = self.srtp.dtls_mut() {
+                    dtls.handle_timeout(now);
+                }
                 self.media_due(now);
             }
             Input::AnswerNow => {
@@ -55,6 +58,7 @@ impl CallCore {
             Input::Interrupt => self.hang_up("hung up (Ctrl-C)", now),
         }
         self.drain_agent(now);
+        self.drive_dtls(now);
         self.check_gathering(now);
         self.timers(now);
         self.run_deferred_command(now);
@@ -68,7 +72,12 @@ impl CallCore {
     /// deadlines; `None` when only an outside input can move it on.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let agent = self.agent.as_ref().and_then(|a| a.poll_timeout());
-        agent.into_iter().chain(self.next_deadline()).min()
+        let dtls = self.srtp.dtls_timeout();
+        agent
+            .into_iter()
+            .chain(dtls)
+            .chain(self.next_deadline())
+            .min()
     }
 
     /// The next output, in the order the handlers queued them.

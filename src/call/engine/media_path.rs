@@ -62,11 +62,15 @@ impl CallCore {
                 } => {
                     // Hardening beyond RFC 8445 §12.2 (ice/ASSUMPTIONS.md): media only from
                     // the remote of a valid pair of its component, on that pair's base.
-                    if agent.is_valid_source(component, local, from) {
-                        Some((data, true))
-                    } else {
+                    if !agent.is_valid_source(component, local, from) {
                         self.drop_unknown_source(from, "not the remote of a valid pair");
                         None
+                    } else if crate::media::srtp::is_dtls(&data) {
+                        // RFC 7983: DTLS shares the component with RTP and STUN.
+                        self.on_dtls_datagram(component, &data, now);
+                        None
+                    } else {
+                        Some((data, true))
                     }
                 }
                 _ => None,

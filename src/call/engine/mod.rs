@@ -5,6 +5,8 @@
 mod control;
 mod deadlines;
 mod driver;
+mod dtls;
+mod dtls_flow;
 mod gathering;
 mod hold;
 mod ice_flow;
@@ -17,6 +19,8 @@ mod sip_events;
 mod srtp;
 #[cfg(test)]
 mod virtual_call_tests;
+#[cfg(test)]
+mod virtual_dtls_tests;
 #[cfg(test)]
 mod virtual_loopback_tests;
 #[cfg(test)]
@@ -169,7 +173,7 @@ pub struct CallCore {
     outbox: Outbox,
     /// (component, local address) of the media sockets, in binding order.
     bases: Vec<(u16, SocketAddr)>,
-    /// SDES-SRTP: our keys, the agreed context, the no-clear-RTP gate.
+    /// SRTP (SDES or DTLS keyed): our keys, the agreed contexts, the no-clear-RTP gate.
     srtp: CallSrtp,
 }
 
@@ -279,7 +283,7 @@ impl CallCore {
         let gather_until = now + opts.gather_timeout;
         let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
         let rtcp_mux = opts.rtcp_mux;
-        let srtp = CallSrtp::new(opts.srtp, &opts.srtp_suites)?;
+        let srtp = CallSrtp::new(opts.srtp, &opts.srtp_suites, opts.dtls_setup)?;
         Ok(CallCore {
             sdp: SdpSession::new(origin, session_id, IceSettings::default()).with_srtp(opts.srtp),
             srtp,

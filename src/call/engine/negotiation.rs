@@ -13,7 +13,22 @@ impl CallCore {
             self.outcome.reason = "the peer rejected the audio stream".into();
             return;
         };
-        if let Err(why) = self.srtp.apply(stream.srtp.as_ref()) {
+        // The stream's ICE components: 1, and 2 for RTCP without rtcp-mux. DTLS-SRTP runs
+        // one association on each (RFC 5764 §4.1).
+        let components: Vec<u16> = if stream.rtcp_mux {
+            vec![1]
+        } else {
+            (1..=self.agent.as_ref().map_or(1, |a| a.config().components)).collect()
+        };
+        let dtls_without_ice = stream.dtls.is_some()
+            && !(self.agent.is_some() && matches!(stream.ice, RemoteIce::Ice(_)));
+        let applied = if dtls_without_ice {
+            Err("DTLS-SRTP runs over the path ICE selects here, and this stream has no ICE (see the README's SRTP section)".to_string())
+        } else {
+            self.srtp
+                .apply(stream.srtp.as_ref(), stream.dtls.as_ref(), &components, now)
+        };
+        if let Err(why) = applied {
             // The SDP layer refuses clear RTP when SRTP is required, so this is a guard: the
             // gate already sends nothing; a call with media under way ends, with the reason.
             tracing::warn!("{why}");

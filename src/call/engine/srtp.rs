@@ -1,8 +1,13 @@
-//! SDES-SRTP of one call (RFC 3711, RFC 4568): our keys, the context the last offer/answer
-//! agreed on, and the gate that keeps a call requiring SRTP from ever sending clear RTP.
+//! SRTP of one call (RFC 3711): keyed by SDES (RFC 4568, both keys in the SDP) or by
+//! DTLS-SRTP (RFC 5764, keys from a handshake per component, `dtls.rs`); the context in use,
+//! and the gate that keeps a call requiring SRTP from ever sending clear RTP.
 
-use sdp::offer_answer::{NegotiatedSrtp, SdesKey, SrtpPolicy};
+use std::time::Instant;
 
+use sdp::offer_answer::{LocalDtls, NegotiatedDtls, NegotiatedSrtp, SdesKey, SrtpPolicy};
+use sdp::security::DtlsRole;
+
+use super::dtls::{CallDtls, DtlsOutcome};
 use crate::media::srtp::{SrtpContext, SrtpKey, SrtpStats, SrtpSuite};
 use crate::media::stats::MediaSummary;
 
@@ -10,21 +15,56 @@ use crate::media::stats::MediaSummary;
 #[derive(Debug)]
 pub(super) struct CallSrtp {
     policy: SrtpPolicy,
-    /// Our keys, one per suite in our preference order, made once per call: every re-offer
-    /// (updated offer after nomination, hold) carries the same lines, so it does not rekey.
+    /// Our SDES keys, one per suite in our preference order, made once per call: every
+    /// re-offer (updated offer after nomination, hold) carries the same lines, so it does
+    /// not rekey.
     keys: Vec<SrtpKey>,
-    /// What the last offer/answer agreed on and its context; `None`: clear RTP.
-    active: Option<(NegotiatedSrtp, SrtpContext)>,
+    /// DTLS-SRTP (the `dtls` policy): certificate, associations, their outcomes.
+    dtls: Option<CallDtls>,
+    /// The contexts in use; `None`: clear RTP (or nothing, when SRTP is required).
+    active: Option<ActiveSrtp>,
+    /// DTLS without rtcp-mux: component 2's context when it connected before component 1.
+    early_rtcp: Option<SrtpContext>,
     /// Counters of contexts a rekey replaced, so the call's totals survive it.
     retired: SrtpStats,
     /// The agreed keys could not be used: nothing is sent or accepted (never clear RTP).
     broken: bool,
 }
 
+/// Where the keys in use came from.
+#[derive(Debug)]
+enum Keying {
+    /// Both crypto lines of the offer/answer.
+    Sdes(NegotiatedSrtp),
+    /// A DTLS handshake on the media path.
+    Dtls,
+}
+
+/// The SRTP contexts of the stream.
+#[derive(Debug)]
+struct ActiveSrtp {
+    keying: Keying,
+    suite: SrtpSuite,
+    /// RTP's context (and RTCP's, unless `rtcp` says otherwise).
+    rtp: SrtpContext,
+    rtcp: RtcpContext,
+}
+
+/// Which context protects RTCP.
+#[derive(Debug)]
+enum RtcpContext {
+    /// The RTP context (SDES, or DTLS with rtcp-mux).
+    SameAsRtp,
+    /// DTLS without rtcp-mux: component 2's own association (RFC 5764 §4.1).
+    Own(Box<SrtpContext>),
+    /// DTLS without rtcp-mux, component 2 not connected yet: no RTCP in or out.
+    Pending,
+}
+
 /// What the `media` event says about SRTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct SrtpReport {
-    /// `"sdes"` or `"none"`.
+    /// `"sdes"`, `"dtls"` or `"none"`.
     pub keying: &'static str,
     /// The suite in use, `None` for clear RTP.
     pub suite: Option<String>,
@@ -32,17 +72,33 @@ pub(super) struct SrtpReport {
     pub stats: SrtpStats,
 }
 
+/// A DTLS association's news, for the call to report.
+#[derive(Debug)]
+pub(super) enum DtlsNews {
+    /// `component` connected with `suite`; SRTP runs on it from now.
+    Connected {
+        component: u16,
+        suite: SrtpSuite,
+        peer_fingerprint: String,
+    },
+    /// `component`'s association failed: the call cannot have media.
+    Failed { component: u16, reason: String },
+}
+
 impl CallSrtp {
-    /// The state for `policy`, with fresh random keys for `suites` (in our order of
-    /// preference) when it offers SDES.
+    /// The state for `policy`: fresh random keys for `suites` (in our order of preference)
+    /// when it offers SDES, the run's certificate and a tls-id for DTLS.
     ///
     /// # Errors
     ///
-    /// The `dtls` policy (not implemented yet), SDES without any suite, or no random source
-    /// for the keys.
-    pub(super) fn new(policy: SrtpPolicy, suites: &[SrtpSuite]) -> anyhow::Result<CallSrtp> {
+    /// SDES without any suite, no random source for the keys, or no DTLS certificate.
+    pub(super) fn new(
+        policy: SrtpPolicy,
+        suites: &[SrtpSuite],
+        dtls_setup: Option<DtlsRole>,
+    ) -> anyhow::Result<CallSrtp> {
         let keys = match policy {
-            SrtpPolicy::Off => Vec::new(),
+            SrtpPolicy::Off | SrtpPolicy::Dtls => Vec::new(),
             SrtpPolicy::Sdes | SrtpPolicy::Optional if suites.is_empty() => {
                 anyhow::bail!("--srtp {policy}: no SRTP suite to offer")
             }
@@ -50,18 +106,23 @@ impl CallSrtp {
                 .iter()
                 .map(|s| SrtpKey::random(*s))
                 .collect::<Result<_, _>>()?,
-            SrtpPolicy::Dtls => anyhow::bail!("--srtp dtls: DTLS-SRTP is not supported yet"),
+        };
+        let dtls = match policy {
+            SrtpPolicy::Dtls => Some(CallDtls::new(dtls_setup).map_err(anyhow::Error::msg)?),
+            _ => None,
         };
         Ok(CallSrtp {
             policy,
             keys,
+            dtls,
             active: None,
+            early_rtcp: None,
             retired: SrtpStats::default(),
             broken: false,
         })
     }
 
-    /// Our keys as the SDP session writes them (empty with SRTP off).
+    /// Our keys as the SDP session writes them (empty unless SDES).
     pub(super) fn sdes_keys(&self) -> Vec<SdesKey> {
         self.keys
             .iter()
@@ -69,16 +130,75 @@ impl CallSrtp {
             .collect()
     }
 
-    /// Applies what an offer/answer agreed on. The same crypto lines as before keep the
-    /// context (its rollover counters and replay windows, RFC 3711 §3.3.1); new ones rekey.
+    /// Our DTLS lines for the SDP (`None` unless the policy is `dtls`).
+    pub(super) fn local_dtls(&self) -> Option<LocalDtls> {
+        self.dtls.as_ref().map(CallDtls::local)
+    }
+
+    /// When the DTLS associations next want `handle_timeout` (retransmissions).
+    pub(super) fn dtls_timeout(&self) -> Option<Instant> {
+        self.dtls.as_ref().and_then(CallDtls::poll_timeout)
+    }
+
+    /// The DTLS associations, for the media path (`None` unless the policy is `dtls`).
+    pub(super) fn dtls_mut(&mut self) -> Option<&mut CallDtls> {
+        self.dtls.as_mut()
+    }
+
+    /// Applies what an offer/answer agreed on. SDES: the same crypto lines as before keep
+    /// the context (its rollover counters and replay windows, RFC 3711 §3.3.1), new ones
+    /// rekey. DTLS: the same association goes on (RFC 8842 §5.3), a new one stops SRTP until
+    /// its handshake completes. `components` are the stream's ICE components (1, and 2
+    /// without rtcp-mux).
     ///
     /// # Errors
     ///
     /// Why the stream cannot run: clear RTP agreed while SRTP is required (the SDP layer
     /// refuses that before, so this is a guard), or keys the SRTP layer refuses. The call
     /// then sends and accepts nothing.
-    pub(super) fn apply(&mut self, agreed: Option<&NegotiatedSrtp>) -> Result<(), String> {
-        let Some(agreed) = agreed else {
+    pub(super) fn apply(
+        &mut self,
+        sdes: Option<&NegotiatedSrtp>,
+        dtls: Option<&NegotiatedDtls>,
+        components: &[u16],
+        now: Instant,
+    ) -> Result<(), String> {
+        if let Some(state) = self.dtls.as_mut() {
+            let Some(agreed) = dtls else {
+                self.broken = true;
+                return Err(
+                    "DTLS-SRTP is required (--srtp dtls) and the offer/answer agreed on none"
+                        .into(),
+                );
+            };
+            return match state.apply(agreed, components, now) {
+                Ok(true) => {
+                    self.retire();
+                    self.early_rtcp = None;
+                    self.broken = false;
+                    Ok(())
+                }
+                Ok(false) => {
+                    // rtcp-mux agreed since: RTCP goes with RTP's association.
+                    if !components.contains(&2) {
+                        if let Some(active) = self.active.as_mut() {
+                            if let RtcpContext::Own(c) =
+                                std::mem::replace(&mut active.rtcp, RtcpContext::SameAsRtp)
+                            {
+                                add(&mut self.retired, c.stats());
+                            }
+                        }
+                    }
+                    Ok(())
+                }
+                Err(e) => {
+                    self.retire();
+                    self.broken = true;
+                    Err(e)
+                }
+            };
+        }
+        let Some(agreed) = sdes else {
             if self.policy.requires_srtp() {
                 self.broken = true;
                 return Err(format!(
@@ -89,7 +209,7 @@ impl CallSrtp {
             self.retire();
             return Ok(());
         };
-        if self.active.as_ref().is_some_and(|(a, _)| a == agreed) {
+        if matches!(&self.active, Some(ActiveSrtp { keying: Keying::Sdes(a), .. }) if a == agreed) {
             return Ok(());
         }
         let context = SrtpKey::from_crypto(&agreed.local)
@@ -97,7 +217,12 @@ impl CallSrtp {
         match context {
             Ok(c) => {
                 self.retire();
-                self.active = Some((agreed.clone(), c));
+                self.active = Some(ActiveSrtp {
+                    keying: Keying::Sdes(agreed.clone()),
+                    suite: c.suite(),
+                    rtp: c,
+                    rtcp: RtcpContext::SameAsRtp,
+                });
                 self.broken = false;
                 Ok(())
             }
@@ -109,9 +234,69 @@ impl CallSrtp {
         }
     }
 
+    /// Takes the next DTLS outcome and puts its keys to use: component 1's context
+    /// protects RTP (and RTCP with rtcp-mux), component 2's RTCP (RFC 5764 §4.1).
+    pub(super) fn poll_dtls(&mut self) -> Option<DtlsNews> {
+        let outcome = self.dtls.as_mut()?.poll_outcome()?;
+        let (component, keys) = match outcome {
+            DtlsOutcome::Connected { component, keys } => (component, keys),
+            DtlsOutcome::Failed { component, error } => {
+                self.retire();
+                self.broken = true;
+                return Some(DtlsNews::Failed {
+                    component,
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let context = match keys.context() {
+            Ok(c) => c,
+            Err(e) => {
+                self.retire();
+                self.broken = true;
+                return Some(DtlsNews::Failed {
+                    component,
+                    reason: format!("the exported keys were refused: {e}"),
+                });
+            }
+        };
+        let with_rtcp_component = self
+            .dtls
+            .as_ref()
+            .is_some_and(|d| d.component_ids().contains(&2));
+        if component == 1 {
+            self.retire();
+            let rtcp = match (with_rtcp_component, self.early_rtcp.take()) {
+                (false, _) => RtcpContext::SameAsRtp,
+                (true, Some(c)) => RtcpContext::Own(Box::new(c)),
+                (true, None) => RtcpContext::Pending,
+            };
+            self.active = Some(ActiveSrtp {
+                keying: Keying::Dtls,
+                suite: keys.suite,
+                rtp: context,
+                rtcp,
+            });
+        } else {
+            match self.active.as_mut() {
+                Some(active) => active.rtcp = RtcpContext::Own(Box::new(context)),
+                None => self.early_rtcp = Some(context),
+            }
+        }
+        self.broken = false;
+        Some(DtlsNews::Connected {
+            component,
+            suite: keys.suite,
+            peer_fingerprint: keys.peer_fingerprint.to_string(),
+        })
+    }
+
     fn retire(&mut self) {
-        if let Some((_, c)) = self.active.take() {
-            add(&mut self.retired, c.stats());
+        if let Some(active) = self.active.take() {
+            add(&mut self.retired, active.rtp.stats());
+            if let RtcpContext::Own(c) = active.rtcp {
+                add(&mut self.retired, c.stats());
+            }
         }
     }
 
@@ -120,12 +305,26 @@ impl CallSrtp {
         !self.broken && !self.policy.requires_srtp()
     }
 
+    /// The context for RTP or RTCP; `Err(())` when SRTP is in use and this kind has none yet.
+    fn context(&mut self, rtcp: bool) -> Option<Result<&mut SrtpContext, ()>> {
+        let active = self.active.as_mut()?;
+        Some(match (&mut active.rtcp, rtcp) {
+            (_, false) | (RtcpContext::SameAsRtp, true) => Ok(&mut active.rtp),
+            (RtcpContext::Own(c), true) => Ok(c),
+            (RtcpContext::Pending, true) => Err(()),
+        })
+    }
+
     /// The packet to send for RTP (`rtcp` false) or RTCP: protected when SRTP is agreed,
     /// as is when clear RTP is allowed, `None` when it must not go out.
     pub(super) fn protect(&mut self, packet: Vec<u8>, rtcp: bool) -> Option<Vec<u8>> {
-        let Some((_, context)) = self.active.as_mut() else {
+        if self.broken {
+            return None;
+        }
+        let Some(context) = self.context(rtcp) else {
             return self.clear_allowed().then_some(packet);
         };
+        let context = context.ok()?;
         let protected = if rtcp {
             context.protect_rtcp(&packet)
         } else {
@@ -138,10 +337,15 @@ impl CallSrtp {
     /// fails authentication or is a replay (counted in the context's stats), clear RTP when
     /// SRTP is in use or required.
     pub(super) fn unprotect(&mut self, data: Vec<u8>) -> Option<Vec<u8>> {
-        let Some((_, context)) = self.active.as_mut() else {
+        if self.broken {
+            return None;
+        }
+        let rtcp = crate::media::rtp::is_rtcp(&data);
+        let Some(context) = self.context(rtcp) else {
             return self.clear_allowed().then_some(data);
         };
-        let clear = if crate::media::rtp::is_rtcp(&data) {
+        let context = context.ok()?;
+        let clear = if rtcp {
             context.unprotect_rtcp(&data)
         } else {
             context.unprotect_rtp(&data)
@@ -163,19 +367,22 @@ impl CallSrtp {
     /// The keying and suite in use, and the totals, for the `media` event.
     pub(super) fn report(&self) -> SrtpReport {
         let mut stats = self.retired;
-        if let Some((_, c)) = &self.active {
-            add(&mut stats, c.stats());
+        if let Some(active) = &self.active {
+            add(&mut stats, active.rtp.stats());
+            if let RtcpContext::Own(c) = &active.rtcp {
+                add(&mut stats, c.stats());
+            }
         }
         SrtpReport {
-            keying: if self.active.is_some() {
-                "sdes"
-            } else {
-                "none"
+            keying: match self.active.as_ref().map(|a| &a.keying) {
+                Some(Keying::Sdes(_)) => "sdes",
+                Some(Keying::Dtls) => "dtls",
+                None => "none",
             },
             suite: self
                 .active
                 .as_ref()
-                .map(|(a, _)| a.suite().name().to_string()),
+                .map(|a| a.suite.sdes().name().to_string()),
             stats,
         }
     }
@@ -225,27 +432,30 @@ mod tests {
     }
 
     fn pair(suite: SrtpSuite) -> (CallSrtp, CallSrtp) {
-        let mut a = CallSrtp::new(SrtpPolicy::Sdes, &[suite]).unwrap();
-        let mut b = CallSrtp::new(SrtpPolicy::Sdes, &[suite]).unwrap();
+        let mut a = CallSrtp::new(SrtpPolicy::Sdes, &[suite], None).unwrap();
+        let mut b = CallSrtp::new(SrtpPolicy::Sdes, &[suite], None).unwrap();
         let (for_a, for_b) = agreed(&a, &b);
-        a.apply(Some(&for_a)).unwrap();
-        b.apply(Some(&for_b)).unwrap();
+        a.apply(Some(&for_a), None, &[1], Instant::now()).unwrap();
+        b.apply(Some(&for_b), None, &[1], Instant::now()).unwrap();
         (a, b)
     }
 
     #[test]
     fn a_required_policy_sends_and_accepts_nothing_clear_before_or_without_keys() {
-        let mut s = CallSrtp::new(SrtpPolicy::Sdes, &SrtpSuite::ALL).unwrap();
+        let mut s = CallSrtp::new(SrtpPolicy::Sdes, &SrtpSuite::ALL, None).unwrap();
         assert_eq!(
             s.protect(rtp(1), false),
             None,
             "no context yet: nothing goes out"
         );
         assert_eq!(s.unprotect(rtp(1)), None, "clear RTP is not accepted");
-        assert!(s.apply(None).is_err(), "clear RTP agreed while required");
+        assert!(
+            s.apply(None, None, &[1], Instant::now()).is_err(),
+            "clear RTP agreed while required"
+        );
         assert_eq!(s.protect(rtp(2), false), None);
-        let mut optional = CallSrtp::new(SrtpPolicy::Optional, &SrtpSuite::ALL).unwrap();
-        assert!(optional.apply(None).is_ok());
+        let mut optional = CallSrtp::new(SrtpPolicy::Optional, &SrtpSuite::ALL, None).unwrap();
+        assert!(optional.apply(None, None, &[1], Instant::now()).is_ok());
         assert_eq!(
             optional.protect(rtp(1), false),
             Some(rtp(1)),
@@ -275,16 +485,17 @@ mod tests {
         assert!(b.unprotect(first.clone()).is_some());
         // A re-offer with the same lines: the replay window survives, so a replay still is one.
         let (_, same) = agreed(&a, &b);
-        b.apply(Some(&same)).unwrap();
+        b.apply(Some(&same), None, &[1], Instant::now()).unwrap();
         assert_eq!(b.unprotect(first), None);
         assert_eq!(b.report().stats.replays, 1);
         // The peer rekeys: the old key no longer authenticates, and the totals are kept.
-        let mut c = CallSrtp::new(SrtpPolicy::Sdes, &[SrtpSuite::AesCm128HmacSha1_80]).unwrap();
+        let mut c =
+            CallSrtp::new(SrtpPolicy::Sdes, &[SrtpSuite::AesCm128HmacSha1_80], None).unwrap();
         let (_, rekeyed) = agreed(&c, &b);
-        b.apply(Some(&rekeyed)).unwrap();
+        b.apply(Some(&rekeyed), None, &[1], Instant::now()).unwrap();
         assert_eq!(b.unprotect(a.protect(rtp(2), false).unwrap()), None);
         let (for_c, _) = agreed(&c, &b);
-        c.apply(Some(&for_c)).unwrap();
+        c.apply(Some(&for_c), None, &[1], Instant::now()).unwrap();
         assert!(b.unprotect(c.protect(rtp(3), false).unwrap()).is_some());
         let stats = b.report().stats;
         assert_eq!((stats.replays, stats.auth_failures), (1, 1));

@@ -74,6 +74,8 @@ pub struct Net {
     pub tamper: fn(bool, &mut [u8]),
     /// Rewrites the SDP of the callee's 200 on its way (a peer whose answer we must refuse).
     pub edit_answer: fn(String) -> String,
+    /// Rewrites the SDP of the caller's INVITE on its way.
+    pub edit_offer: fn(String) -> String,
 }
 
 impl Default for Net {
@@ -87,6 +89,7 @@ impl Default for Net {
             lose_sip: |_| false,
             tamper: |_, _| {},
             edit_answer: |sdp| sdp,
+            edit_offer: |sdp| sdp,
         }
     }
 }
@@ -139,7 +142,7 @@ pub struct World {
     /// The callee's options, used when the INVITE arrives.
     callee_opts: Option<CallOptions>,
     pub datagrams: u64,
-    /// Every RTP and RTCP datagram as it went on the wire (after `tamper`), with whether the
+    /// Every RTP, RTCP and DTLS datagram as it went on the wire (after `tamper`), with whether the
     /// caller sent it: what a capture would show.
     pub wire: Vec<(bool, Vec<u8>)>,
 }
@@ -153,7 +156,7 @@ pub struct Run {
     pub callee_events: Vec<Event>,
     pub virtual_time: Duration,
     pub datagrams: u64,
-    /// RTP and RTCP datagrams as they went on the wire (`World::wire`).
+    /// RTP, RTCP and DTLS datagrams as they went on the wire (`World::wire`).
     pub wire: Vec<(bool, Vec<u8>)>,
 }
 
@@ -337,7 +340,9 @@ impl World {
                     (self.net.tamper)(caller, &mut data);
                     if matches!(
                         ice::agent::classify(&data),
-                        ice::agent::PacketKind::Rtp | ice::agent::PacketKind::Rtcp
+                        ice::agent::PacketKind::Rtp
+                            | ice::agent::PacketKind::Rtcp
+                            | ice::agent::PacketKind::Dtls
                     ) {
                         self.wire.push((caller, data.clone()));
                     }
@@ -365,6 +370,7 @@ impl World {
             UaCommand::Invite { sdp, .. } => {
                 // The callee's driver makes its core when the INVITE arrives (`incoming`).
                 let at = now + self.delay(caller);
+                let sdp = (self.net.edit_offer)(sdp);
                 self.schedule(at, Arrival::Invite { sdp });
                 Signal::Nothing
             }

@@ -15,14 +15,18 @@ use crate::media::goertzel::tone_ratio;
 use crate::media::source::Source;
 use crate::media::srtp::SrtpSuite;
 
-const CALLER_TONE: f64 = 700.0;
-const CALLEE_TONE: f64 = 500.0;
+pub(super) const CALLER_TONE: f64 = 700.0;
+pub(super) const CALLEE_TONE: f64 = 500.0;
 /// RFC 3551: a 20 ms PCMU packet is a 12-octet header and 160 octets of audio.
-const CLEAR_RTP_LEN: usize = 12 + 160;
+pub(super) const CLEAR_RTP_LEN: usize = 12 + 160;
 
 /// A caller playing a tone for `seconds` and a callee playing another, both recording, with
 /// SRTP policies `caller` and `callee`.
-fn tone_pair(caller: SrtpPolicy, callee: SrtpPolicy, seconds: u64) -> (CallOptions, CallOptions) {
+pub(super) fn tone_pair(
+    caller: SrtpPolicy,
+    callee: SrtpPolicy,
+    seconds: u64,
+) -> (CallOptions, CallOptions) {
     let mut a = options("caller", CALLER_IP);
     a.duration = Some(Duration::from_secs(seconds));
     a.source = Source::tone(CALLER_TONE);
@@ -35,18 +39,20 @@ fn tone_pair(caller: SrtpPolicy, callee: SrtpPolicy, seconds: u64) -> (CallOptio
     (a, b)
 }
 
-/// The RTP datagrams one side put on the wire (RTCP left out).
-fn rtp_on_wire(run: &Run, from_caller: bool) -> Vec<&[u8]> {
+/// The RTP datagrams one side put on the wire (RTCP and DTLS left out).
+pub(super) fn rtp_on_wire(run: &Run, from_caller: bool) -> Vec<&[u8]> {
     run.wire
         .iter()
-        .filter(|(c, d)| *c == from_caller && !crate::media::rtp::is_rtcp(d))
+        .filter(|(c, d)| {
+            *c == from_caller && ice::agent::classify(d) == ice::agent::PacketKind::Rtp
+        })
         .map(|(_, d)| d.as_slice())
         .collect()
 }
 
 /// How much of `tone` the first 160 octets after the RTP header carry when read as PCMU:
 /// high for clear RTP of that tone, near nothing for ciphertext.
-fn wire_tone(packets: &[&[u8]], tone: f64) -> f64 {
+pub(super) fn wire_tone(packets: &[&[u8]], tone: f64) -> f64 {
     let samples: Vec<i16> = packets
         .iter()
         .filter_map(|p| p.get(12..CLEAR_RTP_LEN))
@@ -57,7 +63,7 @@ fn wire_tone(packets: &[&[u8]], tone: f64) -> f64 {
 }
 
 /// Both sides heard each other's tone, and neither dropped anything as forged.
-fn assert_tones_both_ways(run: &Run) {
+pub(super) fn assert_tones_both_ways(run: &Run) {
     for (name, outcome, tone) in [
         ("caller", &run.caller, CALLEE_TONE),
         ("callee", &run.callee, CALLER_TONE),
