@@ -371,6 +371,34 @@ fn srtp_call(keying: Keying, direction: Direction) {
         );
     }
     if keying == Keying::Dtls {
+        // icephone's dtls events: every association connected, none failed, and the peer
+        // certificate it accepted is the one baresip's SDP announced (RFC 5763 §5).
+        let dtls: Vec<&Value> = events.iter().filter(|e| e["event"] == "dtls").collect();
+        eprintln!("{who}: icephone's dtls events: {dtls:?}");
+        assert!(
+            dtls.iter()
+                .any(|e| e["state"] == "connected" && e["component"] == 1)
+                && !dtls.iter().any(|e| e["state"] == "failed"),
+            "{who}: DTLS connected on component 1 and failed nowhere: {dtls:?}"
+        );
+        let announced: Vec<String> = baresip_sdp
+            .lines()
+            .filter_map(|l| l.strip_prefix("a=fingerprint:"))
+            // "sha-256 AB:CD:..." (and our " (session level)" note after it)
+            .filter_map(|f| f.split_whitespace().nth(1))
+            .map(|h| h.to_ascii_uppercase())
+            .collect();
+        for e in dtls.iter().filter(|e| e["state"] == "connected") {
+            let got = e["peer_fingerprint"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            assert!(
+                announced.iter().any(|a| got.ends_with(a.as_str())),
+                "{who}: the peer certificate's fingerprint {got} is one baresip announced: \
+                 {announced:?}"
+            );
+        }
         let hellos = tshark_fields(
             &pcap,
             &format!("dtls.handshake.type && ip.addr == {NAT_A_WAN} && ip.addr == {NAT_B_WAN}"),
@@ -482,8 +510,9 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
-/// The m= lines and the security attributes (crypto, fingerprint, setup, tls-id) of every
-/// SDP body `src` sent, one SIP message after another, as `m=`/`a=` lines.
+/// The m= lines and the security attributes (crypto, fingerprint, setup, tls-id; session
+/// and media level) of every SDP body `src` sent in an INVITE transaction, one SIP message
+/// after another, as `m=`/`a=` lines.
 fn sdp_security_lines(pcap: &Path, src: &str) -> String {
     let out = Command::new("timeout")
         .args(["30", "tshark", "-n", "-r"])
@@ -491,7 +520,8 @@ fn sdp_security_lines(pcap: &Path, src: &str) -> String {
         .args(lab::TSHARK_DECODE)
         .args([
             "-Y",
-            &format!("sdp && ip.src == {src}"),
+            // INVITE offers and answers: an OPTIONS 200 carries baresip's capabilities.
+            &format!("sdp && ip.src == {src} && sip.CSeq.method == \"INVITE\""),
             "-T",
             "fields",
             "-E",
@@ -508,6 +538,8 @@ fn sdp_security_lines(pcap: &Path, src: &str) -> String {
             "sip.CSeq.method",
             "-e",
             "sdp.media",
+            "-e",
+            "sdp.session_attr",
             "-e",
             "sdp.media_attr",
         ])
@@ -526,11 +558,17 @@ fn sdp_security_lines(pcap: &Path, src: &str) -> String {
         for m in get(3).split('|').filter(|s| !s.is_empty()) {
             text.push_str(&format!("m={m}\n"));
         }
-        for a in get(4).split('|').filter(|a| {
+        let security = |a: &&str| {
             ["crypto:", "fingerprint:", "setup:", "tls-id:"]
                 .iter()
                 .any(|p| a.starts_with(p))
-        }) {
+        };
+        // Session-level attributes apply to every m= line (RFC 8866 §5): baresip puts its
+        // a=fingerprint and a=setup there.
+        for a in get(4).split('|').filter(security) {
+            text.push_str(&format!("a={a} (session level)\n"));
+        }
+        for a in get(5).split('|').filter(security) {
             text.push_str(&format!("a={a}\n"));
         }
     }
