@@ -131,6 +131,9 @@ pub fn run(args: AnswerArgs) -> anyhow::Result<ExitCode> {
             let report = super::register::reporter(&emitter, &aor);
             super::register::unregister(&mut ua, wait, &report).await;
         }
+        // The last call's final response (a 488 to an offer we cannot take) may still be on
+        // its way to the socket: let the UA finish before the runtime goes.
+        ua.close(std::time::Duration::from_secs(2)).await;
         Ok(last)
     })?;
     Ok(ExitCode::from(code))

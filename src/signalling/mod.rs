@@ -136,6 +136,8 @@ pub struct UaHandle {
     pub(crate) slot_ids: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub(crate) commands: mpsc::Sender<(driver_ua::SlotId, driver_ua::BridgeRequest)>,
     pub(crate) events: mpsc::Receiver<UaEvent>,
+    /// The main handle's: closed when the UA has stopped ([`UaHandle::close`]).
+    pub(crate) stopped: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl UaHandle {
@@ -171,11 +173,24 @@ impl UaHandle {
             slot_ids: self.slot_ids.clone(),
             commands: self.commands.clone(),
             events: rx,
+            stopped: None,
         })
     }
 
     pub async fn next(&mut self) -> Option<UaEvent> {
         self.events.recv().await
+    }
+
+    /// Stops the user agent (the main handle: the one `spawn` returned) and waits until it
+    /// has: the commands already sent are carried out and their messages go on the wire
+    /// (a 488 or a BYE queued just before a command exits), bounded by `grace`. On any
+    /// other handle it only lets go of that call.
+    pub async fn close(mut self, grace: Duration) {
+        let stopped = self.stopped.take();
+        drop(self);
+        if let Some(stopped) = stopped {
+            let _ = tokio::time::timeout(grace, stopped).await;
+        }
     }
 }
 

@@ -45,6 +45,7 @@ impl Bridge {
             slot_ids: self.slot_ids.clone(),
             commands: self.commands.clone(),
             events: ev_rx,
+            stopped: None,
         };
         // A full queue of handles nobody took is a UA at its limit: 486 like any other.
         if incoming.try_send(handle).is_err() {

@@ -171,13 +171,19 @@ async fn start(
         commands: cmd_tx.clone(),
         max_calls: config.max_calls,
     };
-    tokio::spawn(bridge.run(cmd_rx, main_events, raw_rx));
+    let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        bridge.run(cmd_rx, main_events, raw_rx).await;
+        // `UaHandle::close` waits for this: the last messages are on the wire.
+        drop(stopped_tx);
+    });
     Ok(UaHandle {
         local,
         slot: MAIN,
         slot_ids,
         commands: cmd_tx,
         events: ev_rx,
+        stopped: Some(stopped),
     })
 }
 
