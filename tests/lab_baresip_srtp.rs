@@ -258,6 +258,15 @@ fn srtp_call(keying: Keying, direction: Direction) {
         .unwrap_or_else(|e| panic!("{who}: icephone's recording {}: {e}", record.display()))
         .samples;
     let heard = tone_in_linear(&recorded);
+    eprintln!(
+        "{who}: icephone's media: keying {}, suite {suite}, RTP sent {} received {}, auth \
+         failures {}, replays {}; {TONE} Hz in its recording of baresip: {heard:.3}",
+        media["keying"],
+        media["rtp_sent"],
+        media["rtp_received"],
+        media["srtp_auth_failures"],
+        media["srtp_replays"]
+    );
     assert!(
         heard > 0.5,
         "{who}: icephone decrypted baresip's {TONE} Hz tone (ratio {heard}, {} samples)",
@@ -319,7 +328,12 @@ fn srtp_call(keying: Keying, direction: Direction) {
             ),
         }
     }
-    for (from, to) in [(&local, &remote), (&remote, &local)] {
+    let counter = |field: &str| media[field].as_u64().unwrap_or_default();
+    let mut miscounts = Vec::new();
+    for (from, to, ours) in [
+        (&local, &remote, counter("rtp_sent")),
+        (&remote, &local, counter("rtp_received")),
+    ] {
         let datagrams = udp_payloads(&pcap, from, to);
         let audio: Vec<&Vec<u8>> = datagrams.iter().filter(|d| is_pcmu_rtp(d)).collect();
         assert!(
@@ -327,6 +341,13 @@ fn srtp_call(keying: Keying, direction: Direction) {
             "{who}: {} RTP (PT 0) datagrams {from} -> {to} on the wire, want >= {MIN_RTP}",
             audio.len()
         );
+        // Checked last (below), so a miscount does not hide the rest.
+        let on_wire = audio.len() as u64;
+        if ours.abs_diff(on_wire) > 3 {
+            miscounts.push(format!(
+                "{from} -> {to}: icephone counted {ours}, the wire has {on_wire}"
+            ));
+        }
         let lengths: Vec<Option<usize>> = audio.iter().map(|d| rtp_payload_len(d)).collect();
         let want = PCMU_20MS + tag;
         let odd: Vec<&Option<usize>> = lengths.iter().filter(|l| **l != Some(want)).collect();
@@ -422,6 +443,14 @@ fn srtp_call(keying: Keying, direction: Direction) {
         eprintln!("{who}: DTLS handshake records between the NATs: {hellos:?}");
     }
     assert_wire_clean(&pcap);
+    // icephone's counters agree with the wire: the selected path is the only one media
+    // takes, rtp_sent counts what left and rtp_received what arrived and passed (a few
+    // packets of slack for the capture's ends).
+    assert!(
+        miscounts.is_empty(),
+        "{who}: icephone's rtp_sent / rtp_received against the wire: {miscounts:?}; media \
+         summary: {media}"
+    );
 }
 
 /// The tag length of an SRTP suite, by its SDES name (RFC 4568 §6.2, RFC 7714 §14.2) or its
