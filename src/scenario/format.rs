@@ -1221,7 +1221,7 @@ answer = 486
         );
         for bad in [
             "{ assert = \"keying\" }",
-            "{ assert = \"keying\", value = \"dtls\" }",
+            "{ assert = \"keying\", value = \"zrtp\" }",
             "{ assert = \"keying\", value = \"sdes\", suite = \"F8_128_HMAC_SHA1_80\" }",
         ] {
             let text = format!("[agents.a]\nsteps = [{bad}]\n");

@@ -102,7 +102,11 @@ pub(crate) fn answer_dtls(
         (_, true) => return Err(SrtpRefusal::DtlsNotEnabled(policy)),
         (_, false) => return Ok(None),
     }
-    if offered.profile != TransportProfile::UdpTlsRtpSavp {
+    // The SAVPF form too: answered in its profile, without RTCP feedback (see `session`).
+    if !matches!(
+        offered.profile,
+        TransportProfile::UdpTlsRtpSavp | TransportProfile::UdpTlsRtpSavpf
+    ) {
         return Err(SrtpRefusal::ProfileNotSupported {
             profile: offered.profile.to_string(),
         });

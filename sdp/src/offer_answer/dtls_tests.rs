@@ -148,17 +148,20 @@ fn offers_the_dtls_policy_cannot_take_are_refused_by_name() {
         refusal(e),
         SrtpRefusal::Setup(SetupError::HoldConn)
     ));
+}
+
+#[test]
+fn a_savpf_offer_is_answered_in_its_profile() {
+    // baresip 1.0.0's dtls_srtp offers UDP/TLS/RTP/SAVPF.
     let feedback = peer_sdp(
         "UDP/TLS/RTP/SAVPF",
         &format!("{}a=setup:actpass\n", fp_line(9)),
     );
-    let e = dtls()
+    let answer = session(SrtpPolicy::Dtls)
         .create_answer(&feedback, &[stream(6000, local(2, None))])
-        .unwrap_err();
-    assert!(matches!(
-        refusal(e),
-        SrtpRefusal::ProfileNotSupported { .. }
-    ));
+        .unwrap();
+    assert_eq!(answer.sdp.media[0].proto, "UDP/TLS/RTP/SAVPF");
+    assert_eq!(agreed(&answer.streams[0]).role, DtlsRole::Client);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::model::{
     AddrType, Address, Attribute, Connection, HasAttributes, MediaDescription, Origin, OtherLine,
     SessionDescription,
 };
-use crate::security::read_security;
+use crate::security::{read_security, TransportProfile};
 
 use super::dtls::{answer_dtls, offer_dtls, read_answer_dtls};
 use super::local::LocalStream;
@@ -135,7 +135,14 @@ impl SdpSession {
             .zip(&security)
             .enumerate()
         {
-            let plain_or_srtp = m.proto == "RTP/AVP" || sec.profile.is_srtp();
+            // RTP/AVP and RTP/AVPF (RFC 4585), and their SRTP forms. We send no RTCP
+            // feedback messages and offer no a=rtcp-fb, which an AVPF peer allows (RFC 4585
+            // §4.2: the feedback types are negotiated per rtcp-fb line), so an AVPF offer is
+            // answered in its own profile (RFC 3264 §6).
+            let plain_or_srtp = matches!(
+                sec.profile,
+                TransportProfile::RtpAvp | TransportProfile::RtpAvpf
+            ) || sec.profile.is_srtp();
             let accepted = if m.is_rejected() || m.media != "audio" || !plain_or_srtp {
                 None
             } else if let Some(local) = locals.clone().next() {
@@ -217,10 +224,10 @@ impl SdpSession {
                 forced.map(|l| (index, l)),
             )?;
             plan.mismatch = mismatch;
+            // RFC 3264 §6: the answer keeps the offer's profile.
+            plan.profile = sec.profile.clone();
             if let Some(s) = &srtp {
-                // RFC 3264 §6: the answer keeps the offer's profile; RFC 4568 §7.1.2: one
-                // crypto line, the accepted tag and suite with our key.
-                plan.profile = sec.profile.clone();
+                // RFC 4568 §7.1.2: one crypto line, the accepted tag and suite with our key.
                 plan.crypto = vec![s.local.clone()];
             }
             let dtls = dtls.map(|(lines, agreed)| {

@@ -131,7 +131,7 @@ pub enum SrtpRefusal {
         /// Ours, comma-separated.
         supported: String,
     },
-    /// An SRTP profile we do not run (`RTP/SAVPF`: RTCP feedback, RFC 5124).
+    /// An SRTP profile we do not run (one we do not know).
     #[error("the offered profile {profile} is not supported (RTP/SAVP and RTP/AVP are)")]
     ProfileNotSupported {
         /// The offered `m=` profile.
@@ -236,7 +236,12 @@ pub(crate) fn answer_srtp(
         // the answer has no crypto line, so the peer falls back (RFC 4568 §7.1.2).
         return Ok(None);
     }
-    if required_by_offer && offered.profile != TransportProfile::RtpSavp {
+    if required_by_offer
+        && !matches!(
+            offered.profile,
+            TransportProfile::RtpSavp | TransportProfile::RtpSavpf
+        )
+    {
         return Err(SrtpRefusal::ProfileNotSupported {
             profile: offered.profile.to_string(),
         });

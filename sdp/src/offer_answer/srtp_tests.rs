@@ -267,3 +267,20 @@ fn policy_names_round_trip() {
     }
     assert_eq!(SrtpPolicy::from_name("mandatory"), None);
 }
+
+#[test]
+fn feedback_profiles_are_answered_in_their_own_profile() {
+    // RFC 4585 / RFC 5124 peers (baresip's srtp-mandf): no rtcp-fb is agreed, the profile
+    // is kept (RFC 3264 §6).
+    let avpf = peer_offer("RTP/AVPF", "");
+    let answer = session(SrtpPolicy::Off)
+        .create_answer(&avpf, &[stream(6000, Vec::new())])
+        .unwrap();
+    assert_eq!(answer.sdp.media[0].proto, "RTP/AVPF");
+    let savpf = peer_offer("RTP/SAVPF", CRYPTO_80);
+    let answer = session(SrtpPolicy::Sdes)
+        .create_answer(&savpf, &[stream(6000, all_keys(2))])
+        .unwrap();
+    assert_eq!(answer.sdp.media[0].proto, "RTP/SAVPF");
+    assert!(active(&answer.streams[0]).srtp.is_some());
+}
