@@ -76,11 +76,12 @@ impl Keying {
         }
     }
 
-    /// The m= line's transport protocol both sides must use (RFC 4568 §3.1, RFC 5764 §8).
-    fn profile(self) -> &'static str {
+    /// The m= line's transport protocols the keying takes (RFC 4568 §3.1, RFC 5764 §8, and
+    /// their AVPF forms, RFC 5124): baresip 1.0.0's dtls_srtp offers UDP/TLS/RTP/SAVPF.
+    fn profiles(self) -> &'static [&'static str] {
         match self {
-            Keying::Sdes => "RTP/SAVP",
-            Keying::Dtls => "UDP/TLS/RTP/SAVP",
+            Keying::Sdes => &["RTP/SAVP", "RTP/SAVPF"],
+            Keying::Dtls => &["UDP/TLS/RTP/SAVP", "UDP/TLS/RTP/SAVPF"],
         }
     }
 }
@@ -306,16 +307,24 @@ fn srtp_call(keying: Keying, direction: Direction) {
     );
 
     // --- the wire ------------------------------------------------------------------------
+    // Both sides use one secure profile: the answer keeps the offer's (RFC 3264 §6).
+    let profiles = |sdp: &str| -> Vec<String> {
+        sdp.lines()
+            .filter(|l| l.starts_with("m=audio"))
+            .filter_map(|m| m.split_whitespace().nth(2).map(str::to_owned))
+            .collect()
+    };
+    let (theirs, ours) = (profiles(&baresip_sdp), profiles(&icephone_sdp));
+    assert!(
+        !theirs.is_empty()
+            && !ours.is_empty()
+            && theirs.iter().chain(&ours).all(|p| *p == theirs[0])
+            && keying.profiles().contains(&theirs[0].as_str()),
+        "{who}: both sides' m=audio lines use one of {:?}: baresip {theirs:?}, icephone \
+         {ours:?}",
+        keying.profiles()
+    );
     for (side, sdp) in [("baresip", &baresip_sdp), ("icephone", &icephone_sdp)] {
-        let m_audio: Vec<&str> = sdp.lines().filter(|l| l.starts_with("m=audio")).collect();
-        assert!(
-            !m_audio.is_empty()
-                && m_audio
-                    .iter()
-                    .all(|m| m.split_whitespace().nth(2) == Some(keying.profile())),
-            "{who}: {side}'s m=audio lines use {}:\n{sdp}",
-            keying.profile()
-        );
         match keying {
             Keying::Sdes => assert!(
                 sdp.lines().any(|l| l.starts_with("a=crypto:")),
