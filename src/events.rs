@@ -84,7 +84,7 @@ pub enum Event {
     /// A DTLS-SRTP association (RFC 5764) of a component connected or failed.
     Dtls {
         agent: String,
-        /// connected | failed
+        /// connected | failed | closed
         state: String,
         component: u16,
         /// client | server (from a=setup, RFC 5763 §5)

@@ -33,7 +33,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("srtp-dtls.toml", "assert keying = dtls"),
     (
         "srtp-sdes.toml",
-        "assert keying = sdes suite = AEAD_AES_128_GCM",
+        "assert keying = sdes suite = AES_CM_128_HMAC_SHA1_80",
     ),
 ];
 

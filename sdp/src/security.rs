@@ -739,10 +739,11 @@ pub enum CryptoAnswerError {
 /// RFC 4568 §7.1.3 (offerer): the offered line an answer accepted, after checking the answer
 /// has one crypto line whose tag and suite match one we offered. Returns `(ours, theirs)`.
 ///
-/// One deviation, for interop: an answer whose tag we offered with another suite, while we
-/// offered its suite under another tag, is taken as accepting that other line (baresip
-/// 1.0.0 answers every offer with tag 1 and the suite it chose, whatever tag that suite
-/// had; seen in the lab). The keys are unambiguous: ours is the line of the answered suite.
+/// No leniency on a suite that does not match its tag: baresip 1.0.0 answers tag 1 naming
+/// `AES_CM_128_HMAC_SHA1_80` while it runs the suite we offered as tag 1 (seen in the lab,
+/// `tests/lab_baresip_srtp.rs`), so taking the line by its suite gives a call in which
+/// nothing authenticates. Refusing says why; offering `AES_CM_128_HMAC_SHA1_80` as tag 1
+/// (our default order) avoids the case.
 ///
 /// # Errors
 ///
@@ -759,15 +760,6 @@ pub fn match_answer_crypto<'a>(
         .find(|c| c.tag == theirs.tag)
         .ok_or(CryptoAnswerError::UnknownTag(theirs.tag))?;
     if ours.suite != theirs.suite {
-        if let Some(same_suite) = offered.iter().find(|c| c.suite == theirs.suite) {
-            tracing::warn!(
-                "the answer's a=crypto tag {} has suite {}, which we offered as tag {}: taking that line (RFC 4568 §7.1.2 wants the tag kept)",
-                theirs.tag,
-                theirs.suite,
-                same_suite.tag
-            );
-            return Ok((same_suite, theirs));
-        }
         return Err(CryptoAnswerError::SuiteChanged {
             tag: theirs.tag,
             offered: ours.suite.to_string(),

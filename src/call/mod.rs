@@ -143,7 +143,7 @@ impl CallOptions {
             rtcp_mux_only: false,
             srtp: sdp::offer_answer::SrtpPolicy::Off,
             dtls_setup: None,
-            srtp_suites: crate::media::srtp::SrtpSuite::ALL.to_vec(),
+            srtp_suites: crate::media::srtp::SrtpSuite::SDES_OFFER_ORDER.to_vec(),
             codecs: vec![G711::Ulaw, G711::Alaw],
             source: Source::Silence,
             dtmf: None,

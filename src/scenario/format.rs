@@ -1056,6 +1056,7 @@ pub const EXPECTABLE: &[&str] = &[
     "dtmf.received",
     "dtls.connected",
     "dtls.failed",
+    "dtls.closed",
     "response",
     "hangup",
 ];

@@ -40,8 +40,12 @@ pub(super) enum DtlsOutcome {
         component: u16,
         keys: Box<DtlsSrtpKeys>,
     },
-    /// The association failed (a wrong fingerprint, an alert, a close).
+    /// The association failed (a wrong fingerprint, an alert) before it connected, or with
+    /// an error after.
     Failed { component: u16, error: DtlsError },
+    /// The peer closed a connected association (close_notify): it is hanging up, and its
+    /// BYE may come a moment later; the keys stay valid for what is still in flight.
+    Closed { component: u16 },
 }
 
 #[derive(Debug)]
@@ -50,6 +54,8 @@ struct ComponentDtls {
     endpoint: DtlsEndpoint,
     /// Its failure was reported (once; a connection is reported by the endpoint once).
     failure_reported: bool,
+    /// The handshake completed (a close after it is the peer hanging up, not a failure).
+    connected: bool,
 }
 
 /// The DTLS side of a call requiring DTLS-SRTP.
@@ -138,6 +144,7 @@ impl CallDtls {
                 component,
                 endpoint,
                 failure_reported: false,
+                connected: false,
             });
         }
         tracing::debug!(
@@ -210,6 +217,7 @@ impl CallDtls {
     fn collect(&mut self) {
         for c in &mut self.components {
             while let Some(DtlsEvent::Connected(keys)) = c.endpoint.poll_event() {
+                c.connected = true;
                 self.outcomes.push(DtlsOutcome::Connected {
                     component: c.component,
                     keys,
@@ -217,9 +225,14 @@ impl CallDtls {
             }
             if let Some(error) = c.endpoint.error().filter(|_| !c.failure_reported) {
                 c.failure_reported = true;
-                self.outcomes.push(DtlsOutcome::Failed {
-                    component: c.component,
-                    error: error.clone(),
+                self.outcomes.push(match error {
+                    DtlsError::Closed if c.connected => DtlsOutcome::Closed {
+                        component: c.component,
+                    },
+                    _ => DtlsOutcome::Failed {
+                        component: c.component,
+                        error: error.clone(),
+                    },
                 });
             }
         }

@@ -72,6 +72,18 @@ impl CallCore {
                         reason: None,
                     });
                 }
+                DtlsNews::Closed { component } => {
+                    tracing::info!(component, "the peer closed its DTLS association");
+                    self.emit(Event::Dtls {
+                        agent: self.label(),
+                        state: "closed".into(),
+                        component,
+                        role: role.clone(),
+                        suite: None,
+                        peer_fingerprint: None,
+                        reason: None,
+                    });
+                }
                 DtlsNews::Failed { component, reason } => {
                     self.emit(Event::Dtls {
                         agent: self.label(),

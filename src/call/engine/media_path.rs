@@ -142,14 +142,18 @@ impl CallCore {
                 // RFC 8445 §12.1: selected pairs are per component. RTP (component 1) waits
                 // for component 1's pair only, not for RTCP's: the agent refuses send_data
                 // until then, and we do not even build the packet.
-                if agent.selected_pair(1).is_none() {
+                // A call requiring SRTP holds its frames until it has keys (a DTLS handshake
+                // on the selected pair), as before the selection: never clear RTP, and no
+                // frame spent without going out.
+                if agent.selected_pair(1).is_none() || !self.srtp.can_send(false) {
                     media.hold_frame();
                     return;
                 }
                 let rtcp_component = if self.rtcp_mux { 1 } else { 2 };
                 // RFC 8445 §12.1: RTCP without mux waits for component 2's own pair; its
                 // report stays due (not built, not counted) until then.
-                let rtcp_ready = agent.selected_pair(rtcp_component).is_some();
+                let rtcp_ready =
+                    agent.selected_pair(rtcp_component).is_some() && self.srtp.can_send(true);
                 let sent_before = media.summary.dtmf_sent.len();
                 // A call requiring SRTP sends nothing it could not protect (never clear RTP).
                 if let Some(packet) = media

@@ -83,6 +83,8 @@ pub(super) enum DtlsNews {
     },
     /// `component`'s association failed: the call cannot have media.
     Failed { component: u16, reason: String },
+    /// The peer closed `component`'s connected association; SRTP goes on with its keys.
+    Closed { component: u16 },
 }
 
 impl CallSrtp {
@@ -240,6 +242,7 @@ impl CallSrtp {
         let outcome = self.dtls.as_mut()?.poll_outcome()?;
         let (component, keys) = match outcome {
             DtlsOutcome::Connected { component, keys } => (component, keys),
+            DtlsOutcome::Closed { component } => return Some(DtlsNews::Closed { component }),
             DtlsOutcome::Failed { component, error } => {
                 self.retire();
                 self.broken = true;
@@ -297,6 +300,19 @@ impl CallSrtp {
             if let RtcpContext::Own(c) = active.rtcp {
                 add(&mut self.retired, c.stats());
             }
+        }
+    }
+
+    /// Whether RTP (`rtcp` false) or RTCP could go out now: protected with a context that
+    /// has its keys, or clear where that is allowed. The media path holds its frames while
+    /// not (a DTLS handshake still running), rather than spend them unsent.
+    pub(super) fn can_send(&self, rtcp: bool) -> bool {
+        if self.broken {
+            return false;
+        }
+        match &self.active {
+            None => self.clear_allowed(),
+            Some(active) => !rtcp || !matches!(active.rtcp, RtcpContext::Pending),
         }
     }
 

@@ -82,6 +82,13 @@ fn dtls_calls_in_both_roles_with_and_without_rtcp_mux_carry_both_tones_encrypted
                 seen.sort();
                 assert_eq!(seen, expected, "{case}: side caller={caller}");
                 assert!(dtls_datagrams(&run, caller) >= 2, "{case}: handshake");
+                // Frames wait for the keys rather than being spent unsent: what the media
+                // event counts went on the wire.
+                assert_eq!(
+                    outcome.media.rtp_sent as usize,
+                    rtp_on_wire(&run, caller).len(),
+                    "{case}: side caller={caller}"
+                );
             }
             for (from_caller, tone) in [(true, CALLER_TONE), (false, CALLEE_TONE)] {
                 let packets = rtp_on_wire(&run, from_caller);

@@ -26,7 +26,17 @@ pub enum SrtpSuite {
 }
 
 impl SrtpSuite {
-    /// Every suite, in our order of preference (GCM first: one pass, no separate HMAC).
+    /// Our SDES offer's order (tags 1..3): `AES_CM_128_HMAC_SHA1_80` first, as baresip,
+    /// pjsua and Asterisk offer it, so a peer that only looks at tag 1 (baresip 1.0.0
+    /// answers tag 1 whatever it names) runs the suite it says.
+    pub const SDES_OFFER_ORDER: [SrtpSuite; 3] = [
+        SrtpSuite::AesCm128HmacSha1_80,
+        SrtpSuite::AeadAes128Gcm,
+        SrtpSuite::AesCm128HmacSha1_32,
+    ];
+
+    /// Every suite, in our order of preference for DTLS-SRTP profiles (GCM first: one pass,
+    /// no separate HMAC).
     pub const ALL: [SrtpSuite; 3] = [
         SrtpSuite::AeadAes128Gcm,
         SrtpSuite::AesCm128HmacSha1_80,
