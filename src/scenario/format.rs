@@ -134,6 +134,9 @@ pub struct AgentSpec {
     /// With `srtp = "dtls"`: `active`, `passive` or `actpass`, as `--dtls-setup`.
     #[serde(default = "actpass")]
     pub dtls_setup: String,
+    /// Codecs in preference order, as `--codecs` (`["opus", "g722", "pcmu", "pcma"]`, any
+    /// order or subset); default pcmu, pcma.
+    pub codecs: Option<Vec<String>>,
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
@@ -1159,6 +1162,7 @@ steps = [
 [agents.bob]
 ice = false
 srtp = "sdes"
+codecs = ["opus", "pcmu"]
 [[agents.bob.steps]]
 answer = 486
 "#;
@@ -1185,7 +1189,9 @@ answer = 486
         assert!(!bob.spec.ice);
         assert_eq!(bob.spec.srtp, "sdes");
         assert_eq!(alice.spec.srtp, "off", "the default");
-        assert_eq!(bob.steps[0].line, 18);
+        assert_eq!(bob.spec.codecs, Some(vec!["opus".into(), "pcmu".into()]));
+        assert_eq!(alice.spec.codecs, None, "the default: pcmu, pcma");
+        assert_eq!(bob.steps[0].line, 19);
         assert_eq!(
             bob.steps[0].action,
             Action::Answer {
