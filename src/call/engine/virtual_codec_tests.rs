@@ -239,3 +239,18 @@ fn both_sides_send_the_answerers_first_choice() {
     assert_eq!(run.caller.media.codec, "G722");
     assert_eq!(run.callee.media.codec, "G722");
 }
+
+#[test]
+fn echo_through_opus_sends_back_the_callers_tone() {
+    // The callee echoes what it decodes (8 kHz) back through its Opus encoder.
+    let (mut caller, mut callee) = tone_pair(SrtpPolicy::Off, SrtpPolicy::Off, 2);
+    caller.codecs = vec![CodecKind::Opus];
+    callee.codecs = vec![CodecKind::Opus];
+    callee.echo = true;
+    let run = run(caller, callee);
+    assert_eq!(run.caller.exit, exit::OK, "{}", run.caller.reason);
+    let own = tone_ratio(&run.caller.recorded, CALLER_TONE, 8000.0);
+    let theirs = tone_ratio(&run.caller.recorded, CALLEE_TONE, 8000.0);
+    assert!(own > 0.5, "the caller hears itself: ratio {own}");
+    assert!(theirs < 0.05, "not the callee's source: ratio {theirs}");
+}
