@@ -216,8 +216,8 @@ pub struct MediaSummary {
     /// 20 ms frames of lost packets made up by the decoder's packet-loss concealment (Opus
     /// PLC; G.711 and G.722: the last frame repeated and faded).
     pub concealed_frames: u64,
-    /// Frames of lost packets recovered from the next packet's Opus in-band FEC (RFC 7587
-    /// §3.1.2).
+    /// Frames of lost packets decoded from the next packet's Opus in-band FEC (RFC 7587
+    /// §3.1.2); libopus falls back to its PLC when that packet carries no FEC data.
     pub fec_frames: u64,
     pub rtcp_sent: u64,
     pub rtcp_received: u64,
