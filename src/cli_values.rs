@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::media::g711::G711;
+use crate::media::codec::CodecKind;
 
 /// A positive, finite number of seconds (`--duration`, `--seconds`, `--timeout`, …).
 pub fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -92,19 +92,31 @@ pub fn dtls_setup_name(s: &str) -> Result<String, String> {
     parse_dtls_setup(s).map(|_| s.to_string())
 }
 
-/// Codec names to codecs: every name known, at least one.
-pub fn parse_codecs<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<G711>, String> {
-    let codecs = names
-        .into_iter()
-        .map(|name| match name.trim().to_ascii_lowercase().as_str() {
-            "pcmu" => Ok(G711::Ulaw),
-            "pcma" => Ok(G711::Alaw),
-            "" => Err("an empty codec name (supported: pcmu, pcma)".to_string()),
-            other => Err(format!("unknown codec `{other}` (supported: pcmu, pcma)")),
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+/// The codec names `--codecs` takes, for messages.
+const CODEC_NAMES: &str = "opus, g722, pcmu, pcma";
+
+/// Codec names to codecs, in the order given (our preference): every name known
+/// (case-insensitive), none twice, at least one.
+pub fn parse_codecs<'a>(
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<CodecKind>, String> {
+    let mut codecs = Vec::new();
+    for name in names {
+        let name = name.trim();
+        let codec = match CodecKind::from_name(name) {
+            Some(c) => c,
+            None if name.is_empty() => {
+                return Err(format!("an empty codec name (supported: {CODEC_NAMES})"))
+            }
+            None => return Err(format!("unknown codec `{name}` (supported: {CODEC_NAMES})")),
+        };
+        if codecs.contains(&codec) {
+            return Err(format!("codec `{name}` is listed twice"));
+        }
+        codecs.push(codec);
+    }
     if codecs.is_empty() {
-        return Err("at least one codec is needed (pcmu, pcma)".into());
+        return Err(format!("at least one codec is needed ({CODEC_NAMES})"));
     }
     Ok(codecs)
 }
@@ -132,6 +144,14 @@ mod tests {
         assert!(dtmf_digits("").is_err());
         assert!(codec_list("").is_err());
         assert!(codec_list("pcmu,,pcma").is_err());
-        assert_eq!(parse_codecs(["PCMA"]), Ok(vec![G711::Alaw]));
+        assert_eq!(parse_codecs(["PCMA"]), Ok(vec![CodecKind::Pcma]));
+        assert_eq!(
+            parse_codecs("opus,G722,pcmu".split(',')),
+            Ok(vec![CodecKind::Opus, CodecKind::G722, CodecKind::Pcmu])
+        );
+        assert!(parse_codecs("pcmu,PCMU".split(','))
+            .unwrap_err()
+            .contains("twice"));
+        assert!(parse_codecs(["gsm"]).unwrap_err().contains("opus, g722"));
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
-use crate::media::g711::G711;
+use crate::media::codec::CodecKind;
 use crate::tls::TlsSettings;
 use ice::agent::TurnTransport;
 pub use sip::endpoint::TransportKind;
@@ -155,7 +155,7 @@ pub struct Settings {
     pub resolved_hosts: Vec<(String, Vec<(TransportKind, SocketAddr)>)>,
     pub ice: bool,
     pub aggressive_nomination: bool,
-    pub codecs: Vec<G711>,
+    pub codecs: Vec<CodecKind>,
     pub rtcp_mux: bool,
     /// Offer mux without component 2 (a mux-only agent, RFC 8445 §5.1.1.1).
     pub rtcp_mux_only: bool,
@@ -370,7 +370,7 @@ pub fn merge(
     let codecs = match (&ice.codecs, &file.codecs) {
         (Some(list), _) => crate::cli_values::parse_codecs(list.split(',')),
         (None, Some(list)) => crate::cli_values::parse_codecs(list.iter().map(String::as_str)),
-        (None, None) => Ok(vec![G711::Ulaw, G711::Alaw]),
+        (None, None) => Ok(CodecKind::DEFAULT_CALL.to_vec()),
     }
     .map_err(|why| ConfigError::Invalid {
         field: "codecs",
@@ -485,7 +485,7 @@ t1_ms = 250
         assert_eq!(s.password.as_deref(), Some("from-file"));
         assert_eq!(s.proxy, Some("127.0.0.1:5070".parse().unwrap()));
         assert_eq!(s.transport, TransportKind::Tcp);
-        assert_eq!(s.codecs, vec![G711::Alaw]);
+        assert_eq!(s.codecs, vec![CodecKind::Pcma]);
         assert!(!s.rtcp_mux);
         assert!(s.aggressive_nomination);
         assert_eq!(s.t1, Duration::from_millis(250));
@@ -510,7 +510,7 @@ t1_ms = 250
         assert_eq!(s.aor.as_deref(), Some("sip:bob@example.com"));
         assert_eq!(s.password.as_deref(), Some("from-env"));
         assert_eq!(s.transport, TransportKind::Udp);
-        assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
+        assert_eq!(s.codecs, vec![CodecKind::Pcmu, CodecKind::Pcma]);
         assert!(s.rtcp_mux);
         assert!(!s.ice);
         let flags = AccountArgs {
@@ -550,11 +550,11 @@ t1_ms = 250
         let err = merge(&AccountArgs::default(), &IceArgs::default(), &file, None).unwrap_err();
         assert!(err.to_string().starts_with("transport"), "{err}");
         let ice = IceArgs {
-            codecs: Some("opus".into()),
+            codecs: Some("gsm".into()),
             ..IceArgs::default()
         };
         let err = merge(&AccountArgs::default(), &ice, &FileConfig::default(), None).unwrap_err();
-        assert!(err.to_string().contains("opus"), "{err}");
+        assert!(err.to_string().contains("gsm"), "{err}");
         assert!(toml::from_str::<FileConfig>("colour = 1").is_err());
     }
 
@@ -632,7 +632,7 @@ t1_ms = 250
         );
         assert!(s.rtcp_mux);
         assert_eq!(s.t1, Duration::from_millis(500));
-        assert_eq!(s.codecs, vec![G711::Ulaw, G711::Alaw]);
+        assert_eq!(s.codecs, vec![CodecKind::Pcmu, CodecKind::Pcma]);
         let names = crate::names::Names {
             dns: None,
             family: crate::dns::Family::V4,

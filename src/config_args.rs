@@ -107,7 +107,8 @@ pub struct IceArgs {
     /// default the offer also carries component 2 for peers that do not mux (RFC 5761 §5.1.3)
     #[arg(long)]
     pub rtcp_mux_only: bool,
-    /// Codecs in preference order, comma separated: pcmu,pcma [default: pcmu,pcma]
+    /// Codecs in preference order, comma separated, any of opus, g722, pcmu, pcma
+    /// [default: pcmu,pcma]
     #[arg(long, value_parser = codec_list, help_heading = "Media")]
     pub codecs: Option<String>,
     /// SRTP for the media: off (clear RTP), sdes (RTP/SAVP with a=crypto, RFC 4568,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use icephone::call::{run_callee, run_caller, CallOptions, CallOutcome};
 use icephone::events::{Emitter, Event};
 use icephone::exit;
+use icephone::media::codec::CodecKind;
 use icephone::media::goertzel::tone_ratio;
 use icephone::media::source::Source;
 use icephone::media::wav;
@@ -98,6 +99,41 @@ async fn wav_round_trip_carries_the_tone() {
     assert!(recorded.len() > 8000 / 2, "{} samples", recorded.len());
     assert!(tone_ratio(&recorded, 1000.0, 8000.0) > 0.5);
     assert!(tone_ratio(&recorded, 440.0, 8000.0) < 0.05);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Opus and G.722 over real sockets: the callee's WAV recording (8 kHz whatever the codec)
+/// holds the caller's tone, and both name the codec in their media figures.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opus_and_g722_calls_record_the_tone() {
+    let dir = std::env::temp_dir().join(format!("icephone-codecs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (kind, name) in [(CodecKind::Opus, "opus"), (CodecKind::G722, "G722")] {
+        let output = dir.join(format!("{name}.wav"));
+        let emitter = Emitter::new(false, true);
+        let mut p = pair(&emitter);
+        // The caller would rather have Opus or G.722; the callee takes only `kind`.
+        p.caller.codecs = vec![CodecKind::Opus, CodecKind::G722, CodecKind::Pcmu];
+        p.callee.codecs = vec![kind, CodecKind::Pcma];
+        p.caller.source = Source::tone(1000.0);
+        p.callee.record = Some(output.clone());
+        let (caller, callee) = run(p).await;
+        assert_eq!(caller.exit, exit::OK, "{name}: {}", caller.reason);
+        assert_eq!(caller.media.codec, name);
+        assert_eq!(callee.media.codec, name);
+        let bytes = std::fs::read(&output).unwrap();
+        // The canonical header's sample rate field (offset 24).
+        let rate = u32::from_le_bytes([bytes[24], bytes[25], bytes[26], bytes[27]]);
+        assert_eq!(rate, 8000, "{name}: recordings stay 8 kHz");
+        let wav = wav::read(&output).unwrap();
+        assert!(
+            wav.samples.len() > 8000 / 2,
+            "{name}: {} samples",
+            wav.samples.len()
+        );
+        let ratio = tone_ratio(&wav.samples, 1000.0, 8000.0);
+        assert!(ratio > 0.5, "{name}: 1 kHz ratio {ratio}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -147,6 +147,42 @@ fn grant(req: &Request, expires: u32) -> Response {
         .with_header("Contact", format!("{contact};expires={expires}"))
 }
 
+/// `--codecs` on both commands: an Opus-first caller and a G.722-first callee without Opus
+/// agree on G.722 (the answerer's order), and the media events name it on both sides.
+#[test]
+fn call_and_answer_agree_on_a_codec_from_their_flags() {
+    let port = free_udp_port();
+    let answer = spawn_captured(
+        Command::new(env!("CARGO_BIN_EXE_icephone"))
+            .args(["answer", "--calls", "1", "--json", "--codecs", "G722,pcmu"])
+            .args(["--bind", &format!("127.0.0.1:{port}")])
+            .args(["--aor", "sip:bob@127.0.0.1"]),
+    );
+    process::wait_listening(port);
+    let call = Command::new(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", &format!("sip:bob@127.0.0.1:{port}"), "--json"])
+        .args(["--bind", "127.0.0.1:0", "--aor", "sip:alice@127.0.0.1"])
+        .args(["--codecs", "opus,g722,pcmu", "--dtmf", "5"])
+        .args(["--tone", "500", "--duration", "1.5"])
+        .output()
+        .unwrap();
+    let answer = answer.wait_with_output().unwrap();
+    assert_exit(&call, 0);
+    assert_exit(&answer, 0);
+    for (who, out) in [("call", &call), ("answer", &answer)] {
+        let media: Vec<serde_json::Value> = json_lines(&out.stdout)
+            .into_iter()
+            .filter(|e| e["event"] == "media")
+            .collect();
+        assert_eq!(media.len(), 1, "{who}");
+        assert_eq!(media[0]["codec"], "G722", "{who}");
+        assert!(media[0]["rtp_received"].as_u64().unwrap() >= 40, "{who}");
+    }
+    assert!(json_lines(&answer.stdout)
+        .iter()
+        .any(|e| e["event"] == "dtmf" && e["digit"] == "5" && e["direction"] == "received"));
+}
+
 #[test]
 fn register_answers_the_digest_challenge() {
     let (port, registrar) = registrar(true);

@@ -31,6 +31,7 @@ const EXAMPLES: &[(&str, &str)] = &[
         "expect response 400 header Call-ID =~ /^bad-/",
     ),
     ("srtp-dtls.toml", "assert keying = dtls"),
+    ("codecs.toml", "assert codec = G722"),
     (
         "srtp-sdes.toml",
         "assert keying = sdes suite = AES_CM_128_HMAC_SHA1_80",

@@ -1,5 +1,5 @@
-//! Audio formats (RFC 3551 PCMU 0 and PCMA 8, RFC 4733 telephone-event), `a=ptime` and the
-//! direction attributes (RFC 3264 §5.1, §6.1).
+//! Audio formats (RFC 3551 PCMU 0, PCMA 8 and G722 9, RFC 7587 Opus, RFC 4733
+//! telephone-event), `a=ptime` and the direction attributes (RFC 3264 §5.1, §6.1).
 
 use serde::Serialize;
 
@@ -14,40 +14,93 @@ pub enum AudioCodec {
     Pcmu,
     /// G.711 A-law, 8000 Hz mono, static payload type 8 (RFC 3551 §4.5.14).
     Pcma,
-    /// DTMF events (RFC 4733), 8000 Hz, a dynamic payload type.
+    /// G.722 wideband, static payload type 9, written `G722/8000` although it samples at
+    /// 16 kHz (RFC 3551 §4.5.2).
+    G722,
+    /// Opus (RFC 7587), a dynamic payload type, always `opus/48000/2` (RFC 7587 §7).
+    Opus,
+    /// DTMF events (RFC 4733), a dynamic payload type; 8000 Hz, and also 48000 Hz next to
+    /// Opus in our offers (see [`offer_formats`]).
     TelephoneEvent,
 }
 
+/// Our dynamic payload type for Opus (any of 96–127 would do; 111 is what browsers use).
+pub const OPUS_PAYLOAD_TYPE: u8 = 111;
+/// Our dynamic payload type for telephone-event/8000.
+pub const TELEPHONE_EVENT_PAYLOAD_TYPE: u8 = 101;
+/// Our dynamic payload type for telephone-event/48000, offered with Opus.
+pub const TELEPHONE_EVENT_48K_PAYLOAD_TYPE: u8 = 110;
+/// The Opus `fmtp` we offer and answer: what we want from the peer's encoder (RFC 7587
+/// §6.1): in-band FEC, which our decoder uses to recover a lost packet from the next one.
+/// No `usedtx` (absent means 0) and no `stereo` (absent means mono is preferred).
+pub const OUR_OPUS_FMTP: &str = "useinbandfec=1";
+
 impl AudioCodec {
-    /// The encoding name written in `a=rtpmap` (`PCMU`, `PCMA`, `telephone-event`).
+    /// The encoding name written in `a=rtpmap` (`PCMU`, `PCMA`, `G722`, `opus`,
+    /// `telephone-event`).
     pub fn encoding_name(self) -> &'static str {
         match self {
             AudioCodec::Pcmu => "PCMU",
             AudioCodec::Pcma => "PCMA",
+            AudioCodec::G722 => "G722",
+            AudioCodec::Opus => "opus",
             AudioCodec::TelephoneEvent => "telephone-event",
         }
     }
 
-    /// RFC 3551 §6: PCMU is static type 0, PCMA 8; telephone-event is dynamic (we pick 101).
+    /// RFC 3551 §6: PCMU is static type 0, PCMA 8, G722 9; Opus and telephone-event are
+    /// dynamic (we pick 111 and 101).
     pub fn default_payload_type(self) -> u8 {
         match self {
             AudioCodec::Pcmu => 0,
             AudioCodec::Pcma => 8,
-            AudioCodec::TelephoneEvent => 101,
+            AudioCodec::G722 => 9,
+            AudioCodec::Opus => OPUS_PAYLOAD_TYPE,
+            AudioCodec::TelephoneEvent => TELEPHONE_EVENT_PAYLOAD_TYPE,
         }
+    }
+
+    /// Whether this is a voice codec (not telephone-event): a stream needs one.
+    pub fn is_voice(self) -> bool {
+        self != AudioCodec::TelephoneEvent
     }
 
     /// The format this crate offers for the codec.
     pub fn format(self) -> AudioFormat {
+        let (clock_rate, channels, fmtp) = match self {
+            // RFC 7587 §7: "opus/48000/2" whatever the stream's channel count.
+            AudioCodec::Opus => (48000, Some(2), Some(OUR_OPUS_FMTP.to_string())),
+            // RFC 4733 §2.4.1: DTMF events 0-15 plus flash (16).
+            AudioCodec::TelephoneEvent => (8000, None, Some("0-16".to_string())),
+            // RFC 3551 §4.5.2: G.722's RTP clock is 8000 although it samples at 16 kHz.
+            AudioCodec::Pcmu | AudioCodec::Pcma | AudioCodec::G722 => (8000, None, None),
+        };
         AudioFormat {
             payload_type: self.default_payload_type(),
             encoding_name: self.encoding_name().to_string(),
-            clock_rate: 8000,
-            channels: None,
-            // RFC 4733 §2.4.1: DTMF events 0-15 plus flash (16).
-            fmtp: (self == AudioCodec::TelephoneEvent).then(|| "0-16".to_string()),
+            clock_rate,
+            channels,
+            fmtp,
         }
     }
+}
+
+/// The formats of our offer for `codecs`, in that order. With Opus among them,
+/// telephone-event is offered at 48000 Hz as well as 8000 Hz: RFC 4733 §2.1 wants events on
+/// the audio's clock, and a peer that has only the 8000 Hz one still finds it.
+pub fn offer_formats(codecs: &[AudioCodec]) -> Vec<AudioFormat> {
+    let mut out = Vec::new();
+    for codec in codecs {
+        if *codec == AudioCodec::TelephoneEvent && codecs.contains(&AudioCodec::Opus) {
+            out.push(AudioFormat {
+                payload_type: TELEPHONE_EVENT_48K_PAYLOAD_TYPE,
+                clock_rate: 48000,
+                ..codec.format()
+            });
+        }
+        out.push(codec.format());
+    }
+    out
 }
 
 /// One payload format of an `m=audio` line with its `a=rtpmap` and `a=fmtp`.
@@ -68,13 +121,18 @@ pub struct AudioFormat {
 
 impl AudioFormat {
     /// Which of our codecs this is (encoding names compare case-insensitively, RFC 4855 §3).
+    /// Matched by clock rate too: `G722/16000` would be a peer that "fixed" RFC 3551
+    /// §4.5.2's clock and would mistime our packets.
     pub fn codec(&self) -> Option<AudioCodec> {
         let name = self.encoding_name.to_ascii_lowercase();
         let mono = self.channels.unwrap_or(1) == 1;
         match (name.as_str(), self.clock_rate) {
             ("pcmu", 8000) if mono => Some(AudioCodec::Pcmu),
             ("pcma", 8000) if mono => Some(AudioCodec::Pcma),
-            ("telephone-event", 8000) => Some(AudioCodec::TelephoneEvent),
+            ("g722", 8000) if mono => Some(AudioCodec::G722),
+            // RFC 7587 §7: always written with 2 channels; a missing count is tolerated.
+            ("opus", 48000) if matches!(self.channels, Some(2) | None) => Some(AudioCodec::Opus),
+            ("telephone-event", 8000 | 48000) => Some(AudioCodec::TelephoneEvent),
             _ => None,
         }
     }
@@ -93,13 +151,15 @@ impl AudioFormat {
     }
 }
 
-/// The formats of an `m=` line in preference order. Static types 0 and 8 are understood
+/// The formats of an `m=` line in preference order. Static types 0, 8 and 9 are understood
 /// without `a=rtpmap` (RFC 3551 §6); other formats without one, and non-numeric format
 /// tokens, are skipped.
 ///
 /// # Errors
 ///
-/// [`SdpError::InvalidAttribute`] if any `a=rtpmap` of the section is malformed.
+/// [`SdpError::InvalidAttribute`] naming the line if any `a=rtpmap` or `a=fmtp` of the
+/// section is malformed, or an Opus `a=fmtp` has a parameter value outside RFC 7587 §6.1's
+/// grammar.
 pub fn read_formats(m: &MediaDescription) -> Result<Vec<AudioFormat>, SdpError> {
     let mut out = Vec::new();
     for fmt in &m.formats {
@@ -117,18 +177,69 @@ pub fn read_formats(m: &MediaDescription) -> Result<Vec<AudioFormat>, SdpError> 
             (Some(r), _) => r,
             (None, 0) => AudioCodec::Pcmu.format(),
             (None, 8) => AudioCodec::Pcma.format(),
+            (None, 9) => AudioCodec::G722.format(),
             (None, _) => continue,
         };
-        format.fmtp = m
+        let fmtp = m
             .attributes_named("fmtp")
-            .filter_map(|a| a.value.as_deref())
-            .find_map(|v| {
-                let (p, params) = v.split_once(' ')?;
-                (p.parse::<u8>().ok()? == pt).then(|| params.trim().to_string())
-            });
+            .map(|a| parse_fmtp(a).map(|f| (a, f)))
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .find(|(_, (p, _))| *p == pt);
+        if let Some((a, (_, params))) = fmtp {
+            if format.codec() == Some(AudioCodec::Opus) {
+                check_opus_fmtp(params)
+                    .map_err(|why| SdpError::attr(a.line, "fmtp", format!("{params:?}: {why}")))?;
+            }
+            format.fmtp = Some(params.to_string());
+        }
         out.push(format);
     }
     Ok(out)
+}
+
+/// RFC 8866 §6.15: `a=fmtp:<format> <format specific parameters>`; for RTP the format is a
+/// payload type number. Returns the number and the parameters.
+fn parse_fmtp(a: &Attribute) -> Result<(u8, &str), SdpError> {
+    let v = a.value.as_deref().unwrap_or("");
+    let (pt, params) = v.trim().split_once(' ').unwrap_or((v.trim(), ""));
+    let pt = pt
+        .parse::<u8>()
+        .ok()
+        .filter(|pt| *pt <= 127)
+        .ok_or_else(|| SdpError::attr(a.line, "fmtp", format!("{v:?}: no payload type")))?;
+    Ok((pt, params.trim()))
+}
+
+/// RFC 7587 §6.1: the Opus parameters we act on must carry values of their grammar: the
+/// flags 0 or 1, the rates and bitrates numbers. Unknown parameters are ignored (§6.1).
+fn check_opus_fmtp(params: &str) -> Result<(), String> {
+    for item in params.split(';').map(str::trim).filter(|i| !i.is_empty()) {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("`{item}` is not name=value"))?;
+        let (key, value) = (key.trim().to_ascii_lowercase(), value.trim());
+        let flag = matches!(
+            key.as_str(),
+            "useinbandfec" | "usedtx" | "stereo" | "sprop-stereo" | "cbr"
+        );
+        let number = matches!(
+            key.as_str(),
+            "maxplaybackrate"
+                | "sprop-maxcapturerate"
+                | "maxaveragebitrate"
+                | "ptime"
+                | "minptime"
+                | "maxptime"
+        );
+        if flag && value != "0" && value != "1" {
+            return Err(format!("{key} must be 0 or 1, not `{value}`"));
+        }
+        if number && value.parse::<u32>().is_err() {
+            return Err(format!("{key} must be a number, not `{value}`"));
+        }
+    }
+    Ok(())
 }
 
 /// RFC 8866 §6.6: `a=rtpmap:<payload type> <encoding name>/<clock rate>[/<parameters>]`.
@@ -144,7 +255,8 @@ fn parse_rtpmap(a: &Attribute) -> Result<AudioFormat, SdpError> {
         None => None,
     };
     Ok(AudioFormat {
-        payload_type: pt.parse().map_err(|_| err())?,
+        // RFC 3551 §3: payload types are 7 bits.
+        payload_type: pt.parse().ok().filter(|pt| *pt <= 127).ok_or_else(err)?,
         encoding_name: name.to_string(),
         clock_rate,
         channels,

@@ -17,7 +17,8 @@
 //!   port 0 become [`ice_attrs::Warning`]s naming their line; conflicting ufrag/pwd lines at
 //!   one level are an error.
 //!   [`candidate_attr`] holds the `a=candidate` and `a=remote-candidates` grammar.
-//! - [`audio`]: PCMU/PCMA/telephone-event formats, ptime, direction and its RFC 3264 answer rule.
+//! - [`audio`]: PCMU/PCMA/G722/Opus/telephone-event formats (with their `rtpmap`/`fmtp`
+//!   checks), ptime, direction and its RFC 3264 answer rule.
 //! - [`offer_answer::SdpSession`] is one call's SDP state: `create_offer` (initial, hold,
 //!   updated after nomination), `create_answer`, `answer_updated_offer` (losing-pair rules,
 //!   with a caller-supplied [`offer_answer::PairView`]) and `process_answer`. It keeps the o=

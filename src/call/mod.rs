@@ -19,7 +19,7 @@ pub use engine::{
 
 use crate::config::TurnSettings;
 use crate::events::{Emitter, Event};
-use crate::media::g711::G711;
+use crate::media::codec::CodecKind;
 use crate::media::source::Source;
 use crate::media::stats::MediaSummary;
 use crate::pcap::Capture;
@@ -51,7 +51,9 @@ pub struct CallOptions {
     /// The SDES suites we offer (in this order) and accept; every one we implement unless
     /// narrowed (a peer that mishandles one).
     pub srtp_suites: Vec<crate::media::srtp::SrtpSuite>,
-    pub codecs: Vec<G711>,
+    /// Our codecs in preference order (`--codecs`): offered in this order, and the first
+    /// of them the offer has is what we answer with.
+    pub codecs: Vec<CodecKind>,
     pub source: Source,
     pub dtmf: Option<String>,
     pub echo: bool,
@@ -144,7 +146,7 @@ impl CallOptions {
             srtp: sdp::offer_answer::SrtpPolicy::Off,
             dtls_setup: None,
             srtp_suites: crate::media::srtp::SrtpSuite::SDES_OFFER_ORDER.to_vec(),
-            codecs: vec![G711::Ulaw, G711::Alaw],
+            codecs: CodecKind::DEFAULT_CALL.to_vec(),
             source: Source::Silence,
             dtmf: None,
             echo: false,

@@ -78,18 +78,26 @@ const TONE_SLOTS: u16 = 5;
 const GAP_SLOTS: u16 = 3;
 /// RFC 4733 §2.5.1.4: the end packet is sent three times.
 const END_REPEATS: u16 = 3;
-const SAMPLES_PER_SLOT: u16 = 160;
-
 /// Plays a digit string as RFC 4733 events, one call to `next_slot` per 20 ms.
 #[derive(Debug, Clone)]
 pub struct DtmfSender {
     digits: Vec<u8>,
     index: usize,
     slot: u16,
+    /// RFC 4733 §2.5.1.3: durations count in the event's RTP clock: 160 per 20 ms at 8000
+    /// Hz, 960 at 48000 Hz (telephone-event/48000 next to Opus).
+    samples_per_slot: u16,
 }
 
 impl DtmfSender {
+    /// Digits as telephone-event/8000.
     pub fn new(digits: &str) -> Result<DtmfSender, DtmfError> {
+        DtmfSender::with_clock(digits, 8000)
+    }
+
+    /// Digits as telephone-event at `clock_rate` Hz (8000 or 48000; a longer digit at 48000
+    /// would still fit the 16-bit duration: 5 slots × 960).
+    pub fn with_clock(digits: &str, clock_rate: u32) -> Result<DtmfSender, DtmfError> {
         let codes = digits
             .chars()
             .map(|c| event_code(c).ok_or(DtmfError::BadDigit(c)))
@@ -98,6 +106,7 @@ impl DtmfSender {
             digits: codes,
             index: 0,
             slot: 0,
+            samples_per_slot: u16::try_from(clock_rate / 50).unwrap_or(160),
         })
     }
 
@@ -117,7 +126,7 @@ impl DtmfSender {
         }
         if slot < TONE_SLOTS + END_REPEATS {
             let end = slot >= TONE_SLOTS - 1;
-            let duration = SAMPLES_PER_SLOT * (slot.min(TONE_SLOTS - 1) + 1);
+            let duration = self.samples_per_slot * (slot.min(TONE_SLOTS - 1) + 1);
             Some(EventPacket {
                 payload: EventPayload {
                     event,
@@ -218,5 +227,20 @@ mod tests {
             DtmfSender::new("12x").unwrap_err(),
             DtmfError::BadDigit('x')
         );
+    }
+
+    #[test]
+    fn durations_count_in_the_event_clock() {
+        // RFC 4733 §2.5.1.3: a 100 ms digit is 800 units at 8000 Hz, 4800 at 48000 Hz.
+        for (clock, last) in [(8000, 800), (48000, 4800)] {
+            let mut tx = DtmfSender::with_clock("5", clock).unwrap();
+            let durations: Vec<u16> = (0..8)
+                .filter_map(|_| tx.next_slot())
+                .map(|p| p.payload.duration)
+                .collect();
+            let step = last / 5;
+            assert_eq!(durations[..5], [step, 2 * step, 3 * step, 4 * step, last]);
+            assert!(durations[5..].iter().all(|d| *d == last), "end repeats");
+        }
     }
 }

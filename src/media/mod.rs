@@ -1,11 +1,12 @@
-//! Media: RTP (RFC 3550) carrying G.711 in 20 ms frames, RTCP reports, RFC 4733 DTMF, WAV
-//! files, tone sources and the Goertzel detector the tests use; SRTP and DTLS-SRTP building
-//! blocks (`srtp`, not yet used by calls); issue 18's audio blocks, not yet used by calls
-//! either: codecs (`codec`: G.711, G.722, Opus), resampling (`resample`) and the adaptive
-//! jitter buffer (`jitter`).
+//! Media: RTP (RFC 3550) in 20 ms frames, RTCP reports, RFC 4733 DTMF, WAV files, tone
+//! sources and the Goertzel detector the tests use; SRTP and DTLS-SRTP (`srtp`); the codecs
+//! (`codec`: G.711, G.722, Opus) that calls use through `codec_path` (resampling between the
+//! 8 kHz sources/recordings and the codec's rate, concealment of lost packets), and the
+//! adaptive jitter buffer (`jitter`, not yet in the receive path of calls).
 
 pub mod clock;
 pub mod codec;
+pub mod codec_path;
 pub mod dtmf;
 pub mod g711;
 pub mod goertzel;

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
+use super::codec::CodecSpec;
+use super::codec_path::{ReceivePath, SendPath};
 use super::dtmf::{DtmfReceiver, DtmfSender};
-use super::g711::G711;
 use super::round_trip::{round_trip, LastSenderReport, NtpClock, RoundTripStats};
 use super::rtcp::{random_cname, Report, ReportBlock, SenderInfo, PT_RR, PT_SR};
 use super::rtcp_interval::{
@@ -19,15 +20,52 @@ use super::rtp::{is_rtcp, RtpPacket};
 use super::source::{Source, FRAME_SAMPLES};
 use super::stats::{MediaSummary, ReceiveStats};
 
-/// G.711's RTP clock: 8000 timestamp units a second.
-const CLOCK_RATE_PER_MS: f64 = 8.0;
+/// Echo backlog bound: one second of 8 kHz audio.
+const ECHO_MAX_SAMPLES: usize = 8000;
+
+/// The codecs of the stream, from offer/answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionCodecs {
+    /// The codec we send: the negotiated payload type, and for Opus the peer's `fmtp`
+    /// wishes (RFC 7587 §7). Its RTP clock times our packets and SRs.
+    pub send: CodecSpec,
+    /// Every audio format the peer may send (RFC 3264 §6.1: any of the negotiated ones);
+    /// empty means just `send`.
+    pub receive: Vec<CodecSpec>,
+    /// Payload type of telephone-event (RFC 4733) we send, if the peer accepted it.
+    pub dtmf_payload_type: Option<u8>,
+    /// The RTP clock of that telephone-event format (8000, or 48000 next to Opus).
+    pub dtmf_clock_rate: u32,
+    /// Every telephone-event payload type the peer may send (8000 and 48000 Hz ones).
+    pub dtmf_receive_payload_types: Vec<u8>,
+}
+
+impl SessionCodecs {
+    /// `send` both ways, with telephone-event/8000 on `dtmf_payload_type`.
+    pub fn single(send: CodecSpec, dtmf_payload_type: Option<u8>) -> SessionCodecs {
+        SessionCodecs {
+            receive: vec![send.clone()],
+            send,
+            dtmf_payload_type,
+            dtmf_clock_rate: 8000,
+            dtmf_receive_payload_types: dtmf_payload_type.into_iter().collect(),
+        }
+    }
+
+    fn receive_list(&self) -> Vec<CodecSpec> {
+        if self.receive.is_empty() {
+            vec![self.send.clone()]
+        } else {
+            self.receive.clone()
+        }
+    }
+}
 
 /// What the media session was set up with.
 #[derive(Debug, Clone)]
 pub struct MediaConfig {
-    pub codec: G711,
-    /// Payload type of telephone-event (RFC 4733) if the peer accepted it.
-    pub dtmf_payload_type: Option<u8>,
+    /// The negotiated codecs.
+    pub codecs: SessionCodecs,
     pub source: Source,
     /// Digits to send once media flows.
     pub dtmf: Option<String>,
@@ -47,15 +85,31 @@ pub enum Received {
     Other,
 }
 
+/// The encoder for `spec`, or `None` (with a warning) when it cannot start: then nothing is
+/// sent rather than a codec the peer did not agree to.
+fn start_sending(spec: &CodecSpec) -> Option<SendPath> {
+    SendPath::new(spec)
+        .map_err(|e| tracing::warn!("cannot send {}: {e}; no audio goes out", spec.kind))
+        .ok()
+}
+
 pub struct MediaSession {
     config: MediaConfig,
+    /// Source frames to the codec; `None` when the codec could not start (nothing is sent).
+    send: Option<SendPath>,
+    /// The peer's packets back to 8 kHz audio, with concealment of losses.
+    receive: ReceivePath,
+    /// The previous slot's frame was not sent (Opus DTX): the next one carries the marker
+    /// bit (RFC 3551 §4.1).
+    after_silence: bool,
     ssrc: u32,
     sequence: u16,
     timestamp: u32,
     dtmf_sender: Option<DtmfSender>,
     dtmf_event_timestamp: u32,
     dtmf_receiver: DtmfReceiver,
-    echo_queue: VecDeque<Vec<i16>>,
+    /// Received 8 kHz samples waiting to be echoed.
+    echo_queue: VecDeque<i16>,
     recorded: Vec<i16>,
     /// `--record FILE`: received audio streamed to disk as it arrives.
     recorder: Option<WavWriter>,
@@ -106,18 +160,23 @@ impl MediaSession {
         let dtmf_sender = config
             .dtmf
             .as_deref()
-            .and_then(|d| DtmfSender::new(d).ok())
-            .filter(|_| config.dtmf_payload_type.is_some());
+            .and_then(|d| DtmfSender::with_clock(d, config.codecs.dtmf_clock_rate).ok())
+            .filter(|_| config.codecs.dtmf_payload_type.is_some());
         let summary = MediaSummary {
-            codec: config.codec.name().to_string(),
+            codec: config.codecs.send.kind.encoding_name().to_string(),
             ..MediaSummary::default()
         };
+        let send = start_sending(&config.codecs.send);
+        let receive = ReceivePath::new(config.codecs.receive_list());
         let ssrc = rng.random();
         let sequence = rng.random();
         let timestamp = rng.random();
         let cname = random_cname(&mut rng);
         let mut session = MediaSession {
             config,
+            send,
+            receive,
+            after_silence: false,
             // RFC 3550 §5.1: random SSRC, sequence and timestamp origins.
             ssrc,
             sequence,
@@ -168,16 +227,28 @@ impl MediaSession {
     /// Queues DTMF digits to send (after any still being sent). False when the peer did not
     /// negotiate telephone-event (RFC 4733 §7.1.1) or the digits are not valid.
     pub fn send_dtmf(&mut self, digits: &str) -> bool {
-        if self.config.dtmf_payload_type.is_none() {
+        if self.config.codecs.dtmf_payload_type.is_none() {
             return false;
         }
-        match DtmfSender::new(digits) {
+        match DtmfSender::with_clock(digits, self.config.codecs.dtmf_clock_rate) {
             Ok(sender) => {
                 self.dtmf_sender = Some(sender);
                 true
             }
             Err(_) => false,
         }
+    }
+
+    /// New codecs from a later offer/answer: a changed send codec gets a fresh encoder (the
+    /// RTP timestamps go on counting in the new codec's clock); the receiver decodes the new
+    /// list from the next packet.
+    pub fn set_codecs(&mut self, codecs: SessionCodecs) {
+        if codecs.send != self.config.codecs.send {
+            self.send = start_sending(&codecs.send);
+            self.summary.codec = codecs.send.kind.encoding_name().to_string();
+        }
+        self.receive.set_formats(codecs.receive_list());
+        self.config.codecs = codecs;
     }
 
     /// Sends this audio from the next frame on.
@@ -199,24 +270,44 @@ impl MediaSession {
     /// the source advance as if it had been sent, the sequence number does not (RFC 3550
     /// §5.1: the timestamp follows the sampling clock, the sequence counts packets sent).
     pub fn skip_frame(&mut self) {
-        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.timestamp = self.timestamp.wrapping_add(self.timestamp_step());
         if self.config.echo {
-            self.echo_queue.pop_front();
+            self.next_echo_frame();
         } else {
             self.config.source.next_frame();
         }
     }
 
-    /// The RTP packet for this 20 ms slot (the gate is open). None when on hold.
+    /// RTP timestamp units per 20 ms: the codec's clock, not its sample rate (160 for
+    /// G.722, RFC 3551 §4.5.2; 960 for Opus, RFC 7587 §4.1).
+    fn timestamp_step(&self) -> u32 {
+        self.config.codecs.send.kind.timestamp_step()
+    }
+
+    /// RTP clock units per millisecond of the codec we send.
+    fn send_clock_per_ms(&self) -> f64 {
+        f64::from(self.config.codecs.send.kind.clock_rate()) / 1000.0
+    }
+
+    /// 160 samples of received audio to echo (silence while none are queued).
+    fn next_echo_frame(&mut self) -> Vec<i16> {
+        if self.echo_queue.len() < FRAME_SAMPLES {
+            return vec![0; FRAME_SAMPLES];
+        }
+        self.echo_queue.drain(..FRAME_SAMPLES).collect()
+    }
+
+    /// The RTP packet for this 20 ms slot (the gate is open). None when on hold, and for an
+    /// Opus DTX frame (nothing to send in silence, RFC 7587 §3.1.3).
     pub fn next_packet(&mut self) -> Option<Vec<u8>> {
         let ts = self.timestamp;
-        self.timestamp = self.timestamp.wrapping_add(FRAME_SAMPLES as u32);
+        self.timestamp = self.timestamp.wrapping_add(self.timestamp_step());
         if !self.sending {
             return None;
         }
         let packet = match (
             self.dtmf_sender.as_mut().and_then(|s| s.next_slot()),
-            self.config.dtmf_payload_type,
+            self.config.codecs.dtmf_payload_type,
         ) {
             (Some(ev), Some(pt)) => {
                 if ev.starts_new_event {
@@ -239,20 +330,34 @@ impl MediaSession {
             }
             _ => {
                 let frame: Vec<i16> = if self.config.echo {
-                    self.echo_queue
-                        .pop_front()
-                        .unwrap_or_else(|| vec![0; FRAME_SAMPLES])
+                    self.next_echo_frame()
                 } else {
                     self.config.source.next_frame().to_vec()
                 };
+                let send = self.send.as_mut()?;
+                let payload = match send.encode(&frame) {
+                    Ok(p) if !p.is_empty() => p,
+                    Ok(_) => {
+                        self.after_silence = true;
+                        return None;
+                    }
+                    Err(e) => {
+                        tracing::debug!("frame not encoded: {e}");
+                        return None;
+                    }
+                };
                 self.summary.rtp_sent += 1;
+                // RFC 3551 §4.1: the marker bit on the first packet, and on the first after
+                // a silence the sender did not send.
+                let marker = self.packets_sent == 0 || self.after_silence;
+                self.after_silence = false;
                 RtpPacket {
-                    marker: self.packets_sent == 0,
-                    payload_type: self.config.codec.payload_type(),
+                    marker,
+                    payload_type: send.spec().payload_type,
                     sequence: self.sequence,
                     timestamp: ts,
                     ssrc: self.ssrc,
-                    payload: self.config.codec.encode(&frame),
+                    payload,
                 }
             }
         };
@@ -276,10 +381,21 @@ impl MediaSession {
         let Ok(packet) = RtpPacket::parse(data) else {
             return Received::Other;
         };
-        let arrival = (now.saturating_duration_since(self.start).as_micros() / 125) as u32;
+        let codecs = &self.config.codecs;
+        let is_event = Some(packet.payload_type) == codecs.dtmf_payload_type
+            || codecs
+                .dtmf_receive_payload_types
+                .contains(&packet.payload_type);
+        // RFC 3550 A.8: arrival in the RTP clock units of the packet's codec.
+        let clock = codecs
+            .receive_list()
+            .iter()
+            .find(|c| c.payload_type == packet.payload_type)
+            .map_or(codecs.send.kind.clock_rate(), |c| c.kind.clock_rate());
+        let arrival = (now.saturating_duration_since(self.start).as_micros() * u128::from(clock)
+            / 1_000_000) as u32;
         // RFC 4733 §2.5.1.3: an event's packets repeat its start timestamp, so they would
         // read as jitter; only audio feeds the RFC 3550 A.8 estimate.
-        let is_event = Some(packet.payload_type) == self.config.dtmf_payload_type;
         let timing = (!is_event).then_some((packet.timestamp, arrival));
         self.stats.on_packet(packet.sequence, timing);
         self.remote_ssrc = Some(packet.ssrc);
@@ -291,6 +407,7 @@ impl MediaSession {
             .received
             .saturating_sub(self.summary.dtmf_packets_received);
         if is_event {
+            self.receive.on_event_sequence(packet.sequence);
             return match self
                 .dtmf_receiver
                 .on_packet(packet.timestamp, &packet.payload)
@@ -302,10 +419,16 @@ impl MediaSession {
                 None => Received::Other,
             };
         }
-        let Some(codec) = G711::from_payload_type(packet.payload_type) else {
+        let Some(decoded) =
+            self.receive
+                .on_packet(packet.payload_type, packet.sequence, &packet.payload)
+        else {
             return Received::Other;
         };
-        let samples = codec.decode(&packet.payload);
+        self.summary.concealed_frames += decoded.concealed;
+        self.summary.fec_frames += decoded.fec;
+        // 8 kHz whatever the codec (`codec_path`): recordings and echo stay narrowband.
+        let samples = decoded.samples;
         if self.config.record {
             self.recorded.extend_from_slice(&samples);
         }
@@ -316,12 +439,11 @@ impl MediaSession {
             }
         }
         if self.config.echo {
-            self.echo_queue.push_back(samples);
-            // Bound the queue: a peer sending faster than 50 packets a second is not echoed
-            // beyond one second of backlog.
-            while self.echo_queue.len() > 50 {
-                self.echo_queue.pop_front();
-            }
+            self.echo_queue.extend(samples);
+            // Bound the queue: a peer sending faster than we send is not echoed beyond one
+            // second of backlog.
+            let excess = self.echo_queue.len().saturating_sub(ECHO_MAX_SAMPLES);
+            self.echo_queue.drain(..excess);
         }
         Received::Audio
     }
@@ -338,7 +460,9 @@ impl MediaSession {
         for block in report.blocks.iter().filter(|b| b.ssrc == self.ssrc) {
             self.summary.remote_fraction_lost = Some(f64::from(block.fraction_lost) / 256.0);
             self.summary.remote_lost = Some(i64::from(block.cumulative_lost));
-            self.summary.remote_jitter_ms = Some(f64::from(block.jitter) / CLOCK_RATE_PER_MS);
+            // The peer's jitter of our stream counts in our codec's clock.
+            self.summary.remote_jitter_ms =
+                Some(f64::from(block.jitter) / self.send_clock_per_ms());
             // RFC 3550 §6.4.1: RTT = A − LSR − DLSR, when the peer has had one of our SRs.
             if let Some(rtt) = round_trip(arrival_ntp, block.last_sr, block.delay_since_last_sr) {
                 self.round_trips.add(rtt);
@@ -437,7 +561,13 @@ impl MediaSession {
             .received
             .saturating_sub(self.summary.dtmf_packets_received);
         self.summary.lost = self.stats.lost();
-        self.summary.jitter_ms = f64::from(self.stats.jitter()) / CLOCK_RATE_PER_MS;
+        // A.8 jitter counts in the clock of the codec received (G.722: 8000, RFC 3551
+        // §4.5.2; Opus: 48000).
+        let clock = self
+            .receive
+            .clock_rate()
+            .unwrap_or(self.config.codecs.send.kind.clock_rate());
+        self.summary.jitter_ms = f64::from(self.stats.jitter()) / (f64::from(clock) / 1000.0);
         self.summary.clone()
     }
 }
@@ -445,11 +575,11 @@ impl MediaSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::codec::CodecKind;
 
     fn config(source: Source) -> MediaConfig {
         MediaConfig {
-            codec: G711::Ulaw,
-            dtmf_payload_type: Some(101),
+            codecs: SessionCodecs::single(CodecSpec::new(CodecKind::Pcmu, 0), Some(101)),
             source,
             dtmf: None,
             echo: false,

@@ -211,8 +211,14 @@ pub struct MediaSummary {
     /// Packets of the peer's stream that never arrived (audio and RFC 4733 alike: one
     /// sequence space, RFC 3550 A.3).
     pub lost: u64,
-    /// Interarrival jitter in milliseconds (RFC 3550 A.8, 8 kHz clock).
+    /// Interarrival jitter in milliseconds (RFC 3550 A.8, in the received codec's clock).
     pub jitter_ms: f64,
+    /// 20 ms frames of lost packets made up by the decoder's packet-loss concealment (Opus
+    /// PLC; G.711 and G.722: the last frame repeated and faded).
+    pub concealed_frames: u64,
+    /// Frames of lost packets decoded from the next packet's Opus in-band FEC (RFC 7587
+    /// §3.1.2); libopus falls back to its PLC when that packet carries no FEC data.
+    pub fec_frames: u64,
     pub rtcp_sent: u64,
     pub rtcp_received: u64,
     /// Frames the source produced while ICE had not selected component 1's pair yet: never

@@ -724,6 +724,13 @@ pub fn check(a: &Assertion, o: &CallOutcome) -> Result<(), String> {
                 ))
             }
         }
+        Assertion::Codec(want) => {
+            if o.media.codec.eq_ignore_ascii_case(want) {
+                Ok(())
+            } else {
+                Err(format!("codec {}", o.media.codec))
+            }
+        }
         Assertion::RtpReceived { min } => {
             if o.media.rtp_received >= *min {
                 Ok(())

@@ -134,6 +134,9 @@ pub struct AgentSpec {
     /// With `srtp = "dtls"`: `active`, `passive` or `actpass`, as `--dtls-setup`.
     #[serde(default = "actpass")]
     pub dtls_setup: String,
+    /// Codecs in preference order, as `--codecs` (`["opus", "g722", "pcmu", "pcma"]`, any
+    /// order or subset); default pcmu, pcma.
+    pub codecs: Option<Vec<String>>,
     /// Give up on ICE after this long.
     #[serde(default = "default_ice_timeout")]
     pub ice_timeout_ms: u64,
@@ -418,6 +421,9 @@ pub enum Assertion {
         keying: String,
         suite: Option<String>,
     },
+    /// The call's audio went in this codec (`PCMU`, `PCMA`, `G722` or `opus`, as the
+    /// `media` event names it; compared case-insensitively).
+    Codec(String),
 }
 
 impl Action {
@@ -474,6 +480,7 @@ impl Assertion {
                 Some(s) => format!("keying = {keying} suite = {s}"),
                 None => format!("keying = {keying}"),
             },
+            Assertion::Codec(name) => format!("codec = {name}"),
         }
     }
 }
@@ -1133,8 +1140,14 @@ fn parse_assertion(t: &toml::Table) -> Result<Assertion, String> {
             }
             Assertion::Keying { keying, suite }
         }
+        "codec" => {
+            let name = s("value").ok_or("assert codec needs `value` (opus, G722, PCMU or PCMA)")?;
+            let kind = crate::media::codec::CodecKind::from_name(&name)
+                .ok_or_else(|| format!("codec value `{name}`: expected opus, G722, PCMU or PCMA"))?;
+            Assertion::Codec(kind.encoding_name().to_string())
+        }
         other => return Err(format!(
-            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received, ice_restarts, keying"
+            "unknown assertion `{other}`; one of selected_pair, updated_offer, remote_candidates, ice_used, rtp_received, loss, setup_ms, ice_ms, dtmf_received, ice_restarts, keying, codec"
         )),
     })
 }
@@ -1160,6 +1173,7 @@ steps = [
 [agents.bob]
 ice = false
 srtp = "sdes"
+codecs = ["opus", "pcmu"]
 [[agents.bob.steps]]
 answer = 486
 "#;
@@ -1186,7 +1200,9 @@ answer = 486
         assert!(!bob.spec.ice);
         assert_eq!(bob.spec.srtp, "sdes");
         assert_eq!(alice.spec.srtp, "off", "the default");
-        assert_eq!(bob.steps[0].line, 18);
+        assert_eq!(bob.spec.codecs, Some(vec!["opus".into(), "pcmu".into()]));
+        assert_eq!(alice.spec.codecs, None, "the default: pcmu, pcma");
+        assert_eq!(bob.steps[0].line, 19);
         assert_eq!(
             bob.steps[0].action,
             Action::Answer {
@@ -1199,6 +1215,23 @@ answer = 486
             Variable::PerCall(vec!["a".into(), "b".into()])
         );
         assert_eq!(s.variables["x"], Variable::Fixed("5".into()));
+    }
+
+    #[test]
+    fn codec_assertion_takes_a_known_codec_in_any_case() {
+        let text = "[agents.a]\nsteps = [{ assert = \"codec\", value = \"g722\" }]\n";
+        let s = parse(Path::new("s.toml"), text).unwrap();
+        assert_eq!(
+            s.agents[0].steps[0].action,
+            Action::Assert(Assertion::Codec("G722".into()))
+        );
+        for bad in [
+            "{ assert = \"codec\" }",
+            "{ assert = \"codec\", value = \"gsm\" }",
+        ] {
+            let text = format!("[agents.a]\nsteps = [{bad}]\n");
+            assert!(parse(Path::new("s.toml"), &text).is_err(), "{bad}");
+        }
     }
 
     #[test]

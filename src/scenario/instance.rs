@@ -316,6 +316,10 @@ async fn prepare(
         .map_err(|why| format!("{who}: srtp `{}`: {why}", spec.srtp))?;
     o.dtls_setup = crate::cli_values::parse_dtls_setup(&spec.dtls_setup)
         .map_err(|why| format!("{who}: dtls_setup `{}`: {why}", spec.dtls_setup))?;
+    if let Some(names) = &spec.codecs {
+        o.codecs = crate::cli_values::parse_codecs(names.iter().map(String::as_str))
+            .map_err(|why| format!("{who}: codecs `{}`: {why}", names.join(",")))?;
+    }
     o.ice_timeout = Duration::from_millis(spec.ice_timeout_ms);
     o.gather_timeout = Duration::from_secs(2);
     o.source = match (&spec.play, spec.tone) {

@@ -22,3 +22,6 @@ pub use settings::{credential_change, CredentialChange, DefaultMismatchPolicy, I
 pub use srtp::{NegotiatedSrtp, SdesKey, SrtpPolicy, SrtpRefusal};
 pub use stream_writer::DISCARD_DEFAULT;
 pub use verify::{remote_default, verify_ice_support, IceSupport};
+
+#[cfg(test)]
+mod codec_tests;

@@ -57,8 +57,12 @@ pub struct RemoteIceData {
 pub struct NegotiatedStream {
     /// Index of the `m=` line.
     pub index: usize,
-    /// Formats both sides support, with the payload types the offer used (RFC 3264 §6.1).
+    /// Formats both sides support, with the payload types the offer used (RFC 3264 §6.1),
+    /// in the answer's order (the answerer's preference): as written in the answer.
     pub formats: Vec<AudioFormat>,
+    /// The peer's own formats with its `fmtp` (the offer's when we answered, the answer's
+    /// when we offered): what the peer asks of our encoder (RFC 7587 §7: Opus FEC, DTX).
+    pub peer_formats: Vec<AudioFormat>,
     /// Our direction for this stream.
     pub direction: Direction,
     /// The peer's `a=ptime` in ms, if it sent one: the packet duration it wants to receive.

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 
 use ice::Candidate;
 
-use crate::audio::{format_events, parse_events, AudioCodec, AudioFormat, Direction};
+use crate::audio::{
+    format_events, parse_events, AudioCodec, AudioFormat, Direction, OUR_OPUS_FMTP,
+};
 use crate::candidate_attr::RemoteCandidate;
 use crate::ice_attrs::check_local_credentials;
 use crate::security::TransportProfile;
@@ -105,22 +107,46 @@ impl SdpSession {
     }
 }
 
-/// RFC 3264 §6.1: the offered formats we support, with the offer's payload types. A stream
-/// needs a voice codec; telephone-event alone is not enough.
+/// RFC 3264 §6.1: the offered formats we support, with the offer's payload types, in **our**
+/// order of preference (as pjsua and baresip answer), not the offer's: the answer lists what
+/// we would rather receive first, and both sides send the first voice codec of the answer. A
+/// stream needs a voice codec; telephone-event alone is not enough.
 pub(super) fn common_formats(
     offered: &[AudioFormat],
     ours: &[AudioCodec],
 ) -> Option<Vec<AudioFormat>> {
     let mut out: Vec<AudioFormat> = Vec::new();
-    for f in offered {
-        let Some(codec) = f.codec().filter(|c| ours.contains(c)) else {
+    for want in ours.iter().filter(|c| c.is_voice()) {
+        // The first format of each codec: a second Opus line is the same codec again.
+        let Some(f) = offered.iter().find(|f| f.codec() == Some(*want)) else {
             continue;
         };
-        if out.iter().any(|x| x.codec() == Some(codec)) {
-            continue;
-        }
         let mut f = f.clone();
-        if codec == AudioCodec::TelephoneEvent {
+        if *want == AudioCodec::Opus {
+            // RFC 7587 §7: the fmtp in an answer says what the answerer wants to receive
+            // (stereo, FEC, DTX); the offer's parameters described the offerer.
+            f.fmtp = Some(OUR_OPUS_FMTP.to_string());
+        }
+        out.push(f);
+    }
+    if out.is_empty() {
+        return None;
+    }
+    if ours.contains(&AudioCodec::TelephoneEvent) {
+        let opus = out.iter().any(|f| f.codec() == Some(AudioCodec::Opus));
+        for f in offered
+            .iter()
+            .filter(|f| f.codec() == Some(AudioCodec::TelephoneEvent))
+        {
+            // RFC 4733 §2.1: events at 48000 Hz go with Opus only; 8000 Hz always.
+            let useful = f.clock_rate == 8000 || (f.clock_rate == 48000 && opus);
+            if !useful
+                || out
+                    .iter()
+                    .any(|x| x.codec() == f.codec() && x.clock_rate == f.clock_rate)
+            {
+                continue;
+            }
             // RFC 4733 §2.4.1: no fmtp means events 0-15; we handle 0-16.
             let offered_events = f
                 .fmtp
@@ -134,13 +160,12 @@ pub(super) fn common_formats(
             if common.is_empty() {
                 continue;
             }
+            let mut f = f.clone();
             f.fmtp = Some(format_events(&common));
+            out.push(f);
         }
-        out.push(f);
     }
-    out.iter()
-        .any(|f| matches!(f.codec(), Some(AudioCodec::Pcmu | AudioCodec::Pcma)))
-        .then_some(out)
+    Some(out)
 }
 
 /// RFC 8839 §4.2.5: a default destination that is none of the candidates, taken as one more

@@ -5,7 +5,9 @@ use std::net::IpAddr;
 
 use ice::Credentials;
 
-use crate::audio::{read_direction, read_formats, read_ptime, AudioFormat, Direction};
+use crate::audio::{
+    offer_formats, read_direction, read_formats, read_ptime, AudioFormat, Direction,
+};
 use crate::candidate_attr::RemoteCandidate;
 use crate::ice_attrs::{read_ice, SessionIce, StreamIce, Warning};
 use crate::model::{
@@ -87,7 +89,7 @@ impl SdpSession {
     ) -> Result<SessionDescription, OfferAnswerError> {
         let mut plans = Vec::new();
         for (index, s) in streams.iter().enumerate() {
-            let formats = s.codecs.iter().map(|c| c.format()).collect();
+            let formats = offer_formats(&s.codecs);
             let mut plan = self.plan(s, formats, s.direction, s.rtcp_mux, true, None)?;
             (plan.profile, plan.crypto) = offer_crypto(self.srtp, &s.sdes_keys)
                 .map_err(|reason| OfferAnswerError::Srtp { index, reason })?;
@@ -154,8 +156,8 @@ impl SdpSession {
                     });
                 match security {
                     Ok(srtp) => {
-                        let formats = read_formats(m)?;
-                        common_formats(&formats, &local.codecs).map(|f| (local, f, srtp))
+                        let offered = read_formats(m)?;
+                        common_formats(&offered, &local.codecs).map(|f| (local, f, srtp, offered))
                     }
                     Err(reason) => {
                         refusal.get_or_insert(OfferAnswerError::Srtp { index, reason });
@@ -165,7 +167,7 @@ impl SdpSession {
             } else {
                 None
             };
-            let Some((local, formats, (srtp, dtls))) = accepted else {
+            let Some((local, formats, (srtp, dtls), peer_formats)) = accepted else {
                 // RFC 3264 §6: reject with port 0.
                 media.push(rejected_copy(m));
                 results.push(StreamResult::Rejected { index });
@@ -251,6 +253,7 @@ impl SdpSession {
             results.push(StreamResult::Active(Box::new(NegotiatedStream {
                 index,
                 formats,
+                peer_formats,
                 direction,
                 remote_ptime: read_ptime(m)?,
                 remote_rtp,
@@ -315,6 +318,7 @@ impl SdpSession {
                 .into_iter()
                 .filter(|f| ours.iter().any(|x| x.payload_type == f.payload_type))
                 .collect();
+            let peer_formats = formats.clone();
             let offered = read_direction(offer, o);
             let answered = read_direction(answer, a);
             let direction = Direction::from_flags(
@@ -348,6 +352,7 @@ impl SdpSession {
             results.push(StreamResult::Active(Box::new(NegotiatedStream {
                 index,
                 formats,
+                peer_formats,
                 direction,
                 remote_ptime: read_ptime(a)?,
                 remote_rtp,

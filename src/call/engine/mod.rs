@@ -2,6 +2,7 @@
 //! and its tokio driver (`driver.rs`: sockets, user agent, commands, Ctrl-C, the clock).
 //! Caller and callee share both; they differ in how the dialog starts.
 
+mod codec_choice;
 mod control;
 mod deadlines;
 mod driver;
@@ -20,6 +21,8 @@ mod srtp;
 #[cfg(test)]
 mod virtual_call_tests;
 #[cfg(test)]
+mod virtual_codec_tests;
+#[cfg(test)]
 mod virtual_dtls_tests;
 #[cfg(test)]
 mod virtual_loopback_tests;
@@ -35,7 +38,7 @@ use std::time::{Duration, Instant};
 
 use ice::agent::{IceConfig, NominationMode, ServerKind};
 use ice::{Candidate, Handled, IceAgent, IceEvent};
-use sdp::audio::{AudioCodec, Direction};
+use sdp::audio::Direction;
 use sdp::candidate_attr::RemoteCandidate;
 use sdp::offer_answer::{
     default_candidate, IceSettings, LocalIce, LocalStream, RemoteIce, SdpSession, Selected,
@@ -49,10 +52,11 @@ use super::{CallOptions, CallOutcome};
 use crate::events::{CandidateInfo, Event, PairFailureInfo};
 use crate::exit;
 use crate::media::clock::MediaClock;
-use crate::media::g711::G711;
+use crate::media::codec::{CodecKind, CodecSpec};
 use crate::media::session::{MediaConfig, MediaSession, Received};
 
 use crate::signalling::{OfferMethod, UaCommand, UaEvent};
+use codec_choice::{codecs_for_sdp, StreamCodecs};
 pub use driver::{
     run_callee, run_callee_keeping_ua, run_caller, run_caller_keeping_ua, STOPPED_WAITING,
 };
@@ -143,8 +147,8 @@ pub struct CallCore {
     /// An updated offer we have to answer once In-Progress checks finish (RFC 8839 §4.4.2).
     waiting_offer: Option<(OfferMethod, SessionDescription)>,
     direction: Direction,
-    codec: G711,
-    dtmf_pt: Option<u8>,
+    /// The codecs negotiated (before any negotiation: our first codec, nothing else).
+    codecs: StreamCodecs,
     rtcp_mux: bool,
     hold_state: HoldState,
     media_started_at: Option<Instant>,
@@ -198,18 +202,6 @@ enum HoldState {
 /// Milliseconds from `from` to `now` (0 if `now` is earlier).
 fn ms_between(from: Instant, now: Instant) -> u64 {
     now.saturating_duration_since(from).as_millis() as u64
-}
-
-fn codecs_for_sdp(codecs: &[G711]) -> Vec<AudioCodec> {
-    let mut out: Vec<AudioCodec> = codecs
-        .iter()
-        .map(|c| match c {
-            G711::Ulaw => AudioCodec::Pcmu,
-            G711::Alaw => AudioCodec::Pcma,
-        })
-        .collect();
-    out.push(AudioCodec::TelephoneEvent);
-    out
 }
 
 fn empty_outcome() -> CallOutcome {
@@ -281,7 +273,16 @@ impl CallCore {
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
         let session_id = rand::random::<u32>() as u64;
         let gather_until = now + opts.gather_timeout;
-        let codec = opts.codecs.first().copied().unwrap_or(G711::Ulaw);
+        let first = CodecSpec::new(
+            opts.codecs.first().copied().unwrap_or(CodecKind::Pcmu),
+            sdp::audio::OPUS_PAYLOAD_TYPE,
+        );
+        let codecs = StreamCodecs {
+            receive: vec![first.clone()],
+            send: first,
+            dtmf: None,
+            dtmf_receive: Vec::new(),
+        };
         let rtcp_mux = opts.rtcp_mux;
         let srtp = CallSrtp::new(opts.srtp, &opts.srtp_suites, opts.dtls_setup)?;
         Ok(CallCore {
@@ -313,8 +314,7 @@ impl CallCore {
             offer_in_flight: false,
             waiting_offer: None,
             direction: Direction::SendRecv,
-            codec,
-            dtmf_pt: None,
+            codecs,
             rtcp_mux,
             hold_state: HoldState::Active,
             media_started_at: None,

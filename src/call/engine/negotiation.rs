@@ -2,7 +2,19 @@
 //! peer's offers (updated offers with the losing-pair rules, RFC 8839 §4.4.2).
 
 use super::*;
+use crate::media::session::SessionCodecs;
 use crate::media::wav_writer::WavWriter;
+
+/// The negotiated codecs as the media session takes them.
+fn media_codecs(c: &StreamCodecs) -> SessionCodecs {
+    SessionCodecs {
+        send: c.send.clone(),
+        receive: c.receive.clone(),
+        dtmf_payload_type: c.dtmf.map(|(pt, _)| pt),
+        dtmf_clock_rate: c.dtmf.map_or(8000, |(_, clock)| clock),
+        dtmf_receive_payload_types: c.dtmf_receive.clone(),
+    }
+}
 
 impl CallCore {
     // ----- offer/answer results ----------------------------------------------------------
@@ -38,18 +50,15 @@ impl CallCore {
                 self.outcome.reason = why;
             }
         }
-        if let Some(codec) = stream
-            .formats
-            .iter()
-            .find_map(|f| G711::from_payload_type(f.payload_type).filter(|_| f.codec().is_some()))
-        {
-            self.codec = codec;
+        if let Some(codecs) = codec_choice::stream_codecs(stream, &self.opts.codecs) {
+            if codecs != self.codecs {
+                // A re-offer may change the codec mid-call: the running session follows.
+                if let Some(media) = &mut self.media {
+                    media.set_codecs(media_codecs(&codecs));
+                }
+                self.codecs = codecs;
+            }
         }
-        self.dtmf_pt = stream
-            .formats
-            .iter()
-            .find(|f| f.encoding_name.eq_ignore_ascii_case("telephone-event"))
-            .map(|f| f.payload_type);
         self.direction = stream.direction;
         self.rtcp_mux = stream.rtcp_mux;
         if stream.rtcp_mux {
@@ -147,8 +156,7 @@ impl CallCore {
         }
         let mut media = MediaSession::new(
             MediaConfig {
-                codec: self.codec,
-                dtmf_payload_type: self.dtmf_pt,
+                codecs: media_codecs(&self.codecs),
                 source: self.opts.source.clone(),
                 dtmf: self.opts.dtmf.clone(),
                 echo: self.opts.echo,

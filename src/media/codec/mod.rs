@@ -11,7 +11,7 @@
 //!   (default features off, so its Opus and G.729 code is not built). `ezk-g722` drags in the
 //!   ezk media framework, and `spandsp` needs the spandsp C library built from source.
 //!
-//! Not yet used by calls: the call engine still sends G.711 through `session.rs`.
+//! Calls use them through `media::session` (the codec the offer/answer chose).
 
 mod g711;
 mod g722;
@@ -49,6 +49,10 @@ impl CodecKind {
         CodecKind::Pcmu,
         CodecKind::Pcma,
     ];
+
+    /// What a call offers without `--codecs`: G.711 only, as before codecs came in, so that
+    /// a plain phone keeps its behaviour.
+    pub const DEFAULT_CALL: [CodecKind; 2] = [CodecKind::Pcmu, CodecKind::Pcma];
 
     /// The encoding name as written in `a=rtpmap` (compared case-insensitively, RFC 4566 §6).
     pub fn encoding_name(self) -> &'static str {
