@@ -13,7 +13,7 @@ impl CallCore {
                 Phase::Alerting(_) => self.reject(status),
                 _ => tracing::warn!("answer {status}: no call is ringing"),
             },
-            CallCommand::HangUp => self.hang_up("hung up by the scenario", now),
+            CallCommand::HangUp => self.hang_up("hung up on command", now),
             CallCommand::Hold
             | CallCommand::Resume
             | CallCommand::Update
