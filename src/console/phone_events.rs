@@ -22,7 +22,12 @@ impl Phone {
                 call.state = state.clone();
                 if state == "incoming" {
                     if let Some(from) = reason.as_deref().and_then(|r| r.strip_prefix("from ")) {
-                        call.peer = from.to_owned();
+                        // `<sip:alice@host>;tag=…`: the URI is what people recognise.
+                        call.peer = from
+                            .strip_prefix('<')
+                            .and_then(|f| f.split('>').next())
+                            .unwrap_or(from)
+                            .to_owned();
                     }
                 }
                 if state == "established" && call.established.is_none() {
