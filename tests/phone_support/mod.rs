@@ -196,6 +196,20 @@ impl Control {
         )
     }
 
+    /// As [`Control::until`], but an event already read counts too (for events whose
+    /// order against each other is not fixed).
+    pub fn seen_or_until(
+        &mut self,
+        limit: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        self.until(limit, what, pred)
+    }
+
     /// Whether an event `pred` accepts was already read.
     pub fn saw(&self, pred: impl Fn(&Value) -> bool) -> bool {
         self.seen.iter().any(pred)
