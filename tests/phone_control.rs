@@ -164,3 +164,207 @@ fn the_unix_socket_takes_the_same_commands_and_tcp_must_be_loopback() {
         bad.stderr()
     );
 }
+
+/// Two accounts from `--accounts`, a call from the second, and a call that comes in during
+/// it: announced, `answer` takes it, `switch` picks which call `hangup` goes to.
+#[test]
+fn accounts_and_a_second_call_while_talking() {
+    let dir = scratch("phone-control-accounts");
+    let (home, work, b_port, ctl_port) = (free_port(), free_port(), free_port(), free_port());
+    let accounts = dir.join("accounts.toml");
+    std::fs::write(
+        &accounts,
+        format!(
+            "[[account]]\nname = \"home\"\naor = \"sip:alice@127.0.0.1\"\nbind = \"127.0.0.1:{home}\"\nregister = false\n\n\
+             [[account]]\nname = \"work\"\naor = \"sip:alicework@127.0.0.1\"\nbind = \"127.0.0.1:{work}\"\nregister = false\n"
+        ),
+    )
+    .unwrap();
+    let b_bind = format!("127.0.0.1:{b_port}");
+    let b = Proc::start(
+        &dir,
+        "b",
+        &[
+            "answer",
+            "--json",
+            "--bind",
+            &b_bind,
+            "--aor",
+            "sip:bob@127.0.0.1",
+        ],
+    );
+    let control = format!("tcp:127.0.0.1:{ctl_port}");
+    let accounts_arg = accounts.display().to_string();
+    let mut a = Proc::start(
+        &dir,
+        "a",
+        &["phone", "--accounts", &accounts_arg, "--control", &control],
+    );
+    let mut ctl = Control::connect(&control);
+    let r = ctl.command(json!({"command": "accounts"}));
+    assert_eq!(
+        r["text"], "*1 home sip:alice@127.0.0.1\n 2 work sip:alicework@127.0.0.1",
+        "{r}"
+    );
+    let r = ctl.command(json!({"command": "call", "uri": "sip:bob@127.0.0.1:1", "from": "nobody"}));
+    assert_eq!(
+        r["reason"], "no account named `nobody` (see `accounts`)",
+        "{r}"
+    );
+
+    let uri = format!("sip:bob@127.0.0.1:{b_port}");
+    let r = ctl.command(json!({"command": "call", "uri": uri, "from": "work"}));
+    assert_eq!(r["call"], 1, "{r}");
+    ctl.until(T, "call 1 established", |v| call_state(v, 1, "established"));
+    // B was called from the work account.
+    let incoming = b.wait_event(T, "B's incoming call", |v| {
+        v["event"] == "call" && v["state"] == "incoming"
+    });
+    assert!(
+        incoming["reason"]
+            .as_str()
+            .unwrap()
+            .contains("sip:alicework@127.0.0.1"),
+        "{incoming}"
+    );
+
+    // D calls the home account while call 1 is up.
+    let d_bind = format!("127.0.0.1:{}", free_port());
+    let home_uri = format!("sip:alice@127.0.0.1:{home}");
+    let mut d = Proc::start(
+        &dir,
+        "d",
+        &[
+            "call",
+            &home_uri,
+            "--json",
+            "--bind",
+            &d_bind,
+            "--duration",
+            "30",
+        ],
+    );
+    ctl.until(T, "call 2 incoming", |v| call_state(v, 2, "incoming"));
+    let r = ctl.command(json!({"command": "answer"}));
+    assert_eq!(r["call"], 2, "answer takes the ringing call: {r}");
+    ctl.until(T, "call 2 established", |v| call_state(v, 2, "established"));
+    let r = ctl.command(json!({"command": "calls"}));
+    let text = r["text"].as_str().unwrap();
+    assert!(
+        text.contains(" 1 established") && text.contains("*2 established"),
+        "{text}"
+    );
+
+    let r = ctl.command(json!({"command": "switch", "call": 1}));
+    assert_eq!(r["response"], "ok", "{r}");
+    let r = ctl.command(json!({"command": "hangup"}));
+    assert_eq!(r["call"], 1, "{r}");
+    ctl.seen_or_until(T, "call 1 ended", |v| call_state(v, 1, "ended"));
+    b.wait_event(T, "B's call ended", |v| {
+        v["event"] == "call" && v["state"] == "ended"
+    });
+    // Call 2 is still up; now it gets the commands.
+    let r = ctl.command(json!({"command": "hangup"}));
+    assert_eq!(r["call"], 2, "{r}");
+    ctl.seen_or_until(T, "call 2 ended", |v| call_state(v, 2, "ended"));
+    assert_eq!(
+        d.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        d.stderr()
+    );
+
+    assert_eq!(ctl.command(json!({"command": "quit"}))["response"], "ok");
+    assert_eq!(
+        a.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        a.stderr()
+    );
+}
+
+/// A transfer whose target does not answer fails: A says so and keeps the call (RFC 3515
+/// §2.4.5: the final NOTIFY carries the failure); `transfer` before the call is up is an
+/// error.
+#[test]
+fn a_failed_transfer_keeps_the_call() {
+    let dir = scratch("phone-control-xfer-fail");
+    let (a_port, b_port, a_ctl, b_ctl_port) = (free_port(), free_port(), free_port(), free_port());
+    let b_control = format!("tcp:127.0.0.1:{b_ctl_port}");
+    let b_bind = format!("127.0.0.1:{b_port}");
+    let mut b = Proc::start(
+        &dir,
+        "b",
+        &[
+            "phone",
+            "--bind",
+            &b_bind,
+            "--aor",
+            "sip:bob@127.0.0.1",
+            "--control",
+            &b_control,
+        ],
+    );
+    let a_control = format!("tcp:127.0.0.1:{a_ctl}");
+    let a_bind = format!("127.0.0.1:{a_port}");
+    let mut a = Proc::start(
+        &dir,
+        "a",
+        &[
+            "phone",
+            "--bind",
+            &a_bind,
+            "--aor",
+            "sip:alice@127.0.0.1",
+            "--control",
+            &a_control,
+        ],
+    );
+    let mut actl = Control::connect(&a_control);
+    let mut bctl = Control::connect(&b_control);
+    let r = actl.command(json!({"command": "transfer", "uri": "sip:carol@127.0.0.1:1"}));
+    assert_eq!(r["reason"], "no call (place one with `call URI`)", "{r}");
+
+    let r = actl.command(json!({"command": "call", "uri": format!("sip:bob@127.0.0.1:{b_port}")}));
+    assert_eq!(r["call"], 1, "{r}");
+    bctl.until(T, "B's incoming call", |v| call_state(v, 1, "incoming"));
+    assert_eq!(bctl.command(json!({"command": "answer"}))["call"], 1);
+    actl.until(T, "A established", |v| call_state(v, 1, "established"));
+    actl.until(T, "ICE selected at A", |v| ice_selected(v, 1));
+
+    // Nothing listens on the target's port: B's new call fails (ICMP port unreachable).
+    let nobody = free_port();
+    let r = actl
+        .command(json!({"command": "transfer", "uri": format!("sip:carol@127.0.0.1:{nobody}")}));
+    assert_eq!(r["response"], "ok", "{r}");
+    let failed = actl.until(T, "the transfer failed", |v| {
+        v["event"] == "transfer" && matches!(v["state"].as_str(), Some("failed" | "succeeded"))
+    });
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(failed["status"].as_u64().unwrap() >= 300, "{failed}");
+    bctl.seen_or_until(T, "B's call 2 failed", |v| call_state(v, 2, "failed"));
+    // The call goes on: still established, and commands still reach it.
+    let r = actl.command(json!({"command": "calls"}));
+    assert!(
+        r["text"].as_str().unwrap().starts_with("*1 established"),
+        "{r}"
+    );
+    assert!(!actl.saw(|v| call_state(v, 1, "ended")), "{:#?}", actl.seen);
+    assert_eq!(actl.command(json!({"command": "hangup"}))["response"], "ok");
+    bctl.seen_or_until(T, "B's call 1 ended", |v| call_state(v, 1, "ended"));
+
+    assert_eq!(actl.command(json!({"command": "quit"}))["response"], "ok");
+    assert_eq!(bctl.command(json!({"command": "quit"}))["response"], "ok");
+    assert_eq!(
+        a.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        a.stderr()
+    );
+    assert_eq!(
+        b.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        b.stderr()
+    );
+}
