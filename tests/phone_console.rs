@@ -164,6 +164,17 @@ fn a_person_calls_holds_sends_dtmf_and_transfers_at_the_console() {
     a.wait_for("call 1: media path host 127.0.0.1:", T);
     b_ctl.until(T, "ICE selected at B", |v| ice_selected(v, 1));
 
+    // The check list from the call's ICE agent, with the succeeded pair.
+    a.line("pairs");
+    a.wait_for("check list (", T);
+    a.wait_for("  Succeeded host 127.0.0.1:", T);
+    a.line("mute");
+    a.wait_for("call 1: muted", T);
+    a.line("unmute");
+    a.wait_for("call 1: unmuted", T);
+    a.line("stats");
+    a.wait_for("DTMF sent", T);
+
     a.line("hold");
     a.wait_for("call 1: hold (re-INVITE a=sendonly)", T);
     b_ctl.until(T, "B on hold", |v| call_state(v, 1, "hold"));

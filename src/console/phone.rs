@@ -39,6 +39,9 @@ pub enum Happening {
 /// How long hanging up every call may take at `quit` before the phone exits anyway.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
+/// How long `pairs` waits for the call to report its check list.
+const PAIRS_WAIT: Duration = Duration::from_secs(2);
+
 pub struct Phone {
     pub(super) accounts: Vec<Account>,
     /// The account `call` uses without `from` (`account N`).
@@ -196,17 +199,7 @@ impl Phone {
                     text: format!("call {n}: {}", if mute { "muted" } else { "unmuted" }),
                 })
             }
-            Command::Pairs => {
-                let call = self.calls.selected()?;
-                let mut lines: Vec<String> = call.ice.iter().map(|e| e.human()).collect();
-                if lines.is_empty() {
-                    lines.push("no ICE events yet".into());
-                }
-                if let Some(path) = call.path() {
-                    lines.push(format!("selected: {path}"));
-                }
-                ok(lines.join("\n"))
-            }
+            Command::Pairs => ok(self.pairs().await?),
             Command::Stats => ok(self.stats()?),
             Command::Transfer(uri) => self.transfer(uri).await,
             Command::Switch(n) => {
@@ -267,6 +260,36 @@ impl Phone {
         call.commands
             .send(command)
             .map_err(|_| format!("call {n} has ended"))
+    }
+
+    /// `pairs`: the check list from the call's ICE agent, with the ICE events seen; the
+    /// events alone when the call cannot answer (gathering, or ended).
+    async fn pairs(&self) -> Result<String, String> {
+        let call = self.calls.selected()?;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _ = call.commands.send(CallCommand::ReportPairs(tx));
+        let checklist = tokio::time::timeout(PAIRS_WAIT, rx.recv())
+            .await
+            .ok()
+            .flatten();
+        let mut lines = Vec::new();
+        match checklist {
+            Some(pairs) if pairs.is_empty() => lines.push("check list: no pairs".to_owned()),
+            Some(pairs) => {
+                lines.push(format!("check list ({} pairs):", pairs.len()));
+                lines.extend(pairs.into_iter().map(|p| format!("  {p}")));
+            }
+            None => lines.push("check list: not available now (gathering, or ended)".into()),
+        }
+        lines.push("ICE events:".into());
+        if call.ice.is_empty() {
+            lines.push("  none yet".into());
+        }
+        lines.extend(call.ice.iter().map(|e| format!("  {}", e.human())));
+        if let Some(path) = call.path() {
+            lines.push(format!("selected: {path}"));
+        }
+        Ok(lines.join("\n"))
     }
 
     fn stats(&self) -> Result<String, String> {

@@ -71,6 +71,29 @@ impl CallCore {
                 Some(media) => media.set_source(source),
                 None => self.opts.source = source,
             },
+            CallCommand::ReportPairs(reply) => {
+                let lines = self.agent.as_ref().map_or_else(Vec::new, |agent| {
+                    agent
+                        .pairs()
+                        .iter()
+                        .map(|(local, remote, state, failure)| {
+                            let mut line = format!(
+                                "{state:?} {} {} -> {} {} (component {})",
+                                local.kind.as_str(),
+                                local.address,
+                                remote.kind.as_str(),
+                                remote.address,
+                                local.component
+                            );
+                            if let Some(why) = failure {
+                                line.push_str(&format!(": {why}"));
+                            }
+                            line
+                        })
+                        .collect()
+                });
+                let _ = reply.send(lines);
+            }
         }
     }
 
