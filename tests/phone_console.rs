@@ -148,7 +148,9 @@ fn a_person_calls_holds_sends_dtmf_and_transfers_at_the_console() {
 
     // Tab completes a command name: `hel` + Tab runs `help`.
     a.keys(&["-l", "hel"]);
+    a.wait_for("icephone> hel", T);
     a.keys(&["Tab"]);
+    a.wait_for("icephone> help", T);
     a.keys(&["Enter"]);
     a.wait_for("blind transfer (REFER, RFC 3515)", T);
     a.line("frobnicate");
@@ -195,6 +197,14 @@ fn a_person_calls_holds_sends_dtmf_and_transfers_at_the_console() {
     a.wait_for("call 1: transfer progress 100: Trying", T);
     a.wait_for("call 1: transfer succeeded 200", T);
     a.wait_for("call 1: over", T);
+    // The call's last events (its media summary, `ended`) are shown before it is forgotten.
+    let screen = a.screen();
+    let over = screen.find("call 1: over").unwrap();
+    let media = screen
+        .find("call 1: media PCMU")
+        .expect("media summary on the console");
+    let ended = screen.find("call 1: ended").expect("ended on the console");
+    assert!(media < over && ended < over, "{screen}");
     let requested = b_ctl.seen_or_until(T, "B's transfer request", |v| {
         v["event"] == "transfer" && v["state"] == "requested"
     });
@@ -224,6 +234,9 @@ fn a_person_calls_holds_sends_dtmf_and_transfers_at_the_console() {
     });
     a.line("calls");
     a.wait_for("no calls", T);
+    if std::env::var_os("PHONE_SCREEN").is_some() {
+        eprintln!("{}", a.screen());
+    }
     a.line("quit");
     a.wait_for("phone exited 0", T);
     assert_eq!(b_ctl.command(json!({"command": "quit"}))["response"], "ok");

@@ -48,6 +48,10 @@ pub struct PhoneCall {
     pub transfer_since: Option<Instant>,
     /// This call carries out a transfer asked for in another call.
     pub transferee: Option<Transferee>,
+    /// The engine has finished: how (and when), while its last events may still come.
+    pub finished: Option<(String, Instant)>,
+    /// Every event of the call has been delivered.
+    pub events_done: bool,
 }
 
 /// ICE events kept per call for `pairs`.
@@ -129,6 +133,19 @@ impl Calls {
         call
     }
 
+    /// Call `n` has ended (its last events may still come): the selection moves to the
+    /// newest call still going, if any.
+    pub fn retire(&mut self, n: u32) {
+        if self.current != Some(n) {
+            return;
+        }
+        if let Some(other) = self.calls.values().rev().find(|c| {
+            c.number != n && c.finished.is_none() && !matches!(c.state.as_str(), "ended" | "failed")
+        }) {
+            self.current = Some(other.number);
+        }
+    }
+
     pub fn selected(&self) -> Result<&PhoneCall, String> {
         self.current
             .and_then(|n| self.calls.get(&n))
@@ -203,6 +220,8 @@ mod tests {
             dtmf_received: String::new(),
             transfer_since: None,
             transferee: None,
+            finished: None,
+            events_done: false,
         });
         n
     }
@@ -222,6 +241,14 @@ mod tests {
         calls.switch(r1).unwrap();
         assert_eq!(calls.selected().unwrap().number, r1);
         assert_eq!(calls.by_slot(0, u64::from(r1) + 10), Some(r1));
+        calls.switch(first).unwrap();
+        calls.calls.get_mut(&first).unwrap().state = "ended".into();
+        calls.retire(first);
+        assert_eq!(
+            calls.current,
+            Some(4),
+            "an ended call hands the selection on"
+        );
         calls.remove(r1);
         assert_eq!(calls.current, Some(4), "the newest remaining call");
         assert!(

@@ -73,6 +73,9 @@ pub fn spawn(requests: mpsc::Sender<Request>, keep_running_at_eof: bool) {
             }
         };
         editor.set_helper(Some(Names));
+        // rustyline's external printer would print the phone's lines above the prompt,
+        // but with it keys that arrive together (a paste) wait for the next key press
+        // (rustyline 17): the lines are printed as they come instead.
         let history = history_path();
         if let Some(path) = &history {
             let _ = editor.load_history(path);

@@ -31,9 +31,9 @@ impl Output {
     pub fn say(&self, text: &str) {
         if self.json {
             eprintln!("{text}");
-        } else {
-            println!("{text}");
+            return;
         }
+        println!("{text}");
     }
 
     /// A call's event (the same object as `--json`, with its `call` number) to the clients.

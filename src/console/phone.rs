@@ -49,8 +49,9 @@ pub struct Phone {
     pub(super) calls: Calls,
     pub(super) out: Output,
     json: bool,
-    events_tx: mpsc::UnboundedSender<(u32, Event)>,
-    events_rx: mpsc::UnboundedReceiver<(u32, Event)>,
+    /// Each call's events; `None` once its emitter is gone (every event delivered).
+    events_tx: mpsc::UnboundedSender<(u32, Option<Event>)>,
+    events_rx: mpsc::UnboundedReceiver<(u32, Option<Event>)>,
     done_tx: mpsc::UnboundedSender<(u32, anyhow::Result<CallOutcome>)>,
     done_rx: mpsc::UnboundedReceiver<(u32, anyhow::Result<CallOutcome>)>,
 }
@@ -99,9 +100,15 @@ impl Phone {
                     Happening::Incoming(account, handle) => self.incoming(account, handle),
                     Happening::Transfer(account, event) => self.on_transfer(account, event).await,
                 },
-                Some((n, event)) = self.events_rx.recv() => self.on_event(n, event).await,
+                Some((n, event)) = self.events_rx.recv() => match event {
+                    Some(event) => self.on_event(n, event).await,
+                    None => self.events_closed(n).await,
+                },
                 Some((n, result)) = self.done_rx.recv() => self.call_done(n, result).await,
-                _ = tick.tick() => self.check_transfer_timeouts(),
+                _ = tick.tick() => {
+                    self.check_transfer_timeouts();
+                    self.finish_late_calls().await;
+                }
                 _ = &mut ctrl_c => {
                     self.out.say("Ctrl-C: hanging up and exiting");
                     break;
@@ -117,9 +124,16 @@ impl Phone {
         }
         let deadline = tokio::time::Instant::now() + QUIT_GRACE;
         while !self.calls.calls.is_empty() {
-            match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
-                Ok(Some((n, result))) => self.call_done(n, result).await,
-                _ => break,
+            tokio::select! {
+                Some((n, result)) = self.done_rx.recv() => self.call_done(n, result).await,
+                Some((n, event)) = self.events_rx.recv() => match event {
+                    Some(event) => self.on_event(n, event).await,
+                    None => self.events_closed(n).await,
+                },
+                _ = tokio::time::sleep(std::time::Duration::from_millis(200)) => {
+                    self.finish_late_calls().await
+                }
+                _ = tokio::time::sleep_until(deadline) => break,
             }
         }
         for account in &mut self.accounts {
@@ -374,16 +388,19 @@ impl Phone {
         let (commands, control) = CallControl::channel();
         opts.control = Some(control);
         opts.handle_ctrl_c = false;
-        let emitter = Emitter::new(self.json, false);
+        // Quiet: the console prints each event itself (`phone_events.rs`), through the
+        // line editor, so no line lands in the middle of the prompt.
+        let emitter = Emitter::new(self.json, true);
         let mut events = emitter.subscribe();
         let tx = self.events_tx.clone();
         // Ends when the call's last emitter clone goes (the call is over).
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                if tx.send((n, event)).is_err() {
-                    break;
+                if tx.send((n, Some(event))).is_err() {
+                    return;
                 }
             }
+            let _ = tx.send((n, None));
         });
         opts.emitter = emitter.for_call(n);
         let call = PhoneCall {
@@ -403,6 +420,8 @@ impl Phone {
             dtmf_received: String::new(),
             transfer_since: None,
             transferee: None,
+            finished: None,
+            events_done: false,
         };
         (opts, call)
     }

@@ -1,6 +1,8 @@
 //! What the phone does with its calls' events: announce incoming calls, show state changes
 //! and the selected ICE path, keep what `pairs` and `stats` show, and forget ended calls.
 
+use std::time::{Duration, Instant};
+
 use super::calls::{path_words, ICE_HISTORY};
 use super::phone::Phone;
 use crate::call::CallOutcome;
@@ -31,7 +33,7 @@ impl Phone {
                     }
                 }
                 if state == "established" && call.established.is_none() {
-                    call.established = Some(std::time::Instant::now());
+                    call.established = Some(Instant::now());
                 }
                 let line = match state.as_str() {
                     "incoming" => format!(
@@ -50,6 +52,9 @@ impl Phone {
                     }
                 };
                 self.out.say(&line);
+                if matches!(state.as_str(), "ended" | "failed") {
+                    self.calls.retire(n);
+                }
                 let status = *status;
                 let state = state.clone();
                 self.transferee_progress(n, &state, status).await;
@@ -71,8 +76,8 @@ impl Phone {
                     call.selected = Some((l.clone(), r.clone()));
                     self.out
                         .say(&format!("call {n}: media path {}", path_words(l, r)));
-                } else if matches!(state.as_str(), "failed" | "disconnected") {
-                    self.out.say(&format!("call {n}: ICE {state}"));
+                } else {
+                    self.out.say(&format!("call {n}: {}", event.human()));
                 }
             }
             Event::Dtmf {
@@ -85,18 +90,66 @@ impl Phone {
                     call.dtmf_sent.push_str(digit);
                 }
             }
-            _ => {}
+            other => self.out.say(&format!("call {n}: {}", other.human())),
         }
     }
 
-    /// Call `n`'s engine has finished: say how, finish a transfer it carried out, forget it.
+    /// Call `n`'s engine has finished. Its last events (the `media` summary, `ended`) may
+    /// still be on their way: the call is forgotten once they are in, or after
+    /// [`LAST_EVENTS_WAIT`].
     pub(super) async fn call_done(&mut self, n: u32, result: anyhow::Result<CallOutcome>) {
         let reason = match &result {
             Ok(outcome) => outcome.reason.clone(),
             Err(e) => format!("{e:#}"),
         };
+        let Some(call) = self.calls.calls.get_mut(&n) else {
+            return;
+        };
+        call.finished = Some((reason, Instant::now()));
+        if call.events_done {
+            self.forget(n).await;
+        }
+    }
+
+    /// Every event of call `n` has been delivered.
+    pub(super) async fn events_closed(&mut self, n: u32) {
+        let Some(call) = self.calls.calls.get_mut(&n) else {
+            return;
+        };
+        call.events_done = true;
+        if call.finished.is_some() {
+            self.forget(n).await;
+        }
+    }
+
+    /// Calls finished for longer than [`LAST_EVENTS_WAIT`] whose events never closed.
+    pub(super) async fn finish_late_calls(&mut self) {
+        let late: Vec<u32> = self
+            .calls
+            .calls
+            .values()
+            .filter(|c| {
+                c.finished
+                    .as_ref()
+                    .is_some_and(|(_, at)| at.elapsed() > LAST_EVENTS_WAIT)
+            })
+            .map(|c| c.number)
+            .collect();
+        for n in late {
+            self.forget(n).await;
+        }
+    }
+
+    /// Says how call `n` ended, finishes a transfer it carried out, and forgets it.
+    async fn forget(&mut self, n: u32) {
+        let reason = self
+            .calls
+            .calls
+            .get(&n)
+            .and_then(|c| c.finished.as_ref())
+            .map(|(r, _)| r.clone())
+            .unwrap_or_default();
         self.out.say(&format!("call {n}: over ({reason})"));
-        // The call's last events may still be on their way: take them first.
         self.transferee_finished(n).await;
         self.calls.remove(n);
         if let Some(current) = self.calls.current {
@@ -106,3 +159,6 @@ impl Phone {
         }
     }
 }
+
+/// How long a finished call's last events may take to come in.
+const LAST_EVENTS_WAIT: Duration = Duration::from_secs(1);
