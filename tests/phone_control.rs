@@ -203,7 +203,7 @@ fn accounts_and_a_second_call_while_talking() {
     let mut ctl = Control::connect(&control);
     let r = ctl.command(json!({"command": "accounts"}));
     assert_eq!(
-        r["text"], "*1 home sip:alice@127.0.0.1\n 2 work sip:alicework@127.0.0.1",
+        r["text"], "*1 home sip:alice@127.0.0.1 not registering\n 2 work sip:alicework@127.0.0.1 not registering",
         "{r}"
     );
     let r = ctl.command(json!({"command": "call", "uri": "sip:bob@127.0.0.1:1", "from": "nobody"}));

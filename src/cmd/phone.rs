@@ -156,10 +156,19 @@ async fn start_account(
             }
         }
     });
+    let status = std::sync::Arc::new(std::sync::Mutex::new(
+        if register {
+            "registering"
+        } else {
+            "not registering"
+        }
+        .to_owned(),
+    ));
     let (stop, stop_rx) = oneshot::channel();
     let wait = (settings.t1 * 64).min(Duration::from_secs(4));
     let task = tokio::spawn(keep_registered(
         ua,
+        status.clone(),
         register.then_some(settings.expires),
         name.clone(),
         aor.clone(),
@@ -173,6 +182,7 @@ async fn start_account(
         aor,
         dialer,
         opts,
+        status,
         stop: Some(stop),
         stopped: Some(task),
     })
@@ -183,6 +193,7 @@ async fn start_account(
 #[allow(clippy::too_many_arguments)]
 async fn keep_registered(
     mut ua: UaHandle,
+    status: std::sync::Arc<std::sync::Mutex<String>>,
     expires: Option<u32>,
     name: String,
     aor: String,
@@ -200,14 +211,16 @@ async fn keep_registered(
             event = ua.next() => match event {
                 Some(UaEvent::Registered { expires, public_address }) => {
                     report(expires, public_address);
+                    set(&status, format!("registered ({expires} s)"));
                     out.say(&format!("account {name}: registered for {expires} s"));
                     out.phone_event(serde_json::json!({
                         "event": "account", "account": name, "aor": aor,
                         "state": "registered", "expires": expires,
                     }));
                 }
-                Some(UaEvent::RegisterFailed { status, reason, local }) => {
-                    let why = crate::signalling::failure_text(status, &reason, local);
+                Some(UaEvent::RegisterFailed { status: code, reason, local }) => {
+                    let why = crate::signalling::failure_text(code, &reason, local);
+                    set(&status, format!("registration failed: {why}"));
                     out.say(&format!("account {name}: registration failed: {why}"));
                     out.phone_event(serde_json::json!({
                         "event": "account", "account": name, "aor": aor,
@@ -224,4 +237,10 @@ async fn keep_registered(
         super::register::unregister(&mut ua, wait, &report).await;
     }
     ua.close(Duration::from_secs(2)).await;
+}
+
+fn set(status: &std::sync::Mutex<String>, text: String) {
+    if let Ok(mut s) = status.lock() {
+        *s = text;
+    }
 }

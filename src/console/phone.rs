@@ -24,6 +24,8 @@ pub struct Account {
     pub aor: String,
     pub dialer: UaHandle,
     pub opts: CallOptions,
+    /// Registration state, as the registration task last saw it (`accounts` shows it).
+    pub status: Arc<std::sync::Mutex<String>>,
     /// Tells the registration task to unregister and stop the user agent.
     pub stop: Option<oneshot::Sender<()>>,
     /// Done when the user agent has stopped.
@@ -240,7 +242,8 @@ impl Phone {
                 .enumerate()
                 .map(|(i, a)| {
                     let mark = if i == self.account { "*" } else { " " };
-                    format!("{mark}{} {} {}", i + 1, a.name, a.aor)
+                    let status = a.status.lock().map(|s| s.clone()).unwrap_or_default();
+                    format!("{mark}{} {} {} {status}", i + 1, a.name, a.aor)
                 })
                 .collect::<Vec<_>>()
                 .join("\n")),
