@@ -86,6 +86,14 @@ fn a_script_calls_sends_dtmf_and_hangs_up_over_tcp() {
         .collect();
     assert_eq!(received, ["1", "2", "#"]);
 
+    // ICE restart (RFC 8445 §9): new credentials, and a pair is selected again.
+    let r = ctl.command(json!({"command": "restart-ice"}));
+    assert_eq!(r["response"], "ok", "{r}");
+    ctl.until(T, "ICE restarted", |v| {
+        v["event"] == "ice" && v["call"] == 1 && v["state"] == "restarted"
+    });
+    ctl.until(T, "ICE selected after the restart", |v| ice_selected(v, 1));
+
     let r = ctl.command(json!({"command": "calls"}));
     assert!(
         r["text"].as_str().unwrap().starts_with("*1 established"),
@@ -228,9 +236,38 @@ fn accounts_and_a_second_call_while_talking() {
         "{incoming}"
     );
 
+    // E calls the home account while call 1 is up, and is rejected (486 Busy Here).
+    let e_bind = format!("127.0.0.1:{}", free_port());
+    let home_uri = format!("sip:alice@127.0.0.1:{home}");
+    let mut e = Proc::start(
+        &dir,
+        "e",
+        &[
+            "call",
+            &home_uri,
+            "--json",
+            "--bind",
+            &e_bind,
+            "--duration",
+            "30",
+        ],
+    );
+    ctl.until(T, "call 2 incoming", |v| call_state(v, 2, "incoming"));
+    let r = ctl.command(json!({"command": "reject"}));
+    assert_eq!(r["call"], 2, "reject takes the ringing call: {r}");
+    e.wait_event(T, "E's call refused with 486", |v| {
+        v["event"] == "call" && v["state"] == "failed" && v["status"] == 486
+    });
+    assert_ne!(
+        e.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        e.stderr()
+    );
+    ctl.seen_or_until(T, "call 2 failed", |v| call_state(v, 2, "failed"));
+
     // D calls the home account while call 1 is up.
     let d_bind = format!("127.0.0.1:{}", free_port());
-    let home_uri = format!("sip:alice@127.0.0.1:{home}");
     let mut d = Proc::start(
         &dir,
         "d",
@@ -244,14 +281,14 @@ fn accounts_and_a_second_call_while_talking() {
             "30",
         ],
     );
-    ctl.until(T, "call 2 incoming", |v| call_state(v, 2, "incoming"));
+    ctl.until(T, "call 3 incoming", |v| call_state(v, 3, "incoming"));
     let r = ctl.command(json!({"command": "answer"}));
-    assert_eq!(r["call"], 2, "answer takes the ringing call: {r}");
-    ctl.until(T, "call 2 established", |v| call_state(v, 2, "established"));
+    assert_eq!(r["call"], 3, "answer takes the ringing call: {r}");
+    ctl.until(T, "call 3 established", |v| call_state(v, 3, "established"));
     let r = ctl.command(json!({"command": "calls"}));
     let text = r["text"].as_str().unwrap();
     assert!(
-        text.contains(" 1 established") && text.contains("*2 established"),
+        text.contains(" 1 established") && text.contains("*3 established"),
         "{text}"
     );
 
@@ -263,10 +300,10 @@ fn accounts_and_a_second_call_while_talking() {
     b.wait_event(T, "B's call ended", |v| {
         v["event"] == "call" && v["state"] == "ended"
     });
-    // Call 2 is still up; now it gets the commands.
+    // Call 3 is still up; now it gets the commands.
     let r = ctl.command(json!({"command": "hangup"}));
-    assert_eq!(r["call"], 2, "{r}");
-    ctl.seen_or_until(T, "call 2 ended", |v| call_state(v, 2, "ended"));
+    assert_eq!(r["call"], 3, "{r}");
+    ctl.seen_or_until(T, "call 3 ended", |v| call_state(v, 3, "ended"));
     assert_eq!(
         d.wait_exit(Duration::from_secs(10)),
         Some(0),
