@@ -11,6 +11,7 @@ pub mod control;
 pub mod editor;
 pub mod output;
 pub mod phone;
+mod phone_commands;
 mod phone_events;
 mod transfer;
 
