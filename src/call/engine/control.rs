@@ -109,7 +109,7 @@ impl CallCore {
             state: "failed".into(),
             setup_ms: None,
             status: Some(status),
-            reason: Some("rejected by the scenario".into()),
+            reason: Some("rejected on command".into()),
             origin: None,
         });
         self.outcome.exit = exit::CALL;
