@@ -31,6 +31,7 @@ REQUIRED=(
   "python3-minimal:/usr/bin/python3" # tests/lab/natprobe.py
   "dnsmasq-base:/usr/sbin/dnsmasq"  # real DNS server (NAPTR/SRV/A) for tests/cli_dns.rs and the lab
   "bsdutils:/usr/bin/script"        # a pseudo-terminal for the load mode's live view (tests/scenario_load.rs)
+  "tmux:/usr/bin/tmux"              # a pseudo-terminal for the phone console (tests/phone_console.rs)
   # Build dependencies: the openssl crate (DTLS-SRTP, src/media/srtp/dtls.rs) links the system OpenSSL.
   "libssl-dev:/usr/include/openssl/ssl.h" # OpenSSL headers and libssl/libcrypto for openssl-sys
   # The opus crate (src/media/codec/opus.rs) links the system libopus.

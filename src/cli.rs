@@ -34,6 +34,8 @@ pub enum Command {
     Call(CallArgs),
     /// Wait for and answer incoming calls
     Answer(AnswerArgs),
+    /// Interactive softphone: a console (and control socket) to call, answer, hold, transfer
+    Phone(PhoneArgs),
     /// Register with a SIP registrar
     Register(RegisterArgs),
     /// Run scripted call-flow scenarios (format: scenarios/README.md)
@@ -154,6 +156,35 @@ pub struct CallArgs {
     /// Report a 3xx redirect as the call's failure instead of calling its Contact
     #[arg(long, help_heading = "Call")]
     pub no_follow_redirects: bool,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  icephone phone --aor sip:alice@192.0.2.10 --password secret --register\n  icephone phone --accounts accounts.toml --control tcp:127.0.0.1:5555\n  icephone phone --bind 127.0.0.1:5070 --control unix:/tmp/icephone.sock --json\nConsole commands: call URI, answer, reject, hangup, hold, resume, mute, unmute, dtmf 12#,\n  restart-ice, pairs, stats, transfer URI, switch N, calls, account N, accounts, help, quit"
+)]
+pub struct PhoneArgs {
+    #[command(flatten)]
+    pub account: crate::config::AccountArgs,
+    #[command(flatten)]
+    pub ice: crate::config::IceArgs,
+    #[command(flatten)]
+    pub media: MediaArgs,
+    /// TOML file of accounts ([[account]] with name, aor, password, proxy…): each one is
+    /// registered on its own SIP port; `call URI from NAME` picks one
+    #[arg(long, value_name = "FILE", help_heading = "Account")]
+    pub accounts: Option<PathBuf>,
+    /// Register the account of the flags (accounts from --accounts say `register` each)
+    #[arg(long, help_heading = "Account")]
+    pub register: bool,
+    /// Control socket: unix:PATH or tcp:127.0.0.1:PORT (loopback only: no authentication);
+    /// one JSON command per line in, responses and NDJSON events out
+    #[arg(long, value_name = "ADDR", value_parser = crate::console::control::ControlAddr::from_str_arg, help_heading = "Call")]
+    pub control: Option<crate::console::control::ControlAddr>,
+    /// Calls at once per account; further INVITEs get 486 Busy Here
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Call")]
+    pub max_calls: usize,
     #[command(flatten)]
     pub output: OutputArgs,
 }

@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod config;
 pub mod config_args;
 pub mod config_print;
+pub mod console;
 pub mod demo;
 pub mod dns;
 pub mod events;

@@ -97,6 +97,30 @@ pub async fn user_agent_multi(
         .with_context(|| format!("cannot bind SIP to {bind}"))
 }
 
+/// As [`user_agent_multi`], for `icephone phone`: incoming REFERs come to the phone as
+/// transfer events instead of being declined (see [`crate::signalling::spawn_phone`]).
+pub async fn user_agent_phone(
+    settings: &Settings,
+    ip: IpAddr,
+    capture: Option<Capture>,
+    max_calls: usize,
+    register: bool,
+) -> anyhow::Result<(
+    UaHandle,
+    tokio::sync::mpsc::Receiver<UaHandle>,
+    tokio::sync::mpsc::UnboundedReceiver<crate::signalling::transfer::TransferEvent>,
+)> {
+    let mut config = ua_config(settings, ip, capture, max_calls, register, true)?;
+    let needed = max_calls.saturating_mul(TRANSACTIONS_PER_CALL);
+    let server = &mut config.limits.server;
+    server.max_per_source = server.max_per_source.max(needed);
+    server.max_transactions = server.max_transactions.max(needed);
+    let bind = config.bind;
+    crate::signalling::spawn_phone(config)
+        .await
+        .with_context(|| format!("cannot bind SIP to {bind}"))
+}
+
 fn ua_config(
     settings: &Settings,
     ip: IpAddr,

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 const SUBCOMMANDS: &[&str] = &[
-    "demo", "call", "answer", "register", "run", "stun", "sdp", "config",
+    "demo", "call", "answer", "phone", "register", "run", "stun", "sdp", "config",
 ];
 
 fn generate(args: &[&str]) -> String {

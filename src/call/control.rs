@@ -28,6 +28,9 @@ pub enum CallCommand {
     Dtmf(String),
     /// Send this audio from now on.
     Play(Source),
+    /// Report the ICE check list (RFC 8445 §6.1.2): one line per candidate pair with its
+    /// state, sent on this channel (empty without ICE). The phone's `pairs` command.
+    ReportPairs(mpsc::UnboundedSender<Vec<String>>),
 }
 
 /// The call's end of a command channel. Clonable so `CallOptions` stays `Clone`; the first

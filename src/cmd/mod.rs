@@ -5,6 +5,7 @@ mod call;
 mod config;
 mod demo;
 mod docs;
+mod phone;
 mod register;
 mod run;
 mod sdp_check;
@@ -22,6 +23,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(args),
         Command::Call(args) => call::run(args),
         Command::Answer(args) => answer::run(args),
+        Command::Phone(args) => phone::run(args),
         Command::Register(args) => register::run(args),
         Command::Run(args) => run::run(args),
         Command::Config(args) => config::run(args),

@@ -4,6 +4,7 @@
 
 pub mod control;
 pub mod driver_ua;
+pub mod transfer;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -177,6 +178,21 @@ impl UaHandle {
         })
     }
 
+    /// Which call of the UA this handle speaks for (what [`transfer::TransferEvent`]s are
+    /// tagged with).
+    pub fn call_slot(&self) -> u64 {
+        self.slot
+    }
+
+    /// A transfer command about the dialog of call `slot` (any handle of the UA may send
+    /// it; the phone keeps the main handle while each call's engine holds its own).
+    pub async fn transfer(&self, slot: u64, command: transfer::TransferCommand) {
+        let request = driver_ua::BridgeRequest::Transfer(command);
+        if self.commands.send((slot, request)).await.is_err() {
+            tracing::warn!("SIP user agent has stopped; transfer command dropped");
+        }
+    }
+
     pub async fn next(&mut self) -> Option<UaEvent> {
         self.events.recv().await
     }
@@ -302,4 +318,17 @@ pub async fn spawn_multi(
     config: UaConfig,
 ) -> std::io::Result<(UaHandle, mpsc::Receiver<UaHandle>)> {
     driver_ua::spawn_multi(config).await
+}
+
+/// As [`spawn_multi`], for the phone console: REFERs are handed over as
+/// [`transfer::TransferEvent`]s on the third receiver (and the phone may send REFERs)
+/// instead of being declined with 603.
+pub async fn spawn_phone(
+    config: UaConfig,
+) -> std::io::Result<(
+    UaHandle,
+    mpsc::Receiver<UaHandle>,
+    mpsc::UnboundedReceiver<transfer::TransferEvent>,
+)> {
+    driver_ua::spawn_phone(config).await
 }

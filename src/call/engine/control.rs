@@ -13,7 +13,7 @@ impl CallCore {
                 Phase::Alerting(_) => self.reject(status),
                 _ => tracing::warn!("answer {status}: no call is ringing"),
             },
-            CallCommand::HangUp => self.hang_up("hung up by the scenario", now),
+            CallCommand::HangUp => self.hang_up("hung up on command", now),
             CallCommand::Hold
             | CallCommand::Resume
             | CallCommand::Update
@@ -71,6 +71,29 @@ impl CallCore {
                 Some(media) => media.set_source(source),
                 None => self.opts.source = source,
             },
+            CallCommand::ReportPairs(reply) => {
+                let lines = self.agent.as_ref().map_or_else(Vec::new, |agent| {
+                    agent
+                        .pairs()
+                        .iter()
+                        .map(|(local, remote, state, failure)| {
+                            let mut line = format!(
+                                "{state:?} {} {} -> {} {} (component {})",
+                                local.kind.as_str(),
+                                local.address,
+                                remote.kind.as_str(),
+                                remote.address,
+                                local.component
+                            );
+                            if let Some(why) = failure {
+                                line.push_str(&format!(": {why}"));
+                            }
+                            line
+                        })
+                        .collect()
+                });
+                let _ = reply.send(lines);
+            }
         }
     }
 
@@ -86,7 +109,7 @@ impl CallCore {
             state: "failed".into(),
             setup_ms: None,
             status: Some(status),
-            reason: Some("rejected by the scenario".into()),
+            reason: Some("rejected on command".into()),
             origin: None,
         });
         self.outcome.exit = exit::CALL;

@@ -213,16 +213,11 @@ impl Bridge {
                     });
                 }
             }
-            SipEvent::IncomingRefer { id, refer_to, .. } => {
-                // The sip crate accepts REFER (RFC 3515) and lists it in Allow, but calls do
-                // not perform transfers yet: decline at once rather than leave the peer
-                // waiting 32 s for a 408 (RFC 3515 §2.4.2: a refusal is any final error).
-                tracing::info!(%refer_to, "transfer requested by the peer: declined (not supported yet)");
-                let _ = self
-                    .driver
-                    .command(move |ep, now| ep.reject_refer(now, id, 603))
-                    .await;
-            }
+            e @ (SipEvent::IncomingRefer { .. }
+            | SipEvent::ReferResponse { .. }
+            | SipEvent::TransferProgress { .. }
+            | SipEvent::BadTransferNotify { .. }
+            | SipEvent::TransferNotifyFailed { .. }) => self.on_refer_event(e).await,
             other => tracing::debug!("SIP event not used by calls: {other:?}"),
         }
     }

@@ -11,6 +11,7 @@ use sip::endpoint::{Body, DialogId, EndpointConfig, IncomingId, NextHop, Transpo
 use tokio::sync::mpsc;
 
 use super::control::{ControlLink, MessageEdits, Outgoing, RawSend, Traced};
+use super::transfer::{TransferCommand, TransferEvent};
 use super::UaConfig;
 use super::{UaCommand, UaEvent, UaHandle};
 use crate::sip_driver::{SipDriver, SipDriverConfig};
@@ -18,6 +19,7 @@ use crate::sip_driver::{SipDriver, SipDriverConfig};
 mod commands;
 mod events;
 mod failure;
+mod refer;
 #[cfg(test)]
 mod slot_tests;
 
@@ -26,12 +28,12 @@ const SDP: &str = "application/sdp";
 /// Binds the driver's UDP socket and starts the translating task: one call at a time, on
 /// the returned handle.
 pub async fn spawn(config: UaConfig) -> std::io::Result<UaHandle> {
-    start(config, None, None).await
+    start(config, None, None, None).await
 }
 
 /// As [`spawn`], with message control (edits, the message tap, raw sends).
 pub async fn spawn_controlled(config: UaConfig, link: ControlLink) -> std::io::Result<UaHandle> {
-    start(config, None, Some(link)).await
+    start(config, None, Some(link), None).await
 }
 
 /// As [`spawn`], for up to `max_calls` calls at once: the main handle gets registration
@@ -42,13 +44,28 @@ pub async fn spawn_multi(
 ) -> std::io::Result<(UaHandle, mpsc::Receiver<UaHandle>)> {
     // Room for every call the UA admits; a handle nobody has taken yet counts as a call.
     let (tx, rx) = mpsc::channel(config.max_calls.clamp(1, MAX_WAITING_CALLS));
-    Ok((start(config, Some(tx), None).await?, rx))
+    Ok((start(config, Some(tx), None, None).await?, rx))
+}
+
+/// As [`spawn_multi`], handing REFERs to the phone (see [`super::spawn_phone`]).
+pub async fn spawn_phone(
+    config: UaConfig,
+) -> std::io::Result<(
+    UaHandle,
+    mpsc::Receiver<UaHandle>,
+    mpsc::UnboundedReceiver<TransferEvent>,
+)> {
+    let (tx, rx) = mpsc::channel(config.max_calls.clamp(1, MAX_WAITING_CALLS));
+    let (transfers_tx, transfers_rx) = mpsc::unbounded_channel();
+    let ua = start(config, Some(tx), None, Some(transfers_tx)).await?;
+    Ok((ua, rx, transfers_rx))
 }
 
 async fn start(
     config: UaConfig,
     incoming: Option<mpsc::Sender<UaHandle>>,
     link: Option<ControlLink>,
+    transfers: Option<mpsc::UnboundedSender<TransferEvent>>,
 ) -> std::io::Result<UaHandle> {
     let mut endpoint = EndpointConfig::new(config.aor.clone());
     if let Some(link) = &link {
@@ -170,6 +187,7 @@ async fn start(
         incoming,
         commands: cmd_tx.clone(),
         max_calls: config.max_calls,
+        transfers,
     };
     let (stopped_tx, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -243,6 +261,8 @@ pub(crate) enum BridgeRequest {
         /// (the bridge does not take its commands and endpoint events in a fixed order).
         opened: tokio::sync::oneshot::Sender<()>,
     },
+    /// A transfer command about the slot's dialog (the phone console).
+    Transfer(TransferCommand),
 }
 /// Commands from all of a UA's handles waiting for the bridge; a handle's `send` waits for
 /// room beyond this.
@@ -388,6 +408,8 @@ struct Bridge {
     /// arrive on the one queue.
     commands: mpsc::Sender<(SlotId, BridgeRequest)>,
     max_calls: usize,
+    /// The phone console takes REFERs here; without it they are declined (603).
+    transfers: Option<mpsc::UnboundedSender<TransferEvent>>,
 }
 
 /// Room for one event in slot `waiting`'s channel; never when no slot waits.
@@ -466,6 +488,7 @@ impl Bridge {
     async fn on_request(&mut self, slot: SlotId, request: BridgeRequest) {
         match request {
             BridgeRequest::Command(c) => self.on_command(slot, c).await,
+            BridgeRequest::Transfer(c) => self.on_transfer_command(slot, c).await,
             BridgeRequest::OpenSlot {
                 events,
                 takes_calls,
