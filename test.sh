@@ -22,6 +22,8 @@ REQUIRED=(
   "baresip-core:/usr/lib/baresip/modules/ice.so"
   "baresip-core:/usr/lib/baresip/modules/srtp.so"      # SDES-SRTP peer (tests/lab_baresip_srtp.rs)
   "baresip-core:/usr/lib/baresip/modules/dtls_srtp.so" # DTLS-SRTP peer (tests/lab_baresip_srtp.rs)
+  "baresip-core:/usr/lib/baresip/modules/opus.so"      # Opus peer (tests/lab_baresip_codecs.rs)
+  "baresip-core:/usr/lib/baresip/modules/g722.so"      # G.722 peer (tests/lab_baresip_codecs.rs)
   "tshark:/usr/bin/tshark"          # wire oracle for lab captures and tests/pcap_tcp.rs
   "tcpdump:/usr/bin/tcpdump"        # captures on the lab's public bridge
   "iproute2:/bin/ip"                # ip netns, veth, bridges; ss

@@ -33,26 +33,63 @@ pub fn start_baresip_with(
     password: &str,
     mediaenc: Option<&str>,
 ) -> Child {
+    start_baresip_configured(lab, role, ip, user, password, mediaenc, None)
+}
+
+/// baresip's codec modules beside g711.so, which the template loads: Opus (RFC 7587) and
+/// G.722. Both ship in baresip-core.
+const CODEC_MODULES: [&str; 2] = ["opus.so", "g722.so"];
+
+/// Like [`start_baresip`], offering and accepting `audio_codecs` (baresip's account
+/// parameter, e.g. `opus/48000/2,G722,PCMU`), with the Opus and G.722 modules loaded.
+pub fn start_baresip_codecs(
+    lab: &Lab,
+    role: &str,
+    ip: &str,
+    user: &str,
+    password: &str,
+    audio_codecs: &str,
+) -> Child {
+    start_baresip_configured(lab, role, ip, user, password, None, Some(audio_codecs))
+}
+
+fn load_modules(config: &mut String, modules: &[&str], why: &str) {
+    for module in modules {
+        let path = format!("/usr/lib/baresip/modules/{module}");
+        assert!(
+            std::path::Path::new(&path).exists(),
+            "baresip's {module} ({path}), needed for {why}, is missing: ./test.sh installs baresip-core"
+        );
+        config.push_str(&format!("module\t\t\t{module}\n"));
+    }
+}
+
+fn start_baresip_configured(
+    lab: &Lab,
+    role: &str,
+    ip: &str,
+    user: &str,
+    password: &str,
+    mediaenc: Option<&str>,
+    audio_codecs: Option<&str>,
+) -> Child {
     let dir = lab.run_dir().join(format!("baresip-{user}"));
     fs::create_dir_all(&dir).expect("baresip config dir");
     let template =
         fs::read_to_string(lab_dir().join("baresip/config")).expect("tests/lab/baresip/config");
     let mut config = template.replace("@IP@", ip);
+    let codecs = audio_codecs.unwrap_or("PCMU");
     let mut account = format!(
         "<sip:{user}@{KAMAILIO};transport=udp>;auth_pass={password};answermode=auto;\
-         audio_codecs=PCMU;regint=60;medianat=ice;stunserver=stun:{TURN}:3478"
+         audio_codecs={codecs};regint=60;medianat=ice;stunserver=stun:{TURN}:3478"
     );
+    if audio_codecs.is_some() {
+        load_modules(&mut config, &CODEC_MODULES, "its codecs");
+    }
     if let Some(enc) = mediaenc {
         // The account's mediaenc must be provided by a loaded module (baresip logs
         // "account: mediaenc not found" otherwise): the module files must be there.
-        for module in MEDIAENC_MODULES {
-            let path = format!("/usr/lib/baresip/modules/{module}");
-            assert!(
-                std::path::Path::new(&path).exists(),
-                "baresip's {module} ({path}) is missing: ./test.sh installs baresip-core"
-            );
-            config.push_str(&format!("module\t\t\t{module}\n"));
-        }
+        load_modules(&mut config, &MEDIAENC_MODULES, "its mediaenc");
         account.push_str(&format!(";mediaenc={enc}"));
     }
     fs::write(dir.join("config"), config).expect("write baresip config");
