@@ -65,6 +65,9 @@ pub struct FileConfig {
     pub codecs: Option<Vec<String>>,
     pub rtcp_mux: Option<bool>,
     pub rtcp_mux_only: Option<bool>,
+    /// `--opus-fec`, `--opus-dtx`.
+    pub opus_fec: Option<bool>,
+    pub opus_dtx: Option<bool>,
     /// `off`, `sdes`, `optional` or `dtls`, as `--srtp`.
     pub srtp: Option<String>,
     /// `active`, `passive` or `actpass`, as `--dtls-setup`.
@@ -157,6 +160,8 @@ pub struct Settings {
     pub aggressive_nomination: bool,
     pub codecs: Vec<CodecKind>,
     pub rtcp_mux: bool,
+    /// What our Opus fmtp asks for (`--opus-fec`, `--opus-dtx`).
+    pub opus: sdp::audio::OpusWants,
     /// Offer mux without component 2 (a mux-only agent, RFC 8445 §5.1.1.1).
     pub rtcp_mux_only: bool,
     /// SRTP for the media (`--srtp`, `srtp`).
@@ -430,6 +435,10 @@ pub fn merge(
         aggressive_nomination,
         codecs,
         rtcp_mux: ice.rtcp_mux.or(file.rtcp_mux).unwrap_or(true),
+        opus: sdp::audio::OpusWants {
+            inband_fec: ice.opus_fec.or(file.opus_fec).unwrap_or(true),
+            dtx: ice.opus_dtx.or(file.opus_dtx).unwrap_or(false),
+        },
         rtcp_mux_only: ice.rtcp_mux_only || file.rtcp_mux_only.unwrap_or(false),
         srtp,
         dtls_setup,

@@ -107,6 +107,14 @@ pub struct IceArgs {
     /// default the offer also carries component 2 for peers that do not mux (RFC 5761 §5.1.3)
     #[arg(long)]
     pub rtcp_mux_only: bool,
+    /// Ask the peer's Opus encoder for in-band FEC (RFC 7587 useinbandfec): true or false
+    /// [default: true]
+    #[arg(long, value_name = "BOOL", help_heading = "Media")]
+    pub opus_fec: Option<bool>,
+    /// Ask the peer's Opus encoder for DTX, nothing sent in silence (RFC 7587 usedtx): true
+    /// or false [default: false]
+    #[arg(long, value_name = "BOOL", help_heading = "Media")]
+    pub opus_dtx: Option<bool>,
     /// Codecs in preference order, comma separated, any of opus, g722, pcmu, pcma
     /// [default: pcmu,pcma]
     #[arg(long, value_parser = codec_list, help_heading = "Media")]

@@ -188,6 +188,13 @@ pub fn lines(
         list(&["pcmu".into(), "pcma".into()]),
     );
     p.add("rtcp_mux", n(ice.rtcp_mux), n(file.rtcp_mux), "true".into());
+    p.add("opus_fec", n(ice.opus_fec), n(file.opus_fec), "true".into());
+    p.add(
+        "opus_dtx",
+        n(ice.opus_dtx),
+        n(file.opus_dtx),
+        "false".into(),
+    );
     p.add(
         "rtcp_mux_only",
         switch(ice.rtcp_mux_only),

@@ -222,6 +222,7 @@ pub fn call_options(
     o.turn = settings.turn.clone();
     o.aggressive_nomination = settings.aggressive_nomination;
     o.rtcp_mux = settings.rtcp_mux;
+    o.opus = settings.opus;
     o.rtcp_mux_only = settings.rtcp_mux_only;
     o.srtp = settings.srtp;
     o.dtls_setup = settings.dtls_setup;

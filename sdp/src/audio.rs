@@ -35,6 +35,43 @@ pub const TELEPHONE_EVENT_48K_PAYLOAD_TYPE: u8 = 110;
 /// No `usedtx` (absent means 0) and no `stereo` (absent means mono is preferred).
 pub const OUR_OPUS_FMTP: &str = "useinbandfec=1";
 
+/// What we ask of the peer's Opus encoder in our `fmtp` (RFC 7587 §6.1): in-band FEC
+/// (`useinbandfec`, on by default) and DTX (`usedtx`, off by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpusWants {
+    /// `useinbandfec=1`: our decoder recovers a lost packet from the next one's FEC.
+    pub inband_fec: bool,
+    /// `usedtx=1`: the peer may send nothing in silence (our decoder conceals the gap).
+    pub dtx: bool,
+}
+
+impl Default for OpusWants {
+    fn default() -> Self {
+        OpusWants {
+            inband_fec: true,
+            dtx: false,
+        }
+    }
+}
+
+impl OpusWants {
+    /// The `fmtp` parameters (absent ones mean 0, RFC 7587 §6.1, so only what is on).
+    pub fn fmtp(self) -> String {
+        let mut params = Vec::new();
+        if self.inband_fec {
+            params.push("useinbandfec=1");
+        }
+        if self.dtx {
+            params.push("usedtx=1");
+        }
+        if params.is_empty() {
+            // An empty fmtp line is not valid SDP: say the default explicitly.
+            params.push("useinbandfec=0");
+        }
+        params.join(";")
+    }
+}
+
 impl AudioCodec {
     /// The encoding name written in `a=rtpmap` (`PCMU`, `PCMA`, `G722`, `opus`,
     /// `telephone-event`).
@@ -89,6 +126,11 @@ impl AudioCodec {
 /// telephone-event is offered at 48000 Hz as well as 8000 Hz: RFC 4733 §2.1 wants events on
 /// the audio's clock, and a peer that has only the 8000 Hz one still finds it.
 pub fn offer_formats(codecs: &[AudioCodec]) -> Vec<AudioFormat> {
+    offer_formats_with(codecs, OpusWants::default())
+}
+
+/// [`offer_formats`] with our Opus `fmtp` from `opus`.
+pub fn offer_formats_with(codecs: &[AudioCodec], opus: OpusWants) -> Vec<AudioFormat> {
     let mut out = Vec::new();
     for codec in codecs {
         if *codec == AudioCodec::TelephoneEvent && codecs.contains(&AudioCodec::Opus) {
@@ -98,7 +140,11 @@ pub fn offer_formats(codecs: &[AudioCodec]) -> Vec<AudioFormat> {
                 ..codec.format()
             });
         }
-        out.push(codec.format());
+        let mut format = codec.format();
+        if *codec == AudioCodec::Opus {
+            format.fmtp = Some(opus.fmtp());
+        }
+        out.push(format);
     }
     out
 }

@@ -48,6 +48,8 @@ pub struct CallOptions {
     pub srtp: sdp::offer_answer::SrtpPolicy,
     /// DTLS-SRTP: our preferred role (`--dtls-setup`), `None` for `actpass`.
     pub dtls_setup: Option<sdp::security::DtlsRole>,
+    /// What our Opus fmtp asks of the peer's encoder (`--opus-fec`, `--opus-dtx`).
+    pub opus: sdp::audio::OpusWants,
     /// The SDES suites we offer (in this order) and accept; every one we implement unless
     /// narrowed (a peer that mishandles one).
     pub srtp_suites: Vec<crate::media::srtp::SrtpSuite>,
@@ -145,6 +147,7 @@ impl CallOptions {
             rtcp_mux_only: false,
             srtp: sdp::offer_answer::SrtpPolicy::Off,
             dtls_setup: None,
+            opus: sdp::audio::OpusWants::default(),
             srtp_suites: crate::media::srtp::SrtpSuite::SDES_OFFER_ORDER.to_vec(),
             codecs: CodecKind::DEFAULT_CALL.to_vec(),
             source: Source::Silence,

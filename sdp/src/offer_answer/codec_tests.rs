@@ -214,3 +214,38 @@ fn bad_rtpmap_and_fmtp_are_typed_errors_naming_the_line() {
         .create_answer(&offer, &[stream(&[AudioCodec::Opus])])
         .is_err());
 }
+
+#[test]
+fn our_opus_fmtp_asks_for_fec_and_dtx_as_configured() {
+    use crate::audio::OpusWants;
+    let opus_fmtp = |sd: &crate::SessionDescription| {
+        read_formats(&sd.media[0])
+            .unwrap()
+            .into_iter()
+            .find(|f| f.codec() == Some(AudioCodec::Opus))
+            .and_then(|f| f.fmtp)
+    };
+    let mut s = stream(&[AudioCodec::Opus, AudioCodec::Pcmu]);
+    let offer = session().create_offer(&[s.clone()]).unwrap();
+    assert_eq!(
+        opus_fmtp(&offer).as_deref(),
+        Some("useinbandfec=1"),
+        "default"
+    );
+    s.opus = OpusWants {
+        inband_fec: false,
+        dtx: true,
+    };
+    let offer = session().create_offer(&[s.clone()]).unwrap();
+    assert_eq!(opus_fmtp(&offer).as_deref(), Some("usedtx=1"));
+    // Answering, the fmtp says what we want to receive (RFC 7587 §7), not the offer's.
+    let answer = session()
+        .create_answer(&peer_offer("96 0", BARESIP_ATTRS), &[s])
+        .unwrap();
+    assert_eq!(opus_fmtp(&answer.sdp).as_deref(), Some("usedtx=1"));
+    let neither = OpusWants {
+        inband_fec: false,
+        dtx: false,
+    };
+    assert_eq!(neither.fmtp(), "useinbandfec=0", "never an empty fmtp line");
+}

@@ -55,6 +55,8 @@ pub struct LocalStream {
     pub sdes_keys: Vec<SdesKey>,
     /// Our DTLS-SRTP fingerprint and tls-id; used only when the session's policy is `dtls`.
     pub dtls: Option<LocalDtls>,
+    /// What our Opus `fmtp` asks of the peer's encoder (FEC, DTX), offering or answering.
+    pub opus: crate::audio::OpusWants,
 }
 
 impl LocalStream {
@@ -72,6 +74,7 @@ impl LocalStream {
             ice,
             fallback_address,
             sdes_keys: Vec::new(),
+            opus: crate::audio::OpusWants::default(),
             dtls: None,
         }
     }

@@ -4,9 +4,7 @@ use std::net::SocketAddr;
 
 use ice::Candidate;
 
-use crate::audio::{
-    format_events, parse_events, AudioCodec, AudioFormat, Direction, OUR_OPUS_FMTP,
-};
+use crate::audio::{format_events, parse_events, AudioCodec, AudioFormat, Direction};
 use crate::candidate_attr::RemoteCandidate;
 use crate::ice_attrs::check_local_credentials;
 use crate::security::TransportProfile;
@@ -114,6 +112,7 @@ impl SdpSession {
 pub(super) fn common_formats(
     offered: &[AudioFormat],
     ours: &[AudioCodec],
+    opus: crate::audio::OpusWants,
 ) -> Option<Vec<AudioFormat>> {
     let mut out: Vec<AudioFormat> = Vec::new();
     for want in ours.iter().filter(|c| c.is_voice()) {
@@ -125,7 +124,7 @@ pub(super) fn common_formats(
         if *want == AudioCodec::Opus {
             // RFC 7587 §7: the fmtp in an answer says what the answerer wants to receive
             // (stereo, FEC, DTX); the offer's parameters described the offerer.
-            f.fmtp = Some(OUR_OPUS_FMTP.to_string());
+            f.fmtp = Some(opus.fmtp());
         }
         out.push(f);
     }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use ice::Credentials;
 
 use crate::audio::{
-    offer_formats, read_direction, read_formats, read_ptime, AudioFormat, Direction,
+    offer_formats_with, read_direction, read_formats, read_ptime, AudioFormat, Direction,
 };
 use crate::candidate_attr::RemoteCandidate;
 use crate::ice_attrs::{read_ice, SessionIce, StreamIce, Warning};
@@ -89,7 +89,7 @@ impl SdpSession {
     ) -> Result<SessionDescription, OfferAnswerError> {
         let mut plans = Vec::new();
         for (index, s) in streams.iter().enumerate() {
-            let formats = offer_formats(&s.codecs);
+            let formats = offer_formats_with(&s.codecs, s.opus);
             let mut plan = self.plan(s, formats, s.direction, s.rtcp_mux, true, None)?;
             (plan.profile, plan.crypto) = offer_crypto(self.srtp, &s.sdes_keys)
                 .map_err(|reason| OfferAnswerError::Srtp { index, reason })?;
@@ -157,7 +157,8 @@ impl SdpSession {
                 match security {
                     Ok(srtp) => {
                         let offered = read_formats(m)?;
-                        common_formats(&offered, &local.codecs).map(|f| (local, f, srtp, offered))
+                        common_formats(&offered, &local.codecs, local.opus)
+                            .map(|f| (local, f, srtp, offered))
                     }
                     Err(reason) => {
                         refusal.get_or_insert(OfferAnswerError::Srtp { index, reason });

@@ -42,6 +42,7 @@ impl CallCore {
             fallback_address: fallback,
             sdes_keys: self.srtp.sdes_keys(),
             dtls: self.srtp.local_dtls(),
+            opus: self.opts.opus,
         }
     }
 
