@@ -232,6 +232,18 @@ fn start_playback(
     Ok((stream, sink))
 }
 
+/// The stream settings: `config` with a period of 20 ms (clamped to what the device
+/// allows). Left to itself the ALSA `pulse` device buffers seconds, which a call cannot
+/// afford in either direction.
+fn stream_config(config: &cpal::SupportedStreamConfig) -> cpal::StreamConfig {
+    let mut c = config.config();
+    let want = convert::frame_len(config.sample_rate().0) as u32;
+    if let cpal::SupportedBufferSize::Range { min, max } = config.buffer_size() {
+        c.buffer_size = cpal::BufferSize::Fixed(want.clamp(*min, *max));
+    }
+    c
+}
+
 /// The capture callback: to mono i16, cut into 20 ms frames, queued without blocking.
 fn build_input<T>(
     device: &cpal::Device,
@@ -246,7 +258,7 @@ where
     let mut framer = Framer::new(convert::frame_len(config.sample_rate().0));
     let mut scratch: Vec<i16> = Vec::new();
     device.build_input_stream(
-        &config.config(),
+        &stream_config(config),
         move |data: &[T], _: &cpal::InputCallbackInfo| {
             scratch.clear();
             scratch.extend(data.iter().map(|s| s.to_sample::<i16>()));
@@ -270,7 +282,7 @@ where
 {
     let channels = usize::from(config.channels());
     device.build_output_stream(
-        &config.config(),
+        &stream_config(config),
         move |data: &mut [T], _: &cpal::OutputCallbackInfo| {
             let now = Instant::now();
             convert::fill_interleaved(data, channels, || T::from_sample(player.next_sample(now)));
