@@ -214,3 +214,35 @@ fn pcmu_g722_opus_both_ways_through_pulseaudio() {
         call_through_devices(codec);
     }
 }
+
+/// With the daemon up, `devices` lists its ALSA device, and an unknown name fails the
+/// command (exit 1, no panic) with the list of devices of that kind.
+#[test]
+fn devices_lists_pulse_and_an_unknown_name_is_a_clear_error() {
+    let pa = Pulse::start("names", &["spk"]);
+    let list = pa
+        .command(env!("CARGO_BIN_EXE_icephone"))
+        .arg("devices")
+        .output()
+        .unwrap();
+    process::assert_exit(&list, 0);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("capture:") && text.contains("playback:"),
+        "{text}"
+    );
+    assert!(text.contains("  pulse  ["), "{text}");
+    let bad = pa
+        .command(env!("CARGO_BIN_EXE_icephone"))
+        .args(["call", "sip:bob@127.0.0.1:9", "--bind", "127.0.0.1:0"])
+        .args(["--playback-device", "no-such-card"])
+        .output()
+        .unwrap();
+    process::assert_exit(&bad, 1);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("no playback device named \"no-such-card\"") && err.contains("pulse"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
