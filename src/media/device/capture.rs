@@ -88,6 +88,11 @@ impl DeviceSource {
         self.lock().rx.counters().snapshot()
     }
 
+    /// The queue's counters, to report them after the call.
+    pub(super) fn shared_counters(&self) -> Arc<super::handoff::Counters> {
+        self.lock().rx.counters().clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // Only media-path threads take this lock, never the audio callback; a panic while
         // holding it leaves plain data.

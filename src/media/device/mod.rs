@@ -18,6 +18,8 @@ pub mod convert;
 pub mod handoff;
 pub mod list;
 pub mod playback;
+#[cfg(test)]
+mod session_tests;
 mod stream;
 
 pub use capture::DeviceSource;

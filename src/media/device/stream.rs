@@ -31,9 +31,26 @@ pub struct Devices {
     pub sink: Option<PlaybackSink>,
 }
 
-/// Dropped with the last handle: the device thread then closes the streams and ends.
+/// Dropped with the last handle: the device thread then closes the streams and ends, and
+/// the under- and overruns of the session are logged.
 struct Keep {
     _stop: std::sync::Mutex<mpsc::Sender<()>>,
+    capture: Option<Arc<super::handoff::Counters>>,
+    /// A clone made before the handles hold this `Keep` (no cycle).
+    playback: Option<PlaybackSink>,
+}
+
+impl Drop for Keep {
+    fn drop(&mut self) {
+        if let Some(c) = &self.capture {
+            let (over, under) = c.snapshot();
+            tracing::info!("capture device: {over} frame(s) dropped (overrun), {under} missing (underrun, silence sent)");
+        }
+        if let Some(p) = &self.playback {
+            let (over, under) = p.counters();
+            tracing::info!("playback device: {over} frame(s) dropped (overrun or delay cut), {under} concealed (underrun)");
+        }
+    }
 }
 
 fn backend(what: &str, e: impl std::fmt::Display) -> DeviceError {
@@ -68,6 +85,8 @@ pub fn open(capture: Option<&str>, playback: Option<&str>) -> Result<Devices, De
         .map_err(|_| DeviceError::Backend("opening the sound devices timed out".into()))??;
     let keep: Arc<dyn Send + Sync> = Arc::new(Keep {
         _stop: std::sync::Mutex::new(stop_tx),
+        capture: devices.source.as_ref().map(DeviceSource::shared_counters),
+        playback: devices.sink.clone(),
     });
     if let Some(source) = &devices.source {
         source.keep(keep.clone());
