@@ -1,5 +1,6 @@
 //! Audio through real sound devices: two `icephone` processes on loopback talk through the
-//! `pulse` ALSA device of a PulseAudio daemon the test starts (`support/pulse.rs` says how).
+//! `pulse` (and `default`) ALSA device of a PulseAudio daemon the test starts
+//! (`support/pulse.rs` says how).
 //!
 //! Each phone's microphone is the monitor of a null sink that `paplay` plays a tone into;
 //! each phone's speaker is another null sink whose monitor `parec` records. The caller
@@ -187,7 +188,10 @@ fn call_through_devices(codec: &str) {
     }
 }
 
-/// `icephone <args> --audio-device pulse --codecs <codec>` as `side`, through the daemon.
+/// `icephone <args> --audio-device D --codecs <codec>` as `side`, through the daemon. The
+/// caller ("a") names the `pulse` ALSA device; the callee ("b") names `default`, which the
+/// pulseaudio package's /etc/alsa/conf.d/99-pulse.conf turns into `pulse` while a daemon
+/// answers.
 fn spawn_phone(
     pa: &mut Pulse,
     dir: &std::path::Path,
@@ -197,7 +201,9 @@ fn spawn_phone(
 ) -> usize {
     let mut cmd = pa.command(env!("CARGO_BIN_EXE_icephone"));
     cmd.args(args)
-        .args(["--audio-device", "pulse", "--codecs", codec])
+        .arg("--audio-device")
+        .arg(if side == "a" { "pulse" } else { "default" })
+        .args(["--codecs", codec])
         .env("PULSE_SOURCE", format!("{side}_mic.monitor"))
         .env("PULSE_SINK", format!("{side}_spk"))
         .stdin(Stdio::null())
