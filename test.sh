@@ -39,6 +39,12 @@ REQUIRED=(
   # The opus crate (src/media/codec/opus.rs) links the system libopus.
   "libopus-dev:/usr/include/opus/opus.h" # libopus headers and library for audiopus_sys
   "pkgconf:/usr/bin/pkg-config"     # openssl-sys and audiopus_sys find their libraries through pkg-config
+  # Sound devices (src/media/device/): cpal's ALSA backend links libasound (alsa-sys, pkg-config).
+  "libasound2-dev:/usr/include/alsa/asoundlib.h" # ALSA headers and library for alsa-sys
+  # tests/audio_device_pulse.rs: a PulseAudio daemon of the test's own, reached through ALSA.
+  "pulseaudio:/usr/bin/pulseaudio"  # the sound server, with null sinks as sound cards
+  "pulseaudio-utils:/usr/bin/parec" # pactl, paplay, parec: play the tones in, record what is heard
+  "libasound2-plugins:/usr/lib/x86_64-linux-gnu/alsa-lib/libasound_module_pcm_pulse.so" # the `pulse` ALSA device
 )
 
 missing=()

@@ -52,6 +52,11 @@ pub enum Command {
         after_help = "Examples:\n  icephone completions bash > /etc/bash_completion.d/icephone\n  icephone completions zsh > ~/.zfunc/_icephone"
     )]
     Completions(CompletionsArgs),
+    /// List the sound devices (capture and playback) with their default configuration
+    #[command(
+        after_help = "Examples:\n  icephone devices\n  icephone call sip:bob@192.0.2.20 --audio-device default"
+    )]
+    Devices,
     /// Print the man page (roff) on stdout
     #[command(after_help = "Examples:\n  icephone man > icephone.1 && man ./icephone.1")]
     Man,
@@ -88,6 +93,16 @@ pub struct MediaArgs {
     /// Send these DTMF digits (RFC 4733: 0-9, *, #, A-D) once media flows, e.g. 123#
     #[arg(long, value_name = "DIGITS", value_parser = dtmf_digits)]
     pub dtmf: Option<String>,
+    /// Talk through this sound device: capture and playback (a name from `icephone
+    /// devices`, or "default")
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["play", "tone", "echo"])]
+    pub audio_device: Option<String>,
+    /// Capture from this device (overrides --audio-device for the microphone)
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["play", "tone", "echo"])]
+    pub capture_device: Option<String>,
+    /// Play received audio on this device (overrides --audio-device for the speaker)
+    #[arg(long, value_name = "NAME")]
+    pub playback_device: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -53,6 +53,26 @@ pub fn source(media: &MediaArgs) -> anyhow::Result<Source> {
     })
 }
 
+/// `--audio-device`, `--capture-device`, `--playback-device`: the sound devices to open
+/// (none without these flags). An unknown name fails with the list of devices.
+pub fn open_devices(media: &MediaArgs) -> anyhow::Result<crate::media::device::Devices> {
+    let capture = media
+        .capture_device
+        .as_ref()
+        .or(media.audio_device.as_ref());
+    let playback = media
+        .playback_device
+        .as_ref()
+        .or(media.audio_device.as_ref());
+    if capture.is_none() && playback.is_none() {
+        return Ok(Default::default());
+    }
+    Ok(crate::media::device::open(
+        capture.map(String::as_str),
+        playback.map(String::as_str),
+    )?)
+}
+
 /// Starts the SIP user agent for these settings. `follow_redirects`: a 3xx to our INVITE
 /// sends it on to the Contact (RFC 3261 §8.1.3.4) instead of failing the call.
 pub async fn user_agent(
@@ -228,6 +248,11 @@ pub fn call_options(
     o.dtls_setup = settings.dtls_setup;
     o.codecs = settings.codecs.clone();
     o.source = source(media)?;
+    let devices = open_devices(media)?;
+    if let Some(mic) = devices.source {
+        o.source = Source::Device(mic);
+    }
+    o.playback = devices.sink;
     o.dtmf = media.dtmf.clone();
     if let Some(d) = &o.dtmf {
         crate::media::dtmf::DtmfSender::new(d).context("--dtmf")?;

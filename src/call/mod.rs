@@ -60,6 +60,8 @@ pub struct CallOptions {
     pub dtmf: Option<String>,
     pub echo: bool,
     pub record: Option<PathBuf>,
+    /// A sound device that plays the received audio (`--audio-device`).
+    pub playback: Option<crate::media::device::PlaybackSink>,
     /// Keep the received audio in memory for `CallOutcome::recorded` even without `record`.
     pub keep_audio: bool,
     /// Caller: hang up after this much media time (`--duration`).
@@ -154,6 +156,7 @@ impl CallOptions {
             dtmf: None,
             echo: false,
             record: None,
+            playback: None,
             keep_audio: false,
             duration: None,
             answer_after: Duration::ZERO,

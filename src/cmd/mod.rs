@@ -4,6 +4,7 @@ mod answer;
 mod call;
 mod config;
 mod demo;
+mod devices;
 mod docs;
 mod phone;
 mod register;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Config(args) => config::run(args),
         Command::Completions(args) => docs::completions(args),
+        Command::Devices => devices::run(),
         Command::Man => docs::man(),
     }
 }

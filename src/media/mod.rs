@@ -2,11 +2,13 @@
 //! sources and the Goertzel detector the tests use; SRTP and DTLS-SRTP (`srtp`); the codecs
 //! (`codec`: G.711, G.722, Opus) that calls use through `codec_path` (resampling between the
 //! 8 kHz sources/recordings and the codec's rate, concealment of lost packets), and the
-//! adaptive jitter buffer (`jitter`, not yet in the receive path of calls).
+//! adaptive jitter buffer (`jitter`, between a call and a sound
+//! device's playback); sound devices (`device`).
 
 pub mod clock;
 pub mod codec;
 pub mod codec_path;
+pub mod device;
 pub mod dtmf;
 pub mod g711;
 pub mod goertzel;

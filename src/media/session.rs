@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 
 use super::codec::CodecSpec;
 use super::codec_path::{ReceivePath, SendPath};
+use super::device::PlaybackSink;
 use super::dtmf::{DtmfReceiver, DtmfSender};
 use super::round_trip::{round_trip, LastSenderReport, NtpClock, RoundTripStats};
 use super::rtcp::{random_cname, Report, ReportBlock, SenderInfo, PT_RR, PT_SR};
@@ -113,6 +114,8 @@ pub struct MediaSession {
     recorded: Vec<i16>,
     /// `--record FILE`: received audio streamed to disk as it arrives.
     recorder: Option<WavWriter>,
+    /// A sound device playing the received audio (`media::device::playback`).
+    playback: Option<PlaybackSink>,
     stats: ReceiveStats,
     remote_ssrc: Option<u32>,
     start: Instant,
@@ -187,6 +190,7 @@ impl MediaSession {
             echo_queue: VecDeque::new(),
             recorded: Vec::new(),
             recorder: None,
+            playback: None,
             stats: ReceiveStats::default(),
             remote_ssrc: None,
             start: now,
@@ -438,6 +442,10 @@ impl MediaSession {
                 self.recorder = None;
             }
         }
+        if let Some(sink) = &self.playback {
+            let clock = self.receive.clock_rate().unwrap_or(clock);
+            sink.push(now, clock, packet.sequence, packet.timestamp, &samples);
+        }
         if self.config.echo {
             self.echo_queue.extend(samples);
             // Bound the queue: a peer sending faster than we send is not echoed beyond one
@@ -543,6 +551,11 @@ impl MediaSession {
     /// Streams the received audio to `writer` from now on.
     pub fn set_recorder(&mut self, writer: WavWriter) {
         self.recorder = Some(writer);
+    }
+
+    /// Plays the received audio on a sound device from now on.
+    pub fn set_playback(&mut self, sink: PlaybackSink) {
+        self.playback = Some(sink);
     }
 
     /// The recorder, to finish it when the call ends.

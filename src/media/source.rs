@@ -1,4 +1,5 @@
-//! Where the audio we send comes from: a tone, a WAV file, or silence. 20 ms frames at 8 kHz.
+//! Where the audio we send comes from: a tone, a WAV file, a sound device, or silence. 20 ms
+//! frames at 8 kHz.
 
 /// Samples in one 20 ms frame at 8 kHz (RFC 3551 §4.5: G.711 ptime 20 → 160 samples).
 pub const FRAME_SAMPLES: usize = 160;
@@ -6,8 +7,16 @@ pub const FRAME_SAMPLES: usize = 160;
 #[derive(Debug, Clone)]
 pub enum Source {
     Silence,
-    Tone { freq: f64, phase: f64 },
-    Samples { samples: Vec<i16>, pos: usize },
+    Tone {
+        freq: f64,
+        phase: f64,
+    },
+    Samples {
+        samples: Vec<i16>,
+        pos: usize,
+    },
+    /// A microphone (`media::device`): what it captured since the last frame.
+    Device(super::device::DeviceSource),
 }
 
 impl Source {
@@ -32,6 +41,7 @@ impl Source {
                     *phase = (*phase + step) % (2.0 * std::f64::consts::PI);
                 }
             }
+            Source::Device(device) => return device.next_frame(),
             Source::Samples { samples, pos } => {
                 for s in frame.iter_mut() {
                     *s = samples.get(*pos).copied().unwrap_or(0);

@@ -172,6 +172,9 @@ impl CallCore {
                 Err(e) => tracing::warn!("cannot record to {}: {e}", path.display()),
             }
         }
+        if let Some(sink) = &self.opts.playback {
+            media.set_playback(sink.clone());
+        }
         media.sending = self.direction.sends();
         self.media = Some(media);
         if self.agent.is_none() {
