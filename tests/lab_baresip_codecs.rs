@@ -9,13 +9,11 @@
 
 mod lab;
 
-use std::time::Duration;
-
 use icephone::media::goertzel::tone_ratio;
 use icephone::media::wav;
-use lab::peer::{assert_baresip_connected, control, control_events, start_baresip_codecs, stop};
-use lab::phone::{account, assert_reflexive_call, expect, stun, Phone};
-use lab::{Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
+use lab::peer::{assert_baresip_connected, call_with_baresip, start_baresip_codecs, stop, Caller};
+use lab::phone::{assert_reflexive_call, expect};
+use lab::{Capture, Lab, LabConfig, NatKind, B1, NAT_A_WAN, NAT_B_WAN};
 
 /// baresip's ausine source.
 const TONE: f64 = 440.0;
@@ -87,65 +85,16 @@ fn codec_call(direction: Direction, icephone_codecs: &str, expected: &str, pt: u
     let record = lab.run_dir().join("alice-received.wav");
     let record_arg = record.display().to_string();
     let who = format!("{expected} {direction:?}");
-    let (code, events, baresip_events) = match direction {
-        Direction::IcephoneCalls => {
-            let ctl = control(&lab, "b1", "baresipctl-incoming", &[]);
-            let mut args: Vec<String> = vec![
-                "call".into(),
-                "sip:baresip@icephone.test".into(),
-                "--codecs".into(),
-                icephone_codecs.into(),
-                "--tone".into(),
-                "700".into(),
-                "--record".into(),
-                record_arg,
-                "--duration".into(),
-                MEDIA_SECONDS.into(),
-            ];
-            args.extend(account("alice", "alicepw"));
-            args.extend(stun());
-            let alice = Phone::start(&lab, "a1", "alice-calls", &args, Duration::from_secs(40));
-            let (code, events) = alice.finish(Duration::from_secs(45));
-            (
-                code,
-                events,
-                control_events(&lab, ctl, "baresipctl-incoming"),
-            )
-        }
-        Direction::BaresipCalls => {
-            let mut args: Vec<String> = vec![
-                "answer".into(),
-                "--register".into(),
-                "--calls".into(),
-                "1".into(),
-                "--codecs".into(),
-                icephone_codecs.into(),
-                "--tone".into(),
-                "700".into(),
-                "--record".into(),
-                record_arg,
-            ];
-            args.extend(account("alice", "alicepw"));
-            args.extend(stun());
-            let mut alice =
-                Phone::start(&lab, "a1", "alice-answers", &args, Duration::from_secs(40));
-            alice.wait_event(Duration::from_secs(10), |e| e["event"] == "registered");
-            let ctl = control(
-                &lab,
-                "b1",
-                "baresipctl-outgoing",
-                &[
-                    "--dial",
-                    &format!("sip:alice@{KAMAILIO}"),
-                    "--hangup-after",
-                    MEDIA_SECONDS,
-                ],
-            );
-            let ev = control_events(&lab, ctl, "baresipctl-outgoing");
-            let (code, events) = alice.finish(Duration::from_secs(25));
-            (code, events, ev)
-        }
+    let caller = match direction {
+        Direction::IcephoneCalls => Caller::Icephone,
+        Direction::BaresipCalls => Caller::Baresip,
     };
+    let extra: Vec<String> = ["--codecs", icephone_codecs, "--tone", "700", "--record"]
+        .into_iter()
+        .map(String::from)
+        .chain([record_arg])
+        .collect();
+    let (code, events, baresip_events) = call_with_baresip(&lab, caller, &extra, MEDIA_SECONDS);
     stop(baresip);
     let pcap = cap.stop();
     // Both sides' SDP m= lines and media attributes, for the record (--nocapture).

@@ -29,7 +29,6 @@ mod lab;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use icephone::media::g711::{linear_to_ulaw, ulaw_to_linear};
 use icephone::media::goertzel::tone_ratio;
@@ -37,11 +36,11 @@ use icephone::media::wav;
 use serde_json::Value;
 
 use lab::peer::{
-    assert_baresip_connected, control, control_events, event_types, start_baresip_with, stop,
+    assert_baresip_connected, call_with_baresip, event_types, start_baresip_with, stop, Caller,
 };
-use lab::phone::{account, assert_reflexive_call, expect, ip_port, joined, stun, Phone};
+use lab::phone::{assert_reflexive_call, expect, ip_port, joined};
 use lab::wire::assert_wire_clean_except;
-use lab::{tshark_fields, Capture, Lab, LabConfig, NatKind, B1, KAMAILIO, NAT_A_WAN, NAT_B_WAN};
+use lab::{tshark_fields, Capture, Lab, LabConfig, NatKind, B1, NAT_A_WAN, NAT_B_WAN};
 
 /// Seconds of media in each call (as lab_baresip.rs: baresip sends no media before both of
 /// its components connected, rtcp_mux off).
@@ -165,62 +164,19 @@ fn srtp_call(keying: Keying, direction: Direction) {
     let record_arg = record.display().to_string();
     let who = format!("{keying:?} {direction:?}");
 
-    let (code, events, baresip_events) = match direction {
-        Direction::IcephoneCalls => {
-            let ctl = control(&lab, "b1", "baresipctl-incoming", &[]);
-            let mut args: Vec<String> = vec![
-                "call".into(),
-                "sip:baresip@icephone.test".into(),
-                "--srtp".into(),
-                keying.icephone().into(),
-                "--tone".into(),
-                TONE.to_string(),
-                "--record".into(),
-                record_arg,
-                "--duration".into(),
-                MEDIA_SECONDS.into(),
-            ];
-            args.extend(account("alice", "alicepw"));
-            args.extend(stun());
-            let alice = Phone::start(&lab, "a1", "alice-calls", &args, Duration::from_secs(40));
-            let (code, events) = alice.finish(Duration::from_secs(45));
-            let ev = control_events(&lab, ctl, "baresipctl-incoming");
-            (code, events, ev)
-        }
-        Direction::BaresipCalls => {
-            let mut args: Vec<String> = vec![
-                "answer".into(),
-                "--register".into(),
-                "--calls".into(),
-                "1".into(),
-                "--srtp".into(),
-                keying.icephone().into(),
-                "--tone".into(),
-                TONE.to_string(),
-                "--record".into(),
-                record_arg,
-            ];
-            args.extend(account("alice", "alicepw"));
-            args.extend(stun());
-            let mut alice =
-                Phone::start(&lab, "a1", "alice-answers", &args, Duration::from_secs(40));
-            alice.wait_event(Duration::from_secs(10), |e| e["event"] == "registered");
-            let ctl = control(
-                &lab,
-                "b1",
-                "baresipctl-outgoing",
-                &[
-                    "--dial",
-                    &format!("sip:alice@{KAMAILIO}"),
-                    "--hangup-after",
-                    MEDIA_SECONDS,
-                ],
-            );
-            let ev = control_events(&lab, ctl, "baresipctl-outgoing");
-            let (code, events) = alice.finish(Duration::from_secs(25));
-            (code, events, ev)
-        }
+    let caller = match direction {
+        Direction::IcephoneCalls => Caller::Icephone,
+        Direction::BaresipCalls => Caller::Baresip,
     };
+    let extra: Vec<String> = vec![
+        "--srtp".into(),
+        keying.icephone().into(),
+        "--tone".into(),
+        TONE.to_string(),
+        "--record".into(),
+        record_arg,
+    ];
+    let (code, events, baresip_events) = call_with_baresip(&lab, caller, &extra, MEDIA_SECONDS);
     stop(baresip);
     let pcap = cap.stop();
     let baresip_log =

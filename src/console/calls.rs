@@ -58,6 +58,37 @@ pub struct PhoneCall {
 pub const ICE_HISTORY: usize = 32;
 
 impl PhoneCall {
+    /// A call just placed or taken: nothing established, selected or sent yet.
+    pub fn new(
+        number: u32,
+        account: usize,
+        incoming: bool,
+        peer: String,
+        slot: u64,
+        commands: mpsc::UnboundedSender<CallCommand>,
+    ) -> PhoneCall {
+        PhoneCall {
+            number,
+            account,
+            incoming,
+            peer,
+            state: if incoming { "incoming" } else { "calling" }.into(),
+            slot,
+            commands,
+            started: Instant::now(),
+            established: None,
+            selected: None,
+            ice: Vec::new(),
+            muted: false,
+            dtmf_sent: String::new(),
+            dtmf_received: String::new(),
+            transfer_since: None,
+            transferee: None,
+            finished: None,
+            events_done: false,
+        }
+    }
+
     /// Still ringing and ours to answer.
     pub fn is_ringing(&self) -> bool {
         self.incoming && matches!(self.state.as_str(), "incoming" | "ringing")
@@ -203,26 +234,16 @@ mod tests {
     fn call(calls: &mut Calls, incoming: bool, state: &str) -> u32 {
         let n = calls.next_number();
         let (tx, _rx) = mpsc::unbounded_channel();
-        calls.add(PhoneCall {
-            number: n,
-            account: 0,
+        let mut call = PhoneCall::new(
+            n,
+            0,
             incoming,
-            peer: format!("sip:peer{n}@127.0.0.1"),
-            state: state.into(),
-            slot: u64::from(n) + 10,
-            commands: tx,
-            started: Instant::now(),
-            established: None,
-            selected: None,
-            ice: Vec::new(),
-            muted: false,
-            dtmf_sent: String::new(),
-            dtmf_received: String::new(),
-            transfer_since: None,
-            transferee: None,
-            finished: None,
-            events_done: false,
-        });
+            format!("sip:peer{n}@127.0.0.1"),
+            u64::from(n) + 10,
+            tx,
+        );
+        call.state = state.into();
+        calls.add(call);
         n
     }
 

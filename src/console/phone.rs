@@ -2,7 +2,7 @@
 //! commands from the front ends, incoming calls, transfer events and every call's events.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -225,26 +225,14 @@ impl Phone {
             let _ = tx.send((n, None));
         });
         opts.emitter = emitter.for_call(n);
-        let call = PhoneCall {
-            number: n,
+        let call = PhoneCall::new(
+            n,
             account,
             incoming,
-            peer: peer.to_owned(),
-            state: if incoming { "incoming" } else { "calling" }.into(),
-            slot: handle.call_slot(),
+            peer.to_owned(),
+            handle.call_slot(),
             commands,
-            started: Instant::now(),
-            established: None,
-            selected: None,
-            ice: Vec::new(),
-            muted: false,
-            dtmf_sent: String::new(),
-            dtmf_received: String::new(),
-            transfer_since: None,
-            transferee: None,
-            finished: None,
-            events_done: false,
-        };
+        );
         (opts, call)
     }
 }

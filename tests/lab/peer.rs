@@ -186,3 +186,64 @@ pub fn rtp_between(streams: &[RtpStream], from: &str, to: &str) -> u64 {
         .map(|s| s.packets)
         .sum()
 }
+
+/// Who places the call between icephone (alice on a1) and baresip (on b1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    /// `icephone call sip:baresip@…` with `--duration`.
+    Icephone,
+    /// baresip dials alice, whom `icephone answer --register --calls 1` answers; baresip
+    /// hangs up after the media time.
+    Baresip,
+}
+
+/// One call between icephone and the baresip already running on b1, placed by `caller`,
+/// `media_seconds` long, icephone with STUN and `extra` arguments (codecs, SRTP, `--tone`,
+/// `--record` …). Returns icephone's exit code and events, and baresip's ctrl events.
+pub fn call_with_baresip(
+    lab: &Lab,
+    caller: Caller,
+    extra: &[String],
+    media_seconds: &str,
+) -> (i32, Vec<Value>, Vec<Value>) {
+    use super::phone::{account, stun, Phone};
+    let mut args: Vec<String> = match caller {
+        Caller::Icephone => vec!["call".into(), "sip:baresip@icephone.test".into()],
+        Caller::Baresip => ["answer", "--register", "--calls", "1"]
+            .map(String::from)
+            .to_vec(),
+    };
+    args.extend_from_slice(extra);
+    if caller == Caller::Icephone {
+        args.extend(["--duration".to_string(), media_seconds.to_string()]);
+    }
+    args.extend(account("alice", "alicepw"));
+    args.extend(stun());
+    match caller {
+        Caller::Icephone => {
+            let ctl = control(lab, "b1", "baresipctl-incoming", &[]);
+            let alice = Phone::start(lab, "a1", "alice-calls", &args, Duration::from_secs(40));
+            let (code, events) = alice.finish(Duration::from_secs(45));
+            (
+                code,
+                events,
+                control_events(lab, ctl, "baresipctl-incoming"),
+            )
+        }
+        Caller::Baresip => {
+            let mut alice =
+                Phone::start(lab, "a1", "alice-answers", &args, Duration::from_secs(40));
+            alice.wait_event(Duration::from_secs(10), |e| e["event"] == "registered");
+            let dial = format!("sip:alice@{KAMAILIO}");
+            let ctl = control(
+                lab,
+                "b1",
+                "baresipctl-outgoing",
+                &["--dial", &dial, "--hangup-after", media_seconds],
+            );
+            let baresip_events = control_events(lab, ctl, "baresipctl-outgoing");
+            let (code, events) = alice.finish(Duration::from_secs(25));
+            (code, events, baresip_events)
+        }
+    }
+}
