@@ -9,10 +9,9 @@
 
 mod lab;
 
-use icephone::media::goertzel::tone_ratio;
 use icephone::media::wav;
 use lab::peer::{assert_baresip_connected, call_with_baresip, start_baresip_codecs, stop, Caller};
-use lab::phone::{assert_reflexive_call, expect};
+use lab::phone::{assert_reflexive_call, expect, median_tone};
 use lab::{Capture, Lab, LabConfig, NatKind, B1, NAT_A_WAN, NAT_B_WAN};
 
 /// baresip's ausine source.
@@ -22,23 +21,6 @@ const MEDIA_SECONDS: &str = "6";
 const MIN_RTP: u64 = 100;
 /// What baresip offers and accepts, in its order of preference.
 const BARESIP_CODECS: &str = "opus/48000/2,G722/16000/1,PCMU";
-
-/// The median 440 Hz energy fraction over 100 ms windows that are not silent.
-fn tone_in(samples: &[i16]) -> f64 {
-    let mut ratios: Vec<f64> = samples
-        .chunks_exact(800)
-        .filter(|w| {
-            let energy: f64 = w.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-            (energy / w.len() as f64).sqrt() > 100.0
-        })
-        .map(|w| tone_ratio(w, TONE, 8000.0))
-        .collect();
-    if ratios.len() < 10 {
-        return 0.0;
-    }
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
-}
 
 /// The `m=` lines and media attributes of every INVITE-transaction SDP `src` sent.
 fn sdp_media_lines(pcap: &std::path::Path, src: &str) -> String {
@@ -109,7 +91,7 @@ fn codec_call(direction: Direction, icephone_codecs: &str, expected: &str, pt: u
     let recorded = wav::read(&record)
         .unwrap_or_else(|e| panic!("{who}: icephone's recording {}: {e}", record.display()))
         .samples;
-    let heard = tone_in(&recorded);
+    let heard = median_tone(&recorded, TONE);
     eprintln!(
         "{who}: icephone sent {} RTP, received {}, concealed {}; {TONE} Hz in its recording: {heard:.3}",
         media["rtp_sent"], media["rtp_received"], media["concealed_frames"]

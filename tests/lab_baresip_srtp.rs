@@ -31,14 +31,13 @@ use std::path::Path;
 use std::process::Command;
 
 use icephone::media::g711::{linear_to_ulaw, ulaw_to_linear};
-use icephone::media::goertzel::tone_ratio;
 use icephone::media::wav;
 use serde_json::Value;
 
 use lab::peer::{
     assert_baresip_connected, call_with_baresip, event_types, start_baresip_with, stop, Caller,
 };
-use lab::phone::{assert_reflexive_call, expect, ip_port, joined};
+use lab::phone::{assert_reflexive_call, expect, ip_port, joined, median_tone};
 use lab::wire::assert_wire_clean_except;
 use lab::{tshark_fields, Capture, Lab, LabConfig, NatKind, B1, NAT_A_WAN, NAT_B_WAN};
 
@@ -521,21 +520,9 @@ fn rtp_payload_len(d: &[u8]) -> Option<usize> {
     d.len().checked_sub(header)
 }
 
-/// The median 440 Hz energy fraction over 100 ms windows of audio that is not silent.
+/// The median tone fraction of baresip's 440 Hz in 8 kHz audio (`median_tone`).
 fn tone_in_linear(samples: &[i16]) -> f64 {
-    let mut ratios: Vec<f64> = samples
-        .chunks_exact(800)
-        .filter(|w| {
-            let energy: f64 = w.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
-            (energy / w.len() as f64).sqrt() > 100.0
-        })
-        .map(|w| tone_ratio(w, TONE, 8000.0))
-        .collect();
-    if ratios.len() < 10 {
-        return 0.0;
-    }
-    ratios.sort_by(f64::total_cmp);
-    ratios[ratios.len() / 2]
+    median_tone(samples, TONE)
 }
 
 /// [`tone_in_linear`] of octets read as PCMU.

@@ -278,3 +278,22 @@ pub fn joined(events: &[Value]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The median energy fraction of `freq` over 100 ms windows of 8 kHz audio that is not
+/// silent (RMS above 100): near 1 for a clear tone, near 0 for noise or ciphertext read as
+/// audio; 0 when fewer than ten windows carry sound.
+pub fn median_tone(samples: &[i16], freq: f64) -> f64 {
+    let mut ratios: Vec<f64> = samples
+        .chunks_exact(800)
+        .filter(|w| {
+            let energy: f64 = w.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+            (energy / w.len() as f64).sqrt() > 100.0
+        })
+        .map(|w| icephone::media::goertzel::tone_ratio(w, freq, 8000.0))
+        .collect();
+    if ratios.len() < 10 {
+        return 0.0;
+    }
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
