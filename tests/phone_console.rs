@@ -138,7 +138,7 @@ fn a_person_calls_holds_sends_dtmf_and_transfers_at_the_console() {
     // Phone A in a terminal; its stderr (the per-event lines) to a file, so the screen
     // holds the console's own lines. The shell stays after A exits to show its exit code.
     let a_cmd = format!(
-        "XDG_STATE_HOME={dir} {bin} phone --bind 127.0.0.1:{a_port} --aor sip:alice@127.0.0.1 2>{err}; echo \"phone exited $?\"; sleep 60",
+        "XDG_STATE_HOME={dir} {bin} phone --bind 127.0.0.1:{a_port} --aor sip:alice@127.0.0.1 --tone 440 2>{err}; echo \"phone exited $?\"; sleep 60",
         dir = shell_quote(&dir),
         bin = shell_quote(Path::new(BIN)),
         err = shell_quote(&dir.join("a.err")),
@@ -170,6 +170,9 @@ fn a_person_calls_holds_sends_dtmf_and_transfers_at_the_console() {
     a.line("pairs");
     a.wait_for("check list (", T);
     a.wait_for("  Succeeded host 127.0.0.1:", T);
+    // The level meter: A plays a tone, so its own side fills cells (silence shows none).
+    a.line("level");
+    a.wait_for("call 1: ours [#####", T);
     a.line("mute");
     a.wait_for("call 1: muted", T);
     a.line("unmute");

@@ -31,6 +31,8 @@ pub enum CallCommand {
     /// Report the ICE check list (RFC 8445 §6.1.2): one line per candidate pair with its
     /// state, sent on this channel (empty without ICE). The phone's `pairs` command.
     ReportPairs(mpsc::UnboundedSender<Vec<String>>),
+    /// Reply with the level of the last audio frame sent and received (the level meter).
+    ReportLevels(mpsc::UnboundedSender<crate::media::session::Levels>),
 }
 
 /// The call's end of a command channel. Clonable so `CallOptions` stays `Clone`; the first

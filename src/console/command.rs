@@ -22,6 +22,8 @@ pub enum Command {
     Dtmf(String),
     RestartIce,
     Pairs,
+    /// The level meter of the selected call: our audio and the peer's, in dBFS.
+    Level,
     Stats,
     /// Blind transfer of the selected call to this URI (RFC 3515 REFER).
     Transfer(String),
@@ -48,6 +50,7 @@ pub const NAMES: &[&str] = &[
     "dtmf",
     "restart-ice",
     "pairs",
+    "level",
     "stats",
     "transfer",
     "switch",
@@ -69,6 +72,7 @@ mute | unmute         send silence instead of our audio / our audio again
 dtmf DIGITS           RFC 4733 digits, e.g. dtmf 123#
 restart-ice           ICE restart (RFC 8445 §9)
 pairs                 the ICE states and pairs seen for the selected call
+level                 level meter of the selected call: our audio and the peer's (dBFS)
 stats                 state, selected path and timings of the selected call
 transfer URI          blind transfer (REFER, RFC 3515) of the selected call
 switch N              commands go to call N
@@ -119,6 +123,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, String> {
         },
         "restart-ice" => none(Command::RestartIce),
         "pairs" => none(Command::Pairs),
+        "level" | "meter" => none(Command::Level),
         "stats" => none(Command::Stats),
         "transfer" | "xfer" => match args.as_slice() {
             [uri] => Ok(Some(Command::Transfer(sip_uri(uri)?))),

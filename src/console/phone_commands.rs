@@ -80,6 +80,7 @@ impl Phone {
                 })
             }
             Command::Pairs => ok(self.pairs().await?),
+            Command::Level => ok(self.level().await?),
             Command::Stats => ok(self.stats()?),
             Command::Transfer(uri) => self.transfer(uri).await,
             Command::Switch(n) => {
@@ -141,6 +142,29 @@ impl Phone {
         call.commands
             .send(command)
             .map_err(|_| format!("call {n} has ended"))
+    }
+
+    /// `level`: the meter of the selected call, from the last 20 ms frame each way.
+    async fn level(&self) -> Result<String, String> {
+        use crate::media::level::meter;
+        let call = self.calls.selected()?;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _ = call.commands.send(CallCommand::ReportLevels(tx));
+        let levels = tokio::time::timeout(PAIRS_WAIT, rx.recv())
+            .await
+            .ok()
+            .flatten()
+            .ok_or_else(|| format!("call {}: no media to measure", call.number))?;
+        let side = |name: &str, level: Option<f32>| match level {
+            Some(db) => format!("{name} {} {db:6.1} dBFS", meter(db, 20)),
+            None => format!("{name} (nothing yet)"),
+        };
+        Ok(format!(
+            "call {}: {}  {}",
+            call.number,
+            side("ours", levels.sent_dbfs),
+            side("peer", levels.received_dbfs)
+        ))
     }
 
     /// `pairs`: the check list from the call's ICE agent, with the ICE events seen; the

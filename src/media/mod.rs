@@ -13,6 +13,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod goertzel;
 pub mod jitter;
+pub mod level;
 pub mod resample;
 pub mod round_trip;
 pub mod rtcp;

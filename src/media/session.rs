@@ -94,6 +94,14 @@ fn start_sending(spec: &CodecSpec) -> Option<SendPath> {
         .ok()
 }
 
+/// The level (dBFS, `media::level`) of the last audio frame sent and received; `None`
+/// before the first.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Levels {
+    pub sent_dbfs: Option<f32>,
+    pub received_dbfs: Option<f32>,
+}
+
 pub struct MediaSession {
     config: MediaConfig,
     /// Source frames to the codec; `None` when the codec could not start (nothing is sent).
@@ -126,6 +134,8 @@ pub struct MediaSession {
     cname: String,
     /// NTP time for our SRs and for the arrival of the peer's report blocks.
     ntp: NtpClock,
+    /// The level of the last audio frame we sent and received, for the console's meter.
+    levels: Levels,
     /// The peer's last SR, echoed in our report blocks (LSR/DLSR).
     peer_sr: LastSenderReport,
     /// Round trips from the peer's report blocks about our SSRC.
@@ -198,6 +208,7 @@ impl MediaSession {
             rng,
             cname,
             ntp,
+            levels: Levels::default(),
             peer_sr: LastSenderReport::default(),
             round_trips: RoundTripStats::default(),
             avg_rtcp_size: INITIAL_AVG_RTCP_SIZE,
@@ -301,6 +312,11 @@ impl MediaSession {
         self.echo_queue.drain(..FRAME_SAMPLES).collect()
     }
 
+    /// The level of the last audio frame sent and received (the console's meter).
+    pub fn levels(&self) -> Levels {
+        self.levels
+    }
+
     /// The RTP packet for this 20 ms slot (the gate is open). None when on hold, and for an
     /// Opus DTX frame (nothing to send in silence, RFC 7587 §3.1.3).
     pub fn next_packet(&mut self) -> Option<Vec<u8>> {
@@ -338,6 +354,7 @@ impl MediaSession {
                 } else {
                     self.config.source.next_frame().to_vec()
                 };
+                self.levels.sent_dbfs = Some(super::level::dbfs(&frame));
                 let send = self.send.as_mut()?;
                 let payload = match send.encode(&frame) {
                     Ok(p) if !p.is_empty() => p,
@@ -433,6 +450,7 @@ impl MediaSession {
         self.summary.fec_frames += decoded.fec;
         // 8 kHz whatever the codec (`codec_path`): recordings and echo stay narrowband.
         let samples = decoded.samples;
+        self.levels.received_dbfs = Some(super::level::dbfs(&samples));
         if self.config.record {
             self.recorded.extend_from_slice(&samples);
         }

@@ -94,6 +94,10 @@ impl CallCore {
                 });
                 let _ = reply.send(lines);
             }
+            CallCommand::ReportLevels(reply) => {
+                let levels = self.media.as_ref().map(|m| m.levels()).unwrap_or_default();
+                let _ = reply.send(levels);
+            }
         }
     }
 
