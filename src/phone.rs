@@ -102,15 +102,7 @@ pub async fn user_agent_multi(
     max_calls: usize,
     register: bool,
 ) -> anyhow::Result<(UaHandle, tokio::sync::mpsc::Receiver<UaHandle>)> {
-    let mut config = ua_config(settings, ip, capture, max_calls, register, true)?;
-    // Each call leaves up to four server transactions for 32 s (INVITE in Accepted, BYE,
-    // a re-INVITE or UPDATE, a CANCEL: RFC 6026 §8.7, RFC 3261 §17.2.2), often all from one
-    // source (a proxy, or sipp): caps below that would answer 503 to calls `--max-calls`
-    // admits. The caps stay, raised to what the admitted calls need.
-    let needed = max_calls.saturating_mul(TRANSACTIONS_PER_CALL);
-    let server = &mut config.limits.server;
-    server.max_per_source = server.max_per_source.max(needed);
-    server.max_transactions = server.max_transactions.max(needed);
+    let config = multi_call_config(settings, ip, capture, max_calls, register)?;
     let bind = config.bind;
     crate::signalling::spawn_multi(config)
         .await
@@ -130,15 +122,31 @@ pub async fn user_agent_phone(
     tokio::sync::mpsc::Receiver<UaHandle>,
     tokio::sync::mpsc::UnboundedReceiver<crate::signalling::transfer::TransferEvent>,
 )> {
+    let config = multi_call_config(settings, ip, capture, max_calls, register)?;
+    let bind = config.bind;
+    crate::signalling::spawn_phone(config)
+        .await
+        .with_context(|| format!("cannot bind SIP to {bind}"))
+}
+
+/// The configuration of a UA taking up to `max_calls` calls at once. Each call leaves up to
+/// four server transactions for 32 s (INVITE in Accepted, BYE, a re-INVITE or UPDATE, a
+/// CANCEL: RFC 6026 §8.7, RFC 3261 §17.2.2), often all from one source (a proxy, or sipp):
+/// caps below that would answer 503 to calls `--max-calls` admits. The caps stay, raised to
+/// what the admitted calls need.
+fn multi_call_config(
+    settings: &Settings,
+    ip: IpAddr,
+    capture: Option<Capture>,
+    max_calls: usize,
+    register: bool,
+) -> anyhow::Result<UaConfig> {
     let mut config = ua_config(settings, ip, capture, max_calls, register, true)?;
     let needed = max_calls.saturating_mul(TRANSACTIONS_PER_CALL);
     let server = &mut config.limits.server;
     server.max_per_source = server.max_per_source.max(needed);
     server.max_transactions = server.max_transactions.max(needed);
-    let bind = config.bind;
-    crate::signalling::spawn_phone(config)
-        .await
-        .with_context(|| format!("cannot bind SIP to {bind}"))
+    Ok(config)
 }
 
 fn ua_config(

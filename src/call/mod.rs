@@ -50,6 +50,8 @@ pub struct CallOptions {
     pub dtls_setup: Option<sdp::security::DtlsRole>,
     /// What our Opus fmtp asks of the peer's encoder (`--opus-fec`, `--opus-dtx`).
     pub opus: sdp::audio::OpusWants,
+    /// Measure audio levels for a meter (`icephone phone`'s `level`); off elsewhere.
+    pub level_meter: bool,
     /// The SDES suites we offer (in this order) and accept; every one we implement unless
     /// narrowed (a peer that mishandles one).
     pub srtp_suites: Vec<crate::media::srtp::SrtpSuite>,
@@ -150,6 +152,7 @@ impl CallOptions {
             srtp: sdp::offer_answer::SrtpPolicy::Off,
             dtls_setup: None,
             opus: sdp::audio::OpusWants::default(),
+            level_meter: false,
             srtp_suites: crate::media::srtp::SrtpSuite::SDES_OFFER_ORDER.to_vec(),
             codecs: CodecKind::DEFAULT_CALL.to_vec(),
             source: Source::Silence,

@@ -225,6 +225,8 @@ impl Phone {
             let _ = tx.send((n, None));
         });
         opts.emitter = emitter.for_call(n);
+        // The console's `level` command reads the call's levels.
+        opts.level_meter = true;
         let call = PhoneCall::new(
             n,
             account,

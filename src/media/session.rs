@@ -75,6 +75,9 @@ pub struct MediaConfig {
     /// Keep the decoded received audio in memory (`CallOutcome::recorded`, the demo's
     /// tone check). `--record FILE` streams to a [`WavWriter`] instead.
     pub record: bool,
+    /// Measure the level of every frame sent and received (the console's meter): off for
+    /// calls nobody watches, so they do not pay for it per packet.
+    pub meter: bool,
 }
 
 /// What arrived in a datagram, for the caller's events.
@@ -354,7 +357,9 @@ impl MediaSession {
                 } else {
                     self.config.source.next_frame().to_vec()
                 };
-                self.levels.sent_dbfs = Some(super::level::dbfs(&frame));
+                if self.config.meter {
+                    self.levels.sent_dbfs = Some(super::level::dbfs(&frame));
+                }
                 let send = self.send.as_mut()?;
                 let payload = match send.encode(&frame) {
                     Ok(p) if !p.is_empty() => p,
@@ -450,7 +455,9 @@ impl MediaSession {
         self.summary.fec_frames += decoded.fec;
         // 8 kHz whatever the codec (`codec_path`): recordings and echo stay narrowband.
         let samples = decoded.samples;
-        self.levels.received_dbfs = Some(super::level::dbfs(&samples));
+        if self.config.meter {
+            self.levels.received_dbfs = Some(super::level::dbfs(&samples));
+        }
         if self.config.record {
             self.recorded.extend_from_slice(&samples);
         }
@@ -615,6 +622,7 @@ mod tests {
             dtmf: None,
             echo: false,
             record: true,
+            meter: false,
         }
     }
 

@@ -204,6 +204,11 @@ impl CallDtls {
             .and_then(|c| c.endpoint.poll_transmit())
     }
 
+    /// Whether `component` has an association.
+    pub(super) fn has_component(&self, component: u16) -> bool {
+        self.components.iter().any(|c| c.component == component)
+    }
+
     /// The components with an association.
     pub(super) fn component_ids(&self) -> Vec<u16> {
         self.components.iter().map(|c| c.component).collect()

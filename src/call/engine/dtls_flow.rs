@@ -27,10 +27,18 @@ impl CallCore {
     /// Sends what the associations have for components with a selected pair, and reports
     /// connected or failed associations (a failure ends the call: no media without keys).
     pub(super) fn drive_dtls(&mut self, now: Instant) {
-        let Some(dtls) = self.srtp.dtls_mut() else {
+        if self.srtp.dtls_mut().is_none() {
             return;
-        };
-        for component in dtls.component_ids() {
+        }
+        // Components are 1 and 2 at most; no list is built on this per-input path.
+        for component in [1, 2] {
+            if !self
+                .srtp
+                .dtls_mut()
+                .is_some_and(|d| d.has_component(component))
+            {
+                continue;
+            }
             let Some(agent) = self.agent.as_mut() else {
                 break;
             };
@@ -48,8 +56,8 @@ impl CallCore {
                 }
             }
         }
-        let role = role_name(self.srtp.dtls_mut().and_then(|d| d.role()));
         while let Some(news) = self.srtp.poll_dtls() {
+            let role = role_name(self.srtp.dtls_mut().and_then(|d| d.role()));
             match news {
                 DtlsNews::Connected {
                     component,

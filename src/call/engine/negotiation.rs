@@ -161,6 +161,7 @@ impl CallCore {
                 dtmf: self.opts.dtmf.clone(),
                 echo: self.opts.echo,
                 record: self.opts.keep_audio,
+                meter: self.opts.level_meter,
             },
             now,
         );

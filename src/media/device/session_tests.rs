@@ -18,6 +18,7 @@ fn config(kind: CodecKind, pt: u8, source: Source) -> MediaConfig {
         dtmf: None,
         echo: false,
         record: false,
+        meter: false,
     }
 }
 
